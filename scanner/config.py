@@ -1,0 +1,282 @@
+"""The appliance's settings: one typed, validated object loaded from a TOML file.
+
+Each `[section]` is a frozen dataclass below; its fields are the keys, with their defaults. An unknown
+key, a wrong type or an out-of-range value is a `ConfigError` naming the file and the key, and every
+problem in the file is reported at once so an operator fixes them in one round.
+`config.example.toml` documents every key; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import ConfigError
+
+
+def _opt(default: Any, *, choices: tuple[Any, ...] | None = None, minimum: float | None = None,
+         maximum: float | None = None) -> Any:
+    meta: dict[str, Any] = {}
+    if choices is not None:
+        meta["choices"] = choices
+    if minimum is not None:
+        meta["min"] = minimum
+    if maximum is not None:
+        meta["max"] = maximum
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    id: str = "checkpoint-dev"
+    checkpoint_id: str = "gate-1"
+    checkpoint_name: str = "Checkpoint"
+    data_dir: str = "/var/lib/checkpoint"
+
+
+@dataclass(frozen=True)
+class VenueSettings:
+    profile: str = "transport"
+    name: str = ""
+    # 0 keeps the profile's own maximum code age.
+    max_code_age: int = _opt(0, minimum=0)
+
+
+@dataclass(frozen=True)
+class TrustSettings:
+    anchors: list[str] = _opt([])
+    # Optional bootstrap files, used when the data directory holds nothing newer.
+    trust_list: str = ""
+    status_lists: list[str] = _opt([])
+
+
+@dataclass(frozen=True)
+class VerifySettingsSection:
+    clock_skew: int = _opt(300, minimum=0, maximum=3600)
+    status_grace: int = _opt(0, minimum=0)
+    trust_list_grace: int = _opt(86400, minimum=0)
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    source: str = "camera:0"
+    width: int = _opt(640, minimum=160, maximum=4096)
+    height: int = _opt(480, minimum=120, maximum=4096)
+    fps: int = _opt(30, minimum=1, maximum=120)
+    decoders: list[str] = _opt(["zxing", "zbar"])
+    # Run the expensive fallback passes on every Nth frame only, so empty frames stay cheap.
+    slow_pass_every: int = _opt(3, minimum=1)
+    debounce: float = _opt(4.0, minimum=0)
+
+
+@dataclass(frozen=True)
+class ScannerSettings:
+    serial_port: str = ""
+    baud: int = _opt(9600, minimum=1200)
+    wedge_timeout: float = _opt(0.15, minimum=0.01)
+
+
+@dataclass(frozen=True)
+class DisplaySettings:
+    result_seconds: float = _opt(4.0, minimum=0.5)
+    fullscreen: bool = True
+
+
+@dataclass(frozen=True)
+class SoundSettings:
+    enabled: bool = True
+    volume: float = _opt(0.8, minimum=0.0, maximum=1.0)
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    pin_hash: str = ""
+    max_attempts: int = _opt(5, minimum=1)
+    lockout_seconds: int = _opt(60, minimum=1)
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    url: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+    ca_cert: str = ""
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    interval: float = _opt(30.0, minimum=1)
+    batch_size: int = _opt(500, minimum=1, maximum=10000)
+    timeout: float = _opt(10.0, minimum=0.5)
+    backoff_max: float = _opt(300.0, minimum=1)
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    retention_days: int = _opt(28, minimum=1)
+    storage_cap_mb: int = _opt(1024, minimum=1)
+    storage_alarm_percent: int = _opt(80, minimum=1, maximum=100)
+    level: str = _opt("info", choices=("debug", "info", "warning", "error"))
+    format: str = _opt("logfmt", choices=("logfmt", "json"))
+
+
+@dataclass(frozen=True)
+class ClockSettings:
+    # A system time this far before the last known good time makes the clock untrusted.
+    tolerance: int = _opt(300, minimum=0)
+    # A wall-clock jump this large against the monotonic clock makes it untrusted too.
+    jump_threshold: int = _opt(600, minimum=1)
+    persist_interval: int = _opt(60, minimum=1)
+
+
+SECTIONS: dict[str, type] = {
+    "device": DeviceSettings,
+    "venue": VenueSettings,
+    "trust": TrustSettings,
+    "verify": VerifySettingsSection,
+    "camera": CameraSettings,
+    "scanner": ScannerSettings,
+    "display": DisplaySettings,
+    "sound": SoundSettings,
+    "admin": AdminSettings,
+    "hub": HubSettings,
+    "sync": SyncSettings,
+    "log": LogSettings,
+    "clock": ClockSettings,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    device: DeviceSettings = field(default_factory=DeviceSettings)
+    venue: VenueSettings = field(default_factory=VenueSettings)
+    trust: TrustSettings = field(default_factory=TrustSettings)
+    verify: VerifySettingsSection = field(default_factory=VerifySettingsSection)
+    camera: CameraSettings = field(default_factory=CameraSettings)
+    scanner: ScannerSettings = field(default_factory=ScannerSettings)
+    display: DisplaySettings = field(default_factory=DisplaySettings)
+    sound: SoundSettings = field(default_factory=SoundSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
+    hub: HubSettings = field(default_factory=HubSettings)
+    sync: SyncSettings = field(default_factory=SyncSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    clock: ClockSettings = field(default_factory=ClockSettings)
+    # `[profiles.NAME]` tables: venue profile overrides, validated by `scanner.policy`.
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str = "<defaults>"
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.device.data_dir)
+
+    def replace(self, **sections: Any) -> Settings:
+        return dataclasses.replace(self, **sections)
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _check_value(key: str, hint: Any, value: Any, meta: typing.Mapping[str, Any]) -> tuple[Any, str | None]:
+    origin = typing.get_origin(hint)
+    if origin is list:
+        (item_type,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            return None, f"{key}: expected a list, got {type(value).__name__}"
+        out = []
+        for i, item in enumerate(value):
+            checked, err = _check_value(f"{key}[{i}]", item_type, item, {})
+            if err:
+                return None, err
+            out.append(checked)
+        return out, None
+    if origin in (types.UnionType, typing.Union):
+        raise TypeError(f"optional settings are not supported: {key}")
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if hint is int and isinstance(value, bool) or not isinstance(value, hint):
+        return None, f"{key}: expected {_TYPE_NAMES.get(hint, hint)}, got {value!r}"
+    if "choices" in meta and value not in meta["choices"]:
+        allowed = ", ".join(repr(c) for c in meta["choices"])
+        return None, f"{key}: {value!r} is not one of {allowed}"
+    if "min" in meta and value < meta["min"]:
+        return None, f"{key}: {value!r} is below the minimum {meta['min']}"
+    if "max" in meta and value > meta["max"]:
+        return None, f"{key}: {value!r} is above the maximum {meta['max']}"
+    return value, None
+
+
+def _build_section(name: str, cls: type, table: Any, problems: list[str]) -> Any:
+    if not isinstance(table, dict):
+        problems.append(f"[{name}]: expected a table, got {table!r}")
+        return cls()
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        full = f"{name}.{key}"
+        if key not in fields:
+            problems.append(f"{full}: unknown setting")
+            continue
+        checked, err = _check_value(full, hints[key], value, fields[key].metadata)
+        if err:
+            problems.append(err)
+        else:
+            values[key] = checked
+    return cls(**values)
+
+
+def settings_from_dict(data: dict[str, Any], source: str = "<dict>") -> Settings:
+    """Validate a parsed TOML document; raise `ConfigError` listing every problem."""
+    problems: list[str] = []
+    sections: dict[str, Any] = {}
+    profiles: dict[str, dict[str, Any]] = {}
+    for name, table in data.items():
+        if name == "profiles":
+            if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+                problems.append("profiles: expected tables [profiles.NAME]")
+            else:
+                profiles = table
+            continue
+        cls = SECTIONS.get(name)
+        if cls is None:
+            problems.append(f"[{name}]: unknown section")
+            continue
+        sections[name] = _build_section(name, cls, table, problems)
+    if profiles:
+        # Imported here: policy imports this module's types at import time.
+        from scanner.policy import profile_problems
+
+        problems.extend(profile_problems(profiles))
+    if problems:
+        raise ConfigError(source, problems)
+    return Settings(profiles=profiles, source=source, **sections)
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Load and validate a TOML settings file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(str(p), ["file not found"]) from None
+    except OSError as e:
+        raise ConfigError(str(p), [f"cannot read: {e.strerror}"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(str(p), ["not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(str(p), [f"invalid TOML: {e}"]) from None
+    return settings_from_dict(data, str(p))
+
+
+def schema_keys() -> list[str]:
+    """Every `section.key` the schema knows, for the example-file test and `config check`."""
+    return [f"{name}.{f.name}" for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)]

@@ -1,0 +1,39 @@
+"""Exceptions of the appliance core.
+
+Two families, kept apart on purpose: `EnvironmentFailure` is the world failing (no camera, disk full,
+hub unreachable) and is shown to the operator as a state to fix; everything else is bad input or a bug.
+"""
+
+from __future__ import annotations
+
+
+class CheckpointError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+class InputError(CheckpointError):
+    """Bad input from a user or a file: the message names what was wrong."""
+
+
+class ConfigError(InputError):
+    """A configuration file is missing, unreadable or invalid.
+
+    `problems` lists every error found, each already naming its key; `str()` names the file too.
+    """
+
+    def __init__(self, path: str, problems: list[str]):
+        self.path = path
+        self.problems = list(problems)
+        super().__init__("\n".join(f"{path}: {p}" for p in self.problems))
+
+
+class EnvironmentFailure(CheckpointError):
+    """The environment failed (camera gone, disk full, device busy); not a bug, and often recoverable."""
+
+
+class CameraError(EnvironmentFailure):
+    """The camera or scanner could not be opened or stopped delivering frames."""
+
+
+class StorageError(EnvironmentFailure):
+    """The local database cannot be written (disk full, read-only, I/O error)."""
