@@ -1,0 +1,81 @@
+"""JWS flattened JSON serialization (RFC 7515 §7.2.2), as the trust list and status lists use it.
+
+Only what the HCC1 spec needs: ES256 (raw r‖s) and EdDSA, a `kid` and a `typ` in the protected header.
+Verification hands back the header and the payload bytes; the caller decides which key may sign.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from keys.keyfile import PrivateKey, alg_of, kid_of
+from keys.signing import sign_raw
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    if not isinstance(text, str):
+        raise ValueError("expected a base64url string")
+    pad = "=" * (-len(text) % 4)
+    try:
+        return base64.urlsafe_b64decode((text + pad).encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError) as e:
+        raise ValueError(f"invalid base64url: {e}") from None
+
+
+@dataclass(frozen=True)
+class JwsParts:
+    header: dict[str, Any]
+    payload: bytes
+    signing_input: bytes
+    signature: bytes
+    kid: bytes | None
+
+
+def parse(doc: dict[str, Any] | bytes | str) -> JwsParts:
+    """Split a flattened JWS into its parts; raises ValueError naming what is wrong."""
+    if isinstance(doc, bytes | str):
+        try:
+            doc = json.loads(doc)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ValueError(f"not JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise ValueError("not a JWS object (expected protected, payload, signature)")
+    for field in ("protected", "payload", "signature"):
+        if not isinstance(doc.get(field), str):
+            raise ValueError(f"JWS field {field!r} missing or not a string")
+    protected = doc["protected"]
+    header_bytes = b64url_decode(protected)
+    try:
+        header = json.loads(header_bytes)
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("protected header is not JSON") from None
+    if not isinstance(header, dict):
+        raise ValueError("protected header is not a JSON object")
+    kid = None
+    if "kid" in header:
+        if not isinstance(header["kid"], str):
+            raise ValueError("header kid is not a string")
+        kid = b64url_decode(header["kid"])
+    return JwsParts(
+        header=header,
+        payload=b64url_decode(doc["payload"]),
+        signing_input=(protected + "." + doc["payload"]).encode("ascii"),
+        signature=b64url_decode(doc["signature"]),
+        kid=kid,
+    )
+
+
+def sign(payload: dict[str, Any], key: PrivateKey, typ: str) -> dict[str, str]:
+    header = {"alg": alg_of(key), "kid": b64url_encode(kid_of(key)), "typ": typ}
+    protected = b64url_encode(json.dumps(header, separators=(",", ":")).encode())
+    body = b64url_encode(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+    sig = sign_raw(key, (protected + "." + body).encode("ascii"))
+    return {"protected": protected, "payload": body, "signature": b64url_encode(sig)}

@@ -1,0 +1,130 @@
+"""Key pairs for the issuer side and pinned trust anchors: generate, write, load, key ids.
+
+Private keys are PKCS#8 PEM written with mode 0600 (optionally encrypted with a passphrase); public
+keys and anchors are SubjectPublicKeyInfo PEM. The key id (kid) is the first 8 bytes of SHA-256 over
+the SPKI DER, as the HCC1 spec defines it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Literal, TypeAlias
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from keys.errors import KeyFileError
+
+Alg = Literal["ES256", "EdDSA"]
+PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey: TypeAlias = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+ALGS: tuple[Alg, ...] = ("ES256", "EdDSA")
+
+
+def generate_key(alg: Alg = "ES256") -> PrivateKey:
+    if alg == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if alg == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise KeyFileError(f"unknown algorithm {alg!r}: use ES256 or EdDSA")
+
+
+def alg_of(key: PrivateKey | PublicKey) -> Alg:
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        if not isinstance(key.curve, ec.SECP256R1):
+            raise KeyFileError(f"EC key on curve {key.curve.name}: only P-256 (ES256) is supported")
+        return "ES256"
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+        return "EdDSA"
+    raise KeyFileError(f"unsupported key type {type(key).__name__}: use ES256 (P-256) or EdDSA (Ed25519)")
+
+
+def spki_der(key: PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def kid_of(key: PublicKey | PrivateKey) -> bytes:
+    pub = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey) else key
+    return hashlib.sha256(spki_der(pub)).digest()[:8]
+
+
+def public_pem(key: PrivateKey | PublicKey) -> str:
+    pub = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey) else key
+    return pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def private_pem(key: PrivateKey, passphrase: str | None = None) -> bytes:
+    enc: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+
+
+def write_private_key(path: str | Path, key: PrivateKey, passphrase: str | None = None) -> Path:
+    """Write PKCS#8 PEM with mode 0600 from the first byte on (never readable by others, even briefly)."""
+    p = Path(path)
+    data = private_pem(key, passphrase)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    return p
+
+
+def write_public_key(path: str | Path, key: PrivateKey | PublicKey) -> Path:
+    p = Path(path)
+    p.write_text(public_pem(key))
+    return p
+
+
+def load_private_key(path: str | Path, passphrase: str | None = None) -> PrivateKey:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise KeyFileError(f"{p}: cannot read private key: {e.strerror}") from None
+    try:
+        key = serialization.load_pem_private_key(data, passphrase.encode() if passphrase else None)
+    except TypeError:
+        raise KeyFileError(f"{p}: the private key is encrypted: give its passphrase") from None
+    except ValueError as e:
+        raise KeyFileError(f"{p}: not a readable PEM private key (or wrong passphrase): {e}") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+        raise KeyFileError(f"{p}: unsupported key type {type(key).__name__}")
+    alg_of(key)
+    return key
+
+
+def load_public_key_pem(data: bytes | str, source: str = "<pem>") -> PublicKey:
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        key = serialization.load_pem_public_key(raw)
+    except ValueError as e:
+        raise KeyFileError(f"{source}: not a PEM public key (SubjectPublicKeyInfo): {e}") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
+        raise KeyFileError(f"{source}: unsupported key type {type(key).__name__}")
+    alg_of(key)
+    return key
+
+
+def load_public_key(path: str | Path) -> PublicKey:
+    """Load an SPKI PEM public key, such as a pinned trust anchor."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise KeyFileError(f"{p}: cannot read public key: {e.strerror}") from None
+    return load_public_key_pem(data, str(p))
+
+
+def load_spki_der(der: bytes) -> PublicKey:
+    key = serialization.load_der_public_key(der)
+    if not isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
+        raise ValueError(f"unsupported key type {type(key).__name__}")
+    alg_of(key)
+    return key

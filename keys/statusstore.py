@@ -1,0 +1,181 @@
+"""The status store: synced status lists held in SQLite, per issuer, for offline lookups at the gate.
+
+Snapshots replace everything held for an issuer; a delta applies only on top of the version it names
+as its base (a device at another version must fetch a snapshot). `s: 0` returns a subject to green by
+removing its entry. Revoked code ids are never dropped by a delta. Each list is applied in one
+transaction, so a crash leaves the previous version whole.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from keys.errors import StatusListError
+from keys.statuslist import StatusListDoc, verify_status_list
+from keys.trustlist import TrustStore
+
+SCHEMA_VERSION = 1
+_MIGRATIONS = {
+    1: """
+        CREATE TABLE issuers (
+            issuer TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            issued_at INTEGER NOT NULL,
+            next_update INTEGER NOT NULL,
+            applied_at REAL NOT NULL
+        );
+        CREATE TABLE subjects (
+            issuer TEXT NOT NULL,
+            sub BLOB NOT NULL,
+            s INTEGER NOT NULL,
+            sd INTEGER NOT NULL,
+            PRIMARY KEY (issuer, sub)
+        ) WITHOUT ROWID;
+        CREATE TABLE revoked (
+            issuer TEXT NOT NULL,
+            cti BLOB NOT NULL,
+            PRIMARY KEY (issuer, cti)
+        ) WITHOUT ROWID;
+    """,
+}
+
+
+@dataclass(frozen=True)
+class IssuerInfo:
+    issuer: str
+    version: int
+    issued_at: int
+    next_update: int
+    applied_at: float
+
+    def is_fresh(self, now: float, grace: float = 0) -> bool:
+        return now <= self.next_update + grace
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    issuer: str
+    version: int
+    snapshot: bool
+    subjects: int
+    revoked: int
+
+
+class StatusStore:
+    """Status lists per issuer in one SQLite database (a file, or ":memory:")."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str):
+        self.path = path
+        self._conn = conn
+        # One connection serves the pipeline thread and the UI thread: serialise it.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: str | Path = ":memory:") -> StatusStore:
+        p = str(path)
+        if p != ":memory:":
+            Path(p).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(p, check_same_thread=False, isolation_level=None)
+        if p != ":memory:":
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        store = cls(conn, p)
+        store._migrate()
+        return store
+
+    def _migrate(self) -> None:
+        current = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        for v in range(current + 1, SCHEMA_VERSION + 1):
+            self._conn.execute("BEGIN IMMEDIATE")
+            for stmt in filter(str.strip, _MIGRATIONS[v].split(";")):
+                self._conn.execute(stmt)
+            self._conn.execute(f"PRAGMA user_version={v}")
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # --- applying lists ---------------------------------------------------------------------------
+    def apply(self, doc: dict[str, Any] | bytes | str | StatusListDoc, trust: TrustStore,
+              source: str = "<status list>", now: float | None = None) -> ApplyResult:
+        """Verify and apply one status list; raise `StatusListError` and change nothing if refused."""
+        parsed = doc if isinstance(doc, StatusListDoc) else verify_status_list(doc, trust, source)
+        return self.apply_verified(parsed, now=now)
+
+    def apply_verified(self, sl: StatusListDoc, now: float | None = None) -> ApplyResult:
+        applied_at = time.time() if now is None else now
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                row = c.execute("SELECT version FROM issuers WHERE issuer=?", (sl.issuer,)).fetchone()
+                held = row[0] if row else None
+                if sl.base is None:
+                    if held is not None and sl.version <= held:
+                        raise StatusListError(sl.source, f"snapshot version {sl.version} is not newer "
+                                                         f"than the held version {held}")
+                    c.execute("DELETE FROM subjects WHERE issuer=?", (sl.issuer,))
+                    c.execute("DELETE FROM revoked WHERE issuer=?", (sl.issuer,))
+                    c.executemany("INSERT OR REPLACE INTO subjects VALUES (?,?,?,?)",
+                                  ((sl.issuer, sub, s, sd) for sub, s, sd in sl.subjects if s != 0))
+                else:
+                    if held != sl.base:
+                        raise StatusListError(sl.source, f"delta on base {sl.base} but version "
+                                                         f"{held if held is not None else 'none'} is held; "
+                                                         "a snapshot is needed")
+                    c.executemany("DELETE FROM subjects WHERE issuer=? AND sub=?",
+                                  ((sl.issuer, sub) for sub, s, _ in sl.subjects if s == 0))
+                    c.executemany("INSERT OR REPLACE INTO subjects VALUES (?,?,?,?)",
+                                  ((sl.issuer, sub, s, sd) for sub, s, sd in sl.subjects if s != 0))
+                c.executemany("INSERT OR IGNORE INTO revoked VALUES (?,?)",
+                              ((sl.issuer, cti) for cti in sl.revoked))
+                c.execute("INSERT OR REPLACE INTO issuers VALUES (?,?,?,?,?)",
+                          (sl.issuer, sl.version, sl.issued_at, sl.next_update, applied_at))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        return ApplyResult(sl.issuer, sl.version, sl.base is None, len(sl.subjects), len(sl.revoked))
+
+    # --- lookups ------------------------------------------------------------------------------
+    def info(self, issuer: str) -> IssuerInfo | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT issuer, version, issued_at, next_update, applied_at FROM issuers WHERE issuer=?",
+                (issuer,)).fetchone()
+        return IssuerInfo(*row) if row else None
+
+    def issuers(self) -> list[IssuerInfo]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT issuer, version, issued_at, next_update, applied_at FROM issuers ORDER BY issuer"
+            ).fetchall()
+        return [IssuerInfo(*r) for r in rows]
+
+    def version(self, issuer: str) -> int | None:
+        info = self.info(issuer)
+        return info.version if info else None
+
+    def lookup(self, issuer: str, sub: bytes) -> tuple[int, int] | None:
+        """The listed (status, effective-since) of a subject, or None when not listed (green)."""
+        with self._lock:
+            row = self._conn.execute("SELECT s, sd FROM subjects WHERE issuer=? AND sub=?",
+                                     (issuer, sub)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def is_revoked(self, issuer: str, cti: bytes) -> bool:
+        with self._lock:
+            row = self._conn.execute("SELECT 1 FROM revoked WHERE issuer=? AND cti=?",
+                                     (issuer, cti)).fetchone()
+        return row is not None
+
+    def count(self, issuer: str) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM subjects WHERE issuer=?",
+                                          (issuer,)).fetchone()[0])

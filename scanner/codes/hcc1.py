@@ -1,0 +1,190 @@
+"""Decoder for HCC1 codes: `"HCC1:" Base45( zlib( COSE_Sign1 ) )` carrying CWT health-code claims.
+
+Exactly per `shared/spec/health-code-format.md` §1-2. Every failure is a `CodeError` with the spec's
+verdict: `unsupported` (unknown alg, unknown claims version) or `malformed` (everything else that is
+wrong with the bytes). Verification of the signature and of the claims' meaning happens in
+`scanner.verify`.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+import base45
+import cbor2
+
+from scanner.codes.base import CodeError, DecodedCode, Guardian, HealthClaims
+
+PREFIX = "HCC1:"
+# Real codes are ~200-400 bytes; the cap stops a zlib bomb from eating the device's memory.
+MAX_DECOMPRESSED = 16 * 1024
+COSE_ALGS = {-7: "ES256", -8: "EdDSA"}
+RELATIONS = frozenset({1, 2, 3, 4, 5, 6, 9})
+CLAIMS_VERSION = 1
+
+# The errors cbor2 and base45 raise on hostile input; anything else escaping is a bug to find.
+_DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, EOFError,
+                  MemoryError)
+
+
+def _malformed(reason: str) -> CodeError:
+    return CodeError("malformed", reason)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_uint(v: Any) -> bool:
+    return _is_int(v) and v >= 0
+
+
+def _cbor(data: bytes, what: str) -> Any:
+    fp = io.BytesIO(data)
+    try:
+        obj = cbor2.CBORDecoder(fp).decode()
+    except _DECODE_ERRORS as e:
+        raise _malformed(f"{what} is not valid CBOR ({type(e).__name__})") from None
+    if fp.tell() != len(data):
+        raise _malformed(f"{what} has trailing bytes after the CBOR item")
+    return obj
+
+
+def _decompress(raw: bytes) -> bytes:
+    # An uncompressed COSE message starts with tag 18 (0xD2) or a bare 4-array (0x84).
+    if raw[:1] in (b"\xd2", b"\x84"):
+        if len(raw) > MAX_DECOMPRESSED:
+            raise _malformed(f"COSE message larger than {MAX_DECOMPRESSED} bytes")
+        return raw
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(raw, MAX_DECOMPRESSED + 1)
+    except zlib.error as e:
+        raise _malformed(f"not zlib data ({e})") from None
+    if len(out) > MAX_DECOMPRESSED or d.unconsumed_tail:
+        raise _malformed(f"decompresses to more than {MAX_DECOMPRESSED} bytes")
+    if not d.eof:
+        raise _malformed("zlib stream is truncated")
+    if d.unused_data:
+        raise _malformed("data after the end of the zlib stream")
+    return out
+
+
+def _cose_parts(msg: Any) -> tuple[bytes, Mapping[Any, Any], bytes, bytes]:
+    if isinstance(msg, cbor2.CBORTag):
+        if msg.tag != 18:
+            raise _malformed(f"CBOR tag {msg.tag} is not COSE_Sign1 (18)")
+        msg = msg.value
+    if not isinstance(msg, list | tuple) or len(msg) != 4:
+        raise _malformed("not a COSE_Sign1 array of four items")
+    protected, unprotected, payload, signature = msg
+    if not isinstance(protected, bytes):
+        raise _malformed("COSE protected header is not a byte string")
+    if not isinstance(unprotected, Mapping):
+        raise _malformed("COSE unprotected header is not a map")
+    if not isinstance(payload, bytes):
+        raise _malformed("COSE payload is not a byte string")
+    if not isinstance(signature, bytes):
+        raise _malformed("COSE signature is not a byte string")
+    return protected, unprotected, payload, signature
+
+
+def _header(protected: bytes, unprotected: Mapping[Any, Any]) -> tuple[str, bytes]:
+    prot = _cbor(protected, "protected header") if protected else {}
+    if not isinstance(prot, Mapping):
+        raise _malformed("protected header is not a map")
+    alg = prot.get(1)
+    if alg is None:
+        raise _malformed("no alg in the protected header")
+    if not _is_int(alg):
+        raise _malformed("alg is not an integer")
+    if alg not in COSE_ALGS:
+        raise CodeError("unsupported", f"signature algorithm {alg} is not supported")
+    kid = prot.get(4)
+    if kid is None:
+        if 4 in unprotected:
+            raise _malformed("kid is in the unprotected header (HCC1 requires it protected)")
+        raise _malformed("no kid in the protected header")
+    if not isinstance(kid, bytes):
+        raise _malformed("kid is not a byte string")
+    return COSE_ALGS[alg], kid
+
+
+def _guardian(g: Any) -> Guardian:
+    if not isinstance(g, Mapping):
+        raise _malformed("guardian (g) is not a map")
+    name, rel, sub = g.get("n"), g.get("r"), g.get("sub")
+    if not isinstance(name, str):
+        raise _malformed("guardian name (g.n) missing or not text")
+    if not _is_uint(rel) or rel not in RELATIONS:
+        raise _malformed("guardian relation (g.r) missing or not one of 1-6, 9")
+    if sub is not None and (not isinstance(sub, bytes) or len(sub) != 16):
+        raise _malformed("guardian pseudonym (g.sub) is not 16 bytes")
+    return Guardian(name=name, relation=rel, subject=sub)
+
+
+def _claims(payload: bytes) -> HealthClaims:
+    cwt = _cbor(payload, "CWT payload")
+    if not isinstance(cwt, Mapping):
+        raise _malformed("CWT payload is not a map")
+    hc = cwt.get(-65537)
+    if not isinstance(hc, Mapping):
+        raise _malformed("health-code claims (-65537) missing or not a map")
+    v = hc.get("v")
+    if not _is_uint(v):
+        raise _malformed("claims version (v) missing or not an unsigned integer")
+    # A newer claims version may mean anything: never guess at it.
+    if v != CLAIMS_VERSION:
+        raise CodeError("unsupported", f"claims version {v} is not supported")
+    iss, iat, exp, cti = cwt.get(1), cwt.get(6), cwt.get(4), cwt.get(7)
+    if not isinstance(iss, str) or not iss:
+        raise _malformed("issuer (iss) missing or not text")
+    if not _is_int(iat):
+        raise _malformed("issued-at (iat) missing or not an integer")
+    if not _is_int(exp):
+        raise _malformed("expiry (exp) missing or not an integer")
+    if not isinstance(cti, bytes) or len(cti) != 16:
+        raise _malformed("code id (cti) missing or not 16 bytes")
+    sub, name, s, sd, t = hc.get("sub"), hc.get("n"), hc.get("s"), hc.get("sd"), hc.get("t")
+    if not isinstance(sub, bytes) or len(sub) != 16:
+        raise _malformed("subject (sub) missing or not 16 bytes")
+    if not isinstance(name, str):
+        raise _malformed("name (n) missing or not text")
+    if not _is_uint(s) or s > 2:
+        raise _malformed("status (s) missing or not 0, 1 or 2")
+    if not _is_int(sd):
+        raise _malformed("status date (sd) missing or not an integer")
+    if not _is_uint(t) or t > 1:
+        raise _malformed("code type (t) missing or not 0 or 1")
+    guardian = _guardian(hc["g"]) if "g" in hc else None
+    return HealthClaims(issuer=iss, iat=iat, exp=exp, code_id=cti, version=v, subject=sub, name=name,
+                        status=s, status_since=sd, card=t == 1, guardian=guardian)
+
+
+class HCC1:
+    """The HCC1 format."""
+
+    name = "HCC1"
+    prefix = PREFIX
+
+    def decode(self, text: str) -> DecodedCode:
+        body = text[len(PREFIX):]
+        if not body:
+            raise _malformed("nothing after the HCC1: prefix")
+        try:
+            raw = base45.b45decode(body)
+        except _DECODE_ERRORS:
+            raise _malformed("not valid Base45 after the prefix") from None
+        if not raw:
+            raise _malformed("empty code")
+        cose = _decompress(raw)
+        protected, unprotected, payload, signature = _cose_parts(_cbor(cose, "COSE message"))
+        alg, kid = _header(protected, unprotected)
+        claims = _claims(payload)
+        # The Sig_structure is rebuilt from the exact bytes received, never re-encoded claims.
+        signed = cbor2.dumps(["Signature1", protected, b"", payload])
+        return DecodedCode(format=self.name, alg=alg, kid=kid, signed_data=signed, signature=signature,
+                           claims=claims)

@@ -1,0 +1,177 @@
+"""Verification of a scanned code: the spec §5 checks, in order, giving a frozen `VerifyResult`.
+
+Pure and deterministic: it maps (payload, trust store, status store, now, max code age) to a verdict,
+the effective status and reasons. The first failing check wins, in the spec's order: unsupported,
+malformed, unknown_key, key_not_valid, bad_signature, revoked, not_yet_valid, expired, stale,
+status_unverified, ok. The venue's policy (admit or not, what to show) is `scanner.policy`'s job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from keys.signing import verify_raw
+from keys.statusstore import StatusStore
+from keys.trustlist import LocalText, TrustKey, TrustStore
+from scanner.codes import CodeError, DecodedCode, Guardian, decode_payload
+
+
+class Verdict(StrEnum):
+    OK = "ok"
+    UNSUPPORTED = "unsupported"
+    MALFORMED = "malformed"
+    UNKNOWN_KEY = "unknown_key"
+    KEY_NOT_VALID = "key_not_valid"
+    BAD_SIGNATURE = "bad_signature"
+    REVOKED = "revoked"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED = "expired"
+    STALE = "stale"
+    STATUS_UNVERIFIED = "status_unverified"
+
+
+class Status(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+STATUS_BY_CODE = {0: Status.GREEN, 1: Status.YELLOW, 2: Status.RED}
+
+
+class CodeType(StrEnum):
+    PERSONAL = "personal"
+    CARD = "card"
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    clock_skew: int = 300
+    status_grace: int = 0
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    verdict: Verdict
+    status: Status | None = None
+    reasons: tuple[str, ...] = ()
+    format: str | None = None
+    issuer: str | None = None
+    issuer_name: LocalText | None = None
+    name: str | None = None
+    code_type: CodeType | None = None
+    guardian: Guardian | None = None
+    code_id: bytes | None = None
+    subject: bytes | None = None
+    iat: int | None = None
+    exp: int | None = None
+    kid: bytes | None = None
+    trust_list_version: int | None = None
+    status_list_version: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is Verdict.OK
+
+    def to_json(self) -> dict[str, Any]:
+        g = self.guardian
+        return {
+            "format": self.format,
+            "verdict": self.verdict.value,
+            "status": self.status.value if self.status else None,
+            "issuer": self.issuer,
+            "issuer_name": self.issuer_name.to_json() if self.issuer_name else None,
+            "name": self.name,
+            "type": self.code_type.value if self.code_type else None,
+            "guardian": ({"name": g.name, "relation": g.relation, "relation_name": g.relation_name}
+                         if g else None),
+            "code_id": self.code_id.hex() if self.code_id else None,
+            "subject": self.subject.hex() if self.subject else None,
+            "iat": self.iat,
+            "exp": self.exp,
+            "kid": self.kid.hex() if self.kid else None,
+            "reasons": list(self.reasons),
+            "trust_list_version": self.trust_list_version,
+            "status_list_version": self.status_list_version,
+        }
+
+
+def _select_key(code: DecodedCode, trust: TrustStore) -> tuple[TrustKey | None, str | None]:
+    """The trust-list key allowed to have signed this code, or why none is."""
+    candidates = trust.keys_for(code.kid)
+    if not candidates:
+        return None, "unknown_key"
+    c = code.claims
+    reasons = []
+    for k in candidates:
+        if "code" not in k.use:
+            reasons.append(f"key {k.kid.hex()} may not sign codes (use: {', '.join(sorted(k.use))})")
+        elif k.issuer != c.issuer:
+            reasons.append(f"key {k.kid.hex()} belongs to {k.issuer}, not {c.issuer}")
+        elif k.alg != code.alg:
+            reasons.append(f"key {k.kid.hex()} is {k.alg}, the code says {code.alg}")
+        elif not k.valid_at(c.iat):
+            reasons.append(f"key {k.kid.hex()} was not valid at the code's issue time")
+        else:
+            return k, None
+    return None, "; ".join(reasons)
+
+
+def verify_code(payload: str | bytes, trust: TrustStore, status: StatusStore | None, now: float, *,
+                max_code_age: int | None, settings: VerifySettings = VerifySettings()) -> VerifyResult:
+    """Run the spec §5 checks on a scanned payload. `max_code_age` None or 0 means no limit."""
+    tl_version = trust.version
+    try:
+        code = decode_payload(payload)
+    except CodeError as e:
+        return VerifyResult(verdict=Verdict(e.verdict), reasons=(e.reason,), trust_list_version=tl_version)
+
+    c = code.claims
+    base = dict(format=code.format, issuer=c.issuer, issuer_name=trust.issuer_name(c.issuer), name=c.name,
+                code_type=CodeType.CARD if c.card else CodeType.PERSONAL, guardian=c.guardian,
+                code_id=c.code_id, subject=c.subject, iat=c.iat, exp=c.exp, kid=code.kid,
+                trust_list_version=tl_version)
+
+    def fail(verdict: Verdict, reason: str) -> VerifyResult:
+        return VerifyResult(verdict=verdict, reasons=(reason,), **base)  # type: ignore[arg-type]
+
+    key, why = _select_key(code, trust)
+    if key is None:
+        if why == "unknown_key":
+            return fail(Verdict.UNKNOWN_KEY, f"no trust-list key with kid {code.kid.hex()}")
+        return fail(Verdict.KEY_NOT_VALID, why or "key not valid")
+    if not verify_raw(key.public_key, code.signature, code.signed_data):
+        return fail(Verdict.BAD_SIGNATURE, "signature does not verify")
+
+    info = status.info(c.issuer) if status is not None else None
+    base["status_list_version"] = info.version if info else None
+    if status is not None and status.is_revoked(c.issuer, c.code_id):
+        return fail(Verdict.REVOKED, "code id is revoked in the issuer's status list")
+    if c.iat > now + settings.clock_skew:
+        return fail(Verdict.NOT_YET_VALID, f"issued {int(c.iat - now)} s in the future")
+    if now > c.exp:
+        return fail(Verdict.EXPIRED, f"expired {int(now - c.exp)} s ago")
+    if not c.card and max_code_age and now - c.iat > max_code_age:
+        return fail(Verdict.STALE, f"code is {int(now - c.iat)} s old; this venue accepts {max_code_age} s")
+
+    entry = status.lookup(c.issuer, c.subject) if status is not None else None
+    if c.card:
+        # A printed card's colour lives in the status list; without a fresh list it is unknown.
+        if info is None:
+            return fail(Verdict.STATUS_UNVERIFIED, f"no status list held for {c.issuer}")
+        if not info.is_fresh(now, settings.status_grace):
+            return fail(Verdict.STATUS_UNVERIFIED,
+                        f"status list for {c.issuer} is stale (next update was due {info.next_update})")
+        effective = entry[0] if entry else 0
+        reasons = ("status from the issuer's status list",)
+    elif entry is not None and entry[1] > c.iat:
+        effective = entry[0]
+        reasons = ("status list entry is newer than the code",)
+    else:
+        effective = c.status
+        reasons = ("status from the code",)
+    return VerifyResult(verdict=Verdict.OK, status=STATUS_BY_CODE[effective], reasons=reasons,
+                        **base)  # type: ignore[arg-type]
