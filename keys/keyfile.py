@@ -45,14 +45,19 @@ def spki_der(key: PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def public_of(key: PublicKey | PrivateKey) -> PublicKey:
+    if isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+        return key.public_key()
+    return key
+
+
 def kid_of(key: PublicKey | PrivateKey) -> bytes:
-    pub = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey) else key
-    return hashlib.sha256(spki_der(pub)).digest()[:8]
+    return hashlib.sha256(spki_der(public_of(key))).digest()[:8]
 
 
 def public_pem(key: PrivateKey | PublicKey) -> str:
-    pub = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey) else key
-    return pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return public_of(key).public_bytes(serialization.Encoding.PEM,
+                                       serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def private_pem(key: PrivateKey, passphrase: str | None = None) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from keys import jws
 from keys.errors import StatusListError
@@ -19,7 +19,7 @@ from keys.trustlist import TrustStore, b64decode_strict
 STATUS_TYP = "hc-statuslist+json"
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 

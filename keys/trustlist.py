@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from keys import jws
 from keys.errors import RollbackError, TrustListError
@@ -64,7 +64,7 @@ def b64decode_strict(text: Any, what: str) -> bytes:
         raise ValueError(f"{what} is not valid base64") from None
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -117,8 +117,8 @@ def _parse_key(entry: Any) -> TrustKey:
     name = entry.get("name") or {}
     if not isinstance(name, dict):
         name = {}
-    zh = name.get("zh") if isinstance(name.get("zh"), str) else issuer
-    en = name.get("en") if isinstance(name.get("en"), str) else issuer
+    zh: str = name["zh"] if isinstance(name.get("zh"), str) else issuer
+    en: str = name["en"] if isinstance(name.get("en"), str) else issuer
     return TrustKey(kid=kid, issuer=issuer, name=LocalText(zh, en), alg=alg, public_key=pub,
                     use=frozenset(use), not_before=nb, not_after=na)
 

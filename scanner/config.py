@@ -200,7 +200,7 @@ def _check_value(key: str, hint: Any, value: Any, meta: typing.Mapping[str, Any]
         raise TypeError(f"optional settings are not supported: {key}")
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if hint is int and isinstance(value, bool) or not isinstance(value, hint):
+    if (hint is int and isinstance(value, bool)) or not isinstance(value, hint):
         return None, f"{key}: expected {_TYPE_NAMES.get(hint, hint)}, got {value!r}"
     if "choices" in meta and value not in meta["choices"]:
         allowed = ", ".join(repr(c) for c in meta["choices"])

@@ -19,6 +19,11 @@ class CodeError(Exception):
         super().__init__(f"{verdict}: {reason}")
 
 
+RELATION_NAMES = {1: "parent", 2: "child", 3: "spouse", 4: "grandparent", 5: "grandchild", 6: "sibling",
+                  9: "other"}
+RELATION_ZH = {1: "父母", 2: "子女", 3: "配偶", 4: "祖父母", 5: "孙子女", 6: "兄弟姐妹", 9: "其他"}
+
+
 @dataclass(frozen=True)
 class Guardian:
     """Relatives binding: the code is held and shown by this guardian."""
@@ -27,17 +32,13 @@ class Guardian:
     relation: int
     subject: bytes | None
 
-    RELATION_NAMES = {1: "parent", 2: "child", 3: "spouse", 4: "grandparent", 5: "grandchild",
-                      6: "sibling", 9: "other"}
-    RELATION_ZH = {1: "父母", 2: "子女", 3: "配偶", 4: "祖父母", 5: "孙子女", 6: "兄弟姐妹", 9: "其他"}
-
     @property
     def relation_name(self) -> str:
-        return self.RELATION_NAMES.get(self.relation, "other")
+        return RELATION_NAMES.get(self.relation, "other")
 
     @property
     def relation_zh(self) -> str:
-        return self.RELATION_ZH.get(self.relation, "其他")
+        return RELATION_ZH.get(self.relation, "其他")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import zlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import base45
 import cbor2
@@ -34,11 +34,11 @@ def _malformed(reason: str) -> CodeError:
     return CodeError("malformed", reason)
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_uint(v: Any) -> bool:
+def _is_uint(v: Any) -> TypeGuard[int]:
     return _is_int(v) and v >= 0
 
 
