@@ -1,0 +1,349 @@
+"""QR decoding from camera frames: zxing-cpp first, zbar and image-clean-up passes as fallbacks.
+
+A frame is a grayscale (the camera's Y plane) or BGR numpy array. The result is every QR code in the
+frame, each with its raw bytes, its text (None when the bytes are not UTF-8) and its corner polygon in
+the frame's own pixel coordinates.
+
+Why this order: zxing-cpp decodes more and faster than zbar, and an empty frame costs it ~0.2 ms. The
+fallbacks (zbar, contrast normalisation, rescaling, sharpening, other binarizers) cost several ms each,
+so a `FrameDecoder` runs them only on every Nth frame that the fast pass found empty: a code that needs
+them is still read within a few frames, and a camera staring at an empty gate stays cheap.
+
+Both libraries check the QR's Reed-Solomon error correction before returning data, and only QR symbols
+are enabled, so a misread does not come back as a code. zbar is run with its "binary" option, because it
+otherwise re-encodes byte-mode data as UTF-8; where that option is missing only ASCII results (which
+the re-encoding leaves alone) are kept.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from scanner.errors import InputError
+
+log = logging.getLogger(__name__)
+
+Polygon = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
+
+DECODER_NAMES = ("zxing", "zbar")
+
+
+@dataclass(frozen=True)
+class DecodedCode:
+    """One QR code found in a frame."""
+
+    data: bytes
+    # None when `data` is not valid UTF-8: such a code is shown and logged, never guessed at.
+    text: str | None
+    # Corners (top-left, top-right, bottom-right, bottom-left as the decoder saw them), input pixels.
+    polygon: Polygon
+    # Which pass found it, e.g. "zxing", "zbar", "zxing+clahe": for benchmarks and debugging.
+    method: str
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (sum(p[0] for p in self.polygon) / 4, sum(p[1] for p in self.polygon) / 4)
+
+    def to_json(self) -> dict[str, Any]:
+        import base64
+
+        return {
+            "text": self.text,
+            "bytes_b64": base64.b64encode(self.data).decode("ascii"),
+            "polygon": [[round(x, 1), round(y, 1)] for x, y in self.polygon],
+        }
+
+
+def _text_of(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """A contiguous 8-bit grayscale view of a grayscale, BGR or BGRA frame."""
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"a frame must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise InputError(f"a frame must hold 8-bit pixels, got {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        gray = image
+    elif image.ndim == 3 and image.shape[2] in (3, 4):
+        import cv2
+
+        code = cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
+        gray = cv2.cvtColor(image, code)
+    else:
+        raise InputError(f"a frame must be grayscale or BGR, got shape {image.shape}")
+    if gray.shape[0] < 8 or gray.shape[1] < 8:
+        raise InputError(f"a frame of {gray.shape[1]}x{gray.shape[0]} pixels is too small")
+    return np.ascontiguousarray(gray)
+
+
+def _box(points: Sequence[tuple[float, float]]) -> Polygon:
+    """Four corners from whatever point list a decoder gave."""
+    if len(points) == 4:
+        a, b, c, d = points
+        return (a, b, c, d)
+    import cv2
+
+    rect = cv2.minAreaRect(np.asarray(points, dtype=np.float32))
+    pts = [(float(x), float(y)) for x, y in cv2.boxPoints(rect)]
+    return (pts[0], pts[1], pts[2], pts[3])
+
+
+class ZxingDecoder:
+    """zxing-cpp restricted to QR codes; takes `.bytes` because `.text` may reformat the content."""
+
+    name = "zxing"
+
+    def __init__(self) -> None:
+        import zxingcpp
+
+        self._zx = zxingcpp
+        fmt = zxingcpp.BarcodeFormat
+        # 3.x splits "QRCode" into a family; Model 2 is the QR everyone prints. 2.x has only QRCode.
+        self._formats: Any = getattr(fmt, "QRCodeModel2", fmt.QRCode)
+        self._binarizers = {
+            "local": zxingcpp.Binarizer.LocalAverage,
+            "global": zxingcpp.Binarizer.GlobalHistogram,
+            "fixed": zxingcpp.Binarizer.FixedThreshold,
+        }
+
+    def decode(self, gray: np.ndarray, *, binarizer: str = "local", invert: bool = True,
+               downscale: bool = True) -> list[tuple[bytes, Polygon]]:
+        results = self._zx.read_barcodes(gray, formats=self._formats, try_rotate=False,
+                                         try_invert=invert, try_downscale=downscale,
+                                         binarizer=self._binarizers[binarizer])
+        out = []
+        for r in results:
+            if not r.valid or not r.bytes:
+                continue
+            p = r.position
+            corners = [(float(q.x), float(q.y)) for q in (p.top_left, p.top_right, p.bottom_right,
+                                                          p.bottom_left)]
+            out.append((bytes(r.bytes), _box(corners)))
+        return out
+
+
+class ZbarDecoder:
+    """libzbar through pyzbar's ctypes bindings, QR only, raw bytes where the library allows."""
+
+    name = "zbar"
+    _QRCODE = 64
+    _CFG_ENABLE = 0
+    _CFG_BINARY = 4  # zbar >= 0.23; pyzbar's enum predates it.
+    _L800 = 808466521  # fourcc "Y800": 8-bit grayscale
+
+    def __init__(self) -> None:
+        from pyzbar import wrapper as zw  # raises ImportError when libzbar is missing
+
+        self._zw = zw
+        scanner = zw.zbar_image_scanner_create()
+        if not scanner:
+            raise ImportError("zbar could not create an image scanner")
+        self._scanner = scanner
+        zw.zbar_image_scanner_set_config(scanner, 0, self._CFG_ENABLE, 0)
+        zw.zbar_image_scanner_set_config(scanner, self._QRCODE, self._CFG_ENABLE, 1)
+        self.binary = zw.zbar_image_scanner_set_config(scanner, self._QRCODE, self._CFG_BINARY, 1) == 0
+        if not self.binary:
+            log.warning("this zbar has no binary mode: zbar results other than ASCII are ignored")
+
+    def __del__(self) -> None:
+        scanner = getattr(self, "_scanner", None)
+        if scanner:
+            self._zw.zbar_image_scanner_destroy(scanner)
+            self._scanner = None
+
+    def decode(self, gray: np.ndarray) -> list[tuple[bytes, Polygon]]:
+        zw = self._zw
+        h, w = gray.shape
+        pixels = gray.tobytes()
+        image = zw.zbar_image_create()
+        if not image:
+            raise MemoryError("zbar could not create an image")
+        out: list[tuple[bytes, Polygon]] = []
+        try:
+            zw.zbar_image_set_format(image, self._L800)
+            zw.zbar_image_set_size(image, w, h)
+            data_ptr = ctypes.cast(ctypes.c_char_p(pixels), ctypes.c_void_p)
+            zw.zbar_image_set_data(image, data_ptr, len(pixels), None)
+            if zw.zbar_scan_image(self._scanner, image) < 0:
+                raise RuntimeError("zbar refused the image")
+            symbol = zw.zbar_image_first_symbol(image)
+            while symbol:
+                if symbol.contents.type == self._QRCODE:
+                    data = ctypes.string_at(zw.zbar_symbol_get_data(symbol),
+                                            zw.zbar_symbol_get_data_length(symbol))
+                    points = [(float(zw.zbar_symbol_get_loc_x(symbol, i)),
+                               float(zw.zbar_symbol_get_loc_y(symbol, i)))
+                              for i in range(zw.zbar_symbol_get_loc_size(symbol))]
+                    if data and points and (self.binary or data.isascii()):
+                        out.append((data, _box(points)))
+                symbol = zw.zbar_symbol_next(symbol)
+        finally:
+            zw.zbar_image_destroy(image)
+        return out
+
+
+@dataclass(frozen=True)
+class Pass:
+    """A decoding pass: an optional image transform, a decoder, results mapped back to input pixels."""
+
+    name: str
+    run: Callable[[np.ndarray], list[tuple[bytes, Polygon]]]
+
+
+def _scaled(points: Polygon, scale: float) -> Polygon:
+    a, b, c, d = ((x / scale, y / scale) for x, y in points)
+    return (a, b, c, d)
+
+
+def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]:
+    import cv2
+
+    passes: list[Pass] = []
+    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+
+    def sharpen(img: np.ndarray) -> np.ndarray:
+        blur = cv2.GaussianBlur(img, (0, 0), 2.0)
+        return cv2.addWeighted(img, 2.0, blur, -1.0, 0)
+
+    def rescale(dec: Callable[[np.ndarray], list[tuple[bytes, Polygon]]], f: float,
+                img: np.ndarray) -> list[tuple[bytes, Polygon]]:
+        if f > 1 and max(img.shape) * f > 2600:
+            return []  # already large enough; upscaling a big frame costs much and finds nothing
+        if f < 1 and min(img.shape) * f < 100:
+            return []
+        interp = cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA
+        small = cv2.resize(img, None, fx=f, fy=f, interpolation=interp)
+        return [(d, _scaled(p, f)) for d, p in dec(small)]
+
+    if zb is not None:
+        passes.append(Pass("zbar", zb.decode))
+    if zx is not None:
+        z = zx
+        passes += [
+            Pass("zxing+clahe", lambda img: z.decode(clahe.apply(img))),
+            Pass("zxing+upscale", lambda img: rescale(z.decode, 2.0, img)),
+            Pass("zxing+sharpen", lambda img: z.decode(sharpen(img))),
+            Pass("zxing+global", lambda img: z.decode(img, binarizer="global")),
+            Pass("zxing+area", lambda img: rescale(z.decode, 0.5, img)),
+            Pass("zxing+clahe+upscale", lambda img: rescale(z.decode, 2.0, clahe.apply(img))),
+        ]
+    if zb is not None:
+        b = zb
+        passes += [
+            Pass("zbar+invert", lambda img: b.decode(255 - img)),
+            Pass("zbar+clahe", lambda img: b.decode(clahe.apply(img))),
+        ]
+    return passes
+
+
+def _dedupe(found: list[DecodedCode]) -> list[DecodedCode]:
+    """Drop the same code reported twice at the same place (e.g. by two binarizations)."""
+    out: list[DecodedCode] = []
+    for code in found:
+        cx, cy = code.center
+        size = max(abs(code.polygon[0][0] - code.polygon[2][0]), abs(code.polygon[0][1] - code.polygon[2][1]))
+        if not any(o.data == code.data and abs(o.center[0] - cx) + abs(o.center[1] - cy) < max(size, 8)
+                   for o in out):
+            out.append(code)
+    return out
+
+
+class FrameDecoder:
+    """Decodes frames with the configured decoders; stateful only for the fallback budget.
+
+    Not thread-safe: give each worker thread its own. `decoders` names the decoders to use, in order
+    (`"zxing"`, `"zbar"`); `slow_pass_every` = N runs the fallback passes on every Nth empty frame.
+    """
+
+    def __init__(self, decoders: Sequence[str] = DECODER_NAMES, *, slow_pass_every: int = 3,
+                 fallbacks: bool = True):
+        unknown = [d for d in decoders if d not in DECODER_NAMES]
+        if unknown:
+            raise InputError(f"unknown decoder {unknown[0]!r}; known: {', '.join(DECODER_NAMES)}")
+        if not decoders:
+            raise InputError("no decoder configured")
+        if slow_pass_every < 1:
+            raise InputError(f"slow_pass_every must be at least 1, got {slow_pass_every}")
+        self.slow_pass_every = slow_pass_every
+        self._zx = ZxingDecoder() if "zxing" in decoders else None
+        self._zb: ZbarDecoder | None = None
+        if "zbar" in decoders:
+            try:
+                self._zb = ZbarDecoder()
+            except (ImportError, OSError) as e:
+                log.warning("zbar is not available, decoding without it: %s", e)
+        self._first: Pass
+        if self._zx is not None:
+            z = self._zx
+            self._first = Pass("zxing", z.decode)
+        elif self._zb is not None:
+            self._first = Pass("zbar", self._zb.decode)
+        else:
+            raise InputError("none of the configured decoders is available")
+        passes = _build_passes(self._zx, self._zb) if fallbacks else []
+        self.passes = [p for p in passes if p.name != self._first.name]
+        self._empty_run = 0
+
+    def decode(self, image: np.ndarray, *, thorough: bool | None = None) -> list[DecodedCode]:
+        """Every QR code in `image`.
+
+        None (the camera case): the fast pass, and on every Nth frame it finds empty the fallbacks
+        until one finds something. True (still images): every pass, results merged, so a second code
+        that only a fallback can read is not missed next to an easy one. False: the fast pass only.
+        """
+        gray = to_gray(image)
+        found = self._run(self._first, gray)
+        if thorough is True:
+            for p in self.passes:
+                found = _dedupe(found + self._run(p, gray))
+            return found
+        if found:
+            self._empty_run = 0
+            return found
+        self._empty_run += 1
+        if thorough is None and self._empty_run % self.slow_pass_every == 0:
+            for p in self.passes:
+                found = self._run(p, gray)
+                if found:
+                    return found
+        return []
+
+    @staticmethod
+    def _run(p: Pass, gray: np.ndarray) -> list[DecodedCode]:
+        return _dedupe([DecodedCode(data, _text_of(data), poly, p.name) for data, poly in p.run(gray)])
+
+
+def decode_image(image: np.ndarray, decoders: Sequence[str] = DECODER_NAMES) -> list[DecodedCode]:
+    """One-off thorough decode of a still image (the `decode` command, tests)."""
+    return FrameDecoder(decoders).decode(image, thorough=True)
+
+
+def read_image(path: str) -> np.ndarray:
+    """Load an image file as grayscale pixels, ignoring EXIF orientation (the file's own pixel grid)."""
+    import cv2
+
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    img = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION) if raw.size else None
+    if img is None:
+        raise InputError(f"{path}: not an image this build can read")
+    return img
