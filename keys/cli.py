@@ -1,0 +1,209 @@
+"""`checkpoint keys …`: key and issuer tooling for pilots, demos and tests (a thin shell over keys/).
+
+The national platform and regional issuers would run these: make root and issuer key pairs, sign trust
+lists and status lists, and issue codes as payload text and QR PNGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from keys.errors import KeyFileError, KeysError
+
+
+def _passphrase(args: argparse.Namespace, confirm: bool = False) -> str | None:
+    if getattr(args, "passphrase_env", None):
+        value = os.environ.get(args.passphrase_env)
+        if value is None:
+            raise KeyFileError(f"environment variable {args.passphrase_env} is not set")
+        return value
+    if getattr(args, "ask_passphrase", False):
+        first = getpass.getpass("passphrase: ")
+        if confirm and getpass.getpass("again: ") != first:
+            raise KeyFileError("the passphrases differ")
+        return first
+    return None
+
+
+def _add_passphrase(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--passphrase-env", metavar="VAR", help="read the key passphrase from this variable")
+    p.add_argument("--ask-passphrase", action="store_true", help="prompt for the key passphrase")
+
+
+def _write_json(path: str, doc: Any) -> None:
+    if path == "-":
+        print(json.dumps(doc, ensure_ascii=False))
+    else:
+        Path(path).write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from keys.keyfile import generate_key, kid_of, write_private_key, write_public_key
+
+    out = Path(args.out)
+    priv, pub = out.with_suffix(".key"), out.with_suffix(".pub.pem")
+    for p in (priv, pub):
+        if p.exists() and not args.force:
+            raise KeyFileError(f"{p} exists; use --force to overwrite")
+    key = generate_key(args.alg)
+    write_private_key(priv, key, _passphrase(args, confirm=True))
+    write_public_key(pub, key)
+    print(f"{args.alg} key {kid_of(key).hex()}: private {priv} (mode 0600), public {pub}")
+    return 0
+
+
+def _load_private(args: argparse.Namespace, path: str) -> Any:
+    from keys.keyfile import load_private_key
+
+    return load_private_key(path, _passphrase(args))
+
+
+def _parse_key_spec(spec: str) -> dict[str, Any]:
+    """PUB.pem:ISSUER[:ZH[:EN[:USE,USE]]] for a trust-list entry."""
+    parts = spec.split(":")
+    if len(parts) < 2:
+        raise KeysError(f"--key {spec!r}: expected PUB.pem:ISSUER[:NAME_ZH[:NAME_EN[:code,status]]]")
+    path, issuer = parts[0], parts[1]
+    zh = parts[2] if len(parts) > 2 and parts[2] else issuer
+    en = parts[3] if len(parts) > 3 and parts[3] else issuer
+    use = parts[4].split(",") if len(parts) > 4 and parts[4] else ["code", "status"]
+    bad = [u for u in use if u not in ("code", "status")]
+    if bad:
+        raise KeysError(f"--key {spec!r}: unknown use {bad[0]!r} (code, status)")
+    return {"path": path, "issuer": issuer, "zh": zh, "en": en, "use": use}
+
+
+def cmd_trust_list(args: argparse.Namespace) -> int:
+    from keys.issuing import KeyEntry, sign_trust_list
+    from keys.keyfile import load_public_key
+
+    now = int(time.time())
+    entries = []
+    for spec in args.key:
+        k = _parse_key_spec(spec)
+        entries.append(KeyEntry(load_public_key(k["path"]), k["issuer"], k["zh"], k["en"], use=k["use"],
+                                not_before=args.not_before if args.not_before is not None else now - 86400,
+                                not_after=args.not_after if args.not_after is not None
+                                else now + 2 * 365 * 86400))
+    doc = sign_trust_list(_load_private(args, args.root), entries, version=args.version,
+                          issued_at=now, next_update=now + args.valid_for)
+    _write_json(args.out, doc)
+    return 0
+
+
+def _read_subjects(path: str | None) -> list[tuple[bytes, int, int]]:
+    """Subjects as JSON lines or a JSON list: {"sub": hex or b64, "s": 0-2, "sd": unix}."""
+    import base64
+
+    if not path:
+        return []
+    text = Path(path).read_text(encoding="utf-8")
+    items = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines()
+                                                                      if x.strip()]
+    out = []
+    for i, item in enumerate(items):
+        try:
+            raw = item["sub"]
+            sub = bytes.fromhex(raw) if len(raw) == 32 else base64.b64decode(raw, validate=True)
+            if len(sub) != 16 or item["s"] not in (0, 1, 2):
+                raise ValueError
+            out.append((sub, int(item["s"]), int(item.get("sd", time.time()))))
+        except (KeyError, ValueError, TypeError):
+            raise KeysError(f"{path}: entry {i + 1}: expected {{\"sub\": 16 bytes hex/base64, "
+                            "\"s\": 0|1|2, \"sd\": unix seconds}") from None
+    return out
+
+
+def cmd_status_list(args: argparse.Namespace) -> int:
+    from keys.issuing import sign_status_list
+
+    now = int(time.time())
+    revoked = [bytes.fromhex(c) for c in args.revoke]
+    doc = sign_status_list(_load_private(args, args.signer), issuer=args.issuer, version=args.version,
+                           base=args.base, issued_at=now, next_update=now + args.valid_for,
+                           subjects=_read_subjects(args.subjects), revoked=revoked)
+    _write_json(args.out, doc)
+    return 0
+
+
+def cmd_issue(args: argparse.Namespace) -> int:
+    from keys.issuing import RELATIONS, STATUS_CODES, CodeClaims, issue_code, qr_png
+
+    now = int(time.time())
+    iat = args.iat if args.iat is not None else now
+    guardian = None
+    if args.guardian:
+        gname, _, rel = args.guardian.partition(":")
+        if rel not in RELATIONS:
+            raise KeysError(f"--guardian {args.guardian!r}: expected NAME:RELATION, relation one of "
+                            f"{', '.join(RELATIONS)}")
+        guardian = (gname, RELATIONS[rel], os.urandom(16))
+    claims = CodeClaims(iss=args.issuer, iat=iat, exp=iat + args.valid_for, name=args.name,
+                        status=STATUS_CODES[args.status], card=args.card, guardian=guardian)
+    if args.sub:
+        claims.sub = bytes.fromhex(args.sub)
+    payload = issue_code(_load_private(args, args.key), claims)
+    print(payload)
+    if args.png:
+        qr_png(payload, args.png)
+        print(f"QR written to {args.png}", file=sys.stderr)
+    print(f"code id {claims.cti.hex()} subject {claims.sub.hex()}", file=sys.stderr)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    keys = sub.add_parser("keys", help="key, trust-list, status-list and code tooling (issuer side)")
+    ks = keys.add_subparsers(dest="keys_command", metavar="ACTION")
+    ks.required = True
+
+    p = ks.add_parser("generate", help="create a root or issuer key pair")
+    p.add_argument("out", help="path stem: writes STEM.key (PKCS#8, 0600) and STEM.pub.pem")
+    p.add_argument("--alg", choices=("ES256", "EdDSA"), default="ES256")
+    p.add_argument("--force", action="store_true")
+    _add_passphrase(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = ks.add_parser("trust-list", help="build and sign a trust list with the national root key")
+    p.add_argument("--root", required=True, help="root private key")
+    p.add_argument("--key", action="append", default=[], required=True,
+                   metavar="PUB.pem:ISSUER[:ZH[:EN[:USE]]]", help="a key to list; repeatable")
+    p.add_argument("--version", type=int, required=True)
+    p.add_argument("--valid-for", type=int, default=86400, help="seconds until next_update")
+    p.add_argument("--not-before", type=int)
+    p.add_argument("--not-after", type=int)
+    p.add_argument("--out", default="-")
+    _add_passphrase(p)
+    p.set_defaults(func=cmd_trust_list)
+
+    p = ks.add_parser("status-list", help="build and sign a status list (snapshot, or delta with --base)")
+    p.add_argument("--signer", required=True, help="issuer private key with 'status' use")
+    p.add_argument("--issuer", required=True)
+    p.add_argument("--version", type=int, required=True)
+    p.add_argument("--base", type=int, help="make a delta on this version")
+    p.add_argument("--subjects", metavar="FILE", help="JSON lines {sub, s, sd}")
+    p.add_argument("--revoke", action="append", default=[], metavar="CTI_HEX")
+    p.add_argument("--valid-for", type=int, default=3600)
+    p.add_argument("--out", default="-")
+    _add_passphrase(p)
+    p.set_defaults(func=cmd_status_list)
+
+    p = ks.add_parser("issue", help="issue a code: payload text, and a QR PNG with --png")
+    p.add_argument("--key", required=True, help="issuer private key")
+    p.add_argument("--issuer", required=True, help="region, e.g. CN-ZJ")
+    p.add_argument("--name", default="张*三", help="masked display name")
+    p.add_argument("--status", choices=("green", "yellow", "red"), default="green")
+    p.add_argument("--card", action="store_true", help="printed card (status from status lists)")
+    p.add_argument("--guardian", metavar="NAME:RELATION", help="e.g. 李*华:parent")
+    p.add_argument("--sub", metavar="HEX", help="subject pseudonym (16 bytes hex); random by default")
+    p.add_argument("--iat", type=int)
+    p.add_argument("--valid-for", type=int, default=86400)
+    p.add_argument("--png", metavar="FILE")
+    _add_passphrase(p)
+    p.set_defaults(func=cmd_issue)

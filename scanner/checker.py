@@ -1,0 +1,37 @@
+"""The checkpoint's one question, "may this person enter?", with everything it needs bound together.
+
+`Checker` holds the trust store, the status store, the venue profile, the verification settings and
+the clock, and turns a scanned payload into a `Decision`. The pipeline, the kiosk and the CLI all go
+through it, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keys.statusstore import StatusStore
+from keys.trustlist import TrustStore
+from scanner.clock import Clock, SystemClock
+from scanner.policy import Decision, VenueProfile, decide
+from scanner.verify import VerifySettings, verify_code
+
+
+@dataclass
+class Checker:
+    trust: TrustStore
+    status: StatusStore | None
+    profile: VenueProfile
+    settings: VerifySettings = VerifySettings()
+    clock: Clock = SystemClock()
+    # 0 keeps the profile's own maximum code age (config `venue.max_code_age`, CLI `--max-code-age`).
+    max_code_age: int = 0
+
+    @property
+    def effective_max_code_age(self) -> int:
+        return self.max_code_age or self.profile.max_code_age
+
+    def check(self, payload: str | bytes, now: float | None = None) -> Decision:
+        at = self.clock.now() if now is None else now
+        result = verify_code(payload, self.trust, self.status, at, max_code_age=self.effective_max_code_age,
+                             settings=self.settings)
+        return decide(result, self.profile, clock_trusted=self.clock.trusted())

@@ -1,0 +1,252 @@
+"""Venue profiles: how a verification result becomes an admit decision and the words on the screen.
+
+Profiles are data (`scanner/profiles/*.toml`): each starts from `_base.toml` and overrides what differs
+for its venue; the config file's `[profiles.NAME]` tables override again (or define a new profile
+with `base = "mall"`). Verification does not depend on the venue except through the maximum code age;
+everything the guard sees and hears is decided here.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from keys.trustlist import LocalText
+from scanner.errors import ConfigError
+from scanner.verify import Verdict, VerifyResult
+
+
+class Tone(StrEnum):
+    PASS = "pass"
+    STOP = "stop"
+    ALERT = "alert"
+    CHECK = "check"
+
+
+FLOWS = ("none", "pharmacy", "school")
+OUTCOMES = ("green", "yellow", "red", "not_accepted", *(v.value for v in Verdict if v is not Verdict.OK),
+            "clock_untrusted")
+RULE_FIELDS = {"admit", "tone", "headline", "guidance", "alert_guard"}
+PROFILE_FIELDS = {"title", "max_code_age", "accepted_issuers", "flow"}
+
+# Why a code was refused, in plain words, whatever the venue.
+REASONS: dict[str, LocalText] = {
+    "bad_signature": LocalText("签名无效，可能伪造", "Signature invalid — possibly forged"),
+    "revoked": LocalText("此码已被发码机构作废", "This code was revoked by its issuer"),
+    "unknown_key": LocalText("未知发码机构", "Unknown issuer"),
+    "key_not_valid": LocalText("发码机构密钥不可用于此码", "The issuer's key may not sign this code"),
+    "malformed": LocalText("二维码损坏或格式错误", "Damaged or invalid code"),
+    "unsupported": LocalText("不支持的二维码", "Not a supported health code"),
+    "not_yet_valid": LocalText("二维码尚未生效（手机时间有误？）", "Code not valid yet (phone clock wrong?)"),
+    "expired": LocalText("二维码已过期，请刷新", "Code expired — refresh it"),
+    "stale": LocalText("二维码超过本场所允许时长，请刷新", "Code older than this venue accepts — refresh it"),
+    "status_unverified": LocalText("纸质码状态名单缺失或过期",
+                                   "Status list for printed cards missing or out of date"),
+    "not_accepted": LocalText("本场所不接受该地区健康码",
+                              "This venue does not accept codes from this region"),
+    "clock_untrusted": LocalText("设备时钟异常", "Device clock wrong"),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    admit: bool
+    tone: Tone
+    headline: LocalText
+    guidance: LocalText
+    alert_guard: bool
+
+
+@dataclass(frozen=True)
+class VenueProfile:
+    name: str
+    title: LocalText
+    max_code_age: int
+    accepted_issuers: tuple[str, ...]
+    flow: str
+    rules: dict[str, Rule]
+
+    def accepts(self, issuer: str) -> bool:
+        return any(fnmatch.fnmatchcase(issuer, pattern) for pattern in self.accepted_issuers)
+
+
+@dataclass(frozen=True)
+class Decision:
+    result: VerifyResult
+    profile: str
+    outcome: str
+    admit: bool
+    tone: Tone
+    headline: LocalText
+    guidance: LocalText
+    reason: LocalText | None
+    alert_guard: bool
+    clock_trusted: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        out = self.result.to_json()
+        out.update(admit=self.admit, profile=self.profile, outcome=self.outcome, tone=self.tone.value,
+                   headline=self.headline.to_json(), guidance=self.guidance.to_json(),
+                   reason=self.reason.to_json() if self.reason else None, alert_guard=self.alert_guard,
+                   clock_trusted=self.clock_trusted,
+                   message=f"{self.headline.en} / {self.headline.zh}"
+                   + (f" ({self.reason.en})" if self.reason else ""))
+        return out
+
+
+# --- loading and validating profile data ------------------------------------------------------
+def _read_builtin(name: str) -> dict[str, Any]:
+    data = resources.files("scanner.profiles").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    return tomllib.loads(data)
+
+
+@cache
+def builtin_names() -> tuple[str, ...]:
+    return tuple(sorted(p.name[:-5] for p in resources.files("scanner.profiles").iterdir()
+                        if p.name.endswith(".toml") and not p.name.startswith("_")))
+
+
+def _text_problem(key: str, value: Any) -> str | None:
+    if not isinstance(value, dict) or set(value) != {"zh", "en"} or not all(
+            isinstance(v, str) and v for v in value.values()):
+        return f"{key}: expected {{ zh = \"…\", en = \"…\" }}"
+    return None
+
+
+def _layer_problems(prefix: str, layer: dict[str, Any], *, allow_base: bool) -> list[str]:
+    """Every problem in one profile layer (a built-in file or a config override), naming the key."""
+    problems = []
+    for key in layer:
+        if key not in ("profile", "outcomes") and not (allow_base and key == "base"):
+            problems.append(f"{prefix}.{key}: unknown key (expected profile, outcomes"
+                            + (", base" if allow_base else "") + ")")
+    if allow_base and "base" in layer and layer["base"] not in builtin_names():
+        problems.append(f"{prefix}.base: {layer['base']!r} is not a built-in profile "
+                        f"({', '.join(builtin_names())})")
+    prof = layer.get("profile", {})
+    if not isinstance(prof, dict):
+        return [*problems, f"{prefix}.profile: expected a table"]
+    for key, value in prof.items():
+        k = f"{prefix}.profile.{key}"
+        if key not in PROFILE_FIELDS:
+            problems.append(f"{k}: unknown key (expected {', '.join(sorted(PROFILE_FIELDS))})")
+        elif key == "title":
+            if err := _text_problem(k, value):
+                problems.append(err)
+        elif key == "max_code_age":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                problems.append(f"{k}: expected a whole number of seconds >= 0, got {value!r}")
+        elif key == "accepted_issuers":
+            if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+                problems.append(f"{k}: expected a non-empty list of issuer patterns like \"CN-*\"")
+        elif key == "flow" and value not in FLOWS:
+            problems.append(f"{k}: {value!r} is not one of {', '.join(FLOWS)}")
+    outcomes = layer.get("outcomes", {})
+    if not isinstance(outcomes, dict):
+        return [*problems, f"{prefix}.outcomes: expected a table"]
+    for outcome, rule in outcomes.items():
+        k = f"{prefix}.outcomes.{outcome}"
+        if outcome not in OUTCOMES:
+            problems.append(f"{k}: unknown outcome (expected one of {', '.join(OUTCOMES)})")
+            continue
+        if not isinstance(rule, dict):
+            problems.append(f"{k}: expected a table")
+            continue
+        for field, value in rule.items():
+            fk = f"{k}.{field}"
+            if field not in RULE_FIELDS:
+                problems.append(f"{fk}: unknown key (expected {', '.join(sorted(RULE_FIELDS))})")
+            elif field in ("admit", "alert_guard") and not isinstance(value, bool):
+                problems.append(f"{fk}: expected true or false, got {value!r}")
+            elif field == "tone" and value not in [t.value for t in Tone]:
+                problems.append(f"{fk}: {value!r} is not one of {', '.join(t.value for t in Tone)}")
+            elif field in ("headline", "guidance") and (err := _text_problem(fk, value)):
+                problems.append(err)
+    return problems
+
+
+def profile_problems(overrides: dict[str, dict[str, Any]]) -> list[str]:
+    """Problems in the config file's `[profiles.NAME]` tables, each naming its key."""
+    problems = []
+    for name, layer in overrides.items():
+        prefix = f"profiles.{name}"
+        if not isinstance(layer, dict):
+            problems.append(f"{prefix}: expected a table")
+            continue
+        if name not in builtin_names() and "base" not in layer:
+            problems.append(f"{prefix}: not a built-in profile ({', '.join(builtin_names())}); "
+                            "a new profile needs base = \"<built-in name>\"")
+        problems.extend(_layer_problems(prefix, layer, allow_base=True))
+    return problems
+
+
+def _merge(into: dict[str, Any], layer: dict[str, Any]) -> None:
+    for section in ("profile", "outcomes"):
+        for key, value in layer.get(section, {}).items():
+            if section == "outcomes":
+                into[section].setdefault(key, {}).update(value)
+            else:
+                into[section][key] = value
+
+
+def load_profile(name: str, overrides: dict[str, dict[str, Any]] | None = None) -> VenueProfile:
+    """The named profile: built-in data, then the config file's overrides. Unknown names are errors."""
+    overrides = overrides or {}
+    problems = profile_problems({name: overrides[name]} if name in overrides else {})
+    if name not in builtin_names() and name not in overrides:
+        problems.append(f"venue.profile: unknown profile {name!r} (built-in: {', '.join(builtin_names())})")
+    if problems:
+        raise ConfigError("<profiles>", problems)
+    layer = overrides.get(name, {})
+    base_name = layer.get("base", name) if name not in builtin_names() else name
+    merged: dict[str, Any] = {"profile": {}, "outcomes": {}}
+    _merge(merged, _read_builtin("_base"))
+    _merge(merged, _read_builtin(base_name))
+    _merge(merged, layer)
+    p = merged["profile"]
+    rules = {}
+    for outcome in OUTCOMES:
+        r = merged["outcomes"][outcome]
+        rules[outcome] = Rule(admit=r["admit"], tone=Tone(r["tone"]), headline=LocalText(**r["headline"]),
+                              guidance=LocalText(**r["guidance"]), alert_guard=r["alert_guard"])
+    return VenueProfile(name=name, title=LocalText(**p["title"]), max_code_age=p["max_code_age"],
+                        accepted_issuers=tuple(p["accepted_issuers"]), flow=p["flow"], rules=rules)
+
+
+def builtin_problems() -> list[str]:
+    """Problems in the shipped profile files themselves (a test keeps this empty)."""
+    problems = _layer_problems("_base", _read_builtin("_base"), allow_base=False)
+    base = _read_builtin("_base").get("outcomes", {})
+    for outcome in OUTCOMES:
+        missing = RULE_FIELDS - set(base.get(outcome, {}))
+        if missing:
+            problems.append(f"_base.outcomes.{outcome}: missing {', '.join(sorted(missing))}")
+    for name in builtin_names():
+        problems.extend(_layer_problems(name, _read_builtin(name), allow_base=False))
+    return problems
+
+
+# --- deciding -------------------------------------------------------------------------------------
+def outcome_of(result: VerifyResult, profile: VenueProfile, clock_trusted: bool = True) -> str:
+    if not clock_trusted:
+        # Expiry, staleness and status-list freshness all hang on the clock: none can be judged.
+        return "clock_untrusted"
+    if result.verdict is not Verdict.OK:
+        return result.verdict.value
+    if result.issuer is None or not profile.accepts(result.issuer):
+        return "not_accepted"
+    assert result.status is not None
+    return result.status.value
+
+
+def decide(result: VerifyResult, profile: VenueProfile, *, clock_trusted: bool = True) -> Decision:
+    outcome = outcome_of(result, profile, clock_trusted)
+    rule = profile.rules[outcome]
+    return Decision(result=result, profile=profile.name, outcome=outcome, admit=rule.admit, tone=rule.tone,
+                    headline=rule.headline, guidance=rule.guidance, reason=REASONS.get(outcome),
+                    alert_guard=rule.alert_guard, clock_trusted=clock_trusted)

@@ -1,0 +1,1 @@
+"""Built-in venue profiles (TOML data files); see `scanner.policy`."""
