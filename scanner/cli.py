@@ -19,6 +19,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = [
     "scanner.cli_check",
     "keys.cli",
+    "scanner.cli_demo",
     "scanner.cli_log",
 ]
 
