@@ -1,0 +1,31 @@
+"""Shared test set-up: Qt offscreen, and a generated health-code world for tests that need one."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+# Before anything imports Qt: no display exists in CI.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+from scanner.demo_data import DemoWorld, build_demo_world  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+VECTORS = SHARED / "testvectors" / "hcc1"
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
+    """Keys, a trust list, status lists and sample codes of every kind, valid around now."""
+    return build_demo_world(tmp_path_factory.mktemp("world"), int(time.time()), qr=True)
+
+
+@pytest.fixture(scope="session")
+def vectors_dir() -> Path:
+    if not VECTORS.is_dir():
+        pytest.fail(f"conformance vectors not found at {VECTORS} (shared/ must sit beside the repo)")
+    return VECTORS
