@@ -9,13 +9,11 @@ from pathlib import Path
 # Before anything imports Qt: no display exists in CI.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
+import pytest
 
-from scanner.demo_data import DemoWorld, build_demo_world  # noqa: E402
+from scanner.demo_data import DemoWorld, build_demo_world
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-VECTORS = SHARED / "testvectors" / "hcc1"
+VECTORS = Path(__file__).resolve().parents[2] / "shared" / "testvectors" / "hcc1"
 
 
 @pytest.fixture(scope="session")

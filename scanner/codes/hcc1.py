@@ -26,8 +26,8 @@ RELATIONS = frozenset({1, 2, 3, 4, 5, 6, 9})
 CLAIMS_VERSION = 1
 
 # The errors cbor2 and base45 raise on hostile input; anything else escaping is a bug to find.
-_DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, EOFError,
-                  MemoryError)
+_DECODE_ERRORS = (cbor2.CBORError, ValueError, TypeError, KeyError, IndexError, OverflowError,
+                  RecursionError, EOFError, MemoryError)
 
 
 def _malformed(reason: str) -> CodeError:

@@ -1,0 +1,117 @@
+"""`checkpoint check` as a subprocess: the vectors, images, exit codes and error messages."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+VECTORS = Path(__file__).resolve().parents[3] / "shared" / "testvectors" / "hcc1"
+CASES = json.loads((VECTORS / "cases.json").read_text(encoding="utf-8"))
+EXE = shutil.which("checkpoint", path=str(Path(sys.executable).parent)) or "checkpoint"
+
+
+def checkpoint(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([EXE, *args], input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def case_args(case: dict, d: Path) -> list[str]:
+    args = ["--at", str(case["at"]), "--max-code-age", str(case["max_code_age"])]
+    for i, pem in enumerate(case["trust_anchors"]):
+        (d / f"a{i}.pem").write_text(pem)
+        args += ["--anchor", str(d / f"a{i}.pem")]
+    (d / "tl.json").write_text(json.dumps(case["trust_list"]))
+    args += ["--trust-list", str(d / "tl.json")]
+    for i, sl in enumerate(case["status_lists"]):
+        (d / f"s{i}.json").write_text(json.dumps(sl))
+        args += ["--status-list", str(d / f"s{i}.json")]
+    return args
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_vector_through_cli(case: dict, tmp_path: Path) -> None:
+    r = checkpoint("check", "--json", *case_args(case, tmp_path), "-", stdin=case["payload"] + "\n")
+    exp = case["expected"]
+    if "error" in exp:
+        assert r.returncode == 2
+        assert r.stdout == ""
+        assert r.stderr.count("\n") == 1 and "trust list" in r.stderr
+        return
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1
+    got = json.loads(lines[0])
+    for k, v in exp.items():
+        g = got[k]
+        if k == "guardian":
+            g = {"name": g["name"], "relation": g["relation"]}
+        assert g == v, k
+    assert {"format", "verdict", "status", "admit", "issuer", "name", "type", "guardian", "code_id",
+            "message"} <= set(got)
+    assert got["admit"] is (exp["verdict"] == "ok" and exp["status"] == "green")
+
+
+def test_images_through_cli(tmp_path: Path) -> None:
+    case = next(c for c in CASES if c["name"] == "guardian")
+    r = checkpoint("check", "--json", *case_args(case, tmp_path), "--image", str(VECTORS / "qr" / "guardian.png"),
+                   "--image", str(VECTORS / "qr" / "red.png"))
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(x["verdict"], x["status"]) for x in rows] == [("ok", "green"), ("ok", "red")]
+    assert rows[0]["guardian"]["relation"] == 1
+
+
+def test_several_payloads_and_human_output(world, tmp_path: Path) -> None:
+    args = ["--anchor", str(world.anchor_path), "--trust-list", str(world.trust_list_path)]
+    for p in world.status_list_paths:
+        args += ["--status-list", str(p)]
+    r = checkpoint("check", *args, world.payloads["green"], world.payloads["forged"], world.payloads["card"])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("✓ ADMIT") and "ok/green" in lines[0] and "Zhejiang" in lines[0]
+    assert "bad_signature" in lines[1] and "possibly forged" in lines[1]
+    assert "card" in lines[2]
+
+
+def test_refused_status_list_is_reported_and_ignored(world, tmp_path: Path) -> None:
+    doc = json.loads(world.status_list_paths[0].read_text())
+    doc["payload"] = doc["payload"][:-4] + ("AAAA" if not doc["payload"].endswith("AAAA") else "BBBB")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    r = checkpoint("check", "--json", "--anchor", str(world.anchor_path), "--trust-list",
+                   str(world.trust_list_path), "--status-list", str(bad), world.payloads["card"])
+    assert r.returncode == 0
+    assert "bad.json" in r.stderr and "ignored" in r.stderr
+    assert json.loads(r.stdout)["verdict"] == "status_unverified"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--at", "yesterday"], "--at 'yesterday'"),
+    (["--anchor", "/nonexistent/root.pem"], "/nonexistent/root.pem"),
+    (["--trust-list", "/nonexistent/tl.json"], "/nonexistent/tl.json"),
+])
+def test_bad_input_names_what_was_wrong(world, args: list[str], message: str) -> None:
+    base = {"--anchor": str(world.anchor_path), "--trust-list": str(world.trust_list_path)}
+    for k, v in zip(args[::2], args[1::2], strict=True):
+        base[k] = v
+    flat = [x for kv in base.items() for x in kv]
+    if "--at" in args:
+        flat += ["--at", args[1]]
+    r = checkpoint("check", *flat, world.payloads["green"])
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_iso_time_and_profile(world) -> None:
+    r = checkpoint("check", "--json", "--anchor", str(world.anchor_path), "--trust-list",
+                   str(world.trust_list_path), "--profile", "hospital", "--at", "2099-01-01T00:00:00Z",
+                   world.payloads["green"])
+    assert r.returncode == 0
+    got = json.loads(r.stdout)
+    assert got["verdict"] == "expired" and got["profile"] == "hospital" and got["admit"] is False
