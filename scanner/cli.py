@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "keys.cli",
     "scanner.cli_demo",
     "scanner.cli_log",
+    "scanner.cli_scan",
+    "sync.cli",
 ]
 
 EXIT_OK = 0

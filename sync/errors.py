@@ -1,0 +1,39 @@
+"""Exceptions of the sync side (agent and hub).
+
+`HubUnavailable` is the network or the hub failing (timeout, refused connection, 5xx): the agent
+backs off and retries by itself. `HubRefused` is the hub saying no (4xx: not enrolled, bad batch),
+which needs an operator. `PublishError` is a bad file given to `checkpoint hub publish-…`.
+"""
+
+from __future__ import annotations
+
+from scanner.errors import CheckpointError, EnvironmentFailure, InputError
+
+
+class SyncError(CheckpointError):
+    """Base of every error the sync package raises on purpose."""
+
+
+class HubUnavailable(SyncError, EnvironmentFailure):
+    """The hub could not be reached or failed transiently; retried with backoff."""
+
+
+class HubRefused(SyncError):
+    """The hub answered with a refusal (4xx) or an answer that makes no sense."""
+
+    def __init__(self, status: int, detail: str):
+        self.status = status
+        self.detail = detail
+        super().__init__(f"hub refused ({status}): {detail}")
+
+
+class SyncConfigError(SyncError, InputError):
+    """The `[hub]` settings are incomplete or name files that cannot be used."""
+
+
+class PublishError(SyncError, InputError):
+    """A trust list or status list file given to the hub is not a usable signed document."""
+
+
+class HubStoreError(SyncError, EnvironmentFailure):
+    """The hub's database cannot be opened or written."""

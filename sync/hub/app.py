@@ -1,0 +1,193 @@
+"""The hub's HTTP API (FastAPI): visit uploads, trust list, status lists, time and health.
+
+Every endpoint sits behind mutual TLS (see `sync/hub/server.py`); the device id is the common name of
+the verified client certificate, which the server puts into the ASGI scope under `PEER_CERT_KEY`.
+A device may only upload its own visits. The OpenAPI document is served at `/openapi.json`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sync.hub.store import HubStore
+
+PEER_CERT_KEY = "checkpoint.peer_cert"
+MAX_BODY = 8 * 1024 * 1024
+MAX_INFLATED = 64 * 1024 * 1024
+HEX64 = r"^[0-9a-f]{64}$"
+
+
+class UploadVisit(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    seq: int = Field(ge=1)
+    visit_id: str = Field(min_length=1, max_length=64)
+    ts_ms: int
+    device_id: str
+    checkpoint_id: str
+    profile: str
+    clock_trusted: bool
+    format: str | None
+    issuer: str | None
+    code_id: str | None
+    subject: str | None
+    code_type: str | None
+    verdict: str
+    status: str | None
+    admit: bool
+    tone: str
+    guardian: bool
+    trust_list_version: int | None
+    status_list_version: int | None
+    latency_ms: int
+    extra: dict[str, Any]
+    prev_chain: str = Field(pattern=HEX64)
+    chain: str = Field(pattern=HEX64)
+
+
+class UploadBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    visits: list[UploadVisit] = Field(max_length=10000)
+
+
+class UploadAck(BaseModel):
+    device_id: str
+    received: int
+    stored: int
+    duplicates: int
+    acked: list[str]
+    chain_breaks: list[dict[str, Any]]
+
+
+class Enrollment:
+    """Optional registry of enrolled certificates (`enrolled.jsonl` of the device CA); re-read on change."""
+
+    def __init__(self, path: str | None):
+        self.path = Path(path) if path else None
+        self._mtime = -1.0
+        self._serials: set[tuple[str, str]] = set()
+
+    def allows(self, device_id: str, serial: str) -> bool:
+        if self.path is None:
+            return True
+        try:
+            mtime = self.path.stat().st_mtime
+        except OSError:
+            return False
+        if mtime != self._mtime:
+            entries = [json.loads(x) for x in self.path.read_text(encoding="utf-8").splitlines() if x.strip()]
+            self._serials = {(str(e["device_id"]), str(e["serial"])) for e in entries}
+            self._mtime = mtime
+        return (device_id, serial) in self._serials
+
+
+def _device(request: Request, enrollment: Enrollment) -> str:
+    from cryptography import x509
+
+    from keys.deviceca import DeviceCAError, device_id_of
+
+    der = request.scope.get(PEER_CERT_KEY)
+    if not der:
+        raise HTTPException(401, "a client certificate from the device CA is required")
+    try:
+        device_id = device_id_of(der)
+    except DeviceCAError as e:
+        raise HTTPException(403, str(e)) from None
+    serial = format(x509.load_der_x509_certificate(der).serial_number, "x")
+    if not enrollment.allows(device_id, serial):
+        raise HTTPException(403, f"device {device_id}: certificate {serial} is not enrolled")
+    return device_id
+
+
+def create_app(store: HubStore, *, enrolled: str | None = None) -> FastAPI:
+    app = FastAPI(title="Checkpoint reference hub", version="1",
+                  description="Visit uploads from enrolled devices (mutual TLS); trust list and status "
+                              "list distribution; time and health.")
+    enrollment = Enrollment(enrolled)
+
+    @app.get("/v1/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "time": time.time()}
+
+    @app.get("/v1/time")
+    def hub_time() -> dict[str, float]:
+        """The hub's clock (Unix seconds); devices record their offset to it."""
+        return {"time": time.time()}
+
+    @app.post("/v1/visits", response_model=UploadAck, openapi_extra={
+        "requestBody": {"required": True, "description": "UploadBatch as JSON, optionally gzip-encoded "
+                        "(Content-Encoding: gzip)",
+                        "content": {"application/json": {"schema": UploadBatch.model_json_schema()}}}})
+    async def upload(request: Request) -> UploadAck:
+        """Store a batch of visits. Idempotent by visit id: duplicates are acknowledged, not stored twice."""
+        device_id = _device(request, enrollment)
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            raise HTTPException(413, f"batch larger than {MAX_BODY} bytes")
+        if request.headers.get("content-encoding", "").lower() == "gzip":
+            try:
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                raw = d.decompress(raw, MAX_INFLATED)
+                if d.unconsumed_tail:
+                    raise HTTPException(413, "batch inflates beyond the limit")
+            except (zlib.error, gzip.BadGzipFile, EOFError) as e:
+                raise HTTPException(400, f"body is not valid gzip: {e}") from None
+        try:
+            batch = UploadBatch.model_validate_json(raw)
+        except ValidationError as e:
+            raise HTTPException(422, e.errors(include_url=False, include_input=False)) from None
+        rows = [v.model_dump() for v in batch.visits]
+        others = sorted({r["device_id"] for r in rows} - {device_id})
+        if others:
+            raise HTTPException(403, f"device {device_id} may not upload visits of {', '.join(others)}")
+        res = store.upload(device_id, rows)
+        return UploadAck(device_id=device_id, received=len(rows), stored=res.stored,
+                         duplicates=res.duplicates, acked=res.acked, chain_breaks=res.chain_breaks)
+
+    @app.get("/v1/trust-list", responses={304: {"description": "not modified (If-None-Match)"},
+                                          404: {"description": "nothing published"}})
+    def trust_list(request: Request) -> Response:
+        """The trust list published last, as its signed JWS document; conditional GET by ETag."""
+        _device(request, enrollment)
+        pub = store.latest("trust")
+        if pub is None:
+            raise HTTPException(404, "no trust list published")
+        if request.headers.get("if-none-match") == pub.etag:
+            return Response(status_code=304, headers={"ETag": pub.etag})
+        return Response(pub.body, media_type="application/json",
+                        headers={"ETag": pub.etag, "X-Version": str(pub.version)})
+
+    @app.get("/v1/status")
+    def status_index(request: Request) -> dict[str, int]:
+        """Issuers with published status lists and their latest versions."""
+        _device(request, enrollment)
+        return store.status_issuers()
+
+    @app.get("/v1/status/{issuer}", responses={304: {"description": "already at the latest version"},
+                                               404: {"description": "nothing published"}})
+    def status_list(issuer: str, request: Request, since: int | None = None) -> Response:
+        """The delta whose base is `since` if one was published, else the latest snapshot."""
+        _device(request, enrollment)
+        latest = store.latest("status", issuer)
+        if latest is None:
+            raise HTTPException(404, f"no status list published for {issuer}")
+        if since is not None and since >= latest.version:
+            return Response(status_code=304)
+        pub = store.delta_from(issuer, since) if since is not None else None
+        pub = pub or store.latest_snapshot(issuer)
+        if pub is None:
+            raise HTTPException(404, f"no snapshot and no delta from {since} for {issuer}")
+        return Response(pub.body, media_type="application/json",
+                        headers={"ETag": pub.etag, "X-Version": str(pub.version),
+                                 "X-Base": "" if pub.base is None else str(pub.base)})
+
+    return app

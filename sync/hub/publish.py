@@ -1,0 +1,51 @@
+"""Reading a signed trust list or status list file for `checkpoint hub publish-…`.
+
+The hub stores and serves the document as it was signed; devices verify it themselves against their
+pinned anchors. The hub only reads the envelope's payload for the version (and issuer, base) it needs
+to index the document, and refuses files that are not a JWS envelope of the right type.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from keys import jws
+from keys.errors import KeysError
+from sync.errors import PublishError
+from sync.hub.store import HubStore, Published
+
+
+def _payload(path: Path, expected_type: str) -> tuple[str, dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise PublishError(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise PublishError(f"{path}: not UTF-8 text") from None
+    try:
+        parts = jws.parse(text)
+        payload = json.loads(parts.payload)
+    except (KeysError, ValueError) as e:
+        raise PublishError(f"{path}: not a signed JWS document: {e}") from None
+    if not isinstance(payload, dict) or payload.get("type") != expected_type:
+        raise PublishError(f"{path}: payload type is not {expected_type!r}")
+    if type(payload.get("version")) is not int:
+        raise PublishError(f"{path}: payload has no integer version")
+    return text, payload
+
+
+def publish_trust_list(store: HubStore, path: str | Path) -> Published:
+    text, payload = _payload(Path(path), "hc-trustlist")
+    return store.publish("trust", "", payload["version"], None, text)
+
+
+def publish_status_list(store: HubStore, path: str | Path) -> Published:
+    text, payload = _payload(Path(path), "hc-statuslist")
+    issuer, base = payload.get("issuer"), payload.get("base")
+    if not isinstance(issuer, str) or not issuer:
+        raise PublishError(f"{path}: status list names no issuer")
+    if base is not None and type(base) is not int:
+        raise PublishError(f"{path}: base is neither null nor an integer")
+    return store.publish("status", issuer, payload["version"], base, text)

@@ -1,0 +1,73 @@
+"""Serving the hub: uvicorn on TLS that requires a client certificate from the device CA.
+
+uvicorn (0.54 here) does not put the peer certificate into the ASGI scope, so `PeerCertProtocol`, a
+small subclass of its h11 protocol, reads it from the TLS transport once per connection
+(`transport.get_extra_info("ssl_object").getpeercert(binary_form=True)`) and adds it to every request
+scope under `sync.hub.app.PEER_CERT_KEY`. The TLS layer has already verified the chain against the
+device CA (`ssl.CERT_REQUIRED`), so a connection without a valid certificate never reaches the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from sync.hub.app import PEER_CERT_KEY
+
+
+class _WithPeerCert:
+    """ASGI wrapper adding the connection's client certificate (DER) to each scope."""
+
+    def __init__(self, app: Any, der: bytes | None):
+        self.app = app
+        self.der = der
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = {**scope, PEER_CERT_KEY: self.der}
+        await self.app(scope, receive, send)
+
+
+class PeerCertProtocol(H11Protocol):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        self.app = _WithPeerCert(self.config.loaded_app, der)
+
+
+def _no_tickets(_config: Any, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    ctx = default()
+    # Devices do not resume sessions; without tickets the only bytes the hub sends after the
+    # handshake are HTTP responses, which keeps the TLS stream simple to reason about.
+    ctx.num_tickets = 0
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def serve(app: Any, *, host: str, port: int, certfile: str, keyfile: str, device_ca: str,
+          announce: Callable[[str], None] | None = None, log_level: str = "warning") -> None:
+    """Bind, announce the URL (port 0 picks a free port), then serve until SIGINT/SIGTERM."""
+    import uvicorn
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    bound = sock.getsockname()[1]
+    config = uvicorn.Config(app, http=PeerCertProtocol, ssl_certfile=certfile, ssl_keyfile=keyfile,
+                            ssl_cert_reqs=ssl.CERT_REQUIRED, ssl_ca_certs=device_ca,
+                            ssl_context_factory=_no_tickets, log_level=log_level, access_log=False,
+                            timeout_keep_alive=30)
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    (announce or (lambda line: print(line, flush=True, file=sys.stdout)))(
+        f"hub listening on https://{shown}:{bound}")
+    uvicorn.Server(config).run(sockets=[sock])
