@@ -2,12 +2,27 @@
 
 A `Clock` says what time it is and whether that time can be trusted. A device without a real-time
 clock that booted offline can be years off; decisions made on an untrusted clock become "check manually".
+`TrustedClock` is the appliance's clock: it keeps a last known good time in `<data_dir>/clock.json`,
+distrusts a system time that went back or jumped, and trusts again once the hub confirms the time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import math
+import os
+import threading
 import time
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from scanner.config import ClockSettings
+
+log = logging.getLogger(__name__)
 
 
 class Clock(Protocol):
@@ -45,3 +60,253 @@ class FixedClock:
 
     def advance(self, seconds: float) -> None:
         self.at += seconds
+
+
+# Why a `TrustedClock` is untrusted; stable codes for the status bar, the log and the visit record.
+NO_REFERENCE = "no_reference"  # first boot (or a lost clock.json): nothing to compare the time with
+SET_BACK = "set_back"  # system time earlier than the last known good time, beyond the tolerance
+JUMP = "jump"  # the wall clock moved against the monotonic clock by more than the threshold
+UNCONFIRMED = "unconfirmed"  # the last boot ran on a hub correction that the reboot lost
+
+REASONS = {
+    NO_REFERENCE: "no known good time yet; waiting for the hub",
+    SET_BACK: "system time is earlier than the last known good time",
+    JUMP: "system time jumped",
+    UNCONFIRMED: "system time was wrong before the restart; waiting for the hub",
+}
+
+# Hub times before this are refused as nonsense (2020-01-01 UTC).
+MIN_PLAUSIBLE_TIME = 1_577_836_800.0
+_FORMAT_VERSION = 1
+
+
+def read_boot_id() -> str:
+    """The kernel's id of this boot: the monotonic clock only means something within one boot."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+@dataclass(frozen=True)
+class ClockState:
+    trusted: bool
+    reason: str | None
+    now: float
+    last_good: float | None
+    # Seconds added to the system time, from the last hub confirmation (0 when the system time agreed).
+    offset: float
+    hub_confirmed_at: float | None
+
+
+class TrustedClock:
+    """The device's time, and whether it can be trusted, kept in `<data_dir>/clock.json`.
+
+    `now()` is the system time plus the hub's correction; `trusted()` turns False when the system
+    time falls behind the last known good time by more than `tolerance`, when it jumps against the
+    monotonic clock by more than `jump_threshold`, or on a first boot with nothing to compare with.
+    Only `confirm(hub_time)` makes it trusted again. While trusted, the last known good time is
+    persisted every `persist_interval` seconds (and on every change), atomically, so a restart or a
+    power cut cannot lose the reference. Thread-safe; wall clock, monotonic clock and boot id are
+    injected so that tests control time.
+    """
+
+    def __init__(self, path: str | Path, settings: ClockSettings | None = None, *,
+                 wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
+                 boot_id: Callable[[], str] = read_boot_id):
+        self.path = Path(path)
+        self.settings = settings or ClockSettings()
+        self._wall = wall
+        self._mono = monotonic
+        self._boot_id = boot_id()
+        self._lock = threading.RLock()
+        self._trusted = False
+        self._reason: str | None = NO_REFERENCE
+        self._offset = 0.0
+        self._last_good: float | None = None
+        self._confirmed_at: float | None = None
+        self._saved_mono: float | None = None
+        self._settled = False
+        with self._lock:
+            self._start()
+            self._settled = True
+
+    @classmethod
+    def open(cls, data_dir: str | Path, settings: ClockSettings | None = None, **kwargs: Any) -> TrustedClock:
+        return cls(Path(data_dir) / "clock.json", settings, **kwargs)
+
+    # -- the Clock protocol ------------------------------------------------------------------------
+
+    def now(self) -> float:
+        with self._lock:
+            return self._observe()
+
+    def trusted(self) -> bool:
+        with self._lock:
+            self._observe()
+            return self._trusted
+
+    # -- for the kiosk's status bar and the sync agent ---------------------------------------------
+
+    def state(self) -> ClockState:
+        """Check the clock now and say how it stands."""
+        with self._lock:
+            now = self._observe()
+            return ClockState(self._trusted, self._reason, now, self._last_good, self._offset,
+                              self._confirmed_at)
+
+    def confirm(self, hub_time: float, *, observed_at: float | None = None) -> ClockState:
+        """The hub said it was `hub_time` when the system time was `observed_at` (default: now).
+
+        The hub is the authority: its time becomes the last known good time and the clock is trusted.
+        A system time within `tolerance` of it is used as is; otherwise the difference is kept as an
+        offset (the kiosk cannot set the system clock), valid until the wall clock jumps or the device
+        reboots.
+        """
+        if not math.isfinite(hub_time) or hub_time < MIN_PLAUSIBLE_TIME:
+            raise ValueError(f"implausible hub time {hub_time!r}")
+        with self._lock:
+            self._observe()
+            wall = self._wall()
+            offset = hub_time - (wall if observed_at is None else observed_at)
+            self._offset = 0.0 if abs(offset) <= self.settings.tolerance else offset
+            now = wall + self._offset
+            if not self._trusted:
+                log.info("clock trusted again from hub time was=%s offset=%.1f", self._reason, self._offset)
+            elif self._offset:
+                log.warning("clock corrected by hub offset=%.1f", self._offset)
+            self._trusted = True
+            self._reason = None
+            self._last_good = now
+            self._confirmed_at = now
+            self._save()
+            return ClockState(True, None, now, now, self._offset, now)
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        wall, mono = self._wall(), self._mono()
+        self._ref_wall, self._ref_mono = wall, mono
+        data = self._load()
+        if data is None:
+            self._distrust(NO_REFERENCE, "no last known good time")
+            return
+        self._last_good = data["last_good"]
+        self._confirmed_at = data["hub_confirmed_at"]
+        if self._boot_id and data["boot_id"] == self._boot_id:
+            # Same boot (the service restarted): the monotonic clock still relates to the saved time.
+            drift = wall - (data["wall"] + (mono - data["mono"]))
+            if abs(drift) > self.settings.jump_threshold:
+                self._distrust(JUMP, f"system time moved {drift:+.0f}s while the service was down")
+            elif data["trusted"]:
+                self._trusted, self._reason, self._offset = True, None, data["offset"]
+            else:
+                self._distrust(data["reason"] or NO_REFERENCE, "still untrusted from before the restart")
+        elif not data["trusted"]:
+            self._distrust(data["reason"] or NO_REFERENCE, "still untrusted from before the reboot")
+        elif abs(data["offset"]) > self.settings.tolerance:
+            self._distrust(UNCONFIRMED, f"the last boot needed a hub offset of {data['offset']:+.0f}s")
+        else:
+            self._trusted, self._reason = True, None
+        self._observe()
+        self._save()
+
+    def _observe(self) -> float:
+        """Check for a jump or a set-back, keep the last known good time; return the current time."""
+        wall, mono = self._wall(), self._mono()
+        drift = wall - (self._ref_wall + (mono - self._ref_mono))
+        self._ref_wall, self._ref_mono = wall, mono
+        if abs(drift) > self.settings.jump_threshold:
+            # A hub correction measured against the old system time no longer holds.
+            self._offset = 0.0
+            self._distrust(JUMP, f"system time moved {drift:+.0f}s against the monotonic clock")
+        now = wall + self._offset
+        if self._trusted and self._last_good is not None and now < self._last_good - self.settings.tolerance:
+            self._distrust(SET_BACK, f"system time is {self._last_good - now:.0f}s before the last good time")
+        if self._trusted:
+            if self._last_good is None or now > self._last_good:
+                self._last_good = now
+            if self._saved_mono is None or mono - self._saved_mono >= self.settings.persist_interval:
+                self._save()
+        return now
+
+    def _distrust(self, reason: str, detail: str) -> None:
+        if not self._trusted and self._settled:
+            return  # keep the first reason until the hub confirms
+        self._trusted = False
+        self._reason = reason
+        log.warning("clock untrusted reason=%s detail=%r", reason, detail)
+        self._save()
+
+    def _load(self) -> dict[str, Any] | None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            log.warning("clock state unreadable path=%s error=%s", self.path, e.strerror)
+            return None
+        try:
+            data = json.loads(raw)
+            out: dict[str, Any] = {
+                "last_good": float(data["last_good"]),
+                "wall": float(data["wall"]),
+                "mono": float(data["mono"]),
+                "boot_id": str(data["boot_id"]),
+                "offset": float(data["offset"]),
+                "trusted": data["trusted"] is True,
+                "reason": data["reason"] if data["reason"] in REASONS else None,
+                "hub_confirmed_at": (None if data.get("hub_confirmed_at") is None
+                                     else float(data["hub_confirmed_at"])),
+            }
+            if not all(math.isfinite(out[k]) for k in ("last_good", "wall", "mono", "offset")):
+                raise ValueError("not a finite number")
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            log.warning("clock state invalid, ignored path=%s error=%s", self.path, e)
+            return None
+        return out
+
+    def _save(self) -> bool:
+        wall, mono = self._wall(), self._mono()
+        doc = {
+            "version": _FORMAT_VERSION,
+            "last_good": self._last_good,
+            "wall": wall,
+            "mono": mono,
+            "boot_id": self._boot_id,
+            "offset": self._offset,
+            "trusted": self._trusted,
+            "reason": self._reason,
+            "hub_confirmed_at": self._confirmed_at,
+        }
+        if self._last_good is None:
+            # Nothing worth keeping yet; an absent file already means "no reference".
+            self._saved_mono = mono
+            return True
+        try:
+            _write_atomically(self.path, json.dumps(doc, indent=1).encode() + b"\n")
+        except OSError as e:
+            # The clock keeps working from memory; the next periodic save retries.
+            log.warning("clock state not saved path=%s error=%s", self.path, e.strerror or e)
+            return False
+        self._saved_mono = mono
+        return True
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,90 @@
+"""The systemd notification protocol (sd_notify) in a few lines: READY, WATCHDOG, STATUS, STOPPING.
+
+systemd passes a datagram socket in `$NOTIFY_SOCKET` (a path, or `@name` for the abstract namespace)
+to services with `Type=notify` or `WatchdogSec=`. Each message is one datagram of `KEY=VALUE` lines.
+Outside systemd (tests, a developer's shell) the variable is unset and every call is a cheap no-op
+that returns False, so callers never need to know whether they run under systemd.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Mapping
+
+log = logging.getLogger(__name__)
+
+
+def _address(env: Mapping[str, str]) -> str | None:
+    addr = env.get("NOTIFY_SOCKET", "")
+    if not addr or addr[0] not in "/@":
+        return None
+    if addr[0] == "@":
+        # Abstract namespace: the kernel name starts with a NUL byte instead of the '@'.
+        return "\0" + addr[1:]
+    return addr
+
+
+def notify(state: str, *, env: Mapping[str, str] | None = None) -> bool:
+    """Send one notification such as "READY=1"; True if it was delivered to a socket.
+
+    Never raises: a watchdog ping that fails must not take down the process it is meant to guard.
+    """
+    addr = _address(os.environ if env is None else env)
+    if addr is None:
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # Non-blocking: a stalled receiver must never freeze the UI thread that pings.
+            sock.setblocking(False)
+            sock.connect(addr)
+            sock.sendall(state.encode("utf-8"))
+    except OSError as e:
+        log.warning("sd_notify failed socket=%s error=%s", addr.replace("\0", "@"), e.strerror or e)
+        return False
+    return True
+
+
+def ready(*, env: Mapping[str, str] | None = None) -> bool:
+    """Tell systemd start-up is complete (`Type=notify`); the watchdog starts counting from here."""
+    return notify("READY=1", env=env)
+
+
+def watchdog(*, env: Mapping[str, str] | None = None) -> bool:
+    """Ping the service watchdog (`WatchdogSec=`)."""
+    return notify("WATCHDOG=1", env=env)
+
+
+def status(text: str, *, env: Mapping[str, str] | None = None) -> bool:
+    """A one-line status shown by `systemctl status`; newlines would start a new assignment."""
+    return notify("STATUS=" + " ".join(text.splitlines()), env=env)
+
+
+def stopping(*, env: Mapping[str, str] | None = None) -> bool:
+    """Tell systemd a clean shutdown has begun, so a slow stop is not taken for a hang."""
+    return notify("STOPPING=1", env=env)
+
+
+def watchdog_interval(*, env: Mapping[str, str] | None = None) -> float | None:
+    """The watchdog timeout in seconds from `$WATCHDOG_USEC`, or None when no watchdog is set for us.
+
+    Ping at least twice per interval (systemd's own advice). `$WATCHDOG_PID`, when set, names the
+    process the watchdog is meant for; a child that inherited the variables must not ping.
+    """
+    e = os.environ if env is None else env
+    usec = e.get("WATCHDOG_USEC", "")
+    pid = e.get("WATCHDOG_PID", "")
+    if pid:
+        try:
+            if int(pid) != os.getpid():
+                return None
+        except ValueError:
+            return None
+    try:
+        value = int(usec)
+    except ValueError:
+        return None
+    if value <= 0:
+        return None
+    return value / 1_000_000
