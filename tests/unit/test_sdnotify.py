@@ -67,7 +67,7 @@ def test_a_missing_socket_is_reported_not_raised(tmp_path: Path, caplog: pytest.
 
 
 def test_a_full_receiver_queue_never_blocks_the_caller(listener) -> None:
-    sock, env = listener
+    _sock, env = listener
     # Nobody reads: the kernel queue fills up and further pings fail at once instead of hanging.
     results = [sdnotify.watchdog(env=env) for _ in range(2000)]
     assert results[0] is True
