@@ -161,13 +161,21 @@ class TrustedClock:
         The hub is the authority: its time becomes the last known good time and the clock is trusted.
         A system time within `tolerance` of it is used as is; otherwise the difference is kept as an
         offset (the kiosk cannot set the system clock), valid until the wall clock jumps or the device
-        reboots.
+        reboots. With `observed_at`, a measurement older than `jump_threshold` (or from the future) is
+        ignored. The sync agent's `sync-status.json` gives `hub_time_offset` at `hub_time_measured_at`:
+        `confirm(measured_at + offset, observed_at=measured_at)`.
         """
         if not math.isfinite(hub_time) or hub_time < MIN_PLAUSIBLE_TIME:
             raise ValueError(f"implausible hub time {hub_time!r}")
         with self._lock:
             self._observe()
             wall = self._wall()
+            if observed_at is not None and not 0 <= wall - observed_at <= self.settings.jump_threshold:
+                # Measured in another era of the system clock (before a jump, or long ago): the offset
+                # it implies would be wrong now. The sync agent measures again within a minute.
+                log.info("stale hub time ignored observed_at=%.0f now=%.0f", observed_at, wall)
+                return ClockState(self._trusted, self._reason, wall + self._offset, self._last_good,
+                                  self._offset, self._confirmed_at)
             offset = hub_time - (wall if observed_at is None else observed_at)
             self._offset = 0.0 if abs(offset) <= self.settings.tolerance else offset
             now = wall + self._offset

@@ -225,11 +225,29 @@ def _build_section(name: str, cls: type, table: Any, problems: list[str]) -> Any
             problems.append(f"{full}: unknown setting")
             continue
         checked, err = _check_value(full, hints[key], value, fields[key].metadata)
+        if err is None and full in _VALUE_CHECKS:
+            err = _VALUE_CHECKS[full](full, checked)
         if err:
             problems.append(err)
         else:
             values[key] = checked
     return cls(**values)
+
+
+def _check_pin_hash(key: str, value: str) -> str | None:
+    # Empty means "no admin PIN set": the admin panel stays locked.
+    if not value:
+        return None
+    from scanner.pin import validate_pin_hash
+
+    problem = validate_pin_hash(value)
+    return f"{key}: {problem}" if problem else None
+
+
+# Checks beyond type and range, by `section.key`.
+_VALUE_CHECKS: dict[str, typing.Callable[[str, Any], str | None]] = {
+    "admin.pin_hash": _check_pin_hash,
+}
 
 
 def settings_from_dict(data: dict[str, Any], source: str = "<dict>") -> Settings:

@@ -183,9 +183,20 @@ def test_hub_time_recovers_a_wrong_clock_with_an_offset(path: Path) -> None:
 def test_hub_time_observed_earlier(path: Path) -> None:
     t = FakeTime(T0)
     clock = t.clock(path)
-    # The sync agent saw hub time H when the local time was T0 - 5000, and reported it later.
-    clock.confirm(T0 + 1000, observed_at=T0 - 5000)
-    assert clock.now() == pytest.approx(T0 + 6000)
+    # The sync agent saw hub time T0 + 5000 when the local time was T0 - 40, and reported it later.
+    clock.confirm(T0 + 5000, observed_at=T0 - 40)
+    assert clock.trusted()
+    assert clock.now() == pytest.approx(T0 + 5040)
+
+
+def test_stale_or_future_hub_measurements_are_ignored(path: Path) -> None:
+    t = FakeTime(T0)
+    clock = t.clock(path)
+    clock.confirm(T0 + 5000, observed_at=T0 - 3600)  # older than the jump threshold
+    assert not clock.trusted()
+    clock.confirm(T0 + 5000, observed_at=T0 + 60)  # "measured" in the future: the clock went back since
+    assert not clock.trusted()
+    assert not path.exists()
 
 
 def test_hub_time_also_moves_the_last_good_time_back(path: Path) -> None:
