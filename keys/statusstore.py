@@ -58,6 +58,23 @@ class IssuerInfo:
 
 
 @dataclass(frozen=True)
+class StatusFacts:
+    info: IssuerInfo | None
+    revoked: bool
+    entry: tuple[int, int] | None
+
+
+_FACTS_SQL = """
+    SELECT i.version, i.issued_at, i.next_update, i.applied_at,
+           EXISTS (SELECT 1 FROM revoked WHERE issuer = ?1 AND cti = ?2),
+           s.s, s.sd
+    FROM (SELECT ?1 AS issuer) AS q
+    LEFT JOIN issuers AS i ON i.issuer = q.issuer
+    LEFT JOIN subjects AS s ON s.issuer = q.issuer AND s.sub = ?3
+"""
+
+
+@dataclass(frozen=True)
 class ApplyResult:
     issuer: str
     version: int
@@ -174,6 +191,14 @@ class StatusStore:
             row = self._conn.execute("SELECT 1 FROM revoked WHERE issuer=? AND cti=?",
                                      (issuer, cti)).fetchone()
         return row is not None
+
+    def facts(self, issuer: str, cti: bytes, sub: bytes) -> StatusFacts:
+        """Everything verification needs about one code, in one query (the gate's hot path)."""
+        with self._lock:
+            row = self._conn.execute(_FACTS_SQL, (issuer, cti, sub)).fetchone()
+        version, issued_at, next_update, applied_at, revoked, s, sd = row
+        info = IssuerInfo(issuer, version, issued_at, next_update, applied_at) if version is not None else None
+        return StatusFacts(info=info, revoked=bool(revoked), entry=(s, sd) if s is not None else None)
 
     def count(self, issuer: str) -> int:
         with self._lock:

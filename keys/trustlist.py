@@ -14,7 +14,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -134,6 +134,7 @@ class TrustList:
     dcc: tuple[dict[str, Any], ...]
     document: dict[str, Any]
     skipped: tuple[str, ...] = ()
+    names: dict[str, LocalText] = field(default_factory=dict)
 
     @classmethod
     def verify(cls, doc: dict[str, Any] | bytes | str, anchors: Sequence[PublicKey],
@@ -143,9 +144,9 @@ class TrustList:
         payload, _ = verify_envelope(doc, anchors, TRUST_TYP, source)
         if payload.get("type") != "hc-trustlist":
             raise TrustListError(source, f"payload type is {payload.get('type')!r}, expected 'hc-trustlist'")
-        for field in ("version", "issued_at", "next_update"):
-            if not _is_int(payload.get(field)):
-                raise TrustListError(source, f"{field} missing or not an integer")
+        for name in ("version", "issued_at", "next_update"):
+            if not _is_int(payload.get(name)):
+                raise TrustListError(source, f"{name} missing or not an integer")
         entries = payload.get("keys")
         if not isinstance(entries, list):
             raise TrustListError(source, "keys missing or not a list")
@@ -170,7 +171,8 @@ class TrustList:
                    next_update=payload["next_update"],
                    keys={kid: tuple(v) for kid, v in keys.items()},
                    dcc=tuple(d for d in dcc if isinstance(d, dict)), document=doc_obj,
-                   skipped=tuple(skipped))
+                   skipped=tuple(skipped),
+                   names={k.issuer: k.name for ks in reversed(list(keys.values())) for k in reversed(ks)})
 
 
 class TrustStore:
@@ -262,7 +264,7 @@ class TrustStore:
         return sorted({k.issuer for k in self.all_keys()})
 
     def issuer_name(self, issuer: str) -> LocalText | None:
-        return next((k.name for k in self.all_keys() if k.issuer == issuer), None)
+        return self.current.names.get(issuer) if self.current else None
 
     def is_stale(self, now: float, grace: float = 0) -> bool:
         return self.current is None or now > self.current.next_update + grace

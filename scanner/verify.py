@@ -146,9 +146,10 @@ def verify_code(payload: str | bytes, trust: TrustStore, status: StatusStore | N
     if not verify_raw(key.public_key, code.signature, code.signed_data):
         return fail(Verdict.BAD_SIGNATURE, "signature does not verify")
 
-    info = status.info(c.issuer) if status is not None else None
+    facts = status.facts(c.issuer, c.code_id, c.subject) if status is not None else None
+    info = facts.info if facts else None
     base["status_list_version"] = info.version if info else None
-    if status is not None and status.is_revoked(c.issuer, c.code_id):
+    if facts is not None and facts.revoked:
         return fail(Verdict.REVOKED, "code id is revoked in the issuer's status list")
     if c.iat > now + settings.clock_skew:
         return fail(Verdict.NOT_YET_VALID, f"issued {int(c.iat - now)} s in the future")
@@ -157,7 +158,7 @@ def verify_code(payload: str | bytes, trust: TrustStore, status: StatusStore | N
     if not c.card and max_code_age and now - c.iat > max_code_age:
         return fail(Verdict.STALE, f"code is {int(now - c.iat)} s old; this venue accepts {max_code_age} s")
 
-    entry = status.lookup(c.issuer, c.subject) if status is not None else None
+    entry = facts.entry if facts else None
     if c.card:
         # A printed card's colour lives in the status list; without a fresh list it is unknown.
         if info is None:

@@ -7,7 +7,7 @@ A decoder turns scanned text into a `DecodedCode` (signed structure plus claims)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class CodeError(Exception):
@@ -41,8 +41,7 @@ class Guardian:
         return RELATION_ZH.get(self.relation, "其他")
 
 
-@dataclass(frozen=True)
-class HealthClaims:
+class HealthClaims(NamedTuple):
     issuer: str
     iat: int
     exp: int
@@ -56,9 +55,8 @@ class HealthClaims:
     guardian: Guardian | None
 
 
-@dataclass(frozen=True)
-class DecodedCode:
-    """A decoded, not yet verified, code."""
+class DecodedCode(NamedTuple):
+    """A decoded, not yet verified, code (a NamedTuple: built on every scan, and cheap to build)."""
 
     format: str
     alg: str

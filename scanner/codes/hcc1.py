@@ -13,9 +13,9 @@ import zlib
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
-import base45
 import cbor2
 
+from scanner.codes.b45 import b45decode
 from scanner.codes.base import CodeError, DecodedCode, Guardian, HealthClaims
 
 PREFIX = "HCC1:"
@@ -175,7 +175,7 @@ class HCC1:
         if not body:
             raise _malformed("nothing after the HCC1: prefix")
         try:
-            raw = base45.b45decode(body)
+            raw = b45decode(body)
         except _DECODE_ERRORS:
             raise _malformed("not valid Base45 after the prefix") from None
         if not raw:
