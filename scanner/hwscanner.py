@@ -1,0 +1,248 @@
+"""Hardware 2D scanners: serial modules, line-oriented text (stdin, a file) and keyboard-wedge input.
+
+A hardware scanner decodes the QR itself and sends the text, so its payloads bypass image decoding.
+Sources here share the frame sources' shape (`open()`, `read()`, `close()`, `name`, `live`) but `read()`
+returns a `ScannedText`; the pipeline checks those directly and never drops one (each is a deliberate
+scan by a guard or a visitor).
+
+Keyboard-wedge scanners type the payload as key presses. The kiosk only forwards keys: `WedgeBuffer`
+holds the logic (characters until Enter, or until the scanner pauses), `WedgeSource` makes it a
+thread-safe source. No Qt here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from scanner.errors import CameraError, InputError
+
+# A line longer than this is not a health code: drop it rather than grow without bound.
+MAX_LINE = 16384
+
+
+@dataclass(frozen=True)
+class ScannedText:
+    """A payload received as text from a hardware scanner, with its monotonic arrival time."""
+
+    text: str
+    timestamp: float
+    origin: str
+
+
+def _text(raw: bytes) -> str:
+    # Scanners send ASCII; anything else is kept visible (\\xNN) rather than guessed at.
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
+class SerialScannerSource:
+    """A serial (USB CDC/UART) scanner module: each line it sends is one payload."""
+
+    live = True
+
+    def __init__(self, port: str, *, baud: int = 9600, poll: float = 0.2,
+                 serial_factory: Callable[..., Any] | None = None):
+        self.port, self.baud, self.poll = port, baud, poll
+        self.name = f"serial:{port}"
+        self._factory = serial_factory
+        self._serial: Any = None
+        self._buf = bytearray()
+        self._closing = threading.Event()
+
+    def open(self) -> None:
+        import serial
+
+        factory = self._factory or serial.Serial
+        try:
+            self._serial = factory(self.port, self.baud, timeout=self.poll)
+        except (serial.SerialException, OSError, ValueError) as e:
+            raise CameraError(f"scanner on {self.port} could not be opened: {e}") from None
+        self._buf.clear()
+        self._closing.clear()
+
+    def read(self) -> ScannedText | None:
+        import serial
+
+        while not self._closing.is_set():
+            port = self._serial
+            if port is None:
+                raise CameraError(f"scanner on {self.port} is not open")
+            for sep in (b"\r", b"\n"):
+                self._buf = self._buf.lstrip(sep)
+            end = min((i for i in (self._buf.find(b"\r"), self._buf.find(b"\n")) if i >= 0), default=-1)
+            if end >= 0:
+                line, self._buf = bytes(self._buf[:end]), self._buf[end + 1:]
+                if line.strip():
+                    return ScannedText(_text(line), time.monotonic(), self.name)
+                continue
+            try:
+                chunk = port.read(max(1, port.in_waiting))
+            except (serial.SerialException, OSError, TypeError, AttributeError) as e:
+                if self._closing.is_set():
+                    return None
+                self._drop_port()
+                raise CameraError(f"scanner on {self.port} disconnected: {e}") from None
+            self._buf += chunk
+            if len(self._buf) > MAX_LINE:
+                self._buf.clear()
+        return None
+
+    def _drop_port(self) -> None:
+        port, self._serial = self._serial, None
+        if port is not None:
+            with contextlib.suppress(Exception):  # already gone; nothing to release
+                port.close()
+
+    def close(self) -> None:
+        self._closing.set()
+        self._drop_port()
+
+
+class LineSource:
+    """Payloads one per line from a text stream (stdin, a file of scans); ends at end of file.
+
+    A blocking read on stdin cannot be interrupted: the pipeline's reader thread is a daemon for it.
+    """
+
+    live = True
+
+    def __init__(self, stream: IO[bytes], name: str = "lines"):
+        self.name = name
+        self._stream = stream
+
+    @classmethod
+    def stdin(cls) -> LineSource:
+        return cls(sys.stdin.buffer, "stdin")
+
+    @classmethod
+    def from_file(cls, path: str) -> LineSource:
+        try:
+            return cls(open(path, "rb"), f"file:{path}")
+        except OSError as e:
+            raise InputError(f"{path}: cannot read: {e.strerror}") from None
+
+    def open(self) -> None:
+        pass
+
+    def read(self) -> ScannedText | None:
+        while True:
+            try:
+                raw = self._stream.readline(MAX_LINE + 1)
+            except (OSError, ValueError):
+                return None
+            if not raw:
+                return None
+            line = raw.rstrip(b"\r\n")
+            if line.strip():
+                return ScannedText(_text(line), time.monotonic(), self.name)
+
+    def close(self) -> None:
+        if self._stream is not sys.stdin.buffer and not isinstance(self._stream, io.BytesIO):
+            self._stream.close()
+
+
+ENTER_KEYS = ("\r", "\n")
+
+
+class WedgeBuffer:
+    """Keyboard-wedge assembly: characters until Enter, or until the scanner pauses for `timeout`.
+
+    A scanner types a whole code in a burst; a pause longer than `timeout` ends it (scanners set up
+    without an Enter suffix). Fewer than `min_length` characters is a stray key press, not a scan, and
+    is dropped. Pure logic on times the caller gives; not thread-safe (see `WedgeSource`).
+    """
+
+    def __init__(self, timeout: float = 0.15, *, min_length: int = 4):
+        if timeout <= 0:
+            raise InputError(f"wedge timeout must be positive, got {timeout}")
+        self.timeout = timeout
+        self.min_length = min_length
+        self._chars: list[str] = []
+        self._last = 0.0
+        self.started: float | None = None  # when the pending payload's first key arrived
+
+    def _finish(self) -> str | None:
+        text = "".join(self._chars)
+        self._chars.clear()
+        self.started = None
+        return text if len(text) >= self.min_length else None
+
+    def key(self, text: str, now: float) -> str | None:
+        """Feed one key's text ("\\r" for Enter); a completed payload, if this key completed one."""
+        done = self.poll(now)
+        if text in ENTER_KEYS:
+            finished = self._finish() if self._chars else None
+            return done if done is not None else finished
+        if not text or not text.isprintable():
+            return done
+        if not self._chars:
+            self.started = now
+        self._chars.append(text)
+        self._last = now
+        if sum(len(c) for c in self._chars) > MAX_LINE:
+            self._chars.clear()
+            self.started = None
+        return done
+
+    def poll(self, now: float) -> str | None:
+        """A payload ended by the pause, if the scanner has been silent for `timeout`."""
+        if self._chars and now - self._last >= self.timeout:
+            return self._finish()
+        return None
+
+    def pending_deadline(self) -> float | None:
+        """When `poll` will complete the pending payload, if any."""
+        return self._last + self.timeout if self._chars else None
+
+
+class WedgeSource:
+    """A `WedgeBuffer` as a source: the UI thread calls `feed(key_text)`, the pipeline reads payloads."""
+
+    live = True
+    name = "wedge"
+
+    def __init__(self, timeout: float = 0.15, *, min_length: int = 4,
+                 clock: Callable[[], float] = time.monotonic):
+        self._buffer = WedgeBuffer(timeout, min_length=min_length)
+        self._clock = clock
+        self._ready: deque[ScannedText] = deque()
+        self._cv = threading.Condition()
+        self._closed = False
+
+    def feed(self, text: str) -> None:
+        with self._cv:
+            now = self._clock()
+            started = self._buffer.started
+            done = self._buffer.key(text, now)
+            if done is not None:
+                self._ready.append(ScannedText(done, started if started is not None else now, self.name))
+            self._cv.notify_all()
+
+    def open(self) -> None:
+        with self._cv:
+            self._closed = False
+
+    def read(self) -> ScannedText | None:
+        with self._cv:
+            while not self._closed:
+                if self._ready:
+                    return self._ready.popleft()
+                started = self._buffer.started
+                done = self._buffer.poll(self._clock())
+                if done is not None:
+                    return ScannedText(done, started if started is not None else self._clock(), self.name)
+                deadline = self._buffer.pending_deadline()
+                self._cv.wait(None if deadline is None else max(0.001, deadline - self._clock()))
+            return None
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()

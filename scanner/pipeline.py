@@ -1,0 +1,327 @@
+"""The scanning pipeline: sources in, decisions out, on threads of its own and without Qt.
+
+One reader thread per source pulls frames (or scanned text) and hands them over; one worker thread
+decodes the newest frame, runs `check(payload, now)` (in production `Checker.check`) on each code and
+delivers events to the listener. The kiosk wraps the listener in a Qt signal.
+
+- Latest frame wins: a live camera's frame replaces the one still waiting, so a slow decode never builds
+  a queue and the decision is always about what the camera sees now. Finite sources (a folder of
+  images) wait for the worker instead, so none is skipped. Scanned text is queued, never dropped.
+- The same code held in view is debounced: it is decided once, then ignored until it has been out of
+  sight for `debounce` seconds. A different code is never debounced.
+- A camera that fails is reported (`SourceEvent` "disconnected"), closed and reopened with backoff
+  until it is back ("reconnected"). A decoder or checker exception is logged and reported as an
+  `ErrorEvent`; the worker carries on.
+- All events reach the listener from the worker thread, in order.
+
+For the watchdog: `last_frame_monotonic` (when a reader last received a frame) and `alive()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.camera import Frame
+from scanner.config import CameraSettings
+from scanner.decode import DecodedCode, FrameDecoder, Polygon
+from scanner.errors import CameraError, CheckpointError
+from scanner.hwscanner import ScannedText
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DecisionEvent:
+    """A code was decided. Times: `frame_timestamp` and `decided_at` are monotonic seconds."""
+
+    decision: Any
+    payload: str
+    data: bytes
+    source: str
+    frame_timestamp: float
+    decided_at: float
+    decode_ms: float  # 0 for scanned text
+    decision_ms: float
+    codes_in_frame: int
+    polygon: Polygon | None = None
+
+    @property
+    def latency_ms(self) -> float:
+        """Capture to decision: what the person at the gate waits for, past the camera itself."""
+        return (self.decided_at - self.frame_timestamp) * 1000
+
+
+@dataclass(frozen=True)
+class SourceEvent:
+    """A source's health changed: "disconnected" (the UI shows it), "reconnected", or "ended"."""
+
+    kind: str
+    source: str
+    message: str
+    at: float
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    """Decoding or checking failed with an exception (a bug or bad data); the pipeline goes on."""
+
+    stage: str
+    message: str
+    at: float
+
+
+PipelineEvent = DecisionEvent | SourceEvent | ErrorEvent
+
+
+def payload_text(data: bytes) -> str:
+    """The text handed to the checker: the code's UTF-8 text, non-UTF-8 bytes made visible as \\xNN."""
+    return data.decode("utf-8", errors="backslashreplace")
+
+
+class Pipeline:
+    """Runs sources → decode → check → listener until stopped or every source has ended."""
+
+    def __init__(self, sources: Any | Sequence[Any], check: Callable[[str, float], Any],
+                 listener: Callable[[PipelineEvent], None], *, settings: CameraSettings | None = None,
+                 decoder: FrameDecoder | None = None, now: Callable[[], float] = time.time,
+                 retry: tuple[float, float] = (0.5, 5.0), stall_after: float = 10.0):
+        self.sources: list[Any] = list(sources) if isinstance(sources, list | tuple) else [sources]
+        self.settings = settings or CameraSettings()
+        self._check = check
+        self._listener = listener
+        self._decoder = decoder or FrameDecoder(self.settings.decoders,
+                                                slow_pass_every=self.settings.slow_pass_every)
+        self._now = now
+        self._retry = retry
+        self._stall_after = stall_after
+        self._cv = threading.Condition()
+        self._latest: Frame | None = None
+        self._texts: deque[ScannedText] = deque()
+        self._events: deque[PipelineEvent] = deque()
+        self._stop = threading.Event()
+        self._finished = threading.Event()
+        self._readers: list[threading.Thread] = []
+        self._worker: threading.Thread | None = None
+        self._running_readers = 0
+        self._seen: dict[bytes, float] = {}
+        self._busy_since: float | None = None
+        self.last_frame_monotonic: float | None = None
+        self.frames_received = 0
+        self.frames_dropped = 0
+        self.items_processed = 0
+        self.decisions = 0
+
+    # --- life cycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._worker is not None:
+            raise RuntimeError("a pipeline starts once")
+        self._running_readers = len(self.sources)
+        for src in self.sources:
+            t = threading.Thread(target=self._read_loop, args=(src,), name=f"reader-{src.name}", daemon=True)
+            self._readers.append(t)
+        self._worker = threading.Thread(target=self._work_loop, name="pipeline-worker", daemon=True)
+        self._worker.start()
+        for t in self._readers:
+            t.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop reading and deciding; returns once the threads have ended (or `timeout`)."""
+        self._stop.set()
+        for src in self.sources:
+            try:
+                src.close()  # wakes a reader blocked in read()
+            except Exception as e:
+                log.warning("closing %s failed: %s", src.name, e)
+        with self._cv:
+            self._cv.notify_all()
+        deadline = time.monotonic() + timeout
+        for t in [*self._readers, *([self._worker] if self._worker else [])]:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every source has ended and all its items are decided (or stop); True if so."""
+        return self._finished.wait(timeout)
+
+    def alive(self) -> bool:
+        """The worker runs and is not stuck in one item for longer than `stall_after` seconds."""
+        if self._worker is None or not self._worker.is_alive() or self._stop.is_set():
+            return False
+        busy = self._busy_since
+        return busy is None or time.monotonic() - busy < self._stall_after
+
+    def __enter__(self) -> Pipeline:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- readers ------------------------------------------------------------------------------
+    def _post(self, event: PipelineEvent) -> None:
+        with self._cv:
+            self._events.append(event)
+            self._cv.notify_all()
+
+    def _read_loop(self, src: Any) -> None:
+        delay = self._retry[0]
+        opened = False
+        down = False
+        try:
+            while not self._stop.is_set():
+                try:
+                    if not opened:
+                        src.open()
+                        opened = True
+                        if down:
+                            down = False
+                            delay = self._retry[0]
+                            self._post(SourceEvent("reconnected", src.name, f"{src.name} is back",
+                                                   time.monotonic()))
+                    item = src.read()
+                except CameraError as e:
+                    if self._stop.is_set():
+                        break
+                    opened = False
+                    self._safe_close(src)
+                    if not down:
+                        down = True
+                        log.warning("%s", e)
+                        self._post(SourceEvent("disconnected", src.name, str(e), time.monotonic()))
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, self._retry[1])
+                    continue
+                except CheckpointError as e:  # bad input (missing file): nothing to retry
+                    self._post(SourceEvent("ended", src.name, str(e), time.monotonic()))
+                    break
+                except Exception as e:
+                    if self._stop.is_set():
+                        break
+                    log.exception("%s failed", src.name)
+                    self._post(ErrorEvent("source", f"{src.name}: {type(e).__name__}: {e}", time.monotonic()))
+                    self._post(SourceEvent("ended", src.name, f"{src.name} failed", time.monotonic()))
+                    break
+                if item is None:
+                    if not self._stop.is_set():
+                        self._post(SourceEvent("ended", src.name, f"{src.name} has no more input",
+                                               time.monotonic()))
+                    break
+                self._deliver(src, item)
+        finally:
+            if opened:
+                self._safe_close(src)
+            with self._cv:
+                self._running_readers -= 1
+                self._cv.notify_all()
+
+    @staticmethod
+    def _safe_close(src: Any) -> None:
+        try:
+            src.close()
+        except Exception as e:
+            log.warning("closing %s failed: %s", src.name, e)
+
+    def _deliver(self, src: Any, item: Frame | ScannedText) -> None:
+        with self._cv:
+            if isinstance(item, ScannedText):
+                self._texts.append(item)
+            else:
+                self.last_frame_monotonic = time.monotonic()
+                self.frames_received += 1
+                if not src.live:
+                    while self._latest is not None and not self._stop.is_set():
+                        self._cv.wait()
+                if self._latest is not None:
+                    self.frames_dropped += 1
+                self._latest = item
+            self._cv.notify_all()
+
+    # --- worker -------------------------------------------------------------------------------
+    def _work_loop(self) -> None:
+        try:
+            while True:
+                with self._cv:
+                    while not (self._stop.is_set() or self._events or self._texts or self._latest
+                               or self._running_readers == 0):
+                        self._cv.wait()
+                    if self._stop.is_set():
+                        return
+                    item: Frame | ScannedText | None = None
+                    events: list[PipelineEvent] = []
+                    if self._texts:
+                        item = self._texts.popleft()
+                    elif self._latest is not None:
+                        item, self._latest = self._latest, None
+                        self._cv.notify_all()  # a finite source waits for this slot
+                    elif self._events:
+                        # Only once what came before is decided: "ended" follows a source's last item.
+                        events = list(self._events)
+                        self._events.clear()
+                    elif self._running_readers == 0:
+                        return
+                for ev in events:
+                    self._emit(ev)
+                if item is not None:
+                    self._busy_since = time.monotonic()
+                    try:
+                        self._process(item)
+                    finally:
+                        self._busy_since = None
+                        self.items_processed += 1
+        finally:
+            self._finished.set()
+
+    def _emit(self, event: PipelineEvent) -> None:
+        try:
+            self._listener(event)
+        except Exception:
+            log.exception("the pipeline listener failed on %s", type(event).__name__)
+
+    def _process(self, item: Frame | ScannedText) -> None:
+        if isinstance(item, ScannedText):
+            data = item.text.encode("utf-8", errors="surrogateescape")
+            self._decide(data, item.text, item.origin, item.timestamp, 0.0, 1, None)
+            return
+        t0 = time.perf_counter()
+        try:
+            codes = self._decoder.decode(item.image)
+        except Exception as e:
+            log.exception("decoding frame %d failed", item.index)
+            self._emit(ErrorEvent("decode", f"{type(e).__name__}: {e}", time.monotonic()))
+            return
+        decode_ms = (time.perf_counter() - t0) * 1000
+        self._expire(item.timestamp)
+        # Left to right, as the guard reads a row of phones.
+        for code in sorted(codes, key=lambda c: c.center):
+            self._decide(code.data, payload_text(code.data), item.origin or "camera", item.timestamp,
+                         decode_ms, len(codes), code)
+
+    def _expire(self, now: float) -> None:
+        debounce = self.settings.debounce
+        for key in [k for k, seen in self._seen.items() if now - seen >= debounce]:
+            del self._seen[key]
+
+    def _decide(self, data: bytes, payload: str, source: str, ts: float, decode_ms: float, n: int,
+                code: DecodedCode | None) -> None:
+        seen = self._seen.get(data)
+        self._seen[data] = ts
+        if seen is not None and ts - seen < self.settings.debounce:
+            return
+        t0 = time.perf_counter()
+        try:
+            decision = self._check(payload, self._now())
+        except Exception as e:
+            # Let the next sighting try again rather than debounce a code that was never decided.
+            self._seen.pop(data, None)
+            log.exception("checking a code failed")
+            self._emit(ErrorEvent("check", f"{type(e).__name__}: {e}", time.monotonic()))
+            return
+        done = time.monotonic()
+        self.decisions += 1
+        self._emit(DecisionEvent(decision, payload, data, source, ts, done, decode_ms,
+                                 (time.perf_counter() - t0) * 1000, n, code.polygon if code else None))

@@ -1,0 +1,70 @@
+"""`checkpoint decode` as a subprocess: the JSON-lines contract, polygons, binary data, bad files."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from scanner.synthetic import render_qr
+
+VECTORS = Path(__file__).resolve().parents[3] / "shared" / "testvectors" / "hcc1"
+CASES = {c["name"]: c["payload"] for c in json.loads((VECTORS / "cases.json").read_text(encoding="utf-8"))}
+EXE = shutil.which("checkpoint", path=str(Path(sys.executable).parent)) or "checkpoint"
+
+
+def checkpoint(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_decode_json_lines_one_per_image_and_bad_files_do_not_stop_the_run(tmp_path):
+    two = np.full((300, 700), 255, np.uint8)
+    a, b = render_qr(CASES["green"], module_px=2), render_qr(CASES["red"], module_px=2)
+    two[20:20 + a.shape[0], 10:10 + a.shape[1]] = a
+    two[20:20 + b.shape[0], 360:360 + b.shape[1]] = b
+    cv2.imwrite(str(tmp_path / "two.jpg"), two)
+    cv2.imwrite(str(tmp_path / "blank.png"), np.full((100, 100), 255, np.uint8))
+    (tmp_path / "junk.png").write_bytes(b"\x89PNG broken")
+    images = [str(VECTORS / "qr" / "green.png"), str(tmp_path / "missing.png"), str(tmp_path / "junk.png"),
+              str(tmp_path / "two.jpg"), str(tmp_path / "blank.png")]
+    r = checkpoint("decode", "--json", *images)
+    assert r.returncode == 1, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [line["image"] for line in lines] == images
+    green, missing, junk, pair, blank = lines
+    assert green["codes"] == [{"text": CASES["green"],
+                               "bytes_b64": base64.b64encode(CASES["green"].encode()).decode(),
+                               "polygon": green["codes"][0]["polygon"]}]
+    assert isinstance(green["ms"], float)
+    # green.png: 57 modules of 4 px after a 4-module quiet zone: the symbol spans 16..244.
+    assert green["codes"][0]["polygon"] == [[16.0, 16.0], [244.0, 16.0], [244.0, 244.0], [16.0, 244.0]]
+    assert "no such file" in missing["error"] and "codes" not in missing
+    assert "not an image" in junk["error"]
+    assert sorted(c["text"] for c in pair["codes"]) == sorted([CASES["green"], CASES["red"]])
+    left = next(c for c in pair["codes"] if c["text"] == CASES["green"])
+    xs = [p[0] for p in left["polygon"]]
+    assert 10 < min(xs) < max(xs) < 10 + a.shape[1]  # in the image's own pixels
+    assert blank["codes"] == []
+
+
+def test_decode_binary_payload_has_null_text_and_exact_bytes(tmp_path):
+    raw = b"\x00\xffHCC1\x80"
+    cv2.imwrite(str(tmp_path / "bin.png"), render_qr(raw, module_px=4))
+    for decoder in ("zxing", "zbar"):
+        r = checkpoint("decode", "--json", "--decoder", decoder, str(tmp_path / "bin.png"))
+        assert r.returncode == 0, r.stderr
+        (code,) = json.loads(r.stdout)["codes"]
+        assert code["text"] is None and base64.b64decode(code["bytes_b64"]) == raw
+
+
+def test_decode_plain_output(tmp_path):
+    r = checkpoint("decode", str(VECTORS / "qr" / "url.png"), str(tmp_path / "nope.png"))
+    assert r.returncode == 1
+    assert r.stdout.splitlines() == [f"{VECTORS / 'qr' / 'url.png'}: {CASES['url']}"]
+    assert "nope.png: no such file" in r.stderr and "Traceback" not in r.stderr
