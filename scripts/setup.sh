@@ -36,4 +36,4 @@ fi
 
 # Never let uv fetch its own Python build: only the package registry is reachable on site networks.
 export UV_PYTHON_DOWNLOADS=never
-"$UV" sync --frozen --python python3 -q
+"$UV" sync --locked --python python3 -q
