@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "scanner.cli_log",
     "scanner.cli_scan",
     "sync.cli",
+    "ui.cli",
 ]
 
 EXIT_OK = 0

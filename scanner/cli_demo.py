@@ -1,7 +1,8 @@
 """`checkpoint demo`: a generated world (keys, lists, sample codes of every kind), checked and shown.
 
-Headless: prints a table of each sample code's decision at a chosen venue. (The kiosk issue turns this
-into the kiosk running on the same world; `--table` keeps this view.)
+By default it runs the kiosk on that world (`ui.demo`: windowed with a display, offscreen with
+screenshots without one). `--table` prints a table of each sample code's decision at a chosen venue
+instead, headless and without Qt.
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ def run_table(out_dir: Path, profile_name: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.table:
+        # The kiosk lives in ui/ (Qt); the core never imports it at module level.
+        import importlib
+
+        return int(importlib.import_module("ui.demo").run(args))
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -73,4 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="keep the generated world in DIR (default: a temp dir)")
     p.add_argument("--profile", default="transport", help="venue profile to decide with")
     p.add_argument("--table", action="store_true", help="print the decision table only (headless)")
+    p.add_argument("--duration", type=float, metavar="S", help="stop the kiosk demo after S seconds")
+    p.add_argument("--screenshots", metavar="DIR", help="where the kiosk demo saves its screenshots")
+    p.add_argument("--windowed", action="store_true", help="open a window even without a DISPLAY variable")
+    p.add_argument("--scene-seconds", type=float, default=2.5, metavar="S",
+                   help="how long each sample code is shown to the camera (default 2.5)")
     p.set_defaults(func=run)

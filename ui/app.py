@@ -1,0 +1,259 @@
+"""The running kiosk: settings → stores, checker, visit log, sources, pipeline, window, all wired by signals.
+
+The pipeline (`scanner.pipeline.Pipeline`) runs on its own threads; its listener turns each event into
+a Qt signal, so widgets are only ever touched on the GUI thread. The camera preview is tapped from the
+frame source on the reader thread and sent as a `QImage` at `PREVIEW_FPS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QImage
+
+from ui.core import KioskCore
+from ui.kiosk import KioskWindow
+from ui.pinauth import PinGate
+
+log = logging.getLogger(__name__)
+
+PREVIEW_FPS = 10.0
+SYNC_REQUEST_FILE = "sync-request"
+
+
+def to_qimage(image: Any) -> QImage:
+    """A grayscale or BGR numpy frame as a QImage that owns its pixels."""
+    h, w = image.shape[:2]
+    if image.ndim == 2:
+        return QImage(image.data, w, h, image.strides[0], QImage.Format.Format_Grayscale8).copy()
+    return QImage(image.data, w, h, image.strides[0], QImage.Format.Format_BGR888).copy()
+
+
+class PreviewTap:
+    """Wraps a frame source: frames pass through untouched, a few per second also go to `on_image`."""
+
+    def __init__(self, source: Any, on_image: Callable[[QImage], None], fps: float = PREVIEW_FPS):
+        self.source = source
+        self.name = source.name
+        self.live = source.live
+        self._on_image = on_image
+        self._every = 1.0 / fps
+        self._last = 0.0
+
+    def open(self) -> None:
+        self.source.open()
+
+    def close(self) -> None:
+        self.source.close()
+
+    def read(self) -> Any:
+        item = self.source.read()
+        image = getattr(item, "image", None)
+        if image is not None and time.monotonic() - self._last >= self._every:
+            self._last = time.monotonic()
+            self._on_image(to_qimage(image))
+        return item
+
+
+@dataclass
+class KioskOptions:
+    result_seconds: float = 4.0
+    group_window: float = 2.0
+    status_interval_ms: int = 1000
+    venue_name: str = ""
+
+
+class Kiosk(QObject):
+    """Owns the pipeline and the window; `start()`, `stop()`."""
+
+    decided = Signal(object)  # Shown
+    source_event = Signal(object)
+    error_event = Signal(object)
+    preview = Signal(QImage)
+
+    def __init__(self, core: KioskCore, sources: Sequence[Any], *, sound: Any, camera_settings: Any = None,
+                 options: KioskOptions | None = None, pin_gate: PinGate | None = None, wedge: Any = None,
+                 profile_overrides: dict[str, Any] | None = None, sync_now: Callable[[], str] | None = None):
+        super().__init__()
+        from scanner.policy import builtin_names
+
+        self.core = core
+        self.options = options or KioskOptions()
+        self.sound = sound
+        self.wedge = wedge
+        self.profile_overrides = profile_overrides or {}
+        self._sync_now = sync_now
+        self.camera_ok = True
+        self.camera_message = ""
+        self.events: list[Any] = []  # every pipeline event, for the demo's report
+        names = list(builtin_names()) + [n for n in self.profile_overrides if n not in builtin_names()]
+        self.window = KioskWindow(sound=sound, result_seconds=self.options.result_seconds,
+                                  group_window=self.options.group_window, pin_gate=pin_gate, profiles=names,
+                                  recent=lambda: list(core.recent))
+        self.window.set_venue(core.profile.name, core.profile.title, self.options.venue_name)
+        self.sources = [PreviewTap(s, self.preview.emit) if _is_camera(s) else s for s in sources]
+        if wedge is not None and wedge not in self.sources:
+            self.sources.append(wedge)
+        self.pipeline: Any = None
+        self._camera_settings = camera_settings
+
+        self.decided.connect(self.window.show_decision)
+        self.preview.connect(self.window.set_preview)
+        self.source_event.connect(self._on_source)
+        self.error_event.connect(lambda e: log.error("pipeline %s error: %s", e.stage, e.message))
+        self.window.purchase.connect(core.register_purchase)
+        self.window.profile_chosen.connect(self._switch_profile)
+        self.window.export_requested.connect(self._export)
+        self.window.sync_requested.connect(self._sync)
+        if wedge is not None:
+            self.window.key_text.connect(wedge.feed)
+        self.status_timer = QTimer(self)
+        self.status_timer.setInterval(self.options.status_interval_ms)
+        self.status_timer.timeout.connect(self.refresh_status)
+
+    # --- life cycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        from scanner.pipeline import Pipeline
+
+        self.pipeline = Pipeline(self.sources, lambda payload, now: self.core.checker.check(payload, now),
+                                 self._listener, settings=self._camera_settings, now=self.core.clock.now)
+        self.pipeline.start()
+        self.refresh_status()
+        self.status_timer.start()
+
+    def stop(self) -> None:
+        self.status_timer.stop()
+        if self.pipeline is not None:
+            self.pipeline.stop()
+            self.pipeline = None
+        self.window.go_idle()
+        self.core.release_all()
+
+    # --- pipeline thread → signals ---------------------------------------------------------------
+    def _listener(self, event: Any) -> None:
+        from scanner.pipeline import DecisionEvent, ErrorEvent, SourceEvent
+
+        self.events.append(event)
+        if isinstance(event, DecisionEvent):
+            self.decided.emit(self.core.handle(event))
+        elif isinstance(event, SourceEvent):
+            self.source_event.emit(event)
+        elif isinstance(event, ErrorEvent):
+            self.error_event.emit(event)
+
+    def _on_source(self, ev: Any) -> None:
+        if ev.kind == "disconnected":
+            self.camera_ok, self.camera_message = False, ev.message
+        elif ev.kind == "reconnected":
+            self.camera_ok, self.camera_message = True, ""
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        self.window.set_status(self.core.snapshot(camera_ok=self.camera_ok, camera_message=self.camera_message))
+
+    # --- admin requests --------------------------------------------------------------------------
+    def _switch_profile(self, name: str) -> None:
+        from scanner.errors import CheckpointError
+
+        try:
+            p = self.core.set_profile(name, self.profile_overrides)
+        except CheckpointError as e:
+            self.window.admin_message(str(e))
+            return
+        self.window.set_venue(p.name, p.title, self.options.venue_name)
+        self.window.admin_message(f"场所已切换 / Venue profile: {p.title.zh} · {p.title.en}")
+        self.refresh_status()
+
+    def _export(self) -> None:
+        from scanner.errors import CheckpointError
+
+        try:
+            path = self.core.export_logs()
+        except CheckpointError as e:
+            self.window.admin_message(f"导出失败 / Export failed: {e}")
+            return
+        self.window.admin_message(f"已导出 / Exported: {path}")
+
+    def _sync(self) -> None:
+        if self._sync_now is not None:
+            self.window.admin_message(self._sync_now())
+            return
+        # The sync agent runs as its own service; it looks for this file on its next tick.
+        path = self.core.data_dir / SYNC_REQUEST_FILE
+        try:
+            path.write_text(f"{time.time():.0f}\n")
+        except OSError as e:
+            self.window.admin_message(f"无法请求同步 / Cannot request a sync: {e.strerror}")
+            return
+        self.window.admin_message("已请求同步 / Sync requested")
+
+
+def _is_camera(source: Any) -> bool:
+    from scanner.hwscanner import LineSource, SerialScannerSource, WedgeSource
+
+    return not isinstance(source, LineSource | SerialScannerSource | WedgeSource)
+
+
+def build_core(settings: Any, *, clock: Any = None) -> KioskCore:
+    """Stores, checker, clock and visit log from the settings (the data directory is created)."""
+    from keys.keyfile import load_public_key
+    from keys.statusstore import StatusStore
+    from keys.trustlist import TrustStore
+    from scanner.checker import Checker
+    from scanner.clock import TrustedClock
+    from scanner.errors import ConfigError
+    from scanner.policy import load_profile
+    from scanner.verify import VerifySettings
+    from scanner.visitlog import VisitLog
+
+    if not settings.trust.anchors:
+        raise ConfigError(settings.source, ["trust.anchors: at least one trust anchor is needed"])
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    anchors = [load_public_key(p) for p in settings.trust.anchors]
+    trust = TrustStore.open(data / "trust", anchors)
+    if trust.current is None and settings.trust.trust_list:
+        trust.update(Path(settings.trust.trust_list).read_bytes(), settings.trust.trust_list)
+    status = StatusStore.open(data / "status.sqlite")
+    for p in settings.trust.status_lists:
+        try:
+            status.apply(Path(p).read_bytes(), trust, p)
+        except Exception as e:  # an older bootstrap list than the synced one is expected
+            log.info("bootstrap status list %s not applied: %s", p, e)
+    clock = clock or TrustedClock.open(data, settings.clock)
+    verify = VerifySettings(clock_skew=settings.verify.clock_skew, status_grace=settings.verify.status_grace)
+    checker = Checker(trust=trust, status=status, profile=load_profile(settings.venue.profile, settings.profiles),
+                      settings=verify, clock=clock, max_code_age=settings.venue.max_code_age)
+    visit_log = VisitLog.open_settings(settings)
+    return KioskCore(checker, visit_log, clock=clock, data_dir=data, device_id=settings.device.id,
+                     checkpoint_id=settings.device.checkpoint_id,
+                     checkpoint_name=settings.device.checkpoint_name, anchors=anchors,
+                     trust_grace=settings.verify.trust_list_grace, status_grace=settings.verify.status_grace)
+
+
+def build_kiosk(settings: Any, *, core: KioskCore | None = None, sources: Sequence[Any] | None = None,
+                sound: Any = None) -> Kiosk:
+    """The kiosk the config describes: camera from `camera.source`, serial scanner, keyboard wedge."""
+    from scanner.camera import source_from_spec
+    from scanner.hwscanner import WedgeSource
+    from ui.sound import system_sound
+
+    core = core or build_core(settings)
+    if sources is None:
+        cam = settings.camera
+        sources = [source_from_spec(cam.source, width=cam.width, height=cam.height, fps=cam.fps)]
+        if settings.scanner.serial_port:
+            sources.append(source_from_spec(f"serial:{settings.scanner.serial_port}", baud=settings.scanner.baud))
+    if sound is None:
+        sound = system_sound(settings.sound.volume, not settings.sound.enabled)
+    gate = PinGate(settings.admin.pin_hash, max_attempts=settings.admin.max_attempts,
+                   lockout_seconds=settings.admin.lockout_seconds)
+    options = KioskOptions(result_seconds=settings.display.result_seconds, venue_name=settings.venue.name)
+    return Kiosk(core, sources, sound=sound, camera_settings=settings.camera, options=options, pin_gate=gate,
+                 wedge=WedgeSource(settings.scanner.wedge_timeout), profile_overrides=settings.profiles)

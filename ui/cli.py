@@ -1,0 +1,59 @@
+"""`checkpoint kiosk`: the full-screen kiosk; the kiosk demo behind `checkpoint demo` lives in `ui.demo`.
+
+Qt is imported inside the handlers only, so `checkpoint --help` and the other commands stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+
+
+def run_kiosk(args: argparse.Namespace) -> int:
+    from scanner.config import load_settings
+
+    settings = load_settings(args.config)
+    if args.offscreen:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ui.app import build_kiosk
+
+    app = QApplication.instance() or QApplication(["checkpoint-kiosk"])
+    kiosk = build_kiosk(settings)
+    w = kiosk.window
+    w.quit_requested.connect(app.quit)
+    # SIGTERM from systemd: leave the event loop cleanly so held visits are logged.
+    signal.signal(signal.SIGTERM, lambda *_: app.quit())
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    tick = QTimer()
+    tick.start(250)  # lets Python run the signal handlers while Qt waits
+    tick.timeout.connect(lambda: None)
+    if args.windowed or not settings.display.fullscreen:
+        w.resize(800, 480)
+        w.show()
+    else:
+        w.showFullScreen()
+    kiosk.start()
+    if args.duration:
+        QTimer.singleShot(round(args.duration * 1000), app.quit)
+    try:
+        app.exec()
+    finally:
+        kiosk.stop()
+        if kiosk.core.visit_log is not None:
+            kiosk.core.visit_log.close()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("kiosk", help="run the full-screen kiosk")
+    p.add_argument("--config", required=True, metavar="FILE", help="settings file (TOML)")
+    p.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
+    p.add_argument("--offscreen", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--duration", type=float, help=argparse.SUPPRESS)
+    p.set_defaults(func=run_kiosk)
+
+

@@ -1,0 +1,148 @@
+"""What the always-visible status bar says, computed without Qt from the clock, the stores and the sync state.
+
+Stale data never looks fresh: a trust list or status list past its `next_update` is flagged (amber,
+with a warning sign and words), a missing list counts as stale, and a sync state that cannot be read
+is "unknown", never "online".
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keys.trustlist import LocalText
+
+SYNC_STATUS_FILE = "sync-status.json"
+# The sync agent's file is written every sync interval; older than this, its "online" is not believed.
+SYNC_STATUS_MAX_AGE = 600.0
+
+
+@dataclass(frozen=True)
+class SyncState:
+    online: bool | None  # None: unknown (no agent, unreadable or old file)
+    pending: int | None
+    last_success: float | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusSnapshot:
+    now: float
+    clock_trusted: bool
+    clock_reason: str | None
+    sync: SyncState
+    trust_list_issued: float | None
+    trust_list_stale: bool
+    status_list_issued: float | None  # the oldest of the issuers' lists
+    status_list_stale: bool
+    device: str
+    checkpoint: str
+    admitted_today: int
+    denied_today: int
+    camera_ok: bool = True
+    camera_message: str = ""
+    flow: str = "none"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data_stale(self) -> bool:
+        return self.trust_list_stale or self.status_list_stale
+
+
+def read_sync_status(data_dir: Path, now: float) -> SyncState:
+    """The sync agent's `<data_dir>/sync-status.json`, read defensively; anything odd is "unknown"."""
+    path = Path(data_dir) / SYNC_STATUS_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict):
+            raise ValueError("not an object")
+        mtime = path.stat().st_mtime
+    except (OSError, ValueError):
+        return SyncState(None, None)
+    pending = doc.get("pending", doc.get("pending_count"))
+    pending = pending if isinstance(pending, int) and not isinstance(pending, bool) else None
+    online = doc.get("online", doc.get("reachable"))
+    online = online if isinstance(online, bool) else None
+    updated = doc.get("updated_at", mtime)
+    if not isinstance(updated, int | float) or now - float(updated) > SYNC_STATUS_MAX_AGE:
+        online = None  # the agent stopped writing: its last word is no longer news
+    last = doc.get("last_success")
+    err = doc.get("last_error")
+    return SyncState(online, pending, float(last) if isinstance(last, int | float) else None,
+                     str(err) if err else None)
+
+
+def age_text(seconds: float | None) -> str:
+    """A compact age: "45 s", "12 min", "3 h", "2 d"; "—" when there is nothing."""
+    if seconds is None:
+        return "—"
+    s = max(0.0, seconds)
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 90 * 60:
+        return f"{s / 60:.0f} min"
+    if s < 48 * 3600:
+        return f"{s / 3600:.0f} h"
+    return f"{s / 86400:.0f} d"
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One cell of the status bar: a bilingual label, a value, and whether it needs attention."""
+
+    name: str
+    label: LocalText
+    value: str
+    warn: bool
+
+
+def chips(s: StatusSnapshot) -> list[Chip]:
+    clock = time.strftime("%H:%M:%S", time.localtime(s.now))
+    out = [Chip("clock", LocalText("时间", "Time") if s.clock_trusted else LocalText("时钟未校准", "Untrusted"),
+                clock if s.clock_trusted else f"⚠ {clock}", not s.clock_trusted)]
+    if s.sync.online is None:
+        net, warn = "? 未知 unknown", True
+    elif s.sync.online:
+        net, warn = "● 在线 online", False
+    else:
+        net, warn = "○ 离线 offline", True
+    pending = "?" if s.sync.pending is None else str(s.sync.pending)
+    out.append(Chip("network", LocalText("网络", "Net"), net, warn))
+    out.append(Chip("pending", LocalText("待上传", "Pending"), pending, False))
+    for name, label, issued, stale in (
+            ("trust_list", LocalText("信任名单", "Trust"), s.trust_list_issued, s.trust_list_stale),
+            ("status_list", LocalText("状态名单", "Status"), s.status_list_issued, s.status_list_stale)):
+        age = age_text(None if issued is None else s.now - issued)
+        value = f"⚠ 过期 stale {age}" if stale else age
+        out.append(Chip(name, label, value, stale))
+    out.append(Chip("device", LocalText("设备", "Device"),
+                    f"{s.device} · {s.checkpoint}", False))
+    label = LocalText("今日", "Today")
+    if s.flow == "school":
+        label = LocalText("今晨入校", "This morning")
+    out.append(Chip("counts", label, f"✓ {s.admitted_today}   ✕ {s.denied_today}", False))
+    return out
+
+
+def banners(s: StatusSnapshot) -> list[LocalText]:
+    """Warnings big enough for the idle screen, not just the status bar."""
+    out = []
+    if not s.clock_trusted:
+        out.append(LocalText("设备时钟未校准：所有结果需人工核验",
+                             "Device clock not trusted: check every code by hand"))
+    if s.data_stale:
+        out.append(LocalText("名单已过期：请联网同步", "Trust/status data out of date: connect to sync"))
+    if s.extra.get("storage"):
+        out.append(LocalText("访客记录未保存！请联系管理员", "Visits are NOT being logged — call the administrator"))
+    if not s.camera_ok:
+        out.append(LocalText("摄像头未连接", "Camera disconnected") if not s.camera_message
+                   else LocalText(f"摄像头未连接（{s.camera_message}）", f"Camera disconnected ({s.camera_message})"))
+    return out
+
+
+def local_midnight(now: float) -> float:
+    t = time.localtime(now)
+    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))

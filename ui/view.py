@@ -1,0 +1,161 @@
+"""What a decision looks like on the screen, decided once, without Qt: colour, icon and every line.
+
+The kiosk's widgets only paint a `ResultView` / `GroupView`; tests and the demo read the same objects.
+Colour is never the only signal: each kind has its own icon and its own words, and a refusal always
+carries the reason in plain words.
+
+Kinds:
+  * `pass`    green, ✓ — admitted;
+  * `yellow`  amber, ! (✓ if a venue admits yellow) — a valid yellow code;
+  * `red`     red, ✕ — a valid red code;
+  * `invalid` dark violet, ✕ — the code failed verification (forged, revoked, expired, damaged…);
+  * `check`   slate blue, ? — the guard must check by hand (issuer not accepted, untrusted clock…).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from keys.trustlist import LocalText
+
+# Verdicts reached before the signature was checked: the code's name and issuer are only claims.
+UNSIGNED_VERDICTS = ("unsupported", "malformed", "unknown_key", "key_not_valid", "bad_signature")
+KINDS = ("pass", "yellow", "red", "invalid", "check")
+
+# (background, text) per kind. Text contrast is at least 4.5:1 on each background (WCAG AA).
+COLOURS: dict[str, tuple[str, str]] = {
+    "pass": ("#1b7a3a", "#ffffff"),
+    "yellow": ("#f5c400", "#1a1a1a"),
+    "red": ("#c0221c", "#ffffff"),
+    "invalid": ("#4b2a6e", "#ffffff"),
+    "check": ("#37556e", "#ffffff"),
+}
+ICONS = {"pass": "✓", "yellow": "!", "red": "✕", "invalid": "✕", "check": "?"}
+IDLE_COLOURS = ("#14202b", "#ffffff")
+ALERT_BORDER = "#ff2a1a"
+AMBER = "#f0a000"
+
+PRINTED_CARD = LocalText("纸质码", "printed card")
+PROMPT = LocalText("请出示健康码", "Please show your health code")
+GROUP_ALL_ADMITTED = LocalText("全部通过", "Everyone may enter")
+UNVERIFIED = LocalText("未核实", "unverified")
+GROUP_NOT_ALL = LocalText("有人不能进入 请勿放行", "Not everyone may enter — stop the group")
+ACK_HINT = LocalText("工作人员：轻触屏幕或按空格键确认", "Staff: tap the screen or press Space to acknowledge")
+
+
+@dataclass(frozen=True)
+class ResultView:
+    kind: str
+    colour: str
+    text_colour: str
+    icon: str
+    admit: bool
+    alert: bool
+    headline: LocalText
+    guidance: LocalText
+    reason: LocalText | None
+    # The masked name from the code (display only, never logged) and the issuing region's name.
+    person: str | None
+    region: LocalText | None
+    guardian: LocalText | None
+    card: bool
+    verdict: str
+    outcome: str
+    # Identifies the code for debounce and grouping; None for codes that could not be decoded.
+    code_key: str
+
+    @property
+    def region_text(self) -> str | None:
+        return f"{self.region.zh} {self.region.en}" if self.region else None
+
+    def lines(self) -> list[str]:
+        """Every text the result shows, in reading order (for the demo's console and for tests)."""
+        out = [self.icon, self.headline.zh, self.headline.en, self.guidance.zh, self.guidance.en]
+        if self.reason:
+            out += [self.reason.zh, self.reason.en]
+        out += [t for t in (self.person, self.region_text) if t]
+        if self.guardian:
+            out += [self.guardian.zh, self.guardian.en]
+        if self.card:
+            out.append(f"{PRINTED_CARD.zh} / {PRINTED_CARD.en}")
+        return out
+
+
+def kind_of(decision: Any) -> str:
+    r = decision.result
+    status = r.status.value if r.status is not None else None
+    if decision.tone.value == "check" and not decision.admit:
+        return "check"
+    if r.verdict.value != "ok":
+        return "invalid"
+    if status == "yellow":
+        return "yellow"
+    if decision.admit:
+        return "pass"
+    if status == "red" or decision.tone.value in ("alert", "stop"):
+        return "red"
+    return "check"
+
+
+def guardian_line(guardian: Any) -> LocalText:
+    return LocalText(f"由 {guardian.name}（{guardian.relation_zh}）出示",
+                     f"Shown by {guardian.name} ({guardian.relation_name})")
+
+
+def result_view(decision: Any) -> ResultView:
+    """The screen for one `scanner.policy.Decision`."""
+    r = decision.result
+    kind = kind_of(decision)
+    colour, text = COLOURS[kind]
+    icon = ICONS[kind]
+    if kind == "yellow" and decision.admit:
+        icon = "✓"
+    signed = r.verdict.value not in UNSIGNED_VERDICTS
+    key = (r.code_id.hex() if r.code_id else "") + ":" + (r.subject.hex() if r.subject else "")
+    return ResultView(
+        kind=kind, colour=colour, text_colour=text, icon=icon, admit=bool(decision.admit),
+        alert=bool(decision.alert_guard), headline=decision.headline, guidance=decision.guidance,
+        # A code that failed verification only *claims* a name and a region: say so, never vouch for it.
+        reason=decision.reason,
+        person=f"{r.name}（{UNVERIFIED.zh} {UNVERIFIED.en}）" if r.name and not signed else r.name,
+        region=r.issuer_name if signed else None,
+        guardian=guardian_line(r.guardian) if r.guardian is not None else None,
+        card=r.code_type is not None and r.code_type.value == "card",
+        verdict=r.verdict.value, outcome=decision.outcome, code_key=key)
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """Several people at once (one frame, or a guardian scanning in quick succession)."""
+
+    members: tuple[ResultView, ...]
+
+    @property
+    def admit(self) -> bool:
+        # The group goes through only if every member may.
+        return all(m.admit for m in self.members)
+
+    @property
+    def alert(self) -> bool:
+        return any(m.alert for m in self.members)
+
+    @property
+    def kind(self) -> str:
+        if self.admit:
+            return "pass"
+        order = ("red", "invalid", "yellow", "check")
+        return next(k for k in order if any(m.kind == k for m in self.members) or k == "check")
+
+    @property
+    def headline(self) -> LocalText:
+        n = len(self.members)
+        if self.admit:
+            return LocalText(f"{GROUP_ALL_ADMITTED.zh}（{n}人）", f"{GROUP_ALL_ADMITTED.en} ({n})")
+        ok = sum(m.admit for m in self.members)
+        return LocalText(f"{GROUP_NOT_ALL.zh}（{ok}/{n}）", f"{GROUP_NOT_ALL.en} ({ok} of {n} admitted)")
+
+
+def group_view(decisions: Sequence[Any]) -> GroupView:
+    return GroupView(tuple(result_view(d) for d in decisions))
