@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "scanner.cli_demo",
     "scanner.cli_log",
     "scanner.cli_scan",
+    "scanner.cli_config",
     "sync.cli",
     "ui.cli",
 ]

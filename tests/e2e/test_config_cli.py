@@ -1,0 +1,117 @@
+"""`checkpoint config check|pin` and `checkpoint install` as subprocesses."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from scanner.config import load_settings
+from scanner.pin import verify_pin
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "config.example.toml"
+EXE = shutil.which("checkpoint", path=str(Path(sys.executable).parent)) or "checkpoint"
+
+
+def checkpoint(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([EXE, *args], input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_check_accepts_the_example() -> None:
+    r = checkpoint("config", "check", str(EXAMPLE))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"{EXAMPLE}: ok\n"
+
+
+def test_check_reports_every_problem_with_key_and_file(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('[device]\nid = "gate-3"\n')
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[camera]\nfps = "fast"\nzoom = 2\n[admin]\npin_hash = "1234"\n[hub]\nurl = 5\n')
+    missing = tmp_path / "missing.toml"
+    r = checkpoint("config", "check", str(good), str(bad), str(missing))
+    assert r.returncode == 1
+    assert r.stdout == f"{good}: ok\n"
+    lines = r.stderr.splitlines()
+    assert f"{bad}: camera.fps: expected an integer, got 'fast'" in lines
+    assert f"{bad}: camera.zoom: unknown setting" in lines
+    assert any(line.startswith(f"{bad}: admin.pin_hash: not a PIN hash") for line in lines)
+    assert f"{bad}: hub.url: expected a string, got 5" in lines
+    assert f"{bad}: 4 problems" in lines
+    assert f"{missing}: file not found" in lines
+    assert "Traceback" not in r.stderr
+
+
+def test_check_files_exist(tmp_path: Path) -> None:
+    anchor = tmp_path / "anchor.pem"
+    anchor.write_text("not checked here, only readable\n")
+    f = tmp_path / "c.toml"
+    f.write_text(f'[trust]\nanchors = ["{anchor}", "{tmp_path}/gone.pem"]\n'
+                 f'[hub]\nclient_key = "{tmp_path}/key.pem"\n')
+    assert checkpoint("config", "check", str(f)).returncode == 0
+    r = checkpoint("config", "check", "--files-exist", str(f))
+    assert r.returncode == 1
+    assert f"{f}: trust.anchors[1]: cannot read {tmp_path}/gone.pem: No such file or directory" in r.stderr
+    assert f"{f}: hub.client_key: cannot read" in r.stderr
+    assert "trust.anchors[0]" not in r.stderr
+
+
+def test_pin_sets_the_hash_and_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
+    f = tmp_path / "config.toml"
+    shutil.copy(EXAMPLE, f)
+    f.chmod(0o640)
+    before = f.read_text()
+    r = checkpoint("config", "pin", str(f), "--stdin", stdin="802615\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"{f}: admin PIN set\n"
+    settings = load_settings(f)
+    assert verify_pin("802615", settings.admin.pin_hash)
+    assert not verify_pin("802614", settings.admin.pin_hash)
+    after = f.read_text()
+    assert "802615" not in after
+    changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
+    assert len(changed) == 1 and changed[0][0] == 'pin_hash = ""'
+    assert os.stat(f).st_mode & 0o777 == 0o640
+    # Again: the hash is replaced, not added twice.
+    assert checkpoint("config", "pin", str(f), "--stdin", stdin="1357\n").returncode == 0
+    assert verify_pin("1357", load_settings(f).admin.pin_hash)
+    assert f.read_text().count("pin_hash =") == 1
+
+
+def test_pin_adds_an_admin_section_when_there_is_none(tmp_path: Path) -> None:
+    f = tmp_path / "config.toml"
+    f.write_text('[device]\nid = "gate-9"')
+    assert checkpoint("config", "pin", str(f), "--stdin", stdin="4321\n").returncode == 0
+    settings = load_settings(f)
+    assert settings.device.id == "gate-9" and verify_pin("4321", settings.admin.pin_hash)
+    f.write_text('[admin]\nmax_attempts = 3\n[sound]\nenabled = false\n')
+    assert checkpoint("config", "pin", str(f), "--stdin", stdin="4321\n").returncode == 0
+    settings = load_settings(f)
+    assert settings.admin.max_attempts == 3 and not settings.sound.enabled
+    assert verify_pin("4321", settings.admin.pin_hash)
+
+
+def test_pin_refuses_bad_pins_and_files(tmp_path: Path) -> None:
+    f = tmp_path / "config.toml"
+    f.write_text("[admin]\n")
+    r = checkpoint("config", "pin", str(f), "--stdin", stdin="12ab\n")
+    assert r.returncode == 2 and "digits only" in r.stderr and "nothing changed" in r.stderr
+    assert f.read_text() == "[admin]\n"
+    r = checkpoint("config", "pin", str(tmp_path / "nope.toml"), "--stdin", stdin="1234\n")
+    assert r.returncode == 2 and "nope.toml: file not found" in r.stderr
+    f.write_text("[admin\n")
+    r = checkpoint("config", "pin", str(f), "--stdin", stdin="1234\n")
+    assert r.returncode == 2 and "invalid TOML" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_install_stages_through_the_cli(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    r = checkpoint("install", "--root", str(root), "--skip-python", "--hub")
+    assert r.returncode == 0, r.stderr
+    assert (root / "etc/systemd/system/checkpoint-kiosk.service").is_file()
+    assert (root / "etc/systemd/system/multi-user.target.wants/checkpoint-hub.service").is_symlink()
+    assert load_settings(root / "etc/checkpoint/config.toml").device.data_dir == "/var/lib/checkpoint"
