@@ -127,6 +127,7 @@ class TrustedClock:
         self._confirmed_at: float | None = None
         self._saved_mono: float | None = None
         self._settled = False
+        self._applied_measurement: float | None = None
         with self._lock:
             self._start()
             self._settled = True
@@ -189,6 +190,17 @@ class TrustedClock:
             self._confirmed_at = now
             self._save()
             return ClockState(True, None, now, now, self._offset, now)
+
+    def confirm_offset(self, offset: float, measured_at: float) -> ClockState:
+        """`confirm()` from the sync agent's record: hub time minus device time was `offset` seconds
+        when the device time was `measured_at` (`hub_time_offset`, `hub_time_measured_at` in
+        `sync-status.json`). Polling the file is fine: a measurement is applied once.
+        """
+        with self._lock:
+            if measured_at == self._applied_measurement:
+                return self.state()
+            self._applied_measurement = measured_at
+            return self.confirm(measured_at + offset, observed_at=measured_at)
 
     # -- internals ---------------------------------------------------------------------------------
 

@@ -189,6 +189,21 @@ def test_hub_time_observed_earlier(path: Path) -> None:
     assert clock.now() == pytest.approx(T0 + 5040)
 
 
+def test_confirm_offset_from_the_sync_status_applies_each_measurement_once(path: Path) -> None:
+    t = FakeTime(T0 - 86400)  # a day behind
+    clock = t.clock(path)
+    status = {"hub_time_offset": 86400.0, "hub_time_measured_at": T0 - 86400 - 20}
+    state = clock.confirm_offset(status["hub_time_offset"], status["hub_time_measured_at"])
+    assert state.trusted and clock.now() == pytest.approx(T0)
+    t.advance(5)
+    t.wall += 700  # a jump: untrusted, and the same (old) measurement must not re-trust it
+    assert not clock.trusted()
+    state = clock.confirm_offset(status["hub_time_offset"], status["hub_time_measured_at"])
+    assert not state.trusted and state.reason == JUMP
+    fresh = t.wall
+    assert clock.confirm_offset(-700.0, fresh).trusted
+
+
 def test_stale_or_future_hub_measurements_are_ignored(path: Path) -> None:
     t = FakeTime(T0)
     clock = t.clock(path)
