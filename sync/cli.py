@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -72,7 +75,69 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_agent(args: argparse.Namespace) -> Any:
+    """The agent with its visit log, trust store and status store, from the settings file."""
+    from keys.keyfile import load_public_key
+    from keys.statusstore import StatusStore
+    from keys.trustlist import TrustStore
+    from scanner.config import Settings, load_settings
+    from scanner.visitlog import VisitLog
+    from sync.agent import AgentConfig, SyncAgent
+
+    settings = load_settings(args.config) if args.config else Settings()
+    if args.data_dir:
+        settings = settings.replace(device=dataclasses.replace(settings.device, data_dir=args.data_dir))
+    config = AgentConfig.from_settings(settings)
+    trust = status = None
+    if settings.trust.anchors:
+        anchors = [load_public_key(p) for p in settings.trust.anchors]
+        trust = TrustStore.open(settings.data_dir / "trust", anchors)
+        status = StatusStore.open(settings.data_dir / "status.sqlite")
+    notify = None
+    # scanner/sdnotify.py comes with the appliance issue; without it the agent simply does not notify.
+    with contextlib.suppress(ImportError):
+        notify = importlib.import_module("scanner.sdnotify").notify
+    return SyncAgent(config, VisitLog.open_settings(settings), trust, status, notify=notify)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    if args.status:
+        from scanner.config import Settings, load_settings
+        from sync.status import read_status
+
+        settings = load_settings(args.config) if args.config else Settings()
+        state = read_status(args.data_dir or settings.data_dir)
+        print(json.dumps(dataclasses.asdict(state) if state else None, indent=1, sort_keys=True))
+        return 0 if state else 1
+    agent = build_agent(args)
+    if args.once:
+        report = agent.run_once()
+        print(f"sync ok: {report.uploaded} uploaded, {report.duplicates} already on the hub, "
+              f"{agent.state.pending} pending; trust list {report.trust_list}; "
+              + ("; ".join(f"{k} {v}" for k, v in report.status_lists.items()) or "no status lists"))
+        if report.chain_breaks:
+            print(f"warning: the hub flagged {report.chain_breaks} chain breaks", file=sys.stderr)
+        return 0
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        agent.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
 def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("sync", help="upload the visit log to the hub, fetch trust and status lists")
+    p.add_argument("--config", metavar="FILE", help="settings file ([hub], [sync], [log], [trust])")
+    p.add_argument("--data-dir", metavar="DIR", help="override device.data_dir")
+    p.add_argument("--once", action="store_true", help="one round, then exit (non-zero if it failed)")
+    p.add_argument("--status", action="store_true", help="print the last sync-status.json and exit")
+    p.set_defaults(func=cmd_sync)
+
     hub = subparsers.add_parser("hub", help="the reference hub: serve, publish lists, query visits")
     sub = hub.add_subparsers(dest="hub_command", metavar="ACTION")
     sub.required = True

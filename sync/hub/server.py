@@ -66,7 +66,10 @@ def serve(app: Any, *, host: str, port: int, certfile: str, keyfile: str, device
     config = uvicorn.Config(app, http=PeerCertProtocol, ssl_certfile=certfile, ssl_keyfile=keyfile,
                             ssl_cert_reqs=ssl.CERT_REQUIRED, ssl_ca_certs=device_ca,
                             ssl_context_factory=_no_tickets, log_level=log_level, access_log=False,
-                            timeout_keep_alive=30)
+                            timeout_keep_alive=30,
+                            # In-flight uploads finish (each commits in one step); idle TLS keep-alive
+                            # connections are not waited for beyond this.
+                            timeout_graceful_shutdown=2)
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     (announce or (lambda line: print(line, flush=True, file=sys.stdout)))(
         f"hub listening on https://{shown}:{bound}")

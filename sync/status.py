@@ -1,0 +1,73 @@
+"""The sync agent's state for the kiosk: `sync-status.json` in the data directory, written atomically.
+
+The kiosk (and `checkpoint sync --status`) only reads this file; nothing goes over the network. Fields:
+
+* `updated_at`: when the agent wrote the file (Unix seconds);
+* `online`: whether the last contact with the hub succeeded; `consecutive_failures`, `next_attempt_at`;
+* `last_success`, `last_attempt`, `last_error` (plain words, or null);
+* `pending`: visits not yet acknowledged by the hub; `uploaded_total` acknowledged so far and
+  `duplicates_total`, how many of those the hub already held (a resend after a lost answer);
+* `hub_time_offset`: hub time minus device time in seconds at `hub_time_measured_at` (device time),
+  with `hub_time_rtt` (round trip, the offset's uncertainty); issue 6's trusted clock reads these;
+* `trust_list`: `{version, issued_at, next_update, age, etag, error}`;
+* `status_lists`: per issuer `{version, issued_at, next_update, age, error}`;
+* `storage`: the visit log's `{percent, alarm, full, message}`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATUS_FILE = "sync-status.json"
+
+
+@dataclass
+class SyncStatus:
+    updated_at: float | None = None
+    online: bool = False
+    consecutive_failures: int = 0
+    next_attempt_at: float | None = None
+    last_success: float | None = None
+    last_attempt: float | None = None
+    last_error: str | None = None
+    pending: int = 0
+    uploaded_total: int = 0
+    duplicates_total: int = 0
+    hub_time_offset: float | None = None
+    hub_time_rtt: float | None = None
+    hub_time_measured_at: float | None = None
+    trust_list: dict[str, Any] = field(default_factory=dict)
+    status_lists: dict[str, dict[str, Any]] = field(default_factory=dict)
+    storage: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SyncStatus:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def write_status(data_dir: str | Path, status: SyncStatus) -> Path:
+    """Replace the status file atomically (write, fsync, rename), so a reader never sees half of it."""
+    d = Path(data_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / STATUS_FILE
+    tmp = d / f".{STATUS_FILE}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(asdict(status), f, ensure_ascii=False, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def read_status(data_dir: str | Path) -> SyncStatus | None:
+    """The last state the agent wrote, or None if it never ran (or the file is unreadable)."""
+    try:
+        data = json.loads((Path(data_dir) / STATUS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return SyncStatus.from_json(data) if isinstance(data, dict) else None
