@@ -161,10 +161,7 @@ class KioskWindow(QWidget):
         self.alert_timer.stop()
         self.result.set_alert(False)
         self.acknowledged.emit()
-        if self.queue:
-            self.show_decision(self.queue.popleft())
-        else:
-            self.go_idle()
+        self.go_idle()  # a decision that waited meanwhile starts a screen of its own
 
     def _result_timeout(self) -> None:
         if self.alert_pending:

@@ -89,6 +89,9 @@ def age_text(seconds: float | None) -> str:
     return f"{s / 86400:.0f} d"
 
 
+CHIP_NAMES = ("clock", "network", "pending", "trust_list", "status_list", "device", "counts")
+
+
 @dataclass(frozen=True)
 class Chip:
     """One cell of the status bar: a bilingual label, a value, and whether it needs attention."""

@@ -85,18 +85,18 @@ class ResultView:
 
 def kind_of(decision: Any) -> str:
     r = decision.result
-    status = r.status.value if r.status is not None else None
-    if decision.tone.value == "check" and not decision.admit:
+    if decision.outcome in ("clock_untrusted", "not_accepted"):
         return "check"
     if r.verdict.value != "ok":
-        return "invalid"
-    if status == "yellow":
-        return "yellow"
+        return "check" if decision.tone.value == "check" else "invalid"
+    # A valid code keeps its own colour whatever the venue does with it (a hospital sends yellow codes
+    # to the fever clinic: still a yellow screen, with the hospital's words).
+    status = r.status.value if r.status is not None else None
+    if status in ("yellow", "red"):
+        return status
     if decision.admit:
         return "pass"
-    if status == "red" or decision.tone.value in ("alert", "stop"):
-        return "red"
-    return "check"
+    return "check" if decision.tone.value == "check" else "red"
 
 
 def guardian_line(guardian: Any) -> LocalText:
@@ -110,7 +110,7 @@ def result_view(decision: Any) -> ResultView:
     kind = kind_of(decision)
     colour, text = COLOURS[kind]
     icon = ICONS[kind]
-    if kind == "yellow" and decision.admit:
+    if kind in ("yellow", "red") and decision.admit:
         icon = "✓"
     signed = r.verdict.value not in UNSIGNED_VERDICTS
     key = (r.code_id.hex() if r.code_id else "") + ":" + (r.subject.hex() if r.subject else "")

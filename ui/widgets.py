@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from keys.trustlist import LocalText
-from ui.status import Chip, StatusSnapshot, banners, chips
+from ui.status import CHIP_NAMES, Chip, StatusSnapshot, banners, chips
 from ui.view import ACK_HINT, ALERT_BORDER, AMBER, COLOURS, IDLE_COLOURS, PRINTED_CARD, PROMPT, GroupView, ResultView
 
 FONT_FAMILIES = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "DejaVu Sans"]
@@ -468,17 +468,18 @@ class StatusBar(QWidget):
         self._lay = QHBoxLayout(self)
         self._lay.setContentsMargins(6, 2, 6, 2)
         self._lay.setSpacing(6)
+        for name in CHIP_NAMES:
+            cell = QLabel("…\n…")
+            cell.setTextFormat(Qt.TextFormat.PlainText)
+            cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.cells[name] = cell
+            self._lay.addWidget(cell, 2 if name == "device" else 1)
+        self._apply_fonts()
 
     def set_status(self, s: StatusSnapshot) -> None:
         self.chips = chips(s)
         for c in self.chips:
-            cell = self.cells.get(c.name)
-            if cell is None:
-                cell = QLabel()
-                cell.setTextFormat(Qt.TextFormat.PlainText)
-                cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
-                self.cells[c.name] = cell
-                self._lay.addWidget(cell, 2 if c.name == "device" else 1)
+            cell = self.cells[c.name]
             cell.setText(f"{c.label.zh} {c.label.en}\n{c.value}")
             if cell.property("warn") != c.warn:
                 cell.setProperty("warn", c.warn)
