@@ -117,9 +117,17 @@ if [ "$PYTHON" -eq 1 ]; then
     log "creating $VENV (with system site packages, for python3-picamera2)"
     "$PYTHON_BIN" -m venv --system-site-packages "$VENV"
   fi
+  pip_args=(--quiet --disable-pip-version-check --upgrade)
+  if dpkg-query -W -f='${Status}' python3-picamera2 2>/dev/null | grep -q "install ok installed"; then
+    # Keep numpy binary-compatible with apt's picamera2 (see the constraints file).
+    pip_args+=(--constraint "$SRC/systemd/picamera2-constraints.txt")
+  fi
   log "installing the checkpoint package from $SRC"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$SRC" >&2
+  "$VENV/bin/python" -m pip install "${pip_args[@]}" "$SRC" >&2
   "$VENV/bin/checkpoint" --help >/dev/null
+  if [[ " ${pip_args[*]} " == *" --constraint "* ]] && ! "$VENV/bin/python" -c "import picamera2" 2>/dev/null; then
+    log "warning: picamera2 does not import in $VENV; the camera module will not work (docs/deploy.md)"
+  fi
 else
   log "skipping the virtualenv and the package (--skip-python)"
 fi

@@ -137,3 +137,21 @@ def test_help_describes_the_options() -> None:
     assert result.returncode == 0
     for option in ("--root DIR", "--skip-python", "--hub", "--prefix"):
         assert option in result.stdout
+
+
+def test_picamera2_constraints_leave_a_version_the_project_accepts() -> None:
+    """On Raspberry Pi OS, pip is held to numpy 1.x; the project's own ranges must still be met."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    declared = {Requirement(r).name: Requirement(r).specifier
+                for r in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]}
+    constraints = [Requirement(line) for line in (REPO / "systemd/picamera2-constraints.txt").read_text()
+                   .splitlines() if line and not line.startswith("#")]
+    # Versions known to exist on PyPI with aarch64 wheels for Python 3.11.
+    known = {"numpy": "1.26.4", "opencv-python-headless": "4.10.0.84"}
+    assert {c.name for c in constraints} == set(known)
+    for c in constraints:
+        assert c.specifier.contains(known[c.name]), c
+        assert declared[c.name].contains(known[c.name]), (c.name, declared[c.name])
