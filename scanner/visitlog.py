@@ -282,8 +282,10 @@ class VisitLog:
                         marks = ", ".join("?" * len(chunk))
                         self._conn.execute(f"UPDATE visits SET synced_at_ms = ? WHERE visit_id IN ({marks}) "
                                            "AND synced_at_ms IS NULL", [at_ms, *chunk])
-                        done += self._conn.execute(f"DELETE FROM outbox WHERE visit_id IN ({marks})",
-                                                   chunk).rowcount
+                        # By seq (the outbox's key): a scan by visit id would read the whole backlog.
+                        done += self._conn.execute(
+                            f"DELETE FROM outbox WHERE seq IN (SELECT seq FROM visits WHERE visit_id IN ({marks}))",
+                            chunk).rowcount
                     self._conn.execute("COMMIT")
                 except BaseException:
                     if self._conn.in_transaction:

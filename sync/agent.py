@@ -25,6 +25,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,37 +170,52 @@ class SyncAgent:
         self.state.hub_time_measured_at = t0
         return offset
 
+    def _prepare(self, after_seq: int) -> tuple[list[dict[str, Any]], bytes] | None:
+        rows = self.log.pending(self.config.batch_size, after_seq=after_seq)
+        if not rows:
+            return None
+        body = json.dumps({"visits": rows}, separators=(",", ":"), ensure_ascii=False).encode()
+        return rows, gzip.compress(body, compresslevel=3)
+
+    def _post_batch(self, body: bytes) -> dict[str, Any]:
+        r = self._request("POST", "/v1/visits", data=body,
+                          headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+        if r.status_code != 200:
+            raise HubRefused(r.status_code, "upload not accepted")
+        ack = self._json(r)
+        if not isinstance(ack, dict):
+            raise HubRefused(r.status_code, "upload answer is not an object")
+        return ack
+
     def upload(self) -> RoundReport:
+        """Upload the whole outbox; each batch is marked synced only once the hub acknowledged it."""
         report = RoundReport()
-        after = 0
-        while True:
-            rows = self.log.pending(self.config.batch_size, after_seq=after)
-            if not rows:
-                return report
-            body = gzip.compress(json.dumps({"visits": rows}, separators=(",", ":")).encode(), compresslevel=5)
-            r = self._request("POST", "/v1/visits", data=body,
-                              headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
-            if r.status_code != 200:
-                raise HubRefused(r.status_code, "upload not accepted")
-            ack = self._json(r)
-            sent = {row["visit_id"] for row in rows}
-            acked = [i for i in ack.get("acked", []) if i in sent]
-            if not acked:
-                raise HubRefused(200, "the hub acknowledged none of the batch")
-            self.log.mark_synced(acked)
-            report.uploaded += int(ack.get("stored", 0))
-            report.duplicates += int(ack.get("duplicates", 0))
-            breaks = ack.get("chain_breaks") or []
-            report.chain_breaks += len(breaks)
-            for b in breaks[:5]:
-                log.warning("hub flagged a chain break at visit %s (seq %s): %s", b.get("visit_id"),
-                            b.get("seq"), b.get("problem"))
-            self.state.uploaded_total += len(acked)
-            self.state.duplicates_total += int(ack.get("duplicates", 0))
-            self.state.pending = self.log.pending_count()
-            # Rows the hub did not acknowledge stay in the outbox for the next round.
-            after = rows[-1]["seq"]
-            self.notify("WATCHDOG=1")
+        batch = self._prepare(0)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload") as pool:
+            while batch is not None:
+                rows, body = batch
+                sending = pool.submit(self._post_batch, body)
+                # Read and compress the next batch while the hub stores this one.
+                batch = self._prepare(rows[-1]["seq"])
+                ack = sending.result()
+                sent = {row["visit_id"] for row in rows}
+                acked = [i for i in ack.get("acked", []) if i in sent]
+                if not acked:
+                    raise HubRefused(200, "the hub acknowledged none of the batch")
+                # Rows the hub did not acknowledge stay in the outbox for the next round.
+                self.log.mark_synced(acked)
+                report.uploaded += int(ack.get("stored", 0))
+                report.duplicates += int(ack.get("duplicates", 0))
+                breaks = ack.get("chain_breaks") or []
+                report.chain_breaks += len(breaks)
+                for b in breaks[:5]:
+                    log.warning("hub flagged a chain break at visit %s (seq %s): %s", b.get("visit_id"),
+                                b.get("seq"), b.get("problem"))
+                self.state.uploaded_total += len(acked)
+                self.state.duplicates_total += int(ack.get("duplicates", 0))
+                self.notify("WATCHDOG=1")
+        self.state.pending = self.log.pending_count()
+        return report
 
     def fetch_trust_list(self) -> str:
         from keys.errors import TrustListError
