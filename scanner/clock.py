@@ -178,11 +178,12 @@ class TrustedClock:
                 return ClockState(self._trusted, self._reason, wall + self._offset, self._last_good,
                                   self._offset, self._confirmed_at)
             offset = hub_time - (wall if observed_at is None else observed_at)
+            previous = self._offset
             self._offset = 0.0 if abs(offset) <= self.settings.tolerance else offset
             now = wall + self._offset
             if not self._trusted:
                 log.info("clock trusted again from hub time was=%s offset=%.1f", self._reason, self._offset)
-            elif self._offset:
+            elif abs(self._offset - previous) > self.settings.tolerance:
                 log.warning("clock corrected by hub offset=%.1f", self._offset)
             self._trusted = True
             self._reason = None
