@@ -10,8 +10,9 @@ No names are stored: the masked name of a code is for the screen only. A row hol
 issuer's subject pseudonym and the code id), the verdict and the decision.
 
 Retention purges synced rows older than `log.retention_days`; unsynced rows are never purged. The
-storage cap (`log.storage_cap_mb`) is enforced with SQLite's `max_page_count`, so the log stops at the
-cap with a clear `StorageError` instead of filling the disk; `storage()` raises the alarm at
+storage cap (`log.storage_cap_mb`) stops appends at the cap with a clear `StorageError` instead of
+filling the disk; SQLite's `max_page_count` is set a little above it, so recording uploads and purging
+still work on a full log (that is how it recovers). `storage()` raises the alarm at
 `log.storage_alarm_percent` of the cap, long before that.
 """
 
@@ -201,8 +202,11 @@ class VisitLog:
     def set_cap(self, storage_cap_mb: float) -> None:
         """(Re)apply the storage cap; raising it is how a full log recovers."""
         self.cap_bytes = int(storage_cap_mb * 1024 * 1024)
-        pages = max(self.cap_bytes // self.page_size, 1)
-        self._conn.execute(f"PRAGMA max_page_count = {int(pages)}")
+        self._cap_pages = max(self.cap_bytes // self.page_size, 1)
+        # Appends stop at the cap; the hard limit above it leaves room to record uploads and purge,
+        # so a full log can always be emptied by syncing.
+        reserve = max(self._cap_pages // 10, 64)
+        self._conn.execute(f"PRAGMA max_page_count = {int(self._cap_pages + reserve)}")
         self._full = False
 
     def close(self) -> None:
@@ -233,6 +237,10 @@ class VisitLog:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
+                    used = (self._conn.execute("PRAGMA page_count").fetchone()[0]
+                            - self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+                    if used >= self._cap_pages:
+                        raise sqlite3.OperationalError("database or disk is full (storage cap reached)")
                     last_seq, prev = self._tail()
                     row["seq"] = last_seq + 1
                     row["prev_chain"] = prev
@@ -322,6 +330,8 @@ class VisitLog:
                     raise
             except sqlite3.Error as e:
                 raise StorageError(f"visit log {self.path}: cannot purge: {e}") from e
+        if gone:
+            self._full = False
         return gone
 
     # -- reading ------------------------------------------------------------------------------------
@@ -381,10 +391,15 @@ class VisitLog:
 
     def storage(self) -> StorageState:
         """How full the log is against its cap, and whether the operator must be alarmed."""
-        used = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+        # Pages holding data count, not file sizes: purged pages are reused, and the WAL file keeps its
+        # size after checkpoints (SQLite bounds it at about 1000 pages).
+        with self._lock:
+            pages = (self._conn.execute("PRAGMA page_count").fetchone()[0]
+                     - self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+        used = int(pages) * self.page_size
         free = shutil.disk_usage(self.path.parent).free
         percent = 100.0 * used / self.cap_bytes if self.cap_bytes else 100.0
-        full = self._full or percent >= 100.0
+        full = self._full or pages >= self._cap_pages
         if full:
             message = "visit log full: visits are not being logged"
         elif percent >= self.alarm_percent:

@@ -201,3 +201,25 @@ def test_trust_and_status_lists_are_fetched_verified_and_kept(tmp_path, pki, wor
     assert read_status(data).status_lists["CN-ZJ"]["error"]
     agent.close()
     log.close()
+
+
+def test_full_log_is_reported_and_recovers_after_sync_and_purge(tmp_path, pki):
+    from scanner.errors import StorageError
+
+    log = VisitLog(tmp_path / "visits.sqlite", storage_cap_mb=0.1)
+    with pytest.raises(StorageError, match="storage full"):
+        fill(log, 10_000)
+    logged = log.count()
+    assert log.storage().full and log.integrity_check() == "ok"
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        agent = agent_for(hub.url, pki, tmp_path, log, retention_days=0)
+        agent.write_state()
+        assert read_status(tmp_path).storage["full"] is True
+        report = agent.run_once()
+        agent.close()
+    assert report.uploaded == logged and report.purged == logged
+    assert len(hub_ids(tmp_path / "hub.sqlite")) == logged
+    fill(log, 5)  # space is back
+    assert not log.storage().full and log.verify().ok and log.pending_count() == 5
+    assert read_status(tmp_path).storage["full"] is False
+    log.close()
