@@ -63,6 +63,8 @@ class AgentConfig:
     backoff_max: float = 300.0
     retention_days: int = 28
     anchors: list[str] = field(default_factory=list)
+    # How often `run` pings the systemd watchdog while it waits (at least twice per WatchdogSec).
+    watchdog_ping: float = 5.0
 
     @classmethod
     def from_settings(cls, settings: Any) -> AgentConfig:
@@ -320,6 +322,10 @@ class SyncAgent:
         self.write_state()
         return report
 
+    def _status(self, text: str) -> None:
+        # One line only: a newline would start a new assignment in the sd_notify message.
+        self.notify("STATUS=" + " ".join(text.splitlines()))
+
     def run(self, stop: threading.Event, *, max_rounds: int | None = None) -> None:
         """Repeat rounds until `stop` is set; back off after failures. Pings the systemd watchdog."""
         self.notify("READY=1")
@@ -329,19 +335,19 @@ class SyncAgent:
             try:
                 report = self.run_once()
                 delay = self.config.interval
-                self.notify(f"STATUS=online, {report.uploaded} uploaded, {self.state.pending} pending")
+                self._status(f"online, {report.uploaded} uploaded, {self.state.pending} pending")
             except CheckpointError as e:
                 delay = backoff_delay(self.state.consecutive_failures, base=self.config.backoff_base,
                                       cap=self.config.backoff_max, rng=self.rng)
                 log.warning("sync failed (%s); retrying in %.1f s", e, delay)
-                self.notify(f"STATUS=offline: {e}")
+                self._status(f"offline: {e}")
             self.state.next_attempt_at = time.time() + delay
             write_status(self.config.data_dir, self.state)
             deadline = time.monotonic() + delay
             while not stop.is_set():
                 self.notify("WATCHDOG=1")
                 left = deadline - time.monotonic()
-                if left <= 0 or stop.wait(min(left, 5.0)):
+                if left <= 0 or stop.wait(min(left, self.config.watchdog_ping)):
                     break
         self.notify("STOPPING=1")
         self._reset()

@@ -96,7 +96,11 @@ def build_agent(args: argparse.Namespace) -> Any:
     notify = None
     # scanner/sdnotify.py comes with the appliance issue; without it the agent simply does not notify.
     with contextlib.suppress(ImportError):
-        notify = importlib.import_module("scanner.sdnotify").notify
+        sdnotify = importlib.import_module("scanner.sdnotify")
+        notify = sdnotify.notify
+        interval = sdnotify.watchdog_interval()
+        if interval:
+            config.watchdog_ping = min(config.watchdog_ping, interval / 2)
     return SyncAgent(config, VisitLog.open_settings(settings), trust, status, notify=notify)
 
 

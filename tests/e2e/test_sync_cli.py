@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,7 +27,7 @@ from scanner.clock import FixedClock
 from scanner.demo_data import build_demo_world
 from scanner.policy import load_profile
 from scanner.visitlog import VisitLog, VisitRecord
-from scanner.visitlog_schema import GENESIS, chain_hash
+from scanner.visitlog_schema import GENESIS, chain_hash, new_visit_id
 from sync.hub.store import HubStore
 
 N = 5000
@@ -105,3 +107,69 @@ timeout = 30
     assert state["online"] and state["pending"] == 0 and state["uploaded_total"] == N
     assert state["trust_list"]["version"] == 1 and set(state["status_lists"]) == {"CN", "CN-SH", "CN-ZJ"}
     assert isinstance(state["hub_time_offset"], float)
+
+
+def test_agent_daemon_notifies_systemd_uploads_new_visits_and_stops_on_sigterm(tmp_path):
+    pki = make_pki(tmp_path / "pki", "gate-d")
+    data = tmp_path / "device"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "n.sock"))
+    sock.settimeout(60)
+    messages: list[str] = []
+
+    def wait_for(prefix: str) -> str:
+        while True:
+            msg = sock.recv(4096).decode()
+            messages.append(msg)
+            if msg.startswith(prefix):
+                return msg
+
+    def append(n: int) -> None:
+        with VisitLog(data / "visits.sqlite") as log:
+            for _ in range(n):
+                now = time.time()
+                log.append(VisitRecord(visit_id=new_visit_id(now), ts_ms=int(now * 1000), device_id="gate-d",
+                                       checkpoint_id="mall-2", profile="mall", clock_trusted=True,
+                                       verdict="ok", admit=True, tone="pass"))
+
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        config = tmp_path / "checkpoint.toml"
+        config.write_text(f"""
+[device]
+id = "gate-d"
+data_dir = "{data}"
+
+[hub]
+url = "{hub.url}"
+client_cert = "{pki.device_cert}"
+client_key = "{pki.device_key}"
+ca_cert = "{pki.ca}"
+
+[sync]
+interval = 1
+timeout = 30
+""")
+        append(3)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "NOTIFY_SOCKET": str(tmp_path / "n.sock"),
+               "WATCHDOG_USEC": "2000000"}
+        env.pop("WATCHDOG_PID", None)
+        agent = subprocess.Popen([sys.executable, "-m", "scanner.cli", "sync", "--config", str(config)], cwd=ROOT,
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert wait_for("READY=1") == "READY=1"
+            assert wait_for("STATUS=online").startswith("STATUS=online, 3 uploaded, 0 pending")
+            append(2)  # logged while the agent runs: picked up by the next round
+            while not wait_for("STATUS=online").startswith("STATUS=online, 2 uploaded"):
+                pass
+            assert "WATCHDOG=1" in messages
+            agent.send_signal(signal.SIGTERM)
+            assert wait_for("STOPPING=1") == "STOPPING=1"
+            assert agent.wait(60) == 0
+        finally:
+            if agent.poll() is None:
+                agent.kill()
+            agent.communicate()
+            sock.close()
+    store = HubStore(tmp_path / "hub.sqlite")
+    assert store.count("gate-d") == 5
+    store.close()
