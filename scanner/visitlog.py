@@ -30,51 +30,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from scanner.errors import InputError, StorageError
-from scanner.visitlog_schema import GENESIS, ROW_FIELDS, chain_hash, migrate, new_visit_id
+from scanner.visitlog_schema import (
+    DRUG_CATEGORIES,
+    GENESIS,
+    ROW_FIELDS,
+    SCHOOL_ROLES,
+    chain_hash,
+    migrate,
+    new_visit_id,
+    validate_extra,
+)
 
-DRUG_CATEGORIES = ("antipyretic", "antitussive", "antiviral", "antibiotic", "other")
-SCHOOL_ROLES = ("student", "staff", "visitor", "guardian")
 DISK_FREE_ALARM_BYTES = 64 * 1024 * 1024
 _INSERT = f"INSERT INTO visits ({', '.join(ROW_FIELDS)}) VALUES ({', '.join('?' * len(ROW_FIELDS))})"
-
-
-def validate_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Check the venue-specific fields; unknown keys are refused so nothing identifying slips in.
-
-    * `drug_categories`: pharmacy registration, a list of `DRUG_CATEGORIES`;
-    * `school`: school check-in, `{"role": SCHOOL_ROLES, "direction": "in"|"out", "group": class code
-      (optional, up to 16 characters), "temperature_dc": body temperature in tenths of °C (optional)}`.
-    """
-    out: dict[str, Any] = {}
-    for key, value in (extra or {}).items():
-        if key == "drug_categories":
-            if not isinstance(value, list) or not value or any(v not in DRUG_CATEGORIES for v in value):
-                raise InputError(f"extra.drug_categories: expected a list of {', '.join(DRUG_CATEGORIES)}")
-            out[key] = sorted(set(value))
-        elif key == "school":
-            out[key] = _validate_school(value)
-        else:
-            raise InputError(f"extra.{key}: unknown visit field (allowed: drug_categories, school)")
-    return out
-
-
-def _validate_school(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InputError("extra.school: expected an object")
-    unknown = set(value) - {"role", "direction", "group", "temperature_dc"}
-    if unknown:
-        raise InputError(f"extra.school: unknown field(s) {', '.join(sorted(unknown))}")
-    if value.get("role") not in SCHOOL_ROLES:
-        raise InputError(f"extra.school.role: expected one of {', '.join(SCHOOL_ROLES)}")
-    if value.get("direction") not in ("in", "out"):
-        raise InputError("extra.school.direction: expected 'in' or 'out'")
-    group = value.get("group")
-    if group is not None and (not isinstance(group, str) or not 0 < len(group) <= 16):
-        raise InputError("extra.school.group: expected a class code of 1 to 16 characters")
-    temp = value.get("temperature_dc")
-    if temp is not None and (type(temp) is not int or not 300 <= temp <= 450):
-        raise InputError("extra.school.temperature_dc: expected tenths of °C between 300 and 450")
-    return {k: v for k, v in value.items() if v is not None}
 
 
 def _text(value: Any) -> str | None:
@@ -368,23 +336,38 @@ class VisitLog:
         return int(self._read("SELECT COUNT(*) FROM visits").fetchone()[0])
 
     def verify(self) -> ChainReport:
-        """Walk the whole chain from the anchor; report the first row that does not link or hash."""
-        with self._lock:
-            anchor_seq, prev = json.loads(self._conn.execute(
+        """Walk the whole chain from the anchor; report the first row that does not link or hash.
+
+        Reads one snapshot on its own connection, so appends and purges by other processes meanwhile
+        neither block it nor make it report a false break.
+        """
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, timeout=30)
+        except sqlite3.Error as e:
+            raise StorageError(f"visit log {self.path}: cannot read: {e}") from e
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("BEGIN")
+            anchor_seq, prev = json.loads(conn.execute(
                 "SELECT value FROM meta WHERE key = 'chain_anchor'").fetchone()[0])
-        expected_seq = anchor_seq + 1
-        n = 0
-        for row in self.rows():
-            n += 1
-            if row["seq"] != expected_seq:
-                return ChainReport(False, n, row["seq"], f"row {expected_seq} is missing")
-            if row["prev_chain"] != prev:
-                return ChainReport(False, n, row["seq"], "does not link to the previous row")
-            if chain_hash(prev, row) != row["chain"]:
-                return ChainReport(False, n, row["seq"], "content does not match its hash (edited)")
-            prev = row["chain"]
-            expected_seq += 1
-        return ChainReport(True, n)
+            expected_seq = anchor_seq + 1
+            n = 0
+            for r in conn.execute(f"SELECT {', '.join(ROW_FIELDS)} FROM visits ORDER BY seq"):
+                row = self._row_dict(r)
+                n += 1
+                if row["seq"] != expected_seq:
+                    return ChainReport(False, n, row["seq"], f"row {expected_seq} is missing")
+                if row["prev_chain"] != prev:
+                    return ChainReport(False, n, row["seq"], "does not link to the previous row")
+                if chain_hash(prev, row) != row["chain"]:
+                    return ChainReport(False, n, row["seq"], "content does not match its hash (edited)")
+                prev = row["chain"]
+                expected_seq += 1
+            return ChainReport(True, n)
+        except sqlite3.Error as e:
+            raise StorageError(f"visit log {self.path}: cannot read: {e}") from e
+        finally:
+            conn.close()
 
     def integrity_check(self) -> str:
         return str(self._read("PRAGMA integrity_check").fetchone()[0])
@@ -428,5 +411,5 @@ class VisitLog:
         return n
 
 
-__all__ = ["GENESIS", "ChainReport", "StorageState", "StoredVisit", "VisitLog", "VisitRecord",
-           "validate_extra"]
+__all__ = ["DRUG_CATEGORIES", "GENESIS", "SCHOOL_ROLES", "ChainReport", "StorageState", "StoredVisit", "VisitLog",
+           "VisitRecord", "validate_extra"]

@@ -1,4 +1,5 @@
-"""The visit log's on-disk shape: schema migrations, the canonical row encoding and the hash chain.
+"""The visit log's on-disk shape: schema migrations, venue extra fields, the canonical row encoding and the
+hash chain.
 
 Kept apart from `scanner/visitlog.py` because the hub (`sync/hub/`) re-computes the same chain from
 uploaded rows and must agree byte for byte with the device.
@@ -35,7 +36,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from scanner.errors import StorageError
+from scanner.errors import InputError, StorageError
 
 FORMAT_VERSION = 1
 GENESIS = "00" * 32
@@ -71,6 +72,49 @@ def new_visit_id(now: float | None = None) -> str:
     value = (ms << 80) | (0x7 << 76) | ((rand >> 68) & 0xFFF) << 64 | (0b10 << 62) | (rand & ((1 << 62) - 1))
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+DRUG_CATEGORIES = ("antipyretic", "antitussive", "antiviral", "antibiotic", "other")
+SCHOOL_ROLES = ("student", "staff", "visitor", "guardian")
+
+
+def validate_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check the venue-specific fields; unknown keys are refused so nothing identifying slips in.
+
+    * `drug_categories`: pharmacy registration, a list of `DRUG_CATEGORIES`;
+    * `school`: school check-in, `{"role": SCHOOL_ROLES, "direction": "in"|"out", "group": class code
+      (optional, up to 16 characters), "temperature_dc": body temperature in tenths of °C (optional)}`.
+    """
+    out: dict[str, Any] = {}
+    for key, value in (extra or {}).items():
+        if key == "drug_categories":
+            if not isinstance(value, list) or not value or any(v not in DRUG_CATEGORIES for v in value):
+                raise InputError(f"extra.drug_categories: expected a list of {', '.join(DRUG_CATEGORIES)}")
+            out[key] = sorted(set(value))
+        elif key == "school":
+            out[key] = _validate_school(value)
+        else:
+            raise InputError(f"extra.{key}: unknown visit field (allowed: drug_categories, school)")
+    return out
+
+
+def _validate_school(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError("extra.school: expected an object")
+    unknown = set(value) - {"role", "direction", "group", "temperature_dc"}
+    if unknown:
+        raise InputError(f"extra.school: unknown field(s) {', '.join(sorted(unknown))}")
+    if value.get("role") not in SCHOOL_ROLES:
+        raise InputError(f"extra.school.role: expected one of {', '.join(SCHOOL_ROLES)}")
+    if value.get("direction") not in ("in", "out"):
+        raise InputError("extra.school.direction: expected 'in' or 'out'")
+    group = value.get("group")
+    if group is not None and (not isinstance(group, str) or not 0 < len(group) <= 16):
+        raise InputError("extra.school.group: expected a class code of 1 to 16 characters")
+    temp = value.get("temperature_dc")
+    if temp is not None and (type(temp) is not int or not 300 <= temp <= 450):
+        raise InputError("extra.school.temperature_dc: expected tenths of °C between 300 and 450")
+    return {k: v for k, v in value.items() if v is not None}
 
 
 def _m1(conn: sqlite3.Connection) -> None:
