@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -197,10 +198,15 @@ class ZbarDecoder:
 
 @dataclass(frozen=True)
 class Pass:
-    """A decoding pass: an optional image transform, a decoder, results mapped back to input pixels."""
+    """A decoding pass: an optional image transform, a decoder, results mapped back to input pixels.
+
+    `camera` passes take turns on a live camera's empty frames; the others run on still images only
+    (they rescued nothing on the gate corpus in `bench/decode.py`, but cost little next to a file read).
+    """
 
     name: str
     run: Callable[[np.ndarray], list[tuple[bytes, Polygon]]]
+    camera: bool = True
 
 
 def _scaled(points: Polygon, scale: float) -> Polygon:
@@ -209,9 +215,9 @@ def _scaled(points: Polygon, scale: float) -> Polygon:
 
 
 def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]:
+    """The fallbacks, most useful first (see the rescue table of `bench/decode.py`)."""
     import cv2
 
-    passes: list[Pass] = []
     clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
 
     def sharpen(img: np.ndarray) -> np.ndarray:
@@ -228,24 +234,26 @@ def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]
         small = cv2.resize(img, None, fx=f, fy=f, interpolation=interp)
         return [(d, _scaled(p, f)) for d, p in dec(small)]
 
-    if zb is not None:
-        passes.append(Pass("zbar", zb.decode))
+    passes: list[Pass] = []
     if zx is not None:
         z = zx
         passes += [
-            Pass("zxing+clahe", lambda img: z.decode(clahe.apply(img))),
-            Pass("zxing+upscale", lambda img: rescale(z.decode, 2.0, img)),
+            # Blur and small modules; cheap.
             Pass("zxing+sharpen", lambda img: z.decode(sharpen(img))),
+            # Uneven light and glare: one threshold for the whole frame copes where local ones do not.
             Pass("zxing+global", lambda img: z.decode(img, binarizer="global")),
-            Pass("zxing+area", lambda img: rescale(z.decode, 0.5, img)),
+            # Dark-mode screens (light modules on dark), which the fast pass leaves out.
+            Pass("zxing+invert", lambda img: z.decode(255 - img, invert=False)),
+            # Low contrast with small modules: local contrast, then twice the pixels. Dear, so later.
             Pass("zxing+clahe+upscale", lambda img: rescale(z.decode, 2.0, clahe.apply(img))),
+            Pass("zxing+upscale", lambda img: rescale(z.decode, 2.0, img)),
+            Pass("zxing+clahe", lambda img: z.decode(clahe.apply(img))),
+            Pass("zxing+area", lambda img: rescale(z.decode, 0.5, img)),
         ]
     if zb is not None:
         b = zb
-        passes += [
-            Pass("zbar+invert", lambda img: b.decode(255 - img)),
-            Pass("zbar+clahe", lambda img: b.decode(clahe.apply(img))),
-        ]
+        passes.append(Pass("zbar", b.decode))
+        passes.append(Pass("zbar+clahe", lambda img: b.decode(clahe.apply(img)), camera=False))
     return passes
 
 
@@ -265,11 +273,14 @@ class FrameDecoder:
     """Decodes frames with the configured decoders; stateful only for the fallback budget.
 
     Not thread-safe: give each worker thread its own. `decoders` names the decoders to use, in order
-    (`"zxing"`, `"zbar"`); `slow_pass_every` = N runs the fallback passes on every Nth empty frame.
+    (`"zxing"`, `"zbar"`). On a camera, every Nth (`slow_pass_every`) frame also gets fallback passes,
+    taking turns: the next one in the cycle, then more while the frame has used less than
+    `slow_pass_ms`. A code held in view meets every pass within a second or so, and an empty scene
+    costs the fast pass plus about one pass in N.
     """
 
     def __init__(self, decoders: Sequence[str] = DECODER_NAMES, *, slow_pass_every: int = 3,
-                 fallbacks: bool = True):
+                 slow_pass_ms: float = 1.0, fallbacks: bool = True):
         unknown = [d for d in decoders if d not in DECODER_NAMES]
         if unknown:
             raise InputError(f"unknown decoder {unknown[0]!r}; known: {', '.join(DECODER_NAMES)}")
@@ -288,21 +299,27 @@ class FrameDecoder:
         self._first: Pass
         if self._zx is not None:
             z = self._zx
-            self._first = Pass("zxing", z.decode)
+            # The fast pass: no inversion and, on camera-sized frames, no downscaled copies: each
+            # would double the cost of every empty frame. Fallback passes cover both.
+            self._first = Pass("zxing", lambda img: z.decode(img, invert=False, downscale=max(img.shape) > 1000))
         elif self._zb is not None:
             self._first = Pass("zbar", self._zb.decode)
         else:
             raise InputError("none of the configured decoders is available")
         passes = _build_passes(self._zx, self._zb) if fallbacks else []
         self.passes = [p for p in passes if p.name != self._first.name]
-        self._empty_run = 0
+        self.camera_passes = [p for p in self.passes if p.camera]
+        self.slow_pass_ms = slow_pass_ms
+        self._frames = 0
+        self._next_pass = 0
 
     def decode(self, image: np.ndarray, *, thorough: bool | None = None) -> list[DecodedCode]:
         """Every QR code in `image`.
 
-        None (the camera case): the fast pass, and on every Nth frame it finds empty the fallbacks
-        until one finds something. True (still images): every pass, results merged, so a second code
-        that only a fallback can read is not missed next to an easy one. False: the fast pass only.
+        None (the camera case): the fast pass, and on every Nth frame the next fallbacks in turn
+        (see the class). True (still images): every pass, results merged, so a
+        second code that only a fallback can read is not missed next to an easy one. False: the fast
+        pass only.
         """
         gray = to_gray(image)
         found = self._run(self._first, gray)
@@ -310,16 +327,22 @@ class FrameDecoder:
             for p in self.passes:
                 found = _dedupe(found + self._run(p, gray))
             return found
-        if found:
-            self._empty_run = 0
-            return found
-        self._empty_run += 1
-        if thorough is None and self._empty_run % self.slow_pass_every == 0:
-            for p in self.passes:
-                found = self._run(p, gray)
-                if found:
-                    return found
-        return []
+        self._frames += 1
+        passes = self.camera_passes
+        if thorough is None and passes and self._frames % self.slow_pass_every == 0:
+            # Also when the fast pass found codes: a second phone beside an easy one may need a pass.
+            hunting = bool(found)
+            deadline = time.perf_counter() + self.slow_pass_ms / 1000
+            for _ in range(len(passes)):
+                p = passes[self._next_pass % len(passes)]
+                self._next_pass = (self._next_pass + 1) % len(passes)
+                more = self._run(p, gray)
+                if more and not hunting:
+                    return more
+                found = _dedupe(found + more)
+                if time.perf_counter() >= deadline:
+                    break
+        return found
 
     @staticmethod
     def _run(p: Pass, gray: np.ndarray) -> list[DecodedCode]:
