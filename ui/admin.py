@@ -59,7 +59,7 @@ class PinPage(QWidget):
             self.keys[k] = b
             grid.addWidget(b, i // 3, i % 3)
         back = QPushButton("返回 Back")
-        back.clicked.connect(self.cancelled.emit)
+        back.clicked.connect(self.cancelled)
         self.keys["back"] = back
         lay = QVBoxLayout(self)
         lay.addWidget(self.title)
@@ -107,22 +107,22 @@ class AdminPage(QWidget):
         self.setStyleSheet(STYLE)
         self.profile = QComboBox()
         self.profile.addItems(list(profiles))
-        self.profile.activated.connect(lambda _i: self.profile_chosen.emit(self.profile.currentText()))
+        self.profile.activated.connect(self._profile_activated)
         self.volume = QSlider(Qt.Orientation.Horizontal)
         self.volume.setRange(0, 100)
-        self.volume.valueChanged.connect(lambda v: self.volume_changed.emit(v / 100))
+        self.volume.valueChanged.connect(self._volume_moved)
         self.mute = QCheckBox("静音 Mute")
-        self.mute.toggled.connect(self.mute_changed.emit)
+        self.mute.toggled.connect(self.mute_changed)
         self.sync = QPushButton("立即同步 Sync now")
-        self.sync.clicked.connect(self.sync_requested.emit)
+        self.sync.clicked.connect(self.sync_requested)
         self.export = QPushButton("导出记录 Export logs")
-        self.export.clicked.connect(self.export_requested.emit)
+        self.export.clicked.connect(self.export_requested)
         self.camera_test = QPushButton("摄像头测试 Camera test")
         self.camera_test.setCheckable(True)
         self.quit = QPushButton("退出 Quit kiosk")
-        self.quit.clicked.connect(self.quit_requested.emit)
+        self.quit.clicked.connect(self.quit_requested)
         self.back = QPushButton("返回 Back")
-        self.back.clicked.connect(self.closed.emit)
+        self.back.clicked.connect(self.closed)
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.recent = QTableWidget(0, 3)
@@ -167,6 +167,13 @@ class AdminPage(QWidget):
             verdict = ("✓ " if r.admit else "✕ ") + (r.outcome if r.outcome != r.verdict else r.verdict)
             for j, text in enumerate((time.strftime("%H:%M:%S", time.localtime(r.at)), verdict, r.issuer)):
                 self.recent.setItem(i, j, QTableWidgetItem(text))
+
+    # Slots are methods returning None: PySide6 mishandles a Python bool returned to Qt (refcount).
+    def _profile_activated(self, _index: int) -> None:
+        self.profile_chosen.emit(self.profile.currentText())
+
+    def _volume_moved(self, value: int) -> None:
+        self.volume_changed.emit(value / 100)
 
     def _camera_test(self, on: bool) -> None:
         self.preview.setVisible(on)

@@ -106,8 +106,8 @@ class Kiosk(QObject):
         self.decided.connect(self.window.show_decision)
         self.preview.connect(self.window.set_preview)
         self.source_event.connect(self._on_source)
-        self.error_event.connect(lambda e: log.error("pipeline %s error: %s", e.stage, e.message))
-        self.window.purchase.connect(core.register_purchase)
+        self.error_event.connect(self._on_error)
+        self.window.purchase.connect(self._purchase)
         self.window.profile_chosen.connect(self._switch_profile)
         self.window.export_requested.connect(self._export)
         self.window.sync_requested.connect(self._sync)
@@ -146,6 +146,13 @@ class Kiosk(QObject):
             self.source_event.emit(event)
         elif isinstance(event, ErrorEvent):
             self.error_event.emit(event)
+
+    # Slots return None: PySide6 mishandles a Python bool handed back to Qt from a slot.
+    def _purchase(self, token: int, categories: list[str]) -> None:
+        self.core.register_purchase(token, categories)
+
+    def _on_error(self, e: Any) -> None:
+        log.error("pipeline %s error: %s", e.stage, e.message)
 
     def _on_source(self, ev: Any) -> None:
         if ev.kind == "disconnected":

@@ -86,7 +86,7 @@ class KioskWindow(QWidget):
         self.result_timer.timeout.connect(self._result_timeout)
         self.alert_timer = QTimer(self)
         self.alert_timer.setInterval(ALERT_REPEAT_MS)
-        self.alert_timer.timeout.connect(lambda: self.sound.play("alert"))
+        self.alert_timer.timeout.connect(self._alert_tone)
         self.long_press = QTimer(self)
         self.long_press.setSingleShot(True)
         self.long_press.setInterval(LONG_PRESS_MS)
@@ -153,6 +153,9 @@ class KioskWindow(QWidget):
             self.result_timer.start(round(wait * 1000))
         self._paint_pending = True
         self.result.update()
+
+    def _alert_tone(self) -> None:
+        self.sound.play("alert")
 
     def acknowledge(self) -> None:
         if not self.alert_pending:
@@ -237,8 +240,11 @@ class KioskWindow(QWidget):
         if obj is self.result and event.type() == QEvent.Type.Paint and self._paint_pending:
             self._paint_pending = False
             # Emitted after this paint has finished.
-            QTimer.singleShot(0, lambda g=self.result.group: self.result_painted.emit(g))
+            QTimer.singleShot(0, self._emit_painted)
         return False
+
+    def _emit_painted(self) -> None:
+        self.result_painted.emit(self.result.group)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if not self._key(event):

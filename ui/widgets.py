@@ -24,8 +24,11 @@ from PySide6.QtWidgets import (
 )
 
 from keys.trustlist import LocalText
+from ui.qtfix import immortalize_singletons
 from ui.status import CHIP_NAMES, Chip, StatusSnapshot, banners, chips
 from ui.view import ACK_HINT, ALERT_BORDER, AMBER, COLOURS, IDLE_COLOURS, PRINTED_CARD, PROMPT, GroupView, ResultView
+
+immortalize_singletons()  # idempotent; see ui/qtfix.py
 
 FONT_FAMILIES = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "DejaVu Sans"]
 
