@@ -133,15 +133,22 @@ class OpenCVSource:
 
 
 class Picamera2Source:
-    """The Raspberry Pi camera through Picamera2 (Raspberry Pi OS only), YUV420 with the Y plane used
-    directly: the decoder wants luminance, and no colour conversion is cheaper than any."""
+    """The Raspberry Pi camera through Picamera2 (Raspberry Pi OS only).
+
+    The default format, YUV420, hands the decoder the Y plane directly: it wants luminance, and no
+    colour conversion is cheaper than any. "RGB888" (pixels in B, G, R order, as OpenCV expects) and
+    "XRGB8888" give colour frames, for a preview that needs them.
+    """
 
     live = True
     name = "picamera"
+    FORMATS = ("YUV420", "RGB888", "XRGB8888")
 
-    def __init__(self, *, width: int = 640, height: int = 480, fps: int = 30,
+    def __init__(self, *, width: int = 640, height: int = 480, fps: int = 30, format: str = "YUV420",
                  camera_factory: Callable[[], Any] | None = None):
-        self.width, self.height, self.fps = width, height, fps
+        if format not in self.FORMATS:
+            raise InputError(f"picamera format {format!r} is not one of {', '.join(self.FORMATS)}")
+        self.width, self.height, self.fps, self.format = width, height, fps, format
         self._factory = camera_factory
         self._cam: Any = None
         self._index = 0
@@ -158,7 +165,7 @@ class Picamera2Source:
         try:
             cam = factory()
             config = cam.create_video_configuration(
-                main={"size": (self.width, self.height), "format": "YUV420"},
+                main={"size": (self.width, self.height), "format": self.format},
                 controls={"FrameRate": float(self.fps)}, buffer_count=2)
             cam.configure(config)
             cam.start()
@@ -177,9 +184,11 @@ class Picamera2Source:
             self.close()
             raise CameraError(f"the Pi camera stopped delivering frames: {e}") from None
         # YUV420 arrives as (height * 3/2, stride): the first `height` rows are the Y plane.
-        y = array[: self.height, : self.width]
+        # The colour formats may be padded too, and XRGB8888 carries a fourth byte.
+        rows = array[: self.height, : self.width]
+        image = rows if self.format == "YUV420" else rows[:, :, :3]
         self._index += 1
-        return Frame(y, time.monotonic(), self._index, self.name)
+        return Frame(image, time.monotonic(), self._index, self.name)
 
     def close(self) -> None:
         cam, self._cam = self._cam, None

@@ -141,8 +141,11 @@ class Pipeline:
         with self._cv:
             self._cv.notify_all()
         deadline = time.monotonic() + timeout
-        for t in [*self._readers, *([self._worker] if self._worker else [])]:
-            t.join(max(0.0, deadline - time.monotonic()))
+        if self._worker is not None:
+            self._worker.join(max(0.0, deadline - time.monotonic()))
+        for t in self._readers:
+            # A reader blocked on stdin cannot be woken; it is a daemon, so do not wait long for it.
+            t.join(min(1.0, max(0.0, deadline - time.monotonic())))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every source has ended and all its items are decided (or stop); True if so."""
@@ -285,6 +288,7 @@ class Pipeline:
     def _process(self, item: Frame | ScannedText) -> None:
         if isinstance(item, ScannedText):
             data = item.text.encode("utf-8", errors="surrogateescape")
+            self._expire(item.timestamp)
             self._decide(data, item.text, item.origin, item.timestamp, 0.0, 1, None)
             return
         t0 = time.perf_counter()

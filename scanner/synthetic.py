@@ -139,17 +139,19 @@ def gate_frame(rng: np.random.Generator, payloads: list[str], width: int = 640, 
     cols = max(1, min(len(payloads), 2 if width < 1000 else 3))
     rows = max(1, math.ceil(len(payloads) / cols))
     cell_w, cell_h = width / cols, height / rows
+    smallest = 3.0
     for i, payload in enumerate(payloads):
         n = qr_modules(payload).shape[0] + 2 * 8  # code + quiet zone + screen margin + bezel
         module = rng.uniform(*d.module_px) * width / 640
         # Keep the phone (rotated, tilted) inside its cell.
         module = min(module, min(cell_w, cell_h) / (n * 1.45))
+        smallest = module if i == 0 else min(smallest, module)
         reach = n * module * 0.72
         x0, y0 = cell_w * (i % cols), cell_h * (i // cols)
         cx = x0 + cell_w / 2 + rng.uniform(-1, 1) * max(0.0, cell_w / 2 - reach)
         cy = y0 + cell_h / 2 + rng.uniform(-1, 1) * max(0.0, cell_h / 2 - reach)
         placed.append(_draw_code(rng, frame, payload, cx, cy, module, d))
-    sigma = rng.uniform(*d.blur) * min(d.module_px[1], max(d.module_px[0], 3.0))
+    sigma = rng.uniform(*d.blur) * smallest
     if sigma > 0.2:
         frame = cv2.GaussianBlur(frame, (0, 0), sigma)
     frame += rng.normal(0, rng.uniform(*d.noise), size=frame.shape).astype(np.float32)

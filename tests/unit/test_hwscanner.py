@@ -6,6 +6,8 @@ import io
 import threading
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scanner.errors import InputError
 from scanner.hwscanner import LineSource, WedgeBuffer, WedgeSource
@@ -98,3 +100,30 @@ def test_line_source_reads_payloads_until_end_of_file(tmp_path):
     f.close()
     with pytest.raises(InputError, match="cannot read"):
         LineSource.from_file(str(tmp_path / "missing.txt"))
+
+
+printable = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+
+
+@given(codes=st.lists(st.text(printable, min_size=4, max_size=60), min_size=1, max_size=5),
+       enter=st.booleans(), gap=st.floats(0.0005, 0.05))
+def test_wedge_returns_each_burst_exactly(codes, enter, gap):
+    """Bursts typed faster than the timeout, apart by more than it, come back exactly, Enter or not."""
+    buf = WedgeBuffer(0.15)
+    out: list[str] = []
+    t = 100.0
+    for code in codes:
+        for ch in code:
+            done = buf.key(ch, t)
+            if done is not None:
+                out.append(done)
+            t += gap
+        if enter:
+            done = buf.key("\r", t)
+            if done is not None:
+                out.append(done)
+        t += 1.0
+    done = buf.poll(t)
+    if done is not None:
+        out.append(done)
+    assert out == codes

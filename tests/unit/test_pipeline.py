@@ -284,3 +284,39 @@ def test_start_stop_of_an_endless_live_source(payloads):
     assert not p.alive() and p.wait(0)
     with pytest.raises(RuntimeError):
         p.start()
+
+
+def test_camera_and_hardware_scanner_together(payloads):
+    """A kiosk with a camera and a wedge scanner: both feed one pipeline, both are decided."""
+    from scanner.hwscanner import WedgeSource
+
+    events: queue.Queue = queue.Queue()
+    wedge = WedgeSource(0.05)
+    cam = SyntheticSource([payloads[0]], fps=60, seed=4)
+    p = Pipeline([cam, wedge], echo, events.put)
+    p.start()
+    try:
+        first = events.get(timeout=TIMEOUT)
+        assert isinstance(first, DecisionEvent) and first.payload == payloads[0] and first.decode_ms > 0
+        for ch in payloads[1] + "\r":
+            wedge.feed(ch)
+        second = events.get(timeout=TIMEOUT)
+        assert isinstance(second, DecisionEvent) and second.payload == payloads[1]
+        assert second.source == "wedge" and second.decode_ms == 0
+    finally:
+        p.stop()
+
+
+def test_alive_turns_false_when_the_worker_is_stuck(payloads):
+    dec = GatedDecoder()
+    frames = [card([payloads[0]]), card([payloads[1]])]
+    p = Pipeline(BurstSource(frames, dec), echo, lambda e: None, decoder=dec, stall_after=0.0)
+    p.start()
+    try:
+        assert dec.started.wait(TIMEOUT)
+        # Busy on one frame for longer than `stall_after` (0 s): the watchdog would restart us.
+        assert not p.alive()
+        assert p.last_frame_monotonic is not None
+    finally:
+        dec.gate.set()
+        p.stop()

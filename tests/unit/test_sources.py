@@ -230,6 +230,27 @@ def test_picamera_source_takes_the_y_plane(payloads):
         Picamera2Source(camera_factory=lambda: FakePicamera2(y, fail=True)).open()
 
 
+class FakeColourPicamera2(FakePicamera2):
+    def capture_array(self, stream):
+        h, w = self.y.shape
+        arr = np.zeros((h, w + 32, 4), np.uint8)
+        arr[:h, :w, :3] = self.y[:, :, None]
+        return arr
+
+
+def test_picamera_colour_formats_give_bgr_frames(payloads):
+    y = _card(payloads[0])
+    cam = FakeColourPicamera2(y)
+    src = Picamera2Source(width=480, height=360, format="XRGB8888", camera_factory=lambda: cam)
+    src.open()
+    frame = src.read()
+    assert frame is not None and frame.image.shape == (360, 480, 3)
+    assert FrameDecoder().decode(frame.image)[0].text == payloads[0]
+    src.close()
+    with pytest.raises(InputError, match="not one of"):
+        Picamera2Source(format="MJPEG")
+
+
 def test_source_specs(tmp_path):
     assert isinstance(source_from_spec("camera:2"), OpenCVSource)
     assert source_from_spec("v4l2:/dev/video4").name == "v4l2:/dev/video4"
