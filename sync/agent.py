@@ -9,6 +9,7 @@ One round (`run_once`) talks to the hub over mutual TLS:
    refuses a tampered or rolled-back list and keeps the cached one;
 4. fetches each accepted issuer's status list with `since=` its held version (a delta if the hub has
    one on that base, else a snapshot) and applies it with `StatusStore.apply`;
+   then venue profile overrides, if the hub publishes any (checked, newer versions only);
 5. purges synced visits past the retention, and writes `sync-status.json` for the kiosk.
 
 `run` repeats rounds every `sync.interval` seconds; after a failure it waits with exponential backoff
@@ -34,10 +35,13 @@ import requests
 
 from scanner.errors import CheckpointError
 from sync.errors import HubRefused, HubUnavailable, SyncConfigError
-from sync.status import SyncStatus, read_status, write_status
+from sync.status import SyncStatus, atomic_write_json, read_status, write_status
 
 log = logging.getLogger(__name__)
 MAX_STATUS_STEPS = 10
+# Venue profile overrides from the hub, `{"version", "profiles": {NAME: {profile, outcomes}}}`, in the
+# same shape as a settings file's `[profiles.NAME]` tables; the kiosk merges them under its own settings.
+PROFILES_FILE = "venue-profiles.json"
 
 
 def backoff_delay(failures: int, *, base: float, cap: float, rng: random.Random) -> float:
@@ -90,6 +94,7 @@ class RoundReport:
     chain_breaks: int = 0
     trust_list: str = "unchanged"
     status_lists: dict[str, str] = field(default_factory=dict)
+    profiles: str = "unchanged"
     purged: int = 0
 
 
@@ -274,6 +279,35 @@ class SyncAgent:
             out[issuer] = result
         return out
 
+    def fetch_profiles(self) -> str:
+        """Venue profile overrides from the hub, checked like a settings file, kept in `PROFILES_FILE`."""
+        from scanner.policy import profile_problems
+
+        info = self.state.profiles
+        held = info.get("version")
+        headers = {"If-None-Match": info["etag"]} if info.get("etag") and held is not None else {}
+        r = self._request("GET", "/v1/profiles", headers=headers)
+        if r.status_code in (304, 404):
+            return "unchanged" if r.status_code == 304 else "none published"
+        doc = self._json(r)
+        version = doc.get("version") if isinstance(doc, dict) else None
+        profiles = doc.get("profiles") if isinstance(doc, dict) else None
+        problem: str | None
+        if type(version) is not int or not isinstance(profiles, dict):
+            problem = "not a {version, profiles} document"
+        elif held is not None and version <= held:
+            problem = f"version {version} is not newer than the held version {held}"
+        else:
+            problems = profile_problems(profiles)
+            problem = "; ".join(problems) if problems else None
+        if problem:
+            info["error"] = f"venue profiles from the hub refused: {problem}"
+            log.warning("%s", info["error"])
+            return f"refused: {problem}"
+        atomic_write_json(self.config.data_dir / PROFILES_FILE, {"version": version, "profiles": profiles})
+        info.update(version=version, etag=r.headers.get("ETag"), error=None)
+        return f"updated to version {version}"
+
     def _ages(self) -> None:
         now = time.time()
         if self.trust is not None and self.trust.version is not None:
@@ -305,6 +339,7 @@ class SyncAgent:
             report = self.upload()
             report.trust_list = self.fetch_trust_list()
             report.status_lists = self.fetch_status_lists()
+            report.profiles = self.fetch_profiles()
             report.purged = self.log.purge(self.config.retention_days)
         except CheckpointError as e:
             # Hub unreachable or refusing, or the local log failing (disk full): all recorded for the kiosk.
@@ -316,7 +351,7 @@ class SyncAgent:
         self.state.online = True
         self.state.consecutive_failures = 0
         self.state.last_success = time.time()
-        errors = [x for x in [self.state.trust_list.get("error"),
+        errors = [x for x in [self.state.trust_list.get("error"), self.state.profiles.get("error"),
                               *(v.get("error") for v in self.state.status_lists.values())] if x]
         self.state.last_error = errors[0] if errors else None
         self.write_state()

@@ -35,10 +35,13 @@ def cmd_hub_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from sync.hub.publish import publish_status_list, publish_trust_list
+    from sync.hub.publish import publish_profiles, publish_status_list, publish_trust_list
 
     store = _hub_store(args)
-    if args.hub_command == "publish-trust-list":
+    if args.hub_command == "publish-profiles":
+        pub = publish_profiles(store, args.file)
+        print(f"published venue profiles version {pub.version}")
+    elif args.hub_command == "publish-trust-list":
         pub = publish_trust_list(store, args.file)
         print(f"published trust list version {pub.version} (ETag {pub.etag})")
     else:
@@ -118,7 +121,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         report = agent.run_once()
         print(f"sync ok: {report.uploaded} uploaded, {report.duplicates} already on the hub, "
               f"{agent.state.pending} pending; trust list {report.trust_list}; "
-              + ("; ".join(f"{k} {v}" for k, v in report.status_lists.items()) or "no status lists"))
+              + ("; ".join(f"{k} {v}" for k, v in report.status_lists.items()) or "no status lists")
+              + f"; venue profiles {report.profiles}")
         if report.chain_breaks:
             print(f"warning: the hub flagged {report.chain_breaks} chain breaks", file=sys.stderr)
         return 0
@@ -161,9 +165,10 @@ def register(subparsers: Any) -> None:
     s.add_argument("--enrolled", metavar="FILE",
                    help="enrolled.jsonl of the device CA: only certificates listed there are accepted")
     s.set_defaults(func=cmd_hub_serve)
-    for name, what in (("publish-trust-list", "a signed trust list"),
-                       ("publish-status-list", "a signed status list")):
-        p = with_db(sub.add_parser(name, help=f"publish {what} (JWS JSON file) for devices to fetch"))
+    for name, what in (("publish-trust-list", "a signed trust list (JWS JSON file)"),
+                       ("publish-status-list", "a signed status list (JWS JSON file)"),
+                       ("publish-profiles", "venue profile overrides (TOML: version, [profiles.NAME])")):
+        p = with_db(sub.add_parser(name, help=f"publish {what} for devices to fetch"))
         p.add_argument("file", metavar="FILE")
         p.set_defaults(func=cmd_publish)
     v = with_db(sub.add_parser("visits", help="list visits that arrived (JSON lines)"))

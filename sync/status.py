@@ -11,6 +11,7 @@ The kiosk (and `checkpoint sync --status`) only reads this file; nothing goes ov
   with `hub_time_rtt` (round trip, the offset's uncertainty); issue 6's trusted clock reads these;
 * `trust_list`: `{version, issued_at, next_update, age, etag, error}`;
 * `status_lists`: per issuer `{version, issued_at, next_update, age, error}`;
+* `profiles`: venue profile overrides from the hub `{version, etag, error}` (file `venue-profiles.json`);
 * `storage`: the visit log's `{percent, alarm, full, message}`.
 """
 
@@ -42,6 +43,7 @@ class SyncStatus:
     hub_time_measured_at: float | None = None
     trust_list: dict[str, Any] = field(default_factory=dict)
     status_lists: dict[str, dict[str, Any]] = field(default_factory=dict)
+    profiles: dict[str, Any] = field(default_factory=dict)
     storage: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -50,18 +52,21 @@ class SyncStatus:
         return cls(**known)
 
 
-def write_status(data_dir: str | Path, status: SyncStatus) -> Path:
-    """Replace the status file atomically (write, fsync, rename), so a reader never sees half of it."""
-    d = Path(data_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    path = d / STATUS_FILE
-    tmp = d / f".{STATUS_FILE}.{os.getpid()}.tmp"
+def atomic_write_json(path: Path, data: Any) -> Path:
+    """Write JSON so that a reader (or a power cut) sees the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(asdict(status), f, ensure_ascii=False, indent=1, sort_keys=True)
+        json.dump(data, f, ensure_ascii=False, indent=1, sort_keys=True)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
     return path
+
+
+def write_status(data_dir: str | Path, status: SyncStatus) -> Path:
+    """Replace the status file atomically (write, fsync, rename)."""
+    return atomic_write_json(Path(data_dir) / STATUS_FILE, asdict(status))
 
 
 def read_status(data_dir: str | Path) -> SyncStatus | None:

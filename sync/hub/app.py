@@ -1,4 +1,4 @@
-"""The hub's HTTP API (FastAPI): visit uploads, trust list, status lists, time and health.
+"""The hub's HTTP API (FastAPI): visit uploads, trust list, status lists, venue profiles, time and health.
 
 Every endpoint sits behind mutual TLS (see `sync/hub/server.py`); the device id is the common name of
 the verified client certificate, which the server puts into the ASGI scope under `PEER_CERT_KEY`.
@@ -165,6 +165,18 @@ def create_app(store: HubStore, *, enrolled: str | None = None) -> FastAPI:
             return Response(status_code=304, headers={"ETag": pub.etag})
         return Response(pub.body, media_type="application/json",
                         headers={"ETag": pub.etag, "X-Version": str(pub.version)})
+
+    @app.get("/v1/profiles", responses={304: {"description": "not modified (If-None-Match)"},
+                                        404: {"description": "nothing published"}})
+    def profiles(request: Request) -> Response:
+        """Venue profile overrides published for devices (`{"version", "profiles"}`); conditional GET."""
+        _device(request, enrollment)
+        pub = store.latest("profiles")
+        if pub is None:
+            raise HTTPException(404, "no venue profiles published")
+        if request.headers.get("if-none-match") == pub.etag:
+            return Response(status_code=304, headers={"ETag": pub.etag})
+        return Response(pub.body, media_type="application/json", headers={"ETag": pub.etag})
 
     @app.get("/v1/status")
     def status_index(request: Request) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""Reading a signed trust list or status list file for `checkpoint hub publish-…`.
+"""Reading the files given to `checkpoint hub publish-…`: signed trust/status lists, venue profiles.
 
 The hub stores and serves the document as it was signed; devices verify it themselves against their
 pinned anchors. The hub only reads the envelope's payload for the version (and issuer, base) it needs
@@ -49,3 +49,30 @@ def publish_status_list(store: HubStore, path: str | Path) -> Published:
     if base is not None and type(base) is not int:
         raise PublishError(f"{path}: base is neither null nor an integer")
     return store.publish("status", issuer, payload["version"], base, text)
+
+
+def publish_profiles(store: HubStore, path: str | Path) -> Published:
+    """Venue profile overrides for devices: TOML (or JSON) with `version` and `[profiles.NAME]` tables,
+    checked with the same rules as a device's own settings file before they are served."""
+    import tomllib
+
+    from scanner.policy import profile_problems
+
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+        doc = json.loads(raw) if p.suffix == ".json" else tomllib.loads(raw.decode("utf-8"))
+    except OSError as e:
+        raise PublishError(f"{p}: cannot read: {e.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise PublishError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'TOML'}: {e}") from None
+    if not isinstance(doc, dict) or type(doc.get("version")) is not int or not isinstance(doc.get("profiles"), dict):
+        raise PublishError(f"{p}: expected an integer version and [profiles.NAME] tables")
+    unknown = set(doc) - {"version", "profiles"}
+    if unknown:
+        raise PublishError(f"{p}: unknown key(s) {', '.join(sorted(unknown))}")
+    problems = profile_problems(doc["profiles"])
+    if problems:
+        raise PublishError(f"{p}: " + "; ".join(problems))
+    body = json.dumps({"version": doc["version"], "profiles": doc["profiles"]}, ensure_ascii=False, sort_keys=True)
+    return store.publish("profiles", "", doc["version"], None, body)

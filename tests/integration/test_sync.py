@@ -223,3 +223,38 @@ def test_full_log_is_reported_and_recovers_after_sync_and_purge(tmp_path, pki):
     assert not log.storage().full and log.verify().ok and log.pending_count() == 5
     assert read_status(tmp_path).storage["full"] is False
     log.close()
+
+
+def test_venue_profile_updates_are_checked_and_rollback_refused(tmp_path, pki):
+    from sync.agent import PROFILES_FILE
+    from sync.errors import PublishError
+    from sync.hub.publish import publish_profiles
+
+    store = HubStore(tmp_path / "hub.sqlite")
+    good = tmp_path / "profiles.toml"
+    good.write_text('version = 2\n[profiles.mall.profile]\nmax_code_age = 7200\n'
+                    '[profiles.night-market]\nbase = "mall"\n')
+    publish_profiles(store, good)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('version = 3\n[profiles.mall.profile]\nmax_code_age = -1\n')
+    with pytest.raises(PublishError, match="max_code_age"):
+        publish_profiles(store, bad)
+    log = VisitLog(tmp_path / "visits.sqlite")
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        agent = agent_for(hub.url, pki, tmp_path, log)
+        assert agent.run_once().profiles == "updated to version 2"
+        held = json.loads((tmp_path / PROFILES_FILE).read_text())
+        assert held == {"version": 2, "profiles": {"mall": {"profile": {"max_code_age": 7200}},
+                                                   "night-market": {"base": "mall"}}}
+        assert agent.run_once().profiles == "unchanged"
+        # A hub serving something the device's own rules refuse, then an older version: both kept out.
+        store.publish("profiles", "", 4, None, json.dumps({"version": 4, "profiles": {"mall": {"oops": 1}}}))
+        report = agent.run_once()
+        assert report.profiles.startswith("refused") and "oops" in report.profiles
+        assert "venue profiles" in read_status(tmp_path).last_error
+        store.publish("profiles", "", 1, None, json.dumps({"version": 1, "profiles": {}}))
+        assert "not newer" in agent.run_once().profiles
+        agent.close()
+    assert json.loads((tmp_path / PROFILES_FILE).read_text())["version"] == 2
+    store.close()
+    log.close()
