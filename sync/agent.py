@@ -284,7 +284,10 @@ class SyncAgent:
         from scanner.policy import profile_problems
 
         info = self.state.profiles
-        held = info.get("version")
+        try:
+            held = json.loads((self.config.data_dir / PROFILES_FILE).read_text(encoding="utf-8"))["version"]
+        except (OSError, ValueError, KeyError, TypeError):
+            held = None  # nothing usable held: fetch unconditionally
         headers = {"If-None-Match": info["etag"]} if info.get("etag") and held is not None else {}
         r = self._request("GET", "/v1/profiles", headers=headers)
         if r.status_code in (304, 404):
