@@ -35,12 +35,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from scanner.clock import FixedClock
     from scanner.demo_data import build_demo_world
+    from scanner.pin import hash_pin
     from scanner.synthetic import gate_frame
     from ui.app import to_qimage
     from ui.demo import family_codes
     from ui.demo_world import decide_now, demo_core
     from ui.kiosk import KioskWindow
-    from ui.pinauth import PinGate, hash_pin
+    from ui.pinauth import PinGate
 
     app = QApplication.instance() or QApplication(["screenshots"])
     if not any("Hei" in f or "CJK" in f for f in QFontDatabase.families()):
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     save(w, "family-admitted")
     w.go_idle()
     w.set_status(core.snapshot())
-    w.pin_gate = PinGate(hash_pin("1234", n=2**10))
+    w.pin_gate = PinGate(hash_pin("1234", ln=10))
     w.open_pin()
     save(w, "pin")
     w.pin.entry.setText("1234")

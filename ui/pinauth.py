@@ -1,47 +1,21 @@
-"""The admin PIN: scrypt hash check with attempts rate-limited, no Qt.
+"""The admin PIN gate: `scanner.pin` checks the scrypt hash; attempts are rate-limited here. No Qt.
 
 `PinGate.attempt(pin)` says whether the panel opens. After `max_attempts` wrong PINs in a row the gate
-locks for `lockout_seconds` (doubling with each further lock-out), so a bystander cannot try PINs on
-the touch screen. The hash is the config's `admin.pin_hash`;
-the scheme is "scrypt$N$r$p$salt_b64$hash_b64" (`hash_pin` makes one).
+locks for `lockout_seconds`, doubling with each further lock-out, so a bystander cannot try PINs on
+the touch screen. The hash is the config's `admin.pin_hash` (`checkpoint config pin` makes one).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
+def _verify(pin_hash: str, pin: str) -> bool:
+    from scanner.pin import verify_pin
 
-def hash_pin(pin: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(pin.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
-    b64 = base64.b64encode
-    return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-def _verify_local(stored: str, pin: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expect = base64.b64decode(digest)
-        got = hashlib.scrypt(pin.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=len(expect))
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(got, expect)
-
-
-def default_verifier() -> Callable[[str, str], bool]:
-    """(stored_hash, pin) -> bool."""
-    return _verify_local
+    return verify_pin(pin, pin_hash)
 
 
 @dataclass(frozen=True)
@@ -61,7 +35,7 @@ class PinGate:
         self.max_attempts = max_attempts
         self.lockout_seconds = lockout_seconds
         self._clock = clock
-        self._verify = verify or default_verifier()
+        self._verify = verify or _verify
         self._failures = 0
         self._lockouts = 0
         self._locked_until = 0.0
@@ -70,6 +44,8 @@ class PinGate:
         return max(0.0, self._locked_until - self._clock())
 
     def attempt(self, pin: str) -> PinResult:
+        from scanner.errors import InputError
+
         wait = self.locked_for()
         if wait > 0:
             return PinResult(False, wait, 0, f"已锁定，请 {wait:.0f} 秒后再试",
@@ -77,7 +53,11 @@ class PinGate:
         if not self.pin_hash:
             return PinResult(False, 0, 0, "未设置管理密码（admin.pin_hash）",
                              "No admin PIN set (admin.pin_hash in the config)")
-        if self._verify(self.pin_hash, pin):
+        try:
+            ok = self._verify(self.pin_hash, pin)
+        except InputError as e:
+            return PinResult(False, 0, 0, "管理密码配置有误", f"The admin PIN setting is invalid: {e}")
+        if ok:
             self._failures = self._lockouts = 0
             return PinResult(True, 0, self.max_attempts, "", "")
         self._failures += 1

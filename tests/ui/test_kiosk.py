@@ -16,8 +16,9 @@ from scanner.camera import SyntheticSource
 from scanner.config import CameraSettings
 from scanner.errors import CameraError
 from scanner.hwscanner import WedgeSource
+from scanner.pin import hash_pin
 from ui.app import Kiosk, KioskOptions
-from ui.pinauth import PinGate, hash_pin
+from ui.pinauth import PinGate
 from ui.sound import RecordingSound
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,7 +103,7 @@ def test_camera_scan_preview_disconnect_and_recovery(core: Any, world: Any, make
 
 def test_pin_right_wrong_and_rate_limit(core: Any, make_kiosk: Any, qtbot: Any) -> None:
     now = [1000.0]
-    gate = PinGate(hash_pin("2468", n=2**10), max_attempts=3, lockout_seconds=60, clock=lambda: now[0])
+    gate = PinGate(hash_pin("2468", ln=10), max_attempts=3, lockout_seconds=60, clock=lambda: now[0])
     k = make_kiosk(core, [], pin_gate=gate)
     w = k.window
 
@@ -136,7 +137,7 @@ def test_admin_panel_actions(core: Any, world: Any, make_kiosk: Any, qtbot: Any)
     from ui.demo_world import decide_now
 
     sound = RecordingSound()
-    gate = PinGate(hash_pin("1357", n=2**10))
+    gate = PinGate(hash_pin("1357", ln=10))
     k = make_kiosk(core, [], pin_gate=gate, sound=sound)
     w = k.window
     for name in ("green", "forged", "other_region"):
