@@ -200,8 +200,8 @@ class ZbarDecoder:
 class Pass:
     """A decoding pass: an optional image transform, a decoder, results mapped back to input pixels.
 
-    `camera` passes take turns on a live camera's empty frames; the others run on still images only
-    (they rescued nothing on the gate corpus in `bench/decode.py`, but cost little next to a file read).
+    `camera` passes take turns on a live camera's frames; the others run on still images only (they
+    rescue nothing on the gate corpus, see `bench/decode.py`, but cost little next to reading a file).
     """
 
     name: str
@@ -254,6 +254,9 @@ def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]
         b = zb
         passes.append(Pass("zbar", b.decode))
         passes.append(Pass("zbar+clahe", lambda img: b.decode(clahe.apply(img)), camera=False))
+    if zx is not None:
+        # zxing-cpp's own full search (inverted and downscaled copies), for large photos.
+        passes.append(Pass("zxing+full", zx.decode, camera=False))
     return passes
 
 
