@@ -133,6 +133,13 @@ class SyncAgent:
             self._session = None
 
     def _request(self, method: str, path: str, **kw: Any) -> requests.Response:
+        try:
+            return self._request_once(method, path, **kw)
+        finally:
+            # Every request is bounded by the timeout; one that ended (either way) proves the agent lives.
+            self.notify("WATCHDOG=1")
+
+    def _request_once(self, method: str, path: str, **kw: Any) -> requests.Response:
         url = f"{self.config.url}{path}"
         try:
             r = self._http().request(method, url, timeout=self.config.timeout, **kw)
