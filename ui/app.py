@@ -92,7 +92,8 @@ class Kiosk(QObject):
         self.camera_ok = True
         self.camera_message = ""
         self.events: list[Any] = []  # every pipeline event, for the demo's report
-        names = list(builtin_names()) + [n for n in self.profile_overrides if n not in builtin_names()]
+        extra = {**self.profile_overrides, **core.profile_overrides()}
+        names = list(builtin_names()) + [n for n in extra if n not in builtin_names()]
         self.window = KioskWindow(sound=sound, result_seconds=self.options.result_seconds,
                                   group_window=self.options.group_window, pin_gate=pin_gate, profiles=names,
                                   recent=lambda: list(core.recent))
@@ -163,13 +164,15 @@ class Kiosk(QObject):
 
     def refresh_status(self) -> None:
         self.window.set_status(self.core.snapshot(camera_ok=self.camera_ok, camera_message=self.camera_message))
+        p = self.core.profile  # the hub may have published new words for it
+        self.window.set_venue(p.name, p.title, self.options.venue_name)
 
     # --- admin requests --------------------------------------------------------------------------
     def _switch_profile(self, name: str) -> None:
         from scanner.errors import CheckpointError
 
         try:
-            p = self.core.set_profile(name, self.profile_overrides)
+            p = self.core.set_profile(name)
         except CheckpointError as e:
             self.window.admin_message(str(e))
             return
@@ -241,7 +244,8 @@ def build_core(settings: Any, *, clock: Any = None) -> KioskCore:
     return KioskCore(checker, visit_log, clock=clock, data_dir=data, device_id=settings.device.id,
                      checkpoint_id=settings.device.checkpoint_id,
                      checkpoint_name=settings.device.checkpoint_name, anchors=anchors,
-                     trust_grace=settings.verify.trust_list_grace, status_grace=settings.verify.status_grace)
+                     trust_grace=settings.verify.trust_list_grace, status_grace=settings.verify.status_grace,
+                     profile_overrides=settings.profiles)
 
 
 def build_kiosk(settings: Any, *, core: KioskCore | None = None, sources: Sequence[Any] | None = None,

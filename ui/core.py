@@ -10,6 +10,7 @@ touches a widget; `ui.kiosk` carries the results to the screen through signals.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import threading
 import time
@@ -25,6 +26,7 @@ from ui.view import ResultView, result_view
 log = logging.getLogger(__name__)
 
 RECENT = 50
+HUB_PROFILES_FILE = "venue-profiles.json"  # written by the sync agent (sync/agent.py)
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class RecentDecision:
 class KioskCore:
     def __init__(self, checker: Any, visit_log: Any | None, *, clock: Any, data_dir: Path, device_id: str,
                  checkpoint_id: str, checkpoint_name: str = "", anchors: list[Any] | None = None,
-                 trust_grace: float = 0.0, status_grace: float = 0.0):
+                 trust_grace: float = 0.0, status_grace: float = 0.0,
+                 profile_overrides: dict[str, Any] | None = None):
         self.checker = checker
         self.visit_log = visit_log
         self.clock = clock
@@ -73,6 +76,11 @@ class KioskCore:
         self._day = local_midnight(clock.now())
         self.admitted_today, self.denied_today = self._seed_counts()
         self._trust_mtime = self._trust_file_mtime()
+        self.config_profiles = dict(profile_overrides or {})
+        self.hub_profiles: dict[str, Any] = {}
+        self.hub_profiles_version: int | None = None
+        self._profiles_mtime: float | None = None
+        self._reload_profiles()
 
     @property
     def profile(self) -> Any:
@@ -155,11 +163,45 @@ class KioskCore:
             log.warning("cannot count today's visits: %s", e)
         return admitted, denied
 
+    # --- venue profiles --------------------------------------------------------------------------
+    def profile_overrides(self) -> dict[str, Any]:
+        """The config file's `[profiles.NAME]` tables, with the hub's published ones on top (the region's
+        policy changes reach every kiosk without editing its config)."""
+        return {**self.config_profiles, **self.hub_profiles}
+
+    def _reload_profiles(self) -> None:
+        """Pick up `venue-profiles.json` when the sync agent has replaced it, and re-load our profile."""
+        path = self.data_dir / HUB_PROFILES_FILE
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return
+        if mtime == self._profiles_mtime:
+            return
+        self._profiles_mtime = mtime
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            profiles, version = doc["profiles"], doc["version"]
+            if not isinstance(profiles, dict):
+                raise ValueError("profiles is not an object")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.error("venue profiles from the hub unreadable, ignored: %s", e)
+            return
+        old = self.hub_profiles
+        self.hub_profiles = profiles
+        try:
+            self.set_profile(self.profile.name)
+        except CheckpointError as e:
+            self.hub_profiles = old
+            log.error("venue profiles version %s refused, keeping the loaded ones: %s", version, e)
+            return
+        self.hub_profiles_version = version
+
     # --- settings from the admin panel ---------------------------------------------------------
     def set_profile(self, name: str, overrides: dict[str, Any] | None = None) -> Any:
         from scanner.policy import load_profile
 
-        profile = load_profile(name, overrides)
+        profile = load_profile(name, self.profile_overrides() if overrides is None else overrides)
         self.checker.profile = profile  # one attribute store: the worker sees the old or the new one
         return profile
 
@@ -198,6 +240,7 @@ class KioskCore:
 
     def snapshot(self, *, camera_ok: bool = True, camera_message: str = "") -> StatusSnapshot:
         self._reload_trust()
+        self._reload_profiles()
         now = self.clock.now()
         trust = self.checker.trust
         trust_issued = trust.issued_at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -223,3 +224,21 @@ def test_pharmacy_registers_drug_categories_with_the_visit(make_core: Any, make_
     w.go_idle()
     rows = list(core.visit_log.rows())
     assert len(rows) == 3 and rows[2]["extra"] == {} and rows[2]["admit"]
+
+
+def test_venue_profiles_published_by_the_hub_take_effect(core: Any, world: Any) -> None:
+    import json
+
+    assert decide_now(core, world.payloads["green"]).view.headline.en == "Green code — please pass"
+    published = {"transport": {"outcomes": {"green": {"headline": {"zh": "绿码 请通行（新）",
+                                                                   "en": "Green code — go ahead (new)"}}}}}
+    (core.data_dir / "venue-profiles.json").write_text(json.dumps({"version": 3, "profiles": published}))
+    core.snapshot()
+    assert core.hub_profiles_version == 3
+    assert decide_now(core, world.payloads["green"]).view.headline.en == "Green code — go ahead (new)"
+    # A broken document is ignored; the loaded profile stays.
+    (core.data_dir / "venue-profiles.json").write_text('{"version": 4, "profiles": {"transport": {"x": 1}}}')
+    os.utime(core.data_dir / "venue-profiles.json", (1, 1))
+    core.snapshot()
+    assert core.hub_profiles_version == 3
+    assert decide_now(core, world.payloads["green"]).view.headline.en == "Green code — go ahead (new)"
