@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from keys.cli_device import register as register_device
 from keys.errors import KeyFileError, KeysError
 
 
@@ -162,6 +163,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     keys = sub.add_parser("keys", help="key, trust-list, status-list and code tooling (issuer side)")
     ks = keys.add_subparsers(dest="keys_command", metavar="ACTION")
     ks.required = True
+    register_device(ks)
 
     p = ks.add_parser("generate", help="create a root or issuer key pair")
     p.add_argument("out", help="path stem: writes STEM.key (PKCS#8, 0600) and STEM.pub.pem")
