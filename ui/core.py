@@ -238,9 +238,21 @@ class KioskCore:
             log.error("new trust list on disk refused, keeping the loaded one: %s", e)
             self._trust_mtime = mtime
 
+    def _confirm_clock(self, sync: Any) -> None:
+        """The sync agent measured the hub's time: let the trusted clock use it (applied once each)."""
+        confirm = getattr(self.clock, "confirm_offset", None)
+        if confirm is None or sync.hub_time_offset is None or sync.hub_time_measured_at is None:
+            return
+        try:
+            confirm(sync.hub_time_offset, sync.hub_time_measured_at)
+        except ValueError as e:
+            log.warning("hub time from the sync agent refused: %s", e)
+
     def snapshot(self, *, camera_ok: bool = True, camera_message: str = "") -> StatusSnapshot:
         self._reload_trust()
         self._reload_profiles()
+        sync = read_sync_status(self.data_dir, self.clock.now())
+        self._confirm_clock(sync)
         now = self.clock.now()
         trust = self.checker.trust
         trust_issued = trust.issued_at
@@ -261,7 +273,7 @@ class KioskCore:
             extra["storage"] = self.storage_message
         return StatusSnapshot(
             now=now, clock_trusted=self.clock.trusted(), clock_reason=reason,
-            sync=read_sync_status(self.data_dir, now), trust_list_issued=trust_issued,
+            sync=sync, trust_list_issued=trust_issued,
             trust_list_stale=trust_stale, status_list_issued=status_issued, status_list_stale=status_stale,
             device=self.device_id, checkpoint=self.checkpoint_name, admitted_today=self.admitted_today,
             denied_today=self.denied_today, camera_ok=camera_ok, camera_message=camera_message,

@@ -26,6 +26,9 @@ class SyncState:
     pending: int | None
     last_success: float | None = None
     last_error: str | None = None
+    # The agent's measurement of hub time minus device time, for the trusted clock.
+    hub_time_offset: float | None = None
+    hub_time_measured_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -69,10 +72,13 @@ def read_sync_status(data_dir: Path, now: float) -> SyncState:
     updated = doc.get("updated_at", mtime)
     if not isinstance(updated, int | float) or now - float(updated) > SYNC_STATUS_MAX_AGE:
         online = None  # the agent stopped writing: its last word is no longer news
-    last = doc.get("last_success")
+    def number(key: str) -> float | None:
+        v = doc.get(key)
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
     err = doc.get("last_error")
-    return SyncState(online, pending, float(last) if isinstance(last, int | float) else None,
-                     str(err) if err else None)
+    return SyncState(online, pending, number("last_success"), str(err) if err else None,
+                     number("hub_time_offset"), number("hub_time_measured_at"))
 
 
 def age_text(seconds: float | None) -> str:

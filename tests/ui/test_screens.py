@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -242,3 +243,23 @@ def test_venue_profiles_published_by_the_hub_take_effect(core: Any, world: Any) 
     core.snapshot()
     assert core.hub_profiles_version == 3
     assert decide_now(core, world.payloads["green"]).view.headline.en == "Green code — go ahead (new)"
+
+
+def test_trusted_clock_confirmed_from_the_sync_agents_hub_time(make_core: Any, make_window: Any,
+                                                               tmp_path: Path) -> None:
+    import json
+    import time
+
+    from scanner.clock import TrustedClock
+
+    clock = TrustedClock.open(tmp_path / "clockdata")  # first boot: nothing to compare with
+    core = make_core(clock=clock)
+    w = make_window()
+    w.set_status(core.snapshot())
+    assert not clock.trusted() and w.status_bar.chip("clock").warn
+    now = time.time()
+    (core.data_dir / "sync-status.json").write_text(json.dumps(
+        {"online": True, "pending": 0, "updated_at": now, "hub_time_offset": 0.4, "hub_time_measured_at": now}))
+    w.set_status(core.snapshot())
+    assert clock.trusted() and not w.status_bar.chip("clock").warn
+    assert "Device clock" not in w.idle.banner.text()
