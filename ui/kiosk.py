@@ -32,6 +32,11 @@ from ui.view import GroupView
 from ui.widgets import IdleScreen, ResultScreen, StatusBar
 
 ACK_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Escape)
+# A key this soon after the previous one is part of a wedge scanner's burst (Base45 has spaces), not
+# a guard pressing Space.
+BURST_GAP_S = 0.3
+# Decisions that waited (alert, admin panel) longer than this are logged but no longer shown.
+QUEUE_MAX_AGE_S = 30.0
 LONG_PRESS_MS = 1500
 ALERT_REPEAT_MS = 2500
 PHARMACY_WAIT_S = 90.0
@@ -58,7 +63,8 @@ class KioskWindow(QWidget):
         self.pin_gate = pin_gate or PinGate("")
         self.recent_source = recent  # callable returning recent decisions for the admin panel
         self.members: list[Shown] = []
-        self.queue: deque[Shown] = deque()
+        self.queue: deque[Shown] = deque(maxlen=8)
+        self._last_key_at = 0.0
         self.alert_pending = False
         self.last_decision_at = 0.0
         self.profile_name = ""
@@ -178,8 +184,12 @@ class KioskWindow(QWidget):
         self.result.show_pharmacy(False)
         self._set_page(self.idle)
         self.setFocus()
-        if self.queue and not self.alert_pending:
-            self.show_decision(self.queue.popleft())
+        now = time.monotonic()
+        while self.queue and not self.alert_pending:
+            waiting = self.queue.popleft()
+            if now - waiting.decided_at <= QUEUE_MAX_AGE_S:
+                self.show_decision(waiting)
+                break
 
     def _register_purchase(self, categories: list[str]) -> None:
         for m in self.members:
@@ -259,7 +269,11 @@ class KioskWindow(QWidget):
         if event.key() == Qt.Key.Key_A and (mods & ctrl_alt) == ctrl_alt:
             self.open_pin()
             return True
-        if self.alert_pending and event.key() in ACK_KEYS:
+        now = time.monotonic()
+        burst = now - self._last_key_at < BURST_GAP_S
+        self._last_key_at = now
+        if self.alert_pending and (event.key() == Qt.Key.Key_Escape
+                                   or (event.key() in ACK_KEYS and not burst)):
             self.acknowledge()
             return True
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):

@@ -263,3 +263,17 @@ def test_trusted_clock_confirmed_from_the_sync_agents_hub_time(make_core: Any, m
     w.set_status(core.snapshot())
     assert clock.trusted() and not w.status_bar.chip("clock").warn
     assert "Device clock" not in w.idle.banner.text()
+
+
+def test_wedge_burst_with_spaces_during_an_alert_is_a_scan_not_an_acknowledgement(
+        core: Any, world: Any, make_window: Any, qtbot: Any) -> None:
+    w = make_window()
+    typed: list[str] = []
+    w.key_text.connect(typed.append)
+    w.show_decision(decide_now(core, world.payloads["revoked"]))
+    assert w.alert_pending
+    qtbot.keyClicks(w, "HCC1:AB CD")
+    qtbot.keyClick(w, Qt.Key.Key_Return)
+    assert "".join(typed) == "HCC1:AB CD\r" and w.alert_pending
+    qtbot.keyClick(w, Qt.Key.Key_Escape)
+    assert not w.alert_pending and w.page() == "idle"
