@@ -238,10 +238,12 @@ def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]
     if zx is not None:
         z = zx
         passes += [
-            # Blur and small modules; cheap.
-            Pass("zxing+sharpen", lambda img: z.decode(sharpen(img))),
+            # Sensor noise and the moiré of a photographed screen: smooth before binarizing.
+            Pass("zxing+smooth", lambda img: z.decode(cv2.GaussianBlur(img, (0, 0), 1.0))),
             # Uneven light and glare: one threshold for the whole frame copes where local ones do not.
             Pass("zxing+global", lambda img: z.decode(img, binarizer="global")),
+            # Blur and small modules.
+            Pass("zxing+sharpen", lambda img: z.decode(sharpen(img))),
             # Dark-mode screens (light modules on dark), which the fast pass leaves out.
             Pass("zxing+invert", lambda img: z.decode(255 - img, invert=False)),
             # Low contrast with small modules: local contrast, then twice the pixels. Dear, so later.
