@@ -35,6 +35,11 @@ def run_kiosk(args: argparse.Namespace) -> int:
         w.resize(800, 480)
         w.show()
     else:
+        from PySide6.QtCore import Qt
+
+        # A kiosk: no frame to drag, no pointer over the result (touch works regardless).
+        w.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
+        app.setOverrideCursor(Qt.CursorShape.BlankCursor)
         w.showFullScreen()
     kiosk.start()
     if args.duration:

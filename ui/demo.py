@@ -100,6 +100,15 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
         if group.alert:
             # No guard at a demo: acknowledge after a moment so the round goes on.
             QTimer.singleShot(round(scene_seconds * 400), acknowledge)
+        elif w.result.pharmacy.isVisible():
+            QTimer.singleShot(round(scene_seconds * 400), register)
+
+    def register() -> None:
+        # No clerk either: register a fever-medicine purchase.
+        if w.result.pharmacy.isVisible():
+            w.result.pharmacy.buttons["antipyretic"].setChecked(True)
+            w.result.pharmacy.confirm.click()
+            print("          (demo: clerk registered antipyretic)")
 
     def acknowledge() -> None:
         if w.alert_pending:
