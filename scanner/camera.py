@@ -15,6 +15,7 @@ be skipped).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -102,6 +103,9 @@ class OpenCVSource:
         if factory is None:
             import cv2
 
+            # OpenCV warns on stderr at every failed open; the pipeline reports it once, in words.
+            with contextlib.suppress(AttributeError):
+                cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
             factory = cv2.VideoCapture
         cap = factory(self.device)
         if not cap.isOpened():

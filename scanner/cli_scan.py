@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import threading
 import time
@@ -133,6 +134,9 @@ def run_scan(args: argparse.Namespace) -> int:
             stream = sys.stdout if args.json or isinstance(event, DecisionEvent) else sys.stderr
             print(out, file=stream, flush=True)
 
+    if not args.debug:
+        # Source trouble is printed as an event line below; the log would say it twice.
+        logging.getLogger("scanner.pipeline").setLevel(logging.ERROR)
     pipeline = Pipeline(source, checker.check, listener, settings=cam, now=checker.clock.now)
     started = time.monotonic()
     pipeline.start()
