@@ -39,7 +39,7 @@ def run_kiosk(args: argparse.Namespace) -> int:
 
         # A kiosk: no frame to drag, no pointer over the result (touch works regardless).
         w.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
-        app.setOverrideCursor(Qt.CursorShape.BlankCursor)
+        QApplication.setOverrideCursor(Qt.CursorShape.BlankCursor)
         w.showFullScreen()
     kiosk.start()
     if args.duration:

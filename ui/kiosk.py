@@ -26,10 +26,11 @@ from keys.trustlist import LocalText
 from ui.admin import AdminPage, PinPage
 from ui.core import RecentDecision, Shown
 from ui.pinauth import PinGate
+from ui.screens import IdleScreen, ResultScreen
 from ui.sound import RecordingSound
 from ui.status import StatusSnapshot
 from ui.view import GroupView
-from ui.widgets import IdleScreen, ResultScreen, StatusBar
+from ui.widgets import StatusBar
 
 ACK_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Escape)
 # A key this soon after the previous one is part of a wedge scanner's burst (Base45 has spaces), not
