@@ -68,3 +68,32 @@ def test_decode_plain_output(tmp_path):
     assert r.returncode == 1
     assert r.stdout.splitlines() == [f"{VECTORS / 'qr' / 'url.png'}: {CASES['url']}"]
     assert "nope.png: no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def _with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """A JPEG with an EXIF APP1 segment holding only the Orientation tag."""
+    import struct
+
+    tiff = (b"MM\x00*" + struct.pack(">I", 8) + struct.pack(">H", 1)
+            + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0))
+    app1 = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpeg[2:]
+
+
+def test_decode_polygon_ignores_exif_orientation(tmp_path):
+    img = np.full((300, 500), 255, np.uint8)
+    code = render_qr(CASES["yellow"], module_px=3)
+    img[10:10 + code.shape[0], 230:230 + code.shape[1]] = code
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    path = tmp_path / "rotated.jpg"
+    path.write_bytes(_with_exif_orientation(buf.tobytes(), 6))  # "rotate 90° clockwise to view"
+    assert cv2.imread(str(path)).shape[:2] == (500, 300)  # a viewer would turn it
+    r = checkpoint("decode", "--json", str(path))
+    assert r.returncode == 0, r.stderr
+    (found,) = json.loads(r.stdout)["codes"]
+    assert found["text"] == CASES["yellow"]
+    xs, ys = [p[0] for p in found["polygon"]], [p[1] for p in found["polygon"]]
+    # In the file's own pixel grid: where the code was drawn (x from 230, y from 10), not turned.
+    assert 230 < min(xs) < max(xs) < 230 + code.shape[1]
+    assert 10 < min(ys) < max(ys) < 10 + code.shape[0]
