@@ -41,6 +41,8 @@ class Frame:
     timestamp: float
     index: int
     origin: str = ""  # e.g. the file a frame came from
+    # A still photo rather than one of a stream: worth every decoding pass, as nothing follows it.
+    still: bool = False
 
 
 class FrameSource(Protocol):
@@ -261,7 +263,8 @@ class FileSource:
             if not self._pacer.wait():
                 return None
             self._index += 1
-            return Frame(image, time.monotonic(), self._index, origin)
+            still = self.kind != "video" and not self.live
+            return Frame(image, time.monotonic(), self._index, origin, still)
 
     def _next_image(self) -> tuple[np.ndarray | None, str]:
         import cv2

@@ -6,7 +6,8 @@ delivers events to the listener. The kiosk wraps the listener in a Qt signal.
 
 - Latest frame wins: a live camera's frame replaces the one still waiting, so a slow decode never builds
   a queue and the decision is always about what the camera sees now. Finite sources (a folder of
-  images) wait for the worker instead, so none is skipped. Scanned text is queued, never dropped.
+  images) wait for the worker instead, so none is skipped, and still photos get every decoding pass.
+  Scanned text is queued, never dropped.
 - The same code held in view is debounced: it is decided once, then ignored until it has been out of
   sight for `debounce` seconds. A different code is never debounced.
 - A camera that fails is reported (`SourceEvent` "disconnected"), closed and reopened with backoff
@@ -293,7 +294,7 @@ class Pipeline:
             return
         t0 = time.perf_counter()
         try:
-            codes = self._decoder.decode(item.image)
+            codes = self._decoder.decode(item.image, thorough=True if item.still else None)
         except Exception as e:
             log.exception("decoding frame %d failed", item.index)
             self._emit(ErrorEvent("decode", f"{type(e).__name__}: {e}", time.monotonic()))

@@ -320,3 +320,22 @@ def test_alive_turns_false_when_the_worker_is_stuck(payloads):
     finally:
         dec.gate.set()
         p.stop()
+
+
+def test_still_photos_get_every_decoding_pass(tmp_path, payloads):
+    # One-pixel modules, slightly blurred: the fast pass cannot read it, a fallback can. In a folder
+    # of photos each image is alone, so the camera's every-Nth-frame budget does not apply.
+    frame = np.full((480, 640), 128, np.uint8)
+    code = render_qr(payloads[0], module_px=1)
+    frame[50:50 + code.shape[0], 60:60 + code.shape[1]] = code
+    frame = cv2.GaussianBlur(frame, (0, 0), 0.6)
+    assert FrameDecoder().decode(frame, thorough=False) == []
+    cv2.imwrite(str(tmp_path / "hard.png"), frame)
+    src = FileSource(tmp_path)
+    events, _ = run_to_end(src)
+    assert [e.payload for e in decisions(events)] == [payloads[0]]
+    paced = FileSource(tmp_path / "hard.png", fps=100, loop=True)
+    paced.open()
+    frame_read = paced.read()
+    paced.close()
+    assert frame_read is not None and not frame_read.still  # a paced replay is treated like a camera
