@@ -24,9 +24,10 @@ def pixel(widget: Any, x: int, y: int) -> str:
 
 
 def background(w: Any) -> str:
-    """The result screen's colour, read from the painted pixels just inside the alert border."""
+    """The result screen's colour, read from the painted pixels just inside the alert border (the
+    contents start further in)."""
     b = w.result.border_width()
-    return pixel(w.result, b + 3, w.result.height() // 2)
+    return pixel(w.result, b + 3, b + 3)
 
 
 @pytest.mark.parametrize("profile", builtin_names())
@@ -277,3 +278,27 @@ def test_wedge_burst_with_spaces_during_an_alert_is_a_scan_not_an_acknowledgemen
     assert "".join(typed) == "HCC1:AB CD\r" and w.alert_pending
     qtbot.keyClick(w, Qt.Key.Key_Escape)
     assert not w.alert_pending and w.page() == "idle"
+
+
+def test_manual_check_screens_untrusted_clock_and_issuer_not_accepted(make_core: Any, make_window: Any,
+                                                                      world: Any) -> None:
+    from scanner.policy import load_profile
+
+    w = make_window(result_seconds=30)
+    untrusted = make_core(clock=FixedClock(world.now, trusted=False))
+    shown = decide_now(untrusted, world.payloads["green"])
+    w.show_decision(shown)
+    assert (shown.view.kind, w.result.panel.icon.symbol) == ("check", "?")
+    assert background(w) == COLOURS["check"][0]
+    assert "Device clock wrong — contact the administrator" in w.result.texts()
+    assert "设备时钟异常" in w.result.texts()  # the reason, in plain words
+    # A venue that only accepts Zhejiang's codes: a Shanghai code is a manual check, not a refusal.
+    local = make_core()
+    local.set_profile("mall", {"mall": {"profile": {"accepted_issuers": ["CN-ZJ"]}}})
+    w.go_idle()
+    shown = decide_now(local, world.payloads["other_region"])
+    w.show_decision(shown)
+    assert shown.view.outcome == "not_accepted" and w.result.panel.icon.symbol == "?"
+    assert background(w) == COLOURS["check"][0]
+    assert "This venue does not accept codes from this region" in w.result.texts()
+    assert load_profile("mall").accepts("CN-SH")
