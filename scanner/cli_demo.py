@@ -84,4 +84,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--windowed", action="store_true", help="open a window even without a DISPLAY variable")
     p.add_argument("--scene-seconds", type=float, default=2.5, metavar="S",
                    help="how long each sample code is shown to the camera (default 2.5)")
+    p.add_argument("--no-hub", action="store_true", help="no local hub and sync agent on loopback")
     p.set_defaults(func=run)

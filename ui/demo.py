@@ -40,7 +40,7 @@ def family_codes(world: Any) -> list[str]:
 
 def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | None = None,
              screenshots: Path | None = None, windowed: bool | None = None, scene_seconds: float = 2.5,
-             fps: float = 15.0) -> int:
+             fps: float = 15.0, hub: bool = True) -> int:
     offscreen = not has_display() if windowed is None else not windowed
     if offscreen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -53,6 +53,7 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     from ui.app import Kiosk, KioskOptions
     from ui.demo_world import demo_core
     from ui.sound import RecordingSound, system_sound
+    from ui.status import read_sync_status
 
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8", line_buffering=True)
@@ -60,6 +61,19 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     now = int(time.time())
     world = build_demo_world(out_dir / "world", now, qr=True)
     core, _ = demo_core(out_dir, profile=profile, world=world)
+    local_hub = None
+    if hub:
+        from ui.demo_hub import LocalHub
+
+        local_hub = LocalHub(out_dir / "hub", world, core.device_id)
+        try:
+            url = local_hub.start()
+            local_hub.start_agent(core.data_dir, interval=max(1.0, scene_seconds * 2))
+            print(f"Local hub: {url} (mutual TLS; the sync agent uploads the visits and fetches the lists)")
+        except Exception as e:  # the kiosk demo goes on without a hub: the status bar says "unknown"
+            print(f"Local hub not started ({type(e).__name__}: {e}); running without one")
+            local_hub.stop()
+            local_hub = None
     names = {s.payload: s.name for s in world.samples.values()}
     family = family_codes(world)
     for p in family:
@@ -147,12 +161,17 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
         app.exec()
     finally:
         kiosk.stop()
-        core.visit_log.close() if core.visit_log else None
+        if local_hub is not None:
+            local_hub.stop()
+        if core.visit_log is not None:
+            core.visit_log.close()
     missing = [n for n in expected if n not in shown]
     print(f"Shown: {', '.join(dict.fromkeys(shown))}")
     if missing:
         print(f"Not shown (duration too short?): {', '.join(missing)}")
-    print(f"Visits logged: {core.admitted_today} admitted, {core.denied_today} denied; "
+    sync = read_sync_status(core.data_dir, time.time())
+    synced = "" if sync.pending is None else f"; {sync.pending} not yet uploaded to the hub"
+    print(f"Visits logged: {core.admitted_today} admitted, {core.denied_today} denied{synced}; "
           f"screenshots in {shots}")
     return 0
 
@@ -160,7 +179,8 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
 def run(args: Any) -> int:
     kwargs = dict(profile=args.profile, duration=args.duration,
                   screenshots=Path(args.screenshots) if args.screenshots else None,
-                  windowed=True if args.windowed else None, scene_seconds=args.scene_seconds)
+                  windowed=True if args.windowed else None, scene_seconds=args.scene_seconds,
+                  hub=not getattr(args, "no_hub", False))
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

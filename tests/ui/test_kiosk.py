@@ -185,6 +185,7 @@ def test_demo_runs_headless_and_shows_every_kind(tmp_path: Path) -> None:
                 "revoked", "turned_red", "family"}
     assert expected <= shown, out
     assert "Not shown" not in out
+    assert "Local hub: https://127.0.0.1:" in out and "not yet uploaded to the hub" in out
     for kind in ("ADMIT  ✓ green", "DENY   ! yellow", "DENY   ✕ red", "DENY   ✕ forged", "guard acknowledged"):
         assert kind in out
     pngs = sorted(p.name for p in shots.glob("*.png"))
