@@ -13,7 +13,6 @@ import logging
 import shutil
 import subprocess
 import wave
-from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,7 +22,7 @@ KINDS = ("pass", "stop", "alert")
 
 
 def sound_path(kind: str) -> Path:
-    return Path(str(resources.files("ui").joinpath("sounds", f"{kind}.wav")))
+    return Path(__file__).resolve().parent / "sounds" / f"{kind}.wav"
 
 
 class Sound(Protocol):
