@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     from scanner.policy import builtin_names
 
     core, _ = demo_core(tmp / "transport", world=world, clock=FixedClock(now + 120))
-    w = window(core, profiles=builtin_names(), recent=lambda: list(core.recent))
+    w = window(core, profiles=builtin_names(), recent=core.recent_decisions)
     frame, _ = gate_frame(np.random.default_rng(7), [world.payloads["green"]], 640, 480)
     w.set_preview(to_qimage(frame))
     save(w, "idle")

@@ -96,7 +96,7 @@ class Kiosk(QObject):
         names = list(builtin_names()) + [n for n in extra if n not in builtin_names()]
         self.window = KioskWindow(sound=sound, result_seconds=self.options.result_seconds,
                                   group_window=self.options.group_window, pin_gate=pin_gate, profiles=names,
-                                  recent=lambda: list(core.recent))
+                                  recent=core.recent_decisions)
         self.window.set_venue(core.profile.name, core.profile.title, self.options.venue_name)
         self.sources = [PreviewTap(s, self.preview.emit) if _is_camera(s) else s for s in sources]
         if wedge is not None and wedge not in self.sources:

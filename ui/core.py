@@ -98,10 +98,16 @@ class KioskCore:
             self._log(d, (event.decided_at - event.frame_timestamp) * 1000, self._flow_extra(d))
         self._count(d)
         r = d.result
-        self.recent.appendleft(RecentDecision(self.clock.now(), r.verdict.value, d.outcome, r.issuer or "-",
-                                              d.admit))
+        with self._lock:
+            self.recent.appendleft(RecentDecision(self.clock.now(), r.verdict.value, d.outcome, r.issuer or "-",
+                                                  d.admit))
         return Shown(d, result_view(d), event.payload, event.frame_timestamp, event.decided_at, event.source,
                      token)
+
+    def recent_decisions(self) -> list[RecentDecision]:
+        """Newest first; safe from the GUI thread while the pipeline adds more."""
+        with self._lock:
+            return list(self.recent)
 
     def register_purchase(self, token: int, categories: list[str]) -> bool:
         """Log a held pharmacy visit with the drug categories sold (none: a plain visit)."""
