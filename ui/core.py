@@ -70,6 +70,8 @@ class KioskCore:
         self.status_grace = status_grace
         self.recent: deque[RecentDecision] = deque(maxlen=RECENT)
         self.storage_message = ""
+        self._storage_checked = -1e9
+        self._storage_alarm_text = ""
         self._lock = threading.Lock()
         self._held: dict[int, tuple[Any, float, float]] = {}
         self._tokens = itertools.count(1)
@@ -244,6 +246,20 @@ class KioskCore:
             log.error("new trust list on disk refused, keeping the loaded one: %s", e)
             self._trust_mtime = mtime
 
+    def _storage_alarm(self) -> str:
+        """The visit log's storage alarm (near its cap, disk almost full), checked every 30 s."""
+        if self.visit_log is None:
+            return ""
+        now = time.monotonic()
+        if now - self._storage_checked >= 30:
+            self._storage_checked = now
+            try:
+                state = self.visit_log.storage()
+                self._storage_alarm_text = state.message if state.alarm else ""
+            except (OSError, CheckpointError) as e:
+                self._storage_alarm_text = f"visit log storage unknown: {e}"
+        return self._storage_alarm_text
+
     def _confirm_clock(self, sync: Any) -> None:
         """The sync agent measured the hub's time: let the trusted clock use it (applied once each)."""
         confirm = getattr(self.clock, "confirm_offset", None)
@@ -275,8 +291,9 @@ class KioskCore:
         if callable(state):
             reason = state().reason
         extra: dict[str, Any] = {}
-        if self.storage_message:
-            extra["storage"] = self.storage_message
+        alarm = self._storage_alarm()
+        if self.storage_message or alarm:
+            extra["storage"] = self.storage_message or alarm
         return StatusSnapshot(
             now=now, clock_trusted=self.clock.trusted(), clock_reason=reason,
             sync=sync, trust_list_issued=trust_issued,

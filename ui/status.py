@@ -144,8 +144,9 @@ def banners(s: StatusSnapshot) -> list[LocalText]:
                              "Device clock not trusted: check every code by hand"))
     if s.data_stale:
         out.append(LocalText("名单已过期：请联网同步", "Trust/status data out of date: connect to sync"))
-    if s.extra.get("storage"):
-        out.append(LocalText("访客记录未保存！请联系管理员", "Visits are NOT being logged — call the administrator"))
+    storage = s.extra.get("storage")
+    if storage:
+        out.append(LocalText("访客记录存储告警，请联系管理员", f"Visit log: {storage} — call the administrator"))
     if not s.camera_ok:
         out.append(LocalText("摄像头未连接", "Camera disconnected") if not s.camera_message
                    else LocalText(f"摄像头未连接（{s.camera_message}）", f"Camera disconnected ({s.camera_message})"))

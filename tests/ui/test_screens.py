@@ -302,3 +302,11 @@ def test_manual_check_screens_untrusted_clock_and_issuer_not_accepted(make_core:
     assert background(w) == COLOURS["check"][0]
     assert "This venue does not accept codes from this region" in w.result.texts()
     assert load_profile("mall").accepts("CN-SH")
+
+
+def test_visit_log_storage_alarm_is_shown(core: Any, world: Any, make_window: Any) -> None:
+    w = make_window()
+    core.visit_log.set_cap(0.01)  # a cap the log is already over
+    core.visit_log.alarm_percent = 1
+    w.set_status(core.snapshot())
+    assert "Visit log:" in w.idle.banner.text() and w.idle.banner.isVisibleTo(w.idle)
