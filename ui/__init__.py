@@ -1,5 +1,1 @@
 """The PySide6 kiosk. Only this package imports Qt; it talks to `scanner/` through small interfaces."""
-
-from ui.qtfix import immortalize_singletons
-
-immortalize_singletons()

@@ -19,11 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.qtfix import immortalize_singletons
 from ui.status import CHIP_NAMES, Chip, StatusSnapshot, chips
 from ui.view import AMBER
-
-immortalize_singletons()  # idempotent; see ui/qtfix.py
 
 FONT_FAMILIES = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "DejaVu Sans"]
 

@@ -8,16 +8,9 @@ from typing import Any
 
 import pytest
 
-# Before Qt runs: PySide6 6.12 on Python 3.11 drops references to None/True/False (see ui/qtfix.py).
-# Called here as well as in ui/__init__.py because under pytest `ui` can resolve to this directory
-# as a namespace package, and then ui/__init__.py never runs.
-from ui.qtfix import immortalize_singletons
-
-immortalize_singletons()
-
-from ui.core import KioskCore  # noqa: E402
-from ui.demo_world import demo_core  # noqa: E402
-from ui.sound import RecordingSound  # noqa: E402
+from ui.core import KioskCore
+from ui.demo_world import demo_core
+from ui.sound import RecordingSound
 
 
 @pytest.fixture
