@@ -34,10 +34,13 @@ from typing import Any
 import requests
 
 from scanner.errors import CheckpointError
+from scanner.syncstate import SyncStatus, atomic_write_json, read_status, take_sync_request, write_status
 from sync.errors import HubRefused, HubUnavailable, SyncConfigError
-from sync.status import SyncStatus, atomic_write_json, read_status, write_status
 
 log = logging.getLogger(__name__)
+
+# How often the waiting agent looks for a "sync now" request from the kiosk, in seconds.
+REQUEST_POLL = 1.0
 MAX_STATUS_STEPS = 10
 # Venue profile overrides from the hub, `{"version", "profiles": {NAME: {profile, outcomes}}}`, in the
 # same shape as a settings file's `[profiles.NAME]` tables; the kiosk merges them under its own settings.
@@ -392,7 +395,10 @@ class SyncAgent:
             while not stop.is_set():
                 self.notify("WATCHDOG=1")
                 left = deadline - time.monotonic()
-                if left <= 0 or stop.wait(min(left, self.config.watchdog_ping)):
+                if left <= 0 or take_sync_request(self.config.data_dir):
+                    break
+                # Short waits: a "sync now" from the kiosk should not sit out a whole backoff.
+                if stop.wait(min(left, self.config.watchdog_ping, REQUEST_POLL)):
                     break
         self.notify("STOPPING=1")
         self._reset()

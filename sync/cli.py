@@ -78,16 +78,14 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_agent(args: argparse.Namespace) -> Any:
-    """The agent with its visit log, trust store and status store, from the settings file."""
+def build_agent(args: argparse.Namespace, settings: Any) -> Any:
+    """The agent with its visit log, trust store and status store, from the settings."""
     from keys.keyfile import load_public_key
     from keys.statusstore import StatusStore
     from keys.trustlist import TrustStore
-    from scanner.config import Settings, load_settings
     from scanner.visitlog import VisitLog
     from sync.agent import AgentConfig, SyncAgent
 
-    settings = load_settings(args.config) if args.config else Settings()
     if args.data_dir:
         settings = settings.replace(device=dataclasses.replace(settings.device, data_dir=args.data_dir))
     config = AgentConfig.from_settings(settings)
@@ -108,15 +106,21 @@ def build_agent(args: argparse.Namespace) -> Any:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    if args.status:
-        from scanner.config import Settings, load_settings
-        from sync.status import read_status
+    from scanner.config import Settings, load_settings
 
-        settings = load_settings(args.config) if args.config else Settings()
+    settings = load_settings(args.config) if args.config else Settings()
+    if args.status:
+        from scanner.syncstate import read_status
+
         state = read_status(args.data_dir or settings.data_dir)
         print(json.dumps(dataclasses.asdict(state) if state else None, indent=1, sort_keys=True))
         return 0 if state else 1
-    agent = build_agent(args)
+    if not args.once:
+        from scanner.logsetup import configure_logging
+
+        # The daemon's logs go to journald as structured lines; --once stays a plain command.
+        configure_logging(settings.log)
+    agent = build_agent(args, settings)
     if args.once:
         report = agent.run_once()
         print(f"sync ok: {report.uploaded} uploaded, {report.duplicates} already on the hub, "

@@ -24,7 +24,6 @@ from ui.pinauth import PinGate
 log = logging.getLogger(__name__)
 
 PREVIEW_FPS = 10.0
-SYNC_REQUEST_FILE = "sync-request"
 
 
 def to_qimage(image: Any) -> QImage:
@@ -194,10 +193,11 @@ class Kiosk(QObject):
         if self._sync_now is not None:
             self.window.admin_message(self._sync_now())
             return
-        # The sync agent runs as its own service; it looks for this file on its next tick.
-        path = self.core.data_dir / SYNC_REQUEST_FILE
+        from scanner.syncstate import request_sync
+
+        # The sync agent runs as its own service; it takes the request within a second.
         try:
-            path.write_text(f"{time.time():.0f}\n")
+            request_sync(self.core.data_dir, time.time())
         except OSError as e:
             self.window.admin_message(f"无法请求同步 / Cannot request a sync: {e.strerror}")
             return
@@ -258,7 +258,9 @@ def build_kiosk(settings: Any, *, core: KioskCore | None = None, sources: Sequen
     core = core or build_core(settings)
     if sources is None:
         cam = settings.camera
-        sources = [source_from_spec(cam.source, width=cam.width, height=cam.height, fps=cam.fps)]
+        # Image files and videos are paced like a camera and looped, so a pilot can run on recordings.
+        sources = [source_from_spec(cam.source, width=cam.width, height=cam.height, fps=cam.fps,
+                                    replay_fps=cam.fps, loop=True)]
         if settings.scanner.serial_port:
             sources.append(source_from_spec(f"serial:{settings.scanner.serial_port}", baud=settings.scanner.baud))
     if sound is None:

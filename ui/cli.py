@@ -8,12 +8,15 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+from typing import Any
 
 
 def run_kiosk(args: argparse.Namespace) -> int:
     from scanner.config import load_settings
+    from scanner.logsetup import configure_logging
 
     settings = load_settings(args.config)
+    configure_logging(settings.log)
     if args.offscreen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtCore import QTimer
@@ -42,15 +45,41 @@ def run_kiosk(args: argparse.Namespace) -> int:
         QApplication.setOverrideCursor(Qt.CursorShape.BlankCursor)
         w.showFullScreen()
     kiosk.start()
+    beat = heartbeat(kiosk, settings)
+    # READY=1 once the event loop has drawn the first screen; then one beat a second on the GUI thread.
+    QTimer.singleShot(0, beat.ready)
+    beat_timer = QTimer()
+    beat_timer.timeout.connect(beat.tick)
+    beat_timer.start(1000)
     if args.duration:
         QTimer.singleShot(round(args.duration * 1000), app.quit)
     try:
         app.exec()
     finally:
+        beat_timer.stop()
+        beat.stopping()
         kiosk.stop()
         if kiosk.core.visit_log is not None:
             kiosk.core.visit_log.close()
     return 0
+
+
+def heartbeat(kiosk: Any, settings: Any) -> Any:
+    """systemd's view of the kiosk: the watchdog is pinged only while frames flow and the pipeline lives,
+    so a frozen camera or a hung decoder gets the service restarted."""
+    from scanner.watchdog import Heartbeat
+
+    def last_frame() -> float | None:
+        return kiosk.pipeline.last_frame_monotonic if kiosk.pipeline is not None else None
+
+    def alive() -> bool:
+        return kiosk.pipeline is not None and bool(kiosk.pipeline.alive())
+
+    beat = Heartbeat.for_kiosk(last_frame=last_frame, alive=alive, clock=kiosk.core.clock,
+                               data_dir=settings.data_dir)
+    # The kiosk core already confirms the clock from the agent's hub time on every status refresh.
+    beat.data_dir = None
+    return beat
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -7,7 +7,6 @@ is "unknown", never "online".
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any
 
 from keys.trustlist import LocalText
 
-SYNC_STATUS_FILE = "sync-status.json"
 # The sync agent's file is written every sync interval; older than this, its "online" is not believed.
 SYNC_STATUS_MAX_AGE = 600.0
 
@@ -56,29 +54,17 @@ class StatusSnapshot:
 
 
 def read_sync_status(data_dir: Path, now: float) -> SyncState:
-    """The sync agent's `<data_dir>/sync-status.json`, read defensively; anything odd is "unknown"."""
-    path = Path(data_dir) / SYNC_STATUS_FILE
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(doc, dict):
-            raise ValueError("not an object")
-        mtime = path.stat().st_mtime
-    except (OSError, ValueError):
-        return SyncState(None, None)
-    pending = doc.get("pending", doc.get("pending_count"))
-    pending = pending if isinstance(pending, int) and not isinstance(pending, bool) else None
-    online = doc.get("online", doc.get("reachable"))
-    online = online if isinstance(online, bool) else None
-    updated = doc.get("updated_at", mtime)
-    if not isinstance(updated, int | float) or now - float(updated) > SYNC_STATUS_MAX_AGE:
-        online = None  # the agent stopped writing: its last word is no longer news
-    def number(key: str) -> float | None:
-        v = doc.get(key)
-        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    """The sync agent's state (`scanner.syncstate`); no file, an unreadable one or an old one is "unknown"."""
+    from scanner.syncstate import read_status
 
-    err = doc.get("last_error")
-    return SyncState(online, pending, number("last_success"), str(err) if err else None,
-                     number("hub_time_offset"), number("hub_time_measured_at"))
+    st = read_status(data_dir)
+    if st is None:
+        return SyncState(None, None)
+    online: bool | None = st.online
+    if st.updated_at is None or now - st.updated_at > SYNC_STATUS_MAX_AGE:
+        online = None  # the agent stopped writing: its last word is no longer news
+    return SyncState(online, st.pending, st.last_success, st.last_error or None, st.hub_time_offset,
+                     st.hub_time_measured_at)
 
 
 def age_text(seconds: float | None) -> str:

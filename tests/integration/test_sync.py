@@ -15,13 +15,13 @@ from keys.keyfile import load_public_key
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
 from scanner.demo_data import REGIONS, build_demo_world
+from scanner.syncstate import read_status
 from scanner.visitlog import VisitLog, VisitRecord
 from scanner.visitlog_schema import new_visit_id
 from sync.agent import AgentConfig, SyncAgent, backoff_delay
 from sync.errors import HubUnavailable
 from sync.hub.publish import publish_status_list, publish_trust_list
 from sync.hub.store import HubStore
-from sync.status import read_status
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import sys
 
 from faultproxy import ROOT
 
-from sync.status import STATUS_FILE, SyncStatus, read_status, write_status
+from scanner.syncstate import STATUS_FILE, SyncStatus, read_status, write_status
 
 
 def test_round_trip_and_no_temporary_files_left(tmp_path):

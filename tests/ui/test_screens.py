@@ -185,7 +185,8 @@ def test_sync_status_file_and_counts(core: Any, world: Any, make_window: Any) ->
     assert w.status_bar.chip("pending").value == "7"
     assert w.status_bar.chip("counts").value.split() == ["✓", "1", "✕", "2"]
     assert w.status_bar.chip("device").value == "demo-kiosk · Demo gate"
-    (core.data_dir / "sync-status.json").write_text(json.dumps({"online": True, "pending": 0}))
+    (core.data_dir / "sync-status.json").write_text(json.dumps({"online": True, "pending": 0,
+                                                                 "updated_at": time.time()}))
     w.set_status(core.snapshot())
     assert "online" in w.status_bar.chip("network").value and not w.status_bar.chip("network").warn
 

@@ -1,6 +1,9 @@
-"""The sync agent's state for the kiosk: `sync-status.json` in the data directory, written atomically.
+"""The contract between the sync agent and the kiosk, two processes sharing the data directory.
 
-The kiosk (and `checkpoint sync --status`) only reads this file; nothing goes over the network. Fields:
+The agent writes its state to `sync-status.json` atomically; the kiosk (and `checkpoint sync --status`)
+only reads it, so nothing goes over the network and a kiosk crash never stops uploads. The kiosk asks
+for a sync now by creating `sync-request`; the agent takes (removes) it and starts a round. It lives in
+`scanner/` because both `sync/` and `ui/` build on it. Fields of the status file:
 
 * `updated_at`: when the agent wrote the file (Unix seconds);
 * `online`: whether the last contact with the hub succeeded; `consecutive_failures`, `next_attempt_at`;
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 STATUS_FILE = "sync-status.json"
+SYNC_REQUEST_FILE = "sync-request"
 
 
 @dataclass
@@ -76,3 +80,17 @@ def read_status(data_dir: str | Path) -> SyncStatus | None:
     except (OSError, ValueError):
         return None
     return SyncStatus.from_json(data) if isinstance(data, dict) else None
+
+
+def request_sync(data_dir: str | Path, now: float) -> Path:
+    """Ask the sync agent for a round now (the kiosk's "sync now")."""
+    return atomic_write_json(Path(data_dir) / SYNC_REQUEST_FILE, {"requested_at": now})
+
+
+def take_sync_request(data_dir: str | Path) -> bool:
+    """True, once, if a sync was requested since the last call (the request is consumed)."""
+    try:
+        os.unlink(Path(data_dir) / SYNC_REQUEST_FILE)
+    except FileNotFoundError:
+        return False
+    return True

@@ -1,0 +1,54 @@
+"""`checkpoint kiosk` under a systemd-like supervisor: READY, watchdog pings while frames flow, STOPPING."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+EXE = shutil.which("checkpoint", path=str(Path(sys.executable).parent)) or "checkpoint"
+
+
+def test_kiosk_notifies_systemd_and_pings_while_frames_flow(world, tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f"""
+[device]
+id = "gate-test"
+data_dir = "{tmp_path / 'data'}"
+[trust]
+anchors = ["{world.anchor_path}"]
+trust_list = "{world.trust_list_path}"
+status_lists = [{", ".join(f'"{p}"' for p in world.status_list_paths)}]
+[camera]
+source = "dir:{world.directory / 'qr'}"
+fps = 10
+[sound]
+enabled = false
+[display]
+fullscreen = false
+""", encoding="utf-8")
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(60)
+    env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "2000000", "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("WATCHDOG_PID", None)
+    proc = subprocess.Popen([EXE, "kiosk", "--config", str(cfg), "--offscreen", "--duration", "6"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    messages: list[str] = []
+    try:
+        while "STOPPING=1" not in messages:
+            data = sock.recv(4096).decode()
+            messages.extend(data.splitlines())
+    finally:
+        _, err = proc.communicate(timeout=60)
+        sock.close()
+    assert proc.returncode == 0, err
+    assert "READY=1" in messages
+    assert messages.count("WATCHDOG=1") >= 2, messages
+    assert any(m.startswith("STATUS=scanning") for m in messages), messages
+    assert messages.index("READY=1") < messages.index("WATCHDOG=1") < messages.index("STOPPING=1")
+    assert "Traceback" not in err
