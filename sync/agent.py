@@ -247,6 +247,10 @@ class SyncAgent:
             return "unchanged"
         if r.status_code == 404:
             return "none published"
+        if self.trust.current is not None and _json_or_none(r.content) == self.trust.current.document:
+            # The list already held (first contact after a bootstrap, or a lost ETag): not a rollback.
+            info.update(etag=r.headers.get("ETag"), error=None)
+            return "unchanged"
         try:
             self.trust.update(r.content, source="hub")
         except TrustListError as e:
@@ -402,6 +406,13 @@ class SyncAgent:
                     break
         self.notify("STOPPING=1")
         self._reset()
+
+
+def _json_or_none(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
 
 
 def _short(e: BaseException) -> str:

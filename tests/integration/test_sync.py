@@ -258,3 +258,14 @@ def test_venue_profile_updates_are_checked_and_rollback_refused(tmp_path, pki):
     assert json.loads((tmp_path / PROFILES_FILE).read_text())["version"] == 2
     store.close()
     log.close()
+
+
+def test_bootstrapped_trust_list_is_unchanged_not_a_rollback(tmp_path, pki, world_hub):
+    world, _, hub = world_hub
+    data = tmp_path / "device"
+    trust = TrustStore.open(data / "trust", [load_public_key(world.anchor_path)])
+    trust.update(world.trust_list_path.read_bytes(), "bootstrap")  # the same list the hub publishes
+    agent = agent_for(hub.url, pki, data, VisitLog(data / "visits.sqlite"), trust=trust)
+    assert agent.run_once().trust_list == "unchanged"
+    state = read_status(data)
+    assert state is not None and state.trust_list.get("error") is None and state.last_error is None
