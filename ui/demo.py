@@ -110,7 +110,9 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
               f"  [{(s.decided_at - s.frame_timestamp) * 1000:.0f} ms]")
 
     def on_painted(group: Any) -> None:
-        grab(FAMILY if len(group.members) > 1 else (shown[-1] if shown else group.members[0].outcome))
+        # Painting happens inside the `decided` signal, before on_decided runs: name the screen from
+        # the window's own members, not from `shown`.
+        grab(FAMILY if len(group.members) > 1 else names.get(w.members[-1].payload_key, "result"))
         if group.alert:
             # No guard at a demo: acknowledge after a moment so the round goes on.
             QTimer.singleShot(round(scene_seconds * 400), acknowledge)
