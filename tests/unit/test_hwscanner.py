@@ -6,7 +6,7 @@ import io
 import threading
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.errors import InputError
@@ -105,6 +105,7 @@ def test_line_source_reads_payloads_until_end_of_file(tmp_path):
 printable = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
 
 
+@settings(deadline=None)
 @given(codes=st.lists(st.text(printable, min_size=4, max_size=60), min_size=1, max_size=5),
        enter=st.booleans(), gap=st.floats(0.0005, 0.05))
 def test_wedge_returns_each_burst_exactly(codes, enter, gap):
