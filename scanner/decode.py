@@ -4,10 +4,12 @@ A frame is a grayscale (the camera's Y plane) or BGR numpy array. The result is 
 frame, each with its raw bytes, its text (None when the bytes are not UTF-8) and its corner polygon in
 the frame's own pixel coordinates.
 
-Why this order: zxing-cpp decodes more and faster than zbar, and an empty frame costs it ~0.2 ms. The
-fallbacks (zbar, contrast normalisation, rescaling, sharpening, other binarizers) cost several ms each,
-so a `FrameDecoder` runs them only on every Nth frame that the fast pass found empty: a code that needs
-them is still read within a few frames, and a camera staring at an empty gate stays cheap.
+Why this order: zxing-cpp decodes more and faster than zbar (about 0.5 ms on a cluttered 640x480 frame,
+zbar about 9 ms, both measured by `bench/decode.py`). The fallbacks (smoothing, a global threshold,
+sharpening, inversion, contrast normalisation, upscaling, zbar) cost up to several ms each, so on a
+camera a `FrameDecoder` gives every Nth frame one or two of them in turn: a code that needs one is
+still read within a fraction of a second, and a camera staring at an empty gate stays cheap. Still
+images get every pass.
 
 Both libraries check the QR's Reed-Solomon error correction before returning data, and only QR symbols
 are enabled, so a misread does not come back as a code. zbar is run with its "binary" option, because it
@@ -322,9 +324,8 @@ class FrameDecoder:
         """Every QR code in `image`.
 
         None (the camera case): the fast pass, and on every Nth frame the next fallbacks in turn
-        (see the class). True (still images): every pass, results merged, so a
-        second code that only a fallback can read is not missed next to an easy one. False: the fast
-        pass only.
+        (see the class). True (still images): every pass, results merged, so a second code that only
+        a fallback can read is not missed next to an easy one. False: the fast pass only.
         """
         gray = to_gray(image)
         found = self._run(self._first, gray)
