@@ -111,6 +111,8 @@ class Kiosk(QObject):
         self.window.profile_chosen.connect(self._switch_profile)
         self.window.export_requested.connect(self._export)
         self.window.sync_requested.connect(self._sync)
+        self.window.admin.volume_changed.connect(self._save_volume)
+        self.window.admin.mute_changed.connect(self._save_muted)
         if wedge is not None:
             self.window.key_text.connect(wedge.feed)
         self.status_timer = QTimer(self)
@@ -175,9 +177,24 @@ class Kiosk(QObject):
         except CheckpointError as e:
             self.window.admin_message(str(e))
             return
+        self._update_prefs(profile=p.name)
         self.window.set_venue(p.name, p.title, self.options.venue_name)
         self.window.admin_message(f"场所已切换 / Venue profile: {p.title.zh} · {p.title.en}")
         self.refresh_status()
+
+    def _save_volume(self, volume: float) -> None:
+        self._update_prefs(volume=volume)
+
+    def _save_muted(self, muted: bool) -> None:
+        self._update_prefs(muted=muted)
+
+    def _update_prefs(self, **changes: Any) -> None:
+        from ui.prefs import KioskPrefs
+
+        prefs = KioskPrefs.load(self.core.data_dir)
+        for key, value in changes.items():
+            setattr(prefs, key, value)
+        prefs.save(self.core.data_dir)
 
     def _export(self) -> None:
         from scanner.errors import CheckpointError
@@ -218,7 +235,6 @@ def build_core(settings: Any, *, clock: Any = None) -> KioskCore:
     from scanner.checker import Checker
     from scanner.clock import TrustedClock
     from scanner.errors import ConfigError
-    from scanner.policy import load_profile
     from scanner.verify import VerifySettings
     from scanner.visitlog import VisitLog
 
@@ -238,14 +254,30 @@ def build_core(settings: Any, *, clock: Any = None) -> KioskCore:
             log.info("bootstrap status list %s not applied: %s", p, e)
     clock = clock or TrustedClock.open(data, settings.clock)
     verify = VerifySettings(clock_skew=settings.verify.clock_skew, status_grace=settings.verify.status_grace)
-    checker = Checker(trust=trust, status=status, profile=load_profile(settings.venue.profile, settings.profiles),
-                      settings=verify, clock=clock, max_code_age=settings.venue.max_code_age)
+    checker = Checker(trust=trust, status=status, profile=_venue_profile(settings), settings=verify, clock=clock,
+                      max_code_age=settings.venue.max_code_age)
     visit_log = VisitLog.open_settings(settings)
     return KioskCore(checker, visit_log, clock=clock, data_dir=data, device_id=settings.device.id,
                      checkpoint_id=settings.device.checkpoint_id,
                      checkpoint_name=settings.device.checkpoint_name, anchors=anchors,
                      trust_grace=settings.verify.trust_list_grace, status_grace=settings.verify.status_grace,
                      profile_overrides=settings.profiles)
+
+
+def _venue_profile(settings: Any) -> Any:
+    """The profile chosen in the admin panel, else the config's; a stale choice falls back to the config."""
+    from scanner.errors import ConfigError
+    from scanner.policy import load_profile
+    from ui.prefs import KioskPrefs
+
+    chosen = KioskPrefs.load(settings.data_dir).profile
+    if chosen and chosen != settings.venue.profile:
+        try:
+            return load_profile(chosen, settings.profiles)
+        except ConfigError as e:
+            log.warning("venue profile %r chosen on site is no longer valid (%s); using %r from %s", chosen, e,
+                        settings.venue.profile, settings.source)
+    return load_profile(settings.venue.profile, settings.profiles)
 
 
 def build_kiosk(settings: Any, *, core: KioskCore | None = None, sources: Sequence[Any] | None = None,
@@ -264,7 +296,12 @@ def build_kiosk(settings: Any, *, core: KioskCore | None = None, sources: Sequen
         if settings.scanner.serial_port:
             sources.append(source_from_spec(f"serial:{settings.scanner.serial_port}", baud=settings.scanner.baud))
     if sound is None:
-        sound = system_sound(settings.sound.volume, not settings.sound.enabled)
+        from ui.prefs import KioskPrefs
+
+        prefs = KioskPrefs.load(settings.data_dir)
+        volume = settings.sound.volume if prefs.volume is None else prefs.volume
+        muted = (not settings.sound.enabled) if prefs.muted is None else prefs.muted
+        sound = system_sound(volume, muted)
     gate = PinGate(settings.admin.pin_hash, max_attempts=settings.admin.max_attempts,
                    lockout_seconds=settings.admin.lockout_seconds)
     options = KioskOptions(result_seconds=settings.display.result_seconds, venue_name=settings.venue.name)

@@ -195,3 +195,24 @@ def test_demo_runs_headless_and_shows_every_kind(tmp_path: Path) -> None:
     assert QImage(str(shots / "01-idle.png")).size().width() == 800
     # Qt's own warnings (anything but our logging lines) would mean a screen was built wrongly.
     assert [line for line in proc.stderr.splitlines() if line and not line.startswith(("INFO", "WARNING"))] == []
+
+
+def test_admin_choices_survive_a_restart(core: Any, make_kiosk: Any, tmp_path: Path) -> None:
+    from scanner.config import DeviceSettings, Settings
+    from ui.app import _venue_profile
+    from ui.prefs import PREFS_FILE, KioskPrefs
+
+    k = make_kiosk(core, [])
+    k.window.profile_chosen.emit("hospital")
+    k.window.admin.volume_changed.emit(0.25)
+    k.window.admin.mute_changed.emit(True)
+    assert core.profile.name == "hospital"
+    assert KioskPrefs.load(core.data_dir) == KioskPrefs(profile="hospital", volume=0.25, muted=True)
+    # The next start picks the site's choice over the config file's profile ...
+    settings = Settings(device=DeviceSettings(data_dir=str(core.data_dir)))
+    assert settings.venue.profile == "transport" and _venue_profile(settings).name == "hospital"
+    # ... unless that choice no longer exists; a damaged file is no choice at all.
+    KioskPrefs(profile="cinema").save(core.data_dir)
+    assert _venue_profile(settings).name == "transport"
+    (core.data_dir / PREFS_FILE).write_text("{not json")
+    assert KioskPrefs.load(core.data_dir) == KioskPrefs()
