@@ -9,6 +9,7 @@ APT_PACKAGES=(
   libzbar0                      # pyzbar, the fallback QR decoder
   fonts-wqy-microhei            # CJK glyphs for the kiosk's Chinese text
   libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libfontconfig1 libdbus-1-3  # Qt 6
+  libpulse0                     # the kiosk's sounds through QtMultimedia
   systemd                       # systemd-analyze verifies the unit files in the tests
   openssl ca-certificates
 )

@@ -74,7 +74,8 @@ ENABLED=(checkpoint-kiosk.service checkpoint-sync.service)
 # 1. System packages (never when staging).
 if [ "$APT" -eq 1 ]; then
   packages=(python3 python3-venv python3-pip libzbar0 fonts-wqy-microhei
-            libegl1 libgl1 libgbm1 libxkbcommon0 libfontconfig1 libdbus-1-3)
+            libegl1 libgl1 libgbm1 libxkbcommon0 libfontconfig1 libdbus-1-3
+            libpulse0 alsa-utils)  # sound: QtMultimedia, else aplay
   # Only on Raspberry Pi OS: the camera module's Python bindings and libcamera.
   if apt-cache show python3-picamera2 >/dev/null 2>&1; then packages+=(python3-picamera2); fi
   log "apt packages: ${packages[*]}"
