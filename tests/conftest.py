@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 # Before anything imports Qt: no display exists in CI.
@@ -12,6 +14,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 
 from scanner.demo_data import DemoWorld, build_demo_world
+from tests.notifysock import notify_socket_at
 
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "testvectors" / "hcc1"
 
@@ -20,6 +23,13 @@ VECTORS = Path(__file__).resolve().parents[2] / "shared" / "testvectors" / "hcc1
 def world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
     """Keys, a trust list, status lists and sample codes of every kind, valid around now."""
     return build_demo_world(tmp_path_factory.mktemp("world"), int(time.time()), qr=True)
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, dict[str, str]]]:
+    """systemd's notify socket, real: (socket to read with `tests.notifysock.drain`, environment)."""
+    with notify_socket_at(tmp_path / "notify.sock") as pair:
+        yield pair
 
 
 @pytest.fixture(scope="session")

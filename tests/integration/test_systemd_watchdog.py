@@ -10,17 +10,16 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
-import pytest
 
 from scanner import sdnotify
 from scanner.camera import Frame
 from scanner.config import CameraSettings
 from scanner.pipeline import Pipeline
 from scanner.watchdog import Watchdog
+from tests.notifysock import drain
 
 DEADLINE = 60.0
 
@@ -53,24 +52,6 @@ class FreezingCamera:
 
     def close(self) -> None:
         self.closed.set()
-
-
-@pytest.fixture
-def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, dict[str, str]]]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(tmp_path / "notify"))
-    sock.setblocking(False)
-    yield sock, {"NOTIFY_SOCKET": str(tmp_path / "notify")}
-    sock.close()
-
-
-def drain(sock: socket.socket) -> list[bytes]:
-    out = []
-    while True:
-        try:
-            out.append(sock.recv(4096))
-        except BlockingIOError:
-            return out
 
 
 def tick_until(dog: Watchdog, sock: socket.socket, done: Callable[[list[bytes]], bool]) -> list[bytes]:

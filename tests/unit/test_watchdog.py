@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from scanner import sdnotify
 from scanner.watchdog import Watchdog
+from tests.notifysock import drain
 
 
 class Monotonic:
@@ -35,24 +33,6 @@ class FakeCamera:
 
     def freeze(self) -> None:
         self.running = False
-
-
-@pytest.fixture
-def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, dict[str, str]]]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(tmp_path / "notify.sock"))
-    sock.setblocking(False)
-    yield sock, {"NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
-    sock.close()
-
-
-def drain(sock: socket.socket) -> list[bytes]:
-    out = []
-    while True:
-        try:
-            out.append(sock.recv(4096))
-        except BlockingIOError:
-            return out
 
 
 def test_pings_stop_when_the_fake_camera_stops(notify_socket) -> None:

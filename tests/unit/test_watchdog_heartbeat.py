@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from scanner import sdnotify
 from scanner.clock import NO_REFERENCE, TrustedClock
 from scanner.watchdog import Heartbeat, Watchdog, read_hub_time
+from tests.notifysock import drain
 
 T0 = 1_790_000_000.0
 
@@ -21,30 +20,12 @@ class Times:
         self.wall, self.mono = T0 - 86400.0, 500.0  # the device is a day behind
 
 
-@pytest.fixture
-def notify(tmp_path: Path) -> Iterator[tuple[socket.socket, dict[str, str]]]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(tmp_path / "notify"))
-    sock.setblocking(False)
-    yield sock, {"NOTIFY_SOCKET": str(tmp_path / "notify")}
-    sock.close()
-
-
-def drain(sock: socket.socket) -> list[bytes]:
-    out = []
-    while True:
-        try:
-            out.append(sock.recv(4096))
-        except BlockingIOError:
-            return out
-
-
 def write_status(data: Path, **fields: object) -> None:
     (data / "sync-status.json").write_text(json.dumps({"online": True, **fields}))
 
 
-def test_hub_time_from_the_sync_agent_makes_the_clock_trusted(tmp_path: Path, notify) -> None:
-    sock, env = notify
+def test_hub_time_from_the_sync_agent_makes_the_clock_trusted(tmp_path: Path, notify_socket) -> None:
+    sock, env = notify_socket
     t = Times()
     clock = TrustedClock.open(tmp_path, wall=lambda: t.wall, monotonic=lambda: t.mono, boot_id=lambda: "b")
     dog = Watchdog(lambda: sdnotify.watchdog(env=env), timeout=20, monotonic=lambda: t.mono)
