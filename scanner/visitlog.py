@@ -36,6 +36,7 @@ from scanner.visitlog_schema import (
     ROW_FIELDS,
     SCHOOL_ROLES,
     chain_hash,
+    immediate_transaction,
     migrate,
     new_visit_id,
     validate_extra,
@@ -203,8 +204,7 @@ class VisitLog:
         row["extra"] = validate_extra(row["extra"])
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
+                with immediate_transaction(self._conn):
                     used = (self._conn.execute("PRAGMA page_count").fetchone()[0]
                             - self._conn.execute("PRAGMA freelist_count").fetchone()[0])
                     if used >= self._cap_pages:
@@ -218,11 +218,6 @@ class VisitLog:
                     self._conn.execute(_INSERT, values)
                     self._conn.execute("INSERT INTO outbox (seq, visit_id) VALUES (?, ?)",
                                        (row["seq"], row["visit_id"]))
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
             except sqlite3.IntegrityError as e:
                 raise InputError(f"visit {record.visit_id}: already logged ({e})") from e
             except sqlite3.Error as e:
@@ -251,8 +246,7 @@ class VisitLog:
         done = 0
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
+                with immediate_transaction(self._conn):
                     for i in range(0, len(visit_ids), 500):
                         chunk = list(visit_ids[i:i + 500])
                         marks = ", ".join("?" * len(chunk))
@@ -262,11 +256,6 @@ class VisitLog:
                         done += self._conn.execute(
                             f"DELETE FROM outbox WHERE seq IN (SELECT seq FROM visits WHERE visit_id IN ({marks}))",
                             chunk).rowcount
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
             except sqlite3.Error as e:
                 raise StorageError(f"visit log {self.path}: cannot record the upload: {e}") from e
         return done
@@ -276,8 +265,7 @@ class VisitLog:
         cutoff = int(((time.time() if now is None else now) - retention_days * 86400) * 1000)
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
+                with immediate_transaction(self._conn):
                     # Only a prefix of the chain may go: stop at the first row that must stay.
                     keep = self._conn.execute(
                         "SELECT MIN(seq) FROM visits WHERE synced_at_ms IS NULL OR ts_ms >= ? "
@@ -291,11 +279,6 @@ class VisitLog:
                         gone = self._conn.execute(f"DELETE FROM visits WHERE {bound}", args).rowcount
                         self._conn.execute("UPDATE meta SET value = ? WHERE key = 'chain_anchor'",
                                            (json.dumps([last[0], last[1]]),))
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
             except sqlite3.Error as e:
                 raise StorageError(f"visit log {self.path}: cannot purge: {e}") from e
         if gone:
