@@ -71,7 +71,8 @@ class CameraSettings:
     height: int = _opt(480, minimum=120, maximum=4096)
     fps: int = _opt(30, minimum=1, maximum=120)
     decoders: list[str] = _opt(["zxing", "zbar"])
-    # Run the expensive fallback passes on every Nth frame only, so empty frames stay cheap.
+    # Frames with nothing code-like in them get the full fast decoding pass on every Nth frame only
+    # (a cheap one otherwise), and a code read brings in the fallbacks for a second one every Nth frame.
     slow_pass_every: int = _opt(3, minimum=1)
     debounce: float = _opt(4.0, minimum=0)
 

@@ -6,10 +6,11 @@ the frame's own pixel coordinates.
 
 Why this order: zxing-cpp decodes more and faster than zbar (about 0.5 ms on a cluttered 640x480 frame,
 zbar about 9 ms, both measured by `bench/decode.py`). The fallbacks (smoothing, a global threshold,
-sharpening, inversion, contrast normalisation, upscaling, zbar) cost up to several ms each, so on a
-camera a `FrameDecoder` gives every Nth frame one or two of them in turn: a code that needs one is
-still read within a fraction of a second, and a camera staring at an empty gate stays cheap. Still
-images get every pass.
+sharpening, inversion, contrast normalisation, upscaling, zbar) cost up to several ms each, and even
+zxing costs more than an idle gate should, so on a camera a `FrameDecoder` first glances at the frame
+for a code-like patch (about 0.06 ms): without one it reads the frame with one global threshold
+(about 0.15 ms), the fast pass following on every Nth frame only; the fallbacks, one or two per frame
+in turn, are spent only on evidence of a code. Still images get every pass.
 
 Both libraries check the QR's Reed-Solomon error correction before returning data, and only QR symbols
 are enabled, so a misread does not come back as a code. zbar is run with its "binary" option, because it
@@ -121,21 +122,35 @@ class ZxingDecoder:
             "global": zxingcpp.Binarizer.GlobalHistogram,
             "fixed": zxingcpp.Binarizer.FixedThreshold,
         }
+        # return_errors (zxing-cpp >= 2.3) reports symbols that failed to decode: free evidence of a code.
+        try:
+            zxingcpp.read_barcodes(np.zeros((8, 8), np.uint8), formats=self._formats, return_errors=True)
+            self._errors = True
+        except TypeError:
+            self._errors = False
 
     def decode(self, gray: np.ndarray, *, binarizer: str = "local", invert: bool = True,
                downscale: bool = True) -> list[tuple[bytes, Polygon]]:
+        return self.scan(gray, binarizer=binarizer, invert=invert, downscale=downscale)[0]
+
+    def scan(self, gray: np.ndarray, *, binarizer: str = "local", invert: bool = True,
+             downscale: bool = True) -> tuple[list[tuple[bytes, Polygon]], bool]:
+        """The codes, and whether a QR symbol was found that could not be read (a checksum error, say)."""
+        extra: dict[str, Any] = {"return_errors": True} if self._errors else {}
         results = self._zx.read_barcodes(gray, formats=self._formats, try_rotate=False,
                                          try_invert=invert, try_downscale=downscale,
-                                         binarizer=self._binarizers[binarizer])
+                                         binarizer=self._binarizers[binarizer], **extra)
         out = []
+        unread = False
         for r in results:
             if not r.valid or not r.bytes:
+                unread = True
                 continue
             p = r.position
             corners = [(float(q.x), float(q.y)) for q in (p.top_left, p.top_right, p.bottom_right,
                                                           p.bottom_left)]
             out.append((bytes(r.bytes), _box(corners)))
-        return out
+        return out, unread
 
 
 class ZbarDecoder:
@@ -217,7 +232,8 @@ def _scaled(points: Polygon, scale: float) -> Polygon:
 
 
 def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]:
-    """The fallbacks, most useful first (see the rescue table of `bench/decode.py`)."""
+    """The fallbacks, most useful first (see the rescue table of `bench/decode.py`); on a camera the
+    first, the cheapest, runs on every frame that needs fallbacks, the others take turns."""
     import cv2
 
     clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
@@ -240,10 +256,10 @@ def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]
     if zx is not None:
         z = zx
         passes += [
-            # Sensor noise and the moiré of a photographed screen: smooth before binarizing.
-            Pass("zxing+smooth", lambda img: z.decode(cv2.GaussianBlur(img, (0, 0), 1.0))),
             # Uneven light and glare: one threshold for the whole frame copes where local ones do not.
             Pass("zxing+global", lambda img: z.decode(img, binarizer="global")),
+            # Sensor noise and the moiré of a photographed screen: smooth before binarizing.
+            Pass("zxing+smooth", lambda img: z.decode(cv2.GaussianBlur(img, (0, 0), 1.0))),
             # Blur and small modules.
             Pass("zxing+sharpen", lambda img: z.decode(sharpen(img))),
             # Dark-mode screens (light modules on dark), which the fast pass leaves out.
@@ -276,14 +292,52 @@ def _dedupe(found: list[DecodedCode]) -> list[DecodedCode]:
     return out
 
 
+# A patch is "code-like" when at least this share of its neighbouring samples differ strongly both
+# across and down. On the gate corpus (`bench/decode.py`) frames with codes score 0.56 or more,
+# cluttered empty frames at most 0.44.
+EVIDENCE = 0.5
+_PATCH = 12  # samples per patch side: 48 px at 640x480, about a quarter of the smallest code
+_EDGE = 20  # grey levels between neighbouring samples that count as a module edge, well above noise
+
+
+def code_evidence(gray: np.ndarray) -> tuple[float, np.ndarray]:
+    """How code-like the busiest patch of a frame is (0 to 1), and the patches' mean brightness.
+
+    A QR symbol is a dense checkerboard: across a patch a few dozen modules wide, most samples a few
+    pixels apart differ strongly both horizontally and vertically. Smooth shading has no such edges,
+    clutter has them along lines only, sensor noise is too weak. Sampling a frame on a grid of about
+    160 columns keeps this to a few hundredths of a millisecond.
+    """
+    import cv2
+
+    h, w = gray.shape
+    step = max(1, max(h, w) // 160)
+    s = cv2.resize(gray, (w // step, h // step), interpolation=cv2.INTER_NEAREST) if step > 1 else gray
+    rows, cols = (s.shape[0] - 1) // _PATCH, (s.shape[1] - 1) // _PATCH
+    if rows < 1 or cols < 1:
+        return 1.0, s  # too small to tell: let the fallbacks look
+    r, c = rows * _PATCH, cols * _PATCH
+    here = s[:r, :c]
+    _, across = cv2.threshold(cv2.absdiff(s[:r, 1:c + 1], here), _EDGE, 255, cv2.THRESH_BINARY)
+    _, down = cv2.threshold(cv2.absdiff(s[1:r + 1, :c], here), _EDGE, 255, cv2.THRESH_BINARY)
+    both = cv2.min(cv2.resize(across, (cols, rows), interpolation=cv2.INTER_AREA),
+                   cv2.resize(down, (cols, rows), interpolation=cv2.INTER_AREA))
+    return cv2.minMaxLoc(both)[1] / 255, cv2.resize(here, (cols, rows), interpolation=cv2.INTER_AREA)
+
+
 class FrameDecoder:
     """Decodes frames with the configured decoders; stateful only for the fallback budget.
 
     Not thread-safe: give each worker thread its own. `decoders` names the decoders to use, in order
-    (`"zxing"`, `"zbar"`). On a camera, every Nth (`slow_pass_every`) frame also gets fallback passes,
-    taking turns: the next one in the cycle, then more while the frame has used less than
-    `slow_pass_ms`. A code held in view meets every pass within a second or so, and an empty scene
-    costs the fast pass plus about one pass in N.
+    (`"zxing"`, `"zbar"`). On a camera the work follows the evidence of a code, so that an empty gate
+    costs a glance (`code_evidence`) per frame:
+    - a frame with a code-like patch gets the fast pass and, if that reads nothing, fallback passes:
+      the global-threshold one, then the others taking turns while the frame has used less than
+      `slow_pass_ms`. A scene every pass has already searched in vain rests until it changes;
+    - a frame without one gets a global-threshold read (a clean code in even light needs no more),
+      and the fast pass on every Nth (`slow_pass_every`) frame only, in case; fallbacks follow if
+      zxing saw a symbol it could not read;
+    - on every Nth frame, codes read bring in the fallbacks for a neighbour only they can read.
     """
 
     def __init__(self, decoders: Sequence[str] = DECODER_NAMES, *, slow_pass_every: int = 3,
@@ -303,52 +357,99 @@ class FrameDecoder:
                 self._zb = ZbarDecoder()
             except (ImportError, OSError) as e:
                 log.warning("zbar is not available, decoding without it: %s", e)
-        self._first: Pass
+        self._fast: Callable[[np.ndarray], tuple[list[tuple[bytes, Polygon]], bool]]
         if self._zx is not None:
             z = self._zx
             # The fast pass: no inversion and, on camera-sized frames, no downscaled copies: each
             # would double the cost of every empty frame. Fallback passes cover both.
-            self._first = Pass("zxing", lambda img: z.decode(img, invert=False, downscale=max(img.shape) > 1000))
+            self._fast = lambda img: z.scan(img, invert=False, downscale=max(img.shape) > 1000)
+            first = "zxing"
         elif self._zb is not None:
-            self._first = Pass("zbar", self._zb.decode)
+            b = self._zb
+            self._fast, first = (lambda img: (b.decode(img), False)), "zbar"
         else:
             raise InputError("none of the configured decoders is available")
+        self._first = Pass(first, lambda img: self._fast(img)[0])
         passes = _build_passes(self._zx, self._zb) if fallbacks else []
-        self.passes = [p for p in passes if p.name != self._first.name]
+        self.passes = [p for p in passes if p.name != first]
         self.camera_passes = [p for p in self.passes if p.camera]
         self.slow_pass_ms = slow_pass_ms
         self._frames = 0
         self._next_pass = 0
+        # The patches of the scene the fallbacks last searched in vain, and how many passes it has had.
+        self._idle: np.ndarray | None = None
+        self._idle_passes = 0
 
     def decode(self, image: np.ndarray, *, thorough: bool | None = None) -> list[DecodedCode]:
         """Every QR code in `image`.
 
-        None (the camera case): the fast pass, and on every Nth frame the next fallbacks in turn
+        None (the camera case): the fast pass, and on evidence of a code the next fallbacks in turn
         (see the class). True (still images): every pass, results merged, so a second code that only
         a fallback can read is not missed next to an easy one. False: the fast pass only.
         """
         gray = to_gray(image)
+        if thorough is None:
+            return self._camera(gray)
         found = self._run(self._first, gray)
-        if thorough is True:
+        if thorough:
             for p in self.passes:
                 found = _dedupe(found + self._run(p, gray))
-            return found
-        self._frames += 1
-        passes = self.camera_passes
-        if thorough is None and passes and self._frames % self.slow_pass_every == 0:
-            # Also when the fast pass found codes: a second phone beside an easy one may need a pass.
-            hunting = bool(found)
-            deadline = time.perf_counter() + self.slow_pass_ms / 1000
-            for _ in range(len(passes)):
-                p = passes[self._next_pass % len(passes)]
-                self._next_pass = (self._next_pass + 1) % len(passes)
-                more = self._run(p, gray)
-                if more and not hunting:
-                    return more
-                found = _dedupe(found + more)
-                if time.perf_counter() >= deadline:
-                    break
         return found
+
+    def _camera(self, gray: np.ndarray) -> list[DecodedCode]:
+        self._frames += 1
+        due = self._frames % self.slow_pass_every == 0
+        score, patches = code_evidence(gray)
+        unread = False
+        if score < EVIDENCE and not due and self._zx is not None:
+            # Nothing code-like: one global threshold, a fraction of the fast pass's cost, reads a clean
+            # code in even light (a printed card, a phone at full brightness) all the same. The fast
+            # pass proper follows on every Nth frame only, in case.
+            raw, unread = self._zx.scan(gray, binarizer="global", invert=False, downscale=False)
+            if not unread:
+                return _dedupe([DecodedCode(data, _text_of(data), poly, "zxing+global") for data, poly in raw])
+        raw, unread_here = self._fast(gray)
+        unread = unread or unread_here
+        found = _dedupe([DecodedCode(data, _text_of(data), poly, self._first.name) for data, poly in raw])
+        passes = self.camera_passes
+        # A second phone beside an easy one may need a pass: looked for on every Nth frame. A symbol
+        # zxing saw but could not read is evidence too, even where the glance saw none.
+        hunting = bool(found)
+        worth = (due and hunting) or (not found and (unread or score >= EVIDENCE) and self._unsearched(patches))
+        if not passes or not worth:
+            return found
+        deadline = time.perf_counter() + self.slow_pass_ms / 1000
+        # The global-threshold pass on every such frame: the cheapest, and it rescues the most (see
+        # `bench/decode.py`). Then the others take turns, so a code held in view meets them all.
+        for i in range(len(passes)):
+            p = passes[0]
+            if i:
+                p = passes[1 + self._next_pass]
+                self._next_pass = (self._next_pass + 1) % (len(passes) - 1)
+                self._idle_passes += 1
+            more = self._run(p, gray)
+            if more:
+                self._idle = None
+                if not hunting:
+                    return more
+            found = _dedupe(found + more)
+            if time.perf_counter() >= deadline:
+                break
+        return found
+
+    def _unsearched(self, patches: np.ndarray) -> bool:
+        """False for a code-like scene that has not changed since every pass searched it in vain.
+
+        A textured scene that stays put (a poster, a tiled wall) gets every pass once, then rests
+        until it changes: a phone moving in, a person passing. Patch means barely feel sensor noise.
+        """
+        import cv2
+
+        idle = self._idle
+        if idle is not None and idle.shape == patches.shape and int(cv2.absdiff(idle, patches).max()) <= 8:
+            return self._idle_passes < len(self.camera_passes) - 1
+        self._idle, self._idle_passes = patches, 0
+        return True
 
     @staticmethod
     def _run(p: Pass, gray: np.ndarray) -> list[DecodedCode]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from decode_helpers import VECTORS, centre, fresh_payloads, vector_cases
 
-from scanner.decode import FrameDecoder, decode_image, read_image
+from scanner.decode import EVIDENCE, FrameDecoder, Pass, code_evidence, decode_image, read_image
 from scanner.errors import InputError
 from scanner.synthetic import Distortion, background, empty_frame, gate_frame, render_qr
 
@@ -134,19 +134,91 @@ def test_byte_mode_data_comes_back_as_the_exact_bytes_from_both_decoders():
             assert [(c.data, c.text) for c in codes] == [(payload, text)], names
 
 
-def test_fallbacks_run_on_every_nth_empty_frame_only():
+def counted(fd: FrameDecoder) -> list[str]:
+    """The names of the fallback passes `fd` runs on camera frames from now on, in order."""
+    calls: list[str] = []
+
+    def count(p: Pass) -> Pass:
+        def run(img):
+            calls.append(p.name)
+            return p.run(img)
+        return Pass(p.name, run, p.camera)
+
+    fd.camera_passes = [count(p) for p in fd.camera_passes]
+    return calls
+
+
+def test_a_code_like_frame_gets_the_fallbacks_at_once(payloads):
+    # Dark mode: beyond the fast pass (no inversion), within reach of the first fallback.
+    frame, _ = gate_frame(np.random.default_rng(5), [payloads[0]], distortion=Distortion(inverted=1.0, glare=0))
+    assert code_evidence(frame)[0] >= EVIDENCE
+    fd = FrameDecoder(slow_pass_every=3)
+    assert fd.decode(frame, thorough=False) == []
+    (code,) = fd.decode(frame)  # the first camera frame, not the third
+    assert code.text == payloads[0] and code.method == "zxing+global"
+
+
+def test_a_clean_code_that_does_not_look_code_like_is_read_on_every_frame(payloads):
+    # Large, sharp modules on a plain card: few module edges per patch, but one threshold reads it.
+    card = np.full((360, 480), 230, np.uint8)
+    code = render_qr(payloads[1], module_px=5)
+    card[10:10 + code.shape[0], 100:100 + code.shape[1]] = code
+    assert code_evidence(card)[0] < EVIDENCE
+    fd = FrameDecoder(slow_pass_every=3)
+    for _ in range(2):
+        (found,) = fd.decode(card)
+        assert found.text == payloads[1] and found.method == "zxing+global"
+
+
+def test_a_code_too_small_to_look_code_like_is_still_read_on_every_nth_frame():
     # One-pixel modules, slightly blurred: beyond the fast pass, within reach of the sharpening pass.
     payload = "HCC1:" + "ABCDEFGH12345" * 8
     frame = np.full((480, 640), 128, np.uint8)
     code = render_qr(payload, module_px=1)
     frame[50:50 + code.shape[0], 60:60 + code.shape[1]] = code
     frame = cv2.GaussianBlur(frame, (0, 0), 0.6)
+    assert code_evidence(frame)[0] < EVIDENCE
     fd = FrameDecoder(slow_pass_every=3)
-    assert fd.decode(frame, thorough=False) == []
-    assert fd.decode(frame) == []  # second empty frame: fast pass only
-    (code_found,) = fd.decode(frame)  # third: the fallbacks run
+    assert fd.decode(frame) == []
+    assert fd.decode(frame) == []
+    # Every third frame the fast pass runs anyway; zxing sees a symbol it cannot read, in come the fallbacks.
+    (code_found,) = fd.decode(frame)
     assert code_found.text == payload and code_found.method != "zxing"
-    assert fd.decode(frame) == []  # the budget starts over
+    assert fd.decode(frame) == []  # the count starts over
+
+
+def test_an_empty_gate_gets_no_fallback_passes():
+    rng = np.random.default_rng(21)
+    fd = FrameDecoder(slow_pass_every=3)
+    calls = counted(fd)
+    for _ in range(30):
+        assert fd.decode(empty_frame(rng)) == []
+    assert calls == []
+
+
+def test_a_still_code_like_scene_gets_every_pass_once_then_rests_until_it_changes():
+    def wall(seed: int) -> np.ndarray:
+        cells = (np.random.default_rng(seed).random((120, 160)) < 0.5).astype(np.uint8) * 255
+        return np.kron(cells, np.ones((4, 4), np.uint8))
+
+    rng = np.random.default_rng(22)
+
+    def seen(img: np.ndarray) -> np.ndarray:  # fresh sensor noise on every frame
+        return np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+
+    tiles = wall(3)
+    assert code_evidence(tiles)[0] >= EVIDENCE  # code-like, yet no code
+    fd = FrameDecoder(slow_pass_every=3)
+    calls = counted(fd)
+    for _ in range(30):
+        assert fd.decode(seen(tiles)) == []
+    assert set(calls) == {p.name for p in fd.camera_passes}
+    settled = len(calls)
+    for _ in range(10):
+        assert fd.decode(seen(tiles)) == []
+    assert len(calls) == settled
+    assert fd.decode(seen(wall(4))) == []  # the scene changed: the fallbacks look again
+    assert len(calls) > settled
 
 
 def test_bad_frames_are_input_errors(decoder):
