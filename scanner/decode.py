@@ -336,7 +336,7 @@ class FrameDecoder:
       `slow_pass_ms`. A scene every pass has already searched in vain rests until it changes;
     - a frame without one gets a global-threshold read (a clean code in even light needs no more),
       and the fast pass on every Nth (`slow_pass_every`) frame only, in case; fallbacks follow if
-      zxing saw a symbol it could not read;
+      zxing saw a symbol it could not read, and blindly on every 30th Nth frame;
     - on every Nth frame, codes read bring in the fallbacks for a neighbour only they can read.
     """
 
@@ -403,9 +403,9 @@ class FrameDecoder:
         unread = False
         if score < EVIDENCE and not due and self._zx is not None:
             # Nothing code-like: one global threshold, a fraction of the fast pass's cost, reads a clean
-            # code in even light (a printed card, a phone at full brightness) all the same. The fast
-            # pass proper follows on every Nth frame only, in case.
-            raw, unread = self._zx.scan(gray, binarizer="global", invert=False, downscale=False)
+            # code in even light (a printed card, a phone at full brightness, dark mode too) all the
+            # same. The fast pass proper follows on every Nth frame only, in case.
+            raw, unread = self._zx.scan(gray, binarizer="global", downscale=False)
             if not unread:
                 return _dedupe([DecodedCode(data, _text_of(data), poly, "zxing+global") for data, poly in raw])
         raw, unread_here = self._fast(gray)
@@ -414,8 +414,10 @@ class FrameDecoder:
         passes = self.camera_passes
         # A second phone beside an easy one may need a pass: looked for on every Nth frame. A symbol
         # zxing saw but could not read is evidence too, even where the glance saw none.
+        # And every 30th Nth frame (3 s at 30 fps) without any evidence, in case all of that missed a code.
         hunting = bool(found)
-        worth = (due and hunting) or (not found and (unread or score >= EVIDENCE) and self._unsearched(patches))
+        evidence = unread or score >= EVIDENCE or self._frames % (30 * self.slow_pass_every) == 0
+        worth = (due and hunting) or (not found and evidence and self._unsearched(patches))
         if not passes or not worth:
             return found
         deadline = time.perf_counter() + self.slow_pass_ms / 1000
