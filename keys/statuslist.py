@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any
 
 from keys import jws
 from keys.errors import StatusListError
 from keys.signing import verify_raw
-from keys.trustlist import TrustStore, b64decode_strict
+from keys.trustlist import TrustStore, b64decode_strict, is_int
 
 STATUS_TYP = "hc-statuslist+json"
 
-
-def _is_int(v: Any) -> TypeGuard[int]:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 @dataclass(frozen=True)
@@ -49,10 +46,10 @@ def _parse_payload(payload: dict[str, Any], source: str) -> StatusListDoc:
     if not isinstance(issuer, str) or not issuer:
         raise bad("issuer missing or not a string")
     for field in ("version", "issued_at", "next_update"):
-        if not _is_int(payload.get(field)):
+        if not is_int(payload.get(field)):
             raise bad(f"{field} missing or not an integer")
     base = payload.get("base")
-    if base is not None and not _is_int(base):
+    if base is not None and not is_int(base):
         raise bad("base is neither null nor an integer")
     if base is not None and base >= payload["version"]:
         raise bad(f"delta base {base} is not below its version {payload['version']}")
@@ -69,9 +66,9 @@ def _parse_payload(payload: dict[str, Any], source: str) -> StatusListDoc:
             s, sd = e.get("s"), e.get("sd")
             if len(sub) != 16:
                 raise ValueError(f"subjects[{i}].sub is not 16 bytes")
-            if not _is_int(s) or s not in (0, 1, 2):
+            if not is_int(s) or s not in (0, 1, 2):
                 raise ValueError(f"subjects[{i}].s is not 0, 1 or 2")
-            if not _is_int(sd):
+            if not is_int(sd):
                 raise ValueError(f"subjects[{i}].sd missing or not an integer")
             subjects.append((sub, s, sd))
         revoked = tuple(b64decode_strict(c, f"revoked[{i}]") for i, c in enumerate(revoked_in))

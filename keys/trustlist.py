@@ -64,7 +64,8 @@ def b64decode_strict(text: Any, what: str) -> bytes:
         raise ValueError(f"{what} is not valid base64") from None
 
 
-def _is_int(v: Any) -> TypeGuard[int]:
+def is_int(v: Any) -> TypeGuard[int]:
+    """An integer in JSON terms: `true` is not 1."""
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -112,7 +113,7 @@ def _parse_key(entry: Any) -> TrustKey:
     if not isinstance(use, list) or not all(isinstance(u, str) for u in use):
         raise ValueError("use is not a list of strings")
     nb, na = entry.get("not_before"), entry.get("not_after")
-    if not _is_int(nb) or not _is_int(na):
+    if not is_int(nb) or not is_int(na):
         raise ValueError("not_before/not_after missing or not integers")
     name = entry.get("name") or {}
     if not isinstance(name, dict):
@@ -145,7 +146,7 @@ class TrustList:
         if payload.get("type") != "hc-trustlist":
             raise TrustListError(source, f"payload type is {payload.get('type')!r}, expected 'hc-trustlist'")
         for name in ("version", "issued_at", "next_update"):
-            if not _is_int(payload.get(name)):
+            if not is_int(payload.get(name)):
                 raise TrustListError(source, f"{name} missing or not an integer")
         entries = payload.get("keys")
         if not isinstance(entries, list):
