@@ -1,11 +1,11 @@
 """The generated "phone at the gate" corpus shared by the decoding and pipeline benchmarks.
 
 Freshly signed HCC1 codes (real size, ~290 characters, alphanumeric, error correction M) drawn by
-`scanner.synthetic.gate_frame`: phones and cards at varied size, angle and tilt, blurred, noisy, in
+`scanner.sources.synthetic.gate_frame`: phones and cards at varied size, angle and tilt, blurred, noisy, in
 low contrast, with glare spots, sometimes dark-mode (inverted), sometimes several codes per frame;
 plus frames of the same clutter with no code. Seeded: the same arguments give the same corpus.
 
-    .venv/bin/python bench/corpus.py --out DIR [--count 200] [--size 640x480]   # write PNGs + truth.json
+    .venv/bin/python -m bench.corpus --out DIR [--count 200] [--size 640x480]   # write PNGs + truth.json
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scanner.synthetic import empty_frame, gate_frame
+from scanner.sources.synthetic import empty_frame, gate_frame
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Sample:
 
 
 def fresh_payloads(n: int, seed: int = 0) -> list[str]:
-    from keys.issuing import CodeClaims, issue_code
+    from keys.hcc1 import CodeClaims, issue_code
     from keys.keyfile import generate_key
 
     key = generate_key("ES256")

@@ -11,7 +11,7 @@ and false decodes (any code that was not in the frame).
 
 Goals (issue 3): combined <= 1.5 ms median per 640x480 frame with a code, empty frame <= 0.5 ms,
 >= 99% of the gate corpus decoded, zero false decodes.
-    .venv/bin/python bench/decode.py [--count 300] [--empty 200] [--sizes 640x480,1280x720]
+    .venv/bin/python -m bench.decode [--count 300] [--empty 200] [--sizes 640x480,1280x720]
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import os
 import time
 
 import numpy as np
-from corpus import Sample, empty_corpus, fresh_payloads, gate_corpus
 
-from scanner.decode import EVIDENCE, FrameDecoder, code_evidence
+from bench.corpus import Sample, empty_corpus, fresh_payloads, gate_corpus
+from scanner.qr.decoder import EVIDENCE, FrameDecoder, code_evidence
 
 
 def pin_one_core() -> None:

@@ -10,7 +10,7 @@
    rendering cost (a real camera does not have it) is measured separately and reported.
    Goals: <= 300 MB, <= 25% of one core.
 
-Usage: .venv/bin/python bench/kiosk_latency.py [--decisions 40] [--idle-seconds 20]
+Usage: .venv/bin/python -m bench.kiosk_latency [--decisions 40] [--idle-seconds 20]
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def rss_mb() -> float:
@@ -55,11 +54,11 @@ def main() -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from scanner.camera import SyntheticSource
     from scanner.config import CameraSettings
-    from scanner.demo_data import build_demo_world
-    from ui.app import Kiosk, KioskOptions
-    from ui.demo_world import demo_core
+    from scanner.demo.session import demo_core
+    from scanner.demo.world import build_demo_world
+    from scanner.sources.camera import SyntheticSource
+    from ui.app import KioskApp, KioskOptions
     from ui.sound import RecordingSound
 
     app = QApplication.instance() or QApplication(["bench"])
@@ -71,7 +70,7 @@ def main() -> int:
     payloads = [s.payload for s in world.samples.values()]
     fps = 30.0
     source = SyntheticSource(payloads, fps=fps, show_frames=6, gap_frames=6, seed=1)
-    kiosk = Kiosk(core, [source], sound=RecordingSound(), camera_settings=CameraSettings(debounce=0.3),
+    kiosk = KioskApp(core, [source], sound=RecordingSound(), camera_settings=CameraSettings(debounce=0.3),
                   options=KioskOptions(result_seconds=0.15, group_window=0.0))
     w = kiosk.window
     w.resize(800, 480)
@@ -111,7 +110,7 @@ def main() -> int:
         render.read()
     render_ms = (cpu_seconds() - c0) / 60 * 1000
     idle_source = SyntheticSource([payloads[0]], fps=args.fps, show_frames=0, gap_frames=10_000, seed=3)
-    kiosk = Kiosk(core, [idle_source], sound=RecordingSound(), options=KioskOptions())
+    kiosk = KioskApp(core, [idle_source], sound=RecordingSound(), options=KioskOptions())
     w = kiosk.window
     w.resize(800, 480)
     w.show()

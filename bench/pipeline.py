@@ -7,7 +7,7 @@ venue policy). Printed: latency from the capture of the decided frame to the dec
 time from the first frame showing a code to its decision, decode and decision ms, frames skipped.
 
 Goal (issue 3): frame-to-decision p95 <= 50 ms at 30 fps.
-    .venv/bin/python bench/pipeline.py [--scenes 40] [--fps 30] [--size 640x480] [--cores 1]
+    .venv/bin/python -m bench.pipeline [--scenes 40] [--fps 30] [--size 640x480] [--cores 1]
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ import threading
 import time
 
 import numpy as np
-from corpus import empty_corpus
 
+from bench.corpus import empty_corpus
 from keys.keyfile import load_public_key
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
-from scanner.camera import Frame
 from scanner.checker import Checker
 from scanner.clock import SystemClock
 from scanner.config import CameraSettings
-from scanner.demo_data import build_demo_world
+from scanner.demo.world import build_demo_world
 from scanner.pipeline import DecisionEvent, Pipeline
 from scanner.policy import load_profile
-from scanner.synthetic import gate_frame
+from scanner.sources.camera import Frame
+from scanner.sources.synthetic import gate_frame
 
 
 class ReplaySource:

@@ -3,7 +3,7 @@
 Apply includes everything the device does with a downloaded list: JSON parsing, signature
 verification, Base64 decoding and the SQLite transaction on a real file (WAL).
 Goals (issue 2): apply <= 15 s, lookup p99 <= 100 µs; the database size is reported.
-    .venv/bin/python bench/statuslist.py [--entries 1000000] [--delta 10000] [--lookups 20000]
+    .venv/bin/python -m bench.statuslist [--entries 1000000] [--delta 10000] [--lookups 20000]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from keys.issuing import KeyEntry, sign_status_list, sign_trust_list
+from keys.hcc1 import KeyEntry, sign_status_list, sign_trust_list
 from keys.keyfile import generate_key
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore

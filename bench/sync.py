@@ -1,6 +1,6 @@
 """Benchmark: upload a 100k-visit backlog to a local hub over mutual TLS. Goal: at most 20 s.
 
-    .venv/bin/python bench/sync.py [--count 100000] [--batch 500]
+    .venv/bin/python -m bench.sync [--count 100000] [--batch 500]
 
 Starts the real hub (`python -m sync.hub serve`) on 127.0.0.1 with a fresh PKI, fills a visit log,
 then times one `SyncAgent.run_once()` until the hub has acknowledged every visit.
@@ -9,20 +9,17 @@ then times one `SyncAgent.run_once()` until the hub has acknowledged every visit
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from scanner.storage.chain import new_visit_id
+from scanner.storage.visitlog import VisitLog, VisitRecord
+from sync.agent import AgentConfig, SyncAgent
+from sync.hub.store import HubStore
+from tests.helpers.faultproxy import HubProcess, make_pki
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "integration")]
-
-from faultproxy import HubProcess, make_pki  # noqa: E402
-
-from scanner.visitlog import VisitLog, VisitRecord  # noqa: E402
-from scanner.visitlog_schema import new_visit_id  # noqa: E402
-from sync.agent import AgentConfig, SyncAgent  # noqa: E402
-from sync.hub.store import HubStore  # noqa: E402
 
 
 def main() -> None:

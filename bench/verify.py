@@ -3,7 +3,7 @@
 A check is the whole path a scan takes after the QR decoder: decode (Base45, zlib, CBOR, COSE), trust
 lookup, signature verification, status-list lookups in SQLite, time checks and the venue policy.
 Goals (issue 2): >= 5,000 checks/s and <= 2x the raw verify cost.
-    .venv/bin/python bench/verify.py [--seconds 3]
+    .venv/bin/python -m bench.verify [--seconds 3]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from keys.trustlist import TrustStore
 from scanner.checker import Checker
 from scanner.clock import FixedClock
 from scanner.codes import decode_payload
-from scanner.demo_data import build_demo_world
+from scanner.demo.world import build_demo_world
 from scanner.policy import load_profile
 
 

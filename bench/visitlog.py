@@ -1,6 +1,6 @@
 """Benchmark: durable visit-log appends per second (WAL, synchronous=FULL: each append is on disk).
 
-    .venv/bin/python bench/visitlog.py [--count 2000] [--dir DIR]
+    .venv/bin/python -m bench.visitlog [--count 2000] [--dir DIR]
 
 Use --dir on the device's real storage (SD card, eMMC): /tmp is often RAM and flatters the figure.
 """
@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from scanner.visitlog import VisitLog, VisitRecord
-from scanner.visitlog_schema import new_visit_id
+from scanner.storage.chain import new_visit_id
+from scanner.storage.visitlog import VisitLog, VisitRecord
 
 
 def record(i: int) -> VisitRecord:

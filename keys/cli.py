@@ -82,7 +82,7 @@ def _parse_key_spec(spec: str) -> dict[str, Any]:
 
 
 def cmd_trust_list(args: argparse.Namespace) -> int:
-    from keys.issuing import KeyEntry, sign_trust_list
+    from keys.hcc1 import KeyEntry, sign_trust_list
     from keys.keyfile import load_public_key
 
     now = int(time.time())
@@ -123,7 +123,7 @@ def _read_subjects(path: str | None) -> list[tuple[bytes, int, int]]:
 
 
 def cmd_status_list(args: argparse.Namespace) -> int:
-    from keys.issuing import sign_status_list
+    from keys.hcc1 import sign_status_list
 
     now = int(time.time())
     revoked = [bytes.fromhex(c) for c in args.revoke]
@@ -135,7 +135,7 @@ def cmd_status_list(args: argparse.Namespace) -> int:
 
 
 def cmd_issue(args: argparse.Namespace) -> int:
-    from keys.issuing import RELATIONS, STATUS_CODES, CodeClaims, issue_code, qr_png
+    from keys.hcc1 import RELATIONS, STATUS_CODES, CodeClaims, issue_code, qr_png
 
     now = int(time.time())
     iat = args.iat if args.iat is not None else now

@@ -28,11 +28,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.camera import Frame
 from scanner.config import CameraSettings
-from scanner.decode import DecodedCode, FrameDecoder, Polygon
 from scanner.errors import CameraError, CheckpointError
-from scanner.hwscanner import ScannedText
+from scanner.qr.decoder import DecodedCode, FrameDecoder, Polygon
+from scanner.sources.camera import Frame
+from scanner.sources.scanners import ScannedText
 
 log = logging.getLogger(__name__)
 

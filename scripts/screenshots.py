@@ -2,7 +2,7 @@
 """Regenerate `docs/screenshots/*.png`: every kiosk screen at 800×480 (the 7-inch panel), offscreen.
 
 Usage: .venv/bin/python scripts/screenshots.py [OUT_DIR] [--size 800x480]
-The codes, keys and lists are generated on the spot (`scanner.demo_data`), so the names and ages in
+The codes, keys and lists are generated on the spot (`scanner.demo.world`), so the names and ages in
 the pictures are the demo's. Chinese needs a CJK font (fonts-wqy-microhei or fonts-noto-cjk).
 """
 
@@ -34,14 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from scanner.clock import FixedClock
-    from scanner.demo_data import build_demo_world
+    from scanner.demo.session import decide_now, demo_core
+    from scanner.demo.world import build_demo_world
     from scanner.pin import hash_pin
-    from scanner.synthetic import gate_frame
+    from scanner.sources.synthetic import gate_frame
     from ui.app import to_qimage
     from ui.demo import family_codes
-    from ui.demo_world import decide_now, demo_core
-    from ui.kiosk import KioskWindow
-    from ui.pinauth import PinGate
+    from ui.model.pinauth import PinGate
+    from ui.widgets.window import KioskWindow
 
     app = QApplication.instance() or QApplication(["screenshots"])
     if not any("Hei" in f or "CJK" in f for f in QFontDatabase.families()):

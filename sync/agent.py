@@ -34,7 +34,7 @@ from typing import Any
 import requests
 
 from scanner.errors import CheckpointError
-from scanner.syncstate import SyncStatus, atomic_write_json, read_status, take_sync_request, write_status
+from scanner.storage.syncstate import SyncStatus, atomic_write_json, read_status, take_sync_request, write_status
 from sync.errors import HubRefused, HubUnavailable, SyncConfigError
 
 log = logging.getLogger(__name__)

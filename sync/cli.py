@@ -52,7 +52,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_visits(args: argparse.Namespace) -> int:
-    from scanner.cli_log import parse_since
+    from scanner.cli.log import parse_since
 
     store = _hub_store(args)
     since = parse_since(args.since) if args.since else None
@@ -83,7 +83,7 @@ def build_agent(args: argparse.Namespace, settings: Any) -> Any:
     from keys.keyfile import load_public_key
     from keys.statusstore import StatusStore
     from keys.trustlist import TrustStore
-    from scanner.visitlog import VisitLog
+    from scanner.storage.visitlog import VisitLog
     from sync.agent import AgentConfig, SyncAgent
 
     if args.data_dir:
@@ -95,9 +95,9 @@ def build_agent(args: argparse.Namespace, settings: Any) -> Any:
         trust = TrustStore.open(settings.data_dir / "trust", anchors)
         status = StatusStore.open(settings.data_dir / "status.sqlite")
     notify = None
-    # scanner/sdnotify.py comes with the appliance issue; without it the agent simply does not notify.
+    # scanner/service/sdnotify.py comes with the appliance issue; without it the agent simply does not notify.
     with contextlib.suppress(ImportError):
-        sdnotify = importlib.import_module("scanner.sdnotify")
+        sdnotify = importlib.import_module("scanner.service.sdnotify")
         notify = sdnotify.notify
         interval = sdnotify.watchdog_interval()
         if interval:
@@ -110,13 +110,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config) if args.config else Settings()
     if args.status:
-        from scanner.syncstate import read_status
+        from scanner.storage.syncstate import read_status
 
         state = read_status(args.data_dir or settings.data_dir)
         print(json.dumps(dataclasses.asdict(state) if state else None, indent=1, sort_keys=True))
         return 0 if state else 1
     if not args.once:
-        from scanner.logsetup import configure_logging
+        from scanner.service.logsetup import configure_logging
 
         # The daemon's logs go to journald as structured lines; --once stays a plain command.
         configure_logging(settings.log)

@@ -13,10 +13,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-from scanner.demo_data import DemoWorld, build_demo_world
-from tests.notifysock import notify_socket_at
-
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "testvectors" / "hcc1"
+from scanner.demo.world import DemoWorld, build_demo_world
+from tests.helpers import VECTORS
+from tests.helpers.notifysock import notify_socket_at
 
 
 @pytest.fixture(scope="session")
@@ -35,5 +34,5 @@ def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, dict[str, str
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
     if not VECTORS.is_dir():
-        pytest.fail(f"conformance vectors not found at {VECTORS} (shared/ must sit beside the repo)")
+        pytest.fail(f"conformance vectors not found at {VECTORS} (the vendored vectors belong in the repository)")
     return VECTORS

@@ -17,9 +17,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
-from ui.core import KioskCore
-from ui.kiosk import KioskWindow
-from ui.pinauth import PinGate
+from scanner.session import Session
+from ui.model.pinauth import PinGate
+from ui.widgets.window import KioskWindow
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class KioskOptions:
     venue_name: str = ""
 
 
-class Kiosk(QObject):
+class KioskApp(QObject):
     """Owns the pipeline and the window; `start()`, `stop()`."""
 
     decided = Signal(object)  # Shown
@@ -76,7 +76,7 @@ class Kiosk(QObject):
     error_event = Signal(object)
     preview = Signal(QImage)
 
-    def __init__(self, core: KioskCore, sources: Sequence[Any], *, sound: Any, camera_settings: Any = None,
+    def __init__(self, core: Session, sources: Sequence[Any], *, sound: Any, camera_settings: Any = None,
                  options: KioskOptions | None = None, pin_gate: PinGate | None = None, wedge: Any = None,
                  profile_overrides: dict[str, Any] | None = None, sync_now: Callable[[], str] | None = None):
         super().__init__()
@@ -189,7 +189,7 @@ class Kiosk(QObject):
         self._update_prefs(muted=muted)
 
     def _update_prefs(self, **changes: Any) -> None:
-        from ui.prefs import KioskPrefs
+        from ui.model.prefs import KioskPrefs
 
         prefs = KioskPrefs.load(self.core.data_dir)
         for key, value in changes.items():
@@ -210,7 +210,7 @@ class Kiosk(QObject):
         if self._sync_now is not None:
             self.window.admin_message(self._sync_now())
             return
-        from scanner.syncstate import request_sync
+        from scanner.storage.syncstate import request_sync
 
         # The sync agent runs as its own service; it takes the request within a second.
         try:
@@ -222,12 +222,12 @@ class Kiosk(QObject):
 
 
 def _is_camera(source: Any) -> bool:
-    from scanner.hwscanner import LineSource, SerialScannerSource, WedgeSource
+    from scanner.sources.scanners import LineSource, SerialScannerSource, WedgeSource
 
     return not isinstance(source, LineSource | SerialScannerSource | WedgeSource)
 
 
-def build_core(settings: Any, *, clock: Any = None) -> KioskCore:
+def build_core(settings: Any, *, clock: Any = None) -> Session:
     """Stores, checker, clock and visit log from the settings (the data directory is created)."""
     from keys.keyfile import load_public_key
     from keys.statusstore import StatusStore
@@ -235,8 +235,8 @@ def build_core(settings: Any, *, clock: Any = None) -> KioskCore:
     from scanner.checker import Checker
     from scanner.clock import TrustedClock
     from scanner.errors import ConfigError
+    from scanner.storage.visitlog import VisitLog
     from scanner.verify import VerifySettings
-    from scanner.visitlog import VisitLog
 
     if not settings.trust.anchors:
         raise ConfigError(settings.source, ["trust.anchors: at least one trust anchor is needed"])
@@ -257,7 +257,7 @@ def build_core(settings: Any, *, clock: Any = None) -> KioskCore:
     checker = Checker(trust=trust, status=status, profile=_venue_profile(settings), settings=verify, clock=clock,
                       max_code_age=settings.venue.max_code_age)
     visit_log = VisitLog.open_settings(settings)
-    return KioskCore(checker, visit_log, clock=clock, data_dir=data, device_id=settings.device.id,
+    return Session(checker, visit_log, clock=clock, data_dir=data, device_id=settings.device.id,
                      checkpoint_id=settings.device.checkpoint_id,
                      checkpoint_name=settings.device.checkpoint_name, anchors=anchors,
                      trust_grace=settings.verify.trust_list_grace, status_grace=settings.verify.status_grace,
@@ -268,7 +268,7 @@ def _venue_profile(settings: Any) -> Any:
     """The profile chosen in the admin panel, else the config's; a stale choice falls back to the config."""
     from scanner.errors import ConfigError
     from scanner.policy import load_profile
-    from ui.prefs import KioskPrefs
+    from ui.model.prefs import KioskPrefs
 
     chosen = KioskPrefs.load(settings.data_dir).profile
     if chosen and chosen != settings.venue.profile:
@@ -280,11 +280,11 @@ def _venue_profile(settings: Any) -> Any:
     return load_profile(settings.venue.profile, settings.profiles)
 
 
-def build_kiosk(settings: Any, *, core: KioskCore | None = None, sources: Sequence[Any] | None = None,
-                sound: Any = None) -> Kiosk:
+def build_kiosk(settings: Any, *, core: Session | None = None, sources: Sequence[Any] | None = None,
+                sound: Any = None) -> KioskApp:
     """The kiosk the config describes: camera from `camera.source`, serial scanner, keyboard wedge."""
-    from scanner.camera import source_from_spec
-    from scanner.hwscanner import WedgeSource
+    from scanner.sources.camera import source_from_spec
+    from scanner.sources.scanners import WedgeSource
     from ui.sound import system_sound
 
     core = core or build_core(settings)
@@ -296,7 +296,7 @@ def build_kiosk(settings: Any, *, core: KioskCore | None = None, sources: Sequen
         if settings.scanner.serial_port:
             sources.append(source_from_spec(f"serial:{settings.scanner.serial_port}", baud=settings.scanner.baud))
     if sound is None:
-        from ui.prefs import KioskPrefs
+        from ui.model.prefs import KioskPrefs
 
         prefs = KioskPrefs.load(settings.data_dir)
         volume = settings.sound.volume if prefs.volume is None else prefs.volume
@@ -305,5 +305,5 @@ def build_kiosk(settings: Any, *, core: KioskCore | None = None, sources: Sequen
     gate = PinGate(settings.admin.pin_hash, max_attempts=settings.admin.max_attempts,
                    lockout_seconds=settings.admin.lockout_seconds)
     options = KioskOptions(result_seconds=settings.display.result_seconds, venue_name=settings.venue.name)
-    return Kiosk(core, sources, sound=sound, camera_settings=settings.camera, options=options, pin_gate=gate,
+    return KioskApp(core, sources, sound=sound, camera_settings=settings.camera, options=options, pin_gate=gate,
                  wedge=WedgeSource(settings.scanner.wedge_timeout), profile_overrides=settings.profiles)

@@ -13,7 +13,7 @@ from typing import Any
 
 def run_kiosk(args: argparse.Namespace) -> int:
     from scanner.config import load_settings
-    from scanner.logsetup import configure_logging
+    from scanner.service.logsetup import configure_logging
 
     settings = load_settings(args.config)
     configure_logging(settings.log)
@@ -67,7 +67,7 @@ def run_kiosk(args: argparse.Namespace) -> int:
 def heartbeat(kiosk: Any, settings: Any) -> Any:
     """systemd's view of the kiosk: the watchdog is pinged only while frames flow and the pipeline lives,
     so a frozen camera or a hung decoder gets the service restarted."""
-    from scanner.watchdog import Heartbeat
+    from scanner.service.watchdog import Heartbeat
 
     def last_frame() -> float | None:
         return kiosk.pipeline.last_frame_monotonic if kiosk.pipeline is not None else None
@@ -89,5 +89,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offscreen", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--duration", type=float, help=argparse.SUPPRESS)
     p.set_defaults(func=run_kiosk)
+    register_demo(sub)
 
 
+def run_demo(args: argparse.Namespace) -> int:
+    """`checkpoint demo`: the kiosk on a generated world, or with `--table` the decision table alone."""
+    if not args.table:
+        from ui.demo import run
+
+        return int(run(args))
+    import tempfile
+    from pathlib import Path
+
+    from scanner.demo.table import run_table
+
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        return run_table(out, args.profile)
+    with tempfile.TemporaryDirectory(prefix="checkpoint-demo-") as tmp:
+        return run_table(Path(tmp), args.profile)
+
+
+def register_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the demo on generated keys, lists and sample codes")
+    p.add_argument("--out", metavar="DIR", help="keep the generated world in DIR (default: a temp dir)")
+    p.add_argument("--profile", default="transport", help="venue profile to decide with")
+    p.add_argument("--table", action="store_true", help="print the decision table only (headless)")
+    p.add_argument("--duration", type=float, metavar="S", help="stop the kiosk demo after S seconds")
+    p.add_argument("--screenshots", metavar="DIR", help="where the kiosk demo saves its screenshots")
+    p.add_argument("--windowed", action="store_true", help="open a window even without a DISPLAY variable")
+    p.add_argument("--scene-seconds", type=float, default=2.5, metavar="S",
+                   help="how long each sample code is shown to the camera (default 2.5)")
+    p.add_argument("--no-hub", action="store_true", help="no local hub and sync agent on loopback")
+    p.set_defaults(func=run_demo)

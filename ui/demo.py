@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ui.model.view import result_view
+
 FAMILY = "family"
 
 
@@ -26,7 +28,7 @@ def has_display() -> bool:
 
 def family_codes(world: Any) -> list[str]:
     """A parent and two children (codes shown by the parent): three codes in one frame."""
-    from keys.issuing import CodeClaims, issue_code
+    from keys.hcc1 import CodeClaims, issue_code
 
     key = world.issuers["CN-ZJ"]
     now = world.now
@@ -47,13 +49,13 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from scanner.camera import SyntheticSource
     from scanner.config import CameraSettings
-    from scanner.demo_data import build_demo_world
-    from ui.app import Kiosk, KioskOptions
-    from ui.demo_world import demo_core
+    from scanner.demo.session import demo_core
+    from scanner.demo.world import build_demo_world
+    from scanner.sources.camera import SyntheticSource
+    from scanner.status import read_sync_status
+    from ui.app import KioskApp, KioskOptions
     from ui.sound import RecordingSound, system_sound
-    from ui.status import read_sync_status
 
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8", line_buffering=True)
@@ -63,7 +65,7 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     core, _ = demo_core(out_dir, profile=profile, world=world)
     local_hub = None
     if hub:
-        from ui.demo_hub import LocalHub
+        from sync.demo import LocalHub
 
         local_hub = LocalHub(out_dir / "hub", world, core.device_id)
         try:
@@ -84,7 +86,7 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     source = SyntheticSource(scenes, fps=fps, show_frames=show, gap_frames=gap, seed=now % 1000)
     sound = RecordingSound() if offscreen else system_sound(0.6, False)
     camera = CameraSettings(debounce=min(4.0, scene_seconds))
-    kiosk = Kiosk(core, [source], sound=sound, camera_settings=camera,
+    kiosk = KioskApp(core, [source], sound=sound, camera_settings=camera,
                   options=KioskOptions(result_seconds=max(0.5, scene_seconds * 0.8), venue_name="Demo · 演示"))
     w = kiosk.window
     shots = screenshots or (out_dir / "screenshots")
@@ -100,7 +102,7 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     def on_decided(s: Any) -> None:
         name = names.get(s.payload_key, "?")
         shown.append(name)
-        v = s.view
+        v = result_view(s.decision)
         who = " · ".join(t for t in (v.person, v.region_text) if t) or "-"
         if v.guardian:
             who += f" ({v.guardian.en})"

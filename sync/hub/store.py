@@ -6,7 +6,7 @@ DO NOTHING`, no SQLite-only functions, and the schema version in a `schema_versi
 than `PRAGMA user_version`.
 
 Uploads are idempotent by visit id: a visit already held is reported as a duplicate and not stored
-again. Each stored row is checked against the device's hash chain (`scanner/visitlog_schema.py`): its
+again. Each stored row is checked against the device's hash chain (`scanner/storage/chain.py`): its
 hash must match its content and it must link to the device's previous row when the hub holds that
 one; a row failing either is stored (the evidence is kept) and flagged with `chain_ok = 0`.
 """
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scanner.visitlog_schema import ROW_FIELDS, chain_hash
+from scanner.storage.chain import ROW_FIELDS, chain_hash
 from sync.errors import HubStoreError
 
 SCHEMA = [

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "testvectors" / "hcc1"
+from tests.helpers import VECTORS
+
 CASES = json.loads((VECTORS / "cases.json").read_text(encoding="utf-8"))
 EXE = shutil.which("checkpoint", path=str(Path(sys.executable).parent)) or "checkpoint"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from scanner.config import load_settings
 from scanner.pin import verify_pin
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config.example.toml"
 EXE = shutil.which("checkpoint", path=str(Path(sys.executable).parent)) or "checkpoint"
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from scanner.synthetic import render_qr
+from scanner.sources.synthetic import render_qr
+from tests.helpers import VECTORS
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "testvectors" / "hcc1"
 CASES = {c["name"]: c["payload"] for c in json.loads((VECTORS / "cases.json").read_text(encoding="utf-8"))}
 EXE = shutil.which("checkpoint", path=str(Path(sys.executable).parent)) or "checkpoint"
 

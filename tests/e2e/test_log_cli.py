@@ -8,14 +8,13 @@ import os
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from scanner.visitlog import VisitLog, VisitRecord
-from scanner.visitlog_schema import new_visit_id
+from scanner.storage.chain import new_visit_id
+from scanner.storage.visitlog import VisitLog, VisitRecord
+from tests.helpers import REPO as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 T0 = 1767225600  # 2026-01-01T00:00:00Z
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from scanner.synthetic import render_qr
+from scanner.sources.synthetic import render_qr
 
 EXE = shutil.which("checkpoint", path=str(Path(sys.executable).parent)) or "checkpoint"
 

@@ -13,22 +13,18 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-
-from faultproxy import ROOT, HubProcess, make_pki
 
 from keys.keyfile import load_public_key
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
 from scanner.checker import Checker
 from scanner.clock import FixedClock
-from scanner.demo_data import build_demo_world
+from scanner.demo.world import build_demo_world
 from scanner.policy import load_profile
-from scanner.visitlog import VisitLog, VisitRecord
-from scanner.visitlog_schema import GENESIS, chain_hash, new_visit_id
+from scanner.storage.chain import GENESIS, chain_hash, new_visit_id
+from scanner.storage.visitlog import VisitLog, VisitRecord
 from sync.hub.store import HubStore
+from tests.helpers.faultproxy import ROOT, HubProcess, make_pki
 
 N = 5000
 

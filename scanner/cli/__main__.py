@@ -1,0 +1,7 @@
+"""`python -m scanner.cli ARGS` is `checkpoint ARGS`."""
+
+import sys
+
+from scanner.cli import main
+
+sys.exit(main())

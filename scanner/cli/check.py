@@ -1,0 +1,181 @@
+"""`checkpoint check`: verify codes from the command line, against given anchors, lists and time.
+
+The argument contract is used by acceptance checks and must not change:
+    checkpoint check --anchor ROOT.pem [--anchor ...] --trust-list TL.json [--status-list SL.json ...]
+                     [--at ISO8601|UNIX] [--max-code-age SECONDS] [--profile NAME] [--json]
+                     (PAYLOAD ... | --image FILE ... | -)
+A trust list that does not verify is fatal (exit 2, one line on stderr, no verdicts). A status list that
+does not verify is reported on stderr and ignored. Exit 0 when every code was checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import InputError
+
+
+def parse_time(text: str) -> float:
+    """Unix seconds or ISO 8601 (a time without a zone is taken as UTC)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"--at {text!r}: expected Unix seconds or an ISO 8601 time "
+                         "such as 2026-01-01T08:00:00+08:00") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def add_trust_options(p: argparse.ArgumentParser) -> None:
+    """The options that say what to trust and when: shared by `check` and `scan`."""
+    g = p.add_argument_group("trust and time")
+    g.add_argument("--config", metavar="FILE", help="settings file (anchors, data directory, profile)")
+    g.add_argument("--anchor", action="append", default=[], metavar="ROOT.pem",
+                   help="pinned national root public key (SPKI PEM); repeat for rotation")
+    g.add_argument("--trust-list", metavar="TL.json", help="signed trust list (JWS JSON)")
+    g.add_argument("--status-list", action="append", default=[], metavar="SL.json",
+                   help="signed status list, applied in the order given; repeatable")
+    g.add_argument("--at", metavar="ISO8601|UNIX", help="evaluate at this time instead of now")
+    g.add_argument("--max-code-age", type=int, metavar="SECONDS",
+                   help="maximum age of a personal code (overrides the profile)")
+    g.add_argument("--profile", metavar="NAME", help="venue profile (default: from config, else transport)")
+
+
+def checker_from_args(args: argparse.Namespace) -> Any:
+    """Build a `Checker` from `add_trust_options` arguments, warning about refused status lists."""
+    from keys.errors import KeysError, StatusListError
+    from keys.keyfile import load_public_key
+    from keys.statusstore import StatusStore
+    from keys.trustlist import TrustStore
+    from scanner.checker import Checker
+    from scanner.clock import Clock, FixedClock, SystemClock
+    from scanner.config import Settings, load_settings
+    from scanner.policy import load_profile
+    from scanner.verify import VerifySettings
+
+    settings = load_settings(args.config) if args.config else Settings()
+    anchor_paths = args.anchor or settings.trust.anchors
+    if not anchor_paths:
+        raise InputError("no trust anchor: give --anchor ROOT.pem (or trust.anchors in --config)")
+    anchors = [load_public_key(p) for p in anchor_paths]
+
+    status: StatusStore
+    if args.trust_list:
+        trust = TrustStore.from_file(args.trust_list, anchors)
+        status = StatusStore.open(":memory:")
+    elif args.config:
+        trust = TrustStore.open(settings.data_dir / "trust", anchors)
+        if trust.current is None and settings.trust.trust_list:
+            trust.update(Path(settings.trust.trust_list).read_bytes(), settings.trust.trust_list)
+        status = StatusStore.open(settings.data_dir / "status.sqlite")
+    else:
+        raise InputError("no trust list: give --trust-list TL.json (or --config with a data directory)")
+
+    for path in args.status_list:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            print(f"checkpoint: warning: status list {path}: cannot read: {e.strerror} (ignored)",
+                  file=sys.stderr)
+            continue
+        try:
+            status.apply(data, trust, source=path)
+        except StatusListError as e:
+            print(f"checkpoint: warning: {e} (ignored)", file=sys.stderr)
+        except KeysError as e:
+            print(f"checkpoint: warning: status list {path}: {e} (ignored)", file=sys.stderr)
+
+    clock: Clock = FixedClock(parse_time(args.at)) if args.at else SystemClock()
+    profile = load_profile(args.profile or settings.venue.profile, settings.profiles)
+    max_age = args.max_code_age if args.max_code_age is not None else settings.venue.max_code_age
+    if max_age < 0:
+        raise InputError(f"--max-code-age {max_age}: must be 0 (profile default) or more seconds")
+    verify = VerifySettings(clock_skew=settings.verify.clock_skew, status_grace=settings.verify.status_grace)
+    return Checker(trust=trust, status=status, profile=profile, settings=verify, clock=clock,
+                   max_code_age=max_age)
+
+
+def format_line(d: Any) -> str:
+    """One human-readable line per decision."""
+    r = d.result
+    mark = {"pass": "✓", "stop": "✕", "alert": "✕!", "check": "?"}[d.tone.value]
+    parts = [f"{mark} {'ADMIT' if d.admit else 'DENY '}", f"{r.verdict.value}" +
+             (f"/{r.status.value}" if r.status else "")]
+    if r.issuer:
+        parts.append(r.issuer + (f" ({r.issuer_name.en})" if r.issuer_name and r.issuer_name.en != r.issuer
+                                 else ""))
+    if r.name:
+        parts.append(r.name)
+    if r.code_type:
+        parts.append(r.code_type.value)
+    if r.guardian:
+        parts.append(f"shown by {r.guardian.name} ({r.guardian.relation_name})")
+    text = "  ".join(parts) + f" — {d.headline.en}"
+    if d.reason:
+        text += f": {d.reason.en}"
+    return text
+
+
+def _payloads(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(payload, error) pairs from arguments, stdin or images; an error means nothing to check."""
+    if args.image:
+        from scanner.qr.images import read_image_payloads
+
+        out: list[tuple[str, str | None]] = []
+        for path in args.image:
+            try:
+                found = read_image_payloads(path)
+            except InputError as e:
+                out.append((path, str(e)))
+                continue
+            if not found:
+                out.append((path, f"{path}: no QR code found"))
+            out.extend((p, None) for p in found)
+        return out
+    if args.payload == ["-"]:
+        return [(line, None) for line in sys.stdin.read().splitlines() if line.strip()]
+    if not args.payload:
+        raise InputError("nothing to check: give PAYLOAD ..., --image FILE ... or - for stdin")
+    return [(p, None) for p in args.payload]
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.image and args.payload:
+        raise InputError("give either payloads or --image files, not both")
+    checker = checker_from_args(args)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
+    failed = 0
+    for payload, error in _payloads(args):
+        if error is not None:
+            failed += 1
+            print(f"checkpoint: error: {error}", file=sys.stderr)
+            continue
+        decision = checker.check(payload)
+        if args.json:
+            print(json.dumps(decision.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print(format_line(decision), flush=True)
+    return 1 if failed else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="verify health codes offline",
+                       description="Verify health codes against pinned anchors, a trust list and status "
+                                   "lists, and show the venue's decision.")
+    add_trust_options(p)
+    p.add_argument("--json", action="store_true", help="one JSON object per line per code")
+    p.add_argument("--image", action="append", default=[], metavar="FILE",
+                   help="read QR codes from an image file; repeatable")
+    p.add_argument("payload", nargs="*", metavar="PAYLOAD", help="code text, or - to read lines from stdin")
+    p.set_defaults(func=run)

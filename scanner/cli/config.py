@@ -1,0 +1,197 @@
+"""`checkpoint config check|pin` and `checkpoint install`: the appliance's set-up commands.
+
+`config check FILE…` reports every problem of each file on its own line, `FILE: key: problem`, and
+exits 1 if there was any. `config pin FILE` asks for the admin PIN (twice, never on the command line,
+where `ps` would show it) and writes its scrypt hash into `[admin] pin_hash`, leaving the rest of the
+file, comments included, as it was. `install` runs `systemd/install.sh` from the source tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import sys
+from pathlib import Path
+
+from scanner.errors import ConfigError, InputError
+
+INSTALL_SCRIPT = Path(__file__).resolve().parents[2] / "systemd" / "install.sh"
+# Settings that name files the services must be able to read.
+FILE_SETTINGS = ("trust.anchors", "trust.trust_list", "trust.status_lists", "hub.client_cert",
+                 "hub.client_key", "hub.ca_cert")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    config = subparsers.add_parser("config", help="validate a settings file, set the admin PIN")
+    sub = config.add_subparsers(dest="config_command", metavar="ACTION")
+    sub.required = True
+    check = sub.add_parser("check", help="validate settings files; every problem with its key and file")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("--files-exist", action="store_true",
+                       help="also check that the files named in [trust] and [hub] can be read")
+    check.set_defaults(func=cmd_check)
+    pin = sub.add_parser("pin", help="set the admin PIN hash in a settings file")
+    pin.add_argument("file", metavar="FILE")
+    pin.add_argument("--stdin", action="store_true",
+                     help="read the PIN from one line of standard input instead of asking twice")
+    pin.set_defaults(func=cmd_pin)
+
+    inst = subparsers.add_parser(
+        "install", help="install the appliance: users, directories, venv, units (systemd/install.sh)")
+    inst.add_argument("--root", metavar="DIR", help="stage everything into DIR; touch nothing else")
+    inst.add_argument("--prefix", metavar="DIR", help="where the venv goes (default /opt/checkpoint)")
+    inst.add_argument("--skip-python", action="store_true", help="no venv and no package install")
+    inst.add_argument("--hub", action="store_true", help="also enable the reference hub")
+    inst.add_argument("--no-apt", action="store_true", help="do not install apt packages")
+    inst.add_argument("--no-enable", action="store_true", help="install the units but do not enable them")
+    inst.set_defaults(func=cmd_install)
+
+
+def file_problems(settings: object) -> list[str]:
+    """Settings naming files that cannot be read."""
+    problems = []
+    for key in FILE_SETTINGS:
+        section, name = key.split(".")
+        value = getattr(getattr(settings, section), name)
+        paths = value if isinstance(value, list) else [value] if value else []
+        for i, p in enumerate(paths):
+            label = f"{key}[{i}]" if isinstance(value, list) else key
+            try:
+                with open(p, "rb"):
+                    pass
+            except OSError as e:
+                problems.append(f"{label}: cannot read {p}: {e.strerror}")
+    return problems
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from scanner.config import load_settings
+
+    failed = False
+    for f in args.files:
+        try:
+            settings = load_settings(f)
+            problems = file_problems(settings) if args.files_exist else []
+        except ConfigError as e:
+            problems = e.problems
+        for p in problems:
+            print(f"{f}: {p}", file=sys.stderr)
+        if problems:
+            failed = True
+            print(f"{f}: {len(problems)} problem{'s' if len(problems) > 1 else ''}", file=sys.stderr)
+        else:
+            print(f"{f}: ok")
+    return 1 if failed else 0
+
+
+def _read_pin(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().strip()
+    import getpass
+
+    first = getpass.getpass("New admin PIN (4-12 digits): ")
+    if getpass.getpass("Repeat the PIN: ") != first:
+        raise InputError("the two PINs differ; nothing changed")
+    return first
+
+
+_SECTION = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]")
+_PIN_LINE = re.compile(r"^(\s*)pin_hash\s*=.*$")
+
+
+def set_pin_hash(text: str, pin_hash: str) -> str:
+    """The settings text with `[admin] pin_hash` set; everything else unchanged."""
+    lines = text.splitlines(keepends=True)
+    entry = f'pin_hash = "{pin_hash}"\n'
+    section = None
+    header_at = None
+    for i, line in enumerate(lines):
+        m = _SECTION.match(line)
+        if m:
+            section = m.group(1)
+            if section == "admin":
+                header_at = i
+            continue
+        if section == "admin" and (pm := _PIN_LINE.match(line)):
+            lines[i] = pm.group(1) + entry
+            return "".join(lines)
+    if header_at is not None:
+        lines.insert(header_at + 1, entry)
+        return "".join(lines)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return "".join(lines) + f"\n[admin]\n{entry}"
+
+
+def _write_keeping_owner(path: Path, text: str) -> None:
+    st = path.stat()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, st.st_mode & 0o7777)
+        with contextlib.suppress(PermissionError):
+            os.chown(tmp, st.st_uid, st.st_gid)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def cmd_pin(args: argparse.Namespace) -> int:
+    import tomllib
+
+    from scanner.config import load_settings
+    from scanner.pin import hash_pin, pin_problem
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["file not found"]) from None
+    except OSError as e:
+        raise ConfigError(str(path), [f"cannot read: {e.strerror}"]) from None
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(str(path), [f"invalid TOML: {e}; fix it before setting the PIN"]) from None
+    pin = _read_pin(args.stdin)
+    if problem := pin_problem(pin):
+        raise InputError(f"{problem}; nothing changed")
+    pin_hash = hash_pin(pin)
+    new_text = set_pin_hash(text, pin_hash)
+    data = tomllib.loads(new_text)
+    if not isinstance(data.get("admin"), dict) or data["admin"].get("pin_hash") != pin_hash:
+        raise ConfigError(str(path), ["admin: written in a form this command cannot edit; set "
+                                      f'[admin] pin_hash = "{pin_hash}" by hand'])
+    _write_keeping_owner(path, new_text)
+    print(f"{path}: admin PIN set")
+    try:
+        load_settings(path)
+    except ConfigError as e:
+        # The PIN is set; the file had other problems before, which the operator should see now.
+        for p in e.problems:
+            print(f"{path}: {p}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    import subprocess
+
+    if not INSTALL_SCRIPT.is_file():
+        raise InputError(f"{INSTALL_SCRIPT} not found: run systemd/install.sh from a checkout of the "
+                         "source (the installed package does not carry it)")
+    argv = ["bash", str(INSTALL_SCRIPT)]
+    if args.root:
+        argv += ["--root", args.root]
+    if args.prefix:
+        argv += ["--prefix", args.prefix]
+    for flag in ("skip_python", "hub", "no_apt", "no_enable"):
+        if getattr(args, flag):
+            argv.append("--" + flag.replace("_", "-"))
+    return subprocess.run(argv, check=False).returncode

@@ -1,0 +1,106 @@
+"""`checkpoint log verify` and `checkpoint log export`: check the visit log's chain, copy it to a stick.
+
+Export exists for sites with no network at all: the file goes to the hub on a USB stick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import InputError, StorageError
+
+EXIT_CHAIN_BROKEN = 1
+
+
+def add_log_location(parser: argparse.ArgumentParser) -> None:
+    """`--config`/`--data-dir`/`--db`: where `visits.sqlite` is (the later options win)."""
+    parser.add_argument("--config", metavar="FILE", help="settings file (its device.data_dir and [log])")
+    parser.add_argument("--data-dir", metavar="DIR", help="data directory holding visits.sqlite")
+    parser.add_argument("--db", metavar="FILE", help="the visit log file itself")
+
+
+def open_log(args: argparse.Namespace) -> Any:
+    from scanner.config import Settings, load_settings
+    from scanner.storage.visitlog import VisitLog
+
+    settings = load_settings(args.config) if args.config else Settings()
+    path = Path(args.db) if args.db else Path(args.data_dir or settings.data_dir) / "visits.sqlite"
+    if not path.exists():
+        raise InputError(f"visit log {path}: no such file")
+    return VisitLog(path, storage_cap_mb=settings.log.storage_cap_mb,
+                    alarm_percent=settings.log.storage_alarm_percent)
+
+
+def parse_since(text: str) -> int:
+    """Unix seconds, or an ISO 8601 date/time (UTC unless it says otherwise); returns milliseconds."""
+    try:
+        return int(float(text) * 1000)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"--since {text!r}: expected Unix seconds or an ISO date "
+                         "such as 2026-01-31") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    with open_log(args) as log:
+        integrity = log.integrity_check()
+        report = log.verify()
+        state = log.storage()
+        pending = log.pending_count()
+    if integrity != "ok":
+        print(f"visit log damaged: integrity check says {integrity}")
+        return EXIT_CHAIN_BROKEN
+    if not report.ok:
+        print(f"chain BROKEN at row {report.bad_seq}: {report.problem} ({report.rows} rows read)")
+        return EXIT_CHAIN_BROKEN
+    print(f"ok: {report.rows} rows, chain intact, {pending} not yet synced, "
+          f"{state.used_bytes // 1024} KiB used ({state.percent}% of cap)")
+    if state.alarm:
+        print(f"warning: {state.message}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    since = parse_since(args.since) if args.since else None
+    with open_log(args) as log:
+        if args.output in (None, "-"):
+            n = log.export(sys.stdout, fmt=args.format, since_ms=since)
+        else:
+            out = Path(args.output)
+            tmp = out.with_name(out.name + ".part")
+            try:
+                with tmp.open("w", encoding="utf-8", newline="") as f:
+                    n = log.export(f, fmt=args.format, since_ms=since)
+                    f.flush()
+                    os.fsync(f.fileno())
+                tmp.replace(out)
+            except OSError as e:
+                raise StorageError(f"cannot write {out}: {e.strerror}") from e
+            print(f"exported {n} visits to {out}", file=sys.stderr)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("log", help="the visit log: verify its chain, export it")
+    sub = p.add_subparsers(dest="log_command", metavar="ACTION")
+    sub.required = True
+    v = sub.add_parser("verify", help="check the hash chain and the database integrity")
+    add_log_location(v)
+    v.set_defaults(func=cmd_verify)
+    e = sub.add_parser("export", help="write visits as JSON lines or CSV (for a USB stick)")
+    add_log_location(e)
+    e.add_argument("--since", metavar="WHEN", help="only visits from this time (Unix seconds or ISO date)")
+    e.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    e.add_argument("--output", "-o", metavar="FILE", help="output file (default: standard output)")
+    e.set_defaults(func=cmd_export)

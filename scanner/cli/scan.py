@@ -1,0 +1,188 @@
+"""`checkpoint decode` (read QR codes from image files, like zbarimg) and `checkpoint scan` (the camera
+pipeline, headless).
+
+Contracts used by acceptance checks:
+    checkpoint decode [--json] IMAGE ...
+        one JSON line per image: {"image", "codes": [{"text", "bytes_b64", "polygon"}], "ms"}, or
+        {"image", "error"} for a file that cannot be read (the run goes on; exit 1 at the end).
+    checkpoint scan --source SPEC [trust options as in check] [--json] [--frames N | --duration S]
+        one decision per line with its latency figures; source health changes as lines too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import time
+from typing import Any
+
+from scanner.cli.check import add_trust_options
+from scanner.errors import InputError
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    from scanner.qr.decoder import FrameDecoder, read_image
+
+    decoders = args.decoder or ["zxing", "zbar"]
+    decoder = FrameDecoder(decoders)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8", errors="backslashreplace")
+    failed = 0
+    for path in args.image:
+        t0 = time.perf_counter()
+        try:
+            codes = decoder.decode(read_image(path), thorough=True)
+        except InputError as e:
+            failed += 1
+            if args.json:
+                print(json.dumps({"image": path, "error": str(e)}, ensure_ascii=False), flush=True)
+            else:
+                print(f"checkpoint: error: {e}", file=sys.stderr, flush=True)
+            continue
+        ms = (time.perf_counter() - t0) * 1000
+        if args.json:
+            print(json.dumps({"image": path, "codes": [c.to_json() for c in codes], "ms": round(ms, 2)},
+                             ensure_ascii=False), flush=True)
+        elif not codes:
+            print(f"{path}: no QR code", flush=True)
+        else:
+            for c in codes:
+                shown = c.text if c.text is not None else "(binary) " + c.data.hex()
+                print(f"{path}: {shown}", flush=True)
+    return 1 if failed else 0
+
+
+def _decision_json(decision: Any) -> Any:
+    return decision.to_json() if hasattr(decision, "to_json") else str(decision)
+
+
+def event_json(event: Any) -> dict[str, Any]:
+    from scanner.pipeline import DecisionEvent, ErrorEvent
+
+    if isinstance(event, DecisionEvent):
+        return {"event": "decision", "source": event.source, "payload": event.payload,
+                "latency_ms": round(event.latency_ms, 2), "decode_ms": round(event.decode_ms, 2),
+                "decision_ms": round(event.decision_ms, 2), "codes_in_frame": event.codes_in_frame,
+                "polygon": [[round(x, 1), round(y, 1)] for x, y in event.polygon] if event.polygon else None,
+                "decision": _decision_json(event.decision)}
+    if isinstance(event, ErrorEvent):
+        return {"event": "error", "stage": event.stage, "message": event.message}
+    return {"event": event.kind, "source": event.source, "message": event.message}
+
+
+def event_line(event: Any) -> str:
+    from scanner.cli.check import format_line
+    from scanner.pipeline import DecisionEvent, ErrorEvent
+
+    if isinstance(event, DecisionEvent):
+        try:
+            text = format_line(event.decision)
+        except AttributeError:
+            text = str(event.decision)
+        return (f"{text}  [latency {event.latency_ms:.1f} ms: decode {event.decode_ms:.1f} ms, "
+                f"decision {event.decision_ms:.1f} ms; {event.codes_in_frame} code(s) in frame; "
+                f"{event.source}]")
+    if isinstance(event, ErrorEvent):
+        return f"error in {event.stage}: {event.message}"
+    return f"{event.source}: {event.kind}: {event.message}"
+
+
+def _show_payloads(args: argparse.Namespace) -> list[str]:
+    shown = list(args.show)
+    for path in args.show_file:
+        try:
+            with open(path, encoding="utf-8") as f:
+                shown += [line.rstrip("\r\n") for line in f if line.strip()]
+        except OSError as e:
+            raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    return shown
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    from scanner.cli.check import checker_from_args
+    from scanner.config import Settings, load_settings
+    from scanner.pipeline import DecisionEvent, Pipeline, SourceEvent
+    from scanner.sources.camera import source_from_spec
+
+    if args.frames is not None and args.frames < 1:
+        raise InputError(f"--frames {args.frames}: must be at least 1")
+    if args.duration is not None and args.duration <= 0:
+        raise InputError(f"--duration {args.duration}: must be positive")
+    settings = load_settings(args.config) if args.config else Settings()
+    cam = settings.camera
+    spec = args.source or cam.source
+    source = source_from_spec(spec, width=cam.width, height=cam.height, fps=cam.fps, baud=settings.scanner.baud,
+                              payloads=_show_payloads(args), replay_fps=args.fps, loop=args.loop)
+    checker = checker_from_args(args)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8", errors="backslashreplace")
+
+    done = threading.Event()
+    lock = threading.Lock()
+    counts = {"decisions": 0, "disconnected": 0}
+
+    def listener(event: Any) -> None:
+        with lock:
+            if isinstance(event, DecisionEvent):
+                counts["decisions"] += 1
+            if isinstance(event, SourceEvent) and event.kind == "disconnected":
+                counts["disconnected"] += 1
+            out = json.dumps(event_json(event), ensure_ascii=False) if args.json else event_line(event)
+            stream = sys.stdout if args.json or isinstance(event, DecisionEvent) else sys.stderr
+            print(out, file=stream, flush=True)
+
+    if not args.debug:
+        # Source trouble is printed as an event line below; the log would say it twice.
+        logging.getLogger("scanner.pipeline").setLevel(logging.ERROR)
+    pipeline = Pipeline(source, checker.check, listener, settings=cam, now=checker.clock.now)
+    started = time.monotonic()
+    pipeline.start()
+    try:
+        while not done.is_set():
+            if pipeline.wait(0.05):
+                break
+            if args.frames is not None and pipeline.items_processed >= args.frames:
+                break
+            if args.duration is not None and time.monotonic() - started >= args.duration:
+                break
+    finally:
+        pipeline.stop()
+    if not args.json:
+        print(f"{pipeline.items_processed} item(s) processed, {pipeline.frames_dropped} stale frame(s) "
+              f"skipped, {counts['decisions']} decision(s)", file=sys.stderr)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    d = sub.add_parser("decode", help="read QR codes from image files",
+                       description="Read every QR code in each image (like zbarimg). Polygons are in the "
+                                   "image's own pixel coordinates, EXIF orientation ignored.")
+    d.add_argument("--json", action="store_true",
+                   help='one JSON line per image: {"image", "codes": [{"text", "bytes_b64", "polygon"}], "ms"}')
+    d.add_argument("--decoder", action="append", choices=["zxing", "zbar"],
+                   help="use only this decoder (repeatable; default: zxing, then zbar)")
+    d.add_argument("image", nargs="+", metavar="IMAGE")
+    d.set_defaults(func=run_decode)
+
+    s = sub.add_parser("scan", help="run the scanning pipeline headless",
+                       description="Read codes from a camera, files, a hardware scanner or synthetic scenes, "
+                                   "check each and print one decision per line with latency figures.")
+    s.add_argument("--source", metavar="SPEC",
+                   help="camera:N, v4l2:DEVICE, picamera, file:PATH, dir:PATH, video:PATH, serial:PORT[@BAUD], "
+                        "stdin, synthetic (default: camera.source from --config, else camera:0)")
+    add_trust_options(s)
+    s.add_argument("--json", action="store_true", help="one JSON object per line per event")
+    stop = s.add_mutually_exclusive_group()
+    stop.add_argument("--frames", type=int, metavar="N", help="stop after N frames or scans")
+    stop.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    s.add_argument("--fps", type=float, metavar="F",
+                   help="replay file sources at F frames per second like a camera (default: every frame)")
+    s.add_argument("--loop", action="store_true", help="start file sources over at the end")
+    s.add_argument("--show", action="append", default=[], metavar="PAYLOAD",
+                   help="synthetic source: a code to show; repeatable")
+    s.add_argument("--show-file", action="append", default=[], metavar="FILE",
+                   help="synthetic source: codes to show, one per line")
+    s.set_defaults(func=run_scan)

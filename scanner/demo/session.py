@@ -1,0 +1,51 @@
+"""A kiosk core on a generated world (`scanner.demo.world`): for the demo, screenshots, tests and the bench."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from scanner.session import Session, Shown
+
+
+def demo_core(directory: Path, *, profile: str = "transport", now: float | None = None, clock: Any = None,
+              world: Any = None, log_visits: bool = True, checkpoint_name: str = "Demo gate") -> tuple[Session, Any]:
+    """A `Session` with the world's trust list and status lists loaded and a visit log in `directory`."""
+    from keys.keyfile import load_public_key
+    from keys.statusstore import StatusStore
+    from keys.trustlist import TrustStore
+    from scanner.checker import Checker
+    from scanner.clock import SystemClock
+    from scanner.demo.world import build_demo_world
+    from scanner.policy import load_profile
+    from scanner.storage.visitlog import VisitLog
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    at = int(now if now is not None else time.time())
+    world = world or build_demo_world(directory / "world", at)
+    anchors = [load_public_key(world.anchor_path)]
+    trust = TrustStore.open(directory / "data" / "trust", anchors)
+    if trust.current is None:
+        trust.update(world.trust_list_path.read_bytes(), str(world.trust_list_path))
+    status = StatusStore.open(directory / "data" / "status.sqlite")
+    for p in world.status_list_paths:
+        if status.version(p.stem.removeprefix("status-")) is None:
+            status.apply(p.read_bytes(), trust, str(p))
+    clock = clock or SystemClock()
+    checker = Checker(trust, status, load_profile(profile), clock=clock)
+    visit_log = VisitLog(directory / "data" / "visits.sqlite") if log_visits else None
+    core = Session(checker, visit_log, clock=clock, data_dir=directory / "data", device_id="demo-kiosk",
+                     checkpoint_id="gate-1", checkpoint_name=checkpoint_name, anchors=anchors)
+    return core, world
+
+
+def decide_now(core: Session, payload: str, source: str = "test") -> Shown:
+    """Check a payload as the pipeline would and hand back what the screen gets (GUI-thread helper)."""
+    from scanner.pipeline import DecisionEvent
+
+    t0 = time.monotonic()
+    d = core.checker.check(payload)
+    t1 = time.monotonic()
+    return core.handle(DecisionEvent(d, payload, payload.encode(), source, t0, t1, 0.0, (t1 - t0) * 1000, 1))

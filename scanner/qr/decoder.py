@@ -1,0 +1,300 @@
+"""QR decoding from camera frames: zxing-cpp first, zbar and image-clean-up passes as fallbacks.
+
+A frame is a grayscale (the camera's Y plane) or BGR numpy array. The result is every QR code in the
+frame, each with its raw bytes, its text (None when the bytes are not UTF-8) and its corner polygon in
+the frame's own pixel coordinates.
+
+Why this order: zxing-cpp decodes more and faster than zbar (about 0.5 ms on a cluttered 640x480 frame,
+zbar about 9 ms, both measured by `bench/decode.py`). The fallbacks (smoothing, a global threshold,
+sharpening, inversion, contrast normalisation, upscaling, zbar) cost up to several ms each, and even
+zxing costs more than an idle gate should, so on a camera a `FrameDecoder` first glances at the frame
+for a code-like patch (about 0.06 ms): without one it reads the frame with one global threshold
+(about 0.15 ms), the fast pass following on every Nth frame only; the fallbacks, one or two per frame
+in turn, are spent only on evidence of a code. Still images get every pass.
+
+The engines themselves (and why a misread never comes back as a code) are in `scanner.qr.engines`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from scanner.errors import InputError
+from scanner.qr.engines import DECODER_NAMES, DecodedCode, Polygon, ZbarDecoder, ZxingDecoder, text_of, to_gray
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DECODER_NAMES", "EVIDENCE", "DecodedCode", "FrameDecoder", "Pass", "Polygon", "code_evidence",
+           "decode_image", "read_image", "to_gray"]
+
+@dataclass(frozen=True)
+class Pass:
+    """A decoding pass: an optional image transform, a decoder, results mapped back to input pixels.
+
+    `camera` passes take turns on a live camera's frames; the others run on still images only (they
+    rescue nothing on the gate corpus, see `bench/decode.py`, but cost little next to reading a file).
+    """
+
+    name: str
+    run: Callable[[np.ndarray], list[tuple[bytes, Polygon]]]
+    camera: bool = True
+
+
+def _scaled(points: Polygon, scale: float) -> Polygon:
+    a, b, c, d = ((x / scale, y / scale) for x, y in points)
+    return (a, b, c, d)
+
+
+def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]:
+    """The fallbacks, most useful first (see the rescue table of `bench/decode.py`); on a camera the
+    first, the cheapest, runs on every frame that needs fallbacks, the others take turns."""
+    import cv2
+
+    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+
+    def sharpen(img: np.ndarray) -> np.ndarray:
+        blur = cv2.GaussianBlur(img, (0, 0), 2.0)
+        return cv2.addWeighted(img, 2.0, blur, -1.0, 0)
+
+    def rescale(dec: Callable[[np.ndarray], list[tuple[bytes, Polygon]]], f: float,
+                img: np.ndarray) -> list[tuple[bytes, Polygon]]:
+        if f > 1 and max(img.shape) * f > 2600:
+            return []  # already large enough; upscaling a big frame costs much and finds nothing
+        if f < 1 and min(img.shape) * f < 100:
+            return []
+        interp = cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA
+        small = cv2.resize(img, None, fx=f, fy=f, interpolation=interp)
+        return [(d, _scaled(p, f)) for d, p in dec(small)]
+
+    passes: list[Pass] = []
+    if zx is not None:
+        z = zx
+        passes += [
+            # Uneven light and glare: one threshold for the whole frame copes where local ones do not.
+            Pass("zxing+global", lambda img: z.decode(img, binarizer="global")),
+            # Sensor noise and the moiré of a photographed screen: smooth before binarizing.
+            Pass("zxing+smooth", lambda img: z.decode(cv2.GaussianBlur(img, (0, 0), 1.0))),
+            # Blur and small modules.
+            Pass("zxing+sharpen", lambda img: z.decode(sharpen(img))),
+            # Dark-mode screens (light modules on dark), which the fast pass leaves out.
+            Pass("zxing+invert", lambda img: z.decode(255 - img, invert=False)),
+            # Low contrast with small modules: local contrast, then twice the pixels. Dear, so later.
+            Pass("zxing+clahe+upscale", lambda img: rescale(z.decode, 2.0, clahe.apply(img))),
+            Pass("zxing+upscale", lambda img: rescale(z.decode, 2.0, img)),
+            Pass("zxing+clahe", lambda img: z.decode(clahe.apply(img))),
+            Pass("zxing+area", lambda img: rescale(z.decode, 0.5, img)),
+        ]
+    if zb is not None:
+        b = zb
+        passes.append(Pass("zbar", b.decode))
+        passes.append(Pass("zbar+clahe", lambda img: b.decode(clahe.apply(img)), camera=False))
+    if zx is not None:
+        # zxing-cpp's own full search (inverted and downscaled copies), for large photos.
+        passes.append(Pass("zxing+full", zx.decode, camera=False))
+    return passes
+
+
+def _dedupe(found: list[DecodedCode]) -> list[DecodedCode]:
+    """Drop the same code reported twice at the same place (e.g. by two binarizations)."""
+    out: list[DecodedCode] = []
+    for code in found:
+        cx, cy = code.center
+        size = max(abs(code.polygon[0][0] - code.polygon[2][0]), abs(code.polygon[0][1] - code.polygon[2][1]))
+        if not any(o.data == code.data and abs(o.center[0] - cx) + abs(o.center[1] - cy) < max(size, 8)
+                   for o in out):
+            out.append(code)
+    return out
+
+
+# A patch is "code-like" when at least this share of its neighbouring samples differ strongly both
+# across and down. On the gate corpus (`bench/decode.py`) frames with codes score 0.56 or more,
+# cluttered empty frames at most 0.44.
+EVIDENCE = 0.5
+_PATCH = 12  # samples per patch side: 48 px at 640x480, about a quarter of the smallest code
+_EDGE = 20  # grey levels between neighbouring samples that count as a module edge, well above noise
+
+
+def code_evidence(gray: np.ndarray) -> tuple[float, np.ndarray]:
+    """How code-like the busiest patch of a frame is (0 to 1), and the patches' mean brightness.
+
+    A QR symbol is a dense checkerboard: across a patch a few dozen modules wide, most samples a few
+    pixels apart differ strongly both horizontally and vertically. Smooth shading has no such edges,
+    clutter has them along lines only, sensor noise is too weak. Sampling a frame on a grid of about
+    160 columns keeps this to a few hundredths of a millisecond.
+    """
+    import cv2
+
+    h, w = gray.shape
+    step = max(1, max(h, w) // 160)
+    s = cv2.resize(gray, (w // step, h // step), interpolation=cv2.INTER_NEAREST) if step > 1 else gray
+    rows, cols = (s.shape[0] - 1) // _PATCH, (s.shape[1] - 1) // _PATCH
+    if rows < 1 or cols < 1:
+        return 1.0, s  # too small to tell: let the fallbacks look
+    r, c = rows * _PATCH, cols * _PATCH
+    here = s[:r, :c]
+    _, across = cv2.threshold(cv2.absdiff(s[:r, 1:c + 1], here), _EDGE, 255, cv2.THRESH_BINARY)
+    _, down = cv2.threshold(cv2.absdiff(s[1:r + 1, :c], here), _EDGE, 255, cv2.THRESH_BINARY)
+    both = cv2.min(cv2.resize(across, (cols, rows), interpolation=cv2.INTER_AREA),
+                   cv2.resize(down, (cols, rows), interpolation=cv2.INTER_AREA))
+    return cv2.minMaxLoc(both)[1] / 255, cv2.resize(here, (cols, rows), interpolation=cv2.INTER_AREA)
+
+
+class FrameDecoder:
+    """Decodes frames with the configured decoders; stateful only for the fallback budget.
+
+    Not thread-safe: give each worker thread its own. `decoders` names the decoders to use, in order
+    (`"zxing"`, `"zbar"`). On a camera the work follows the evidence of a code, so that an empty gate
+    costs a glance (`code_evidence`) per frame:
+    - a frame with a code-like patch gets the fast pass and, if that reads nothing, fallback passes:
+      the global-threshold one, then the others taking turns while the frame has used less than
+      `slow_pass_ms`. A scene every pass has already searched in vain rests until it changes;
+    - a frame without one gets a global-threshold read (a clean code in even light needs no more),
+      and the fast pass on every Nth (`slow_pass_every`) frame only, in case; fallbacks follow if
+      zxing saw a symbol it could not read, and blindly on every 30th Nth frame;
+    - on every Nth frame, codes read bring in the fallbacks for a neighbour only they can read.
+    """
+
+    def __init__(self, decoders: Sequence[str] = DECODER_NAMES, *, slow_pass_every: int = 3,
+                 slow_pass_ms: float = 1.0, fallbacks: bool = True):
+        unknown = [d for d in decoders if d not in DECODER_NAMES]
+        if unknown:
+            raise InputError(f"unknown decoder {unknown[0]!r}; known: {', '.join(DECODER_NAMES)}")
+        if not decoders:
+            raise InputError("no decoder configured")
+        if slow_pass_every < 1:
+            raise InputError(f"slow_pass_every must be at least 1, got {slow_pass_every}")
+        self.slow_pass_every = slow_pass_every
+        self._zx = ZxingDecoder() if "zxing" in decoders else None
+        self._zb: ZbarDecoder | None = None
+        if "zbar" in decoders:
+            try:
+                self._zb = ZbarDecoder()
+            except (ImportError, OSError) as e:
+                log.warning("zbar is not available, decoding without it: %s", e)
+        self._fast: Callable[[np.ndarray], tuple[list[tuple[bytes, Polygon]], bool]]
+        if self._zx is not None:
+            z = self._zx
+            # The fast pass: no inversion and, on camera-sized frames, no downscaled copies: each
+            # would double the cost of every empty frame. Fallback passes cover both.
+            self._fast = lambda img: z.scan(img, invert=False, downscale=max(img.shape) > 1000)
+            first = "zxing"
+        elif self._zb is not None:
+            b = self._zb
+            self._fast, first = (lambda img: (b.decode(img), False)), "zbar"
+        else:
+            raise InputError("none of the configured decoders is available")
+        self._first = Pass(first, lambda img: self._fast(img)[0])
+        passes = _build_passes(self._zx, self._zb) if fallbacks else []
+        self.passes = [p for p in passes if p.name != first]
+        self.camera_passes = [p for p in self.passes if p.camera]
+        self.slow_pass_ms = slow_pass_ms
+        self._frames = 0
+        self._next_pass = 0
+        # The patches of the scene the fallbacks last searched in vain, and how many passes it has had.
+        self._idle: np.ndarray | None = None
+        self._idle_passes = 0
+
+    def decode(self, image: np.ndarray, *, thorough: bool | None = None) -> list[DecodedCode]:
+        """Every QR code in `image`.
+
+        None (the camera case): the fast pass, and on evidence of a code the next fallbacks in turn
+        (see the class). True (still images): every pass, results merged, so a second code that only
+        a fallback can read is not missed next to an easy one. False: the fast pass only.
+        """
+        gray = to_gray(image)
+        if thorough is None:
+            return self._camera(gray)
+        found = self._run(self._first, gray)
+        if thorough:
+            for p in self.passes:
+                found = _dedupe(found + self._run(p, gray))
+        return found
+
+    def _camera(self, gray: np.ndarray) -> list[DecodedCode]:
+        self._frames += 1
+        due = self._frames % self.slow_pass_every == 0
+        score, patches = code_evidence(gray)
+        unread = False
+        if score < EVIDENCE and not due and self._zx is not None:
+            # Nothing code-like: one global threshold, a fraction of the fast pass's cost, reads a clean
+            # code in even light (a printed card, a phone at full brightness, dark mode too) all the
+            # same. The fast pass proper follows on every Nth frame only, in case.
+            raw, unread = self._zx.scan(gray, binarizer="global", downscale=False)
+            if not unread:
+                return _dedupe([DecodedCode(data, text_of(data), poly, "zxing+global") for data, poly in raw])
+        raw, unread_here = self._fast(gray)
+        unread = unread or unread_here
+        found = _dedupe([DecodedCode(data, text_of(data), poly, self._first.name) for data, poly in raw])
+        passes = self.camera_passes
+        # A second phone beside an easy one may need a pass: looked for on every Nth frame. A symbol
+        # zxing saw but could not read is evidence too, even where the glance saw none.
+        # And every 30th Nth frame (3 s at 30 fps) without any evidence, in case all of that missed a code.
+        hunting = bool(found)
+        evidence = unread or score >= EVIDENCE or self._frames % (30 * self.slow_pass_every) == 0
+        worth = (due and hunting) or (not found and evidence and self._unsearched(patches))
+        if not passes or not worth:
+            return found
+        deadline = time.perf_counter() + self.slow_pass_ms / 1000
+        # The global-threshold pass on every such frame: the cheapest, and it rescues the most (see
+        # `bench/decode.py`). Then the others take turns, so a code held in view meets them all.
+        for i in range(len(passes)):
+            p = passes[0]
+            if i:
+                p = passes[1 + self._next_pass]
+                self._next_pass = (self._next_pass + 1) % (len(passes) - 1)
+                self._idle_passes += 1
+            more = self._run(p, gray)
+            if more:
+                self._idle = None
+                if not hunting:
+                    return more
+            found = _dedupe(found + more)
+            if time.perf_counter() >= deadline:
+                break
+        return found
+
+    def _unsearched(self, patches: np.ndarray) -> bool:
+        """False for a code-like scene that has not changed since every pass searched it in vain.
+
+        A textured scene that stays put (a poster, a tiled wall) gets every pass once, then rests
+        until it changes: a phone moving in, a person passing. Patch means barely feel sensor noise.
+        """
+        import cv2
+
+        idle = self._idle
+        if idle is not None and idle.shape == patches.shape and int(cv2.absdiff(idle, patches).max()) <= 8:
+            return self._idle_passes < len(self.camera_passes) - 1
+        self._idle, self._idle_passes = patches, 0
+        return True
+
+    @staticmethod
+    def _run(p: Pass, gray: np.ndarray) -> list[DecodedCode]:
+        return _dedupe([DecodedCode(data, text_of(data), poly, p.name) for data, poly in p.run(gray)])
+
+
+def decode_image(image: np.ndarray, decoders: Sequence[str] = DECODER_NAMES) -> list[DecodedCode]:
+    """One-off thorough decode of a still image (the `decode` command, tests)."""
+    return FrameDecoder(decoders).decode(image, thorough=True)
+
+
+def read_image(path: str) -> np.ndarray:
+    """Load an image file as grayscale pixels, ignoring EXIF orientation (the file's own pixel grid)."""
+    import cv2
+
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    img = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION) if raw.size else None
+    if img is None:
+        raise InputError(f"{path}: not an image this build can read")
+    return img

@@ -1,0 +1,185 @@
+"""The visit log's on-disk shape: schema migrations, venue extra fields, the canonical row encoding and the
+hash chain.
+
+Kept apart from `scanner/storage/visitlog.py` because the hub (`sync/hub/`) re-computes the same chain from
+uploaded rows and must agree byte for byte with the device.
+
+Canonical row encoding (format 1)
+---------------------------------
+The bytes hashed for a row are the UTF-8 encoding of a JSON object holding exactly the fields of
+`CHAIN_FIELDS` (plus `"v": 1`), with
+
+* keys sorted, separators `","` and `":"`, no whitespace, non-ASCII characters kept as UTF-8
+  (`json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`);
+* booleans as `true`/`false`, missing values as `null`, integers as JSON integers (no floats
+  anywhere: the time is `ts_ms`, integer Unix milliseconds, the latency `latency_ms`, integer
+  milliseconds), byte strings (code id, subject pseudonym) as lower-case hex;
+* `extra` as a JSON object, also with sorted keys (an empty object when there is nothing).
+
+`seq` (1, 2, 3 … per log) is part of the hashed bytes, so reordering is detected as well.
+
+Chain: `chain = SHA-256(prev_chain_bytes ‖ canonical_bytes)`, stored as lower-case hex. The first row
+of a log has `prev_chain` = 32 zero bytes (`GENESIS`). Every row stores its `prev_chain` too: a verifier
+checks that each row's `prev_chain` equals the previous row's `chain` and that its `chain` is the hash
+above, so an edit, a deletion or an insertion anywhere shows. When retention purges old (synced) rows,
+the `chain_anchor` in the `meta` table moves forward in the same transaction; the first remaining row
+must link to that anchor, so deleting rows at the head without the purge is detected too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from scanner.errors import InputError, StorageError
+
+FORMAT_VERSION = 1
+GENESIS = "00" * 32
+
+# The fields covered by the chain, in the order the export writes them.
+CHAIN_FIELDS: tuple[str, ...] = (
+    "seq", "visit_id", "ts_ms", "device_id", "checkpoint_id", "profile", "clock_trusted", "format",
+    "issuer", "code_id", "subject", "code_type", "verdict", "status", "admit", "tone", "guardian",
+    "trust_list_version", "status_list_version", "latency_ms", "extra",
+)
+ROW_FIELDS: tuple[str, ...] = (*CHAIN_FIELDS, "prev_chain", "chain")
+
+
+def canonical_bytes(row: Mapping[str, Any]) -> bytes:
+    """The bytes hashed for one row (see the module docstring)."""
+    obj = {name: row.get(name) for name in CHAIN_FIELDS}
+    obj["extra"] = dict(obj["extra"] or {})
+    obj["v"] = FORMAT_VERSION
+    for name in ("clock_trusted", "admit", "guardian"):
+        obj[name] = bool(obj[name])
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def chain_hash(prev_chain: str, row: Mapping[str, Any]) -> str:
+    """`SHA-256(prev ‖ canonical row bytes)` as lower-case hex."""
+    return hashlib.sha256(bytes.fromhex(prev_chain) + canonical_bytes(row)).hexdigest()
+
+
+def new_visit_id(now: float | None = None) -> str:
+    """A UUIDv7 string: 48-bit Unix milliseconds, then random bits; sorts by creation time."""
+    ms = int((time.time() if now is None else now) * 1000) & ((1 << 48) - 1)
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 68) & 0xFFF) << 64 | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+DRUG_CATEGORIES = ("antipyretic", "antitussive", "antiviral", "antibiotic", "other")
+SCHOOL_ROLES = ("student", "staff", "visitor", "guardian")
+
+
+def validate_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check the venue-specific fields; unknown keys are refused so nothing identifying slips in.
+
+    * `drug_categories`: pharmacy registration, a list of `DRUG_CATEGORIES`;
+    * `school`: school check-in, `{"role": SCHOOL_ROLES, "direction": "in"|"out", "group": class code
+      (optional, up to 16 characters), "temperature_dc": body temperature in tenths of °C (optional)}`.
+    """
+    out: dict[str, Any] = {}
+    for key, value in (extra or {}).items():
+        if key == "drug_categories":
+            if not isinstance(value, list) or not value or any(v not in DRUG_CATEGORIES for v in value):
+                raise InputError(f"extra.drug_categories: expected a list of {', '.join(DRUG_CATEGORIES)}")
+            out[key] = sorted(set(value))
+        elif key == "school":
+            out[key] = _validate_school(value)
+        else:
+            raise InputError(f"extra.{key}: unknown visit field (allowed: drug_categories, school)")
+    return out
+
+
+def _validate_school(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError("extra.school: expected an object")
+    unknown = set(value) - {"role", "direction", "group", "temperature_dc"}
+    if unknown:
+        raise InputError(f"extra.school: unknown field(s) {', '.join(sorted(unknown))}")
+    if value.get("role") not in SCHOOL_ROLES:
+        raise InputError(f"extra.school.role: expected one of {', '.join(SCHOOL_ROLES)}")
+    if value.get("direction") not in ("in", "out"):
+        raise InputError("extra.school.direction: expected 'in' or 'out'")
+    group = value.get("group")
+    if group is not None and (not isinstance(group, str) or not 0 < len(group) <= 16):
+        raise InputError("extra.school.group: expected a class code of 1 to 16 characters")
+    temp = value.get("temperature_dc")
+    if temp is not None and (type(temp) is not int or not 300 <= temp <= 450):
+        raise InputError("extra.school.temperature_dc: expected tenths of °C between 300 and 450")
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def _m1(conn: sqlite3.Connection) -> None:
+    conn.execute("""
+        CREATE TABLE visits (
+            seq INTEGER PRIMARY KEY,
+            visit_id TEXT NOT NULL UNIQUE,
+            ts_ms INTEGER NOT NULL,
+            device_id TEXT NOT NULL,
+            checkpoint_id TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            clock_trusted INTEGER NOT NULL,
+            format TEXT,
+            issuer TEXT,
+            code_id TEXT,
+            subject TEXT,
+            code_type TEXT,
+            verdict TEXT NOT NULL,
+            status TEXT,
+            admit INTEGER NOT NULL,
+            tone TEXT NOT NULL,
+            guardian INTEGER NOT NULL,
+            trust_list_version INTEGER,
+            status_list_version INTEGER,
+            latency_ms INTEGER NOT NULL,
+            extra TEXT NOT NULL,
+            prev_chain TEXT NOT NULL,
+            chain TEXT NOT NULL,
+            synced_at_ms INTEGER
+        )""")
+    conn.execute("CREATE INDEX visits_ts ON visits (ts_ms)")
+    # One row per visit still to upload; deleted in the transaction that records the hub's ack.
+    conn.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY REFERENCES visits (seq), "
+                 "visit_id TEXT NOT NULL)")
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('chain_anchor', ?)", (json.dumps([0, GENESIS]),))
+
+
+# Append-only: migration N brings a database from user_version N-1 to N.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1]
+
+
+@contextmanager
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE (take the write lock now, not halfway), COMMIT, or ROLLBACK on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        # A failed COMMIT (disk full) may already have rolled back.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to date, each step in its own transaction; return the final version."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise StorageError(f"visit log schema version {version} is newer than this software "
+                           f"({len(MIGRATIONS)}): refusing to touch it")
+    for target in range(version + 1, len(MIGRATIONS) + 1):
+        with immediate_transaction(conn):
+            MIGRATIONS[target - 1](conn)
+            conn.execute(f"PRAGMA user_version = {target}")
+    return len(MIGRATIONS)

@@ -1,0 +1,398 @@
+"""The durable visit log: every decision at the gate becomes one row that survives power loss.
+
+SQLite in WAL mode with `synchronous=FULL`, so `append()` returns only once the row is on disk. The
+visit row and its sync-outbox row are written in one transaction; the sync agent (another process)
+reads the outbox and deletes outbox rows only after the hub acknowledged them. Rows form a hash chain
+(canonical encoding documented in `scanner/storage/chain.py`) so that edits and deletions are
+detectable; `checkpoint log verify` checks it.
+
+No names are stored: the masked name of a code is for the screen only. A row holds pseudonyms (the
+issuer's subject pseudonym and the code id), the verdict and the decision.
+
+Retention purges synced rows older than `log.retention_days`; unsynced rows are never purged. The
+storage cap (`log.storage_cap_mb`) stops appends at the cap with a clear `StorageError` instead of
+filling the disk; SQLite's `max_page_count` is set a little above it, so recording uploads and purging
+still work on a full log (that is how it recovers). `storage()` raises the alarm at
+`log.storage_alarm_percent` of the cap, long before that.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from scanner.errors import InputError, StorageError
+from scanner.storage.chain import (
+    DRUG_CATEGORIES,
+    GENESIS,
+    ROW_FIELDS,
+    SCHOOL_ROLES,
+    chain_hash,
+    immediate_transaction,
+    migrate,
+    new_visit_id,
+    validate_extra,
+)
+
+DISK_FREE_ALARM_BYTES = 64 * 1024 * 1024
+_INSERT = f"INSERT INTO visits ({', '.join(ROW_FIELDS)}) VALUES ({', '.join('?' * len(ROW_FIELDS))})"
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class VisitRecord:
+    """One visit as logged; `from_decision` builds it from the checker's `Decision`."""
+
+    visit_id: str
+    ts_ms: int
+    device_id: str
+    checkpoint_id: str
+    profile: str
+    clock_trusted: bool
+    verdict: str
+    admit: bool
+    tone: str
+    format: str | None = None
+    issuer: str | None = None
+    code_id: str | None = None
+    subject: str | None = None
+    code_type: str | None = None
+    status: str | None = None
+    guardian: bool = False
+    trust_list_version: int | None = None
+    status_list_version: int | None = None
+    latency_ms: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_decision(cls, decision: Any, *, device_id: str, checkpoint_id: str, clock_trusted: bool,
+                      latency_ms: float, extra: Mapping[str, Any] | None = None,
+                      at: float | None = None) -> VisitRecord:
+        """Build the row for a `scanner.policy.Decision`; `at` is the decision time (Unix seconds)."""
+        result = decision.result
+        now = time.time() if at is None else at
+        profile = decision.profile
+        return cls(
+            visit_id=new_visit_id(now),
+            ts_ms=round(now * 1000),
+            device_id=device_id,
+            checkpoint_id=checkpoint_id,
+            profile=str(getattr(profile, "name", profile)),
+            clock_trusted=bool(clock_trusted),
+            verdict=str(result.verdict),
+            admit=bool(decision.admit),
+            tone=str(decision.tone),
+            format=result.format,
+            issuer=result.issuer,
+            code_id=result.code_id.hex() if result.code_id else None,
+            subject=result.subject.hex() if result.subject else None,
+            code_type=_text(result.code_type),
+            status=_text(result.status),
+            guardian=result.guardian is not None,
+            trust_list_version=result.trust_list_version,
+            status_list_version=result.status_list_version,
+            latency_ms=round(latency_ms),
+            extra=validate_extra(extra),
+        )
+
+
+@dataclass(frozen=True)
+class StoredVisit:
+    seq: int
+    visit_id: str
+    chain: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    rows: int
+    bad_seq: int | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class StorageState:
+    used_bytes: int
+    cap_bytes: int
+    percent: float
+    disk_free_bytes: int
+    alarm: bool
+    full: bool
+    message: str
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(exc)
+
+
+class VisitLog:
+    """The visit log in one SQLite file (`visits.sqlite` in the data directory)."""
+
+    def __init__(self, path: str | Path, *, storage_cap_mb: float = 1024, alarm_percent: int = 80,
+                 busy_timeout_s: float = 30.0):
+        self.path = Path(path)
+        self.alarm_percent = alarm_percent
+        self._lock = threading.Lock()
+        self._full = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                         timeout=busy_timeout_s)
+            self._conn.row_factory = sqlite3.Row
+            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StorageError(f"visit log {self.path}: cannot switch to WAL mode (got {mode})")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            migrate(self._conn)
+            self.page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+            self.set_cap(storage_cap_mb)
+        except sqlite3.Error as e:
+            raise StorageError(f"visit log {self.path}: cannot open: {e}") from e
+
+    @classmethod
+    def open_settings(cls, settings: Any) -> VisitLog:
+        """Open `visits.sqlite` under the settings' data directory with its `[log]` limits."""
+        return cls(settings.data_dir / "visits.sqlite", storage_cap_mb=settings.log.storage_cap_mb,
+                   alarm_percent=settings.log.storage_alarm_percent)
+
+    def set_cap(self, storage_cap_mb: float) -> None:
+        """(Re)apply the storage cap; raising it is how a full log recovers."""
+        self.cap_bytes = int(storage_cap_mb * 1024 * 1024)
+        self._cap_pages = max(self.cap_bytes // self.page_size, 1)
+        # Appends stop at the cap; the hard limit above it leaves room to record uploads and purge,
+        # so a full log can always be emptied by syncing.
+        reserve = max(self._cap_pages // 10, 64)
+        self._conn.execute(f"PRAGMA max_page_count = {int(self._cap_pages + reserve)}")
+        self._full = False
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> VisitLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def _tail(self) -> tuple[int, str]:
+        row = self._conn.execute("SELECT seq, chain FROM visits ORDER BY seq DESC LIMIT 1").fetchone()
+        if row is not None:
+            return int(row[0]), str(row[1])
+        seq, chain = json.loads(self._conn.execute(
+            "SELECT value FROM meta WHERE key = 'chain_anchor'").fetchone()[0])
+        return int(seq), str(chain)
+
+    def append(self, record: VisitRecord) -> StoredVisit:
+        """Write the visit and its outbox entry in one transaction; return once committed to disk."""
+        row = asdict(record)
+        row["extra"] = validate_extra(row["extra"])
+        with self._lock:
+            try:
+                with immediate_transaction(self._conn):
+                    used = (self._conn.execute("PRAGMA page_count").fetchone()[0]
+                            - self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+                    if used >= self._cap_pages:
+                        raise sqlite3.OperationalError("database or disk is full (storage cap reached)")
+                    last_seq, prev = self._tail()
+                    row["seq"] = last_seq + 1
+                    row["prev_chain"] = prev
+                    row["chain"] = chain_hash(prev, row)
+                    values = [json.dumps(row["extra"], sort_keys=True, ensure_ascii=False) if name == "extra"
+                              else row[name] for name in ROW_FIELDS]
+                    self._conn.execute(_INSERT, values)
+                    self._conn.execute("INSERT INTO outbox (seq, visit_id) VALUES (?, ?)",
+                                       (row["seq"], row["visit_id"]))
+            except sqlite3.IntegrityError as e:
+                raise InputError(f"visit {record.visit_id}: already logged ({e})") from e
+            except sqlite3.Error as e:
+                if _is_full(e):
+                    self._full = True
+                    raise StorageError(f"visit log {self.path}: storage full, visit not logged") from e
+                raise StorageError(f"visit log {self.path}: cannot write: {e}") from e
+        self._full = False
+        return StoredVisit(row["seq"], row["visit_id"], row["chain"])
+
+    # -- sync outbox --------------------------------------------------------------------------------
+
+    def pending(self, limit: int, after_seq: int = 0) -> list[dict[str, Any]]:
+        """Up to `limit` not-yet-acknowledged rows, oldest first, as upload dictionaries."""
+        cur = self._read(
+            f"SELECT {', '.join('v.' + f for f in ROW_FIELDS)} FROM outbox o JOIN visits v ON v.seq = o.seq "
+            "WHERE o.seq > ? ORDER BY o.seq LIMIT ?", (after_seq, limit))
+        return [self._row_dict(r) for r in cur]
+
+    def pending_count(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def mark_synced(self, visit_ids: Sequence[str], at: float | None = None) -> int:
+        """Record the hub's acknowledgement: drop the outbox rows, stamp the visits; one transaction."""
+        at_ms = int((time.time() if at is None else at) * 1000)
+        done = 0
+        with self._lock:
+            try:
+                with immediate_transaction(self._conn):
+                    for i in range(0, len(visit_ids), 500):
+                        chunk = list(visit_ids[i:i + 500])
+                        marks = ", ".join("?" * len(chunk))
+                        self._conn.execute(f"UPDATE visits SET synced_at_ms = ? WHERE visit_id IN ({marks}) "
+                                           "AND synced_at_ms IS NULL", [at_ms, *chunk])
+                        # By seq (the outbox's key): a scan by visit id would read the whole backlog.
+                        done += self._conn.execute(
+                            f"DELETE FROM outbox WHERE seq IN (SELECT seq FROM visits WHERE visit_id IN ({marks}))",
+                            chunk).rowcount
+            except sqlite3.Error as e:
+                raise StorageError(f"visit log {self.path}: cannot record the upload: {e}") from e
+        return done
+
+    def purge(self, retention_days: int, now: float | None = None) -> int:
+        """Delete synced rows older than the retention; the chain anchor moves with them."""
+        cutoff = int(((time.time() if now is None else now) - retention_days * 86400) * 1000)
+        with self._lock:
+            try:
+                with immediate_transaction(self._conn):
+                    # Only a prefix of the chain may go: stop at the first row that must stay.
+                    keep = self._conn.execute(
+                        "SELECT MIN(seq) FROM visits WHERE synced_at_ms IS NULL OR ts_ms >= ? "
+                        "OR seq IN (SELECT seq FROM outbox)", (cutoff,)).fetchone()[0]
+                    bound = "seq < ?" if keep is not None else "seq <= (SELECT MAX(seq) FROM visits)"
+                    args: tuple[Any, ...] = (keep,) if keep is not None else ()
+                    last = self._conn.execute(f"SELECT seq, chain FROM visits WHERE {bound} "
+                                              "ORDER BY seq DESC LIMIT 1", args).fetchone()
+                    gone = 0
+                    if last is not None:
+                        gone = self._conn.execute(f"DELETE FROM visits WHERE {bound}", args).rowcount
+                        self._conn.execute("UPDATE meta SET value = ? WHERE key = 'chain_anchor'",
+                                           (json.dumps([last[0], last[1]]),))
+            except sqlite3.Error as e:
+                raise StorageError(f"visit log {self.path}: cannot purge: {e}") from e
+        if gone:
+            self._full = False
+        return gone
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, args)
+            except sqlite3.Error as e:
+                raise StorageError(f"visit log {self.path}: cannot read: {e}") from e
+
+    @staticmethod
+    def _row_dict(r: sqlite3.Row) -> dict[str, Any]:
+        d = {name: r[name] for name in ROW_FIELDS}
+        d["extra"] = json.loads(d["extra"])
+        for name in ("clock_trusted", "admit", "guardian"):
+            d[name] = bool(d[name])
+        return d
+
+    def rows(self, since_ms: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every row (oldest first), optionally from a time on; read in pages to bound memory."""
+        after = 0
+        while True:
+            cur = self._read(f"SELECT {', '.join(ROW_FIELDS)} FROM visits WHERE seq > ? AND ts_ms >= ? "
+                             "ORDER BY seq LIMIT 1000", (after, since_ms if since_ms is not None else -2**62))
+            batch = cur.fetchall()
+            if not batch:
+                return
+            for r in batch:
+                yield self._row_dict(r)
+            after = batch[-1]["seq"]
+
+    def count(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM visits").fetchone()[0])
+
+    def verify(self) -> ChainReport:
+        """Walk the whole chain from the anchor; report the first row that does not link or hash.
+
+        Reads one snapshot on its own connection, so appends and purges by other processes meanwhile
+        neither block it nor make it report a false break.
+        """
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, timeout=30)
+        except sqlite3.Error as e:
+            raise StorageError(f"visit log {self.path}: cannot read: {e}") from e
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("BEGIN")
+            anchor_seq, prev = json.loads(conn.execute(
+                "SELECT value FROM meta WHERE key = 'chain_anchor'").fetchone()[0])
+            expected_seq = anchor_seq + 1
+            n = 0
+            for r in conn.execute(f"SELECT {', '.join(ROW_FIELDS)} FROM visits ORDER BY seq"):
+                row = self._row_dict(r)
+                n += 1
+                if row["seq"] != expected_seq:
+                    return ChainReport(False, n, row["seq"], f"row {expected_seq} is missing")
+                if row["prev_chain"] != prev:
+                    return ChainReport(False, n, row["seq"], "does not link to the previous row")
+                if chain_hash(prev, row) != row["chain"]:
+                    return ChainReport(False, n, row["seq"], "content does not match its hash (edited)")
+                prev = row["chain"]
+                expected_seq += 1
+            return ChainReport(True, n)
+        except sqlite3.Error as e:
+            raise StorageError(f"visit log {self.path}: cannot read: {e}") from e
+        finally:
+            conn.close()
+
+    def integrity_check(self) -> str:
+        return str(self._read("PRAGMA integrity_check").fetchone()[0])
+
+    def storage(self) -> StorageState:
+        """How full the log is against its cap, and whether the operator must be alarmed."""
+        # Pages holding data count, not file sizes: purged pages are reused, and the WAL file keeps its
+        # size after checkpoints (SQLite bounds it at about 1000 pages).
+        with self._lock:
+            pages = (self._conn.execute("PRAGMA page_count").fetchone()[0]
+                     - self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+        used = int(pages) * self.page_size
+        free = shutil.disk_usage(self.path.parent).free
+        percent = 100.0 * used / self.cap_bytes if self.cap_bytes else 100.0
+        full = self._full or pages >= self._cap_pages
+        if full:
+            message = "visit log full: visits are not being logged"
+        elif percent >= self.alarm_percent:
+            message = f"visit log {percent:.0f}% of its storage cap: sync or export and purge"
+        elif free < DISK_FREE_ALARM_BYTES:
+            message = f"disk almost full: {free // (1024 * 1024)} MB free"
+        else:
+            message = ""
+        return StorageState(used, self.cap_bytes, round(percent, 1), free, bool(message), full, message)
+
+    def export(self, out: TextIO, *, fmt: str = "jsonl", since_ms: int | None = None) -> int:
+        """Write rows as JSON lines or CSV (`extra` as a JSON string); return how many were written."""
+        if fmt not in ("jsonl", "csv"):
+            raise InputError(f"export format {fmt!r}: expected jsonl or csv")
+        writer = csv.DictWriter(out, fieldnames=list(ROW_FIELDS)) if fmt == "csv" else None
+        if writer is not None:
+            writer.writeheader()
+        n = 0
+        for row in self.rows(since_ms):
+            if writer is not None:
+                extra = json.dumps(row["extra"], sort_keys=True, ensure_ascii=False)
+                writer.writerow({**row, "extra": extra})
+            else:
+                out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+            n += 1
+        return n
+
+
+__all__ = ["DRUG_CATEGORIES", "GENESIS", "SCHOOL_ROLES", "ChainReport", "StorageState", "StoredVisit", "VisitLog",
+           "VisitRecord", "validate_extra"]

@@ -1,0 +1,106 @@
+"""The demo's local hub on loopback: a device CA, the reference hub as a process, and the sync agent.
+
+The hub (`checkpoint hub serve`, mutual TLS on 127.0.0.1, a free port) publishes the demo world's trust
+list and status lists; the sync agent runs in a thread beside the kiosk (on the appliance it is its own
+service), uploads the visits the kiosk logs and writes `sync-status.json`, so the status bar shows
+"online" and the pending count drain, and the trusted clock is confirmed by the hub's time.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class LocalHub:
+    def __init__(self, directory: Path, world: Any, device_id: str):
+        self.directory = Path(directory)
+        self.world = world
+        self.device_id = device_id
+        self.url = ""
+        self.proc: subprocess.Popen[str] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closers: list[Any] = []
+
+    def start(self, timeout: float = 60.0) -> str:
+        from keys.deviceca import enroll, init_ca, server_cert
+        from sync.hub.publish import publish_status_list, publish_trust_list
+        from sync.hub.store import HubStore
+
+        d = self.directory
+        ca_dir = d / "device-ca"
+        init_ca(ca_dir)
+        srv = server_cert(ca_dir, ["127.0.0.1", "localhost"], d / "hub-tls")
+        self.device = enroll(ca_dir, self.device_id, d / "device-tls")
+        self.ca = ca_dir / "ca.pem"
+        store = HubStore(d / "hub.sqlite")
+        try:
+            publish_trust_list(store, self.world.trust_list_path)
+            for p in self.world.status_list_paths:
+                publish_status_list(store, p)
+        finally:
+            store.close()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sync.hub", "serve", "--db", str(d / "hub.sqlite"), "--host", "127.0.0.1",
+             "--port", "0", "--cert", str(srv.cert), "--key", str(srv.key), "--device-ca", str(self.ca)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        lines: queue.Queue[str] = queue.Queue()
+        out = self.proc.stdout
+        assert out is not None
+        threading.Thread(target=lambda: lines.put(out.readline()), daemon=True).start()
+        try:
+            line = lines.get(timeout=timeout)
+        except queue.Empty:
+            self.stop()
+            raise RuntimeError("the local hub did not start") from None
+        if "listening on" not in line:
+            self.stop()
+            raise RuntimeError(f"the local hub did not start: {line.strip()!r}")
+        self.url = line.rsplit(" ", 1)[1].strip()
+        return self.url
+
+    def start_agent(self, data_dir: Path, *, interval: float = 3.0) -> None:
+        """The sync agent on its own connections to the kiosk's data directory, every `interval` s."""
+        from keys.keyfile import load_public_key
+        from keys.statusstore import StatusStore
+        from keys.trustlist import TrustStore
+        from scanner.storage.visitlog import VisitLog
+        from sync.agent import AgentConfig, SyncAgent
+
+        cfg = AgentConfig(url=self.url, client_cert=str(self.device.cert), client_key=str(self.device.key),
+                          ca_cert=str(self.ca), data_dir=Path(data_dir), device_id=self.device_id,
+                          interval=interval, backoff_max=interval * 2)
+        visits = VisitLog(Path(data_dir) / "visits.sqlite")
+        trust = TrustStore.open(Path(data_dir) / "trust", [load_public_key(self.world.anchor_path)])
+        status = StatusStore.open(Path(data_dir) / "status.sqlite")
+        agent = SyncAgent(cfg, visits, trust, status)
+        self._closers = [agent.close, visits.close, status.close]
+        self._thread = threading.Thread(target=agent.run, args=(self._stop,), name="demo-sync-agent",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(15)
+        for close in self._closers:
+            try:
+                close()
+            except Exception as e:  # closing at exit: report, do not mask the demo's result
+                log.warning("closing the demo sync agent: %s", e)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -1,0 +1,123 @@
+"""Trust store (rollback, tamper, persistence) and status store (snapshots, deltas, revocation)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from keys.errors import RollbackError, StatusListError, TrustListError
+from keys.hcc1 import KeyEntry, sign_status_list, sign_trust_list
+from keys.jws import b64url_decode, b64url_encode
+from keys.keyfile import generate_key
+from keys.statusstore import StatusStore
+from keys.trustlist import TrustStore
+
+NOW = 1_800_000_000
+
+
+@pytest.fixture()
+def pki():
+    root = generate_key("ES256")
+    zj = generate_key("ES256")
+    sh = generate_key("EdDSA")
+    entries = [KeyEntry(zj.public_key(), "CN-ZJ", "浙江", "Zhejiang", not_before=NOW - 10**6, not_after=NOW + 10**6),
+               KeyEntry(sh.public_key(), "CN-SH", "上海", "Shanghai", not_before=NOW - 10**6, not_after=NOW + 10**6)]
+
+    def tl(version: int, signer=root):
+        return sign_trust_list(signer, entries, version=version, issued_at=NOW, next_update=NOW + 3600)
+
+    return root, zj, sh, tl
+
+
+def test_trust_list_indexes_keys_and_names(pki) -> None:
+    root, _, _, tl = pki
+    store = TrustStore.from_document(tl(1), [root.public_key()])
+    assert store.version == 1 and store.issuers() == ["CN-SH", "CN-ZJ"]
+    assert store.issuer_name("CN-SH").zh == "上海"
+    assert not store.is_stale(NOW + 3600) and store.is_stale(NOW + 3601)
+
+
+def test_tampered_and_rogue_trust_lists_are_refused(pki) -> None:
+    root, _, _, tl = pki
+    doc = tl(1)
+    payload = json.loads(b64url_decode(doc["payload"]))
+    payload["version"] = 99
+    doc["payload"] = b64url_encode(json.dumps(payload).encode())
+    with pytest.raises(TrustListError, match="signature"):
+        TrustStore.from_document(doc, [root.public_key()])
+    with pytest.raises(TrustListError, match="signature"):
+        TrustStore.from_document(tl(1, signer=generate_key("ES256")), [root.public_key()])
+    with pytest.raises(TrustListError, match=r"not JSON|JWS"):
+        TrustStore.from_document(b"{not json", [root.public_key()])
+
+
+def test_any_pinned_anchor_may_sign_for_rotation(pki) -> None:
+    root, _, _, tl = pki
+    new_root = generate_key("EdDSA")
+    assert TrustStore.from_document(tl(2, new_root), [root.public_key(), new_root.public_key()]).version == 2
+
+
+def test_persisted_store_refuses_rollback_and_keeps_cached_list(pki, tmp_path) -> None:
+    root, _, _, tl = pki
+    store = TrustStore.open(tmp_path, [root.public_key()])
+    assert store.current is None
+    store.update(tl(5))
+    with pytest.raises(RollbackError):
+        store.update(tl(5))
+    with pytest.raises(RollbackError):
+        store.update(tl(4))
+    with pytest.raises(TrustListError):
+        store.update(tl(9, signer=generate_key("ES256")))
+    assert store.version == 5
+    reopened = TrustStore.open(tmp_path, [root.public_key()])
+    assert reopened.version == 5
+    reopened.update(tl(6))
+    assert TrustStore.open(tmp_path, [root.public_key()]).version == 6
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_status_store_snapshot_delta_and_revocation(pki, tmp_path) -> None:
+    root, zj, _, tl = pki
+    trust = TrustStore.from_document(tl(1), [root.public_key()])
+    store = StatusStore.open(tmp_path / "status.sqlite")
+    a, b, c = os.urandom(16), os.urandom(16), os.urandom(16)
+    cti = os.urandom(16)
+
+    def sl(version, base=None, subjects=(), revoked=(), signer=zj, issuer="CN-ZJ"):
+        return sign_status_list(signer, issuer=issuer, version=version, base=base, issued_at=NOW,
+                                next_update=NOW + 60, subjects=subjects, revoked=revoked)
+
+    store.apply(sl(10, subjects=[(a, 2, NOW), (b, 1, NOW), (c, 0, NOW)], revoked=[cti]), trust)
+    assert store.lookup("CN-ZJ", a) == (2, NOW) and store.lookup("CN-ZJ", c) is None
+    assert store.is_revoked("CN-ZJ", cti) and not store.is_revoked("CN-SH", cti)
+    store.apply(sl(11, base=10, subjects=[(a, 0, NOW + 5), (c, 2, NOW + 5)]), trust)
+    assert store.lookup("CN-ZJ", a) is None and store.lookup("CN-ZJ", c) == (2, NOW + 5)
+    assert store.is_revoked("CN-ZJ", cti), "a delta never drops revoked code ids"
+    with pytest.raises(StatusListError, match="base"):
+        store.apply(sl(13, base=12), trust)
+    with pytest.raises(StatusListError, match="not newer"):
+        store.apply(sl(11), trust)
+    with pytest.raises(StatusListError, match="allowed"):
+        store.apply(sl(20, issuer="CN-SH"), trust)  # Zhejiang's key signing for Shanghai
+    assert store.version("CN-ZJ") == 11
+    store.apply(sl(30, subjects=[(b, 2, NOW)]), trust)  # a snapshot replaces everything
+    assert store.lookup("CN-ZJ", c) is None and store.lookup("CN-ZJ", b) == (2, NOW)
+    assert not store.is_revoked("CN-ZJ", cti)
+    info = store.info("CN-ZJ")
+    assert info.is_fresh(NOW + 60) and not info.is_fresh(NOW + 61) and info.is_fresh(NOW + 61, grace=1)
+    store.close()
+    assert StatusStore.open(tmp_path / "status.sqlite").version("CN-ZJ") == 30
+
+
+def test_tampered_status_list_is_refused_and_store_unchanged(pki) -> None:
+    root, zj, _, tl = pki
+    trust = TrustStore.from_document(tl(1), [root.public_key()])
+    store = StatusStore.open()
+    doc = sign_status_list(zj, issuer="CN-ZJ", version=1, issued_at=NOW, next_update=NOW + 60,
+                           subjects=[(bytes(16), 2, NOW)])
+    doc["signature"] = doc["signature"][::-1]
+    with pytest.raises(StatusListError, match="signature"):
+        store.apply(doc, trust)
+    assert store.info("CN-ZJ") is None

@@ -1,0 +1,218 @@
+"""The whole kiosk: real pipeline threads, keyboard wedge, camera unplugged and back, PIN, admin panel."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QImage
+
+from scanner.config import CameraSettings
+from scanner.errors import CameraError
+from scanner.pin import hash_pin
+from scanner.sources.camera import SyntheticSource
+from scanner.sources.scanners import WedgeSource
+from tests.helpers import REPO
+from ui.app import KioskApp, KioskOptions
+from ui.model.pinauth import PinGate
+from ui.model.view import result_view
+from ui.sound import RecordingSound
+
+
+class UnpluggableCamera:
+    """A synthetic camera whose cable can be pulled: reads and opens fail with `CameraError` meanwhile."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.name = "camera:test"
+        self.live = True
+        self.plugged = True
+
+    def open(self) -> None:
+        if not self.plugged:
+            raise CameraError("camera:test: no such device")
+        self.inner.open()
+
+    def read(self) -> Any:
+        if not self.plugged:
+            raise CameraError("camera:test: device unplugged")
+        return self.inner.read()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.fixture
+def make_kiosk(qtbot: Any) -> Any:
+    made: list[KioskApp] = []
+
+    def make(core: Any, sources: list[Any], **kw: Any) -> KioskApp:
+        kw.setdefault("sound", RecordingSound())
+        kw.setdefault("options", KioskOptions(result_seconds=30))
+        k = KioskApp(core, sources, camera_settings=CameraSettings(debounce=30), **kw)
+        qtbot.addWidget(k.window)
+        k.window.resize(800, 480)
+        k.window.show()
+        made.append(k)
+        return k
+
+    yield make
+    for k in made:
+        k.stop()
+
+
+def test_keyboard_wedge_scan_reaches_the_screen(core: Any, world: Any, make_kiosk: Any, qtbot: Any) -> None:
+    wedge = WedgeSource(timeout=5.0)
+    k = make_kiosk(core, [], wedge=wedge)
+    k.start()
+    payload = world.payloads["other_region"]
+    with qtbot.waitSignal(k.decided, timeout=15000) as sig:
+        qtbot.keyClicks(k.window, payload)
+        qtbot.keyClick(k.window, Qt.Key.Key_Return)
+    shown = sig.args[0]
+    assert shown.payload_key == payload and shown.source == "wedge"
+    qtbot.waitUntil(lambda: k.window.page() == "result", timeout=5000)
+    assert "M*** D**** · 上海 Shanghai" in k.window.result.texts()
+    assert k.core.visit_log.count() == 1
+
+
+def test_camera_scan_preview_disconnect_and_recovery(core: Any, world: Any, make_kiosk: Any, qtbot: Any) -> None:
+    cam = UnpluggableCamera(SyntheticSource([world.payloads["green"]], fps=15, show_frames=10_000, seed=3))
+    k = make_kiosk(core, [cam], options=KioskOptions(result_seconds=30, status_interval_ms=100))
+    k.start()
+    with qtbot.waitSignal(k.decided, timeout=20000) as sig:
+        pass
+    assert result_view(sig.args[0].decision).kind == "pass"
+    k.window.go_idle()
+    qtbot.waitUntil(lambda: k.window.idle.preview.frames > 0, timeout=10000)
+    img = k.window.idle.preview.image
+    assert isinstance(img, QImage) and (img.width(), img.height()) == (640, 480)
+    cam.plugged = False
+    qtbot.waitUntil(lambda: not k.camera_ok, timeout=15000)
+    qtbot.waitUntil(lambda: "Camera disconnected" in k.window.idle.banner.text(), timeout=5000)
+    assert k.window.idle.banner.isVisibleTo(k.window.idle)
+    cam.plugged = True
+    qtbot.waitUntil(lambda: k.camera_ok, timeout=20000)
+    qtbot.waitUntil(lambda: "Camera" not in k.window.idle.banner.text(), timeout=5000)
+
+
+def test_pin_right_wrong_and_rate_limit(core: Any, make_kiosk: Any, qtbot: Any) -> None:
+    now = [1000.0]
+    gate = PinGate(hash_pin("2468", ln=10), max_attempts=3, lockout_seconds=60, clock=lambda: now[0])
+    k = make_kiosk(core, [], pin_gate=gate)
+    w = k.window
+
+    def enter(pin: str) -> None:
+        for ch in pin:
+            qtbot.mouseClick(w.pin.keys[ch], Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(w.pin.keys["OK"], Qt.MouseButton.LeftButton)
+
+    qtbot.keyClick(w, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+    assert w.page() == "pin"
+    enter("1111")
+    assert w.page() == "pin" and "2 tries left" in w.pin.message.text()
+    enter("2222")
+    enter("3333")
+    assert "locked for 60 s" in w.pin.message.text()
+    enter("2468")  # the right PIN, but locked out
+    assert w.page() == "pin" and "Locked" in w.pin.message.text()
+    now[0] += 61
+    enter("2468")
+    assert w.page() == "admin"
+    qtbot.mouseClick(w.admin.back, Qt.MouseButton.LeftButton)
+    assert w.page() == "idle"
+    # Long-press the top-left corner opens the PIN pad too.
+    with qtbot.waitSignal(w.screen_changed, timeout=5000) as sig:
+        qtbot.mousePress(w, Qt.MouseButton.LeftButton, pos=QPoint(10, 10))
+    qtbot.mouseRelease(w, Qt.MouseButton.LeftButton, pos=QPoint(10, 10))
+    assert sig.args == ["pin"]
+
+
+def test_admin_panel_actions(core: Any, world: Any, make_kiosk: Any, qtbot: Any) -> None:
+    from scanner.demo.session import decide_now
+
+    sound = RecordingSound()
+    gate = PinGate(hash_pin("1357", ln=10))
+    k = make_kiosk(core, [], pin_gate=gate, sound=sound)
+    w = k.window
+    for name in ("green", "forged", "other_region"):
+        w.show_decision(decide_now(core, world.payloads[name]))
+    w.open_pin()
+    w.pin.entry.setText("1357")
+    qtbot.mouseClick(w.pin.keys["OK"], Qt.MouseButton.LeftButton)
+    assert w.page() == "admin"
+    # Recent decisions: time, verdict, issuer; never a name.
+    table = w.admin.recent
+    cells = [table.item(r, c).text() for r in range(table.rowCount()) for c in range(3)]
+    assert table.rowCount() == 3 and "CN-SH" in cells and any("bad_signature" in c for c in cells)
+    assert not any("*" in c for c in cells)
+    # Switch the venue profile.
+    w.admin.profile.setCurrentText("school")
+    w.admin.profile.activated.emit(w.admin.profile.currentIndex())
+    assert core.profile.name == "school" and "School" in w.idle.venue.text()
+    # Export the log.
+    qtbot.mouseClick(w.admin.export, Qt.MouseButton.LeftButton)
+    path = Path(w.admin.message.text().split(": ", 1)[1])
+    assert path.is_file() and len(path.read_text().splitlines()) == 3
+    # Sync now: the agent is asked through the data directory.
+    qtbot.mouseClick(w.admin.sync, Qt.MouseButton.LeftButton)
+    assert (core.data_dir / "sync-request").is_file() and "Sync requested" in w.admin.message.text()
+    # Volume and mute reach the sound output.
+    w.admin.volume.setValue(30)
+    assert sound.volume == pytest.approx(0.3)
+    w.admin.mute.setChecked(True)
+    assert sound.muted
+    with qtbot.waitSignal(w.quit_requested, timeout=3000):
+        qtbot.mouseClick(w.admin.quit, Qt.MouseButton.LeftButton)
+
+
+def test_demo_runs_headless_and_shows_every_kind(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    shots = tmp_path / "shots"
+    proc = subprocess.run([sys.executable, "-m", "scanner.cli", "demo", "--duration", "100", "--scene-seconds",
+                           "0.8", "--screenshots", str(shots), "--out", str(tmp_path / "demo")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=200)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    shown_line = next(line for line in out.splitlines() if line.startswith("Shown: "))
+    shown = set(shown_line.removeprefix("Shown: ").split(", "))
+    expected = {"green", "yellow", "red", "guardian", "card", "other_region", "national", "expired", "forged",
+                "revoked", "turned_red", "family"}
+    assert expected <= shown, out
+    assert "Not shown" not in out
+    assert "Local hub: https://127.0.0.1:" in out and "not yet uploaded to the hub" in out
+    for kind in ("ADMIT  ✓ green", "DENY   ! yellow", "DENY   ✕ red", "DENY   ✕ forged", "guard acknowledged"):
+        assert kind in out
+    pngs = sorted(p.name for p in shots.glob("*.png"))
+    assert "01-idle.png" in pngs
+    # Each screen is saved under the name of the code it shows.
+    assert {name for name in expected if any(p.endswith(f"-{name}.png") for p in pngs)} == expected
+    assert QImage(str(shots / "01-idle.png")).size().width() == 800
+    # Qt's own warnings (anything but our logging lines) would mean a screen was built wrongly.
+    assert [line for line in proc.stderr.splitlines() if line and not line.startswith(("INFO", "WARNING"))] == []
+
+
+def test_admin_choices_survive_a_restart(core: Any, make_kiosk: Any, tmp_path: Path) -> None:
+    from scanner.config import DeviceSettings, Settings
+    from ui.app import _venue_profile
+    from ui.model.prefs import PREFS_FILE, KioskPrefs
+
+    k = make_kiosk(core, [])
+    k.window.profile_chosen.emit("hospital")
+    k.window.admin.volume_changed.emit(0.25)
+    k.window.admin.mute_changed.emit(True)
+    assert core.profile.name == "hospital"
+    assert KioskPrefs.load(core.data_dir) == KioskPrefs(profile="hospital", volume=0.25, muted=True)
+    # The next start picks the site's choice over the config file's profile ...
+    settings = Settings(device=DeviceSettings(data_dir=str(core.data_dir)))
+    assert settings.venue.profile == "transport" and _venue_profile(settings).name == "hospital"
+    # ... unless that choice no longer exists; a damaged file is no choice at all.
+    KioskPrefs(profile="cinema").save(core.data_dir)
+    assert _venue_profile(settings).name == "transport"
+    (core.data_dir / PREFS_FILE).write_text("{not json")
+    assert KioskPrefs.load(core.data_dir) == KioskPrefs()

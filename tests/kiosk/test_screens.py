@@ -1,0 +1,313 @@
+"""The kiosk window, offscreen: colours from pixels, icons, words, timeouts, groups, alerts, banners."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QColor
+
+from scanner.clock import FixedClock
+from scanner.demo.session import decide_now
+from scanner.policy import builtin_names
+from ui.model.view import ALERT_BORDER, AMBER, COLOURS, result_view
+from ui.sound import RecordingSound
+
+SAMPLES = ("green", "yellow", "red", "guardian", "card", "other_region", "expired", "forged", "revoked")
+
+
+def pixel(widget: Any, x: int, y: int) -> str:
+    return QColor(widget.grab().toImage().pixelColor(x, y)).name()
+
+
+def background(w: Any) -> str:
+    """The result screen's colour, read from the painted pixels just inside the alert border (the
+    contents start further in)."""
+    b = w.result.border_width()
+    return pixel(w.result, b + 3, b + 3)
+
+
+@pytest.mark.parametrize("profile", builtin_names())
+def test_every_result_paints_its_colour_icon_and_text(make_core: Any, world: Any, make_window: Any, qtbot: Any,
+                                                      profile: str) -> None:
+    core = make_core(profile)
+    w = make_window(result_seconds=30)
+    for name in SAMPLES:
+        w.go_idle()
+        w.alert_pending = False
+        shown = decide_now(core, world.payloads[name])
+        w.show_decision(shown)
+        v = result_view(shown.decision)
+        assert w.page() == "result"
+        assert background(w) == v.colour, (profile, name)
+        assert w.result.panel.icon.symbol == v.icon
+        texts = w.result.texts()
+        assert v.headline.zh in texts and v.headline.en in texts
+        assert v.guidance.zh in texts and v.guidance.en in texts
+        if v.reason:
+            assert v.reason.zh in texts and v.reason.en in texts
+        if name == "other_region":
+            assert "M*** D**** · 上海 Shanghai" in texts
+        if name == "guardian":
+            assert "由 李*华（父母）出示 / Shown by 李*华 (parent)" in texts
+        if name == "card":
+            assert any("纸质码 / printed card" in t for t in texts)
+        w.acknowledge()
+
+
+def test_result_returns_to_idle_after_its_time(core: Any, world: Any, make_window: Any, qtbot: Any) -> None:
+    w = make_window(result_seconds=0.3)
+    w.show_decision(decide_now(core, world.payloads["green"]))
+    assert w.page() == "result"
+    with qtbot.waitSignal(w.screen_changed, timeout=5000) as sig:
+        pass
+    assert sig.args == ["idle"]
+    assert pixel(w.idle, 3, 3) == "#14202b"
+
+
+def test_next_different_code_replaces_the_result(core: Any, world: Any, make_window: Any) -> None:
+    w = make_window(result_seconds=30, group_window=0.0)
+    w.show_decision(decide_now(core, world.payloads["green"]))
+    w.show_decision(decide_now(core, world.payloads["yellow"]))
+    assert w.group() is not None and len(w.group().members) == 1
+    assert w.group().members[0].kind == "yellow"
+    assert background(w) == COLOURS["yellow"][0]
+
+
+def test_family_tiles_group_admitted_only_if_all_are(core: Any, world: Any, make_window: Any) -> None:
+    sound = RecordingSound()
+    w = make_window(result_seconds=30, group_window=60, sound=sound)
+    for name in ("green", "guardian", "card"):
+        w.show_decision(decide_now(core, world.payloads[name]))
+    g = w.group()
+    assert g is not None and len(g.members) == 3 and g.admit
+    assert len(w.result.tiles) == 3 and not w.result.panel.isVisible()
+    assert background(w) == COLOURS["pass"][0]
+    assert "全部通过（3人）" in w.result.texts()
+    w.show_decision(decide_now(core, world.payloads["yellow"]))
+    g = w.group()
+    assert g is not None and len(g.members) == 4 and not g.admit
+    assert background(w) == COLOURS["yellow"][0]
+    assert [t.icon.symbol for t in w.result.tiles] == ["✓", "✓", "✓", "!"]
+    assert sound.played[-1] == "stop"
+    # The same code again does not make a fifth tile.
+    w.show_decision(decide_now(core, world.payloads["green"]))
+    assert w.group() is not None and len(w.group().members) == 1
+
+
+def test_guard_alert_flashes_until_acknowledged(core: Any, world: Any, make_window: Any, qtbot: Any) -> None:
+    sound = RecordingSound()
+    w = make_window(result_seconds=0.2, sound=sound)
+    w.show_decision(decide_now(core, world.payloads["forged"]))
+    assert w.alert_pending and w.result.alert_on and sound.played == ["alert"]
+    # The flashing border is painted in the alert colour, and it flashes.
+    qtbot.waitUntil(lambda: w.result.flash_phase, timeout=3000)
+    assert pixel(w.result, 2, w.result.height() // 2) == ALERT_BORDER
+    qtbot.waitUntil(lambda: not w.result.flash_phase, timeout=3000)
+    assert pixel(w.result, 2, w.result.height() // 2) == COLOURS["invalid"][0]
+    # The result time passes, the alert stays; a decision meanwhile waits its turn.
+    with qtbot.assertNotEmitted(w.screen_changed, wait=600):
+        pass
+    assert w.page() == "result"
+    w.show_decision(decide_now(core, world.payloads["green"]))
+    assert w.group() is not None and w.group().members[0].verdict == "bad_signature"
+    with qtbot.waitSignal(w.acknowledged, timeout=3000):
+        qtbot.mouseClick(w, Qt.MouseButton.LeftButton, pos=QPoint(400, 240))
+    assert not w.alert_pending and not w.result.alert_on
+    assert w.group() is not None and w.group().members[0].kind == "pass"
+
+
+def test_alert_acknowledged_by_key_and_tone_repeats(core: Any, world: Any, make_window: Any, qtbot: Any) -> None:
+    import ui.widgets.window
+
+    sound = RecordingSound()
+    w = make_window(sound=sound)
+    w.alert_timer.setInterval(50)
+    w.show_decision(decide_now(core, world.payloads["red"]))
+    qtbot.waitUntil(lambda: sound.played.count("alert") >= 3, timeout=5000)
+    with qtbot.waitSignal(w.acknowledged, timeout=3000):
+        qtbot.keyClick(w, Qt.Key.Key_Space)
+    n = len(sound.played)
+    with qtbot.assertNotEmitted(w.acknowledged, wait=200):
+        pass
+    assert len(sound.played) == n and w.page() == "idle"
+    assert ui.widgets.window.ALERT_REPEAT_MS > 1000  # the real repeat is not a tight loop
+
+
+def test_sounds_follow_the_decision_and_mute(core: Any, world: Any, make_window: Any) -> None:
+    sound = RecordingSound()
+    w = make_window(sound=sound, group_window=0)
+    w.show_decision(decide_now(core, world.payloads["green"]))
+    w.show_decision(decide_now(core, world.payloads["expired"]))
+    assert sound.played == ["pass", "stop"]
+    sound.set_muted(True)
+    w.show_decision(decide_now(core, world.payloads["national"]))
+    assert sound.played == ["pass", "stop"]
+
+
+def test_status_bar_stale_data_and_untrusted_clock(make_core: Any, make_window: Any, world: Any) -> None:
+    fresh = make_core(clock=FixedClock(world.now))
+    w = make_window()
+    w.set_status(fresh.snapshot())
+    assert not w.status_bar.chip("trust_list").warn and not w.status_bar.chip("status_list").warn
+    assert not w.status_bar.chip("clock").warn
+    assert not w.idle.banner.isVisibleTo(w.idle)
+    assert w.status_bar.chip("network").value.startswith("?")  # no sync agent: unknown, never "online"
+    # Two days later nothing has been synced: both lists are past their next update.
+    stale = make_core(clock=FixedClock(world.now + 2 * 86400))
+    w.set_status(stale.snapshot())
+    for name in ("trust_list", "status_list"):
+        chip = w.status_bar.chip(name)
+        assert chip.warn and "stale" in chip.value
+        assert pixel(w.status_bar.cells[name], 2, 2) == QColor(AMBER).name()
+    assert w.idle.banner.isVisibleTo(w.idle) and "out of date" in w.idle.banner.text()
+    untrusted = make_core(clock=FixedClock(world.now, trusted=False))
+    w.set_status(untrusted.snapshot())
+    assert w.status_bar.chip("clock").warn and "⚠" in w.status_bar.chip("clock").value
+    assert "Device clock not trusted" in w.idle.banner.text()
+
+
+def test_sync_status_file_and_counts(core: Any, world: Any, make_window: Any) -> None:
+    import json
+    import time
+
+    w = make_window()
+    (core.data_dir / "sync-status.json").write_text(json.dumps({"online": False, "pending": 7,
+                                                                 "updated_at": time.time()}))
+    decide_now(core, world.payloads["green"])
+    decide_now(core, world.payloads["red"])
+    decide_now(core, world.payloads["forged"])
+    w.set_status(core.snapshot())
+    assert "offline" in w.status_bar.chip("network").value and w.status_bar.chip("network").warn
+    assert w.status_bar.chip("pending").value == "7"
+    assert w.status_bar.chip("counts").value.split() == ["✓", "1", "✕", "2"]
+    assert w.status_bar.chip("device").value == "demo-kiosk · Demo gate"
+    (core.data_dir / "sync-status.json").write_text(json.dumps({"online": True, "pending": 0,
+                                                                 "updated_at": time.time()}))
+    w.set_status(core.snapshot())
+    assert "online" in w.status_bar.chip("network").value and not w.status_bar.chip("network").warn
+
+
+def test_school_counts_students_this_morning(make_core: Any, make_window: Any, world: Any) -> None:
+    core = make_core("school")
+    w = make_window()
+    for name in ("green", "guardian", "yellow"):
+        decide_now(core, world.payloads[name])
+    w.set_status(core.snapshot())
+    assert "Checked in this morning: 2" in w.idle.count.text()
+    rows = list(core.visit_log.rows())
+    assert [r["extra"] for r in rows][:2] == [{"school": {"role": "student", "direction": "in"}}] * 2
+
+
+def test_pharmacy_registers_drug_categories_with_the_visit(make_core: Any, make_window: Any, world: Any,
+                                                          qtbot: Any) -> None:
+    core = make_core("pharmacy")
+    w = make_window(result_seconds=0.2)
+    w.purchase.connect(core.register_purchase)
+    w.show_decision(decide_now(core, world.payloads["green"]))
+    assert w.result.pharmacy.isVisible()
+    assert core.visit_log.count() == 0  # held until the clerk registers
+    # The clerk takes longer than the result time: the screen waits for the registration.
+    with qtbot.assertNotEmitted(w.screen_changed, wait=500):
+        pass
+    qtbot.mouseClick(w.result.pharmacy.buttons["antipyretic"], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(w.result.pharmacy.buttons["antiviral"], Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(w.screen_changed, timeout=3000):
+        qtbot.mouseClick(w.result.pharmacy.confirm, Qt.MouseButton.LeftButton)
+    rows = list(core.visit_log.rows())
+    assert len(rows) == 1 and rows[0]["extra"] == {"drug_categories": ["antipyretic", "antiviral"]}
+    # A refused buyer gets no registration panel; a pass the clerk never registers is still logged.
+    w.show_decision(decide_now(core, world.payloads["yellow"]))
+    assert not w.result.pharmacy.isVisible()
+    w.acknowledge()
+    w.show_decision(decide_now(core, world.payloads["national"]))
+    w.go_idle()
+    rows = list(core.visit_log.rows())
+    assert len(rows) == 3 and rows[2]["extra"] == {} and rows[2]["admit"]
+
+
+def test_venue_profiles_published_by_the_hub_take_effect(core: Any, world: Any) -> None:
+    import json
+
+    assert result_view(decide_now(core, world.payloads["green"]).decision).headline.en == "Green code — please pass"
+    published = {"transport": {"outcomes": {"green": {"headline": {"zh": "绿码 请通行（新）",
+                                                                   "en": "Green code — go ahead (new)"}}}}}
+    (core.data_dir / "venue-profiles.json").write_text(json.dumps({"version": 3, "profiles": published}))
+    core.snapshot()
+    assert core.hub_profiles_version == 3
+    assert result_view(decide_now(core, world.payloads["green"]).decision).headline.en == "Green code — go ahead (new)"
+    # A broken document is ignored; the loaded profile stays.
+    (core.data_dir / "venue-profiles.json").write_text('{"version": 4, "profiles": {"transport": {"x": 1}}}')
+    os.utime(core.data_dir / "venue-profiles.json", (1, 1))
+    core.snapshot()
+    assert core.hub_profiles_version == 3
+    assert result_view(decide_now(core, world.payloads["green"]).decision).headline.en == "Green code — go ahead (new)"
+
+
+def test_trusted_clock_confirmed_from_the_sync_agents_hub_time(make_core: Any, make_window: Any,
+                                                               tmp_path: Path) -> None:
+    import json
+    import time
+
+    from scanner.clock import TrustedClock
+
+    clock = TrustedClock.open(tmp_path / "clockdata")  # first boot: nothing to compare with
+    core = make_core(clock=clock)
+    w = make_window()
+    w.set_status(core.snapshot())
+    assert not clock.trusted() and w.status_bar.chip("clock").warn
+    now = time.time()
+    (core.data_dir / "sync-status.json").write_text(json.dumps(
+        {"online": True, "pending": 0, "updated_at": now, "hub_time_offset": 0.4, "hub_time_measured_at": now}))
+    w.set_status(core.snapshot())
+    assert clock.trusted() and not w.status_bar.chip("clock").warn
+    assert "Device clock" not in w.idle.banner.text()
+
+
+def test_wedge_burst_with_spaces_during_an_alert_is_a_scan_not_an_acknowledgement(
+        core: Any, world: Any, make_window: Any, qtbot: Any) -> None:
+    w = make_window()
+    typed: list[str] = []
+    w.key_text.connect(typed.append)
+    w.show_decision(decide_now(core, world.payloads["revoked"]))
+    assert w.alert_pending
+    qtbot.keyClicks(w, "HCC1:AB CD")
+    qtbot.keyClick(w, Qt.Key.Key_Return)
+    assert "".join(typed) == "HCC1:AB CD\r" and w.alert_pending
+    qtbot.keyClick(w, Qt.Key.Key_Escape)
+    assert not w.alert_pending and w.page() == "idle"
+
+
+def test_manual_check_screens_untrusted_clock_and_issuer_not_accepted(make_core: Any, make_window: Any,
+                                                                      world: Any) -> None:
+    from scanner.policy import load_profile
+
+    w = make_window(result_seconds=30)
+    untrusted = make_core(clock=FixedClock(world.now, trusted=False))
+    shown = decide_now(untrusted, world.payloads["green"])
+    w.show_decision(shown)
+    assert (result_view(shown.decision).kind, w.result.panel.icon.symbol) == ("check", "?")
+    assert background(w) == COLOURS["check"][0]
+    assert "Device clock wrong — contact the administrator" in w.result.texts()
+    assert "设备时钟异常" in w.result.texts()  # the reason, in plain words
+    # A venue that only accepts Zhejiang's codes: a Shanghai code is a manual check, not a refusal.
+    local = make_core()
+    local.set_profile("mall", {"mall": {"profile": {"accepted_issuers": ["CN-ZJ"]}}})
+    w.go_idle()
+    shown = decide_now(local, world.payloads["other_region"])
+    w.show_decision(shown)
+    assert result_view(shown.decision).outcome == "not_accepted" and w.result.panel.icon.symbol == "?"
+    assert background(w) == COLOURS["check"][0]
+    assert "This venue does not accept codes from this region" in w.result.texts()
+    assert load_profile("mall").accepts("CN-SH")
+
+
+def test_visit_log_storage_alarm_is_shown(core: Any, world: Any, make_window: Any) -> None:
+    w = make_window()
+    core.visit_log.set_cap(0.01)  # a cap the log is already over
+    core.visit_log.alarm_percent = 1
+    w.set_status(core.snapshot())
+    assert "Visit log:" in w.idle.banner.text() and w.idle.banner.isVisibleTo(w.idle)

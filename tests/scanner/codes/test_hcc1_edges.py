@@ -1,0 +1,121 @@
+"""Where the format text is silent: the interpretations documented in docs/verification.md."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import zlib
+
+import base45
+import cbor2
+import pytest
+
+from keys.hcc1 import CodeClaims, KeyEntry, encode_payload, issue_code, sign_cose, sign_status_list, sign_trust_list
+from keys.jws import b64url_decode
+from keys.keyfile import generate_key
+from keys.statusstore import StatusStore
+from keys.trustlist import TrustStore
+from scanner.verify import Status, Verdict, verify_code
+
+NOW = 1_800_000_000
+
+
+@pytest.fixture(scope="module")
+def env():
+    root, zj = generate_key("ES256"), generate_key("ES256")
+    entry = KeyEntry(zj.public_key(), "CN-ZJ", "浙江", "Zhejiang", not_before=NOW - 10**6, not_after=NOW + 10**6)
+    trust = TrustStore.from_document(sign_trust_list(root, [entry], version=1, issued_at=NOW, next_update=NOW + 60),
+                                     [root.public_key()])
+    return root, zj, trust
+
+
+def check(trust, payload, status=None, now=NOW):
+    return verify_code(payload, trust, status, now, max_code_age=86400)
+
+
+def claims(**kw) -> CodeClaims:
+    return CodeClaims(iss="CN-ZJ", iat=NOW - 60, exp=NOW + 3600, **kw)
+
+
+def test_guardian_relation_out_of_range_is_malformed(env) -> None:
+    _, zj, trust = env
+    assert check(trust, issue_code(zj, claims(guardian=("李*华", 7, os.urandom(16))))).verdict is Verdict.MALFORMED
+    for rel in (1, 2, 3, 4, 5, 6, 9):
+        assert check(trust, issue_code(zj, claims(guardian=("李*华", rel, os.urandom(16))))).verdict is Verdict.OK
+
+
+def test_guardian_pseudonym_may_be_absent_but_not_wrong(env) -> None:
+    _, zj, trust = env
+    c = claims()
+    m = c.to_cbor_map()
+    m[-65537]["g"] = {"n": "李*华", "r": 1}
+    r = check(trust, encode_payload(sign_cose(m, zj)))
+    assert r.verdict is Verdict.OK and r.guardian.name == "李*华" and r.guardian.subject is None
+    m[-65537]["g"] = {"n": "李*华", "r": 1, "sub": b"short"}
+    assert check(trust, encode_payload(sign_cose(m, zj))).verdict is Verdict.MALFORMED
+
+
+def test_unknown_claims_version_wins_over_other_claim_problems(env) -> None:
+    _, zj, trust = env
+    m = claims(version=2).to_cbor_map()
+    del m[-65537]["s"]
+    r = check(trust, encode_payload(sign_cose(m, zj)))
+    assert r.verdict is Verdict.UNSUPPORTED and "version 2" in r.reasons[0]
+
+
+def test_trailing_bytes_after_zlib_stream_are_malformed(env) -> None:
+    _, zj, trust = env
+    cose = sign_cose(claims().to_cbor_map(), zj)
+    payload = "HCC1:" + base45.b45encode(zlib.compress(cose) + b"\x00").decode()
+    assert check(trust, payload).verdict is Verdict.MALFORMED
+
+
+def test_bool_is_not_an_integer(env) -> None:
+    _, zj, trust = env
+    m = claims().to_cbor_map()
+    m[-65537]["s"] = True
+    assert check(trust, encode_payload(sign_cose(m, zj))).verdict is Verdict.MALFORMED
+
+
+def test_indefinite_length_items_are_accepted(env) -> None:
+    _, zj, trust = env
+    cose = cbor2.loads(sign_cose(claims().to_cbor_map(), zj)).value
+    # Re-encode the outer array as an indefinite-length array: 0x9f ... 0xff.
+    body = b"\xd2\x9f" + b"".join(cbor2.dumps(x) for x in cose) + b"\xff"
+    assert check(trust, encode_payload(body, compress=False)).verdict is Verdict.OK
+
+
+def test_expiry_has_no_skew_but_issue_time_has(env) -> None:
+    _, zj, trust = env
+    c = CodeClaims(iss="CN-ZJ", iat=NOW + 299, exp=NOW + 1000)
+    assert check(trust, issue_code(zj, c)).verdict is Verdict.OK
+    c = CodeClaims(iss="CN-ZJ", iat=NOW - 100, exp=NOW - 1)
+    assert check(trust, issue_code(zj, c)).verdict is Verdict.EXPIRED
+    c = CodeClaims(iss="CN-ZJ", iat=NOW - 100, exp=NOW)
+    assert check(trust, issue_code(zj, c)).verdict is Verdict.OK
+
+
+def test_snapshot_green_entry_means_absent_and_stale_list_still_turns_personal_code_red(env) -> None:
+    _, zj, trust = env
+    a, b = os.urandom(16), os.urandom(16)
+    store = StatusStore.open()
+    store.apply(sign_status_list(zj, issuer="CN-ZJ", version=1, issued_at=NOW - 7200, next_update=NOW - 3600,
+                                 subjects=[(a, 0, NOW), (b, 2, NOW - 30)]), trust)
+    assert store.lookup("CN-ZJ", a) is None
+    r = check(trust, issue_code(zj, claims(sub=b)), store)
+    assert (r.verdict, r.status) == (Verdict.OK, Status.RED)
+    # ... but a printed card needs a fresh list.
+    assert check(trust, issue_code(zj, claims(sub=b, card=True)), store).verdict is Verdict.STATUS_UNVERIFIED
+
+
+def test_bad_trust_list_entry_is_skipped_not_fatal(env) -> None:
+    root, zj, _ = env
+    good = KeyEntry(zj.public_key(), "CN-ZJ", "浙江", "Zhejiang", not_before=NOW - 10, not_after=NOW + 10)
+    doc = sign_trust_list(root, [good], version=2, issued_at=NOW, next_update=NOW + 60)
+    payload = json.loads(b64url_decode(doc["payload"]))
+    payload["keys"].append({**payload["keys"][0], "spki": base64.b64encode(b"not a key").decode(), "issuer": "CN-SH"})
+    from keys import jws
+
+    store = TrustStore.from_document(jws.sign(payload, root, "hc-trustlist+json"), [root.public_key()])
+    assert store.issuers() == ["CN-ZJ"] and len(store.current.skipped) == 1

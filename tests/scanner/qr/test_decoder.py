@@ -1,0 +1,243 @@
+"""QR decoding from real pixels: conformance PNGs, generated gate scenes, non-QR images, raw bytes."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from scanner.errors import InputError
+from scanner.qr.decoder import EVIDENCE, FrameDecoder, Pass, code_evidence, decode_image, read_image
+from scanner.sources.synthetic import Distortion, background, empty_frame, gate_frame, render_qr
+from tests.helpers.payloads import VECTORS, centre, fresh_payloads, vector_cases
+
+CASES = {c["name"]: c["payload"] for c in vector_cases()}
+
+
+@pytest.fixture(scope="module")
+def decoder() -> FrameDecoder:
+    return FrameDecoder()
+
+
+@pytest.fixture(scope="module")
+def payloads() -> list[str]:
+    return fresh_payloads(6)
+
+
+@pytest.mark.parametrize("png", sorted((VECTORS / "qr").glob("*.png")), ids=lambda p: p.stem)
+def test_every_conformance_png_decodes_to_its_payload(png, decoder):
+    expected = CASES[png.stem]
+    # Alphanumeric mode cannot hold a trailing newline: the symbol carries the payload without it.
+    if expected != expected.rstrip():
+        expected = expected.rstrip()
+    img = read_image(str(png))
+    for thorough in (False, True):
+        codes = decoder.decode(img, thorough=thorough)
+        assert [c.text for c in codes] == [expected]
+        assert codes[0].data == expected.encode("ascii")
+    # The quiet zone is 4 modules: the polygon sits inside the image, clear of its edges.
+    xs = [p[0] for p in codes[0].polygon]
+    assert min(xs) > 0 and max(xs) < img.shape[1]
+
+
+def test_bgr_and_gray_give_the_same_code_and_polygon(decoder, payloads):
+    gray = np.full((480, 640), 200, np.uint8)
+    code = render_qr(payloads[0], module_px=3)
+    gray[40:40 + code.shape[0], 300:300 + code.shape[1]] = code
+    bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    a, b = decoder.decode(gray, thorough=False), decoder.decode(bgr, thorough=False)
+    assert [c.text for c in a] == [c.text for c in b] == [payloads[0]]
+    assert a[0].polygon == b[0].polygon
+    # Corners of the symbol (quiet zone excluded): 4 modules of 3 px in from where it was pasted.
+    cx, cy = centre(a[0].polygon)
+    side = code.shape[0]
+    assert abs(cx - (300 + side / 2)) < 3 and abs(cy - (40 + side / 2)) < 3
+
+
+SCENES = {
+    "plain": Distortion(angle=5, tilt=0.0, blur=(0, 0), noise=(1, 2), glare=0, inverted=0, jpeg=0),
+    "blur": Distortion(blur=(0.25, 0.35), glare=0, inverted=0),
+    "noise": Distortion(noise=(10, 14), glare=0, inverted=0),
+    "rotation": Distortion(angle=180, tilt=0.02, glare=0, inverted=0),
+    "perspective": Distortion(tilt=0.14, glare=0, inverted=0),
+    "small": Distortion(module_px=(2.3, 2.6), blur=(0, 0.2), glare=0, inverted=0),
+    "large": Distortion(module_px=(5.0, 5.5), glare=0, inverted=0),
+    "low_contrast": Distortion(contrast=(0.25, 0.35), glare=0, inverted=0),
+    "glare": Distortion(glare=1.0, inverted=0, blur=(0, 0.2)),
+    "inverted": Distortion(inverted=1.0, glare=0),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SCENES))
+def test_generated_gate_scenes_decode(kind, decoder, payloads):
+    rng = np.random.default_rng(sum(map(ord, kind)))
+    misses = 0
+    for i in range(8):
+        payload = payloads[i % len(payloads)]
+        frame, placed = gate_frame(rng, [payload], distortion=SCENES[kind])
+        codes = decoder.decode(frame, thorough=True)
+        # Never a wrong code, whatever happens.
+        assert all(c.text == payload for c in codes)
+        if not codes:
+            misses += 1
+            continue
+        (code,) = codes
+        tx, ty = centre(placed[0].polygon)
+        cx, cy = code.center
+        assert math.hypot(tx - cx, ty - cy) < 6
+    assert misses == 0
+
+
+def test_several_codes_in_one_frame(decoder, payloads):
+    rng = np.random.default_rng(7)
+    gentle = Distortion(angle=20, glare=0, inverted=0, contrast=(0.7, 1.0))
+    for n, (w, h) in ((2, (640, 480)), (3, (1280, 720)), (4, (1280, 720))):
+        frame, placed = gate_frame(rng, payloads[:n], w, h, gentle)
+        codes = decoder.decode(frame, thorough=True)
+        assert sorted(c.text for c in codes) == sorted(payloads[:n])
+        for p in placed:
+            (code,) = [c for c in codes if c.text == p.payload]
+            assert math.hypot(*(a - b for a, b in zip(code.center, centre(p.polygon), strict=True))) < 8
+
+
+def test_random_non_qr_images_yield_no_codes(decoder):
+    rng = np.random.default_rng(11)
+    images = [empty_frame(rng) for _ in range(8)]
+    images += [background(rng, 640, 480).astype(np.uint8) for _ in range(4)]
+    images += [rng.integers(0, 256, (480, 640), dtype=np.uint8) for _ in range(3)]
+    # Blocky black-and-white noise looks like QR modules to a binarizer, the worst case for a decoder.
+    for block in (3, 4, 6):
+        cells = (rng.random((480 // block, 640 // block)) < 0.5).astype(np.uint8) * 255
+        images.append(np.kron(cells, np.ones((block, block), np.uint8)))
+    # A real symbol with every module outside the finder patterns randomised: a wrecked QR code.
+    modules = render_qr("HCC1:" + "ABCDEF0123" * 10, module_px=1, border=0)
+    n = modules.shape[0]
+    keep = np.zeros_like(modules, dtype=bool)
+    keep[:8, :8] = keep[:8, n - 8:] = keep[n - 8:, :8] = True
+    wrecked = np.where(keep, modules, (rng.random(modules.shape) < 0.5) * 255).astype(np.uint8)
+    images.append(np.kron(np.pad(wrecked, 4, constant_values=255), np.ones((5, 5), np.uint8)))
+    for img in images:
+        assert decoder.decode(img, thorough=True) == []
+
+
+def test_byte_mode_data_comes_back_as_the_exact_bytes_from_both_decoders():
+    raw = b"\xff\xfe\x00HCC1\x80\x81binary"
+    utf8 = "HCC1:健康码 ok"
+    for payload, text in ((raw, None), (utf8.encode("utf-8"), utf8)):
+        img = np.full((400, 400), 255, np.uint8)
+        code = render_qr(payload, module_px=5)
+        img[50:50 + code.shape[0], 50:50 + code.shape[1]] = code
+        for names in (["zxing"], ["zbar"]):
+            codes = FrameDecoder(names, fallbacks=False).decode(img, thorough=False)
+            assert [(c.data, c.text) for c in codes] == [(payload, text)], names
+
+
+def counted(fd: FrameDecoder) -> list[str]:
+    """The names of the fallback passes `fd` runs on camera frames from now on, in order."""
+    calls: list[str] = []
+
+    def count(p: Pass) -> Pass:
+        def run(img):
+            calls.append(p.name)
+            return p.run(img)
+        return Pass(p.name, run, p.camera)
+
+    fd.camera_passes = [count(p) for p in fd.camera_passes]
+    return calls
+
+
+def test_a_code_like_frame_gets_the_fallbacks_at_once(payloads):
+    # Dark mode: beyond the fast pass (no inversion), within reach of the first fallback.
+    frame, _ = gate_frame(np.random.default_rng(5), [payloads[0]], distortion=Distortion(inverted=1.0, glare=0))
+    assert code_evidence(frame)[0] >= EVIDENCE
+    fd = FrameDecoder(slow_pass_every=3)
+    assert fd.decode(frame, thorough=False) == []
+    (code,) = fd.decode(frame)  # the first camera frame, not the third
+    assert code.text == payloads[0] and code.method == "zxing+global"
+
+
+def test_a_clean_code_that_does_not_look_code_like_is_read_on_every_frame(payloads):
+    # Large, sharp modules on a plain card: few module edges per patch, but one threshold reads it.
+    card = np.full((360, 480), 230, np.uint8)
+    code = render_qr(payloads[1], module_px=5)
+    card[10:10 + code.shape[0], 100:100 + code.shape[1]] = code
+    assert code_evidence(card)[0] < EVIDENCE
+    for image in (card, 255 - card):  # dark mode too
+        fd = FrameDecoder(slow_pass_every=3)
+        for _ in range(2):
+            (found,) = fd.decode(image)
+            assert found.text == payloads[1] and found.method == "zxing+global"
+
+
+def test_a_code_too_small_to_look_code_like_is_still_read_on_every_nth_frame():
+    # One-pixel modules, slightly blurred: beyond the fast pass, within reach of the sharpening pass.
+    payload = "HCC1:" + "ABCDEFGH12345" * 8
+    frame = np.full((480, 640), 128, np.uint8)
+    code = render_qr(payload, module_px=1)
+    frame[50:50 + code.shape[0], 60:60 + code.shape[1]] = code
+    frame = cv2.GaussianBlur(frame, (0, 0), 0.6)
+    assert code_evidence(frame)[0] < EVIDENCE
+    fd = FrameDecoder(slow_pass_every=3)
+    assert fd.decode(frame) == []
+    assert fd.decode(frame) == []
+    # Every third frame the fast pass runs anyway; zxing sees a symbol it cannot read, in come the fallbacks.
+    (code_found,) = fd.decode(frame)
+    assert code_found.text == payload and code_found.method != "zxing"
+    assert fd.decode(frame) == []  # the count starts over
+
+
+def test_an_empty_gate_gets_no_fallback_passes():
+    rng = np.random.default_rng(21)
+    fd = FrameDecoder(slow_pass_every=3)
+    calls = counted(fd)
+    for _ in range(30):
+        assert fd.decode(empty_frame(rng)) == []
+    assert calls == []
+
+
+def test_a_still_code_like_scene_gets_every_pass_once_then_rests_until_it_changes():
+    def wall(seed: int) -> np.ndarray:
+        cells = (np.random.default_rng(seed).random((120, 160)) < 0.5).astype(np.uint8) * 255
+        return np.kron(cells, np.ones((4, 4), np.uint8))
+
+    rng = np.random.default_rng(22)
+
+    def seen(img: np.ndarray) -> np.ndarray:  # fresh sensor noise on every frame
+        return np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+
+    tiles = wall(3)
+    assert code_evidence(tiles)[0] >= EVIDENCE  # code-like, yet no code
+    fd = FrameDecoder(slow_pass_every=3)
+    calls = counted(fd)
+    for _ in range(30):
+        assert fd.decode(seen(tiles)) == []
+    assert set(calls) == {p.name for p in fd.camera_passes}
+    settled = len(calls)
+    for _ in range(10):
+        assert fd.decode(seen(tiles)) == []
+    assert len(calls) == settled
+    assert fd.decode(seen(wall(4))) == []  # the scene changed: the fallbacks look again
+    assert len(calls) > settled
+
+
+def test_bad_frames_are_input_errors(decoder):
+    with pytest.raises(InputError, match="8-bit"):
+        decoder.decode(np.zeros((100, 100), np.float32))
+    with pytest.raises(InputError, match="grayscale or BGR"):
+        decoder.decode(np.zeros((100, 100, 2), np.uint8))
+    with pytest.raises(InputError, match="too small"):
+        decoder.decode(np.zeros((4, 100), np.uint8))
+    with pytest.raises(InputError, match="unknown decoder"):
+        FrameDecoder(["quirc"])
+
+
+def test_read_image_errors_name_the_file(tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not an image")
+    with pytest.raises(InputError, match=r"notes\.txt: not an image"):
+        read_image(str(bad))
+    with pytest.raises(InputError, match="no such file"):
+        read_image(str(tmp_path / "missing.png"))
+    assert decode_image(np.full((64, 64), 255, np.uint8)) == []

@@ -1,0 +1,84 @@
+"""The visit log's canonical encoding, hash chain, visit ids and venue extra fields (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scanner.errors import InputError
+from scanner.storage.chain import CHAIN_FIELDS, GENESIS, canonical_bytes, chain_hash, new_visit_id
+from scanner.storage.visitlog import validate_extra
+
+ROW = {
+    "seq": 1, "visit_id": "018f0000-0000-7000-8000-000000000000", "ts_ms": 1767225600123,
+    "device_id": "dev-1", "checkpoint_id": "gate-1", "profile": "pharmacy", "clock_trusted": True,
+    "format": "HCC1", "issuer": "CN-ZJ", "code_id": "00" * 16, "subject": "ab" * 16, "code_type": "personal",
+    "verdict": "ok", "status": "green", "admit": True, "tone": "pass", "guardian": False,
+    "trust_list_version": 42, "status_list_version": 1001, "latency_ms": 12,
+    "extra": {"drug_categories": ["antiviral"]},
+}
+
+
+def test_canonical_bytes_are_sorted_compact_json_with_format_version():
+    data = canonical_bytes(ROW)
+    obj = json.loads(data)
+    assert list(obj) == sorted(obj)
+    assert obj["v"] == 1
+    assert set(obj) == {*CHAIN_FIELDS, "v"}
+    assert b" " not in data
+    assert data.startswith(b'{"admit":true,"checkpoint_id":"gate-1"')
+
+
+def test_canonical_bytes_ignore_non_chain_fields_and_key_order():
+    shuffled = dict(reversed(list(ROW.items())))
+    assert canonical_bytes({**shuffled, "chain": "x", "synced_at_ms": 5}) == canonical_bytes(ROW)
+
+
+def test_chain_hash_is_sha256_of_prev_and_row():
+    expected = hashlib.sha256(bytes(32) + canonical_bytes(ROW)).hexdigest()
+    assert chain_hash(GENESIS, ROW) == expected
+
+
+@pytest.mark.parametrize("field,value", [("verdict", "expired"), ("admit", False), ("seq", 2),
+                                         ("extra", {}), ("ts_ms", 1767225600124)])
+def test_any_change_changes_the_hash(field, value):
+    assert chain_hash(GENESIS, {**ROW, field: value}) != chain_hash(GENESIS, ROW)
+
+
+@given(st.text(max_size=20))
+def test_canonical_bytes_round_trip_any_text(text):
+    row = {**ROW, "checkpoint_id": text}
+    assert json.loads(canonical_bytes(row).decode("utf-8"))["checkpoint_id"] == text
+
+
+def test_visit_ids_are_uuid7_unique_and_sort_by_time():
+    ids = [new_visit_id(1767225600.0 + i / 1000) for i in range(200)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 36 and i[14] == "7" and i[19] in "89ab" for i in ids)
+
+
+def test_extra_accepts_pharmacy_and_school_fields():
+    extra = validate_extra({"drug_categories": ["antiviral", "antipyretic", "antiviral"],
+                            "school": {"role": "student", "direction": "in", "group": "3-2",
+                                       "temperature_dc": 365}})
+    assert extra == {"drug_categories": ["antipyretic", "antiviral"],
+                     "school": {"role": "student", "direction": "in", "group": "3-2", "temperature_dc": 365}}
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ({"name": "Zhang San"}, "extra.name"),
+    ({"drug_categories": ["aspirin"]}, "drug_categories"),
+    ({"drug_categories": []}, "drug_categories"),
+    ({"school": {"role": "student", "direction": "in", "student_name": "Li"}}, "student_name"),
+    ({"school": {"role": "pupil", "direction": "in"}}, "school.role"),
+    ({"school": {"role": "staff", "direction": "sideways"}}, "school.direction"),
+    ({"school": {"role": "staff", "direction": "in", "temperature_dc": 36.5}}, "temperature_dc"),
+])
+def test_extra_refuses_unknown_or_bad_fields(extra, needle):
+    with pytest.raises(InputError, match=needle):
+        validate_extra(extra)

@@ -1,0 +1,49 @@
+"""The effect of trusted time: a real Checker on a TrustedClock decides "check manually" while untrusted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from keys.keyfile import load_public_key
+from keys.statusstore import StatusStore
+from keys.trustlist import TrustStore
+from scanner.checker import Checker
+from scanner.clock import SET_BACK, TrustedClock
+from scanner.demo.world import DemoWorld
+from scanner.policy import Tone, load_profile
+
+
+class Times:
+    def __init__(self, wall: float):
+        self.wall, self.mono = wall, 50.0
+
+
+def checker_for(world: DemoWorld, clock: TrustedClock) -> Checker:
+    trust = TrustStore.from_file(world.trust_list_path, [load_public_key(world.anchor_path)])
+    status = StatusStore.open(":memory:")
+    for p in world.status_list_paths:
+        status.apply(p.read_bytes(), trust, source=str(p))
+    return Checker(trust, status, load_profile("transport"), clock=clock)
+
+
+def test_decisions_follow_the_clock_trust(world: DemoWorld, tmp_path: Path) -> None:
+    t = Times(float(world.now))
+    clock = TrustedClock.open(tmp_path, wall=lambda: t.wall, monotonic=lambda: t.mono, boot_id=lambda: "b1")
+    checker = checker_for(world, clock)
+    green = world.payloads["green"]
+
+    first_boot = checker.check(green)  # no reference time yet
+    assert not first_boot.clock_trusted and not first_boot.admit
+    assert first_boot.outcome == "clock_untrusted" and first_boot.tone is Tone.CHECK
+
+    clock.confirm(world.now)  # the hub confirms
+    ok = checker.check(green)
+    assert ok.clock_trusted and ok.admit and ok.tone is Tone.PASS
+
+    # Power cut; the Pi boots a day in the past without network.
+    t.wall, t.mono = world.now - 86400.0, 3.0
+    rebooted = TrustedClock.open(tmp_path, wall=lambda: t.wall, monotonic=lambda: t.mono, boot_id=lambda: "b2")
+    assert rebooted.state().reason == SET_BACK
+    decision = checker_for(world, rebooted).check(green)
+    assert not decision.admit and decision.outcome == "clock_untrusted"
+    assert decision.reason is not None and decision.reason.en == "Device clock wrong"

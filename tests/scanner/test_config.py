@@ -1,0 +1,123 @@
+"""Settings validation: unknown keys, wrong types, missing files, bad PIN hashes; the example file."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from scanner.config import Settings, load_settings, schema_keys, settings_from_dict
+from scanner.errors import ConfigError
+from scanner.pin import hash_pin
+from tests.helpers import REPO
+
+EXAMPLE = REPO / "config.example.toml"
+
+
+def problems_of(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert info.value.path == str(path)
+    for line in str(info.value).splitlines():
+        assert line.startswith(f"{path}: ")
+    return info.value.problems
+
+
+def test_example_file_validates_and_equals_the_defaults() -> None:
+    settings = load_settings(EXAMPLE)
+    assert settings.replace(source="<defaults>") == Settings()
+
+
+def test_every_schema_key_appears_in_the_example_with_its_default() -> None:
+    data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    defaults = Settings()
+    missing = []
+    for key in schema_keys():
+        section, name = key.split(".")
+        if name not in data.get(section, {}):
+            missing.append(key)
+            continue
+        assert data[section][name] == getattr(getattr(defaults, section), name), key
+    assert missing == []
+    assert set(data) - {"profiles"} == {k.split(".")[0] for k in schema_keys()}
+
+
+def test_every_setting_in_the_example_is_explained_by_a_comment() -> None:
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    section_comment = False
+    for i, line in enumerate(lines):
+        if line.startswith("["):
+            section_comment = False
+        if re.match(r"^\w+ = ", line):
+            above = lines[max(0, i - 6):i]
+            section_comment = section_comment or any(x.startswith("#") for x in above)
+            assert section_comment, f"no comment near {line!r}"
+
+
+def test_commented_profile_example_is_valid_when_uncommented() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    block = text[text.index("# [profiles."):]
+    toml = "\n".join(line[2:] if line.startswith("# ") else "" for line in block.splitlines())
+    settings = settings_from_dict(tomllib.loads(toml), "example-profiles")
+    assert set(settings.profiles) == {"mall", "night-market"}
+
+
+def test_unknown_key_names_key_and_file(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text('[camera]\nfsp = 30\n[sound]\nvolume = 0.5\n[colour]\nx = 1\n')
+    problems = problems_of(f)
+    assert "camera.fsp: unknown setting" in problems
+    assert "[colour]: unknown section" in problems
+    assert len(problems) == 2
+
+
+def test_wrong_types_and_ranges_are_all_reported_at_once(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text('[camera]\nfps = "thirty"\nwidth = 10\ndecoders = "zxing"\n'
+                 '[display]\nfullscreen = "yes"\n[log]\nlevel = "loud"\n[sync]\nbatch_size = true\n')
+    problems = problems_of(f)
+    assert "camera.fps: expected an integer, got 'thirty'" in problems
+    assert "camera.width: 10 is below the minimum 160" in problems
+    assert "camera.decoders: expected a list, got str" in problems
+    assert "display.fullscreen: expected true or false, got 'yes'" in problems
+    assert any(p.startswith("log.level: 'loud' is not one of") for p in problems)
+    assert "sync.batch_size: expected an integer, got True" in problems
+    assert len(problems) == 6
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert problems_of(tmp_path / "nope.toml") == ["file not found"]
+
+
+def test_invalid_toml_says_where(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text("[device]\nid = \n")
+    (problem,) = problems_of(f)
+    assert problem.startswith("invalid TOML") and "line 2" in problem
+
+
+def test_bad_pin_hash_is_a_config_error(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text('[admin]\npin_hash = "1234"\n')
+    (problem,) = problems_of(f)
+    assert problem.startswith("admin.pin_hash: not a PIN hash")
+    assert "checkpoint config pin" in problem
+
+
+def test_good_and_empty_pin_hashes_are_accepted(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    good = hash_pin("2468", ln=10)
+    f.write_text(f'[admin]\npin_hash = "{good}"\n')
+    assert load_settings(f).admin.pin_hash == good
+    f.write_text('[admin]\npin_hash = ""\n')
+    assert load_settings(f).admin.pin_hash == ""
+
+
+def test_bad_profile_override_is_reported_with_the_others(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text('[device]\nidd = "x"\n[profiles.mall]\nprofile = { max_code_age = -1 }\n')
+    problems = problems_of(f)
+    assert "device.idd: unknown setting" in problems
+    assert any(p.startswith("profiles.mall.profile.max_code_age") for p in problems)

@@ -1,0 +1,271 @@
+"""The sync agent against the real hub process: uploads, fault injection, trust and status downloads."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+
+import pytest
+
+from keys.hcc1 import KeyEntry, sign_status_list, sign_trust_list
+from keys.keyfile import load_public_key
+from keys.statusstore import StatusStore
+from keys.trustlist import TrustStore
+from scanner.demo.world import REGIONS, build_demo_world
+from scanner.storage.chain import new_visit_id
+from scanner.storage.syncstate import read_status
+from scanner.storage.visitlog import VisitLog, VisitRecord
+from sync.agent import AgentConfig, SyncAgent, backoff_delay
+from sync.errors import HubUnavailable
+from sync.hub.publish import publish_status_list, publish_trust_list
+from sync.hub.store import HubStore
+from tests.helpers.faultproxy import FaultProxy, HubProcess, make_pki
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def fill(log: VisitLog, n: int, device_id: str = "dev-1") -> list[str]:
+    ids = []
+    for i in range(n):
+        now = time.time()
+        rec = VisitRecord(visit_id=new_visit_id(now), ts_ms=int(now * 1000), device_id=device_id,
+                          checkpoint_id="gate-1", profile="pharmacy", clock_trusted=True, verdict="ok",
+                          admit=True, tone="pass", issuer="CN-ZJ", code_id=f"{i:032x}", subject="cd" * 16,
+                          status="green", latency_ms=3, extra={"drug_categories": ["antipyretic"]})
+        ids.append(log.append(rec).visit_id)
+    return ids
+
+
+def agent_for(url, pki, data_dir, log, *, trust=None, status=None, **kw) -> SyncAgent:
+    cfg = AgentConfig(url=url, client_cert=str(pki.device_cert), client_key=str(pki.device_key),
+                      ca_cert=str(pki.ca), data_dir=data_dir, device_id=pki.device_id, **kw)
+    return SyncAgent(cfg, log, trust, status, rng=random.Random(1))
+
+
+def hub_ids(db) -> list[str]:
+    store = HubStore(db)
+    try:
+        return [v["visit_id"] for v in store.visits("dev-1")]
+    finally:
+        store.close()
+
+
+def test_backoff_grows_with_jitter_and_is_capped():
+    rng = random.Random(3)
+    delays = [backoff_delay(n, base=1, cap=60, rng=rng) for n in range(1, 12)]
+    assert delays[0] <= 1 and 2 <= delays[2] <= 4
+    assert all(d <= 60 for d in delays) and delays[-1] >= 30
+    assert len({round(backoff_delay(4, base=1, cap=60, rng=rng), 6) for _ in range(20)}) > 1
+    assert backoff_delay(0, base=1, cap=60, rng=rng) == 0
+
+
+def test_round_uploads_everything_and_records_state(tmp_path, pki):
+    log = VisitLog(tmp_path / "visits.sqlite")
+    ids = fill(log, 1234)
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        agent = agent_for(hub.url, pki, tmp_path, log, batch_size=200)
+        report = agent.run_once()
+        assert report.uploaded == 1234 and report.duplicates == 0 and report.chain_breaks == 0
+        assert log.pending_count() == 0
+        assert agent.run_once().uploaded == 0
+        agent.close()
+    assert sorted(hub_ids(tmp_path / "hub.sqlite")) == sorted(ids)
+    state = read_status(tmp_path)
+    assert state is not None and state.online and state.last_error is None and state.pending == 0
+    assert state.hub_time_offset is not None and abs(state.hub_time_offset) < 5
+    assert state.uploaded_total == 1234 and state.storage["alarm"] is False
+    log.close()
+
+
+def test_unreachable_hub_is_recorded_as_offline(tmp_path, pki):
+    log = VisitLog(tmp_path / "visits.sqlite")
+    fill(log, 3)
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        url = hub.url
+    agent = agent_for(url, pki, tmp_path, log, timeout=2)
+    with pytest.raises(HubUnavailable, match="unreachable"):
+        agent.run_once()
+    state = read_status(tmp_path)
+    assert state is not None and not state.online and state.pending == 3
+    assert "unreachable" in state.last_error and state.consecutive_failures == 1
+    log.close()
+
+
+def test_every_fault_still_delivers_each_visit_exactly_once(tmp_path, pki):
+    log = VisitLog(tmp_path / "visits.sqlite")
+    ids = fill(log, 600)
+    faults = ["drop_before", "mid_body", "after_commit", "http_500", "http_503", "stall", "after_commit",
+              "mid_body"]
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub, FaultProxy(hub.port, pki, stall_seconds=2.5) as proxy:
+        proxy.plan(*faults)
+        done = threading.Event()
+
+        def notify(state: str) -> bool:
+            if state.startswith("STATUS=online") and log.pending_count() == 0:
+                done.set()
+            return True
+
+        agent = agent_for(proxy.url, pki, tmp_path, log, batch_size=100, timeout=1.0, interval=0.05,
+                          backoff_base=0.05, backoff_max=0.2)
+        agent.notify = notify
+        stop = threading.Event()
+        runner = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+        runner.start()
+        assert done.wait(120), f"agent did not finish; faults fired: {proxy.triggered}"
+        stop.set()
+        runner.join(60)
+        assert sorted(proxy.triggered) == sorted(faults)
+    held = hub_ids(tmp_path / "hub.sqlite")
+    assert len(held) == len(set(held)) == 600
+    assert set(held) == set(ids)
+    store = HubStore(tmp_path / "hub.sqlite")
+    assert all(v["chain_ok"] for v in store.visits("dev-1"))
+    store.close()
+    # Each visit acknowledged once; the batches whose answer was lost (after_commit x2, stall) came back
+    # as duplicates on the resend instead of being stored twice.
+    assert agent.state.uploaded_total == 600
+    assert agent.state.duplicates_total >= 100
+    log.close()
+
+
+@pytest.fixture
+def world_hub(tmp_path, pki):
+    world = build_demo_world(tmp_path / "world", int(time.time()))
+    store = HubStore(tmp_path / "hub.sqlite")
+    publish_trust_list(store, world.trust_list_path)
+    for p in world.status_list_paths:
+        publish_status_list(store, p)
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        yield world, store, hub
+
+
+def test_trust_and_status_lists_are_fetched_verified_and_kept(tmp_path, pki, world_hub):
+    world, store, hub = world_hub
+    data = tmp_path / "device"
+    log = VisitLog(data / "visits.sqlite")
+    trust = TrustStore.open(data / "trust", [load_public_key(world.anchor_path)])
+    status = StatusStore.open(data / "status.sqlite")
+    agent = agent_for(hub.url, pki, data, log, trust=trust, status=status)
+    report = agent.run_once()
+    assert report.trust_list == "updated to version 1" and trust.version == 1
+    assert report.status_lists == {iss: "snapshot 1" for iss in sorted(REGIONS)}
+    assert agent.run_once().trust_list == "unchanged"  # conditional GET: 304
+    now = world.now
+    zj = world.issuers["CN-ZJ"]
+
+    def put(kind, doc):
+        f = tmp_path / f"{kind}-{time.monotonic_ns()}.json"
+        f.write_text(json.dumps(doc))
+        return (publish_trust_list if kind == "trust" else publish_status_list)(store, f)
+
+    # A delta on the held version is fetched with since= and applied.
+    put("status", sign_status_list(zj, issuer="CN-ZJ", version=2, base=1, issued_at=now, next_update=now + 3600,
+                                   revoked=[b"\x07" * 16]))
+    assert agent.run_once().status_lists["CN-ZJ"] == "delta 2"
+    assert status.is_revoked("CN-ZJ", b"\x07" * 16)
+
+    # Tampered trust list: payload changed after signing.
+    entries = [KeyEntry(k.public_key(), i, "x", "x") for i, k in world.issuers.items()]
+    good = sign_trust_list(world.root, entries, version=5, issued_at=now, next_update=now + 86400)
+    body = json.loads(__import__("base64").urlsafe_b64decode(good["payload"] + "=="))
+    body["version"] = 6
+    import keys.jws as jws
+    tampered = {**good, "payload": jws.b64url_encode(json.dumps(body).encode())}
+    put("trust", tampered)
+    report = agent.run_once()
+    assert report.trust_list.startswith("refused") and trust.version == 1
+    state = read_status(data)
+    assert state is not None and state.trust_list["error"] and state.trust_list["version"] == 1
+    assert "trust list" in state.last_error
+
+    # Rolled back: properly signed, but not newer than the cached version.
+    put("trust", good)
+    assert agent.run_once().trust_list == "updated to version 5" and trust.version == 5
+    put("trust", sign_trust_list(world.root, entries, version=4, issued_at=now, next_update=now + 86400))
+    report = agent.run_once()
+    assert "not newer" in report.trust_list and trust.version == 5
+    assert TrustStore.open(data / "trust", [load_public_key(world.anchor_path)]).version == 5
+
+    # Tampered status list: signed by another region's key.
+    forged = sign_status_list(world.issuers["CN-SH"], issuer="CN-ZJ", version=3, base=2, issued_at=now,
+                              next_update=now + 3600, subjects=[(b"\x01" * 16, 2, now)])
+    put("status", forged)
+    report = agent.run_once()
+    assert report.status_lists["CN-ZJ"].startswith("refused") and status.version("CN-ZJ") == 2
+    assert status.lookup("CN-ZJ", b"\x01" * 16) is None
+    assert read_status(data).status_lists["CN-ZJ"]["error"]
+    agent.close()
+    log.close()
+
+
+def test_full_log_is_reported_and_recovers_after_sync_and_purge(tmp_path, pki):
+    from scanner.errors import StorageError
+
+    log = VisitLog(tmp_path / "visits.sqlite", storage_cap_mb=0.1)
+    with pytest.raises(StorageError, match="storage full"):
+        fill(log, 10_000)
+    logged = log.count()
+    assert log.storage().full and log.integrity_check() == "ok"
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        agent = agent_for(hub.url, pki, tmp_path, log, retention_days=0)
+        agent.write_state()
+        assert read_status(tmp_path).storage["full"] is True
+        report = agent.run_once()
+        agent.close()
+    assert report.uploaded == logged and report.purged == logged
+    assert len(hub_ids(tmp_path / "hub.sqlite")) == logged
+    fill(log, 5)  # space is back
+    assert not log.storage().full and log.verify().ok and log.pending_count() == 5
+    assert read_status(tmp_path).storage["full"] is False
+    log.close()
+
+
+def test_venue_profile_updates_are_checked_and_rollback_refused(tmp_path, pki):
+    from sync.agent import PROFILES_FILE
+    from sync.errors import PublishError
+    from sync.hub.publish import publish_profiles
+
+    store = HubStore(tmp_path / "hub.sqlite")
+    good = tmp_path / "profiles.toml"
+    good.write_text('version = 2\n[profiles.mall.profile]\nmax_code_age = 7200\n'
+                    '[profiles.night-market]\nbase = "mall"\n')
+    publish_profiles(store, good)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('version = 3\n[profiles.mall.profile]\nmax_code_age = -1\n')
+    with pytest.raises(PublishError, match="max_code_age"):
+        publish_profiles(store, bad)
+    log = VisitLog(tmp_path / "visits.sqlite")
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        agent = agent_for(hub.url, pki, tmp_path, log)
+        assert agent.run_once().profiles == "updated to version 2"
+        held = json.loads((tmp_path / PROFILES_FILE).read_text())
+        assert held == {"version": 2, "profiles": {"mall": {"profile": {"max_code_age": 7200}},
+                                                   "night-market": {"base": "mall"}}}
+        assert agent.run_once().profiles == "unchanged"
+        # A hub serving something the device's own rules refuse, then an older version: both kept out.
+        store.publish("profiles", "", 4, None, json.dumps({"version": 4, "profiles": {"mall": {"oops": 1}}}))
+        report = agent.run_once()
+        assert report.profiles.startswith("refused") and "oops" in report.profiles
+        assert "venue profiles" in read_status(tmp_path).last_error
+        store.publish("profiles", "", 1, None, json.dumps({"version": 1, "profiles": {}}))
+        assert "not newer" in agent.run_once().profiles
+        agent.close()
+    assert json.loads((tmp_path / PROFILES_FILE).read_text())["version"] == 2
+    store.close()
+    log.close()
+
+
+def test_bootstrapped_trust_list_is_unchanged_not_a_rollback(tmp_path, pki, world_hub):
+    world, _, hub = world_hub
+    data = tmp_path / "device"
+    trust = TrustStore.open(data / "trust", [load_public_key(world.anchor_path)])
+    trust.update(world.trust_list_path.read_bytes(), "bootstrap")  # the same list the hub publishes
+    agent = agent_for(hub.url, pki, data, VisitLog(data / "visits.sqlite"), trust=trust)
+    assert agent.run_once().trust_list == "unchanged"
+    state = read_status(data)
+    assert state is not None and state.trust_list.get("error") is None and state.last_error is None

@@ -1,0 +1,86 @@
+"""What the always-visible status bar says: chips and banners from a `scanner.status.StatusSnapshot`. No Qt.
+
+Stale data never looks fresh: a trust list or status list past its `next_update` is flagged (amber,
+with a warning sign and words), a missing list counts as stale, and a sync state that cannot be read
+is "unknown", never "online".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from keys.trustlist import LocalText
+from scanner.status import StatusSnapshot
+
+
+def age_text(seconds: float | None) -> str:
+    """A compact age: "45 s", "12 min", "3 h", "2 d"; "—" when there is nothing."""
+    if seconds is None:
+        return "—"
+    s = max(0.0, seconds)
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 90 * 60:
+        return f"{s / 60:.0f} min"
+    if s < 48 * 3600:
+        return f"{s / 3600:.0f} h"
+    return f"{s / 86400:.0f} d"
+
+
+CHIP_NAMES = ("clock", "network", "pending", "trust_list", "status_list", "device", "counts")
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One cell of the status bar: a bilingual label, a value, and whether it needs attention."""
+
+    name: str
+    label: LocalText
+    value: str
+    warn: bool
+
+
+def chips(s: StatusSnapshot) -> list[Chip]:
+    clock = time.strftime("%H:%M:%S", time.localtime(s.now))
+    out = [Chip("clock", LocalText("时间", "Time") if s.clock_trusted else LocalText("时钟未校准", "Untrusted"),
+                clock if s.clock_trusted else f"⚠ {clock}", not s.clock_trusted)]
+    if s.sync.online is None:
+        net, warn = "? 未知 unknown", True
+    elif s.sync.online:
+        net, warn = "● 在线 online", False
+    else:
+        net, warn = "○ 离线 offline", True
+    pending = "?" if s.sync.pending is None else str(s.sync.pending)
+    out.append(Chip("network", LocalText("网络", "Net"), net, warn))
+    out.append(Chip("pending", LocalText("待上传", "Pending"), pending, False))
+    for name, label, issued, stale in (
+            ("trust_list", LocalText("信任名单", "Trust"), s.trust_list_issued, s.trust_list_stale),
+            ("status_list", LocalText("状态名单", "Status"), s.status_list_issued, s.status_list_stale)):
+        age = age_text(None if issued is None else s.now - issued)
+        value = f"⚠ 过期 stale {age}" if stale else age
+        out.append(Chip(name, label, value, stale))
+    out.append(Chip("device", LocalText("设备", "Device"),
+                    f"{s.device} · {s.checkpoint}", False))
+    label = LocalText("今日", "Today")
+    if s.flow == "school":
+        label = LocalText("今晨入校", "This morning")
+    out.append(Chip("counts", label, f"✓ {s.admitted_today}   ✕ {s.denied_today}", False))
+    return out
+
+
+def banners(s: StatusSnapshot) -> list[LocalText]:
+    """Warnings big enough for the idle screen, not just the status bar."""
+    out = []
+    if not s.clock_trusted:
+        out.append(LocalText("设备时钟未校准：所有结果需人工核验",
+                             "Device clock not trusted: check every code by hand"))
+    if s.data_stale:
+        out.append(LocalText("名单已过期：请联网同步", "Trust/status data out of date: connect to sync"))
+    storage = s.extra.get("storage")
+    if storage:
+        out.append(LocalText("访客记录存储告警，请联系管理员", f"Visit log: {storage} — call the administrator"))
+    if not s.camera_ok:
+        out.append(LocalText("摄像头未连接", "Camera disconnected") if not s.camera_message
+                   else LocalText(f"摄像头未连接（{s.camera_message}）", f"Camera disconnected ({s.camera_message})"))
+    return out

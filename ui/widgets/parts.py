@@ -1,0 +1,199 @@
+"""The kiosk's building blocks: scaled text, the drawn result icon, the camera preview, the status bar.
+
+Sizes scale with the window: one unit is 1/480 of the height (or 1/800 of the width, whichever is
+smaller), so the 7-inch 800×480 screen gets the minimum sizes, chosen to be readable at one metre
+(headline ≥ 40 px, no result text under 20 px), and a 1080p screen gets them ×2.25. The screens built
+from these are in `ui.widgets.screens`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QWidget,
+)
+
+from scanner.status import StatusSnapshot
+from ui.model.status import CHIP_NAMES, Chip, chips
+from ui.model.view import AMBER
+
+FONT_FAMILIES = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "DejaVu Sans"]
+
+
+def unit_of(w: QWidget) -> float:
+    return max(1.0, min(w.height() / 480.0, w.width() / 800.0))
+
+
+def font(px: float, bold: bool = False) -> QFont:
+    f = QFont()
+    f.setFamilies(FONT_FAMILIES)
+    f.setPixelSize(max(8, round(px)))
+    f.setBold(bold)
+    return f
+
+
+class Text(QLabel):
+    """A label whose pixel size is `size` units of its window."""
+
+    def __init__(self, size: float, bold: bool = False, parent: QWidget | None = None, wrap: bool = True):
+        super().__init__(parent)
+        self.size_units = size
+        self.bold = bold
+        self.setWordWrap(wrap)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+
+    def rescale(self, unit: float) -> None:
+        self.setFont(font(self.size_units * unit, self.bold))
+
+    def set(self, text: str | None) -> None:
+        self.setText(text or "")
+        self.setVisible(bool(text))
+
+
+def rescale_all(root: QWidget, unit: float) -> None:
+    for t in root.findChildren(Text):
+        t.rescale(unit)
+    for b in root.findChildren(IconBadge):
+        b.rescale(unit)
+
+
+class IconBadge(QWidget):
+    """The big symbol (✓ ! ✕ ?) drawn with strokes in a ring, so no font can turn it into a box."""
+
+    def __init__(self, size: float, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.size_units = size
+        self.symbol = ""
+        self.colour = QColor("#ffffff")
+        self.rescale(1.0)
+
+    def rescale(self, unit: float) -> None:
+        side = round(self.size_units * unit)
+        self.setFixedSize(side, side)
+
+    def set(self, symbol: str, colour: str) -> None:
+        self.symbol = symbol
+        self.colour = QColor(colour)
+        self.update()
+
+    def paintEvent(self, event: Any) -> None:
+        if not self.symbol:
+            return
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        s = float(self.width())
+        w = s * 0.09
+        pen = QPen(self.colour, w)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        p.setPen(pen)
+        p.drawEllipse(QRectF(w / 2, w / 2, s - w, s - w))
+        pen.setWidthF(s * 0.12)
+        p.setPen(pen)
+
+        def line(x1: float, y1: float, x2: float, y2: float) -> None:
+            p.drawLine(QPointF(x1 * s, y1 * s), QPointF(x2 * s, y2 * s))
+
+        if self.symbol == "✓":
+            line(0.27, 0.52, 0.44, 0.69)
+            line(0.44, 0.69, 0.74, 0.33)
+        elif self.symbol == "✕":
+            line(0.32, 0.32, 0.68, 0.68)
+            line(0.68, 0.32, 0.32, 0.68)
+        elif self.symbol == "!":
+            line(0.5, 0.24, 0.5, 0.58)
+            p.drawPoint(QPointF(0.5 * s, 0.76 * s))
+        else:  # "?"
+            path = QPainterPath(QPointF(0.36 * s, 0.38 * s))
+            path.arcTo(QRectF(0.36 * s, 0.22 * s, 0.28 * s, 0.28 * s), 180, -270)
+            path.lineTo(QPointF(0.5 * s, 0.6 * s))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawPath(path)
+            p.drawPoint(QPointF(0.5 * s, 0.77 * s))
+        p.end()
+
+
+class PreviewView(QWidget):
+    """The live camera image, letter-boxed, with a guide frame where the code should be held."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.image: QImage | None = None
+        self.frames = 0
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_image(self, image: QImage) -> None:
+        self.image = image
+        self.frames += 1
+        self.update()
+
+    def paintEvent(self, event: Any) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#000000"))
+        if self.image is not None and not self.image.isNull():
+            pix = QPixmap.fromImage(self.image).scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                                       Qt.TransformationMode.FastTransformation)
+            p.drawPixmap((self.width() - pix.width()) // 2, (self.height() - pix.height()) // 2, pix)
+        side = min(self.width(), self.height()) * 0.7
+        r = QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+        pen = QPen(QColor("#3ddc84"), max(3.0, side / 60))
+        p.setPen(pen)
+        leg = side / 5
+        for (x, y, dx, dy) in ((r.left(), r.top(), 1, 1), (r.right(), r.top(), -1, 1),
+                               (r.left(), r.bottom(), 1, -1), (r.right(), r.bottom(), -1, -1)):
+            p.drawLine(round(x), round(y), round(x + dx * leg), round(y))
+            p.drawLine(round(x), round(y), round(x), round(y + dy * leg))
+        p.end()
+
+
+class StatusBar(QWidget):
+    """Always visible: clock, network and pending uploads, data ages, device, today's counts."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("statusbar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet("#statusbar { background: #0b1117; } QLabel { color: #e8eef3; }"
+                           f"QLabel[warn=\"true\"] {{ background: {AMBER}; color: #1a1a1a; border-radius: 4px; }}")
+        self.cells: dict[str, QLabel] = {}
+        self.chips: list[Chip] = []
+        self._lay = QHBoxLayout(self)
+        self._lay.setContentsMargins(6, 2, 6, 2)
+        self._lay.setSpacing(6)
+        for name in CHIP_NAMES:
+            cell = QLabel("…\n…")
+            cell.setTextFormat(Qt.TextFormat.PlainText)
+            cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.cells[name] = cell
+            self._lay.addWidget(cell, 2 if name == "device" else 1)
+        self._apply_fonts()
+
+    def set_status(self, s: StatusSnapshot) -> None:
+        self.chips = chips(s)
+        for c in self.chips:
+            cell = self.cells[c.name]
+            cell.setText(f"{c.label.zh} {c.label.en}\n{c.value}")
+            if cell.property("warn") != c.warn:
+                cell.setProperty("warn", c.warn)
+                cell.style().unpolish(cell)
+                cell.style().polish(cell)
+        self._apply_fonts()
+
+    def chip(self, name: str) -> Chip:
+        return next(c for c in self.chips if c.name == name)
+
+    def _apply_fonts(self) -> None:
+        u = max(1.0, self.width() / 800.0)
+        for cell in self.cells.values():
+            cell.setFont(font(12 * u, True))
+
+    def resizeEvent(self, event: Any) -> None:
+        self._apply_fonts()
+        super().resizeEvent(event)

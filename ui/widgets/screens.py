@@ -1,0 +1,327 @@
+"""The kiosk's screens: idle (camera preview and prompt) and result (one person, or family tiles).
+
+They only paint what `ui.model.view` and `ui.model.status` computed; they hold no decision logic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+
+from keys.trustlist import LocalText
+from scanner.status import StatusSnapshot
+from ui.model.status import banners
+from ui.model.view import (
+    ACK_HINT,
+    ALERT_BORDER,
+    AMBER,
+    COLOURS,
+    IDLE_COLOURS,
+    PRINTED_CARD,
+    PROMPT,
+    GroupView,
+    ResultView,
+)
+from ui.widgets.parts import IconBadge, PreviewView, Text, font, rescale_all, unit_of
+
+
+class ResultPanel(QWidget):
+    """One person's result, full size."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.icon = IconBadge(128)
+        self.headline_zh = Text(46, True)
+        self.headline_en = Text(28, True)
+        self.guidance_zh = Text(26)
+        self.guidance_en = Text(21)
+        self.reason_zh = Text(26, True)
+        self.reason_en = Text(21, True)
+        self.person = Text(26, True)
+        self.guardian = Text(22)
+        self.card = Text(22, True, wrap=False)
+        self.reason_box = QFrame()
+        self.reason_box.setObjectName("reason")
+        rb = QVBoxLayout(self.reason_box)
+        rb.setContentsMargins(12, 6, 12, 6)
+        rb.setSpacing(0)
+        rb.addWidget(self.reason_zh)
+        rb.addWidget(self.reason_en)
+        top = QHBoxLayout()
+        top.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
+        heads = QVBoxLayout()
+        heads.setSpacing(0)
+        heads.addWidget(self.headline_zh)
+        heads.addWidget(self.headline_en)
+        heads.addSpacing(6)
+        heads.addWidget(self.guidance_zh)
+        heads.addWidget(self.guidance_en)
+        top.addLayout(heads, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(4)
+        lay.addLayout(top)
+        lay.addWidget(self.reason_box)
+        lay.addWidget(self.person)
+        lay.addWidget(self.guardian)
+        lay.addWidget(self.card)
+        lay.addStretch(1)
+
+    def show_view(self, v: ResultView) -> None:
+        self.icon.set(v.icon, v.text_colour)
+        self.headline_zh.set(v.headline.zh)
+        self.headline_en.set(v.headline.en)
+        self.guidance_zh.set(v.guidance.zh)
+        self.guidance_en.set(v.guidance.en)
+        self.reason_zh.set(v.reason.zh if v.reason else None)
+        self.reason_en.set(v.reason.en if v.reason else None)
+        self.reason_box.setVisible(v.reason is not None)
+        who = " · ".join(t for t in (v.person, v.region_text) if t)
+        self.person.set(who or None)
+        self.guardian.set(f"{v.guardian.zh} / {v.guardian.en}" if v.guardian else None)
+        self.card.set(f"▣ {PRINTED_CARD.zh} / {PRINTED_CARD.en}" if v.card else None)
+
+    def texts(self) -> list[str]:
+        return [t.text() for t in self.findChildren(Text) if t.isVisibleTo(self) and t.text()]
+
+
+class Tile(QFrame):
+    """One member of a group: its own colour, icon, name and headline."""
+
+    def __init__(self, v: ResultView, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.view = v
+        self.setObjectName("tile")
+        self.setStyleSheet(f"#tile {{ background: {v.colour}; border: 3px solid rgba(0,0,0,0.35); "
+                           f"border-radius: 10px; }} QLabel {{ color: {v.text_colour}; background: transparent; }}")
+        self.icon = IconBadge(60)
+        self.icon.set(v.icon, v.text_colour)
+        self.name = Text(22, True)
+        self.name.set(v.person or "—")
+        self.head_zh = Text(20, True)
+        self.head_zh.set(v.headline.zh)
+        self.head_en = Text(15)
+        self.head_en.set(v.headline.en)
+        self.detail = Text(15)
+        detail = [v.region_text or ""]
+        if v.guardian:
+            detail.append(v.guardian.zh)
+        if v.card:
+            detail.append(PRINTED_CARD.zh + " " + PRINTED_CARD.en)
+        if v.reason:
+            detail.append(v.reason.zh)
+        self.detail.set(" · ".join(d for d in detail if d) or None)
+        lay = QHBoxLayout(self)
+        lay.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
+        col = QVBoxLayout()
+        col.setSpacing(0)
+        for w in (self.name, self.head_zh, self.head_en, self.detail):
+            col.addWidget(w)
+        col.addStretch(1)
+        lay.addLayout(col, 1)
+
+
+DRUGS = (("antipyretic", LocalText("退烧", "Fever")), ("antitussive", LocalText("止咳感冒", "Cough / cold")),
+         ("antiviral", LocalText("抗病毒", "Antiviral")), ("antibiotic", LocalText("抗生素", "Antibiotic")))
+
+
+class PharmacyPanel(QWidget):
+    """After a pass at a pharmacy: the clerk taps what was sold, then registers."""
+
+    registered = Signal(list)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.buttons: dict[str, QPushButton] = {}
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        for key, text in DRUGS:
+            b = QPushButton(f"{text.zh}\n{text.en}")
+            b.setCheckable(True)
+            b.setObjectName("drug")
+            self.buttons[key] = b
+            lay.addWidget(b)
+        self.confirm = QPushButton("登记\nRegister")
+        self.confirm.setObjectName("confirm")
+        self.confirm.clicked.connect(self._confirm)
+        lay.addWidget(self.confirm)
+
+    def reset(self) -> None:
+        for b in self.buttons.values():
+            b.setChecked(False)
+
+    def selected(self) -> list[str]:
+        return [k for k, b in self.buttons.items() if b.isChecked()]
+
+    def _confirm(self) -> None:
+        self.registered.emit(self.selected())
+
+    def rescale(self, unit: float) -> None:
+        for b in [*self.buttons.values(), self.confirm]:
+            b.setFont(font(17 * unit, True))
+            b.setMinimumHeight(round(64 * unit))
+
+
+class ResultScreen(QWidget):
+    """Full-bleed colour, one big result or a grid of tiles, and the guard-alert flashing border."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("result")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.group: GroupView | None = None
+        self.colour = IDLE_COLOURS[0]
+        self.alert_on = False
+        self.flash_phase = False
+        self._flash = QTimer(self)
+        self._flash.setInterval(350)
+        self._flash.timeout.connect(self._toggle_flash)
+        self.panel = ResultPanel()
+        self.group_head_zh = Text(40, True)
+        self.group_head_en = Text(24, True)
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.tiles: list[Tile] = []
+        self.ack_hint = Text(18, True)
+        self.pharmacy = PharmacyPanel()
+        self.pharmacy.hide()
+        lay = QVBoxLayout(self)
+        self._layout = lay
+        lay.addWidget(self.panel, 1)
+        lay.addWidget(self.group_head_zh)
+        lay.addWidget(self.group_head_en)
+        lay.addWidget(self.grid_host, 1)
+        lay.addWidget(self.pharmacy)
+        lay.addWidget(self.ack_hint)
+        self.ack_hint.set(None)
+
+    # --- content ---------------------------------------------------------------------------------
+    def show_group(self, group: GroupView) -> None:
+        self.group = group
+        single = len(group.members) == 1
+        kind = group.members[0].kind if single else group.kind
+        bg, fg = COLOURS[kind]
+        self.colour, self.text_colour = bg, fg
+        self.setStyleSheet(
+            f"#result {{ background: {bg}; }} QLabel {{ color: {fg}; background: transparent; }}"
+            f"#reason {{ background: rgba(0,0,0,0.28); border-radius: 8px; }}"
+            f"QPushButton {{ background: #ffffff; color: #1a1a1a; border-radius: 8px; padding: 4px; }}"
+            f"QPushButton:checked {{ background: #0d3d1e; color: #ffffff; border: 3px solid #ffffff; }}")
+        self.panel.setVisible(single)
+        self.group_head_zh.set(None if single else group.headline.zh)
+        self.group_head_en.set(None if single else group.headline.en)
+        self.grid_host.setVisible(not single)
+        for t in self.tiles:
+            self.grid.removeWidget(t)
+            t.hide()
+            t.deleteLater()
+        self.tiles = []
+        if single:
+            self.panel.show_view(group.members[0])
+        else:
+            cols = 2 if len(group.members) <= 4 else 3
+            for i, m in enumerate(group.members):
+                tile = Tile(m)
+                self.tiles.append(tile)
+                self.grid.addWidget(tile, i // cols, i % cols)
+        rescale_all(self, unit_of(self))
+
+    def show_pharmacy(self, on: bool) -> None:
+        self.pharmacy.reset()
+        self.pharmacy.setVisible(on)
+
+    def set_alert(self, on: bool) -> None:
+        self.alert_on = on
+        self.ack_hint.set(f"{ACK_HINT.zh}\n{ACK_HINT.en}" if on else None)
+        if on:
+            self.flash_phase = True
+            self._flash.start()
+        else:
+            self._flash.stop()
+            self.flash_phase = False
+        self.update()
+
+    def _toggle_flash(self) -> None:
+        self.flash_phase = not self.flash_phase
+        self.update()
+
+    def texts(self) -> list[str]:
+        return [t.text() for t in self.findChildren(Text) if t.isVisibleTo(self) and t.text()]
+
+    # --- painting --------------------------------------------------------------------------------
+    def border_width(self) -> int:
+        return round(16 * unit_of(self))
+
+    def resizeEvent(self, event: Any) -> None:
+        u = unit_of(self)
+        m = round(16 * u) + 8
+        self._layout.setContentsMargins(m, m, m, m)
+        rescale_all(self, u)
+        self.pharmacy.rescale(u)
+        super().resizeEvent(event)
+
+    def paintEvent(self, event: Any) -> None:
+        super().paintEvent(event)
+        if self.alert_on and self.flash_phase:
+            p = QPainter(self)
+            w = self.border_width()
+            p.setPen(QPen(QColor(ALERT_BORDER), w))
+            p.drawRect(QRectF(w / 2, w / 2, self.width() - w, self.height() - w))
+            p.end()
+
+
+class IdleScreen(QWidget):
+    """Waiting for the next person: prompt, venue, preview, and any warning that matters now."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("idle")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet(f"#idle {{ background: {IDLE_COLOURS[0]}; }} QLabel {{ color: {IDLE_COLOURS[1]}; }}"
+                           f"#banner {{ background: {AMBER}; color: #1a1a1a; border-radius: 6px; padding: 4px; }}")
+        self.preview = PreviewView()
+        self.prompt_zh = Text(44, True)
+        self.prompt_zh.set(PROMPT.zh)
+        self.prompt_en = Text(26, True)
+        self.prompt_en.set(PROMPT.en)
+        self.venue = Text(22)
+        self.count = Text(26, True)
+        self.count.set(None)
+        self.banner = Text(19, True)
+        self.banner.setObjectName("banner")
+        self.banner.set(None)
+        side = QVBoxLayout()
+        side.addWidget(self.prompt_zh)
+        side.addWidget(self.prompt_en)
+        side.addSpacing(10)
+        side.addWidget(self.venue)
+        side.addWidget(self.count)
+        side.addStretch(1)
+        side.addWidget(self.banner)
+        lay = QHBoxLayout(self)
+        self._layout = lay
+        lay.addWidget(self.preview, 5)
+        lay.addLayout(side, 4)
+
+    def set_venue(self, title: LocalText, name: str) -> None:
+        self.venue.set(f"{name}\n{title.zh} · {title.en}" if name else f"{title.zh} · {title.en}")
+
+    def set_status(self, s: StatusSnapshot) -> None:
+        warn = banners(s)
+        self.banner.set("\n".join(f"⚠ {b.zh}\n{b.en}" for b in warn) if warn else None)
+        if s.flow == "school":
+            self.count.set(f"今晨已入校 {s.admitted_today} 人\nChecked in this morning: {s.admitted_today}")
+        else:
+            self.count.set(None)
+
+    def resizeEvent(self, event: Any) -> None:
+        u = unit_of(self)
+        self._layout.setContentsMargins(round(12 * u), round(12 * u), round(12 * u), round(12 * u))
+        rescale_all(self, u)
+        super().resizeEvent(event)
+
+
