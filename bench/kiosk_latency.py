@@ -57,7 +57,7 @@ def main() -> int:
     from scanner.config import CameraSettings
     from scanner.demo.session import demo_core
     from scanner.demo.world import build_demo_world
-    from scanner.sources.camera import SyntheticSource
+    from scanner.sources.synthetic import SyntheticSource
     from ui.app import KioskApp, KioskOptions
     from ui.sound import RecordingSound
 

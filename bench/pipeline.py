@@ -30,7 +30,7 @@ from scanner.config import CameraSettings
 from scanner.demo.world import build_demo_world
 from scanner.pipeline import DecisionEvent, Pipeline
 from scanner.policy import load_profile
-from scanner.sources.camera import Frame
+from scanner.sources.base import Frame
 from scanner.sources.synthetic import gate_frame
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from keys import durable
 from keys.errors import StatusListError
 from keys.statuslist import StatusListDoc, verify_status_list
 from keys.trustlist import TrustStore
@@ -95,25 +96,11 @@ class StatusStore:
     @classmethod
     def open(cls, path: str | Path = ":memory:") -> StatusStore:
         p = str(path)
-        if p != ":memory:":
-            Path(p).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(p, check_same_thread=False, isolation_level=None)
-        if p != ":memory:":
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=5000")
+        # The lists can always be fetched again, so NORMAL durability is enough here.
+        conn = durable.connect(p, synchronous="NORMAL", timeout=5.0)
         store = cls(conn, p)
-        store._migrate()
+        durable.migrate(conn, [_MIGRATIONS[v] for v in range(1, SCHEMA_VERSION + 1)], name=f"status store {p}")
         return store
-
-    def _migrate(self) -> None:
-        current = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        for v in range(current + 1, SCHEMA_VERSION + 1):
-            self._conn.execute("BEGIN IMMEDIATE")
-            for stmt in filter(str.strip, _MIGRATIONS[v].split(";")):
-                self._conn.execute(stmt)
-            self._conn.execute(f"PRAGMA user_version={v}")
-            self._conn.execute("COMMIT")
 
     def close(self) -> None:
         self._conn.close()

@@ -12,13 +12,13 @@ import base64
 import binascii
 import json
 import logging
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
 from keys import jws
+from keys.durable import atomic_write
 from keys.errors import RollbackError, TrustListError
 from keys.keyfile import PublicKey, alg_of, kid_of, load_spki_der
 from keys.signing import verify_raw
@@ -224,17 +224,7 @@ class TrustStore:
             raise RollbackError(source, f"version {new.version} is not newer than the cached "
                                         f"version {self.current.version}")
         if self.directory is not None:
-            tmp = self.directory / (self.FILE + ".tmp")
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(new.document, f, ensure_ascii=False)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.directory / self.FILE)
-            dfd = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+            atomic_write(self.directory / self.FILE, json.dumps(new.document, ensure_ascii=False))
         self.current = new
         return new
 

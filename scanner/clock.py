@@ -8,11 +8,9 @@ distrusts a system time that went back or jumped, and trusts again once the hub 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from keys.durable import atomic_write
 from scanner.config import ClockSettings
+from scanner.storage.datadir import CLOCK_FILE
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class TrustedClock:
 
     @classmethod
     def open(cls, data_dir: str | Path, settings: ClockSettings | None = None, **kwargs: Any) -> TrustedClock:
-        return cls(Path(data_dir) / "clock.json", settings, **kwargs)
+        return cls(Path(data_dir) / CLOCK_FILE, settings, **kwargs)
 
     # -- the Clock protocol ------------------------------------------------------------------------
 
@@ -305,29 +305,10 @@ class TrustedClock:
             self._saved_mono = mono
             return True
         try:
-            _write_atomically(self.path, json.dumps(doc, indent=1).encode() + b"\n")
+            atomic_write(self.path, json.dumps(doc, indent=1).encode() + b"\n")
         except OSError as e:
             # The clock keeps working from memory; the next periodic save retries.
             log.warning("clock state not saved path=%s error=%s", self.path, e.strerror or e)
             return False
         self._saved_mono = mono
         return True
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

@@ -31,8 +31,8 @@ class EnvironmentFailure(CheckpointError):
     """The environment failed (camera gone, disk full, device busy); not a bug, and often recoverable."""
 
 
-class CameraError(EnvironmentFailure):
-    """The camera or scanner could not be opened or stopped delivering frames."""
+class SourceError(EnvironmentFailure):
+    """A source (camera, hardware scanner, input stream) could not be opened or stopped delivering."""
 
 
 class StorageError(EnvironmentFailure):

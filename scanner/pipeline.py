@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.config import CameraSettings
-from scanner.errors import CameraError, CheckpointError
-from scanner.qr.decoder import DecodedCode, FrameDecoder, Polygon
-from scanner.sources.camera import Frame
-from scanner.sources.scanners import ScannedText
+from scanner.errors import CheckpointError, SourceError
+from scanner.qr.decoder import FrameDecoder, Polygon, QrSymbol
+from scanner.sources.base import Frame, ScannedText
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +187,7 @@ class Pipeline:
                             self._post(SourceEvent("reconnected", src.name, f"{src.name} is back",
                                                    time.monotonic()))
                     item = src.read()
-                except CameraError as e:
+                except SourceError as e:
                     if self._stop.is_set():
                         break
                     opened = False
@@ -312,7 +311,7 @@ class Pipeline:
             del self._seen[key]
 
     def _decide(self, data: bytes, payload: str, source: str, ts: float, decode_ms: float, n: int,
-                code: DecodedCode | None) -> None:
+                code: QrSymbol | None) -> None:
         seen = self._seen.get(data)
         self._seen[data] = ts
         if seen is not None and ts - seen < self.settings.debounce:

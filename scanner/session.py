@@ -21,11 +21,12 @@ from typing import Any
 
 from scanner.errors import CheckpointError
 from scanner.status import StatusSnapshot, local_midnight, read_sync_status
+from scanner.storage.datadir import VENUE_PROFILES_FILE
 
 log = logging.getLogger(__name__)
 
 RECENT = 50
-HUB_PROFILES_FILE = "venue-profiles.json"  # written by the sync agent (sync/agent.py)
+HUB_PROFILES_FILE = VENUE_PROFILES_FILE  # written by the sync agent
 
 
 @dataclass(frozen=True)

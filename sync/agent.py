@@ -33,8 +33,10 @@ from typing import Any
 
 import requests
 
+from keys.durable import atomic_write_json
 from scanner.errors import CheckpointError
-from scanner.storage.syncstate import SyncStatus, atomic_write_json, read_status, take_sync_request, write_status
+from scanner.storage.datadir import VENUE_PROFILES_FILE
+from scanner.storage.syncstate import SyncStatus, read_status, take_sync_request, write_status
 from sync.errors import HubRefused, HubUnavailable, SyncConfigError
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ REQUEST_POLL = 1.0
 MAX_STATUS_STEPS = 10
 # Venue profile overrides from the hub, `{"version", "profiles": {NAME: {profile, outcomes}}}`, in the
 # same shape as a settings file's `[profiles.NAME]` tables; the kiosk merges them under its own settings.
-PROFILES_FILE = "venue-profiles.json"
+PROFILES_FILE = VENUE_PROFILES_FILE
 
 
 def backoff_delay(failures: int, *, base: float, cap: float, rng: random.Random) -> float:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -80,29 +78,20 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 def build_agent(args: argparse.Namespace, settings: Any) -> Any:
     """The agent with its visit log, trust store and status store, from the settings."""
-    from keys.keyfile import load_public_key
-    from keys.statusstore import StatusStore
-    from keys.trustlist import TrustStore
-    from scanner.storage.visitlog import VisitLog
+    from scanner.service import sdnotify
+    from scanner.storage.stores import open_stores
     from sync.agent import AgentConfig, SyncAgent
 
     if args.data_dir:
         settings = settings.replace(device=dataclasses.replace(settings.device, data_dir=args.data_dir))
     config = AgentConfig.from_settings(settings)
-    trust = status = None
-    if settings.trust.anchors:
-        anchors = [load_public_key(p) for p in settings.trust.anchors]
-        trust = TrustStore.open(settings.data_dir / "trust", anchors)
-        status = StatusStore.open(settings.data_dir / "status.sqlite")
-    notify = None
-    # scanner/service/sdnotify.py comes with the appliance issue; without it the agent simply does not notify.
-    with contextlib.suppress(ImportError):
-        sdnotify = importlib.import_module("scanner.service.sdnotify")
-        notify = sdnotify.notify
-        interval = sdnotify.watchdog_interval()
-        if interval:
-            config.watchdog_ping = min(config.watchdog_ping, interval / 2)
-    return SyncAgent(config, VisitLog.open_settings(settings), trust, status, notify=notify)
+    # Without a trust anchor the agent still uploads visits; it just cannot take lists.
+    stores = open_stores(settings, require_trust=False)
+    interval = sdnotify.watchdog_interval()
+    if interval:
+        config.watchdog_ping = min(config.watchdog_ping, interval / 2)
+    assert stores.visit_log is not None
+    return SyncAgent(config, stores.visit_log, stores.trust, stores.status, notify=sdnotify.notify)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

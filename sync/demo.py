@@ -70,20 +70,19 @@ class LocalHub:
 
     def start_agent(self, data_dir: Path, *, interval: float = 3.0) -> None:
         """The sync agent on its own connections to the kiosk's data directory, every `interval` s."""
-        from keys.keyfile import load_public_key
-        from keys.statusstore import StatusStore
-        from keys.trustlist import TrustStore
-        from scanner.storage.visitlog import VisitLog
+        from scanner.config import settings_from_dict
+        from scanner.storage.stores import open_stores
         from sync.agent import AgentConfig, SyncAgent
 
         cfg = AgentConfig(url=self.url, client_cert=str(self.device.cert), client_key=str(self.device.key),
                           ca_cert=str(self.ca), data_dir=Path(data_dir), device_id=self.device_id,
                           interval=interval, backoff_max=interval * 2)
-        visits = VisitLog(Path(data_dir) / "visits.sqlite")
-        trust = TrustStore.open(Path(data_dir) / "trust", [load_public_key(self.world.anchor_path)])
-        status = StatusStore.open(Path(data_dir) / "status.sqlite")
-        agent = SyncAgent(cfg, visits, trust, status)
-        self._closers = [agent.close, visits.close, status.close]
+        settings = settings_from_dict({"device": {"data_dir": str(data_dir)},
+                                       "trust": {"anchors": [str(self.world.anchor_path)]}}, source="<demo>")
+        stores = open_stores(settings)
+        assert stores.visit_log is not None
+        agent = SyncAgent(cfg, stores.visit_log, stores.trust, stores.status)
+        self._closers = [agent.close, stores.close]
         self._thread = threading.Thread(target=agent.run, args=(self._stop,), name="demo-sync-agent",
                                         daemon=True)
         self._thread.start()

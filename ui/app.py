@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -229,34 +228,19 @@ def _is_camera(source: Any) -> bool:
 
 def build_core(settings: Any, *, clock: Any = None) -> Session:
     """Stores, checker, clock and visit log from the settings (the data directory is created)."""
-    from keys.keyfile import load_public_key
-    from keys.statusstore import StatusStore
-    from keys.trustlist import TrustStore
     from scanner.checker import Checker
     from scanner.clock import TrustedClock
-    from scanner.errors import ConfigError
-    from scanner.storage.visitlog import VisitLog
+    from scanner.storage.stores import open_stores
     from scanner.verify import VerifySettings
 
-    if not settings.trust.anchors:
-        raise ConfigError(settings.source, ["trust.anchors: at least one trust anchor is needed"])
-    data = settings.data_dir
-    data.mkdir(parents=True, exist_ok=True)
-    anchors = [load_public_key(p) for p in settings.trust.anchors]
-    trust = TrustStore.open(data / "trust", anchors)
-    if trust.current is None and settings.trust.trust_list:
-        trust.update(Path(settings.trust.trust_list).read_bytes(), settings.trust.trust_list)
-    status = StatusStore.open(data / "status.sqlite")
-    for p in settings.trust.status_lists:
-        try:
-            status.apply(Path(p).read_bytes(), trust, p)
-        except Exception as e:  # an older bootstrap list than the synced one is expected
-            log.info("bootstrap status list %s not applied: %s", p, e)
+    stores = open_stores(settings)
+    assert stores.trust is not None and stores.status is not None  # require_trust: anchors are configured
+    data, anchors, trust, status, visit_log = (stores.data.root, stores.anchors, stores.trust, stores.status,
+                                               stores.visit_log)
     clock = clock or TrustedClock.open(data, settings.clock)
     verify = VerifySettings(clock_skew=settings.verify.clock_skew, status_grace=settings.verify.status_grace)
     checker = Checker(trust=trust, status=status, profile=_venue_profile(settings), settings=verify, clock=clock,
                       max_code_age=settings.venue.max_code_age)
-    visit_log = VisitLog.open_settings(settings)
     return Session(checker, visit_log, clock=clock, data_dir=data, device_id=settings.device.id,
                      checkpoint_id=settings.device.checkpoint_id,
                      checkpoint_name=settings.device.checkpoint_name, anchors=anchors,
@@ -283,8 +267,8 @@ def _venue_profile(settings: Any) -> Any:
 def build_kiosk(settings: Any, *, core: Session | None = None, sources: Sequence[Any] | None = None,
                 sound: Any = None) -> KioskApp:
     """The kiosk the config describes: camera from `camera.source`, serial scanner, keyboard wedge."""
-    from scanner.sources.camera import source_from_spec
     from scanner.sources.scanners import WedgeSource
+    from scanner.sources.spec import source_from_spec
     from ui.sound import system_sound
 
     core = core or build_core(settings)

@@ -52,7 +52,7 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     from scanner.config import CameraSettings
     from scanner.demo.session import demo_core
     from scanner.demo.world import build_demo_world
-    from scanner.sources.camera import SyntheticSource
+    from scanner.sources.synthetic import SyntheticSource
     from scanner.status import read_sync_status
     from ui.app import KioskApp, KioskOptions
     from ui.sound import RecordingSound, system_sound

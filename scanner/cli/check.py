@@ -11,6 +11,7 @@ does not verify is reported on stderr and ignored. Exit 0 when every code was ch
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from datetime import UTC, datetime
@@ -74,10 +75,12 @@ def checker_from_args(args: argparse.Namespace) -> Any:
         trust = TrustStore.from_file(args.trust_list, anchors)
         status = StatusStore.open(":memory:")
     elif args.config:
-        trust = TrustStore.open(settings.data_dir / "trust", anchors)
-        if trust.current is None and settings.trust.trust_list:
-            trust.update(Path(settings.trust.trust_list).read_bytes(), settings.trust.trust_list)
-        status = StatusStore.open(settings.data_dir / "status.sqlite")
+        from scanner.storage.stores import open_stores
+
+        stores = open_stores(settings.replace(trust=dataclasses.replace(settings.trust, anchors=anchor_paths)),
+                             visit_log=False)
+        assert stores.trust is not None and stores.status is not None
+        trust, status = stores.trust, stores.status
     else:
         raise InputError("no trust list: give --trust-list TL.json (or --config with a data directory)")
 

@@ -9,12 +9,11 @@ file, comments included, as it was. `install` runs `systemd/install.sh` from the
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import re
 import sys
 from pathlib import Path
 
+from keys.durable import atomic_write
 from scanner.errors import ConfigError, InputError
 
 INSTALL_SCRIPT = Path(__file__).resolve().parents[2] / "systemd" / "install.sh"
@@ -125,23 +124,6 @@ def set_pin_hash(text: str, pin_hash: str) -> str:
     return "".join(lines) + f"\n[admin]\n{entry}"
 
 
-def _write_keeping_owner(path: Path, text: str) -> None:
-    st = path.stat()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, st.st_mode & 0o7777)
-        with contextlib.suppress(PermissionError):
-            os.chown(tmp, st.st_uid, st.st_gid)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
 def cmd_pin(args: argparse.Namespace) -> int:
     import tomllib
 
@@ -168,7 +150,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
     if not isinstance(data.get("admin"), dict) or data["admin"].get("pin_hash") != pin_hash:
         raise ConfigError(str(path), ["admin: written in a form this command cannot edit; set "
                                       f'[admin] pin_hash = "{pin_hash}" by hand'])
-    _write_keeping_owner(path, new_text)
+    atomic_write(path, new_text, keep_owner=True)
     print(f"{path}: admin PIN set")
     try:
         load_settings(path)

@@ -6,12 +6,12 @@ Export exists for sites with no network at all: the file goes to the hub on a US
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from keys.durable import atomic_writer
 from scanner.errors import InputError, StorageError
 
 EXIT_CHAIN_BROKEN = 1
@@ -78,13 +78,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             n = log.export(sys.stdout, fmt=args.format, since_ms=since)
         else:
             out = Path(args.output)
-            tmp = out.with_name(out.name + ".part")
             try:
-                with tmp.open("w", encoding="utf-8", newline="") as f:
+                with atomic_writer(out) as f:
                     n = log.export(f, fmt=args.format, since_ms=since)
-                    f.flush()
-                    os.fsync(f.fileno())
-                tmp.replace(out)
             except OSError as e:
                 raise StorageError(f"cannot write {out}: {e.strerror}") from e
             print(f"exported {n} visits to {out}", file=sys.stderr)

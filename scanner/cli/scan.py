@@ -105,7 +105,7 @@ def run_scan(args: argparse.Namespace) -> int:
     from scanner.cli.check import checker_from_args
     from scanner.config import Settings, load_settings
     from scanner.pipeline import DecisionEvent, Pipeline, SourceEvent
-    from scanner.sources.camera import source_from_spec
+    from scanner.sources.spec import source_from_spec
 
     if args.frames is not None and args.frames < 1:
         raise InputError(f"--frames {args.frames}: must be at least 1")

@@ -12,30 +12,27 @@ from scanner.session import Session, Shown
 def demo_core(directory: Path, *, profile: str = "transport", now: float | None = None, clock: Any = None,
               world: Any = None, log_visits: bool = True, checkpoint_name: str = "Demo gate") -> tuple[Session, Any]:
     """A `Session` with the world's trust list and status lists loaded and a visit log in `directory`."""
-    from keys.keyfile import load_public_key
-    from keys.statusstore import StatusStore
-    from keys.trustlist import TrustStore
     from scanner.checker import Checker
     from scanner.clock import SystemClock
+    from scanner.config import settings_from_dict
     from scanner.demo.world import build_demo_world
     from scanner.policy import load_profile
-    from scanner.storage.visitlog import VisitLog
+    from scanner.storage.stores import open_stores
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     at = int(now if now is not None else time.time())
     world = world or build_demo_world(directory / "world", at)
-    anchors = [load_public_key(world.anchor_path)]
-    trust = TrustStore.open(directory / "data" / "trust", anchors)
-    if trust.current is None:
-        trust.update(world.trust_list_path.read_bytes(), str(world.trust_list_path))
-    status = StatusStore.open(directory / "data" / "status.sqlite")
-    for p in world.status_list_paths:
-        if status.version(p.stem.removeprefix("status-")) is None:
-            status.apply(p.read_bytes(), trust, str(p))
+    settings = settings_from_dict({
+        "device": {"data_dir": str(directory / "data")},
+        "trust": {"anchors": [str(world.anchor_path)], "trust_list": str(world.trust_list_path),
+                  "status_lists": [str(p) for p in world.status_list_paths]},
+    }, source="<demo>")
+    stores = open_stores(settings, visit_log=log_visits)
+    assert stores.trust is not None and stores.status is not None
+    anchors, visit_log = stores.anchors, stores.visit_log
     clock = clock or SystemClock()
-    checker = Checker(trust, status, load_profile(profile), clock=clock)
-    visit_log = VisitLog(directory / "data" / "visits.sqlite") if log_visits else None
+    checker = Checker(stores.trust, stores.status, load_profile(profile), clock=clock)
     core = Session(checker, visit_log, clock=clock, data_dir=directory / "data", device_id="demo-kiosk",
                      checkpoint_id="gate-1", checkpoint_name=checkpoint_name, anchors=anchors)
     return core, world

@@ -25,12 +25,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from scanner.errors import InputError
-from scanner.qr.engines import DECODER_NAMES, DecodedCode, Polygon, ZbarDecoder, ZxingDecoder, text_of, to_gray
+from scanner.qr.engines import DECODER_NAMES, Polygon, QrSymbol, ZbarDecoder, ZxingDecoder, text_of, to_gray
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DECODER_NAMES", "EVIDENCE", "DecodedCode", "FrameDecoder", "Pass", "Polygon", "code_evidence",
-           "decode_image", "read_image", "to_gray"]
+__all__ = [
+    "DECODER_NAMES",
+    "EVIDENCE",
+    "FrameDecoder",
+    "Pass",
+    "Polygon",
+    "QrSymbol",
+    "code_evidence",
+    "decode_image",
+    "read_image",
+    "to_gray",
+]
 
 @dataclass(frozen=True)
 class Pass:
@@ -99,9 +109,9 @@ def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]
     return passes
 
 
-def _dedupe(found: list[DecodedCode]) -> list[DecodedCode]:
+def _dedupe(found: list[QrSymbol]) -> list[QrSymbol]:
     """Drop the same code reported twice at the same place (e.g. by two binarizations)."""
-    out: list[DecodedCode] = []
+    out: list[QrSymbol] = []
     for code in found:
         cx, cy = code.center
         size = max(abs(code.polygon[0][0] - code.polygon[2][0]), abs(code.polygon[0][1] - code.polygon[2][1]))
@@ -199,7 +209,7 @@ class FrameDecoder:
         self._idle: np.ndarray | None = None
         self._idle_passes = 0
 
-    def decode(self, image: np.ndarray, *, thorough: bool | None = None) -> list[DecodedCode]:
+    def decode(self, image: np.ndarray, *, thorough: bool | None = None) -> list[QrSymbol]:
         """Every QR code in `image`.
 
         None (the camera case): the fast pass, and on evidence of a code the next fallbacks in turn
@@ -215,7 +225,7 @@ class FrameDecoder:
                 found = _dedupe(found + self._run(p, gray))
         return found
 
-    def _camera(self, gray: np.ndarray) -> list[DecodedCode]:
+    def _camera(self, gray: np.ndarray) -> list[QrSymbol]:
         self._frames += 1
         due = self._frames % self.slow_pass_every == 0
         score, patches = code_evidence(gray)
@@ -226,10 +236,10 @@ class FrameDecoder:
             # same. The fast pass proper follows on every Nth frame only, in case.
             raw, unread = self._zx.scan(gray, binarizer="global", downscale=False)
             if not unread:
-                return _dedupe([DecodedCode(data, text_of(data), poly, "zxing+global") for data, poly in raw])
+                return _dedupe([QrSymbol(data, text_of(data), poly, "zxing+global") for data, poly in raw])
         raw, unread_here = self._fast(gray)
         unread = unread or unread_here
-        found = _dedupe([DecodedCode(data, text_of(data), poly, self._first.name) for data, poly in raw])
+        found = _dedupe([QrSymbol(data, text_of(data), poly, self._first.name) for data, poly in raw])
         passes = self.camera_passes
         # A second phone beside an easy one may need a pass: looked for on every Nth frame. A symbol
         # zxing saw but could not read is evidence too, even where the glance saw none.
@@ -273,11 +283,11 @@ class FrameDecoder:
         return True
 
     @staticmethod
-    def _run(p: Pass, gray: np.ndarray) -> list[DecodedCode]:
-        return _dedupe([DecodedCode(data, text_of(data), poly, p.name) for data, poly in p.run(gray)])
+    def _run(p: Pass, gray: np.ndarray) -> list[QrSymbol]:
+        return _dedupe([QrSymbol(data, text_of(data), poly, p.name) for data, poly in p.run(gray)])
 
 
-def decode_image(image: np.ndarray, decoders: Sequence[str] = DECODER_NAMES) -> list[DecodedCode]:
+def decode_image(image: np.ndarray, decoders: Sequence[str] = DECODER_NAMES) -> list[QrSymbol]:
     """One-off thorough decode of a still image (the `decode` command, tests)."""
     return FrameDecoder(decoders).decode(image, thorough=True)
 

@@ -27,7 +27,7 @@ DECODER_NAMES = ("zxing", "zbar")
 
 
 @dataclass(frozen=True)
-class DecodedCode:
+class QrSymbol:
     """One QR code found in a frame."""
 
     data: bytes

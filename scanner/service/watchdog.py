@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from scanner.service import sdnotify
+from scanner.storage.datadir import SYNC_STATUS_FILE
 
 # Written by the sync agent (sync/status.py); read here as plain JSON, since scanner never imports sync.
-SYNC_STATUS_FILE = "sync-status.json"
 
 log = logging.getLogger(__name__)
 

@@ -19,22 +19,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import IO, Any
 
-from scanner.errors import CameraError, InputError
+from scanner.errors import InputError, SourceError
+from scanner.sources.base import ScannedText
 
 # A line longer than this is not a health code: drop it rather than grow without bound.
 MAX_LINE = 16384
-
-
-@dataclass(frozen=True)
-class ScannedText:
-    """A payload received as text from a hardware scanner, with its monotonic arrival time."""
-
-    text: str
-    timestamp: float
-    origin: str
 
 
 def _text(raw: bytes) -> str:
@@ -63,7 +54,7 @@ class SerialScannerSource:
         try:
             self._serial = factory(self.port, self.baud, timeout=self.poll)
         except (serial.SerialException, OSError, ValueError) as e:
-            raise CameraError(f"scanner on {self.port} could not be opened: {e}") from None
+            raise SourceError(f"scanner on {self.port} could not be opened: {e}") from None
         self._buf.clear()
         self._closing.clear()
 
@@ -73,7 +64,7 @@ class SerialScannerSource:
         while not self._closing.is_set():
             port = self._serial
             if port is None:
-                raise CameraError(f"scanner on {self.port} is not open")
+                raise SourceError(f"scanner on {self.port} is not open")
             for sep in (b"\r", b"\n"):
                 self._buf = self._buf.lstrip(sep)
             end = min((i for i in (self._buf.find(b"\r"), self._buf.find(b"\n")) if i >= 0), default=-1)
@@ -88,7 +79,7 @@ class SerialScannerSource:
                 if self._closing.is_set():
                     return None
                 self._drop_port()
-                raise CameraError(f"scanner on {self.port} disconnected: {e}") from None
+                raise SourceError(f"scanner on {self.port} disconnected: {e}") from None
             self._buf += chunk
             if len(self._buf) > MAX_LINE:
                 self._buf.clear()

@@ -9,9 +9,15 @@ gives the same frames.
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from scanner.errors import InputError
+from scanner.sources.base import Frame, Pacer
 
 Point = tuple[float, float]
 
@@ -172,3 +178,73 @@ def empty_frame(rng: np.random.Generator, width: int = 640, height: int = 480) -
     frame = cv2.GaussianBlur(frame, (0, 0), float(rng.uniform(0.3, 1.2)))
     frame += rng.normal(0, rng.uniform(1, 9), size=frame.shape).astype(np.float32)
     return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+class SyntheticSource:
+    """Rendered gate scenes for the demo and tests: each payload in turn is held up for `show_frames`
+    frames (drifting, with fresh sensor noise every frame), then `gap_frames` frames show no code.
+
+    Deterministic for a given `seed`. `frames` ends the source after that many frames (None: forever,
+    cycling through the payloads). `fps` paces it like a camera.
+    """
+
+    def __init__(self, payloads: Sequence[str | Sequence[str]], *, width: int = 640, height: int = 480,
+                 fps: float | None = 30, show_frames: int = 30, gap_frames: int = 15, frames: int | None = None,
+                 seed: int = 0, distortion: Any = None):
+        if not payloads:
+            raise InputError("a synthetic source needs at least one payload")
+        self.name = "synthetic"
+        self.live = fps is not None
+        self.width, self.height = width, height
+        self.scenes = [[p] if isinstance(p, str) else list(p) for p in payloads]
+        self.show_frames, self.gap_frames, self.frames = show_frames, gap_frames, frames
+        self.seed = seed
+        self.distortion = distortion
+        self._pacer = Pacer(fps)
+        self._index = 0
+        self._cache: dict[int, np.ndarray] = {}
+        self._rng = np.random.default_rng(seed)
+
+    def scene_at(self, index: int) -> list[str]:
+        """The payloads visible in frame `index` (0-based): what a test expects to be decoded."""
+        period = self.show_frames + self.gap_frames
+        if index % period >= self.show_frames:
+            return []
+        return self.scenes[(index // period) % len(self.scenes)]
+
+    def open(self) -> None:
+        self._pacer.reset()
+
+    def read(self) -> Frame | None:
+        if self.frames is not None and self._index >= self.frames:
+            return None
+        image = self._render(self._index)
+        if not self._pacer.wait():
+            return None
+        frame = Frame(image, time.monotonic(), self._index, self.name)
+        self._index += 1
+        return frame
+
+    def _render(self, index: int) -> np.ndarray:
+        import cv2
+
+        period = self.show_frames + self.gap_frames
+        showing = index // period
+        base = self._cache.get(showing if self.scene_at(index) else -1 - showing)
+        if base is None:
+            rng = np.random.default_rng((self.seed, showing))
+            if self.scene_at(index):
+                base, _ = gate_frame(rng, self.scene_at(index), self.width, self.height, self.distortion)
+                self._cache = {showing: base}
+            else:
+                base = empty_frame(rng, self.width, self.height)
+                self._cache = {-1 - showing: base}
+        # The phone drifts a little, and the sensor adds its own noise to every frame.
+        t = index % period
+        shift = np.array([[1, 0, 3 * np.sin(t / 7)], [0, 1, 2 * np.cos(t / 5)]], dtype=np.float32)
+        moved = cv2.warpAffine(base, shift, (self.width, self.height), borderMode=cv2.BORDER_REPLICATE)
+        noise = self._rng.normal(0, 3, size=moved.shape)
+        return np.clip(moved + noise, 0, 255).astype(np.uint8)
+
+    def close(self) -> None:
+        self._pacer.stop()

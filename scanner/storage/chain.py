@@ -31,13 +31,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
-from scanner.errors import InputError, StorageError
+from scanner.errors import InputError
 
 FORMAT_VERSION = 1
 GENESIS = "00" * 32
@@ -116,70 +114,3 @@ def _validate_school(value: Any) -> dict[str, Any]:
     if temp is not None and (type(temp) is not int or not 300 <= temp <= 450):
         raise InputError("extra.school.temperature_dc: expected tenths of °C between 300 and 450")
     return {k: v for k, v in value.items() if v is not None}
-
-
-def _m1(conn: sqlite3.Connection) -> None:
-    conn.execute("""
-        CREATE TABLE visits (
-            seq INTEGER PRIMARY KEY,
-            visit_id TEXT NOT NULL UNIQUE,
-            ts_ms INTEGER NOT NULL,
-            device_id TEXT NOT NULL,
-            checkpoint_id TEXT NOT NULL,
-            profile TEXT NOT NULL,
-            clock_trusted INTEGER NOT NULL,
-            format TEXT,
-            issuer TEXT,
-            code_id TEXT,
-            subject TEXT,
-            code_type TEXT,
-            verdict TEXT NOT NULL,
-            status TEXT,
-            admit INTEGER NOT NULL,
-            tone TEXT NOT NULL,
-            guardian INTEGER NOT NULL,
-            trust_list_version INTEGER,
-            status_list_version INTEGER,
-            latency_ms INTEGER NOT NULL,
-            extra TEXT NOT NULL,
-            prev_chain TEXT NOT NULL,
-            chain TEXT NOT NULL,
-            synced_at_ms INTEGER
-        )""")
-    conn.execute("CREATE INDEX visits_ts ON visits (ts_ms)")
-    # One row per visit still to upload; deleted in the transaction that records the hub's ack.
-    conn.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY REFERENCES visits (seq), "
-                 "visit_id TEXT NOT NULL)")
-    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    conn.execute("INSERT INTO meta (key, value) VALUES ('chain_anchor', ?)", (json.dumps([0, GENESIS]),))
-
-
-# Append-only: migration N brings a database from user_version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1]
-
-
-@contextmanager
-def immediate_transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE (take the write lock now, not halfway), COMMIT, or ROLLBACK on any exception."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        # A failed COMMIT (disk full) may already have rolled back.
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
-
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema up to date, each step in its own transaction; return the final version."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
-        raise StorageError(f"visit log schema version {version} is newer than this software "
-                           f"({len(MIGRATIONS)}): refusing to touch it")
-    for target in range(version + 1, len(MIGRATIONS) + 1):
-        with immediate_transaction(conn):
-            MIGRATIONS[target - 1](conn)
-            conn.execute(f"PRAGMA user_version = {target}")
-    return len(MIGRATIONS)

@@ -26,8 +26,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-STATUS_FILE = "sync-status.json"
-SYNC_REQUEST_FILE = "sync-request"
+from keys.durable import atomic_write_json
+from scanner.storage.datadir import SYNC_REQUEST_FILE, SYNC_STATUS_FILE
+
+STATUS_FILE = SYNC_STATUS_FILE
 
 
 @dataclass
@@ -54,18 +56,6 @@ class SyncStatus:
     def from_json(cls, data: dict[str, Any]) -> SyncStatus:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
-
-
-def atomic_write_json(path: Path, data: Any) -> Path:
-    """Write JSON so that a reader (or a power cut) sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
 
 
 def write_status(data_dir: str | Path, status: SyncStatus) -> Path:

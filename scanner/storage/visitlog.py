@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from keys.durable import SchemaTooNew, connect, immediate_transaction, migrate
 from scanner.errors import InputError, StorageError
 from scanner.storage.chain import (
     DRUG_CATEGORIES,
@@ -36,11 +37,10 @@ from scanner.storage.chain import (
     ROW_FIELDS,
     SCHOOL_ROLES,
     chain_hash,
-    immediate_transaction,
-    migrate,
     new_visit_id,
     validate_extra,
 )
+from scanner.storage.schema import MIGRATIONS
 
 DISK_FREE_ALARM_BYTES = 64 * 1024 * 1024
 _INSERT = f"INSERT INTO visits ({', '.join(ROW_FIELDS)}) VALUES ({', '.join('?' * len(ROW_FIELDS))})"
@@ -147,26 +147,16 @@ class VisitLog:
         self._lock = threading.Lock()
         self._full = False
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                         timeout=busy_timeout_s)
-            self._conn.row_factory = sqlite3.Row
-            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise StorageError(f"visit log {self.path}: cannot switch to WAL mode (got {mode})")
-            self._conn.execute("PRAGMA synchronous=FULL")
+            # synchronous=FULL: append() returns only once the row is on disk.
+            self._conn = connect(self.path, synchronous="FULL", timeout=busy_timeout_s, row_factory=True)
             self._conn.execute("PRAGMA foreign_keys=ON")
-            migrate(self._conn)
+            migrate(self._conn, MIGRATIONS, name=f"visit log {self.path}")
             self.page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
             self.set_cap(storage_cap_mb)
+        except SchemaTooNew as e:
+            raise StorageError(str(e)) from e
         except sqlite3.Error as e:
             raise StorageError(f"visit log {self.path}: cannot open: {e}") from e
-
-    @classmethod
-    def open_settings(cls, settings: Any) -> VisitLog:
-        """Open `visits.sqlite` under the settings' data directory with its `[log]` limits."""
-        return cls(settings.data_dir / "visits.sqlite", storage_cap_mb=settings.log.storage_cap_mb,
-                   alarm_percent=settings.log.storage_alarm_percent)
 
     def set_cap(self, storage_cap_mb: float) -> None:
         """(Re)apply the storage cap; raising it is how a full log recovers."""
@@ -325,10 +315,9 @@ class VisitLog:
         neither block it nor make it report a false break.
         """
         try:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, timeout=30)
+            conn = connect(self.path, readonly=True, row_factory=True)
         except sqlite3.Error as e:
             raise StorageError(f"visit log {self.path}: cannot read: {e}") from e
-        conn.row_factory = sqlite3.Row
         try:
             conn.execute("BEGIN")
             anchor_seq, prev = json.loads(conn.execute(

@@ -13,10 +13,10 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 
 from scanner.config import CameraSettings
-from scanner.errors import CameraError
+from scanner.errors import SourceError
 from scanner.pin import hash_pin
-from scanner.sources.camera import SyntheticSource
 from scanner.sources.scanners import WedgeSource
+from scanner.sources.synthetic import SyntheticSource
 from tests.helpers import REPO
 from ui.app import KioskApp, KioskOptions
 from ui.model.pinauth import PinGate
@@ -25,7 +25,7 @@ from ui.sound import RecordingSound
 
 
 class UnpluggableCamera:
-    """A synthetic camera whose cable can be pulled: reads and opens fail with `CameraError` meanwhile."""
+    """A synthetic camera whose cable can be pulled: reads and opens fail with `SourceError` meanwhile."""
 
     def __init__(self, inner: Any):
         self.inner = inner
@@ -35,12 +35,12 @@ class UnpluggableCamera:
 
     def open(self) -> None:
         if not self.plugged:
-            raise CameraError("camera:test: no such device")
+            raise SourceError("camera:test: no such device")
         self.inner.open()
 
     def read(self) -> Any:
         if not self.plugged:
-            raise CameraError("camera:test: device unplugged")
+            raise SourceError("camera:test: device unplugged")
         return self.inner.read()
 
     def close(self) -> None:

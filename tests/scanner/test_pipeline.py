@@ -13,9 +13,11 @@ import pytest
 from scanner.config import CameraSettings
 from scanner.pipeline import DecisionEvent, ErrorEvent, Pipeline, SourceEvent
 from scanner.qr.decoder import FrameDecoder
-from scanner.sources.camera import FileSource, Frame, OpenCVSource, SyntheticSource
+from scanner.sources.base import Frame
+from scanner.sources.camera import OpenCVSource
+from scanner.sources.files import FileSource
 from scanner.sources.scanners import LineSource
-from scanner.sources.synthetic import render_qr
+from scanner.sources.synthetic import SyntheticSource, render_qr
 from tests.helpers.fakes import FakeCamera
 from tests.helpers.payloads import fresh_payloads
 

@@ -12,11 +12,12 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from scanner.storage.syncstate import atomic_write_json
+from keys.durable import atomic_write_json
+from scanner.storage.datadir import KIOSK_PREFS_FILE
 
 log = logging.getLogger(__name__)
 
-PREFS_FILE = "kiosk-prefs.json"
+PREFS_FILE = KIOSK_PREFS_FILE
 
 
 @dataclass

@@ -18,7 +18,7 @@ from scanner.config import CameraSettings
 from scanner.pipeline import Pipeline
 from scanner.service import sdnotify
 from scanner.service.watchdog import Watchdog
-from scanner.sources.camera import Frame
+from scanner.sources.base import Frame
 from tests.helpers.notifysock import drain
 
 DEADLINE = 60.0

@@ -11,7 +11,7 @@ import tty
 
 import pytest
 
-from scanner.errors import CameraError
+from scanner.errors import SourceError
 from scanner.pipeline import DecisionEvent, Pipeline, SourceEvent
 from scanner.sources.scanners import SerialScannerSource
 
@@ -58,7 +58,7 @@ def test_serial_lines_become_payloads(pty_pair):
 
 
 def test_missing_port_is_a_camera_error(tmp_path):
-    with pytest.raises(CameraError, match="could not be opened"):
+    with pytest.raises(SourceError, match="could not be opened"):
         SerialScannerSource(str(tmp_path / "ttyACM9")).open()
 
 

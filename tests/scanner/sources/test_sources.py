@@ -6,11 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from scanner.errors import CameraError, InputError
+from scanner.errors import InputError, SourceError
 from scanner.qr.decoder import FrameDecoder
-from scanner.sources.camera import FileSource, OpenCVSource, Picamera2Source, SyntheticSource, source_from_spec
+from scanner.sources.camera import OpenCVSource, Picamera2Source
+from scanner.sources.files import FileSource
 from scanner.sources.scanners import LineSource, SerialScannerSource
-from scanner.sources.synthetic import render_qr
+from scanner.sources.spec import source_from_spec
+from scanner.sources.synthetic import SyntheticSource, render_qr
 from tests.helpers.fakes import FakeCamera
 from tests.helpers.payloads import fresh_payloads
 
@@ -120,10 +122,10 @@ def test_opencv_source_sets_up_the_capture_and_reports_unplugging(payloads):
     assert cam.captures[0].props[cv2.CAP_PROP_FRAME_WIDTH] == 1280
     assert cam.captures[0].props[cv2.CAP_PROP_BUFFERSIZE] == 1
     cam.plugged.clear()
-    with pytest.raises(CameraError, match="stopped delivering"):
+    with pytest.raises(SourceError, match="stopped delivering"):
         src.read()
     assert not cam.captures[0].opened  # released, so the device can be opened again
-    with pytest.raises(CameraError, match="could not be opened"):
+    with pytest.raises(SourceError, match="could not be opened"):
         src.open()
     cam.plugged.set()
     src.open()
@@ -135,7 +137,7 @@ def test_picamera_source_without_picamera2_is_a_clear_camera_error():
     try:
         import picamera2  # noqa: F401
     except ImportError:
-        with pytest.raises(CameraError, match="Picamera2"):
+        with pytest.raises(SourceError, match="Picamera2"):
             Picamera2Source().open()
     else:  # pragma: no cover - only on Raspberry Pi OS
         pytest.skip("hardware-only: on Raspberry Pi OS Picamera2 is installed, so the missing-library error "
@@ -184,7 +186,7 @@ def test_picamera_source_takes_the_y_plane(payloads):
     assert FrameDecoder().decode(frame.image)[0].text == payloads[2]
     src.close()
     assert cam.stopped
-    with pytest.raises(CameraError, match="could not be started"):
+    with pytest.raises(SourceError, match="could not be started"):
         Picamera2Source(camera_factory=lambda: FakePicamera2(y, fail=True)).open()
 
 

@@ -1,0 +1,152 @@
+"""Durable local state: the one atomic file write and the one SQLite connection, transaction and migration
+helper that every package uses.
+
+A device loses power without warning. A file is replaced by writing a temporary file beside it, fsyncing
+it, renaming it over the old one and fsyncing the folder, so a reader (or a reboot) finds the old file or
+the new one, never half of either. SQLite databases run in WAL mode; writes take the write lock up front
+(`BEGIN IMMEDIATE`), and schema changes are numbered migrations recorded in `PRAGMA user_version`.
+
+These live in `keys`, the lowest package, because the trust store and the status store persist with them
+too; `scanner.storage` (visit log, sync state) and `sync` (the hub) use the same functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+# A migration is either SQL statements separated by ";" or a function of the connection.
+Migration = str | Callable[[sqlite3.Connection], None]
+
+
+class SchemaTooNew(Exception):
+    """The database was written by newer software: refuse to touch it rather than corrupt it."""
+
+    def __init__(self, path: str, version: int, known: int):
+        super().__init__(f"{path}: schema version {version} is newer than this software ({known}): "
+                         "refusing to touch it")
+        self.version = version
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in `directory` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_writer(path: str | Path, *, binary: bool = False, mode: int | None = None,
+                  keep_owner: bool = False) -> Iterator[IO[Any]]:
+    """Open a temporary file for writing; on success it replaces `path` durably, on failure it is removed.
+
+    `mode` sets the new file's permission bits; `keep_owner` copies the owner, group and mode of the file
+    being replaced (a config file edited by root for a service user).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with (open(tmp, "wb") if binary else open(tmp, "w", encoding="utf-8", newline="")) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        if keep_owner and target.exists():
+            st = target.stat()
+            os.chmod(tmp, st.st_mode & 0o7777)
+            with contextlib.suppress(PermissionError):
+                os.chown(tmp, st.st_uid, st.st_gid)
+        elif mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    fsync_dir(target.parent)
+
+
+def atomic_write(path: str | Path, data: bytes | str, *, mode: int | None = None,
+                 keep_owner: bool = False) -> Path:
+    """Replace `path` with `data` (see `atomic_writer`)."""
+    binary = isinstance(data, bytes)
+    with atomic_writer(path, binary=binary, mode=mode, keep_owner=keep_owner) as f:
+        f.write(data)
+    return Path(path)
+
+
+def atomic_write_json(path: str | Path, data: Any, *, indent: int | None = 1) -> Path:
+    """Replace `path` with `data` as JSON (UTF-8, keys sorted)."""
+    text = json.dumps(data, ensure_ascii=False, indent=indent, sort_keys=True)
+    return atomic_write(path, text)
+
+
+def connect(path: str | Path, *, synchronous: str = "FULL", timeout: float = 30.0, readonly: bool = False,
+            row_factory: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL for files, a busy timeout.
+
+    `readonly` opens an existing file without creating it or taking locks a writer would wait for.
+    Raises `sqlite3.Error` (callers wrap it in their package's error with the path).
+    """
+    p = str(path)
+    if readonly:
+        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, isolation_level=None, timeout=timeout,
+                               check_same_thread=False)
+    else:
+        if p != ":memory:":
+            Path(p).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(p, isolation_level=None, timeout=timeout, check_same_thread=False)
+        if p != ":memory:":
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.close()
+                raise sqlite3.OperationalError(f"cannot switch {p} to WAL mode (got {mode})")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    if row_factory:
+        conn.row_factory = sqlite3.Row
+    return conn
+
+
+@contextmanager
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE (take the write lock now, not halfway), COMMIT, or ROLLBACK on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        # A failed COMMIT (disk full) may already have rolled back.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], *, name: str = "database") -> int:
+    """Bring the schema up to date, each step in its own transaction; return the final version.
+
+    `migrations[N-1]` brings a database from `user_version` N-1 to N; the list is append-only.
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(migrations):
+        raise SchemaTooNew(name, version, len(migrations))
+    for target in range(version + 1, len(migrations) + 1):
+        step = migrations[target - 1]
+        with immediate_transaction(conn):
+            if callable(step):
+                step(conn)
+            else:
+                for stmt in filter(str.strip, step.split(";")):
+                    conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version = {target}")
+    return len(migrations)

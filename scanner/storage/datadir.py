@@ -1,0 +1,81 @@
+"""The device's data directory: every file in it is named here, once.
+
+Several processes share it (kiosk or gate, sync agent, `checkpoint` commands); each file has one owner
+that writes it and any number of readers.
+
+| path | owner | what |
+|---|---|---|
+| `trust/trustlist.json` | `keys.trustlist.TrustStore` | the last accepted trust list |
+| `status.sqlite` | `keys.statusstore.StatusStore` | synced status lists |
+| `visits.sqlite` | `scanner.storage.visitlog.VisitLog` | the visit log and its outbox |
+| `clock.json` | `scanner.clock.TrustedClock` | last known good time, trust state |
+| `sync-status.json` | the sync agent (`scanner.storage.syncstate`) | last success, pending, hub time |
+| `sync-request` | kiosk (creates), agent (takes) | "sync now" from the admin panel |
+| `venue-profiles.json` | the sync agent | venue profiles published by the hub |
+| `kiosk-prefs.json` | the kiosk's admin panel | profile, volume, mute chosen on site |
+| `exports/` | `Session.export_logs` | visit-log exports when no USB stick is mounted |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+TRUST_DIR = "trust"
+TRUST_LIST_FILE = "trustlist.json"  # inside TRUST_DIR; `keys.trustlist.TrustStore.FILE` is this name
+STATUS_DB = "status.sqlite"
+VISITS_DB = "visits.sqlite"
+CLOCK_FILE = "clock.json"
+SYNC_STATUS_FILE = "sync-status.json"
+SYNC_REQUEST_FILE = "sync-request"
+VENUE_PROFILES_FILE = "venue-profiles.json"
+KIOSK_PREFS_FILE = "kiosk-prefs.json"
+EXPORTS_DIR = "exports"
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """Paths inside one data directory."""
+
+    root: Path
+
+    @property
+    def trust(self) -> Path:
+        """The trust store's folder (it names its own files)."""
+        return self.root / TRUST_DIR
+
+    @property
+    def trust_list(self) -> Path:
+        return self.trust / TRUST_LIST_FILE
+
+    @property
+    def status_db(self) -> Path:
+        return self.root / STATUS_DB
+
+    @property
+    def visits_db(self) -> Path:
+        return self.root / VISITS_DB
+
+    @property
+    def clock(self) -> Path:
+        return self.root / CLOCK_FILE
+
+    @property
+    def sync_status(self) -> Path:
+        return self.root / SYNC_STATUS_FILE
+
+    @property
+    def sync_request(self) -> Path:
+        return self.root / SYNC_REQUEST_FILE
+
+    @property
+    def venue_profiles(self) -> Path:
+        return self.root / VENUE_PROFILES_FILE
+
+    @property
+    def kiosk_prefs(self) -> Path:
+        return self.root / KIOSK_PREFS_FILE
+
+    @property
+    def exports(self) -> Path:
+        return self.root / EXPORTS_DIR

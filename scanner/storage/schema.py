@@ -1,0 +1,54 @@
+"""The visit log's SQLite schema, as numbered migrations (`keys.durable.migrate` applies them).
+
+`visits` holds one row per decision (the fields of `scanner.storage.chain.ROW_FIELDS`, plus when it
+was synced), `outbox` one row per visit still to upload (deleted in the transaction that records the
+hub's acknowledgement), `meta` the chain anchor that moves forward when retention purges old rows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+
+from scanner.storage.chain import GENESIS
+
+
+def _m1(conn: sqlite3.Connection) -> None:
+    conn.execute("""
+        CREATE TABLE visits (
+            seq INTEGER PRIMARY KEY,
+            visit_id TEXT NOT NULL UNIQUE,
+            ts_ms INTEGER NOT NULL,
+            device_id TEXT NOT NULL,
+            checkpoint_id TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            clock_trusted INTEGER NOT NULL,
+            format TEXT,
+            issuer TEXT,
+            code_id TEXT,
+            subject TEXT,
+            code_type TEXT,
+            verdict TEXT NOT NULL,
+            status TEXT,
+            admit INTEGER NOT NULL,
+            tone TEXT NOT NULL,
+            guardian INTEGER NOT NULL,
+            trust_list_version INTEGER,
+            status_list_version INTEGER,
+            latency_ms INTEGER NOT NULL,
+            extra TEXT NOT NULL,
+            prev_chain TEXT NOT NULL,
+            chain TEXT NOT NULL,
+            synced_at_ms INTEGER
+        )""")
+    conn.execute("CREATE INDEX visits_ts ON visits (ts_ms)")
+    # One row per visit still to upload; deleted in the transaction that records the hub's ack.
+    conn.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY REFERENCES visits (seq), "
+                 "visit_id TEXT NOT NULL)")
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('chain_anchor', ?)", (json.dumps([0, GENESIS]),))
+
+
+# Append-only: migration N brings a database from user_version N-1 to N (`keys.durable.migrate`).
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1]

@@ -1,0 +1,74 @@
+"""`open_stores(settings)`: the one place that opens a device's trust store, status store and visit log.
+
+The CLI, the kiosk, the headless gate, the sync agent, the demo and the benchmarks all open their stores
+here, so the bootstrap rules are the same everywhere: a trust list from the config is taken only when
+none has been synced yet, and a bootstrap status list older than the synced one is simply not applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from scanner.errors import ConfigError
+from scanner.storage.datadir import DataDir
+
+if TYPE_CHECKING:
+    from keys.keyfile import PublicKey
+    from keys.statusstore import StatusStore
+    from keys.trustlist import TrustStore
+    from scanner.config import Settings
+    from scanner.storage.visitlog import VisitLog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Stores:
+    """A device's open stores. `trust` and `status` are None only when no trust anchor is configured and
+    the caller allowed that (the sync agent still uploads visits without one)."""
+
+    data: DataDir
+    anchors: list[PublicKey]
+    trust: TrustStore | None
+    status: StatusStore | None
+    visit_log: VisitLog | None
+
+    def close(self) -> None:
+        if self.visit_log is not None:
+            self.visit_log.close()
+        if self.status is not None:
+            self.status.close()
+
+
+def open_stores(settings: Settings, *, visit_log: bool = True, require_trust: bool = True,
+                data_dir: Path | None = None) -> Stores:
+    """Open (creating where needed) the stores under the settings' data directory (or `data_dir`)."""
+    from keys.errors import KeysError
+    from keys.keyfile import load_public_key
+    from keys.statusstore import StatusStore
+    from keys.trustlist import TrustStore
+    from scanner.storage.visitlog import VisitLog
+
+    data = DataDir(Path(data_dir) if data_dir is not None else settings.data_dir)
+    data.root.mkdir(parents=True, exist_ok=True)
+    anchors = [load_public_key(p) for p in settings.trust.anchors]
+    trust: TrustStore | None = None
+    status: StatusStore | None = None
+    if anchors:
+        trust = TrustStore.open(data.trust, anchors)
+        if trust.current is None and settings.trust.trust_list:
+            trust.update(Path(settings.trust.trust_list).read_bytes(), settings.trust.trust_list)
+        status = StatusStore.open(data.status_db)
+        for p in settings.trust.status_lists:
+            try:
+                status.apply(Path(p).read_bytes(), trust, p)
+            except (OSError, KeysError) as e:  # an older bootstrap list than the synced one is expected
+                log.info("bootstrap status list %s not applied: %s", p, e)
+    elif require_trust:
+        raise ConfigError(settings.source, ["trust.anchors: at least one trust anchor is needed"])
+    log_ = (VisitLog(data.visits_db, storage_cap_mb=settings.log.storage_cap_mb,
+                     alarm_percent=settings.log.storage_alarm_percent) if visit_log else None)
+    return Stores(data, anchors, trust, status, log_)
