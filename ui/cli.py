@@ -75,11 +75,7 @@ def heartbeat(kiosk: Any, settings: Any) -> Any:
     def alive() -> bool:
         return kiosk.pipeline is not None and bool(kiosk.pipeline.alive())
 
-    beat = Heartbeat.for_kiosk(last_frame=last_frame, alive=alive, clock=kiosk.core.clock,
-                               data_dir=settings.data_dir)
-    # The kiosk core already confirms the clock from the agent's hub time on every status refresh.
-    beat.data_dir = None
-    return beat
+    return Heartbeat.for_kiosk(last_frame=last_frame, alive=alive, clock=kiosk.core.clock)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

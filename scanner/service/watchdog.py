@@ -14,17 +14,12 @@ clock, and the `systemctl status` line.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import math
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from scanner.service import sdnotify
-from scanner.storage.datadir import SYNC_STATUS_FILE
 
 # Written by the sync agent (sync/status.py); read here as plain JSON, since scanner never imports sync.
 
@@ -126,44 +121,30 @@ class Watchdog:
         return sent
 
 
-def read_hub_time(data_dir: str | Path) -> tuple[float, float] | None:
-    """The sync agent's last hub time measurement from `<data_dir>/sync-status.json`:
-    (`hub_time_offset`, `hub_time_measured_at`), or None when there is none or the file is odd."""
-    try:
-        data = json.loads((Path(data_dir) / SYNC_STATUS_FILE).read_bytes())
-        offset, at = data["hub_time_offset"], data["hub_time_measured_at"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (offset, at)):
-        return None
-    return float(offset), float(at)
-
-
 class Heartbeat:
     """What the kiosk's once-a-second UI timer does for the appliance, in one call: `tick()`.
 
-    Feeds hub time from the sync agent to the trusted clock (which also persists the last good time),
-    pings the watchdog when frames flow and the pipeline lives, and keeps `systemctl status` current.
+    Reports the trusted clock's state (the `Session` confirms it from the sync agent's hub time), pings
+    the watchdog when frames flow and the pipeline lives, and keeps `systemctl status` current.
     Call `ready()` once the first screen is shown and `stopping()` on a clean exit.
     """
 
-    def __init__(self, *, watchdog: Watchdog | None, clock: Any = None, data_dir: str | Path | None = None,
+    def __init__(self, *, watchdog: Watchdog | None, clock: Any = None,
                  notify: Callable[[str], bool] = sdnotify.notify):
         self.watchdog = watchdog
         self.clock = clock
-        self.data_dir = None if data_dir is None else Path(data_dir)
         self._notify = notify
         self._status: str | None = None
 
     @classmethod
     def for_kiosk(cls, *, last_frame: Callable[[], float | None], alive: Callable[[], bool], clock: Any,
-                  data_dir: str | Path, frame_timeout: float = 5.0) -> Heartbeat:
+                  frame_timeout: float = 5.0) -> Heartbeat:
         """Watchdog from `$WATCHDOG_USEC` (none outside systemd), e.g.
         `Heartbeat.for_kiosk(last_frame=lambda: pipeline.last_frame_monotonic, alive=pipeline.alive, ...)`."""
         dog = Watchdog.from_env(frame_timeout=frame_timeout, last_frame=last_frame)
         if dog is not None:
             dog.add_check("pipeline", alive)
-        return cls(watchdog=dog, clock=clock, data_dir=data_dir)
+        return cls(watchdog=dog, clock=clock)
 
     def ready(self) -> bool:
         return self._notify("READY=1")
@@ -175,11 +156,6 @@ class Heartbeat:
         """One beat; returns the status line."""
         parts = []
         if self.clock is not None:
-            if self.data_dir is not None and hasattr(self.clock, "confirm_offset"):
-                measured = read_hub_time(self.data_dir)
-                if measured is not None:
-                    with contextlib.suppress(ValueError):  # an implausible hub time is ignored
-                        self.clock.confirm_offset(*measured)
             if hasattr(self.clock, "state"):
                 state = self.clock.state()
                 parts.append("clock trusted" if state.trusted else f"clock untrusted ({state.reason})")

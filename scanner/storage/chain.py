@@ -40,13 +40,35 @@ from scanner.errors import InputError
 FORMAT_VERSION = 1
 GENESIS = "00" * 32
 
-# The fields covered by the chain, in the order the export writes them.
-CHAIN_FIELDS: tuple[str, ...] = (
-    "seq", "visit_id", "ts_ms", "device_id", "checkpoint_id", "profile", "clock_trusted", "format",
-    "issuer", "code_id", "subject", "code_type", "verdict", "status", "admit", "tone", "guardian",
-    "trust_list_version", "status_list_version", "latency_ms", "extra",
-)
+# The visit row, declared once for the device's log and the hub: each field covered by the chain, with its
+# JSON type, in the order the export writes them. The hub's upload model is built from this table
+# (`sync.hub`), and `VisitRecord` (the device's typed builder) is checked against it by the tests.
+VISIT_FIELDS: dict[str, type | tuple[type, None]] = {
+    "seq": int,
+    "visit_id": str,
+    "ts_ms": int,
+    "device_id": str,
+    "checkpoint_id": str,
+    "profile": str,
+    "clock_trusted": bool,
+    "format": (str, None),
+    "issuer": (str, None),
+    "code_id": (str, None),
+    "subject": (str, None),
+    "code_type": (str, None),
+    "verdict": str,
+    "status": (str, None),
+    "admit": bool,
+    "tone": str,
+    "guardian": bool,
+    "trust_list_version": (int, None),
+    "status_list_version": (int, None),
+    "latency_ms": int,
+    "extra": dict,
+}
+CHAIN_FIELDS: tuple[str, ...] = tuple(VISIT_FIELDS)
 ROW_FIELDS: tuple[str, ...] = (*CHAIN_FIELDS, "prev_chain", "chain")
+BOOL_FIELDS: tuple[str, ...] = tuple(name for name, t in VISIT_FIELDS.items() if t is bool)
 
 
 def canonical_bytes(row: Mapping[str, Any]) -> bytes:
@@ -54,7 +76,7 @@ def canonical_bytes(row: Mapping[str, Any]) -> bytes:
     obj = {name: row.get(name) for name in CHAIN_FIELDS}
     obj["extra"] = dict(obj["extra"] or {})
     obj["v"] = FORMAT_VERSION
-    for name in ("clock_trusted", "admit", "guardian"):
+    for name in BOOL_FIELDS:
         obj[name] = bool(obj[name])
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 

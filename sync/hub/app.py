@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from scanner.storage.chain import VISIT_FIELDS
 from sync.hub.store import HubStore
 
 PEER_CERT_KEY = "checkpoint.peer_cert"
@@ -25,38 +26,26 @@ MAX_INFLATED = 64 * 1024 * 1024
 HEX64 = r"^[0-9a-f]{64}$"
 
 
-class UploadVisit(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+def _upload_visit_model() -> type[BaseModel]:
+    """The upload model of one visit row, built from the row's one declaration (`VISIT_FIELDS`)."""
+    fields: dict[str, Any] = {}
+    for name, spec in VISIT_FIELDS.items():
+        typ = spec[0] | None if isinstance(spec, tuple) else (dict[str, Any] if spec is dict else spec)
+        fields[name] = (typ, ...)
+    fields["seq"] = (int, Field(ge=1))
+    fields["visit_id"] = (str, Field(min_length=1, max_length=64))
+    fields["prev_chain"] = (str, Field(pattern=HEX64))
+    fields["chain"] = (str, Field(pattern=HEX64))
+    return create_model("UploadVisit", __config__=ConfigDict(extra="forbid", strict=True), **fields)
 
-    seq: int = Field(ge=1)
-    visit_id: str = Field(min_length=1, max_length=64)
-    ts_ms: int
-    device_id: str
-    checkpoint_id: str
-    profile: str
-    clock_trusted: bool
-    format: str | None
-    issuer: str | None
-    code_id: str | None
-    subject: str | None
-    code_type: str | None
-    verdict: str
-    status: str | None
-    admit: bool
-    tone: str
-    guardian: bool
-    trust_list_version: int | None
-    status_list_version: int | None
-    latency_ms: int
-    extra: dict[str, Any]
-    prev_chain: str = Field(pattern=HEX64)
-    chain: str = Field(pattern=HEX64)
+
+UploadVisit = _upload_visit_model()
 
 
 class UploadBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    visits: list[UploadVisit] = Field(max_length=10000)
+    visits: list[UploadVisit] = Field(max_length=10000)  # type: ignore[valid-type]
 
 
 class UploadAck(BaseModel):
@@ -145,7 +134,7 @@ def create_app(store: HubStore, *, enrolled: str | None = None) -> FastAPI:
             batch = UploadBatch.model_validate_json(raw)
         except ValidationError as e:
             raise HTTPException(422, e.errors(include_url=False, include_input=False)) from None
-        rows = [v.model_dump() for v in batch.visits]
+        rows: list[dict[str, Any]] = [v.model_dump() for v in batch.visits]  # type: ignore[attr-defined]
         others = sorted({r["device_id"] for r in rows} - {device_id})
         if others:
             raise HTTPException(403, f"device {device_id} may not upload visits of {', '.join(others)}")

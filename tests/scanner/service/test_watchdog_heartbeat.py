@@ -1,4 +1,4 @@
-"""Heartbeat: the kiosk timer's beat feeds hub time to the trusted clock and keeps systemd informed."""
+"""Heartbeat: the kiosk timer's beat reports the clock's trust and keeps systemd informed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from scanner.clock import NO_REFERENCE, TrustedClock
 from scanner.service import sdnotify
-from scanner.service.watchdog import Heartbeat, Watchdog, read_hub_time
+from scanner.service.watchdog import Heartbeat, Watchdog
 from tests.helpers.notifysock import drain
 
 T0 = 1_790_000_000.0
@@ -24,19 +24,19 @@ def write_status(data: Path, **fields: object) -> None:
     (data / "sync-status.json").write_text(json.dumps({"online": True, **fields}))
 
 
-def test_hub_time_from_the_sync_agent_makes_the_clock_trusted(tmp_path: Path, notify_socket) -> None:
+def test_the_status_line_follows_the_clock_and_the_frames(tmp_path: Path, notify_socket) -> None:
     sock, env = notify_socket
     t = Times()
     clock = TrustedClock.open(tmp_path, wall=lambda: t.wall, monotonic=lambda: t.mono, boot_id=lambda: "b")
     dog = Watchdog(lambda: sdnotify.watchdog(env=env), timeout=20, monotonic=lambda: t.mono)
-    beat = Heartbeat(watchdog=dog, clock=clock, data_dir=tmp_path,
+    beat = Heartbeat(watchdog=dog, clock=clock,
                      notify=lambda state: sdnotify.notify(state, env=env))
     assert beat.ready()
     dog.frame()
     assert beat.tick() == f"scanning; clock untrusted ({NO_REFERENCE})"
     assert drain(sock) == [b"READY=1", b"WATCHDOG=1", b"STATUS=scanning; clock untrusted (no_reference)"]
 
-    write_status(tmp_path, hub_time_offset=86400.0, hub_time_measured_at=t.wall - 3)
+    clock.confirm_offset(86400.0, t.wall - 3)  # what the Session does with the sync agent's hub time
     t.mono += 10
     t.wall += 10
     dog.frame()
@@ -66,25 +66,8 @@ def test_for_kiosk_builds_the_watchdog_from_the_environment(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WATCHDOG_USEC", "30000000")
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
-    beat = Heartbeat.for_kiosk(last_frame=lambda: None, alive=lambda: False, clock=None, data_dir=tmp_path)
+    beat = Heartbeat.for_kiosk(last_frame=lambda: None, alive=lambda: False, clock=None)
     assert beat.watchdog is not None and beat.watchdog.timeout == 30.0
     assert beat.watchdog.check() == "pipeline not alive"
     monkeypatch.delenv("WATCHDOG_USEC")
-    assert Heartbeat.for_kiosk(last_frame=lambda: None, alive=lambda: True, clock=None,
-                               data_dir=tmp_path).watchdog is None
-
-
-@pytest.mark.parametrize("content", [
-    "", "{", "[]", '{"hub_time_offset": null, "hub_time_measured_at": 1}',
-    '{"hub_time_offset": "5", "hub_time_measured_at": 1}', '{"hub_time_offset": true, "hub_time_measured_at": 1}',
-    '{"hub_time_offset": 1e999, "hub_time_measured_at": 1}',
-])
-def test_odd_status_files_give_no_hub_time(tmp_path: Path, content: str) -> None:
-    (tmp_path / "sync-status.json").write_text(content)
-    assert read_hub_time(tmp_path) is None
-
-
-def test_missing_status_file_and_a_good_one(tmp_path: Path) -> None:
-    assert read_hub_time(tmp_path) is None
-    write_status(tmp_path, hub_time_offset=-2.5, hub_time_measured_at=T0)
-    assert read_hub_time(tmp_path) == (-2.5, T0)
+    assert Heartbeat.for_kiosk(last_frame=lambda: None, alive=lambda: True, clock=None).watchdog is None

@@ -82,3 +82,14 @@ def test_extra_accepts_pharmacy_and_school_fields():
 def test_extra_refuses_unknown_or_bad_fields(extra, needle):
     with pytest.raises(InputError, match=needle):
         validate_extra(extra)
+
+
+def test_the_device_record_and_the_hub_model_follow_the_one_row_declaration() -> None:
+    import dataclasses
+
+    from scanner.storage.chain import ROW_FIELDS, VISIT_FIELDS
+    from scanner.storage.visitlog import VisitRecord
+    from sync.hub.app import UploadVisit
+
+    assert {f.name for f in dataclasses.fields(VisitRecord)} == set(VISIT_FIELDS) - {"seq"}
+    assert tuple(UploadVisit.model_fields) == ROW_FIELDS
