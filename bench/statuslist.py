@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from keys.hcc1 import KeyEntry, sign_status_list, sign_trust_list
 from keys.keyfile import generate_key
+from keys.publishing import KeyEntry, sign_status_list, sign_trust_list
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
 

@@ -1,15 +1,14 @@
-"""The issuer side, for pilots, the demo and tests: sign health codes, trust lists and status lists.
+"""The HCC1 format's constants, and its encoder: the issuer side of a health code.
 
-The national platform and regional issuers would run these. Codes are built exactly as the HCC1 spec
-describes: CWT claims in a COSE_Sign1 (tag 18), zlib-compressed, Base45, prefixed `HCC1:`.
+`scanner.codes.hcc1` decodes with the same constants, so the two sides cannot drift apart. Codes are
+built as docs/format.md describes: CWT claims in a COSE_Sign1 (tag 18), zlib-compressed, Base45,
+prefixed `HCC1:`. Regional issuers would run the encoder; here it serves pilots, the demo and tests.
 """
 
 from __future__ import annotations
 
-import base64
 import os
 import zlib
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,17 +16,19 @@ from typing import Any
 import base45
 import cbor2
 
-from keys import jws
-from keys.keyfile import PrivateKey, PublicKey, alg_of, kid_of, spki_der
+from keys.keyfile import PrivateKey, alg_of, kid_of
 from keys.signing import sign_raw
-from keys.statuslist import STATUS_TYP
-from keys.trustlist import TRUST_TYP
 
-COSE_ALG = {"ES256": -7, "EdDSA": -8}
 PREFIX = "HCC1:"
+CLAIMS_VERSION = 1
+# COSE algorithm identifiers, both ways.
+COSE_ALG = {"ES256": -7, "EdDSA": -8}
+COSE_ALGS = {v: k for k, v in COSE_ALG.items()}
 STATUS_CODES = {"green": 0, "yellow": 1, "red": 2}
 RELATIONS = {"parent": 1, "child": 2, "spouse": 3, "grandparent": 4, "grandchild": 5, "sibling": 6,
              "other": 9}
+# Real codes are ~200-400 bytes; the cap stops a zlib bomb from eating the device's memory.
+MAX_DECOMPRESSED = 16 * 1024
 
 
 @dataclass
@@ -44,7 +45,7 @@ class CodeClaims:
     status_since: int | None = None
     card: bool = False
     guardian: tuple[str, int, bytes] | None = None  # (masked name, relation code, pseudonym)
-    version: int = 1
+    version: int = CLAIMS_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_cbor_map(self) -> dict[int, Any]:
@@ -94,43 +95,3 @@ def qr_png(payload: str, path: str | Path, *, scale: int = 6, border: int = 4) -
     segno.make(payload, mode="alphanumeric", error="m", boost_error=False).save(
         str(p), kind="png", scale=scale, border=border)
     return p
-
-
-# --- trust lists --------------------------------------------------------------------------------
-@dataclass
-class KeyEntry:
-    """One key of the trust list, with the issuer's display names and what it may sign."""
-
-    public_key: PublicKey
-    issuer: str
-    name_zh: str
-    name_en: str
-    use: Sequence[str] = ("code", "status")
-    not_before: int = 1735689600  # 2025-01-01
-    not_after: int = 1893456000  # 2030-01-01
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kid": base64.b64encode(kid_of(self.public_key)).decode(), "issuer": self.issuer,
-                "name": {"zh": self.name_zh, "en": self.name_en}, "alg": alg_of(self.public_key),
-                "spki": base64.b64encode(spki_der(self.public_key)).decode(), "use": list(self.use),
-                "not_before": self.not_before, "not_after": self.not_after}
-
-
-def sign_trust_list(root: PrivateKey, keys: Iterable[KeyEntry], *, version: int, issued_at: int,
-                    next_update: int) -> dict[str, str]:
-    payload = {"type": "hc-trustlist", "version": version, "issued_at": issued_at,
-               "next_update": next_update, "keys": [k.to_json() for k in keys], "dcc": []}
-    return jws.sign(payload, root, TRUST_TYP)
-
-
-# --- status lists -------------------------------------------------------------------------------
-def sign_status_list(signer: PrivateKey, *, issuer: str, version: int, issued_at: int, next_update: int,
-                     subjects: Iterable[tuple[bytes, int, int]] = (), revoked: Iterable[bytes] = (),
-                     base: int | None = None) -> dict[str, str]:
-    """A snapshot (base None) or a delta on `base`. Subjects are (pseudonym, status, since)."""
-    payload = {"type": "hc-statuslist", "issuer": issuer, "version": version, "base": base,
-               "issued_at": issued_at, "next_update": next_update,
-               "subjects": [{"sub": base64.b64encode(sub).decode(), "s": s, "sd": sd}
-                            for sub, s, sd in subjects],
-               "revoked": [base64.b64encode(c).decode() for c in revoked]}
-    return jws.sign(payload, signer, STATUS_TYP)

@@ -21,23 +21,13 @@ from keys import jws
 from keys.durable import atomic_write
 from keys.errors import RollbackError, TrustListError
 from keys.keyfile import PublicKey, alg_of, kid_of, load_spki_der
+from keys.localtext import LocalText
 from keys.signing import verify_raw
 
 log = logging.getLogger(__name__)
 
 TRUST_TYP = "hc-trustlist+json"
 USES = ("code", "status")
-
-
-@dataclass(frozen=True)
-class LocalText:
-    """A text in Chinese and English, as every name and message on the kiosk is shown."""
-
-    zh: str
-    en: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"zh": self.zh, "en": self.en}
 
 
 @dataclass(frozen=True)

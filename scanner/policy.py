@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from keys.trustlist import LocalText
+from keys.localtext import LocalText
 from scanner.errors import ConfigError
 from scanner.verify import Verdict, VerifyResult
 

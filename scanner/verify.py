@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from keys.localtext import LocalText
 from keys.signing import verify_raw
 from keys.statusstore import StatusStore
-from keys.trustlist import LocalText, TrustKey, TrustStore
+from keys.trustlist import TrustKey, TrustStore
 from scanner.codes import CodeError, DecodedCode, Guardian, decode_payload
 
 

@@ -15,15 +15,11 @@ from typing import Any, TypeGuard
 
 import cbor2
 
+from keys.hcc1 import CLAIMS_VERSION, COSE_ALGS, MAX_DECOMPRESSED, PREFIX, RELATIONS
 from scanner.codes.b45 import b45decode
 from scanner.codes.base import CodeError, DecodedCode, Guardian, HealthClaims
 
-PREFIX = "HCC1:"
-# Real codes are ~200-400 bytes; the cap stops a zlib bomb from eating the device's memory.
-MAX_DECOMPRESSED = 16 * 1024
-COSE_ALGS = {-7: "ES256", -8: "EdDSA"}
-RELATIONS = frozenset({1, 2, 3, 4, 5, 6, 9})
-CLAIMS_VERSION = 1
+RELATION_CODES = frozenset(RELATIONS.values())
 
 # The errors cbor2 and base45 raise on hostile input; anything else escaping is a bug to find.
 _DECODE_ERRORS = (cbor2.CBORError, ValueError, TypeError, KeyError, IndexError, OverflowError,
@@ -119,7 +115,7 @@ def _guardian(g: Any) -> Guardian:
     name, rel, sub = g.get("n"), g.get("r"), g.get("sub")
     if not isinstance(name, str):
         raise _malformed("guardian name (g.n) missing or not text")
-    if not _is_uint(rel) or rel not in RELATIONS:
+    if not _is_uint(rel) or rel not in RELATION_CODES:
         raise _malformed("guardian relation (g.r) missing or not one of 1-6, 9")
     if sub is not None and (not isinstance(sub, bytes) or len(sub) != 16):
         raise _malformed("guardian pseudonym (g.sub) is not 16 bytes")

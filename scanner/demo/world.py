@@ -12,17 +12,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keys.hcc1 import (
-    CodeClaims,
-    KeyEntry,
-    encode_payload,
-    issue_code,
-    qr_png,
-    sign_cose,
-    sign_status_list,
-    sign_trust_list,
-)
+from keys.hcc1 import CodeClaims, encode_payload, issue_code, qr_png, sign_cose
 from keys.keyfile import PrivateKey, generate_key, kid_of, write_private_key, write_public_key
+from keys.publishing import KeyEntry, sign_status_list, sign_trust_list
 
 
 @dataclass(frozen=True)

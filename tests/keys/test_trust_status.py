@@ -8,9 +8,9 @@ import os
 import pytest
 
 from keys.errors import RollbackError, StatusListError, TrustListError
-from keys.hcc1 import KeyEntry, sign_status_list, sign_trust_list
 from keys.jws import b64url_decode, b64url_encode
 from keys.keyfile import generate_key
+from keys.publishing import KeyEntry, sign_status_list, sign_trust_list
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
 

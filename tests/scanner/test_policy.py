@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from keys.trustlist import LocalText
+from keys.localtext import LocalText
 from scanner.config import settings_from_dict
 from scanner.errors import ConfigError
 from scanner.policy import OUTCOMES, Tone, builtin_names, builtin_problems, decide, load_profile

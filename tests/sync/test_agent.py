@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from keys.hcc1 import KeyEntry, sign_status_list, sign_trust_list
 from keys.keyfile import load_public_key
+from keys.publishing import KeyEntry, sign_status_list, sign_trust_list
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
 from scanner.demo.world import REGIONS, build_demo_world

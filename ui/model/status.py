@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from keys.trustlist import LocalText
+from keys.localtext import LocalText
 from scanner.status import StatusSnapshot
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from keys.trustlist import LocalText
+from keys.localtext import LocalText
 
 # Verdicts reached before the signature was checked: the code's name and issuer are only claims.
 UNSIGNED_VERDICTS = ("unsupported", "malformed", "unknown_key", "key_not_valid", "bad_signature")

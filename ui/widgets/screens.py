@@ -11,7 +11,7 @@ from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
-from keys.trustlist import LocalText
+from keys.localtext import LocalText
 from scanner.status import StatusSnapshot
 from ui.model.status import banners
 from ui.model.view import (

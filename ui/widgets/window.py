@@ -22,7 +22,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QKeyEvent
 from PySide6.QtWidgets import QLayout, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
-from keys.trustlist import LocalText
+from keys.localtext import LocalText
 from scanner.session import RecentDecision, Shown
 from scanner.status import StatusSnapshot
 from ui.model.pinauth import PinGate

@@ -11,9 +11,10 @@ import base45
 import cbor2
 import pytest
 
-from keys.hcc1 import CodeClaims, KeyEntry, encode_payload, issue_code, sign_cose, sign_status_list, sign_trust_list
+from keys.hcc1 import CodeClaims, encode_payload, issue_code, sign_cose
 from keys.jws import b64url_decode
 from keys.keyfile import generate_key
+from keys.publishing import KeyEntry, sign_status_list, sign_trust_list
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
 from scanner.verify import Status, Verdict, verify_code

@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from keys.deviceca import enroll, init_ca
-from keys.hcc1 import sign_status_list, sign_trust_list
 from keys.keyfile import generate_key
+from keys.publishing import sign_status_list, sign_trust_list
 from scanner.storage.chain import new_visit_id
 from scanner.storage.visitlog import VisitLog, VisitRecord
 from sync.hub.store import HubStore
@@ -163,7 +163,7 @@ def test_published_lists_conditional_get_and_deltas(hub, tmp_path):
         return out.stdout
 
     assert s.get(f"{proc.url}/v1/status/CN-ZJ", timeout=30).status_code == 404
-    from keys.hcc1 import KeyEntry
+    from keys.publishing import KeyEntry
     tl = sign_trust_list(root, [KeyEntry(signer.public_key(), "CN-ZJ", "浙江", "Zhejiang")], version=7,
                          issued_at=now, next_update=now + 3600)
     assert "version 7" in publish("trust-list", tl)

@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from keys.cli_device import register
+from keys.cli import register_device as register
 from keys.deviceca import DeviceCAError, device_id_of, enroll, enrolled, init_ca, server_cert
 
 

@@ -1,0 +1,56 @@
+"""Signing trust lists and status lists: the national platform's and the regional issuers' side.
+
+The national platform signs the trust list (every region's keys) with its root key; each issuer signs its
+status lists. Both are JWS documents (docs/format.md); devices verify them against pinned anchors.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from keys import jws
+from keys.keyfile import PrivateKey, PublicKey, alg_of, kid_of, spki_der
+from keys.statuslist import STATUS_TYP
+from keys.trustlist import TRUST_TYP
+
+
+@dataclass
+class KeyEntry:
+    """One key of the trust list, with the issuer's display names and what it may sign."""
+
+    public_key: PublicKey
+    issuer: str
+    name_zh: str
+    name_en: str
+    use: Sequence[str] = ("code", "status")
+    not_before: int = 1735689600  # 2025-01-01
+    not_after: int = 1893456000  # 2030-01-01
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kid": base64.b64encode(kid_of(self.public_key)).decode(), "issuer": self.issuer,
+                "name": {"zh": self.name_zh, "en": self.name_en}, "alg": alg_of(self.public_key),
+                "spki": base64.b64encode(spki_der(self.public_key)).decode(), "use": list(self.use),
+                "not_before": self.not_before, "not_after": self.not_after}
+
+
+def sign_trust_list(root: PrivateKey, keys: Iterable[KeyEntry], *, version: int, issued_at: int,
+                    next_update: int) -> dict[str, str]:
+    payload = {"type": "hc-trustlist", "version": version, "issued_at": issued_at,
+               "next_update": next_update, "keys": [k.to_json() for k in keys], "dcc": []}
+    return jws.sign(payload, root, TRUST_TYP)
+
+
+# --- status lists -------------------------------------------------------------------------------
+def sign_status_list(signer: PrivateKey, *, issuer: str, version: int, issued_at: int, next_update: int,
+                     subjects: Iterable[tuple[bytes, int, int]] = (), revoked: Iterable[bytes] = (),
+                     base: int | None = None) -> dict[str, str]:
+    """A snapshot (base None) or a delta on `base`. Subjects are (pseudonym, status, since)."""
+    payload = {"type": "hc-statuslist", "issuer": issuer, "version": version, "base": base,
+               "issued_at": issued_at, "next_update": next_update,
+               "subjects": [{"sub": base64.b64encode(sub).decode(), "s": s, "sd": sd}
+                            for sub, s, sd in subjects],
+               "revoked": [base64.b64encode(c).decode() for c in revoked]}
+    return jws.sign(payload, signer, STATUS_TYP)
