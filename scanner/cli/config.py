@@ -1,9 +1,9 @@
-"""`checkpoint config check|pin` and `checkpoint install`: the appliance's set-up commands.
+"""`checkpoint config check|pin`: validate settings files and set the admin PIN.
 
 `config check FILE…` reports every problem of each file on its own line, `FILE: key: problem`, and
 exits 1 if there was any. `config pin FILE` asks for the admin PIN (twice, never on the command line,
 where `ps` would show it) and writes its scrypt hash into `[admin] pin_hash`, leaving the rest of the
-file, comments included, as it was. `install` runs `systemd/install.sh` from the source tree.
+file, comments included, as it was.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 from keys.durable import atomic_write
 from scanner.errors import ConfigError, InputError
 
-INSTALL_SCRIPT = Path(__file__).resolve().parents[2] / "systemd" / "install.sh"
 # Settings that name files the services must be able to read.
 FILE_SETTINGS = ("trust.anchors", "trust.trust_list", "trust.status_lists", "hub.client_cert",
                  "hub.client_key", "hub.ca_cert")
@@ -36,17 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pin.add_argument("--stdin", action="store_true",
                      help="read the PIN from one line of standard input instead of asking twice")
     pin.set_defaults(func=cmd_pin)
-
-    inst = subparsers.add_parser(
-        "install", help="install the appliance: users, directories, venv, units (systemd/install.sh)")
-    inst.add_argument("--root", metavar="DIR", help="stage everything into DIR; touch nothing else")
-    inst.add_argument("--prefix", metavar="DIR", help="where the venv goes (default /opt/checkpoint)")
-    inst.add_argument("--skip-python", action="store_true", help="no venv and no package install")
-    inst.add_argument("--hub", action="store_true", help="also enable the reference hub")
-    inst.add_argument("--no-apt", action="store_true", help="do not install apt packages")
-    inst.add_argument("--no-enable", action="store_true", help="install the units but do not enable them")
-    inst.set_defaults(func=cmd_install)
-
 
 def file_problems(settings: object) -> list[str]:
     """Settings naming files that cannot be read."""
@@ -160,20 +148,3 @@ def cmd_pin(args: argparse.Namespace) -> int:
             print(f"{path}: {p}", file=sys.stderr)
         return 1
     return 0
-
-
-def cmd_install(args: argparse.Namespace) -> int:
-    import subprocess
-
-    if not INSTALL_SCRIPT.is_file():
-        raise InputError(f"{INSTALL_SCRIPT} not found: run systemd/install.sh from a checkout of the "
-                         "source (the installed package does not carry it)")
-    argv = ["bash", str(INSTALL_SCRIPT)]
-    if args.root:
-        argv += ["--root", args.root]
-    if args.prefix:
-        argv += ["--prefix", args.prefix]
-    for flag in ("skip_python", "hub", "no_apt", "no_enable"):
-        if getattr(args, flag):
-            argv.append("--" + flag.replace("_", "-"))
-    return subprocess.run(argv, check=False).returncode

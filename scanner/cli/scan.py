@@ -1,10 +1,6 @@
-"""`checkpoint decode` (read QR codes from image files, like zbarimg) and `checkpoint scan` (the camera
-pipeline, headless).
+"""`checkpoint scan`: the scanning pipeline, headless.
 
-Contracts used by acceptance checks:
-    checkpoint decode [--json] IMAGE ...
-        one JSON line per image: {"image", "codes": [{"text", "bytes_b64", "polygon"}], "ms"}, or
-        {"image", "error"} for a file that cannot be read (the run goes on; exit 1 at the end).
+Contract used by acceptance checks:
     checkpoint scan --source SPEC [trust options as in check] [--json] [--frames N | --duration S]
         one decision per line with its latency figures; source health changes as lines too.
 """
@@ -21,38 +17,6 @@ from typing import Any
 
 from scanner.cli.check import add_trust_options
 from scanner.errors import InputError
-
-
-def run_decode(args: argparse.Namespace) -> int:
-    from scanner.qr.decoder import FrameDecoder, read_image
-
-    decoders = args.decoder or ["zxing", "zbar"]
-    decoder = FrameDecoder(decoders)
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(encoding="utf-8", errors="backslashreplace")
-    failed = 0
-    for path in args.image:
-        t0 = time.perf_counter()
-        try:
-            codes = decoder.decode(read_image(path), thorough=True)
-        except InputError as e:
-            failed += 1
-            if args.json:
-                print(json.dumps({"image": path, "error": str(e)}, ensure_ascii=False), flush=True)
-            else:
-                print(f"checkpoint: error: {e}", file=sys.stderr, flush=True)
-            continue
-        ms = (time.perf_counter() - t0) * 1000
-        if args.json:
-            print(json.dumps({"image": path, "codes": [c.to_json() for c in codes], "ms": round(ms, 2)},
-                             ensure_ascii=False), flush=True)
-        elif not codes:
-            print(f"{path}: no QR code", flush=True)
-        else:
-            for c in codes:
-                shown = c.text if c.text is not None else "(binary) " + c.data.hex()
-                print(f"{path}: {shown}", flush=True)
-    return 1 if failed else 0
 
 
 def _decision_json(decision: Any) -> Any:
@@ -157,16 +121,6 @@ def run_scan(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    d = sub.add_parser("decode", help="read QR codes from image files",
-                       description="Read every QR code in each image (like zbarimg). Polygons are in the "
-                                   "image's own pixel coordinates, EXIF orientation ignored.")
-    d.add_argument("--json", action="store_true",
-                   help='one JSON line per image: {"image", "codes": [{"text", "bytes_b64", "polygon"}], "ms"}')
-    d.add_argument("--decoder", action="append", choices=["zxing", "zbar"],
-                   help="use only this decoder (repeatable; default: zxing, then zbar)")
-    d.add_argument("image", nargs="+", metavar="IMAGE")
-    d.set_defaults(func=run_decode)
-
     s = sub.add_parser("scan", help="run the scanning pipeline headless",
                        description="Read codes from a camera, files, a hardware scanner or synthetic scenes, "
                                    "check each and print one decision per line with latency figures.")
