@@ -1,6 +1,6 @@
 """JWS flattened JSON serialization (RFC 7515 §7.2.2), as the trust list and status lists use it.
 
-Only what the HCC1 spec needs: ES256 (raw r‖s) and EdDSA, a `kid` and a `typ` in the protected header.
+Only what `docs/format.md` §3.2 needs: ES256 (raw r‖s) and EdDSA, a `kid` and a `typ` in the protected header.
 Verification hands back the header and the payload bytes; the caller decides which key may sign.
 """
 

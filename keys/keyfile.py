@@ -2,7 +2,7 @@
 
 Private keys are PKCS#8 PEM written with mode 0600 (optionally encrypted with a passphrase); public
 keys and anchors are SubjectPublicKeyInfo PEM. The key id (kid) is the first 8 bytes of SHA-256 over
-the SPKI DER, as the HCC1 spec defines it.
+the SPKI DER, as `docs/format.md` §1.4 defines it.
 """
 
 from __future__ import annotations

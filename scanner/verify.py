@@ -1,7 +1,7 @@
-"""Verification of a scanned code: the spec §5 checks, in order, giving a frozen `VerifyResult`.
+"""Verification of a scanned code: the checks of `docs/format.md` §5, in order, giving a frozen `VerifyResult`.
 
 Pure and deterministic: it maps (payload, trust store, status store, now, max code age) to a verdict,
-the effective status and reasons. The first failing check wins, in the spec's order: unsupported,
+the effective status (§4.5) and reasons. The first failing check wins, in the order of §5.2: unsupported,
 malformed, unknown_key, key_not_valid, bad_signature, revoked, not_yet_valid, expired, stale,
 status_unverified, ok. The venue's policy (admit or not, what to show) is `scanner.policy`'s job.
 """
@@ -123,7 +123,7 @@ def _select_key(code: DecodedCode, trust: TrustStore) -> tuple[TrustKey | None, 
 
 def verify_code(payload: str | bytes, trust: TrustStore, status: StatusStore | None, now: float, *,
                 max_code_age: int | None, settings: VerifySettings = VerifySettings()) -> VerifyResult:
-    """Run the spec §5 checks on a scanned payload. `max_code_age` None or 0 means no limit."""
+    """Run the checks of `docs/format.md` §5 on a scanned payload. `max_code_age` None or 0 means no limit."""
     tl_version = trust.version
     try:
         code = decode_payload(payload)

@@ -1,7 +1,7 @@
 """What every code format hands to verification, and the typed failure a decoder raises.
 
 A decoder turns scanned text into a `DecodedCode` (signed structure plus claims) or raises
-`CodeError` carrying the spec's verdict (`unsupported` or `malformed`) and a reason in words.
+`CodeError` carrying the verdict of `docs/format.md` §5.2 (`unsupported` or `malformed`) and a reason in words.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import NamedTuple, Protocol
 
 
 class CodeError(Exception):
-    """A payload that cannot be decoded; `verdict` is the spec's verdict code."""
+    """A payload that cannot be decoded; `verdict` is its verdict code (`docs/format.md` §5.2)."""
 
     def __init__(self, verdict: str, reason: str):
         self.verdict = verdict

@@ -1,9 +1,8 @@
 """Decoder for HCC1 codes: `"HCC1:" Base45( zlib( COSE_Sign1 ) )` carrying CWT health-code claims.
 
-Exactly per `shared/spec/health-code-format.md` §1-2. Every failure is a `CodeError` with the spec's
-verdict: `unsupported` (unknown alg, unknown claims version) or `malformed` (everything else that is
-wrong with the bytes). Verification of the signature and of the claims' meaning happens in
-`scanner.verify`.
+Exactly per `docs/format.md` §1-2. Every failure is a `CodeError` with its verdict (§5.2): `unsupported`
+(unknown alg, unknown claims version) or `malformed` (everything else that is wrong with the bytes).
+Verification of the signature and of the claims' meaning happens in `scanner.verify`.
 """
 
 from __future__ import annotations
