@@ -1,0 +1,26 @@
+"""The appliance core: from a scanned payload or a camera frame to a decision and a logged visit. No Qt.
+
+Read first. What lives where (docs/architecture.md has the whole system):
+
+    errors.py    CheckpointError; InputError/ConfigError (bad input) apart from EnvironmentFailure
+                 (CameraError, StorageError: the world failing)
+    config.py    Settings: one typed, validated object from TOML (load_settings)
+    clock.py     Clock protocol, SystemClock, FixedClock, TrustedClock (clock.json, hub-confirmed time)
+    pin.py       the admin PIN's scrypt hash
+    codes/       payload formats behind one interface (decode_payload); HCC1 today
+    verify.py    verify_code -> VerifyResult: the checks of docs/format.md §5, in order
+    policy.py    VenueProfile, decide -> Decision (admit, tone, words); profiles/ holds the built-in venues
+    checker.py   Checker: stores, profile, settings and clock bound together; check(payload) -> Decision
+    sources/     where payloads come from: cameras, files, synthetic scenes, hardware scanners
+    qr/          pixels -> QR symbols (zxing-cpp, zbar, the frame strategy)
+    pipeline.py  Pipeline: sources -> qr -> checker -> events, on threads of its own
+    session.py   Session: decisions in, visits logged, counts and status out
+    status.py    StatusSnapshot: the device's state at a glance
+    storage/     the visit log, its row and hash chain (the device<->hub contract), the sync state file
+    service/     running under systemd: sd_notify, watchdog, structured logs
+    cli/         the `checkpoint` command; sub-commands come from entry points
+    demo/        a generated world of keys, lists and sample codes for the demo, tests and benchmarks
+
+Dependencies point one way: this package imports `keys` and never `sync` or `ui`, not even by name in a
+string (tests/test_layering.py). Clocks, stores and hardware are passed in, so the checking path is pure.
+"""

@@ -2,7 +2,14 @@
 
 Every sub-command lives in a module with `register(subparsers)`, which adds its parser and sets
 `func=handler`; a handler takes the parsed arguments and returns the exit code. Modules import their
-heavy dependencies inside the handlers, so `checkpoint check` starts fast.
+heavy dependencies inside the handlers, so `checkpoint check` starts fast. The modules of this package:
+
+    check.py   `checkpoint check`: verify codes against given anchors, lists and time
+    scan.py    `checkpoint decode` (QR codes from image files) and `checkpoint scan` (the pipeline, headless)
+    log.py     `checkpoint log verify / export`
+    config.py  `checkpoint config check / pin` and `checkpoint install`
+
+Other packages add theirs through the same entry points (`keys.cli`, `sync.cli`, `ui.cli`).
 """
 
 from __future__ import annotations

@@ -2,6 +2,12 @@
 
 `REPO` is the repository root and `VECTORS` the vendored HCC1 conformance vectors (`tests/data/hcc1/`); no
 test reads anything outside the repository.
+
+    vectors.py     the conformance cases run through the library the way the CLI runs them
+    payloads.py    fresh signed codes and conformance payloads for decoding, source and pipeline tests
+    notifysock.py  a real datagram socket standing in for systemd's $NOTIFY_SOCKET
+    faultproxy.py  a PKI for mutual TLS, the hub as a real process, and a fault-injecting proxy
+    fakes.py       fakes for hardware that is not here (a USB camera that is plugged and unplugged)
 """
 
 from __future__ import annotations
