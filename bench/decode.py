@@ -9,7 +9,7 @@ ms on empty frames, also one still scene and the glance alone; how far apart the
 frames with and without codes; which fallback pass rescues what the fast pass misses, at what cost;
 and false decodes (any code that was not in the frame).
 
-Goals (issue 3): combined <= 1.5 ms median per 640x480 frame with a code, empty frame <= 0.5 ms,
+Goals: combined <= 1.5 ms median per 640x480 frame with a code, empty frame <= 0.5 ms,
 >= 99% of the gate corpus decoded, zero false decodes.
     .venv/bin/python -m bench.decode [--count 300] [--empty 200] [--sizes 640x480,1280x720]
 """

@@ -6,7 +6,7 @@ pipeline decodes the newest frame and runs the real `Checker` (demo world: trust
 venue policy). Printed: latency from the capture of the decided frame to the decision (p50/p95/max),
 time from the first frame showing a code to its decision, decode and decision ms, frames skipped.
 
-Goal (issue 3): frame-to-decision p95 <= 50 ms at 30 fps.
+Goal: frame-to-decision p95 <= 50 ms at 30 fps.
     .venv/bin/python -m bench.pipeline [--scenes 40] [--fps 30] [--size 640x480] [--cores 1]
 """
 

@@ -2,7 +2,7 @@
 
 Apply includes everything the device does with a downloaded list: JSON parsing, signature
 verification, Base64 decoding and the SQLite transaction on a real file (WAL).
-Goals (issue 2): apply <= 15 s, lookup p99 <= 100 µs; the database size is reported.
+Goals: apply <= 15 s, lookup p99 <= 100 µs; the database size is reported.
     .venv/bin/python -m bench.statuslist [--entries 1000000] [--delta 10000] [--lookups 20000]
 """
 

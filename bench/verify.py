@@ -2,7 +2,7 @@
 
 A check is the whole path a scan takes after the QR decoder: decode (Base45, zlib, CBOR, COSE), trust
 lookup, signature verification, status-list lookups in SQLite, time checks and the venue policy.
-Goals (issue 2): >= 5,000 checks/s and <= 2x the raw verify cost.
+Goals: >= 5,000 checks/s and <= 2x the raw verify cost.
     .venv/bin/python -m bench.verify [--seconds 3]
 """
 

@@ -1,7 +1,7 @@
 """The device's state at a glance: clock, list freshness, sync, counts, camera, storage. No Qt.
 
-`Session.snapshot()` computes a `StatusSnapshot` once a second; the kiosk's status bar and the headless
-gate's health report both read it. Stale data never looks fresh: a list past its `next_update` is stale, a
+`Session.snapshot()` computes a `StatusSnapshot`; the kiosk's status bar reads it once a second, and it
+needs no Qt. Stale data never looks fresh: a list past its `next_update` is stale, a
 missing list counts as stale, and a sync state that cannot be read is "unknown", never "online".
 """
 

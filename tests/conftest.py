@@ -26,7 +26,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
 
 @pytest.fixture
 def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, dict[str, str]]]:
-    """systemd's notify socket, real: (socket to read with `tests.notifysock.drain`, environment)."""
+    """systemd's notify socket, real: (socket to read with `tests.helpers.notifysock.drain`, environment)."""
     with notify_socket_at(tmp_path / "notify.sock") as pair:
         yield pair
 

@@ -5,5 +5,5 @@
     session.py  demo_core: a `scanner.session.Session` on that world; decide_now
     table.py    run_table: `checkpoint demo --table`, every sample code decided and printed
 
-The kiosk demo (`ui/demo.py`) and the demo's local hub (`sync/demo.py`) build on these.
+The kiosk demo (`checkpoint demo`) and the demo's local hub build on these.
 """

@@ -1,4 +1,4 @@
-"""A kiosk core on a generated world (`scanner.demo.world`): for the demo, screenshots, tests and the bench."""
+"""A gate `Session` on a generated world (`scanner.demo.world`): for the demo, screenshots, tests, benches."""
 
 from __future__ import annotations
 

@@ -21,8 +21,6 @@ from typing import Any
 
 from scanner.service import sdnotify
 
-# Written by the sync agent (sync/status.py); read here as plain JSON, since scanner never imports sync.
-
 log = logging.getLogger(__name__)
 
 

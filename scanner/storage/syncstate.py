@@ -11,7 +11,8 @@ for a sync now by creating `sync-request`; the agent takes (removes) it and star
 * `pending`: visits not yet acknowledged by the hub; `uploaded_total` acknowledged so far and
   `duplicates_total`, how many of those the hub already held (a resend after a lost answer);
 * `hub_time_offset`: hub time minus device time in seconds at `hub_time_measured_at` (device time),
-  with `hub_time_rtt` (round trip, the offset's uncertainty); issue 6's trusted clock reads these;
+  with `hub_time_rtt` (round trip, the offset's uncertainty); the trusted clock reads these
+  (`scanner.clock.TrustedClock.confirm_offset`, called from `Session.snapshot`);
 * `trust_list`: `{version, issued_at, next_update, age, etag, error}`;
 * `status_lists`: per issuer `{version, issued_at, next_update, age, error}`;
 * `profiles`: venue profile overrides from the hub `{version, etag, error}` (file `venue-profiles.json`);

@@ -1,4 +1,4 @@
-"""Kiosk test fixtures: a real core (trust store, status store, visit log in tmp) on the generated world."""
+"""Kiosk test fixtures: a real `Session` (trust store, status store, visit log in tmp) on the generated world."""
 
 from __future__ import annotations
 
