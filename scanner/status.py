@@ -1,8 +1,8 @@
 """The device's state at a glance: clock, list freshness, sync, counts, camera, storage. No Qt.
 
-`Session.snapshot()` computes a `StatusSnapshot`; the kiosk's status bar reads it once a second, and it
-needs no Qt. Stale data never looks fresh: a list past its `next_update` is stale, a
-missing list counts as stale, and a sync state that cannot be read is "unknown", never "online".
+`Session.snapshot()` computes a `StatusSnapshot`, which the kiosk's status bar shows once a second. Stale
+data never looks fresh: a list past its `next_update` is stale, a missing list counts as stale, and a sync
+state that cannot be read is "unknown", never "online".
 """
 
 from __future__ import annotations
