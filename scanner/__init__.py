@@ -3,7 +3,7 @@
 Read first. What lives where (docs/architecture.md has the whole system):
 
     errors.py    CheckpointError; InputError/ConfigError (bad input) apart from EnvironmentFailure
-                 (CameraError, StorageError: the world failing)
+                 (SourceError, StorageError: the world failing)
     config.py    Settings: one typed, validated object from TOML (load_settings)
     clock.py     Clock protocol, SystemClock, FixedClock, TrustedClock (clock.json, hub-confirmed time)
     pin.py       the admin PIN's scrypt hash
@@ -16,7 +16,8 @@ Read first. What lives where (docs/architecture.md has the whole system):
     pipeline.py  Pipeline: sources -> qr -> checker -> events, on threads of its own
     session.py   Session: decisions in, visits logged, counts and status out
     status.py    StatusSnapshot: the device's state at a glance
-    storage/     the visit log, its row and hash chain (the device<->hub contract), the sync state file
+    storage/     the data directory (DataDir, open_stores), the visit log, its row and hash chain (the
+                 device<->hub contract), the sync state file
     service/     running under systemd: sd_notify, watchdog, structured logs
     cli/         the `checkpoint` command; sub-commands come from entry points
     demo/        a generated world of keys, lists and sample codes for the demo, tests and benchmarks

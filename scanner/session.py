@@ -1,10 +1,10 @@
 """The gate session: decisions in, visits logged, counts and status out. No Qt.
 
-The kiosk presents a `Session`; having no Qt, it runs as it is without a screen too. `Session.handle(event)` runs on the
-pipeline's worker thread for every decision: it logs the visit (durably, before the screen shows it) and
-returns what the screen needs. In the pharmacy flow a pass is held until the clerk has tapped the drug
-categories (`register_purchase`), so the registration is part of the visit record; a held visit that is
-never completed is still logged (`release_all`).
+The kiosk presents a `Session`; having no Qt, it runs as it is without a screen too.
+`Session.handle(event)` runs on the pipeline's worker thread for every decision: it logs the visit
+(durably, before the screen shows it) and returns what the screen needs. In the pharmacy flow a pass is
+held until the clerk has tapped the drug categories (`register_purchase`), so the registration is part of
+the visit record; a held visit that is never completed is still logged (`release_all`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Pixels to QR symbols: raw bytes, text and corner polygon of every QR code in a frame or image.
 
     engines.py  ZxingDecoder and ZbarDecoder (QR only, exact bytes, corners in input pixels) and the
-                symbol type DecodedCode
+                symbol type QrSymbol
     decoder.py  FrameDecoder: the frame strategy (a glance for code-like evidence, the fast pass, fallback
                 passes in turn; every pass for still images); read_image, decode_image
     images.py   read_image_payloads, for `checkpoint check --image`

@@ -8,8 +8,8 @@ thread then stops the pings too), feed it frames with `frame()` or give it a `la
 (for example `lambda: pipeline.last_frame_monotonic`), and add `pipeline.alive` as a check.
 
 No Qt and no sockets here: the ping function and the monotonic clock are injected, so tests drive it.
-`Heartbeat` bundles what the kiosk's UI timer does once a second: watchdog, hub time for the trusted
-clock, and the `systemctl status` line.
+`Heartbeat` bundles what the kiosk's UI timer does once a second: the watchdog, and the `systemctl status`
+line with the trusted clock's state.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The visit log's on-disk shape: schema migrations, venue extra fields, the canonical row encoding and the
-hash chain.
+"""The visit row: its fields (declared once for the device and the hub), venue extra fields, the canonical
+row encoding and the hash chain.
 
 Kept apart from `scanner/storage/visitlog.py` because the hub (`sync/hub/`) re-computes the same chain from
 uploaded rows and must agree byte for byte with the device.

@@ -1,6 +1,6 @@
 """The device's data directory: every file in it is named here, once.
 
-Several processes share it (kiosk or gate, sync agent, `checkpoint` commands); each file has one owner
+Several processes share it (kiosk, sync agent, `checkpoint` commands); each file has one owner
 that writes it and any number of readers.
 
 | path | owner | what |
@@ -13,7 +13,7 @@ that writes it and any number of readers.
 | `sync-request` | kiosk (creates), agent (takes) | "sync now" from the admin panel |
 | `venue-profiles.json` | the sync agent | venue profiles published by the hub |
 | `kiosk-prefs.json` | the kiosk's admin panel | profile, volume, mute chosen on site |
-| `exports/` | `Session.export_logs` | visit-log exports when no USB stick is mounted |
+| `exports/` | `Session.export_logs` | visit-log exports made from the admin panel |
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """`open_stores(settings)`: the one place that opens a device's trust store, status store and visit log.
 
-The CLI, the kiosk, the headless gate, the sync agent, the demo and the benchmarks all open their stores
-here, so the bootstrap rules are the same everywhere: a trust list from the config is taken only when
-none has been synced yet, and a bootstrap status list older than the synced one is simply not applied.
+The CLI, the kiosk, the sync agent and the demo all open their stores here, so the bootstrap rules are
+the same everywhere: a trust list from the config is taken only when none has been synced yet, and a
+bootstrap status list older than the synced one is simply not applied.
 """
 
 from __future__ import annotations
