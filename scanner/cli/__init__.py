@@ -4,10 +4,12 @@ Every sub-command lives in a module with `register(subparsers)`, which adds its 
 `func=handler`; a handler takes the parsed arguments and returns the exit code. Modules import their
 heavy dependencies inside the handlers, so `checkpoint check` starts fast. The modules of this package:
 
-    check.py   `checkpoint check`: verify codes against given anchors, lists and time
-    scan.py    `checkpoint decode` (QR codes from image files) and `checkpoint scan` (the pipeline, headless)
-    log.py     `checkpoint log verify / export`
-    config.py  `checkpoint config check / pin` and `checkpoint install`
+    check.py    `checkpoint check`: verify codes against given anchors, lists and time
+    decode.py   `checkpoint decode`: QR codes from image files
+    scan.py     `checkpoint scan`: the scanning pipeline, headless
+    log.py      `checkpoint log verify / export`
+    config.py   `checkpoint config check / pin`
+    install.py  `checkpoint install`: the appliance, with systemd/install.sh
 
 Other packages add theirs through the same entry points (`keys.cli`, `sync.cli`, `ui.cli`).
 """
