@@ -55,9 +55,17 @@ def _write_cert(path: Path, cert: x509.Certificate) -> Path:
     return path
 
 
+def _check_days(days: int, what: str) -> None:
+    """A certificate must be valid from now for at least a day, and for no absurd span."""
+    if not 1 <= days <= 36500:
+        raise DeviceCAError(f"{what}: --days {days} must be from 1 to 36500 (a certificate valid for "
+                            "less than a day would be expired when it reaches the device)")
+
+
 def init_ca(ca_dir: str | Path, *, name: str = "Checkpoint device CA", days: int = 3650,
             force: bool = False) -> Path:
     """Create the CA key and self-signed certificate; refuse to overwrite one unless `force`."""
+    _check_days(days, "device CA")
     d = Path(ca_dir)
     if (d / CA_KEY).exists() and not force:
         raise DeviceCAError(f"device CA {d}: already exists (use --force to replace it, which "
@@ -97,6 +105,7 @@ def load_ca(ca_dir: str | Path) -> tuple[x509.Certificate, ec.EllipticCurvePriva
 def _leaf(ca_dir: str | Path, cn: str, out_dir: str | Path, stem: str, days: int,
           usage: x509.ObjectIdentifier,
           san: list[x509.GeneralName] | None) -> tuple[Credentials, x509.Certificate]:
+    _check_days(days, f"certificate {cn}")
     ca_cert, ca_key = load_ca(ca_dir)
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()

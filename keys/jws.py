@@ -2,6 +2,8 @@
 
 Only what `docs/format.md` §3.2 needs: ES256 (raw r‖s) and EdDSA, a `kid` and a `typ` in the protected header.
 Verification hands back the header and the payload bytes; the caller decides which key may sign.
+Ambiguous envelopes are refused: a protected header with a repeated member, a `kid` in both the
+protected and the unprotected header, or any `crit` extension (none is understood here).
 """
 
 from __future__ import annotations
@@ -30,6 +32,29 @@ def b64url_decode(text: str) -> bytes:
         raise ValueError(f"invalid base64url: {e}") from None
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in seen:
+            raise ValueError(f"member {k!r} appears twice")
+        seen[k] = v
+    return seen
+
+
+def load_json(data: bytes | str, what: str, *, strict_members: bool = False) -> Any:
+    """Parse JSON from an untrusted source; any failure (bad text, nesting too deep) is a ValueError."""
+    try:
+        if strict_members:
+            return json.loads(data, object_pairs_hook=_no_duplicates)
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError(f"{what} is nested too deeply") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} is not UTF-8 text") from None
+    except ValueError as e:
+        raise ValueError(f"{what} is not JSON: {e}") from None
+
+
 @dataclass(frozen=True)
 class JwsParts:
     header: dict[str, Any]
@@ -42,10 +67,7 @@ class JwsParts:
 def parse(doc: dict[str, Any] | bytes | str) -> JwsParts:
     """Split a flattened JWS into its parts; raises ValueError naming what is wrong."""
     if isinstance(doc, bytes | str):
-        try:
-            doc = json.loads(doc)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ValueError(f"not JSON: {e}") from None
+        doc = load_json(doc, "the document")
     if not isinstance(doc, dict):
         raise ValueError("not a JWS object (expected protected, payload, signature)")
     for field in ("protected", "payload", "signature"):
@@ -54,11 +76,19 @@ def parse(doc: dict[str, Any] | bytes | str) -> JwsParts:
     protected = doc["protected"]
     header_bytes = b64url_decode(protected)
     try:
-        header = json.loads(header_bytes)
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("protected header is not JSON") from None
+        header = load_json(header_bytes, "protected header", strict_members=True)
+    except ValueError as e:
+        raise ValueError(f"protected header: {e}") from None
     if not isinstance(header, dict):
         raise ValueError("protected header is not a JSON object")
+    unprotected = doc.get("header", {})
+    if not isinstance(unprotected, dict):
+        raise ValueError("unprotected header is not a JSON object")
+    if "kid" in header and "kid" in unprotected:
+        raise ValueError("kid appears in both the protected and the unprotected header")
+    if "crit" in header or "crit" in unprotected:
+        raise ValueError(f"crit header {header.get('crit', unprotected.get('crit'))!r} names an "
+                         "extension this verifier does not understand")
     kid = None
     if "kid" in header:
         if not isinstance(header["kid"], str):

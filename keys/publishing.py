@@ -28,12 +28,16 @@ class KeyEntry:
     use: Sequence[str] = ("code", "status")
     not_before: int = 1735689600  # 2025-01-01
     not_after: int = 1893456000  # 2030-01-01
+    max_code_lifetime: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"kid": base64.b64encode(kid_of(self.public_key)).decode(), "issuer": self.issuer,
-                "name": {"zh": self.name_zh, "en": self.name_en}, "alg": alg_of(self.public_key),
-                "spki": base64.b64encode(spki_der(self.public_key)).decode(), "use": list(self.use),
-                "not_before": self.not_before, "not_after": self.not_after}
+        entry = {"kid": base64.b64encode(kid_of(self.public_key)).decode(), "issuer": self.issuer,
+                 "name": {"zh": self.name_zh, "en": self.name_en}, "alg": alg_of(self.public_key),
+                 "spki": base64.b64encode(spki_der(self.public_key)).decode(), "use": list(self.use),
+                 "not_before": self.not_before, "not_after": self.not_after}
+        if self.max_code_lifetime is not None:
+            entry["max_code_lifetime"] = self.max_code_lifetime
+        return entry
 
 
 def sign_trust_list(root: PrivateKey, keys: Iterable[KeyEntry], *, version: int, issued_at: int,

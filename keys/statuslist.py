@@ -7,7 +7,7 @@ job.
 
 from __future__ import annotations
 
-import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,7 @@ def _parse_payload(payload: dict[str, Any], source: str) -> StatusListDoc:
         raise bad("issuer missing or not a string")
     for field in ("version", "issued_at", "next_update"):
         if not is_int(payload.get(field)):
-            raise bad(f"{field} missing or not an integer")
+            raise bad(f"{field} missing or not an integer from 0 to 2^63-1")
     base = payload.get("base")
     if base is not None and not is_int(base):
         raise bad("base is neither null nor an integer")
@@ -69,7 +69,7 @@ def _parse_payload(payload: dict[str, Any], source: str) -> StatusListDoc:
             if not is_int(s) or s not in (0, 1, 2):
                 raise ValueError(f"subjects[{i}].s is not 0, 1 or 2")
             if not is_int(sd):
-                raise ValueError(f"subjects[{i}].sd missing or not an integer")
+                raise ValueError(f"subjects[{i}].sd missing or not an integer from 0 to 2^63-1")
             subjects.append((sub, s, sd))
         revoked = tuple(b64decode_strict(c, f"revoked[{i}]") for i, c in enumerate(revoked_in))
     except ValueError as e:
@@ -80,8 +80,12 @@ def _parse_payload(payload: dict[str, Any], source: str) -> StatusListDoc:
 
 
 def verify_status_list(doc: dict[str, Any] | bytes | str, trust: TrustStore,
-                       source: str = "<status list>") -> StatusListDoc:
-    """Parse a status list and check that a key allowed for its issuer signed it."""
+                       source: str = "<status list>", now: float | None = None) -> StatusListDoc:
+    """Parse a status list and check that a key allowed for its issuer signed it.
+
+    A key past its `not_after` (at `now`, default the system clock) signs no more status lists: a
+    retired key's holder could otherwise turn every card of the region green again.
+    """
     try:
         parts = jws.parse(doc)
     except ValueError as e:
@@ -90,9 +94,9 @@ def verify_status_list(doc: dict[str, Any] | bytes | str, trust: TrustStore,
         raise StatusListError(source, f"typ is {parts.header.get('typ')!r}, expected {STATUS_TYP!r}")
     alg = parts.header.get("alg")
     try:
-        payload = json.loads(parts.payload)
-    except (ValueError, UnicodeDecodeError):
-        raise StatusListError(source, "payload is not JSON") from None
+        payload = jws.load_json(parts.payload, "payload")
+    except ValueError as e:
+        raise StatusListError(source, str(e)) from None
     if not isinstance(payload, dict):
         raise StatusListError(source, "payload is not a JSON object")
     parsed = _parse_payload(payload, source)
@@ -105,4 +109,8 @@ def verify_status_list(doc: dict[str, Any] | bytes | str, trust: TrustStore,
         raise StatusListError(source, "signature does not verify")
     if not key.valid_at(parsed.issued_at):
         raise StatusListError(source, f"signing key {key.kid.hex()} was not valid at issued_at")
+    at = time.time() if now is None else now
+    if at > key.not_after:
+        raise StatusListError(source, f"signing key {key.kid.hex()} is retired (not_after "
+                                      f"{key.not_after}); its status lists are no longer accepted")
     return parsed

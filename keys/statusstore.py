@@ -109,7 +109,7 @@ class StatusStore:
     def apply(self, doc: dict[str, Any] | bytes | str | StatusListDoc, trust: TrustStore,
               source: str = "<status list>", now: float | None = None) -> ApplyResult:
         """Verify and apply one status list; raise `StatusListError` and change nothing if refused."""
-        parsed = doc if isinstance(doc, StatusListDoc) else verify_status_list(doc, trust, source)
+        parsed = doc if isinstance(doc, StatusListDoc) else verify_status_list(doc, trust, source, now=now)
         return self.apply_verified(parsed, now=now)
 
     def apply_verified(self, sl: StatusListDoc, now: float | None = None) -> ApplyResult:

@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 
 TRUST_TYP = "hc-trustlist+json"
 USES = ("code", "status")
+# Every integer in a list (versions, times) must fit the signed 64-bit column it is stored in.
+INT_MAX = 2**63 - 1
+# How long after its key's not_after a printed card may still be shown, unless the trust list says
+# otherwise per key (`max_code_lifetime`, seconds).
+DEFAULT_CARD_LIFETIME = 400 * 86400
 
 
 @dataclass(frozen=True)
@@ -40,9 +45,16 @@ class TrustKey:
     use: frozenset[str]
     not_before: int
     not_after: int
+    # The longest a code signed by this key may live, seconds; None: the defaults (cards 400 days,
+    # personal codes the venue profile's maximum code age).
+    max_code_lifetime: int | None = None
 
     def valid_at(self, t: int) -> bool:
         return self.not_before <= t <= self.not_after
+
+    def retired_for(self, now: float, lifetime: int) -> bool:
+        """True once no code this key signed can still be within `lifetime` seconds of its issue."""
+        return now > self.not_after + lifetime
 
 
 def b64decode_strict(text: Any, what: str) -> bytes:
@@ -55,8 +67,8 @@ def b64decode_strict(text: Any, what: str) -> bytes:
 
 
 def is_int(v: Any) -> TypeGuard[int]:
-    """An integer in JSON terms: `true` is not 1."""
-    return isinstance(v, int) and not isinstance(v, bool)
+    """An integer in JSON terms (`true` is not 1) that fits a signed 64-bit column, never negative."""
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= INT_MAX
 
 
 def verify_envelope(doc: dict[str, Any] | bytes | str, anchors: Sequence[PublicKey], typ: str,
@@ -78,9 +90,9 @@ def verify_envelope(doc: dict[str, Any] | bytes | str, anchors: Sequence[PublicK
     if signer is None:
         raise TrustListError(source, "signature does not verify against any pinned trust anchor")
     try:
-        payload = json.loads(parts.payload)
-    except (ValueError, UnicodeDecodeError):
-        raise TrustListError(source, "payload is not JSON") from None
+        payload = jws.load_json(parts.payload, "payload")
+    except ValueError as e:
+        raise TrustListError(source, str(e)) from None
     if not isinstance(payload, dict):
         raise TrustListError(source, "payload is not a JSON object")
     return payload, signer
@@ -104,14 +116,17 @@ def _parse_key(entry: Any) -> TrustKey:
         raise ValueError("use is not a list of strings")
     nb, na = entry.get("not_before"), entry.get("not_after")
     if not is_int(nb) or not is_int(na):
-        raise ValueError("not_before/not_after missing or not integers")
+        raise ValueError("not_before/not_after missing or not integers from 0 to 2^63-1")
+    lifetime = entry.get("max_code_lifetime")
+    if lifetime is not None and (not is_int(lifetime) or lifetime == 0):
+        raise ValueError("max_code_lifetime is not a positive number of seconds")
     name = entry.get("name") or {}
     if not isinstance(name, dict):
         name = {}
     zh: str = name["zh"] if isinstance(name.get("zh"), str) else issuer
     en: str = name["en"] if isinstance(name.get("en"), str) else issuer
     return TrustKey(kid=kid, issuer=issuer, name=LocalText(zh, en), alg=alg, public_key=pub,
-                    use=frozenset(use), not_before=nb, not_after=na)
+                    use=frozenset(use), not_before=nb, not_after=na, max_code_lifetime=lifetime)
 
 
 @dataclass(frozen=True)
@@ -137,7 +152,7 @@ class TrustList:
             raise TrustListError(source, f"payload type is {payload.get('type')!r}, expected 'hc-trustlist'")
         for name in ("version", "issued_at", "next_update"):
             if not is_int(payload.get(name)):
-                raise TrustListError(source, f"{name} missing or not an integer")
+                raise TrustListError(source, f"{name} missing or not an integer from 0 to 2^63-1")
         entries = payload.get("keys")
         if not isinstance(entries, list):
             raise TrustListError(source, "keys missing or not a list")
@@ -157,7 +172,7 @@ class TrustList:
         dcc = payload.get("dcc") or []
         if not isinstance(dcc, list):
             raise TrustListError(source, "dcc is not a list")
-        doc_obj = json.loads(doc) if isinstance(doc, bytes | str) else doc
+        doc_obj = jws.load_json(doc, "the document") if isinstance(doc, bytes | str) else doc
         return cls(version=payload["version"], issued_at=payload["issued_at"],
                    next_update=payload["next_update"],
                    keys={kid: tuple(v) for kid, v in keys.items()},
@@ -179,6 +194,8 @@ class TrustStore:
         self.anchors = list(anchors)
         self.directory = directory
         self.current: TrustList | None = None
+        # Why the store holds no valid list although one was expected (refused cache or bootstrap).
+        self.problem: str | None = None
 
     @classmethod
     def from_document(cls, doc: dict[str, Any] | bytes | str, anchors: Sequence[PublicKey],
@@ -197,16 +214,46 @@ class TrustStore:
         return cls.from_document(data, anchors, str(p))
 
     @classmethod
-    def open(cls, directory: str | Path, anchors: Sequence[PublicKey]) -> TrustStore:
-        """Open the persisted store; an empty directory gives an empty store (every code: unknown_key)."""
+    def open(cls, directory: str | Path, anchors: Sequence[PublicKey],
+             bootstrap: str | Path | None = None) -> TrustStore:
+        """Open the persisted store; an empty directory gives an empty store (every code: unknown_key).
+
+        Never refuses to open: a cached list that no longer verifies (damaged file, anchors rotated
+        without overlap) is moved aside for inspection and the store falls back to the `bootstrap`
+        file, or to no list at all. `problem` then says what happened, for the screen and the status
+        file; the sync agent fetches a fresh list.
+        """
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         store = cls(anchors, d)
         path = d / cls.FILE
         if path.exists():
             # The cached list is re-verified: anchors may have been rotated since it was stored.
-            store.current = TrustList.verify(path.read_bytes(), store.anchors, str(path))
+            try:
+                store.current = TrustList.verify(path.read_bytes(), store.anchors, str(path))
+            except (TrustListError, OSError) as e:
+                aside = store._set_aside(path)
+                store.problem = f"cached trust list refused ({e}); kept as {aside.name}"
+                log.error("%s", store.problem)
+        if store.current is None and bootstrap:
+            refused = store.problem
+            try:
+                store.update(Path(bootstrap).read_bytes(), str(bootstrap))
+                store.problem = refused  # still worth telling: the device runs on its bootstrap list
+            except (TrustListError, OSError) as e:
+                why = f"bootstrap trust list {bootstrap} refused: {e}"
+                store.problem = f"{store.problem}; {why}" if store.problem else why
+                log.error("%s", why)
         return store
+
+    @staticmethod
+    def _set_aside(path: Path) -> Path:
+        """Rename a refused file to `<name>.bad-<n>`, never overwriting an earlier one."""
+        n = 1
+        while (aside := path.with_name(f"{path.name}.bad-{n}")).exists():
+            n += 1
+        os.replace(path, aside)
+        return aside
 
     def update(self, doc: dict[str, Any] | bytes | str, source: str = "<trust list>") -> TrustList:
         new = TrustList.verify(doc, self.anchors, source)
@@ -216,6 +263,7 @@ class TrustStore:
         if self.directory is not None:
             atomic_write(self.directory / self.FILE, json.dumps(new.document, ensure_ascii=False))
         self.current = new
+        self.problem = None
         return new
 
     # --- lookups -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 from keys.localtext import LocalText
 from keys.signing import verify_raw
 from keys.statusstore import StatusStore
-from keys.trustlist import TrustKey, TrustStore
+from keys.trustlist import DEFAULT_CARD_LIFETIME, TrustKey, TrustStore
 from scanner.codes import CodeError, DecodedCode, Guardian, decode_payload
 
 
@@ -100,8 +100,25 @@ class VerifyResult:
         }
 
 
-def _select_key(code: DecodedCode, trust: TrustStore) -> tuple[TrustKey | None, str | None]:
-    """The trust-list key allowed to have signed this code, or why none is."""
+def code_lifetime(key: TrustKey, card: bool, max_code_age: int | None) -> int:
+    """The longest a code of this type signed by `key` may live, seconds.
+
+    Cards: the key's `max_code_lifetime`, else 400 days. Personal codes: the venue's maximum code
+    age, bounded by the key's `max_code_lifetime` when the trust list gives one, else 400 days.
+    """
+    if card:
+        return key.max_code_lifetime or DEFAULT_CARD_LIFETIME
+    limits = [v for v in (max_code_age, key.max_code_lifetime) if v]
+    return min(limits) if limits else DEFAULT_CARD_LIFETIME
+
+
+def _select_key(code: DecodedCode, trust: TrustStore, now: float,
+                max_code_age: int | None) -> tuple[TrustKey | None, str | None]:
+    """The trust-list key allowed to have signed this code, or why none is.
+
+    Validity at `iat` alone would let a retired key's holder backdate codes, so a key is also refused
+    once `now` is past its not_after by more than the longest lifetime a code of this type may have.
+    """
     candidates = trust.keys_for(code.kid)
     if not candidates:
         return None, "unknown_key"
@@ -116,6 +133,9 @@ def _select_key(code: DecodedCode, trust: TrustStore) -> tuple[TrustKey | None, 
             reasons.append(f"key {k.kid.hex()} is {k.alg}, the code says {code.alg}")
         elif not k.valid_at(c.iat):
             reasons.append(f"key {k.kid.hex()} was not valid at the code's issue time")
+        elif k.retired_for(now, lifetime := code_lifetime(k, c.card, max_code_age)):
+            reasons.append(f"key {k.kid.hex()} retired at {k.not_after}; no code it signed may live "
+                           f"longer than {lifetime} s after that")
         else:
             return k, None
     return None, "; ".join(reasons)
@@ -139,7 +159,7 @@ def verify_code(payload: str | bytes, trust: TrustStore, status: StatusStore | N
     def fail(verdict: Verdict, reason: str) -> VerifyResult:
         return VerifyResult(verdict=verdict, reasons=(reason,), **base)  # type: ignore[arg-type]
 
-    key, why = _select_key(code, trust)
+    key, why = _select_key(code, trust, now, max_code_age)
     if key is None:
         if why == "unknown_key":
             return fail(Verdict.UNKNOWN_KEY, f"no trust-list key with kid {code.kid.hex()}")
