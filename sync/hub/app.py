@@ -7,22 +7,20 @@ A device may only upload its own visits. The OpenAPI document is served at `/ope
 
 from __future__ import annotations
 
-import gzip
 import json
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from starlette.concurrency import run_in_threadpool
 
 from scanner.storage.chain import VISIT_FIELDS
+from sync.hub.limits import DEFAULT_LIMITS, BodyLimits, BodyRefused, check_content_length, decode_body, read_capped
 from sync.hub.store import HubStore
 
 PEER_CERT_KEY = "checkpoint.peer_cert"
-MAX_BODY = 8 * 1024 * 1024
-MAX_INFLATED = 64 * 1024 * 1024
 HEX64 = r"^[0-9a-f]{64}$"
 
 
@@ -97,7 +95,7 @@ def _device(request: Request, enrollment: Enrollment) -> str:
     return device_id
 
 
-def create_app(store: HubStore, *, enrolled: str | None = None) -> FastAPI:
+def create_app(store: HubStore, *, enrolled: str | None = None, limits: BodyLimits = DEFAULT_LIMITS) -> FastAPI:
     app = FastAPI(title="Checkpoint reference hub", version="1",
                   description="Visit uploads from enrolled devices (mutual TLS); trust list and status "
                               "list distribution; time and health.")
@@ -119,28 +117,31 @@ def create_app(store: HubStore, *, enrolled: str | None = None) -> FastAPI:
     async def upload(request: Request) -> UploadAck:
         """Store a batch of visits. Idempotent by visit id: duplicates are acknowledged, not stored twice."""
         device_id = _device(request, enrollment)
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise HTTPException(413, f"batch larger than {MAX_BODY} bytes")
-        if request.headers.get("content-encoding", "").lower() == "gzip":
-            try:
-                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                raw = d.decompress(raw, MAX_INFLATED)
-                if d.unconsumed_tail:
-                    raise HTTPException(413, "batch inflates beyond the limit")
-            except (zlib.error, gzip.BadGzipFile, EOFError) as e:
-                raise HTTPException(400, f"body is not valid gzip: {e}") from None
         try:
-            batch = UploadBatch.model_validate_json(raw)
-        except ValidationError as e:
-            raise HTTPException(422, e.errors(include_url=False, include_input=False)) from None
-        rows: list[dict[str, Any]] = [v.model_dump() for v in batch.visits]  # type: ignore[attr-defined]
-        others = sorted({r["device_id"] for r in rows} - {device_id})
-        if others:
-            raise HTTPException(403, f"device {device_id} may not upload visits of {', '.join(others)}")
-        res = store.upload(device_id, rows)
-        return UploadAck(device_id=device_id, received=len(rows), stored=res.stored,
-                         duplicates=res.duplicates, acked=res.acked, chain_breaks=res.chain_breaks)
+            check_content_length(request.headers.get("content-length"), limits)
+            raw = await read_capped(request.stream(), limits)
+        except BodyRefused as e:
+            raise HTTPException(e.status, e.detail) from None
+
+        def parse_and_store() -> UploadAck:
+            # Off the event loop: inflating, parsing and SQLite never hold up another device's request.
+            try:
+                text = decode_body(raw, request.headers.get("content-encoding"), limits)
+            except BodyRefused as e:
+                raise HTTPException(e.status, e.detail) from None
+            try:
+                batch = UploadBatch.model_validate_json(text)
+            except ValidationError as e:
+                raise HTTPException(422, e.errors(include_url=False, include_input=False)) from None
+            rows: list[dict[str, Any]] = [v.model_dump() for v in batch.visits]  # type: ignore[attr-defined]
+            others = sorted({r["device_id"] for r in rows} - {device_id})
+            if others:
+                raise HTTPException(403, f"device {device_id} may not upload visits of {', '.join(others)}")
+            res = store.upload(device_id, rows)
+            return UploadAck(device_id=device_id, received=len(rows), stored=res.stored,
+                             duplicates=res.duplicates, acked=res.acked, chain_breaks=res.chain_breaks)
+
+        return await run_in_threadpool(parse_and_store)
 
     @app.get("/v1/trust-list", responses={304: {"description": "not modified (If-None-Match)"},
                                           404: {"description": "nothing published"}})

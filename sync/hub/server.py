@@ -51,18 +51,32 @@ def _no_tickets(_config: Any, default: Callable[[], ssl.SSLContext]) -> ssl.SSLC
     return ctx
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The hub's TCP socket, bound and listening, with Nagle's algorithm off.
+
+    Created with IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose `proto` says
+    TCP, and a socket made with proto 0 (and every connection accepted from it) would otherwise keep
+    Nagle's algorithm, delaying each small answer by the peer's delayed ACK (~40 ms).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this on Linux; asyncio sets it again on each, as proto is TCP.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(app: Any, *, host: str, port: int, certfile: str, keyfile: str, device_ca: str,
           announce: Callable[[str], None] | None = None, log_level: str = "warning") -> None:
     """Bind, announce the URL (port 0 picks a free port), then serve until SIGINT/SIGTERM."""
     import uvicorn
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.set_inheritable(True)
+    sock = listening_socket(host, port)
     bound = sock.getsockname()[1]
+    family = sock.family
     config = uvicorn.Config(app, http=PeerCertProtocol, ssl_certfile=certfile, ssl_keyfile=keyfile,
                             ssl_cert_reqs=ssl.CERT_REQUIRED, ssl_ca_certs=device_ca,
                             ssl_context_factory=_no_tickets, log_level=log_level, access_log=False,
