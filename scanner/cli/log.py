@@ -52,10 +52,28 @@ def parse_since(text: str) -> int:
     return int(when.timestamp() * 1000)
 
 
+def _device_key(args: argparse.Namespace) -> tuple[Any, str | None]:
+    """The device certificate's public key and device id, to check the log's signed checkpoints."""
+    from cryptography import x509
+
+    from scanner.config import Settings, load_settings
+
+    settings = load_settings(args.config) if args.config else Settings()
+    path = args.device_cert or settings.hub.client_cert
+    if not path:
+        return None, None
+    try:
+        cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
+    except (OSError, ValueError) as e:
+        raise InputError(f"device certificate {path}: cannot read it ({e})") from None
+    return cert.public_key(), args.device_id or settings.device.id
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
+    public_key, device_id = _device_key(args)
     with open_log(args) as log:
         integrity = log.integrity_check()
-        report = log.verify()
+        report = log.verify(public_key, device_id)
         state = log.storage()
         pending = log.pending_count()
     if integrity != "ok":
@@ -64,7 +82,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not report.ok:
         print(f"chain BROKEN at row {report.bad_seq}: {report.problem} ({report.rows} rows read)")
         return EXIT_CHAIN_BROKEN
-    print(f"ok: {report.rows} rows, chain intact, {pending} not yet synced, "
+    anchored = ("no signed checkpoint yet" if report.anchored_seq is None
+                else f"anchored up to seq {report.anchored_seq}"
+                + ("" if public_key is not None else " (signatures not checked: no device certificate)"))
+    print(f"ok: {report.rows} rows, chain intact, {anchored}, {pending} not yet synced, "
           f"{state.used_bytes // 1024} KiB used ({state.percent}% of cap)")
     if state.alarm:
         print(f"warning: {state.message}")
@@ -93,6 +114,10 @@ def register(subparsers: Any) -> None:
     sub.required = True
     v = sub.add_parser("verify", help="check the hash chain and the database integrity")
     add_log_location(v)
+    v.add_argument("--device-cert", metavar="PEM",
+                   help="the device's client certificate, to check the signed checkpoints "
+                        "(default: hub.client_cert of --config)")
+    v.add_argument("--device-id", metavar="ID", help="device id the checkpoints name (default: device.id)")
     v.set_defaults(func=cmd_verify)
     e = sub.add_parser("export", help="write visits as JSON lines or CSV (for a USB stick)")
     add_log_location(e)

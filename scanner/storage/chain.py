@@ -24,16 +24,31 @@ checks that each row's `prev_chain` equals the previous row's `chain` and that i
 above, so an edit, a deletion or an insertion anywhere shows. When retention purges old (synced) rows,
 the `chain_anchor` in the `meta` table moves forward in the same transaction; the first remaining row
 must link to that anchor, so deleting rows at the head without the purge is detected too.
+
+Log identity and signed checkpoints
+-----------------------------------
+Each log has a `log_id` (32 random lower-case hex characters, created with the database, in `meta`): a
+wiped data directory starts a new log, so the hub never mistakes its restarted `seq` for a replay. A
+chain alone has no key: whoever can write the file can truncate the tail or recompute every hash after
+an edit. So the device key signs `checkpoint_message(device_id, log_id, seq, chain)` (ECDSA P-256,
+SHA-256, DER, base64) for the log's head from time to time; the checkpoints are kept in the log and
+sent to the hub, which acknowledges `(last_seq, last_chain)`. A verifier then refuses a log whose rows
+do not reach a signed checkpoint or the hub's acknowledgement, or whose hash there differs.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import time
 from collections.abc import Mapping
 from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from scanner.errors import InputError
 
@@ -84,6 +99,27 @@ def canonical_bytes(row: Mapping[str, Any]) -> bytes:
 def chain_hash(prev_chain: str, row: Mapping[str, Any]) -> str:
     """`SHA-256(prev ‖ canonical row bytes)` as lower-case hex."""
     return hashlib.sha256(bytes.fromhex(prev_chain) + canonical_bytes(row)).hexdigest()
+
+
+def checkpoint_message(device_id: str, log_id: str, seq: int, chain: str) -> bytes:
+    """The bytes a device signs to vouch for its log's head (the same on device and hub)."""
+    return b"checkpoint-log-v1\n" + f"{device_id}\n{log_id}\n{seq}\n{chain}".encode()
+
+
+def sign_checkpoint(key: ec.EllipticCurvePrivateKey, message: bytes) -> str:
+    """ECDSA P-256 / SHA-256 over `message`, DER, base64."""
+    return base64.b64encode(key.sign(message, ec.ECDSA(hashes.SHA256()))).decode("ascii")
+
+
+def checkpoint_signature_ok(public_key: Any, message: bytes, signature: str) -> bool:
+    """Whether `signature` (base64 DER) is the P-256 key's signature over `message`."""
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(signature, str):
+        return False
+    try:
+        public_key.verify(base64.b64decode(signature, validate=True), message, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 def new_visit_id(now: float | None = None) -> str:

@@ -2,12 +2,14 @@
 
 `visits` holds one row per decision (the fields of `scanner.storage.chain.ROW_FIELDS`, plus when it
 was synced), `outbox` one row per visit still to upload (deleted in the transaction that records the
-hub's acknowledgement), `meta` the chain anchor that moves forward when retention purges old rows.
+hub's acknowledgement), `meta` the chain anchor that moves forward when retention purges old rows, the
+log's `log_id` and the hub's last acknowledgement, `checkpoints` the device-signed heads of the chain.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections.abc import Callable
 
@@ -50,5 +52,13 @@ def _m1(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO meta (key, value) VALUES ('chain_anchor', ?)", (json.dumps([0, GENESIS]),))
 
 
+def _m2(conn: sqlite3.Connection) -> None:
+    # The log's identity; an existing log gets one too (its rows keep their seq).
+    conn.execute("INSERT INTO meta (key, value) VALUES ('log_id', ?)", (secrets.token_hex(16),))
+    # Signed heads of the chain (see `scanner.storage.chain`, "Log identity and signed checkpoints").
+    conn.execute("CREATE TABLE checkpoints (seq INTEGER PRIMARY KEY, chain TEXT NOT NULL, "
+                 "signature TEXT NOT NULL, signed_at_ms INTEGER NOT NULL)")
+
+
 # Append-only: migration N brings a database from user_version N-1 to N (`keys.durable.migrate`).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2]

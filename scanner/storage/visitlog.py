@@ -37,6 +37,8 @@ from scanner.storage.chain import (
     ROW_FIELDS,
     SCHOOL_ROLES,
     chain_hash,
+    checkpoint_message,
+    checkpoint_signature_ok,
     new_visit_id,
     validate_extra,
 )
@@ -120,6 +122,21 @@ class ChainReport:
     rows: int
     bad_seq: int | None = None
     problem: str | None = None
+    # The highest seq vouched for by a signed checkpoint or the hub's acknowledgement (None: nothing).
+    anchored_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed head of the chain: the device key's signature over `checkpoint_message`."""
+
+    seq: int
+    chain: str
+    signature: str
+    signed_at_ms: int
+
+# How many signed checkpoints a log keeps (the newest vouches for everything before it).
+CHECKPOINTS_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -151,6 +168,8 @@ class VisitLog:
             self._conn = connect(self.path, synchronous="FULL", timeout=busy_timeout_s, row_factory=True)
             self._conn.execute("PRAGMA foreign_keys=ON")
             migrate(self._conn, MIGRATIONS, name=f"visit log {self.path}")
+            self.log_id: str = str(self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'log_id'").fetchone()[0])
             self.page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
             self.set_cap(storage_cap_mb)
         except SchemaTooNew as e:
@@ -187,6 +206,54 @@ class VisitLog:
         seq, chain = json.loads(self._conn.execute(
             "SELECT value FROM meta WHERE key = 'chain_anchor'").fetchone()[0])
         return int(seq), str(chain)
+
+    def head(self) -> tuple[int, str]:
+        """The last row's (seq, chain), or the anchor's when the log is empty."""
+        with self._lock:
+            try:
+                return self._tail()
+            except sqlite3.Error as e:
+                raise StorageError(f"visit log {self.path}: cannot read: {e}") from e
+
+    # -- checkpoints and the hub's acknowledgement --------------------------------------------------
+
+    def add_checkpoint(self, seq: int, chain: str, signature: str, at: float | None = None) -> None:
+        """Keep a signed head; older ones beyond `CHECKPOINTS_KEPT` are dropped."""
+        at_ms = int((time.time() if at is None else at) * 1000)
+        with self._lock:
+            try:
+                with immediate_transaction(self._conn):
+                    self._conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)",
+                                       (seq, chain, signature, at_ms))
+                    self._conn.execute("DELETE FROM checkpoints WHERE seq NOT IN (SELECT seq FROM checkpoints "
+                                       "ORDER BY seq DESC LIMIT ?)", (CHECKPOINTS_KEPT,))
+            except sqlite3.Error as e:
+                raise StorageError(f"visit log {self.path}: cannot record a checkpoint: {e}") from e
+
+    def last_checkpoint(self) -> Checkpoint | None:
+        r = self._read("SELECT seq, chain, signature, signed_at_ms FROM checkpoints ORDER BY seq DESC "
+                       "LIMIT 1").fetchone()
+        return Checkpoint(*r) if r else None
+
+    def set_hub_ack(self, last_seq: int, last_chain: str | None) -> None:
+        """Record what the hub holds of this log (it never shrinks)."""
+        held = self.hub_ack()
+        if held is not None and held[0] >= last_seq:
+            return
+        with self._lock:
+            try:
+                with immediate_transaction(self._conn):
+                    self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('hub_ack', ?)",
+                                       (json.dumps([last_seq, last_chain]),))
+            except sqlite3.Error as e:
+                raise StorageError(f"visit log {self.path}: cannot record the hub's ack: {e}") from e
+
+    def hub_ack(self) -> tuple[int, str | None] | None:
+        r = self._read("SELECT value FROM meta WHERE key = 'hub_ack'").fetchone()
+        if r is None:
+            return None
+        seq, chain = json.loads(r[0])
+        return int(seq), chain
 
     def append(self, record: VisitRecord) -> StoredVisit:
         """Write the visit and its outbox entry in one transaction; return once committed to disk."""
@@ -308,11 +375,14 @@ class VisitLog:
     def count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM visits").fetchone()[0])
 
-    def verify(self) -> ChainReport:
+    def verify(self, public_key: Any = None, device_id: str | None = None) -> ChainReport:
         """Walk the whole chain from the anchor; report the first row that does not link or hash.
 
-        Reads one snapshot on its own connection, so appends and purges by other processes meanwhile
-        neither block it nor make it report a false break.
+        Then the chain is held against what lies outside it: each signed checkpoint must match the row
+        at its seq (and, given the device's public key and id, carry a valid signature), no checkpoint
+        or hub acknowledgement may lie beyond the last row (a cut tail), and every visit not yet
+        uploaded must still be in the outbox. Reads one snapshot on its own connection, so appends and
+        purges by other processes meanwhile neither block it nor make it report a false break.
         """
         try:
             conn = connect(self.path, readonly=True, row_factory=True)
@@ -322,24 +392,59 @@ class VisitLog:
             conn.execute("BEGIN")
             anchor_seq, prev = json.loads(conn.execute(
                 "SELECT value FROM meta WHERE key = 'chain_anchor'").fetchone()[0])
+            marks = self._vouched(conn, public_key, device_id)
+            if isinstance(marks, ChainReport):
+                return marks
+            anchored = max(marks, default=None)
+            if anchor_seq in marks and marks[anchor_seq][0] != prev:
+                return ChainReport(False, 0, anchor_seq, f"the chain anchor differs from the "
+                                   f"{marks[anchor_seq][1]} at seq {anchor_seq}", anchored)
             expected_seq = anchor_seq + 1
             n = 0
             for r in conn.execute(f"SELECT {', '.join(ROW_FIELDS)} FROM visits ORDER BY seq"):
                 row = self._row_dict(r)
                 n += 1
                 if row["seq"] != expected_seq:
-                    return ChainReport(False, n, row["seq"], f"row {expected_seq} is missing")
+                    return ChainReport(False, n, row["seq"], f"row {expected_seq} is missing", anchored)
                 if row["prev_chain"] != prev:
-                    return ChainReport(False, n, row["seq"], "does not link to the previous row")
+                    return ChainReport(False, n, row["seq"], "does not link to the previous row", anchored)
                 if chain_hash(prev, row) != row["chain"]:
-                    return ChainReport(False, n, row["seq"], "content does not match its hash (edited)")
+                    return ChainReport(False, n, row["seq"], "content does not match its hash (edited)", anchored)
+                if row["seq"] in marks and marks[row["seq"]][0] != row["chain"]:
+                    return ChainReport(False, n, row["seq"], f"chain differs from the {marks[row['seq']][1]} "
+                                       "(rows edited and the chain recomputed)", anchored)
                 prev = row["chain"]
                 expected_seq += 1
-            return ChainReport(True, n)
+            last = expected_seq - 1
+            if anchored is not None and anchored > last:
+                return ChainReport(False, n, last + 1, f"rows {last + 1} to {anchored} are missing: the "
+                                   f"{marks[anchored][1]} vouches for seq {anchored} (tail cut)", anchored)
+            lost = conn.execute("SELECT MIN(seq) FROM visits WHERE synced_at_ms IS NULL "
+                                "AND seq NOT IN (SELECT seq FROM outbox)").fetchone()[0]
+            if lost is not None:
+                return ChainReport(False, n, lost, "not uploaded yet but missing from the outbox", anchored)
+            return ChainReport(True, n, anchored_seq=anchored)
         except sqlite3.Error as e:
             raise StorageError(f"visit log {self.path}: cannot read: {e}") from e
         finally:
             conn.close()
+
+    def _vouched(self, conn: sqlite3.Connection, public_key: Any,
+                 device_id: str | None) -> dict[int, tuple[str, str]] | ChainReport:
+        """seq -> (chain, what vouches for it) from signed checkpoints and the hub's ack."""
+        marks: dict[int, tuple[str, str]] = {}
+        ack = conn.execute("SELECT value FROM meta WHERE key = 'hub_ack'").fetchone()
+        if ack is not None:
+            seq, chain = json.loads(ack[0])
+            if chain:
+                marks[int(seq)] = (str(chain), "hub's acknowledgement")
+        for seq, chain, signature, _ in conn.execute("SELECT * FROM checkpoints ORDER BY seq"):
+            if public_key is not None and device_id is not None and not checkpoint_signature_ok(
+                    public_key, checkpoint_message(device_id, self.log_id, seq, chain), signature):
+                return ChainReport(False, 0, seq, f"checkpoint at seq {seq}: the device key's signature "
+                                   "does not verify (forged or altered)")
+            marks[seq] = (chain, "signed checkpoint")
+        return marks
 
     def integrity_check(self) -> str:
         return str(self._read("PRAGMA integrity_check").fetchone()[0])
@@ -383,5 +488,5 @@ class VisitLog:
         return n
 
 
-__all__ = ["DRUG_CATEGORIES", "GENESIS", "SCHOOL_ROLES", "ChainReport", "StorageState", "StoredVisit", "VisitLog",
-           "VisitRecord", "validate_extra"]
+__all__ = ["DRUG_CATEGORIES", "GENESIS", "SCHOOL_ROLES", "ChainReport", "Checkpoint", "StorageState",
+           "StoredVisit", "VisitLog", "VisitRecord", "validate_extra"]

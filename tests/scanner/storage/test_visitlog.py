@@ -12,6 +12,7 @@ import pytest
 
 from scanner.errors import InputError, StorageError
 from scanner.storage.chain import new_visit_id
+from scanner.storage.schema import MIGRATIONS
 from scanner.storage.visitlog import VisitLog, VisitRecord
 
 NOW = 1767225600.0
@@ -34,7 +35,7 @@ def log(tmp_path):
 def test_opens_in_wal_with_full_sync_and_current_schema(tmp_path, log):
     conn = sqlite3.connect(tmp_path / "visits.sqlite")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert log._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     conn.close()
 
