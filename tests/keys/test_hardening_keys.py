@@ -112,7 +112,7 @@ def test_deeply_nested_trust_list_is_refused(region, depth) -> None:
     root, _ = region
     payload = b'{"type":"hc-trustlist","version":1,"issued_at":1,"next_update":2,"keys":' + \
         b"[" * depth + b"]" * depth + b"}"
-    with pytest.raises(TrustListError, match="nested too deeply|keys"):
+    with pytest.raises(TrustListError, match=r"nested too deeply|keys"):
         TrustStore.from_document(_raw_trust_list(root, payload), [root.public_key()])
     doc = json.dumps({"protected": "x" * 10, "payload": "", "signature": ""})
     deep = "[" * depth + doc + "]" * depth
@@ -177,8 +177,8 @@ def test_kid_in_both_headers_is_refused(region) -> None:
 def test_duplicate_kid_in_protected_header_is_refused(region) -> None:
     root, _ = region
     kid = jws.b64url_encode(kid_of(root.public_key()))
-    header = ('{"alg":"ES256","kid":"%s","kid":"%s","typ":"%s"}' % (kid, jws.b64url_encode(b"other"),
-                                                                      TRUST_TYP)).encode()
+    other = jws.b64url_encode(b"other")
+    header = f'{{"alg":"ES256","kid":"{kid}","kid":"{other}","typ":"{TRUST_TYP}"}}'.encode()
     with pytest.raises(TrustListError, match="twice"):
         TrustStore.from_document(_sign_raw_jws(_tl_payload(), header, root), [root.public_key()])
 

@@ -79,7 +79,6 @@ def test_editing_a_row_and_recomputing_the_chain_is_detected(tmp_path, key) -> N
 
 def test_deleting_the_first_rows_and_moving_the_anchor_is_detected(tmp_path, key) -> None:
     log = signed_log(tmp_path / "v.sqlite", key, n=10)
-    seq, chain = log.head()
     # A checkpoint at seq 5, then the attacker drops rows 1..5 and moves the anchor there, rewriting
     # everything after so the chain looks whole.
     with raw(log.path) as c:
