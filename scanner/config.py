@@ -117,6 +117,9 @@ class SyncSettings:
     batch_size: int = _opt(500, minimum=1, maximum=10000)
     timeout: float = _opt(10.0, minimum=0.5)
     backoff_max: float = _opt(300.0, minimum=1)
+    # Largest list the agent downloads, in MiB; a bigger answer is refused before it fills memory.
+    max_trust_list_mb: float = _opt(16.0, minimum=0.01)
+    max_status_list_mb: float = _opt(64.0, minimum=0.01)
 
 
 @dataclass(frozen=True)

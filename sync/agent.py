@@ -1,20 +1,25 @@
 """The sync agent: a separate process that uploads the visit log and keeps trust data fresh.
 
-One round (`run_once`) talks to the hub over mutual TLS:
+One round (`run_once`) is a series of independent steps; each one's failure is recorded in
+`sync-status.json` (`steps`) and does not keep the others from running:
 
-1. reads the hub's time and records the clock offset (every contact);
-2. uploads the outbox in gzip JSON batches; rows are marked synced only after the hub acknowledged
-   them (idempotent by visit id, so a batch resent after a lost answer is never stored twice);
-3. fetches the trust list with a conditional GET (ETag) and hands it to `TrustStore.update`, which
-   refuses a tampered or rolled-back list and keeps the cached one;
-4. fetches each accepted issuer's status list with `since=` its held version (a delta if the hub has
-   one on that base, else a snapshot) and applies it with `StatusStore.apply`;
+0. signs a checkpoint of the visit log's head with the device key (also offline);
+1. contacts the hub: `POST /v1/round` with the versions held and the device's health record; the answer
+   gives the hub's time (the clock offset) and says which lists changed (an older hub without
+   `/v1/round` answers 404: the agent then reads `/v1/time` and asks for every list conditionally);
+2. uploads the outbox in gzip JSON batches with the log id and a signed checkpoint; rows are marked
+   synced only after the hub acknowledged them, and the hub's (last seq, last chain) is kept in the log;
+3. fetches the trust list (conditional GET, ETag; streamed to disk with a size cap) and hands it to
+   `TrustStore.update`, which refuses a tampered or rolled-back list and keeps the cached one;
+4. fetches each issuer's status list with `since=` its held version, same caps, `StatusStore.apply`;
    then venue profile overrides, if the hub publishes any (checked, newer versions only);
 5. purges synced visits past the retention, and writes `sync-status.json` for the kiosk.
 
-`run` repeats rounds every `sync.interval` seconds; after a failure it waits with exponential backoff
-and jitter, capped at `sync.backoff_max`. A failed request is all it takes to be "offline": nothing is
-guessed from interfaces or pings. Under systemd it sends READY/WATCHDOG/STATUS notifications.
+Every answer is validated (`sync.answers`) before use. Every request has a whole-request deadline and
+is broken off when the agent is told to stop (`sync.transport`). "online" means every step that needed
+the hub got a good answer in the last round. `run` repeats rounds every `sync.interval` seconds; after a
+failure it waits with exponential backoff and jitter, capped at `sync.backoff_max`. Under systemd it
+sends READY/WATCHDOG/STATUS notifications.
 """
 
 from __future__ import annotations
@@ -25,19 +30,20 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from keys.durable import atomic_write_json
 from scanner.errors import CheckpointError
 from scanner.storage.datadir import VENUE_PROFILES_FILE
 from scanner.storage.syncstate import SyncStatus, read_status, take_sync_request, write_status
-from sync.errors import HubRefused, HubUnavailable, SyncConfigError
+from sync.answers import ProfilesDoc, RoundAnswer, TimeAnswer, UploadAck, parse_answer
+from sync.errors import HubRefused, SyncConfigError, SyncError
+from sync.health import health_record
+from sync.transport import HubClient, spool_path
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,9 @@ MAX_STATUS_STEPS = 10
 # Venue profile overrides from the hub, `{"version", "profiles": {NAME: {profile, outcomes}}}`, in the
 # same shape as a settings file's `[profiles.NAME]` tables; the kiosk merges them under its own settings.
 PROFILES_FILE = VENUE_PROFILES_FILE
+# Code ids admitted at this device's site recently, from the hub's round answer (gate anti-passback).
+SITE_ADMISSIONS_FILE = "site-admissions.json"
+MiB = 1024 * 1024
 
 
 def backoff_delay(failures: int, *, base: float, cap: float, rng: random.Random) -> float:
@@ -74,6 +83,8 @@ class AgentConfig:
     anchors: list[str] = field(default_factory=list)
     # How often `run` pings the systemd watchdog while it waits (at least twice per WatchdogSec).
     watchdog_ping: float = 5.0
+    max_trust_list_bytes: int = 16 * MiB
+    max_status_list_bytes: int = 64 * MiB
 
     @classmethod
     def from_settings(cls, settings: Any) -> AgentConfig:
@@ -89,7 +100,9 @@ class AgentConfig:
                    ca_cert=hub.ca_cert, data_dir=settings.data_dir, device_id=settings.device.id,
                    batch_size=settings.sync.batch_size, timeout=settings.sync.timeout,
                    interval=settings.sync.interval, backoff_max=settings.sync.backoff_max,
-                   retention_days=settings.log.retention_days, anchors=list(settings.trust.anchors))
+                   retention_days=settings.log.retention_days, anchors=list(settings.trust.anchors),
+                   max_trust_list_bytes=int(settings.sync.max_trust_list_mb * MiB),
+                   max_status_list_bytes=int(settings.sync.max_status_list_mb * MiB))
 
 
 @dataclass
@@ -101,11 +114,13 @@ class RoundReport:
     status_lists: dict[str, str] = field(default_factory=dict)
     profiles: str = "unchanged"
     purged: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 class SyncAgent:
     def __init__(self, config: AgentConfig, visit_log: Any, trust: Any = None, status: Any = None, *,
-                 notify: Callable[[str], bool] | None = None, rng: random.Random | None = None):
+                 notify: Callable[[str], bool] | None = None, rng: random.Random | None = None,
+                 stop: threading.Event | None = None):
         self.config = config
         self.log = visit_log
         self.trust = trust
@@ -113,98 +128,120 @@ class SyncAgent:
         self.notify = notify or (lambda _state: False)
         self.rng = rng or random.Random()
         self.state = read_status(config.data_dir) or SyncStatus()
-        self._session: requests.Session | None = None
-
-    # -- HTTP ---------------------------------------------------------------------------------------
-
-    def _http(self) -> requests.Session:
-        if self._session is None:
-            s = requests.Session()
-            # The appliance's settings decide the CA and proxies, not the process environment
-            # (REQUESTS_CA_BUNDLE would silently replace the pinned hub CA).
-            s.trust_env = False
-            s.verify = self.config.ca_cert
-            s.cert = (self.config.client_cert, self.config.client_key)
-            self._session = s
-        return self._session
+        self.stop = stop or threading.Event()
+        self.client = HubClient(config.url, client_cert=config.client_cert, client_key=config.client_key,
+                                ca_cert=config.ca_cert, timeout=config.timeout, stop=self.stop,
+                                # Every request is bounded; one that ended (either way) proves the agent lives.
+                                on_request_end=lambda: self.notify("WATCHDOG=1"))
+        self.started_at = time.time()
+        self._device_key: Any = None
+        self._round_supported = True
 
     def close(self) -> None:
         """Close pooled connections to the hub."""
-        self._reset()
+        self.client.close()
 
-    def _reset(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+    # -- the device key and checkpoints -------------------------------------------------------------
 
-    def _request(self, method: str, path: str, **kw: Any) -> requests.Response:
-        try:
-            return self._request_once(method, path, **kw)
-        finally:
-            # Every request is bounded by the timeout; one that ended (either way) proves the agent lives.
-            self.notify("WATCHDOG=1")
+    def _key(self) -> Any:
+        """The device's TLS client key, which also signs the log's checkpoints (EC P-256)."""
+        if self._device_key is None:
+            from cryptography.hazmat.primitives.asymmetric import ec
 
-    def _request_once(self, method: str, path: str, **kw: Any) -> requests.Response:
-        url = f"{self.config.url}{path}"
-        try:
-            r = self._http().request(method, url, timeout=self.config.timeout, **kw)
-        except requests.exceptions.Timeout:
-            self._reset()
-            raise HubUnavailable(f"hub {self.config.url}: no answer within {self.config.timeout:g} s") from None
-        except requests.exceptions.SSLError as e:
-            self._reset()
-            raise HubUnavailable(f"hub {self.config.url}: TLS failed ({_short(e)})") from None
-        except requests.exceptions.RequestException as e:
-            self._reset()
-            raise HubUnavailable(f"hub {self.config.url}: unreachable ({_short(e)})") from None
-        if r.status_code >= 500:
-            self._reset()
-            raise HubUnavailable(f"hub {self.config.url}: server error {r.status_code} on {path}")
-        if r.status_code >= 400 and r.status_code != 404:
+            from keys.errors import KeysError
+            from keys.keyfile import load_private_key
+
             try:
-                detail = str(r.json().get("detail"))
-            except ValueError:
-                detail = r.text[:200]
-            raise HubRefused(r.status_code, f"{method} {path}: {detail}")
-        return r
+                key = load_private_key(self.config.client_key)
+            except (KeysError, OSError, ValueError) as e:
+                raise SyncConfigError(f"device key {self.config.client_key}: cannot load it to sign "
+                                      f"checkpoints ({e})") from None
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise SyncConfigError(f"device key {self.config.client_key}: not an EC P-256 key")
+            self._device_key = key
+        return self._device_key
 
-    def _json(self, r: requests.Response) -> Any:
-        try:
-            return r.json()
-        except ValueError:
-            raise HubRefused(r.status_code, f"answer to {r.request.path_url} is not JSON") from None
+    def checkpoint(self) -> dict[str, Any] | None:
+        """Sign the log's head if no checkpoint covers it yet; return the newest checkpoint for the hub."""
+        from scanner.storage.chain import checkpoint_message, sign_checkpoint
 
-    # -- one round ----------------------------------------------------------------------------------
+        seq, chain = self.log.head()
+        if seq == 0:
+            return None
+        last = self.log.last_checkpoint()
+        if last is None or last.seq < seq:
+            message = checkpoint_message(self.config.device_id, self.log.log_id, seq, chain)
+            self.log.add_checkpoint(seq, chain, sign_checkpoint(self._key(), message))
+            last = self.log.last_checkpoint()
+        return {"seq": last.seq, "chain": last.chain, "signature": last.signature} if last else None
+
+    # -- talking to the hub -------------------------------------------------------------------------
 
     def measure_time(self) -> float:
         t0 = time.time()
         m0 = time.monotonic()
-        hub_time = self._json(self._request("GET", "/v1/time")).get("time")
+        a = self.client.request("GET", "/v1/time")
         rtt = time.monotonic() - m0
-        if not isinstance(hub_time, int | float):
-            raise HubRefused(200, "time answer has no number")
-        offset = float(hub_time) - (t0 + rtt / 2)
+        if a.status != 200:
+            raise HubRefused(a.status, "GET /v1/time: no time answer")
+        return self._record_time(parse_answer(TimeAnswer, a.body, "GET /v1/time").time, t0, rtt)
+
+    def _record_time(self, hub_time: float, t0: float, rtt: float) -> float:
+        offset = hub_time - (t0 + rtt / 2)
         self.state.hub_time_offset = round(offset, 3)
         self.state.hub_time_rtt = round(rtt, 3)
         self.state.hub_time_measured_at = t0
         return offset
 
+    def hub_round(self) -> RoundAnswer | None:
+        """`POST /v1/round`: time, what changed, the health record. None from a hub without it."""
+        if not self._round_supported:
+            self.measure_time()
+            return None
+        have = {"trust_list": self.state.trust_list.get("etag") if self.trust and self.trust.version else None,
+                "profiles": self.state.profiles.get("etag"), "rules": None,
+                "status": {i.issuer: i.version for i in self.status_store.issuers()} if self.status_store else {}}
+        try:
+            log_bytes: int | None = self.log.storage().used_bytes
+        except CheckpointError:
+            log_bytes = None
+        health = health_record(self.config.data_dir, self.state, log_bytes=log_bytes, started_at=self.started_at,
+                               clock_trusted=None)
+        t0 = time.time()
+        m0 = time.monotonic()
+        a = self.client.request("POST", "/v1/round", json={"have": have, "health": health})
+        rtt = time.monotonic() - m0
+        if a.status == 404:
+            # An older hub: from now on the individual requests (time, then every list conditionally).
+            self._round_supported = False
+            self.measure_time()
+            return None
+        answer = parse_answer(RoundAnswer, a.body, "POST /v1/round", a.status)
+        self._record_time(answer.time, t0, rtt)
+        atomic_write_json(self.config.data_dir / SITE_ADMISSIONS_FILE,
+                          {"received_at": time.time(), "admissions": [x.model_dump() for x in answer.admissions]})
+        return answer
+
     def _prepare(self, after_seq: int) -> tuple[list[dict[str, Any]], bytes] | None:
         rows = self.log.pending(self.config.batch_size, after_seq=after_seq)
         if not rows:
             return None
-        body = json.dumps({"visits": rows}, separators=(",", ":"), ensure_ascii=False).encode()
+        from scanner.storage.chain import checkpoint_message, sign_checkpoint
+
+        last = rows[-1]
+        # Each batch carries the device's signature over its last row, so the hub can anchor the chain.
+        cp = {"seq": last["seq"], "chain": last["chain"], "signature": sign_checkpoint(
+            self._key(), checkpoint_message(self.config.device_id, self.log.log_id, last["seq"], last["chain"]))}
+        body = json.dumps({"log_id": self.log.log_id, "visits": rows, "checkpoint": cp},
+                          separators=(",", ":"), ensure_ascii=False).encode()
         return rows, gzip.compress(body, compresslevel=3)
 
-    def _post_batch(self, body: bytes) -> dict[str, Any]:
-        r = self._request("POST", "/v1/visits", data=body,
-                          headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
-        if r.status_code != 200:
-            raise HubRefused(r.status_code, "upload not accepted")
-        ack = self._json(r)
-        if not isinstance(ack, dict):
-            raise HubRefused(r.status_code, "upload answer is not an object")
-        return ack
+    def _post_batch(self, body: bytes) -> UploadAck:
+        a = self.client.request("POST", "/v1/visits", data=body, what="upload",
+                                headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+        if a.status != 200:
+            raise HubRefused(a.status, "upload not accepted")
+        return parse_answer(UploadAck, a.body, "upload")
 
     def upload(self) -> RoundReport:
         """Upload the whole outbox; each batch is marked synced only once the hub acknowledged it."""
@@ -218,23 +255,48 @@ class SyncAgent:
                 batch = self._prepare(rows[-1]["seq"])
                 ack = sending.result()
                 sent = {row["visit_id"] for row in rows}
-                acked = [i for i in ack.get("acked", []) if i in sent]
+                acked = [i for i in ack.acked if i in sent]
+                self._record_ack(ack)
                 if not acked:
-                    raise HubRefused(200, "the hub acknowledged none of the batch")
+                    raise HubRefused(200, "the hub acknowledged none of the batch"
+                                     + (f" ({ack.refused[0].reason})" if ack.refused else ""))
                 # Rows the hub did not acknowledge stay in the outbox for the next round.
                 self.log.mark_synced(acked)
-                report.uploaded += int(ack.get("stored", 0))
-                report.duplicates += int(ack.get("duplicates", 0))
-                breaks = ack.get("chain_breaks") or []
-                report.chain_breaks += len(breaks)
-                for b in breaks[:5]:
-                    log.warning("hub flagged a chain break at visit %s (seq %s): %s", b.get("visit_id"),
-                                b.get("seq"), b.get("problem"))
+                report.uploaded += ack.stored
+                report.duplicates += ack.duplicates
+                report.chain_breaks += len(ack.chain_breaks)
+                for b in ack.chain_breaks[:5]:
+                    log.warning("hub flagged a chain break at visit %s (seq %s): %s", b.visit_id, b.seq, b.problem)
+                for c in [*ack.conflicts, *ack.refused][:5]:
+                    log.warning("hub flagged visit seq %s: %s", c.seq, c.reason)
                 self.state.uploaded_total += len(acked)
-                self.state.duplicates_total += int(ack.get("duplicates", 0))
+                self.state.duplicates_total += ack.duplicates
                 self.notify("WATCHDOG=1")
         self.state.pending = self.log.pending_count()
         return report
+
+    def _record_ack(self, ack: UploadAck) -> None:
+        """Keep the hub's view of this log; a hub holding more than the device has means a lost tail."""
+        if ack.last_seq is None or (ack.log_id is not None and ack.log_id != self.log.log_id):
+            return
+        self.log.set_hub_ack(ack.last_seq, ack.last_chain)
+        head, _ = self.log.head()
+        if ack.last_seq > head:
+            raise HubRefused(200, f"the hub holds this log up to seq {ack.last_seq} but the device's log ends at "
+                                  f"{head}: rows were removed from the device")
+        if ack.gaps:
+            log.warning("hub reports missing seq ranges of this log: %s", ack.gaps[:5])
+
+    def _download(self, path: str, name: str, max_bytes: int, **kw: Any) -> tuple[int, Mapping[str, str], bytes]:
+        """GET a list, streamed to a spool file under the size cap; (status, headers, body)."""
+        spool = spool_path(self.config.data_dir, name)
+        a = self.client.request("GET", path, max_bytes=max_bytes, to_file=spool, what=f"GET {path}", **kw)
+        if a.path is None:
+            return a.status, a.headers, a.body
+        try:
+            return a.status, a.headers, a.path.read_bytes()
+        finally:
+            a.path.unlink(missing_ok=True)
 
     def fetch_trust_list(self) -> str:
         from keys.errors import TrustListError
@@ -242,48 +304,53 @@ class SyncAgent:
         if self.trust is None:
             return "no trust anchors configured"
         info = self.state.trust_list
+        info["problem"] = self.trust.problem
         headers = {"If-None-Match": info["etag"]} if info.get("etag") and self.trust.version is not None else {}
-        r = self._request("GET", "/v1/trust-list", headers=headers)
-        if r.status_code == 304:
+        status, got, body = self._download("/v1/trust-list", "trustlist", self.config.max_trust_list_bytes,
+                                           headers=headers)
+        if status == 304:
             info["error"] = None
             return "unchanged"
-        if r.status_code == 404:
+        if status == 404:
             return "none published"
-        if self.trust.current is not None and _json_or_none(r.content) == self.trust.current.document:
+        if self.trust.current is not None and _json_or_none(body) == self.trust.current.document:
             # The list already held (first contact after a bootstrap, or a lost ETag): not a rollback.
-            info.update(etag=r.headers.get("ETag"), error=None)
+            info.update(etag=got.get("ETag"), error=None)
             return "unchanged"
         try:
-            self.trust.update(r.content, source="hub")
+            self.trust.update(body, source="hub")
         except TrustListError as e:
             # The cached list stays; the refusal is visible on the kiosk until a good list arrives.
             info["error"] = str(e)
             log.warning("%s", e)
             return f"refused: {e.reason}"
-        info.update(etag=r.headers.get("ETag"), error=None)
+        info.update(etag=got.get("ETag"), error=None, problem=None)
         return f"updated to version {self.trust.version}"
 
-    def fetch_status_lists(self) -> dict[str, str]:
+    def fetch_status_lists(self, only: list[str] | None = None) -> dict[str, str]:
         from keys.errors import StatusListError
 
         out: dict[str, str] = {}
         if self.trust is None or self.status_store is None:
             return out
         for issuer in self.trust.issuers():
+            if only is not None and issuer not in only:
+                continue
             entry = self.state.status_lists.setdefault(issuer, {})
             result = "unchanged"
             for _ in range(MAX_STATUS_STEPS):
                 since = self.status_store.version(issuer)
                 params = {"since": since} if since is not None else {}
-                r = self._request("GET", f"/v1/status/{issuer}", params=params)
-                if r.status_code == 404:
+                status, _, body = self._download(f"/v1/status/{issuer}", f"status-{issuer}"[:80],
+                                                 self.config.max_status_list_bytes, params=params)
+                if status == 404:
                     result = "none published"
                     break
-                if r.status_code == 304:
+                if status == 304:
                     entry["error"] = None
                     break
                 try:
-                    applied = self.status_store.apply(r.content, self.trust, source=f"hub {issuer}")
+                    applied = self.status_store.apply(body, self.trust, source=f"hub {issuer}")
                 except StatusListError as e:
                     entry["error"] = str(e)
                     log.warning("%s", e)
@@ -305,34 +372,36 @@ class SyncAgent:
         except (OSError, ValueError, KeyError, TypeError):
             held = None  # nothing usable held: fetch unconditionally
         headers = {"If-None-Match": info["etag"]} if info.get("etag") and held is not None else {}
-        r = self._request("GET", "/v1/profiles", headers=headers)
-        if r.status_code in (304, 404):
-            return "unchanged" if r.status_code == 304 else "none published"
-        doc = self._json(r)
-        version = doc.get("version") if isinstance(doc, dict) else None
-        profiles = doc.get("profiles") if isinstance(doc, dict) else None
+        a = self.client.request("GET", "/v1/profiles", headers=headers)
+        if a.status in (304, 404):
+            return "unchanged" if a.status == 304 else "none published"
+        doc = parse_answer(ProfilesDoc, a.body, "GET /v1/profiles")
         problem: str | None
-        if type(version) is not int or not isinstance(profiles, dict):
-            problem = "not a {version, profiles} document"
-        elif held is not None and version <= held:
-            problem = f"version {version} is not newer than the held version {held}"
+        if held is not None and doc.version <= held:
+            problem = f"version {doc.version} is not newer than the held version {held}"
         else:
-            problems = profile_problems(profiles)
+            problems = profile_problems(doc.profiles)
             problem = "; ".join(problems) if problems else None
         if problem:
             info["error"] = f"venue profiles from the hub refused: {problem}"
             log.warning("%s", info["error"])
             return f"refused: {problem}"
-        atomic_write_json(self.config.data_dir / PROFILES_FILE, {"version": version, "profiles": profiles})
-        info.update(version=version, etag=r.headers.get("ETag"), error=None)
-        return f"updated to version {version}"
+        atomic_write_json(self.config.data_dir / PROFILES_FILE, {"version": doc.version, "profiles": doc.profiles})
+        info.update(version=doc.version, etag=a.headers.get("ETag"), error=None)
+        return f"updated to version {doc.version}"
+
+    # -- state --------------------------------------------------------------------------------------
 
     def _ages(self) -> None:
         now = time.time()
-        if self.trust is not None and self.trust.version is not None:
-            self.state.trust_list.update(version=self.trust.version, issued_at=self.trust.issued_at,
-                                         next_update=self.trust.next_update,
-                                         age=round(now - self.trust.issued_at, 1))
+        if self.trust is not None:
+            self.state.trust_list["problem"] = self.trust.problem
+            if self.trust.version is not None:
+                self.state.trust_list.update(version=self.trust.version, issued_at=self.trust.issued_at,
+                                             next_update=self.trust.next_update,
+                                             age=round(now - self.trust.issued_at, 1))
+            else:
+                self.state.trust_list.update(version=None, issued_at=None, next_update=None, age=None)
         if self.status_store is not None:
             for info in self.status_store.issuers():
                 self.state.status_lists.setdefault(info.issuer, {}).update(
@@ -350,30 +419,65 @@ class SyncAgent:
             self.state.last_error = f"{self.state.last_error or ''} (state incomplete: {e})".strip()
         write_status(self.config.data_dir, self.state)
 
-    def run_once(self) -> RoundReport:
-        """One full round; raises `HubUnavailable`, `HubRefused` or `StorageError` after recording it."""
-        self.state.last_attempt = time.time()
+    # -- one round ----------------------------------------------------------------------------------
+
+    def _step(self, name: str, report: RoundReport, fn: Callable[[], Any]) -> tuple[bool, Any]:
+        """Run one step; record its outcome in the state. A failure never stops the other steps."""
         try:
-            self.measure_time()
-            report = self.upload()
-            report.trust_list = self.fetch_trust_list()
-            report.status_lists = self.fetch_status_lists()
-            report.profiles = self.fetch_profiles()
-            report.purged = self.log.purge(self.config.retention_days)
+            result = fn()
         except CheckpointError as e:
-            # Hub unreachable or refusing, or the local log failing (disk full): all recorded for the kiosk.
-            self.state.online = isinstance(e, HubRefused)
+            error: SyncError | CheckpointError = e
+        except Exception as e:  # a defect must cost one step of one round, never the agent
+            log.exception("sync step %s failed unexpectedly", name)
+            error = SyncError(f"{name}: unexpected failure ({type(e).__name__}: {e})")
+        else:
+            self.state.steps[name] = {"ok": True, "at": time.time(), "error": None}
+            return True, result
+        self.state.steps[name] = {"ok": False, "at": time.time(), "error": str(error)}
+        report.failed[name] = str(error)
+        self._errors.append(error)
+        log.warning("sync step %s: %s", name, error)
+        return False, None
+
+    def run_once(self) -> RoundReport:
+        """One round of independent steps; raises the first failure after recording every step."""
+        self.state.last_attempt = time.time()
+        report = RoundReport()
+        self._errors: list[CheckpointError] = []
+        self._step("checkpoint", report, self.checkpoint)
+        reached, answer = self._step("contact", report, self.hub_round)
+        if reached:
+            changed = answer.changed if answer is not None else None
+            # The lists are fetched whatever the upload's outcome: a refused batch must not freeze them.
+            ok, up = self._step("upload", report, self.upload)
+            if ok:
+                report.uploaded, report.duplicates, report.chain_breaks = up.uploaded, up.duplicates, up.chain_breaks
+            if changed is None or changed.trust_list or (self.trust is not None and self.trust.version is None):
+                ok, res = self._step("trust_list", report, self.fetch_trust_list)
+                report.trust_list = res if ok else "failed"
+            only = None if changed is None or changed.trust_list else list(changed.status)
+            ok, res = self._step("status_lists", report, lambda: self.fetch_status_lists(only))
+            report.status_lists = res if ok else {}
+            if changed is None or changed.profiles:
+                ok, res = self._step("profiles", report, self.fetch_profiles)
+                report.profiles = res if ok else "failed"
+        ok, res = self._step("purge", report, lambda: self.log.purge(self.config.retention_days))
+        report.purged = res if ok else 0
+        net_failed = [e for e in self._errors if isinstance(e, SyncError)]
+        self.state.online = reached and not net_failed
+        if self._errors:
             self.state.consecutive_failures += 1
-            self.state.last_error = str(e)
-            self.write_state()
-            raise
-        self.state.online = True
-        self.state.consecutive_failures = 0
-        self.state.last_success = time.time()
-        errors = [x for x in [self.state.trust_list.get("error"), self.state.profiles.get("error"),
-                              *(v.get("error") for v in self.state.status_lists.values())] if x]
-        self.state.last_error = errors[0] if errors else None
+            self.state.last_error = str(self._errors[0])
+        else:
+            self.state.consecutive_failures = 0
+            self.state.last_success = time.time()
+            # A refused list is no failed round (the device kept its own), but it must stay visible.
+            refusals = [x for x in [self.state.trust_list.get("error"), self.state.profiles.get("error"),
+                                    *(v.get("error") for v in self.state.status_lists.values())] if x]
+            self.state.last_error = refusals[0] if refusals else None
         self.write_state()
+        if self._errors:
+            raise self._errors[0]
         return report
 
     def _status(self, text: str) -> None:
@@ -382,6 +486,7 @@ class SyncAgent:
 
     def run(self, stop: threading.Event, *, max_rounds: int | None = None) -> None:
         """Repeat rounds until `stop` is set; back off after failures. Pings the systemd watchdog."""
+        self.stop = self.client.stop = stop
         self.notify("READY=1")
         rounds = 0
         while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
@@ -394,7 +499,7 @@ class SyncAgent:
                 delay = backoff_delay(self.state.consecutive_failures, base=self.config.backoff_base,
                                       cap=self.config.backoff_max, rng=self.rng)
                 log.warning("sync failed (%s); retrying in %.1f s", e, delay)
-                self._status(f"offline: {e}")
+                self._status(f"offline: {e}" if not self.state.online else f"degraded: {e}")
             self.state.next_attempt_at = time.time() + delay
             write_status(self.config.data_dir, self.state)
             deadline = time.monotonic() + delay
@@ -407,7 +512,7 @@ class SyncAgent:
                 if stop.wait(min(left, self.config.watchdog_ping, REQUEST_POLL)):
                     break
         self.notify("STOPPING=1")
-        self._reset()
+        self.client.close()
 
 
 def _json_or_none(data: bytes) -> Any:
@@ -415,11 +520,3 @@ def _json_or_none(data: bytes) -> Any:
         return json.loads(data)
     except ValueError:
         return None
-
-
-def _short(e: BaseException) -> str:
-    text = str(e)
-    for marker in ("Caused by ", "reason="):
-        if marker in text:
-            text = text.split(marker, 1)[1]
-    return text[:160]

@@ -94,6 +94,10 @@ def build_agent(args: argparse.Namespace, settings: Any) -> Any:
     return SyncAgent(config, stores.visit_log, stores.trust, stores.status, notify=sdnotify.notify)
 
 
+# Seconds the agent's round may take to wind down after SIGTERM (systemd waits longer; the promise is 5 s).
+STOP_GRACE = 3.0
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     from scanner.config import Settings, load_settings
 
@@ -124,10 +128,20 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Rounds run in a worker thread so the main thread can keep the promise of stopping within
+    # seconds of SIGTERM: the stop event breaks off a running request at once, and should anything
+    # still block, the process exits anyway (every write is a committed transaction or an atomic rename).
+    worker = threading.Thread(target=agent.run, args=(stop,), name="sync-rounds", daemon=True)
+    worker.start()
     try:
-        agent.run(stop)
+        while worker.is_alive() and not stop.wait(0.5):
+            pass
     except KeyboardInterrupt:
         stop.set()
+    worker.join(STOP_GRACE)
+    if worker.is_alive():
+        print(f"checkpoint sync: a round did not end within {STOP_GRACE:g} s of the stop request; exiting",
+              file=sys.stderr)
     return 0
 
 

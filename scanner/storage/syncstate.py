@@ -16,7 +16,12 @@ for a sync now by creating `sync-request`; the agent takes (removes) it and star
 * `trust_list`: `{version, issued_at, next_update, age, etag, error}`;
 * `status_lists`: per issuer `{version, issued_at, next_update, age, error}`;
 * `profiles`: venue profile overrides from the hub `{version, etag, error}` (file `venue-profiles.json`);
-* `storage`: the visit log's `{percent, alarm, full, message}`.
+* `storage`: the visit log's `{percent, alarm, full, message}`;
+* `steps`: the last round's steps (`checkpoint`, `contact`, `upload`, `trust_list`, `status_lists`,
+  `profiles`, `purge`), each `{ok, at, error}`: one failing step never hides the others' outcome.
+  `online` is true only when every step that needed the hub got a valid answer;
+* `trust_list.problem`: why the device holds no valid trust list (or runs on its bootstrap list): a
+  cached list refused at start-up and set aside, or a refused bootstrap file.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class SyncStatus:
     status_lists: dict[str, dict[str, Any]] = field(default_factory=dict)
     profiles: dict[str, Any] = field(default_factory=dict)
     storage: dict[str, Any] = field(default_factory=dict)
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SyncStatus:

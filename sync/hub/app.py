@@ -40,10 +40,22 @@ def _upload_visit_model() -> type[BaseModel]:
 UploadVisit = _upload_visit_model()
 
 
+class UploadCheckpoint(BaseModel):
+    """The device key's signature over `checkpoint_message(device, log_id, seq, chain)`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    seq: int = Field(ge=1)
+    chain: str = Field(pattern=HEX64)
+    signature: str = Field(max_length=200)
+
+
 class UploadBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    log_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
     visits: list[UploadVisit] = Field(max_length=10000)  # type: ignore[valid-type]
+    checkpoint: UploadCheckpoint | None = None
 
 
 class UploadAck(BaseModel):

@@ -1,0 +1,59 @@
+"""The device's health record that the agent sends to the hub with each round.
+
+The kiosk or gate process writes `appliance-health.json` (camera, gate output, audio, last decision);
+the agent adds what it knows itself: uploads pending, the visit log's size and storage alarm, the
+trust and status lists' versions and ages, the clock, its own uptime. A missing, oversized or
+malformed appliance file is reported as such, never a reason to skip the round.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from scanner.storage.syncstate import SyncStatus
+
+APPLIANCE_HEALTH_FILE = "appliance-health.json"
+MAX_APPLIANCE_HEALTH = 64 * 1024
+APPLIANCE_FIELDS = ("software_version", "started_at", "camera", "last_decision_ts", "gate_output", "audio",
+                    "errors_since_start")
+
+
+def read_appliance_health(data_dir: Path) -> dict[str, Any]:
+    """The kiosk/gate's own record (known fields only), or `{"state": why not}`."""
+    path = data_dir / APPLIANCE_HEALTH_FILE
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_APPLIANCE_HEALTH + 1)
+    except FileNotFoundError:
+        return {"state": "none"}
+    except OSError as e:
+        return {"state": "unreadable", "error": e.strerror or str(e)}
+    if len(raw) > MAX_APPLIANCE_HEALTH:
+        return {"state": "unreadable", "error": f"larger than {MAX_APPLIANCE_HEALTH} bytes"}
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return {"state": "unreadable", "error": "not JSON"}
+    if not isinstance(doc, dict):
+        return {"state": "unreadable", "error": "not a JSON object"}
+    return {k: doc[k] for k in APPLIANCE_FIELDS if k in doc}
+
+
+def health_record(data_dir: Path, state: SyncStatus, *, log_bytes: int | None, started_at: float,
+                  clock_trusted: bool | None, now: float | None = None) -> dict[str, Any]:
+    now = time.time() if now is None else now
+    return {
+        **read_appliance_health(data_dir),
+        "pending_uploads": state.pending,
+        "visit_log_bytes": log_bytes,
+        "storage_alarm": bool(state.storage.get("alarm")) if state.storage else None,
+        "trust_list": {k: state.trust_list.get(k) for k in ("version", "age", "error")},
+        "status_lists": {issuer: {k: v.get(k) for k in ("version", "age", "error")}
+                         for issuer, v in state.status_lists.items()},
+        "clock_trusted": clock_trusted,
+        "clock_offset": state.hub_time_offset,
+        "agent_uptime": round(now - started_at, 1),
+    }

@@ -1,0 +1,245 @@
+"""The agent's HTTP client: mutual TLS, a deadline on every whole request, size caps, prompt abort.
+
+`requests` bounds each socket read, not a request: a hub that drips one byte every few seconds keeps a
+read alive for ever. So every request here has a watchdog timer; when the request's total time (connect,
+send, headers and body) passes `timeout`, or when the agent is told to stop, the watchdog shuts the
+connection's socket down, which wakes any blocked read at once. To reach the socket, the session's
+connection pools use a connection class that remembers its sockets.
+
+Answers are read as a stream: at most `max_bytes` are accepted, into memory or into a file, and the
+first byte beyond is a refusal, not a full download.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from sync.errors import HubRefused, HubUnavailable
+
+CHUNK = 64 * 1024
+
+
+class _Sockets:
+    """The live sockets of one client's connections, so a watchdog can shut them down."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._socks: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+
+    def add(self, sock: socket.socket | None) -> None:
+        if sock is not None:
+            with self._lock:
+                self._socks.add(sock)
+
+    def shutdown_all(self) -> None:
+        with self._lock:
+            socks = list(self._socks)
+        for s in socks:
+            # The plain socket's shutdown: wakes a blocked read without touching TLS state.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(s, socket.SHUT_RDWR)
+
+
+def _tracked_adapter(registry: _Sockets) -> HTTPAdapter:
+    class Https(HTTPSConnection):
+        def connect(self) -> None:
+            super().connect()
+            registry.add(self.sock)
+
+    class Http(HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            registry.add(self.sock)
+
+    class HttpsPool(HTTPSConnectionPool):
+        ConnectionCls = Https
+
+    class HttpPool(HTTPConnectionPool):
+        ConnectionCls = Http
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": HttpPool, "https": HttpsPool}
+
+    return Adapter(max_retries=0)
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes  # empty when written to a file
+    path: Path | None = None
+
+
+class HubClient:
+    """One hub, one TLS identity; `request` never outlives `timeout`, nor `stop` by more than a moment."""
+
+    def __init__(self, url: str, *, client_cert: str, client_key: str, ca_cert: str, timeout: float,
+                 stop: threading.Event | None = None, on_request_end: Callable[[], object] | None = None):
+        self.url = url.rstrip("/")
+        self.cert = (client_cert, client_key)
+        self.ca_cert = ca_cert
+        self.timeout = timeout
+        self.stop = stop or threading.Event()
+        self.on_request_end = on_request_end or (lambda: None)
+        self._sockets = _Sockets()
+        self._session: requests.Session | None = None
+        self._stop_watch: threading.Thread | None = None
+
+    def _http(self) -> requests.Session:
+        if self._session is None:
+            s = requests.Session()
+            # The appliance's settings decide the CA and proxies, not the process environment
+            # (REQUESTS_CA_BUNDLE would silently replace the pinned hub CA).
+            s.trust_env = False
+            s.verify = self.ca_cert
+            s.cert = self.cert
+            adapter = _tracked_adapter(self._sockets)
+            s.mount("https://", adapter)
+            s.mount("http://", adapter)
+            self._session = s
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def abort(self) -> None:
+        """Break off whatever request is running (from any thread)."""
+        self._sockets.shutdown_all()
+
+    def request(self, method: str, path: str, *, max_bytes: int = 4 * 1024 * 1024, to_file: Path | None = None,
+                what: str | None = None, **kw: Any) -> Answer:
+        """One request, whole-request deadline `timeout`. 5xx and transport failures: `HubUnavailable`;
+        4xx other than 404: `HubRefused`; an answer over `max_bytes`: `HubRefused`."""
+        what = what or f"{method} {path}"
+        if self.stop.is_set():
+            raise HubUnavailable(f"hub {self.url}: stopping, {what} not sent")
+        expired = threading.Event()
+
+        def fire() -> None:
+            expired.set()
+            self.abort()
+
+        timer = threading.Timer(self.timeout, fire)
+        timer.daemon = True
+        # The stop event aborts too: SIGTERM must not wait out a slow answer.
+        watcher = threading.Thread(target=self._watch_stop, args=(expired,), daemon=True)
+        started = time.monotonic()
+        timer.start()
+        watcher.start()
+        try:
+            return self._exchange(method, path, max_bytes, to_file, what, **kw)
+        except requests.exceptions.RequestException as e:
+            self.close()
+            if expired.is_set() or self.stop.is_set():
+                why = "stopping" if self.stop.is_set() else f"no complete answer within {self.timeout:g} s"
+                raise HubUnavailable(f"hub {self.url}: {what}: {why}") from None
+            if isinstance(e, requests.exceptions.Timeout):
+                raise HubUnavailable(f"hub {self.url}: {what}: no answer within {self.timeout:g} s") from None
+            if isinstance(e, requests.exceptions.SSLError):
+                raise HubUnavailable(f"hub {self.url}: TLS failed ({_short(e)})") from None
+            raise HubUnavailable(f"hub {self.url}: unreachable ({_short(e)})") from None
+        except OSError:  # writing the answer to disk
+            self.close()
+            if expired.is_set() or self.stop.is_set():
+                raise HubUnavailable(f"hub {self.url}: {what}: no complete answer within "
+                                     f"{self.timeout:g} s") from None
+            raise
+        finally:
+            timer.cancel()
+            expired.set()  # ends the stop watcher
+            watcher.join()
+            if time.monotonic() - started >= self.timeout:
+                self.close()
+            self.on_request_end()
+
+    def _watch_stop(self, done: threading.Event) -> None:
+        while not done.is_set():
+            if self.stop.wait(0.2):
+                self.abort()
+                return
+
+    def _exchange(self, method: str, path: str, max_bytes: int, to_file: Path | None, what: str,
+                  **kw: Any) -> Answer:
+        r = self._http().request(method, f"{self.url}{path}", timeout=(self.timeout, self.timeout), stream=True,
+                                 **kw)
+        with r:
+            if r.status_code >= 500:
+                self.close()
+                raise HubUnavailable(f"hub {self.url}: server error {r.status_code} on {what}")
+            declared = r.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                self.close()
+                raise HubRefused(r.status_code, f"{what}: answer of {declared} bytes is over the limit of "
+                                                f"{max_bytes} bytes")
+            headers = CaseInsensitiveDict(r.headers)
+            if to_file is not None and r.status_code == 200:
+                self._to_file(r, to_file, max_bytes, what)
+                return Answer(r.status_code, headers, b"", to_file)
+            body = bytearray()
+            for chunk in r.iter_content(CHUNK):
+                body += chunk
+                if len(body) > max_bytes:
+                    self.close()
+                    raise HubRefused(r.status_code, f"{what}: answer over the limit of {max_bytes} bytes")
+        if 400 <= r.status_code != 404:
+            raise HubRefused(r.status_code, f"{what}: {_detail(bytes(body))}")
+        return Answer(r.status_code, headers, bytes(body))
+
+    def _to_file(self, r: requests.Response, path: Path, max_bytes: int, what: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        size = 0
+        try:
+            with open(path, "wb") as f:
+                for chunk in r.iter_content(CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        self.close()
+                        raise HubRefused(r.status_code, f"{what}: answer over the limit of {max_bytes} bytes")
+                    f.write(chunk)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+
+
+def _detail(body: bytes) -> str:
+    import json
+
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body[:200].decode("utf-8", "replace")
+    detail = doc.get("detail") if isinstance(doc, dict) else None
+    return str(detail if detail is not None else doc)[:300]
+
+
+def _short(e: BaseException) -> str:
+    text = str(e)
+    for marker in ("Caused by ", "reason="):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    return text[:160]
+
+
+def spool_path(data_dir: Path, name: str) -> Path:
+    """Where a download is streamed before it is checked (in the data directory: same file system)."""
+    return data_dir / "spool" / f"{name}.{os.getpid()}.part"
