@@ -81,6 +81,8 @@ def checker_from_args(args: argparse.Namespace) -> Any:
                              visit_log=False)
         assert stores.trust is not None and stores.status is not None
         trust, status = stores.trust, stores.status
+        if trust.problem:
+            print(f"checkpoint: warning: {trust.problem}", file=sys.stderr)
     else:
         raise InputError("no trust list: give --trust-list TL.json (or --config with a data directory)")
 

@@ -3,6 +3,9 @@
 The CLI, the kiosk, the sync agent and the demo all open their stores here, so the bootstrap rules are
 the same everywhere: a trust list from the config is taken only when none has been synced yet, and a
 bootstrap status list older than the synced one is simply not applied.
+Nothing here refuses to start because of a bad list: a cached trust list that no longer verifies is set
+aside for inspection, a bad bootstrap list is skipped, and `trust.problem` says so (the device then holds
+no valid trust list until the sync agent fetches one).
 """
 
 from __future__ import annotations
@@ -58,9 +61,7 @@ def open_stores(settings: Settings, *, visit_log: bool = True, require_trust: bo
     trust: TrustStore | None = None
     status: StatusStore | None = None
     if anchors:
-        trust = TrustStore.open(data.trust, anchors)
-        if trust.current is None and settings.trust.trust_list:
-            trust.update(Path(settings.trust.trust_list).read_bytes(), settings.trust.trust_list)
+        trust = TrustStore.open(data.trust, anchors, bootstrap=settings.trust.trust_list or None)
         status = StatusStore.open(data.status_db)
         for p in settings.trust.status_lists:
             try:

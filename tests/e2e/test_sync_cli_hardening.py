@@ -1,0 +1,88 @@
+"""`checkpoint sync` as a process: a damaged cached trust list does not keep it from working, and SIGTERM
+ends it within seconds even while the hub drips an answer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from scanner.demo.world import build_demo_world
+from scanner.storage.syncstate import read_status
+from scanner.storage.visitlog import VisitLog
+from sync.hub.publish import publish_trust_list
+from sync.hub.store import HubStore
+from tests.e2e.test_sync_cli import checkpoint
+from tests.helpers.faultproxy import ROOT, HubProcess, make_pki
+from tests.helpers.hostilehub import HostileHub, Reply
+from tests.sync.test_agent import fill
+
+
+def config_for(tmp_path, world, pki, url: str):
+    data = tmp_path / "device"
+    config = tmp_path / "checkpoint.toml"
+    config.write_text(f"""
+[device]
+id = "{pki.device_id}"
+data_dir = "{data}"
+
+[trust]
+anchors = ["{world.anchor_path}"]
+
+[hub]
+url = "{url}"
+client_cert = "{pki.device_cert}"
+client_key = "{pki.device_key}"
+ca_cert = "{pki.ca}"
+
+[sync]
+timeout = 60
+interval = 30
+""")
+    return config, data
+
+
+def test_damaged_cached_trust_list_is_set_aside_and_replaced(tmp_path):
+    world = build_demo_world(tmp_path / "world", int(time.time()))
+    pki = make_pki(tmp_path / "pki")
+    store = HubStore(tmp_path / "hub.sqlite")
+    publish_trust_list(store, world.trust_list_path)
+    store.close()
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        config, data = config_for(tmp_path, world, pki, hub.url)
+        (data / "trust").mkdir(parents=True)
+        (data / "trust" / "trustlist.json").write_bytes(world.trust_list_path.read_bytes()[:200])
+        log = VisitLog(data / "visits.sqlite")
+        fill(log, 7, pki.device_id)
+        log.close()
+        r = checkpoint("sync", "--once", "--config", str(config), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "7 uploaded" in r.stdout and "trust list updated to version" in r.stdout
+    assert (data / "trust" / "trustlist.json.bad-1").read_bytes() == world.trust_list_path.read_bytes()[:200]
+    state = read_status(data)
+    assert state is not None and state.online and state.trust_list["problem"] is None
+
+
+def test_sigterm_ends_the_agent_within_five_seconds_during_a_slow_answer(tmp_path):
+    world = build_demo_world(tmp_path / "world", int(time.time()))
+    pki = make_pki(tmp_path / "pki")
+    with HostileHub(pki, {"/v1/round": Reply(body=b" " * 100_000, drip=0.5)}) as hub:
+        config, data = config_for(tmp_path, world, pki, hub.url)
+        proc = subprocess.Popen([sys.executable, "-m", "scanner.cli", "sync", "--config", str(config)], cwd=ROOT,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while ("POST", "/v1/round") not in hub.seen and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ("POST", "/v1/round") in hub.seen
+        time.sleep(1)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        finally:
+            proc.kill()
+        took = time.monotonic() - t0
+    assert proc.returncode == 0 and took < 5, (took, proc.stderr.read() if proc.stderr else "")
