@@ -133,7 +133,8 @@ def create_app(store: HubStore, *, enrolled: str | None = None, limits: BodyLimi
             check_content_length(request.headers.get("content-length"), limits)
             raw = await read_capped(request.stream(), limits)
         except BodyRefused as e:
-            raise HTTPException(e.status, e.detail) from None
+            # Closing the connection stops the sender: the rest of its body is never read.
+            raise HTTPException(e.status, e.detail, headers={"Connection": "close"}) from None
 
         def parse_and_store() -> UploadAck:
             # Off the event loop: inflating, parsing and SQLite never hold up another device's request.
