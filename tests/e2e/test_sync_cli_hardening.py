@@ -69,7 +69,7 @@ def test_sigterm_ends_the_agent_within_five_seconds_during_a_slow_answer(tmp_pat
     world = build_demo_world(tmp_path / "world", int(time.time()))
     pki = make_pki(tmp_path / "pki")
     with HostileHub(pki, {"/v1/round": Reply(body=b" " * 100_000, drip=0.5)}) as hub:
-        config, data = config_for(tmp_path, world, pki, hub.url)
+        config, _ = config_for(tmp_path, world, pki, hub.url)
         proc = subprocess.Popen([sys.executable, "-m", "scanner.cli", "sync", "--config", str(config)], cwd=ROOT,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)

@@ -56,7 +56,7 @@ def test_bad_time_answer_is_a_recorded_failure(tmp_path, pki, answer) -> None:
     fill(log, 3)
     with HostileHub(pki, {"/v1/time": Reply(body=answer)}) as hub:
         agent = agent_for(hub.url, pki, tmp_path, log)
-        with pytest.raises(HubRefused, match="malformed|not JSON"):
+        with pytest.raises(HubRefused, match=r"malformed|not JSON"):
             agent.run_once()
     state = read_status(tmp_path)
     assert state is not None and state.online is False and state.pending == 3
@@ -114,7 +114,7 @@ def test_slow_drip_answer_is_cut_at_the_deadline(tmp_path, pki) -> None:
         with HostileHub(pki, {"/v1/time": reply}) as hub:
             agent = agent_for(hub.url, pki, tmp_path, log, timeout=1.5)
             t0 = time.monotonic()
-            with pytest.raises(HubUnavailable, match="no complete answer within 1.5 s"):
+            with pytest.raises(HubUnavailable, match=r"no complete answer within 1\.5 s"):
                 agent.run_once()
             assert time.monotonic() - t0 < 4
             agent.close()
