@@ -119,3 +119,20 @@ def test_iso_time_and_profile(world) -> None:
     assert r.returncode == 0
     got = json.loads(r.stdout)
     assert got["verdict"] == "expired" and got["profile"] == "hospital" and got["admit"] is False
+
+
+def test_hostile_lists_give_verdicts_or_a_clear_refusal(world, tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b"[" * 200_000 + b"]" * 200_000)
+    huge = tmp_path / "huge.json"
+    # Signed lists with integers beyond 64 bits are covered in tests/keys; here an unsigned one.
+    huge.write_text('{"protected": "e30", "payload": "e30", "signature": "", "x": ' + "9" * 30 + "}")
+    r = checkpoint("check", "--json", "--anchor", str(world.anchor_path), "--trust-list",
+                   str(world.trust_list_path), "--status-list", str(deep), "--status-list", str(huge),
+                   world.payloads["green"])
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert "deep.json" in r.stderr and "nested too deeply" in r.stderr and "ignored" in r.stderr
+    assert json.loads(r.stdout)["verdict"] == "ok"
+    r = checkpoint("check", "--json", "--anchor", str(world.anchor_path), "--trust-list", str(deep),
+                   world.payloads["green"])
+    assert r.returncode == 2 and "nested too deeply" in r.stderr and "Traceback" not in r.stderr
