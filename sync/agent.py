@@ -30,7 +30,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,21 +38,17 @@ from typing import Any
 
 from keys.durable import atomic_write_json
 from scanner.errors import CheckpointError
-from scanner.storage.datadir import VENUE_PROFILES_FILE
 from scanner.storage.syncstate import SyncStatus, read_status, take_sync_request, write_status
-from sync.answers import ProfilesDoc, RoundAnswer, TimeAnswer, UploadAck, parse_answer
+from sync.answers import RoundAnswer, TimeAnswer, UploadAck, parse_answer
 from sync.errors import HubRefused, SyncConfigError, SyncError
 from sync.health import health_record
-from sync.transport import HubClient, spool_path
+from sync.lists import PROFILES_FILE, ListSteps
+from sync.transport import HubClient
 
 log = logging.getLogger(__name__)
 
 # How often the waiting agent looks for a "sync now" request from the kiosk, in seconds.
 REQUEST_POLL = 1.0
-MAX_STATUS_STEPS = 10
-# Venue profile overrides from the hub, `{"version", "profiles": {NAME: {profile, outcomes}}}`, in the
-# same shape as a settings file's `[profiles.NAME]` tables; the kiosk merges them under its own settings.
-PROFILES_FILE = VENUE_PROFILES_FILE
 # Code ids admitted at this device's site recently, from the hub's round answer (gate anti-passback).
 SITE_ADMISSIONS_FILE = "site-admissions.json"
 MiB = 1024 * 1024
@@ -117,7 +113,7 @@ class RoundReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-class SyncAgent:
+class SyncAgent(ListSteps):
     def __init__(self, config: AgentConfig, visit_log: Any, trust: Any = None, status: Any = None, *,
                  notify: Callable[[str], bool] | None = None, rng: random.Random | None = None,
                  stop: threading.Event | None = None):
@@ -287,109 +283,6 @@ class SyncAgent:
         if ack.gaps:
             log.warning("hub reports missing seq ranges of this log: %s", ack.gaps[:5])
 
-    def _download(self, path: str, name: str, max_bytes: int, **kw: Any) -> tuple[int, Mapping[str, str], bytes]:
-        """GET a list, streamed to a spool file under the size cap; (status, headers, body)."""
-        spool = spool_path(self.config.data_dir, name)
-        a = self.client.request("GET", path, max_bytes=max_bytes, to_file=spool, what=f"GET {path}", **kw)
-        if a.path is None:
-            return a.status, a.headers, a.body
-        try:
-            return a.status, a.headers, a.path.read_bytes()
-        finally:
-            a.path.unlink(missing_ok=True)
-
-    def fetch_trust_list(self) -> str:
-        from keys.errors import TrustListError
-
-        if self.trust is None:
-            return "no trust anchors configured"
-        info = self.state.trust_list
-        info["problem"] = self.trust.problem
-        headers = {"If-None-Match": info["etag"]} if info.get("etag") and self.trust.version is not None else {}
-        status, got, body = self._download("/v1/trust-list", "trustlist", self.config.max_trust_list_bytes,
-                                           headers=headers)
-        if status == 304:
-            info["error"] = None
-            return "unchanged"
-        if status == 404:
-            return "none published"
-        if self.trust.current is not None and _json_or_none(body) == self.trust.current.document:
-            # The list already held (first contact after a bootstrap, or a lost ETag): not a rollback.
-            info.update(etag=got.get("ETag"), error=None)
-            return "unchanged"
-        try:
-            self.trust.update(body, source="hub")
-        except TrustListError as e:
-            # The cached list stays; the refusal is visible on the kiosk until a good list arrives.
-            info["error"] = str(e)
-            log.warning("%s", e)
-            return f"refused: {e.reason}"
-        info.update(etag=got.get("ETag"), error=None, problem=None)
-        return f"updated to version {self.trust.version}"
-
-    def fetch_status_lists(self, only: list[str] | None = None) -> dict[str, str]:
-        from keys.errors import StatusListError
-
-        out: dict[str, str] = {}
-        if self.trust is None or self.status_store is None:
-            return out
-        for issuer in self.trust.issuers():
-            if only is not None and issuer not in only:
-                continue
-            entry = self.state.status_lists.setdefault(issuer, {})
-            result = "unchanged"
-            for _ in range(MAX_STATUS_STEPS):
-                since = self.status_store.version(issuer)
-                params = {"since": since} if since is not None else {}
-                status, _, body = self._download(f"/v1/status/{issuer}", f"status-{issuer}"[:80],
-                                                 self.config.max_status_list_bytes, params=params)
-                if status == 404:
-                    result = "none published"
-                    break
-                if status == 304:
-                    entry["error"] = None
-                    break
-                try:
-                    applied = self.status_store.apply(body, self.trust, source=f"hub {issuer}")
-                except StatusListError as e:
-                    entry["error"] = str(e)
-                    log.warning("%s", e)
-                    result = f"refused: {e.reason}"
-                    break
-                entry["error"] = None
-                kind = "snapshot" if applied.snapshot else "delta"
-                result = f"{kind} {applied.version}"
-            out[issuer] = result
-        return out
-
-    def fetch_profiles(self) -> str:
-        """Venue profile overrides from the hub, checked like a settings file, kept in `PROFILES_FILE`."""
-        from scanner.policy import profile_problems
-
-        info = self.state.profiles
-        try:
-            held = json.loads((self.config.data_dir / PROFILES_FILE).read_text(encoding="utf-8"))["version"]
-        except (OSError, ValueError, KeyError, TypeError):
-            held = None  # nothing usable held: fetch unconditionally
-        headers = {"If-None-Match": info["etag"]} if info.get("etag") and held is not None else {}
-        a = self.client.request("GET", "/v1/profiles", headers=headers)
-        if a.status in (304, 404):
-            return "unchanged" if a.status == 304 else "none published"
-        doc = parse_answer(ProfilesDoc, a.body, "GET /v1/profiles")
-        problem: str | None
-        if held is not None and doc.version <= held:
-            problem = f"version {doc.version} is not newer than the held version {held}"
-        else:
-            problems = profile_problems(doc.profiles)
-            problem = "; ".join(problems) if problems else None
-        if problem:
-            info["error"] = f"venue profiles from the hub refused: {problem}"
-            log.warning("%s", info["error"])
-            return f"refused: {problem}"
-        atomic_write_json(self.config.data_dir / PROFILES_FILE, {"version": doc.version, "profiles": doc.profiles})
-        info.update(version=doc.version, etag=a.headers.get("ETag"), error=None)
-        return f"updated to version {doc.version}"
-
     # -- state --------------------------------------------------------------------------------------
 
     def _ages(self) -> None:
@@ -515,8 +408,4 @@ class SyncAgent:
         self.client.close()
 
 
-def _json_or_none(data: bytes) -> Any:
-    try:
-        return json.loads(data)
-    except ValueError:
-        return None
+__all__ = ["PROFILES_FILE", "SITE_ADMISSIONS_FILE", "AgentConfig", "RoundReport", "SyncAgent", "backoff_delay"]
