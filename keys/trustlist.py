@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from keys import jws
-from keys.durable import atomic_write
+from keys.durable import atomic_write, fsync_dir
 from keys.errors import RollbackError, TrustListError
 from keys.keyfile import PublicKey, alg_of, kid_of, load_spki_der
 from keys.localtext import LocalText
@@ -252,7 +252,8 @@ class TrustStore:
         n = 1
         while (aside := path.with_name(f"{path.name}.bad-{n}")).exists():
             n += 1
-        os.replace(path, aside)
+        path.replace(aside)
+        fsync_dir(path.parent)
         return aside
 
     def update(self, doc: dict[str, Any] | bytes | str, source: str = "<trust list>") -> TrustList:

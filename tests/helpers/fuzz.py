@@ -22,8 +22,9 @@ from pydantic import ValidationError
 
 from keys import jws
 from keys.errors import StatusListError, TrustListError
-from keys.hcc1 import CodeClaims, KeyEntry, issue_code, sign_status_list, sign_trust_list
+from keys.hcc1 import CodeClaims, issue_code
 from keys.keyfile import generate_key
+from keys.publishing import KeyEntry, sign_status_list, sign_trust_list
 from keys.statuslist import verify_status_list
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustList, TrustStore

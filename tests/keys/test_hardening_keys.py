@@ -11,8 +11,9 @@ import pytest
 from keys import jws
 from keys.deviceca import DeviceCAError, enroll, init_ca
 from keys.errors import StatusListError, TrustListError
-from keys.hcc1 import CodeClaims, KeyEntry, issue_code, sign_status_list, sign_trust_list
+from keys.hcc1 import CodeClaims, issue_code
 from keys.keyfile import generate_key, kid_of
+from keys.publishing import KeyEntry, sign_status_list, sign_trust_list
 from keys.signing import sign_raw
 from keys.statuslist import STATUS_TYP
 from keys.statusstore import StatusStore
