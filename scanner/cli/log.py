@@ -85,8 +85,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     anchored = ("no signed checkpoint yet" if report.anchored_seq is None
                 else f"anchored up to seq {report.anchored_seq}"
                 + ("" if public_key is not None else " (signatures not checked: no device certificate)"))
-    print(f"ok: {report.rows} rows, chain intact, {anchored}, {pending} not yet synced, "
-          f"{state.used_bytes // 1024} KiB used ({state.percent}% of cap)")
+    print(f"ok: {report.rows} rows, chain intact, {pending} not yet synced, "
+          f"{state.used_bytes // 1024} KiB used ({state.percent}% of cap); {anchored}")
     if state.alarm:
         print(f"warning: {state.message}")
     return 0

@@ -68,3 +68,29 @@ def test_clear_errors_for_bad_input(tmp_path, data_dir):
     assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
     bad_since = checkpoint("log", "export", "--data-dir", str(data_dir), "--since", "last tuesday")
     assert bad_since.returncode == 2 and "--since 'last tuesday'" in bad_since.stderr
+
+
+def test_verify_checks_signed_checkpoints_with_the_device_certificate(data_dir, tmp_path):
+    from keys.deviceca import enroll, init_ca
+    from keys.keyfile import load_private_key
+    from scanner.storage.chain import checkpoint_message, sign_checkpoint
+
+    init_ca(tmp_path / "ca")
+    creds = enroll(tmp_path / "ca", "dev-1", tmp_path / "tls")
+    key = load_private_key(creds.key)
+    with VisitLog(data_dir / "visits.sqlite") as log:
+        seq, chain = log.head()
+        log.add_checkpoint(seq, chain, sign_checkpoint(key, checkpoint_message("dev-1", log.log_id, seq, chain)))
+    args = ("log", "verify", "--data-dir", str(data_dir), "--device-cert", str(creds.cert), "--device-id", "dev-1")
+    ok = checkpoint(*args)
+    assert ok.returncode == 0 and "anchored up to seq 3" in ok.stdout, ok.stdout + ok.stderr
+    conn = sqlite3.connect(data_dir / "visits.sqlite")
+    conn.execute("DELETE FROM outbox WHERE seq = 3")
+    conn.execute("DELETE FROM visits WHERE seq = 3")
+    conn.commit()
+    conn.close()
+    bad = checkpoint(*args)
+    assert bad.returncode == 1 and "tail cut" in bad.stdout
+    other = checkpoint("log", "verify", "--data-dir", str(data_dir), "--device-cert", str(creds.cert),
+                       "--device-id", "dev-2")
+    assert other.returncode == 1 and "signature does not verify" in other.stdout
