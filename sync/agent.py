@@ -38,6 +38,7 @@ from typing import Any
 
 from keys.durable import atomic_write_json
 from scanner.errors import CheckpointError
+from scanner.storage.datadir import DataDir
 from scanner.storage.syncstate import SyncStatus, read_status, take_sync_request, write_status
 from sync.answers import RoundAnswer, TimeAnswer, UploadAck, parse_answer
 from sync.errors import HubRefused, SyncConfigError, SyncError
@@ -49,8 +50,6 @@ log = logging.getLogger(__name__)
 
 # How often the waiting agent looks for a "sync now" request from the kiosk, in seconds.
 REQUEST_POLL = 1.0
-# Code ids admitted at this device's site recently, from the hub's round answer (gate anti-passback).
-SITE_ADMISSIONS_FILE = "site-admissions.json"
 MiB = 1024 * 1024
 
 
@@ -214,7 +213,8 @@ class SyncAgent(ListSteps):
             return None
         answer = parse_answer(RoundAnswer, a.body, "POST /v1/round", a.status)
         self._record_time(answer.time, t0, rtt)
-        atomic_write_json(self.config.data_dir / SITE_ADMISSIONS_FILE,
+        # Code ids admitted at this device's site recently (gate-to-gate anti-passback).
+        atomic_write_json(DataDir(self.config.data_dir).site_admissions,
                           {"received_at": time.time(), "admissions": [x.model_dump() for x in answer.admissions]})
         return answer
 
@@ -408,4 +408,4 @@ class SyncAgent(ListSteps):
         self.client.close()
 
 
-__all__ = ["PROFILES_FILE", "SITE_ADMISSIONS_FILE", "AgentConfig", "RoundReport", "SyncAgent", "backoff_delay"]
+__all__ = ["PROFILES_FILE", "AgentConfig", "RoundReport", "SyncAgent", "backoff_delay"]

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scanner.storage.datadir import DataDir
 from scanner.storage.syncstate import SyncStatus
 
-APPLIANCE_HEALTH_FILE = "appliance-health.json"
 MAX_APPLIANCE_HEALTH = 64 * 1024
 APPLIANCE_FIELDS = ("software_version", "started_at", "camera", "last_decision_ts", "gate_output", "audio",
                     "errors_since_start")
@@ -23,7 +23,7 @@ APPLIANCE_FIELDS = ("software_version", "started_at", "camera", "last_decision_t
 
 def read_appliance_health(data_dir: Path) -> dict[str, Any]:
     """The kiosk/gate's own record (known fields only), or `{"state": why not}`."""
-    path = data_dir / APPLIANCE_HEALTH_FILE
+    path = DataDir(data_dir).appliance_health
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_APPLIANCE_HEALTH + 1)

@@ -242,4 +242,6 @@ def _short(e: BaseException) -> str:
 
 def spool_path(data_dir: Path, name: str) -> Path:
     """Where a download is streamed before it is checked (in the data directory: same file system)."""
-    return data_dir / "spool" / f"{name}.{os.getpid()}.part"
+    from scanner.storage.datadir import DataDir
+
+    return DataDir(data_dir).spool / f"{name}.{os.getpid()}.part"

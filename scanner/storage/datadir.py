@@ -6,6 +6,7 @@ that writes it and any number of readers.
 | path | owner | what |
 |---|---|---|
 | `trust/trustlist.json` | `keys.trustlist.TrustStore` | the last accepted trust list |
+| `trust/trustlist.json.bad-N` | `keys.trustlist.TrustStore` | cached lists refused at start-up, kept for inspection |
 | `status.sqlite` | `keys.statusstore.StatusStore` | synced status lists |
 | `visits.sqlite` | `scanner.storage.visitlog.VisitLog` | the visit log and its outbox |
 | `clock.json` | `scanner.clock.TrustedClock` | last known good time, trust state |
@@ -14,6 +15,9 @@ that writes it and any number of readers.
 | `venue-profiles.json` | the sync agent | venue profiles published by the hub |
 | `kiosk-prefs.json` | the kiosk's admin panel | profile, volume, mute chosen on site |
 | `exports/` | `Session.export_logs` | visit-log exports made from the admin panel |
+| `appliance-health.json` | kiosk or gate | camera, gate output, audio, last decision (sent to the hub by the agent) |
+| `site-admissions.json` | the sync agent | code ids admitted at this site recently, from the hub (anti-passback) |
+| `spool/` | the sync agent | lists being downloaded, before they are verified |
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ SYNC_REQUEST_FILE = "sync-request"
 VENUE_PROFILES_FILE = "venue-profiles.json"
 KIOSK_PREFS_FILE = "kiosk-prefs.json"
 EXPORTS_DIR = "exports"
+APPLIANCE_HEALTH_FILE = "appliance-health.json"
+SITE_ADMISSIONS_FILE = "site-admissions.json"
+SPOOL_DIR = "spool"
 
 
 @dataclass(frozen=True)
@@ -79,3 +86,15 @@ class DataDir:
     @property
     def exports(self) -> Path:
         return self.root / EXPORTS_DIR
+
+    @property
+    def appliance_health(self) -> Path:
+        return self.root / APPLIANCE_HEALTH_FILE
+
+    @property
+    def site_admissions(self) -> Path:
+        return self.root / SITE_ADMISSIONS_FILE
+
+    @property
+    def spool(self) -> Path:
+        return self.root / SPOOL_DIR
