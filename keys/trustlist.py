@@ -215,13 +215,15 @@ class TrustStore:
 
     @classmethod
     def open(cls, directory: str | Path, anchors: Sequence[PublicKey],
-             bootstrap: str | Path | None = None) -> TrustStore:
+             bootstrap: str | Path | None = None, *, set_aside: bool = True) -> TrustStore:
         """Open the persisted store; an empty directory gives an empty store (every code: unknown_key).
 
         Never refuses to open: a cached list that no longer verifies (damaged file, anchors rotated
         without overlap) is moved aside for inspection and the store falls back to the `bootstrap`
         file, or to no list at all. `problem` then says what happened, for the screen and the status
-        file; the sync agent fetches a fresh list.
+        file; the sync agent fetches a fresh list. With `set_aside=False` (a running kiosk re-reading the
+        list the agent replaced, which would rather keep the list it holds) a refused list raises
+        `TrustListError` and stays where it is.
         """
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -232,6 +234,8 @@ class TrustStore:
             try:
                 store.current = TrustList.verify(path.read_bytes(), store.anchors, str(path))
             except (TrustListError, OSError) as e:
+                if not set_aside:
+                    raise TrustListError(str(path), str(e)) from None
                 aside = store._set_aside(path)
                 store.problem = f"cached trust list refused ({e}); kept as {aside.name}"
                 log.error("%s", store.problem)

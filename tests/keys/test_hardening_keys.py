@@ -244,3 +244,11 @@ def test_enroll_refuses_certificates_valid_for_no_time(tmp_path, days) -> None:
     with pytest.raises(DeviceCAError, match="--days"):
         enroll(tmp_path / "ca", "gate-1", tmp_path / "out", days=days)
     assert not (tmp_path / "out" / "gate-1.pem").exists()
+
+
+def test_a_reload_may_keep_the_refused_file_in_place(region, tmp_path) -> None:
+    root, _ = region
+    (tmp_path / "trustlist.json").write_text("{")
+    with pytest.raises(TrustListError):
+        TrustStore.open(tmp_path, [root.public_key()], set_aside=False)
+    assert (tmp_path / "trustlist.json").read_text() == "{"
