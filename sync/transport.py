@@ -101,7 +101,7 @@ class HubClient:
         self.on_request_end = on_request_end or (lambda: None)
         self._sockets = _Sockets()
         self._session: requests.Session | None = None
-        self._stop_watch: threading.Thread | None = None
+        self._watched: threading.Event | None = None
 
     def _http(self) -> requests.Session:
         if self._session is None:
@@ -141,11 +141,9 @@ class HubClient:
 
         timer = threading.Timer(self.timeout, fire)
         timer.daemon = True
-        # The stop event aborts too: SIGTERM must not wait out a slow answer.
-        watcher = threading.Thread(target=self._watch_stop, args=(expired,), daemon=True)
+        self._watch_stop()
         started = time.monotonic()
         timer.start()
-        watcher.start()
         try:
             return self._exchange(method, path, max_bytes, to_file, what, **kw)
         except requests.exceptions.RequestException as e:
@@ -166,17 +164,21 @@ class HubClient:
             raise
         finally:
             timer.cancel()
-            expired.set()  # ends the stop watcher
-            watcher.join()
             if time.monotonic() - started >= self.timeout:
                 self.close()
             self.on_request_end()
 
-    def _watch_stop(self, done: threading.Event) -> None:
-        while not done.is_set():
-            if self.stop.wait(0.2):
-                self.abort()
-                return
+    def _watch_stop(self) -> None:
+        """One thread per stop event: when it is set, the running request (if any) is broken off."""
+        if self._watched is self.stop:
+            return
+        stop = self._watched = self.stop
+
+        def watch() -> None:
+            stop.wait()
+            self.abort()
+
+        threading.Thread(target=watch, name="hub-stop-watch", daemon=True).start()
 
     def _exchange(self, method: str, path: str, max_bytes: int, to_file: Path | None, what: str,
                   **kw: Any) -> Answer:
