@@ -12,6 +12,9 @@ APT_PACKAGES=(
   libpulse0                     # the kiosk's sounds through QtMultimedia
   systemd                       # systemd-analyze verifies the unit files in the tests
   openssl ca-certificates
+  espeak-ng alsa-utils          # spoken prompts generated offline; aplay when QtMultimedia has no audio server
+  postgresql                    # the hub at scale; the tests start a throwaway cluster
+  chromium chromium-driver      # the operator pages' browser tests
 )
 
 missing=()
