@@ -239,7 +239,8 @@ class Session:
         from keys.trustlist import TrustStore
 
         try:
-            self.checker.trust = TrustStore.open(self.checker.trust.directory, self.anchors)
+            # A running device keeps the list it holds rather than move a bad new one aside.
+            self.checker.trust = TrustStore.open(self.checker.trust.directory, self.anchors, set_aside=False)
             self._trust_mtime = mtime
         except KeysError as e:
             log.error("new trust list on disk refused, keeping the loaded one: %s", e)
@@ -299,4 +300,4 @@ class Session:
             trust_list_stale=trust_stale, status_list_issued=status_issued, status_list_stale=status_stale,
             device=self.device_id, checkpoint=self.checkpoint_name, admitted_today=self.admitted_today,
             denied_today=self.denied_today, camera_ok=camera_ok, camera_message=camera_message,
-            flow=self.profile.flow, extra=extra)
+            flow=self.profile.flow, trust_list_problem=getattr(trust, "problem", None), extra=extra)

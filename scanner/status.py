@@ -44,6 +44,7 @@ class StatusSnapshot:
     camera_ok: bool = True
     camera_message: str = ""
     flow: str = "none"
+    trust_list_problem: str | None = None  # why the device holds no (or only the bootstrap) trust list
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -311,3 +311,32 @@ def test_visit_log_storage_alarm_is_shown(core: Any, world: Any, make_window: An
     core.visit_log.alarm_percent = 1
     w.set_status(core.snapshot())
     assert "Visit log:" in w.idle.banner.text() and w.idle.banner.isVisibleTo(w.idle)
+
+
+def test_a_refused_cached_trust_list_is_said_on_screen(make_core: Any, make_window: Any, world: Any) -> None:
+    from keys.trustlist import TrustStore
+
+    core = make_core(clock=FixedClock(world.now))
+    directory = core.checker.trust.directory
+    (directory / "trustlist.json").write_text('{"payload": "trunc')
+    core.checker.trust = TrustStore.open(directory, core.anchors)  # what open_stores does at start-up
+    assert core.checker.trust.issued_at is None and core.checker.trust.problem
+    w = make_window()
+    w.set_status(core.snapshot())
+    text = w.idle.banner.text()
+    assert w.idle.banner.isVisibleTo(w.idle)
+    assert "No valid trust list" in text and "cached trust list refused" in text
+    assert w.status_bar.chip("trust_list").warn
+
+
+def test_a_running_kiosk_keeps_its_trust_list_when_a_bad_one_lands(make_core: Any, world: Any) -> None:
+    import os
+
+    core = make_core(clock=FixedClock(world.now))
+    issued = core.checker.trust.issued_at
+    path = core.checker.trust.directory / "trustlist.json"
+    path.write_text("not json")
+    os.utime(path, (world.now + 5, world.now + 5))  # a new mtime, as when the sync agent replaces it
+    snap = core.snapshot()
+    assert snap.trust_list_issued == issued and snap.trust_list_problem is None
+    assert path.read_text() == "not json"  # left in place for the agent to replace, not moved aside

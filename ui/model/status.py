@@ -75,8 +75,13 @@ def banners(s: StatusSnapshot) -> list[LocalText]:
     if not s.clock_trusted:
         out.append(LocalText("设备时钟未校准：所有结果需人工核验",
                              "Device clock not trusted: check every code by hand"))
-    if s.data_stale:
+    if s.trust_list_issued is None:
+        out.append(LocalText("无有效信任名单：所有结果需人工核验，请联网同步",
+                             "No valid trust list: check every code by hand and connect to sync"))
+    elif s.data_stale:
         out.append(LocalText("名单已过期：请联网同步", "Trust/status data out of date: connect to sync"))
+    if s.trust_list_problem:
+        out.append(LocalText("缓存的信任名单已损坏，已移至一旁", f"Trust list: {s.trust_list_problem}"))
     storage = s.extra.get("storage")
     if storage:
         out.append(LocalText("访客记录存储告警，请联系管理员", f"Visit log: {storage} — call the administrator"))
