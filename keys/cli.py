@@ -13,9 +13,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from keys.errors import KeyFileError, KeysError
+from keys.jsontypes import Json, JsonObject
+
+if TYPE_CHECKING:
+    from keys.keyfile import PrivateKey
 
 
 def _passphrase(args: argparse.Namespace, confirm: bool = False) -> str | None:
@@ -37,7 +41,7 @@ def _add_passphrase(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ask-passphrase", action="store_true", help="prompt for the key passphrase")
 
 
-def _write_json(path: str, doc: Any) -> None:
+def _write_json(path: str, doc: Json) -> None:
     if path == "-":
         print(json.dumps(doc, ensure_ascii=False))
     else:
@@ -59,13 +63,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_private(args: argparse.Namespace, path: str) -> Any:
+def _load_private(args: argparse.Namespace, path: str) -> PrivateKey:
     from keys.keyfile import load_private_key
 
     return load_private_key(path, _passphrase(args))
 
 
-def _parse_key_spec(spec: str) -> dict[str, Any]:
+def _parse_key_spec(spec: str) -> JsonObject:
     """PUB.pem:ISSUER[:ZH[:EN[:USE,USE]]] for a trust-list entry."""
     parts = spec.split(":")
     if len(parts) < 2:
@@ -183,7 +187,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_device(keys_subparsers: Any) -> None:
+def register_device(keys_subparsers: argparse._SubParsersAction) -> None:
     ca = keys_subparsers.add_parser("device-ca",
                                     help="the deployment's device CA for mutual TLS with the hub")
     sub = ca.add_subparsers(dest="device_ca_command", metavar="ACTION")

@@ -19,7 +19,9 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
+
+from keys.jsontypes import Json
 
 # A migration is either SQL statements separated by ";" or a function of the connection.
 Migration = str | Callable[[sqlite3.Connection], None]
@@ -47,21 +49,13 @@ def fsync_dir(directory: Path) -> None:
 
 
 @contextmanager
-def atomic_writer(path: str | Path, *, binary: bool = False, mode: int | None = None,
-                  keep_owner: bool = False) -> Iterator[IO[Any]]:
-    """Open a temporary file for writing; on success it replaces `path` durably, on failure it is removed.
-
-    `mode` sets the new file's permission bits; `keep_owner` copies the owner, group and mode of the file
-    being replaced (a config file edited by root for a service user).
-    """
+def _replacing(path: str | Path, *, mode: int | None, keep_owner: bool) -> Iterator[Path]:
+    """A temporary path to write and fsync; on success it replaces `path` durably, on failure it is removed."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with (open(tmp, "wb") if binary else open(tmp, "w", encoding="utf-8", newline="")) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
         if keep_owner and target.exists():
             st = target.stat()
             os.chmod(tmp, st.st_mode & 0o7777)
@@ -76,16 +70,35 @@ def atomic_writer(path: str | Path, *, binary: bool = False, mode: int | None = 
     fsync_dir(target.parent)
 
 
+@contextmanager
+def atomic_writer(path: str | Path, *, mode: int | None = None, keep_owner: bool = False) -> Iterator[IO[str]]:
+    """Open a temporary text file for writing; on success it replaces `path` durably, on failure it is removed.
+
+    `mode` sets the new file's permission bits; `keep_owner` copies the owner, group and mode of the file
+    being replaced (a config file edited by root for a service user).
+    """
+    with _replacing(path, mode=mode, keep_owner=keep_owner) as tmp, \
+            open(tmp, "w", encoding="utf-8", newline="") as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def atomic_write(path: str | Path, data: bytes | str, *, mode: int | None = None,
                  keep_owner: bool = False) -> Path:
     """Replace `path` with `data` (see `atomic_writer`)."""
-    binary = isinstance(data, bytes)
-    with atomic_writer(path, binary=binary, mode=mode, keep_owner=keep_owner) as f:
-        f.write(data)
+    if isinstance(data, str):
+        with atomic_writer(path, mode=mode, keep_owner=keep_owner) as f:
+            f.write(data)
+        return Path(path)
+    with _replacing(path, mode=mode, keep_owner=keep_owner) as tmp, open(tmp, "wb") as fb:
+        fb.write(data)
+        fb.flush()
+        os.fsync(fb.fileno())
     return Path(path)
 
 
-def atomic_write_json(path: str | Path, data: Any, *, indent: int | None = 1) -> Path:
+def atomic_write_json(path: str | Path, data: Json, *, indent: int | None = 1) -> Path:
     """Replace `path` with `data` as JSON (UTF-8, keys sorted)."""
     text = json.dumps(data, ensure_ascii=False, indent=indent, sort_keys=True)
     return atomic_write(path, text)

@@ -11,11 +11,11 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import base45
 import cbor2
 
+from keys.jsontypes import CborMap, JsonObject
 from keys.keyfile import PrivateKey, alg_of, kid_of
 from keys.signing import sign_raw
 
@@ -46,10 +46,10 @@ class CodeClaims:
     card: bool = False
     guardian: tuple[str, int, bytes] | None = None  # (masked name, relation code, pseudonym)
     version: int = CLAIMS_VERSION
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: JsonObject = field(default_factory=dict)
 
-    def to_cbor_map(self) -> dict[int, Any]:
-        hc: dict[str, Any] = {"v": self.version, "sub": self.sub, "n": self.name, "s": self.status,
+    def to_cbor_map(self) -> CborMap:
+        hc: JsonObject = {"v": self.version, "sub": self.sub, "n": self.name, "s": self.status,
                               "sd": self.iat if self.status_since is None else self.status_since,
                               "t": 1 if self.card else 0}
         if self.guardian is not None:
@@ -59,13 +59,13 @@ class CodeClaims:
         return {1: self.iss, 6: self.iat, 4: self.exp, 7: self.cti, -65537: hc}
 
 
-def sign_cose(claims: dict[Any, Any], key: PrivateKey, *, kid: bytes | None = None, tagged: bool = True,
+def sign_cose(claims: CborMap, key: PrivateKey, *, kid: bytes | None = None, tagged: bool = True,
               kid_in_unprotected: bool = False, alg_override: int | None = None) -> bytes:
     """A COSE_Sign1 over CBOR claims. The overrides exist to build negative test cases."""
     alg = alg_override if alg_override is not None else COSE_ALG[alg_of(key)]
     k = kid if kid is not None else kid_of(key)
-    prot_map: dict[int, Any] = {1: alg}
-    unprot: dict[int, Any] = {}
+    prot_map: CborMap = {1: alg}
+    unprot: CborMap = {}
     if kid_in_unprotected:
         unprot[4] = k
     else:

@@ -12,8 +12,8 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Any
 
+from keys.jsontypes import Json, JsonObject, SignedJson
 from keys.keyfile import PrivateKey, alg_of, kid_of
 from keys.signing import sign_raw
 
@@ -32,8 +32,8 @@ def b64url_decode(text: str) -> bytes:
         raise ValueError(f"invalid base64url: {e}") from None
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
+def _no_duplicates(pairs: list[tuple[str, Json]]) -> JsonObject:
+    seen: JsonObject = {}
     for k, v in pairs:
         if k in seen:
             raise ValueError(f"member {k!r} appears twice")
@@ -41,7 +41,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def load_json(data: bytes | str, what: str, *, strict_members: bool = False) -> Any:
+def load_json(data: bytes | str, what: str, *, strict_members: bool = False) -> Json:
     """Parse JSON from an untrusted source; any failure (bad text, nesting too deep) is a ValueError."""
     try:
         if strict_members:
@@ -57,14 +57,14 @@ def load_json(data: bytes | str, what: str, *, strict_members: bool = False) -> 
 
 @dataclass(frozen=True)
 class JwsParts:
-    header: dict[str, Any]
+    header: JsonObject
     payload: bytes
     signing_input: bytes
     signature: bytes
     kid: bytes | None
 
 
-def parse(doc: dict[str, Any] | bytes | str) -> JwsParts:
+def parse(doc: SignedJson) -> JwsParts:
     """Split a flattened JWS into its parts; raises ValueError naming what is wrong."""
     if isinstance(doc, bytes | str):
         doc = load_json(doc, "the document")
@@ -103,7 +103,7 @@ def parse(doc: dict[str, Any] | bytes | str) -> JwsParts:
     )
 
 
-def sign(payload: dict[str, Any], key: PrivateKey, typ: str) -> dict[str, str]:
+def sign(payload: JsonObject, key: PrivateKey, typ: str) -> dict[str, str]:
     header = {"alg": alg_of(key), "kid": b64url_encode(kid_of(key)), "typ": typ}
     protected = b64url_encode(json.dumps(header, separators=(",", ":")).encode())
     body = b64url_encode(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())

@@ -9,9 +9,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from keys import jws
+from keys.jsontypes import JsonObject
 from keys.keyfile import PrivateKey, PublicKey, alg_of, kid_of, spki_der
 from keys.statuslist import STATUS_TYP
 from keys.trustlist import TRUST_TYP
@@ -30,7 +30,7 @@ class KeyEntry:
     not_after: int = 1893456000  # 2030-01-01
     max_code_lifetime: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         entry = {"kid": base64.b64encode(kid_of(self.public_key)).decode(), "issuer": self.issuer,
                  "name": {"zh": self.name_zh, "en": self.name_en}, "alg": alg_of(self.public_key),
                  "spki": base64.b64encode(spki_der(self.public_key)).decode(), "use": list(self.use),

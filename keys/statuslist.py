@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from keys import jws
 from keys.errors import StatusListError
+from keys.jsontypes import JsonObject, SignedJson
 from keys.signing import verify_raw
 from keys.trustlist import TrustStore, b64decode_strict, is_int
 
@@ -36,7 +36,7 @@ class StatusListDoc:
         return self.base is None
 
 
-def _parse_payload(payload: dict[str, Any], source: str) -> StatusListDoc:
+def _parse_payload(payload: JsonObject, source: str) -> StatusListDoc:
     def bad(reason: str) -> StatusListError:
         return StatusListError(source, reason)
 
@@ -79,7 +79,7 @@ def _parse_payload(payload: dict[str, Any], source: str) -> StatusListDoc:
                          subjects=tuple(subjects), revoked=revoked, source=source)
 
 
-def verify_status_list(doc: dict[str, Any] | bytes | str, trust: TrustStore,
+def verify_status_list(doc: SignedJson, trust: TrustStore,
                        source: str = "<status list>", now: float | None = None) -> StatusListDoc:
     """Parse a status list and check that a key allowed for its issuer signed it.
 

@@ -13,10 +13,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from keys import durable
 from keys.errors import StatusListError
+from keys.jsontypes import SignedJson
 from keys.statuslist import StatusListDoc, verify_status_list
 from keys.trustlist import TrustStore
 
@@ -106,7 +106,7 @@ class StatusStore:
         self._conn.close()
 
     # --- applying lists ---------------------------------------------------------------------------
-    def apply(self, doc: dict[str, Any] | bytes | str | StatusListDoc, trust: TrustStore,
+    def apply(self, doc: SignedJson | StatusListDoc, trust: TrustStore,
               source: str = "<status list>", now: float | None = None) -> ApplyResult:
         """Verify and apply one status list; raise `StatusListError` and change nothing if refused."""
         parsed = doc if isinstance(doc, StatusListDoc) else verify_status_list(doc, trust, source, now=now)

@@ -15,11 +15,12 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import TypeGuard
 
 from keys import jws
 from keys.durable import atomic_write, fsync_dir
 from keys.errors import RollbackError, TrustListError
+from keys.jsontypes import Json, JsonObject, SignedJson
 from keys.keyfile import PublicKey, alg_of, kid_of, load_spki_der
 from keys.localtext import LocalText
 from keys.signing import verify_raw
@@ -57,7 +58,7 @@ class TrustKey:
         return now > self.not_after + lifetime
 
 
-def b64decode_strict(text: Any, what: str) -> bytes:
+def b64decode_strict(text: object, what: str) -> bytes:
     if not isinstance(text, str):
         raise ValueError(f"{what} is not a base64 string")
     try:
@@ -66,13 +67,13 @@ def b64decode_strict(text: Any, what: str) -> bytes:
         raise ValueError(f"{what} is not valid base64") from None
 
 
-def is_int(v: Any) -> TypeGuard[int]:
+def is_int(v: object) -> TypeGuard[int]:
     """An integer in JSON terms (`true` is not 1) that fits a signed 64-bit column, never negative."""
     return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= INT_MAX
 
 
-def verify_envelope(doc: dict[str, Any] | bytes | str, anchors: Sequence[PublicKey], typ: str,
-                    source: str) -> tuple[dict[str, Any], PublicKey]:
+def verify_envelope(doc: SignedJson, anchors: Sequence[PublicKey], typ: str,
+                    source: str) -> tuple[JsonObject, PublicKey]:
     """Check a JWS against a set of candidate signer keys; return the JSON payload and the signer."""
     try:
         parts = jws.parse(doc)
@@ -98,7 +99,7 @@ def verify_envelope(doc: dict[str, Any] | bytes | str, anchors: Sequence[PublicK
     return payload, signer
 
 
-def _parse_key(entry: Any) -> TrustKey:
+def _parse_key(entry: Json) -> TrustKey:
     if not isinstance(entry, dict):
         raise ValueError("key entry is not an object")
     kid = b64decode_strict(entry.get("kid"), "kid")
@@ -137,13 +138,13 @@ class TrustList:
     issued_at: int
     next_update: int
     keys: dict[bytes, tuple[TrustKey, ...]]
-    dcc: tuple[dict[str, Any], ...]
-    document: dict[str, Any]
+    dcc: tuple[JsonObject, ...]
+    document: JsonObject
     skipped: tuple[str, ...] = ()
     names: dict[str, LocalText] = field(default_factory=dict)
 
     @classmethod
-    def verify(cls, doc: dict[str, Any] | bytes | str, anchors: Sequence[PublicKey],
+    def verify(cls, doc: SignedJson, anchors: Sequence[PublicKey],
                source: str = "<trust list>") -> TrustList:
         if not anchors:
             raise TrustListError(source, "no trust anchor is pinned")
@@ -198,7 +199,7 @@ class TrustStore:
         self.problem: str | None = None
 
     @classmethod
-    def from_document(cls, doc: dict[str, Any] | bytes | str, anchors: Sequence[PublicKey],
+    def from_document(cls, doc: SignedJson, anchors: Sequence[PublicKey],
                       source: str = "<trust list>") -> TrustStore:
         store = cls(anchors)
         store.current = TrustList.verify(doc, store.anchors, source)
@@ -260,7 +261,7 @@ class TrustStore:
         fsync_dir(path.parent)
         return aside
 
-    def update(self, doc: dict[str, Any] | bytes | str, source: str = "<trust list>") -> TrustList:
+    def update(self, doc: SignedJson, source: str = "<trust list>") -> TrustList:
         new = TrustList.verify(doc, self.anchors, source)
         if self.current is not None and new.version <= self.current.version:
             raise RollbackError(source, f"version {new.version} is not newer than the cached "
