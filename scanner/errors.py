@@ -37,3 +37,11 @@ class SourceError(EnvironmentFailure):
 
 class StorageError(EnvironmentFailure):
     """The local database cannot be written (disk full, read-only, I/O error)."""
+
+
+class CertLogicError(InputError):
+    """A CertLogic expression is invalid, or failed on its data (a type mismatch, a bad date-time)."""
+
+
+class RulesError(InputError):
+    """A business rule or rules list is invalid: the message names the rule and the field."""

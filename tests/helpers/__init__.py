@@ -8,6 +8,7 @@ test reads anything outside the repository.
     notifysock.py  a real datagram socket standing in for systemd's $NOTIFY_SOCKET
     faultproxy.py  a PKI for mutual TLS, the hub as a real process, and a fault-injecting proxy
     fakes.py       fakes for hardware that is not here (a USB camera that is plugged and unplugged)
+    certlogic.py   the vendored CertLogic specification test suite as assertions, and chai's deepEqual
 """
 
 from __future__ import annotations
@@ -17,3 +18,5 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 VECTORS = REPO / "tests" / "data" / "hcc1"
+
+CERTLOGIC_SUITE = REPO / "tests" / "data" / "certlogic" / "testSuite"
