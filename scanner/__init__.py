@@ -19,6 +19,7 @@ Read first. What lives where (docs/architecture.md has the whole system):
     status.py    StatusSnapshot: the device's state at a glance
     storage/     the data directory (DataDir, open_stores), the visit log, its row and hash chain (the
                  device<->hub contract), the sync state file
+    sound/       tones and spoken prompts (espeak-ng, cached), aplay, and knowing when nothing is heard
     service/     running under systemd: sd_notify, watchdog, structured logs
     cli/         the `checkpoint` command; sub-commands come from entry points
     demo/        a generated world of keys, lists and sample codes for the demo, tests and benchmarks

@@ -94,6 +94,11 @@ class DisplaySettings:
 class SoundSettings:
     enabled: bool = True
     volume: float = _opt(0.8, minimum=0.0, maximum=1.0)
+    # What a decision sounds like: a tone, the spoken headline, or the tone then the words.
+    mode: str = _opt("both", choices=("tones", "voice", "both"))
+    language: str = _opt("both", choices=("zh", "en", "both"))
+    # ALSA device for the aplay fallback ("" is the default device; "plughw:1" a USB speaker).
+    aplay_device: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Generate the kiosk's sounds (`ui/sounds/{pass,stop,alert}.wav`): small, distinct, 16-bit mono 16 kHz.
+"""Generate the tones (`scanner/sound/tones/*.wav`): small, distinct, 16-bit mono 16 kHz.
 
 pass:  one bright rising two-note chime (short, friendly);
 stop:  two low descending tones;
-alert: a harsh alternating siren burst, repeated by the kiosk until the guard acknowledges.
+alert: a harsh alternating siren burst, repeated by the kiosk until the guard acknowledges;
+check: two level mid tones: "the guard checks this one by hand";
+repeat: two very short high blips: "this code was just checked", never mistaken for a decision.
 Run `python scripts/make_sounds.py` after changing them; the files are committed.
 """
 
@@ -41,6 +43,8 @@ SOUNDS = {
     "alert": lambda: np.concatenate([np.concatenate([tone(1000, 0.12, square=True, amp=0.5),
                                                      tone(700, 0.12, square=True, amp=0.5)])
                                      for _ in range(3)]),
+    "check": lambda: np.concatenate([tone(660, 0.12), silence(0.06), tone(660, 0.12)]),
+    "repeat": lambda: np.concatenate([tone(1760, 0.05, amp=0.45), silence(0.04), tone(1760, 0.05, amp=0.45)]),
 }
 
 
@@ -53,7 +57,7 @@ def write(path: Path, samples: np.ndarray) -> None:
 
 
 def main(argv: list[str]) -> int:
-    out = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent / "ui" / "sounds"
+    out = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent / "scanner" / "sound" / "tones"
     out.mkdir(parents=True, exist_ok=True)
     for name, make in SOUNDS.items():
         write(out / f"{name}.wav", make())

@@ -7,6 +7,7 @@ frame source on the reader thread and sent as a `QImage` at `PREVIEW_FPS`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +18,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from scanner.session import Session
+from scanner.sound.player import Announcer
+from scanner.status import StatusSnapshot
 from ui.model.pinauth import PinGate
 from ui.widgets.window import KioskWindow
 
@@ -75,7 +78,7 @@ class KioskApp(QObject):
     error_event = Signal(object)
     preview = Signal(QImage)
 
-    def __init__(self, core: Session, sources: Sequence[Any], *, sound: Any, camera_settings: Any = None,
+    def __init__(self, core: Session, sources: Sequence[Any], *, sound: Announcer, camera_settings: Any = None,
                  options: KioskOptions | None = None, pin_gate: PinGate | None = None, wedge: Any = None,
                  profile_overrides: dict[str, Any] | None = None, sync_now: Callable[[], str] | None = None):
         super().__init__()
@@ -163,9 +166,19 @@ class KioskApp(QObject):
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        self.window.set_status(self.core.snapshot(camera_ok=self.camera_ok, camera_message=self.camera_message))
+        self.window.set_status(self.snapshot())
         p = self.core.profile  # the hub may have published new words for it
         self.window.set_venue(p.name, p.title, self.options.venue_name)
+
+    def snapshot(self) -> StatusSnapshot:
+        """The core's snapshot plus what only the kiosk knows: whether anything can be heard."""
+        from ui.model.status import AUDIO_PROBLEM, VOICE_PROBLEM
+
+        s = self.core.snapshot(camera_ok=self.camera_ok, camera_message=self.camera_message)
+        silent, problem = self.sound.silent, self.sound.problem
+        extra = {**s.extra, AUDIO_PROBLEM: problem if silent else None,
+                 VOICE_PROBLEM: None if silent else problem}
+        return dataclasses.replace(s, extra=extra)
 
     # --- admin requests --------------------------------------------------------------------------
     def _switch_profile(self, name: str) -> None:
@@ -269,6 +282,7 @@ def build_kiosk(settings: Any, *, core: Session | None = None, sources: Sequence
     """The kiosk the config describes: camera from `camera.source`, serial scanner, keyboard wedge."""
     from scanner.sources.scanners import WedgeSource
     from scanner.sources.spec import source_from_spec
+    from scanner.storage.datadir import DataDir
     from ui.sound import system_sound
 
     core = core or build_core(settings)
@@ -283,9 +297,7 @@ def build_kiosk(settings: Any, *, core: Session | None = None, sources: Sequence
         from ui.model.prefs import KioskPrefs
 
         prefs = KioskPrefs.load(settings.data_dir)
-        volume = settings.sound.volume if prefs.volume is None else prefs.volume
-        muted = (not settings.sound.enabled) if prefs.muted is None else prefs.muted
-        sound = system_sound(volume, muted)
+        sound = system_sound(settings.sound, DataDir(core.data_dir).voice, volume=prefs.volume, muted=prefs.muted)
     gate = PinGate(settings.admin.pin_hash, max_attempts=settings.admin.max_attempts,
                    lockout_seconds=settings.admin.lockout_seconds)
     options = KioskOptions(result_seconds=settings.display.result_seconds, venue_name=settings.venue.name)

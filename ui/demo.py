@@ -49,11 +49,12 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from scanner.config import CameraSettings
+    from scanner.config import CameraSettings, SoundSettings
     from scanner.demo.session import demo_core
     from scanner.demo.world import build_demo_world
     from scanner.sources.synthetic import SyntheticSource
     from scanner.status import read_sync_status
+    from scanner.storage.datadir import DataDir
     from ui.app import KioskApp, KioskOptions
     from ui.sound import RecordingSound, system_sound
 
@@ -84,7 +85,7 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     show = max(3, round(scene_seconds * fps * 0.6))
     gap = max(3, round(scene_seconds * fps) - show)
     source = SyntheticSource(scenes, fps=fps, show_frames=show, gap_frames=gap, seed=now % 1000)
-    sound = RecordingSound() if offscreen else system_sound(0.6, False)
+    sound = RecordingSound() if offscreen else system_sound(SoundSettings(volume=0.6), DataDir(core.data_dir).voice)
     camera = CameraSettings(debounce=min(4.0, scene_seconds))
     kiosk = KioskApp(core, [source], sound=sound, camera_settings=camera,
                   options=KioskOptions(result_seconds=max(0.5, scene_seconds * 0.8), venue_name="Demo · 演示"))

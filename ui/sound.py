@@ -1,139 +1,103 @@
-"""Sound feedback through one small interface: `play(kind)`, volume and mute.
+"""The kiosk's sound: the core's `Announcer` (tones and spoken prompts) on QtMultimedia, else aplay.
 
-Kinds are `pass`, `stop` and `alert` (WAVs in `ui/sounds/`, made by `scripts/make_sounds.py`). The
-kiosk gets a `Sound` object; tests pass `RecordingSound` and never touch an audio device. Real output
-uses Qt's `QSoundEffect` when QtMultimedia loads, else `aplay` from alsa-utils, else stays silent with
-one logged warning (a kiosk without a speaker still works).
+The kiosk gets an `Announcer` (`scanner.sound.player`): `play(tone, speech)`, volume, mute, and
+`problem` when nothing can be heard, which the status bar shows. Output is Qt's `QSoundEffect` when
+QtMultimedia loads and the system has an audio output, else `aplay` (alsa-utils), else none, said on
+screen. Tests pass `RecordingSound` and never touch an audio device.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import shutil
-import subprocess
-import wave
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+
+from keys.localtext import LocalText
+from scanner.config import SoundSettings
+from scanner.sound.player import Announcer, Player, RecordingPlayer, open_announcer, system_player
+from scanner.sound.prompts import TONES
+from scanner.sound.voice import CueCache, tone_path
 
 log = logging.getLogger(__name__)
 
-KINDS = ("pass", "stop", "alert")
+KINDS = TONES
 
 
 def sound_path(kind: str) -> Path:
-    return Path(__file__).resolve().parent / "sounds" / f"{kind}.wav"
+    return tone_path(kind)
 
 
-class Sound(Protocol):
-    volume: float
-    muted: bool
+class RecordingSound(Announcer):
+    """Plays nothing and remembers what it was asked to play (tests, the offscreen demo)."""
 
-    def play(self, kind: str) -> None: ...
+    def __init__(self, volume: float = 0.8, muted: bool = False, *, problem: str | None = None):
+        super().__init__(CueCache(Path("/nonexistent"), mode="tones"), RecordingPlayer(problem),
+                         volume=volume, muted=muted)
 
-    def set_volume(self, volume: float) -> None: ...
-
-    def set_muted(self, muted: bool) -> None: ...
-
-
-class RecordingSound:
-    """Plays nothing and remembers what it was asked to play (tests, offscreen demo)."""
-
-    def __init__(self, volume: float = 0.8, muted: bool = False):
-        self.volume = volume
-        self.muted = muted
-        self.played: list[str] = []
-
-    def play(self, kind: str) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"unknown sound {kind!r}")
-        if not self.muted and self.volume > 0:
-            self.played.append(kind)
-
-    def set_volume(self, volume: float) -> None:
-        self.volume = min(1.0, max(0.0, volume))
-
-    def set_muted(self, muted: bool) -> None:
-        self.muted = muted
+    def play(self, tone: str, speech: LocalText | None = None) -> None:
+        if tone not in KINDS:
+            raise ValueError(f"unknown sound {tone!r}")
+        if speech is not None and not self.muted and self.volume > 0:
+            self.said.append(speech)
+        super().play(tone, None)
 
 
-class AplaySound(RecordingSound):
-    """Pipes the WAV, scaled to the volume, to `aplay` (no Python audio binding needed)."""
+class QtPlayer:
+    """One `QSoundEffect` per cue file; created and played on the GUI thread."""
 
-    def __init__(self, aplay: str, volume: float = 0.8, muted: bool = False):
-        super().__init__(volume, muted)
-        self.aplay = aplay
-        self._proc: subprocess.Popen[bytes] | None = None
+    name = "qt"
 
-    def _scaled(self, kind: str) -> bytes:
-        import numpy as np
+    def __init__(self) -> None:
+        from PySide6.QtMultimedia import QMediaDevices
 
-        with wave.open(str(sound_path(kind)), "rb") as w:
-            params = w.getparams()
-            samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-        out = io.BytesIO()
-        with wave.open(out, "wb") as w:
-            w.setparams(params)
-            w.writeframes((samples * self.volume).astype("<i2").tobytes())
-        return out.getvalue()
+        self._devices = QMediaDevices()
+        self._effects: dict[Path, Any] = {}
+        self.problem: str | None = None
 
-    def play(self, kind: str) -> None:
-        super().play(kind)
-        if self.muted or self.volume <= 0:
-            return
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()  # a new decision cuts the previous tone short
-        try:
-            self._proc = subprocess.Popen([self.aplay, "-q", "-"], stdin=subprocess.PIPE,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            assert self._proc.stdin is not None
-            self._proc.stdin.write(self._scaled(kind))
-            self._proc.stdin.close()
-        except OSError as e:
-            log.warning("sound failed kind=%s error=%s", kind, e)
-
-
-class QtSound(RecordingSound):
-    """QSoundEffect per kind; created on the GUI thread."""
-
-    def __init__(self, volume: float = 0.8, muted: bool = False):
-        super().__init__(volume, muted)
+    def play(self, path: Path, volume: float) -> None:
         from PySide6.QtCore import QUrl
+        from PySide6.QtMultimedia import QMediaDevices, QSoundEffect
+
+        if not QMediaDevices.audioOutputs():
+            self.problem = "no audio output device"
+            return
+        effect = self._effects.get(path)
+        if effect is None:
+            effect = QSoundEffect()
+            effect.statusChanged.connect(lambda e=effect, p=path: self._status(e, p))
+            effect.setSource(QUrl.fromLocalFile(str(path)))
+            self._effects[path] = effect
+        for other in self._effects.values():
+            if other is not effect and other.isPlaying():
+                other.stop()  # a new cue cuts the previous one short
+        effect.setVolume(volume)
+        effect.play()
+
+    def _status(self, effect: Any, path: Path) -> None:
         from PySide6.QtMultimedia import QSoundEffect
 
-        self._effects: dict[str, Any] = {}
-        for kind in KINDS:
-            e = QSoundEffect()
-            e.setSource(QUrl.fromLocalFile(str(sound_path(kind))))
-            self._effects[kind] = e
-        self._apply()
-
-    def _apply(self) -> None:
-        for e in self._effects.values():
-            e.setVolume(self.volume)
-            e.setMuted(self.muted)
-
-    def play(self, kind: str) -> None:
-        super().play(kind)
-        self._effects[kind].play()
-
-    def set_volume(self, volume: float) -> None:
-        super().set_volume(volume)
-        self._apply()
-
-    def set_muted(self, muted: bool) -> None:
-        super().set_muted(muted)
-        self._apply()
+        if effect.status() == QSoundEffect.Status.Error:
+            self.problem = f"QtMultimedia cannot play {path.name}"
+            log.warning("audio output failed: %s", self.problem)
+        elif effect.status() == QSoundEffect.Status.Ready:
+            self.problem = None
 
 
-def system_sound(volume: float, muted: bool) -> RecordingSound:
-    """The best real output this machine has; silent (with a warning) when there is none."""
+def qt_player() -> Player | None:
+    """QtMultimedia when it loads and lists an audio output; None otherwise (aplay is tried next)."""
     try:
-        return QtSound(volume, muted)
+        from PySide6.QtMultimedia import QMediaDevices
     except ImportError as e:
         log.info("QtMultimedia unavailable (%s); trying aplay", e)
-    aplay = shutil.which("aplay")
-    if aplay:
-        return AplaySound(aplay, volume, muted)
-    log.warning("no audio output found (QtMultimedia and aplay both missing): sounds are off")
-    return RecordingSound(volume, muted)
+        return None
+    if not QMediaDevices.audioOutputs():
+        log.info("QtMultimedia lists no audio output; trying aplay")
+        return None
+    return QtPlayer()
+
+
+def system_sound(settings: SoundSettings, voice_dir: Path, *, volume: float | None = None,
+                 muted: bool | None = None) -> Announcer:
+    """The best real output this machine has; when there is none, `problem` says so on screen."""
+    player = qt_player() or system_player(settings.aplay_device)
+    return open_announcer(settings, voice_dir, player=player, volume=volume, muted=muted)

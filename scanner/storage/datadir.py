@@ -17,6 +17,7 @@ that writes it and any number of readers.
 | `exports/` | `Session.export_logs` | visit-log exports made from the admin panel |
 | `appliance-health.json` | kiosk or gate | camera, gate output, audio, last decision (sent to the hub by the agent) |
 | `site-admissions.json` | the sync agent | code ids admitted at this site recently, from the hub (anti-passback) |
+| `voice/` | `scanner.sound.voice.CueCache` | spoken prompts synthesised by espeak-ng, one WAV per cue |
 | `spool/` | the sync agent | lists being downloaded, before they are verified |
 """
 
@@ -38,6 +39,7 @@ EXPORTS_DIR = "exports"
 APPLIANCE_HEALTH_FILE = "appliance-health.json"
 SITE_ADMISSIONS_FILE = "site-admissions.json"
 SPOOL_DIR = "spool"
+VOICE_DIR = "voice"
 
 
 @dataclass(frozen=True)
@@ -98,3 +100,7 @@ class DataDir:
     @property
     def spool(self) -> Path:
         return self.root / SPOOL_DIR
+
+    @property
+    def voice(self) -> Path:
+        return self.root / VOICE_DIR

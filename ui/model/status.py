@@ -28,7 +28,11 @@ def age_text(seconds: float | None) -> str:
     return f"{s / 86400:.0f} d"
 
 
-CHIP_NAMES = ("clock", "network", "pending", "trust_list", "status_list", "device", "counts")
+CHIP_NAMES = ("clock", "network", "pending", "trust_list", "status_list", "device", "counts", "audio")
+# Keys of `StatusSnapshot.extra` the kiosk fills: why nothing can be heard, why only tones are.
+AUDIO_PROBLEM = "audio"
+VOICE_PROBLEM = "voice"
+NO_SOUND = LocalText("无声音输出", "No sound output")
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,11 @@ def chips(s: StatusSnapshot) -> list[Chip]:
     if s.flow == "school":
         label = LocalText("今晨入校", "This morning")
     out.append(Chip("counts", label, f"✓ {s.admitted_today}   ✕ {s.denied_today}", False))
+    # Shown only when something is wrong: a kiosk that cannot be heard must be seen to be mute.
+    if s.extra.get(AUDIO_PROBLEM):
+        out.append(Chip("audio", LocalText("声音", "Sound"), "⚠ 无输出 none", True))
+    elif s.extra.get(VOICE_PROBLEM):
+        out.append(Chip("audio", LocalText("语音", "Voice"), "仅提示音 tones", True))
     return out
 
 
@@ -85,6 +94,8 @@ def banners(s: StatusSnapshot) -> list[LocalText]:
     storage = s.extra.get("storage")
     if storage:
         out.append(LocalText("访客记录存储告警，请联系管理员", f"Visit log: {storage} — call the administrator"))
+    if s.extra.get(AUDIO_PROBLEM):
+        out.append(LocalText(f"{NO_SOUND.zh}：请检查扬声器", f"{NO_SOUND.en}: check the speaker"))
     if not s.camera_ok:
         out.append(LocalText("摄像头未连接", "Camera disconnected") if not s.camera_message
                    else LocalText(f"摄像头未连接（{s.camera_message}）", f"Camera disconnected ({s.camera_message})"))

@@ -173,10 +173,14 @@ class StatusBar(QWidget):
             cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.cells[name] = cell
             self._lay.addWidget(cell, 2 if name == "device" else 1)
+        self.cells["audio"].hide()  # shown only when nothing can be heard
         self._apply_fonts()
 
     def set_status(self, s: StatusSnapshot) -> None:
         self.chips = chips(s)
+        present = {c.name for c in self.chips}
+        for name, cell in self.cells.items():
+            cell.setVisible(name in present)
         for c in self.chips:
             cell = self.cells[c.name]
             cell.setText(f"{c.label.zh} {c.label.en}\n{c.value}")

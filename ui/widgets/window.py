@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QLayout, QPushButton, QStackedWidget, QVBoxLayout,
 
 from keys.localtext import LocalText
 from scanner.session import RecentDecision, Shown
+from scanner.sound.prompts import tone_for
 from scanner.status import StatusSnapshot
 from ui.model.pinauth import PinGate
 from ui.model.view import GroupView, result_view
@@ -149,13 +150,14 @@ class KioskWindow(QWidget):
         self._set_page(self.result)
         self.alert_pending = group.alert
         self.result.set_alert(group.alert)
+        # The words spoken are the headline shown (`scanner.sound.prompts`): voice and screen agree.
+        speech = group.members[0].headline if len(group.members) == 1 else group.headline
+        self.sound.play(tone_for(admit=group.admit, alert=group.alert, check=group.kind == "check"), speech)
         if group.alert:
-            self.sound.play("alert")
             self.alert_timer.start()
             self.result_timer.stop()
         else:
             self.alert_timer.stop()
-            self.sound.play("pass" if group.admit else "stop")
             wait = PHARMACY_WAIT_S if tokens and group.admit else self.result_seconds
             self.result_timer.start(round(wait * 1000))
         self._paint_pending = True
