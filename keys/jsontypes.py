@@ -18,5 +18,8 @@ JsonObject: TypeAlias = dict[str, Any]
 SignedJson: TypeAlias = JsonObject | bytes | str
 """A signed JSON document (a JWS) as received: parsed, or the raw bytes or text."""
 
+Cbor: TypeAlias = Any
+"""Any decoded CBOR item, before validation."""
+
 CborMap: TypeAlias = dict[Any, Any]
 """A CBOR map, before validation (integer and text keys)."""

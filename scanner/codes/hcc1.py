@@ -10,11 +10,12 @@ from __future__ import annotations
 import io
 import zlib
 from collections.abc import Mapping
-from typing import Any, TypeGuard
+from typing import TypeGuard
 
 import cbor2
 
 from keys.hcc1 import CLAIMS_VERSION, COSE_ALGS, MAX_DECOMPRESSED, PREFIX, RELATIONS
+from keys.jsontypes import Cbor
 from scanner.codes.b45 import b45decode
 from scanner.codes.base import CodeError, DecodedCode, Guardian, HealthClaims
 
@@ -29,15 +30,15 @@ def _malformed(reason: str) -> CodeError:
     return CodeError("malformed", reason)
 
 
-def _is_int(v: Any) -> TypeGuard[int]:
+def _is_int(v: object) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_uint(v: Any) -> TypeGuard[int]:
+def _is_uint(v: object) -> TypeGuard[int]:
     return _is_int(v) and v >= 0
 
 
-def _cbor(data: bytes, what: str) -> Any:
+def _cbor(data: bytes, what: str) -> Cbor:
     fp = io.BytesIO(data)
     try:
         obj = cbor2.CBORDecoder(fp).decode()
@@ -68,7 +69,7 @@ def _decompress(raw: bytes) -> bytes:
     return out
 
 
-def _cose_parts(msg: Any) -> tuple[bytes, Mapping[Any, Any], bytes, bytes]:
+def _cose_parts(msg: Cbor) -> tuple[bytes, Mapping[object, object], bytes, bytes]:
     if isinstance(msg, cbor2.CBORTag):
         if msg.tag != 18:
             raise _malformed(f"CBOR tag {msg.tag} is not COSE_Sign1 (18)")
@@ -87,7 +88,7 @@ def _cose_parts(msg: Any) -> tuple[bytes, Mapping[Any, Any], bytes, bytes]:
     return protected, unprotected, payload, signature
 
 
-def _header(protected: bytes, unprotected: Mapping[Any, Any]) -> tuple[str, bytes]:
+def _header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str, bytes]:
     prot = _cbor(protected, "protected header") if protected else {}
     if not isinstance(prot, Mapping):
         raise _malformed("protected header is not a map")
@@ -108,7 +109,7 @@ def _header(protected: bytes, unprotected: Mapping[Any, Any]) -> tuple[str, byte
     return COSE_ALGS[alg], kid
 
 
-def _guardian(g: Any) -> Guardian:
+def _guardian(g: Cbor) -> Guardian:
     if not isinstance(g, Mapping):
         raise _malformed("guardian (g) is not a map")
     name, rel, sub = g.get("n"), g.get("r"), g.get("sub")

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from keys.jsontypes import JsonObject
 from scanner.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class QrSymbol:
     def center(self) -> tuple[float, float]:
         return (sum(p[0] for p in self.polygon) / 4, sum(p[1] for p in self.polygon) / 4)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         import base64
 
         return {

@@ -8,12 +8,43 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from scanner.errors import InputError, SourceError
 from scanner.sources.base import Frame
 
+if TYPE_CHECKING:
+    import numpy as np
+
 log = logging.getLogger(__name__)
+
+
+class Capture(Protocol):
+    """What the sources use of a `cv2.VideoCapture` (tests pass a fake)."""
+
+    def isOpened(self) -> bool: ...
+
+    def set(self, prop_id: int, value: float, /) -> bool: ...
+
+    def read(self) -> tuple[bool, np.ndarray | None]: ...
+
+    def release(self) -> None: ...
+
+
+class PiCamera(Protocol):
+    """What `Picamera2Source` uses of a `picamera2.Picamera2` (tests pass a fake)."""
+
+    def create_video_configuration(self, **settings: object) -> object: ...
+
+    def configure(self, config: object) -> None: ...
+
+    def start(self) -> None: ...
+
+    def capture_array(self, stream: str) -> np.ndarray: ...
+
+    def stop(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class OpenCVSource:
@@ -26,29 +57,28 @@ class OpenCVSource:
     live = True
 
     def __init__(self, device: int | str, *, width: int = 640, height: int = 480, fps: int = 30,
-                 capture_factory: Callable[[int | str], Any] | None = None):
+                 capture_factory: Callable[[int | str], Capture] | None = None):
         self.device = device
         self.name = f"camera:{device}" if isinstance(device, int) else f"v4l2:{device}"
         self.width, self.height, self.fps = width, height, fps
         self._factory = capture_factory
-        self._cap: Any = None
+        self._cap: Capture | None = None
         self._index = 0
 
     def open(self) -> None:
-        factory: Any = self._factory
-        if factory is None:
-            import cv2
+        import cv2
 
+        cap: Capture
+        if self._factory is not None:
+            cap = self._factory(self.device)
+        else:
             # OpenCV warns on stderr at every failed open; the pipeline reports it once, in words.
             with contextlib.suppress(AttributeError):
                 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-            factory = cv2.VideoCapture
-        cap = factory(self.device)
+            cap = cv2.VideoCapture(self.device)
         if not cap.isOpened():
             cap.release()
             raise SourceError(f"camera {self.device} could not be opened (not connected, or in use)")
-        import cv2
-
         cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
         cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
         cap.set(cv2.CAP_PROP_FPS, self.fps)
@@ -85,12 +115,12 @@ class Picamera2Source:
     FORMATS = ("YUV420", "RGB888", "XRGB8888")
 
     def __init__(self, *, width: int = 640, height: int = 480, fps: int = 30, format: str = "YUV420",
-                 camera_factory: Callable[[], Any] | None = None):
+                 camera_factory: Callable[[], PiCamera] | None = None):
         if format not in self.FORMATS:
             raise InputError(f"picamera format {format!r} is not one of {', '.join(self.FORMATS)}")
         self.width, self.height, self.fps, self.format = width, height, fps, format
         self._factory = camera_factory
-        self._cam: Any = None
+        self._cam: PiCamera | None = None
         self._index = 0
 
     def open(self) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from scanner.errors import InputError
 from scanner.sources.base import IMAGE_SUFFIXES, Frame, Pacer
+from scanner.sources.camera import Capture
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class FileSource:
         self._pacer = Pacer(fps)
         self._files: list[Path] = []
         self._pos = 0
-        self._video: Any = None
+        self._video: Capture | None = None
         self._index = 0
 
     def open(self) -> None:

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Protocol
 
 from scanner.errors import InputError, SourceError
 from scanner.sources.base import ScannedText
@@ -33,17 +33,28 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="backslashreplace")
 
 
+class SerialPort(Protocol):
+    """What the scanner source uses of a `serial.Serial` port (tests pass a fake)."""
+
+    @property
+    def in_waiting(self) -> int: ...
+
+    def read(self, size: int = 1) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 class SerialScannerSource:
     """A serial (USB CDC/UART) scanner module: each line it sends is one payload."""
 
     live = True
 
     def __init__(self, port: str, *, baud: int = 9600, poll: float = 0.2,
-                 serial_factory: Callable[..., Any] | None = None):
+                 serial_factory: Callable[..., SerialPort] | None = None):
         self.port, self.baud, self.poll = port, baud, poll
         self.name = f"serial:{port}"
         self._factory = serial_factory
-        self._serial: Any = None
+        self._serial: SerialPort | None = None
         self._buf = bytearray()
         self._closing = threading.Event()
 

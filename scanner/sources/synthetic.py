@@ -12,7 +12,6 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -190,7 +189,7 @@ class SyntheticSource:
 
     def __init__(self, payloads: Sequence[str | Sequence[str]], *, width: int = 640, height: int = 480,
                  fps: float | None = 30, show_frames: int = 30, gap_frames: int = 15, frames: int | None = None,
-                 seed: int = 0, distortion: Any = None):
+                 seed: int = 0, distortion: Distortion | None = None):
         if not payloads:
             raise InputError("a synthetic source needs at least one payload")
         self.name = "synthetic"

@@ -44,12 +44,14 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TypedDict
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from keys.jsontypes import Json, JsonObject
+from keys.keyfile import PublicKey
 from scanner.errors import InputError
 
 FORMAT_VERSION = 1
@@ -86,17 +88,54 @@ ROW_FIELDS: tuple[str, ...] = (*CHAIN_FIELDS, "prev_chain", "chain")
 BOOL_FIELDS: tuple[str, ...] = tuple(name for name, t in VISIT_FIELDS.items() if t is bool)
 
 
-def canonical_bytes(row: Mapping[str, Any]) -> bytes:
+class VisitRow(TypedDict):
+    """A visit row as read back, exported and uploaded: `VISIT_FIELDS` for the type checker (the tests hold
+    the two to the same names, order and types)."""
+
+    seq: int
+    visit_id: str
+    ts_ms: int
+    device_id: str
+    checkpoint_id: str
+    profile: str
+    clock_trusted: bool
+    format: str | None
+    issuer: str | None
+    code_id: str | None
+    subject: str | None
+    code_type: str | None
+    verdict: str
+    status: str | None
+    admit: bool
+    tone: str
+    guardian: bool
+    trust_list_version: int | None
+    status_list_version: int | None
+    latency_ms: int
+    extra: JsonObject
+
+
+class ChainedVisitRow(VisitRow):
+    """A visit row with its place in the hash chain (`ROW_FIELDS`)."""
+
+    prev_chain: str
+    chain: str
+
+
+def canonical_bytes(row: Mapping[str, object]) -> bytes:
     """The bytes hashed for one row (see the module docstring)."""
     obj = {name: row.get(name) for name in CHAIN_FIELDS}
-    obj["extra"] = dict(obj["extra"] or {})
+    extra = obj["extra"]
+    if extra and not isinstance(extra, Mapping):
+        raise InputError("extra: expected an object")
+    obj["extra"] = dict(extra) if isinstance(extra, Mapping) else {}
     obj["v"] = FORMAT_VERSION
     for name in BOOL_FIELDS:
         obj[name] = bool(obj[name])
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def chain_hash(prev_chain: str, row: Mapping[str, Any]) -> str:
+def chain_hash(prev_chain: str, row: Mapping[str, object]) -> str:
     """`SHA-256(prev ‖ canonical row bytes)` as lower-case hex."""
     return hashlib.sha256(bytes.fromhex(prev_chain) + canonical_bytes(row)).hexdigest()
 
@@ -111,7 +150,7 @@ def sign_checkpoint(key: ec.EllipticCurvePrivateKey, message: bytes) -> str:
     return base64.b64encode(key.sign(message, ec.ECDSA(hashes.SHA256()))).decode("ascii")
 
 
-def checkpoint_signature_ok(public_key: Any, message: bytes, signature: str) -> bool:
+def checkpoint_signature_ok(public_key: PublicKey | None, message: bytes, signature: str) -> bool:
     """Whether `signature` (base64 DER) is the P-256 key's signature over `message`."""
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(signature, str):
         return False
@@ -135,14 +174,14 @@ DRUG_CATEGORIES = ("antipyretic", "antitussive", "antiviral", "antibiotic", "oth
 SCHOOL_ROLES = ("student", "staff", "visitor", "guardian")
 
 
-def validate_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
+def validate_extra(extra: Mapping[str, Json] | None) -> JsonObject:
     """Check the venue-specific fields; unknown keys are refused so nothing identifying slips in.
 
     * `drug_categories`: pharmacy registration, a list of `DRUG_CATEGORIES`;
     * `school`: school check-in, `{"role": SCHOOL_ROLES, "direction": "in"|"out", "group": class code
       (optional, up to 16 characters), "temperature_dc": body temperature in tenths of °C (optional)}`.
     """
-    out: dict[str, Any] = {}
+    out: JsonObject = {}
     for key, value in (extra or {}).items():
         if key == "drug_categories":
             if not isinstance(value, list) or not value or any(v not in DRUG_CATEGORIES for v in value):
@@ -155,7 +194,7 @@ def validate_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _validate_school(value: Any) -> dict[str, Any]:
+def _validate_school(value: Json) -> JsonObject:
     if not isinstance(value, dict):
         raise InputError("extra.school: expected an object")
     unknown = set(value) - {"role", "direction", "group", "temperature_dc"}

@@ -30,9 +30,9 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from keys.durable import atomic_write_json
+from keys.jsontypes import JsonObject
 from scanner.storage.datadir import SYNC_REQUEST_FILE, SYNC_STATUS_FILE
 
 STATUS_FILE = SYNC_STATUS_FILE
@@ -53,14 +53,14 @@ class SyncStatus:
     hub_time_offset: float | None = None
     hub_time_rtt: float | None = None
     hub_time_measured_at: float | None = None
-    trust_list: dict[str, Any] = field(default_factory=dict)
-    status_lists: dict[str, dict[str, Any]] = field(default_factory=dict)
-    profiles: dict[str, Any] = field(default_factory=dict)
-    storage: dict[str, Any] = field(default_factory=dict)
-    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trust_list: JsonObject = field(default_factory=dict)
+    status_lists: dict[str, JsonObject] = field(default_factory=dict)
+    profiles: JsonObject = field(default_factory=dict)
+    storage: JsonObject = field(default_factory=dict)
+    steps: dict[str, JsonObject] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SyncStatus:
+    def from_json(cls, data: JsonObject) -> SyncStatus:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 

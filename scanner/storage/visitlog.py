@@ -27,15 +27,18 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO, cast
 
 from keys.durable import SchemaTooNew, connect, immediate_transaction, migrate
+from keys.jsontypes import Json, JsonObject
+from keys.keyfile import PublicKey
 from scanner.errors import InputError, StorageError
 from scanner.storage.chain import (
     DRUG_CATEGORIES,
     GENESIS,
     ROW_FIELDS,
     SCHOOL_ROLES,
+    ChainedVisitRow,
     chain_hash,
     checkpoint_message,
     checkpoint_signature_ok,
@@ -44,11 +47,14 @@ from scanner.storage.chain import (
 )
 from scanner.storage.schema import MIGRATIONS
 
+if TYPE_CHECKING:
+    from scanner.policy import Decision
+
 DISK_FREE_ALARM_BYTES = 64 * 1024 * 1024
 _INSERT = f"INSERT INTO visits ({', '.join(ROW_FIELDS)}) VALUES ({', '.join('?' * len(ROW_FIELDS))})"
 
 
-def _text(value: Any) -> str | None:
+def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
@@ -75,22 +81,21 @@ class VisitRecord:
     trust_list_version: int | None = None
     status_list_version: int | None = None
     latency_ms: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: JsonObject = field(default_factory=dict)
 
     @classmethod
-    def from_decision(cls, decision: Any, *, device_id: str, checkpoint_id: str, clock_trusted: bool,
-                      latency_ms: float, extra: Mapping[str, Any] | None = None,
+    def from_decision(cls, decision: Decision, *, device_id: str, checkpoint_id: str, clock_trusted: bool,
+                      latency_ms: float, extra: Mapping[str, Json] | None = None,
                       at: float | None = None) -> VisitRecord:
         """Build the row for a `scanner.policy.Decision`; `at` is the decision time (Unix seconds)."""
         result = decision.result
         now = time.time() if at is None else at
-        profile = decision.profile
         return cls(
             visit_id=new_visit_id(now),
             ts_ms=round(now * 1000),
             device_id=device_id,
             checkpoint_id=checkpoint_id,
-            profile=str(getattr(profile, "name", profile)),
+            profile=decision.profile,
             clock_trusted=bool(clock_trusted),
             verdict=str(result.verdict),
             admit=bool(decision.admit),
@@ -287,7 +292,7 @@ class VisitLog:
 
     # -- sync outbox --------------------------------------------------------------------------------
 
-    def pending(self, limit: int, after_seq: int = 0) -> list[dict[str, Any]]:
+    def pending(self, limit: int, after_seq: int = 0) -> list[ChainedVisitRow]:
         """Up to `limit` not-yet-acknowledged rows, oldest first, as upload dictionaries."""
         cur = self._read(
             f"SELECT {', '.join('v.' + f for f in ROW_FIELDS)} FROM outbox o JOIN visits v ON v.seq = o.seq "
@@ -328,7 +333,7 @@ class VisitLog:
                         "SELECT MIN(seq) FROM visits WHERE synced_at_ms IS NULL OR ts_ms >= ? "
                         "OR seq IN (SELECT seq FROM outbox)", (cutoff,)).fetchone()[0]
                     bound = "seq < ?" if keep is not None else "seq <= (SELECT MAX(seq) FROM visits)"
-                    args: tuple[Any, ...] = (keep,) if keep is not None else ()
+                    args: tuple[int, ...] = (keep,) if keep is not None else ()
                     last = self._conn.execute(f"SELECT seq, chain FROM visits WHERE {bound} "
                                               "ORDER BY seq DESC LIMIT 1", args).fetchone()
                     gone = 0
@@ -344,7 +349,7 @@ class VisitLog:
 
     # -- reading ------------------------------------------------------------------------------------
 
-    def _read(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def _read(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Cursor:
         with self._lock:
             try:
                 return self._conn.execute(sql, args)
@@ -352,14 +357,15 @@ class VisitLog:
                 raise StorageError(f"visit log {self.path}: cannot read: {e}") from e
 
     @staticmethod
-    def _row_dict(r: sqlite3.Row) -> dict[str, Any]:
+    def _row_dict(r: sqlite3.Row) -> ChainedVisitRow:
         d = {name: r[name] for name in ROW_FIELDS}
         d["extra"] = json.loads(d["extra"])
         for name in ("clock_trusted", "admit", "guardian"):
             d[name] = bool(d[name])
-        return d
+        # The columns are ROW_FIELDS, written only by `append` from a validated record.
+        return cast("ChainedVisitRow", d)
 
-    def rows(self, since_ms: int | None = None) -> Iterator[dict[str, Any]]:
+    def rows(self, since_ms: int | None = None) -> Iterator[ChainedVisitRow]:
         """Every row (oldest first), optionally from a time on; read in pages to bound memory."""
         after = 0
         while True:
@@ -375,7 +381,7 @@ class VisitLog:
     def count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM visits").fetchone()[0])
 
-    def verify(self, public_key: Any = None, device_id: str | None = None) -> ChainReport:
+    def verify(self, public_key: PublicKey | None = None, device_id: str | None = None) -> ChainReport:
         """Walk the whole chain from the anchor; report the first row that does not link or hash.
 
         Then the chain is held against what lies outside it: each signed checkpoint must match the row
@@ -429,7 +435,7 @@ class VisitLog:
         finally:
             conn.close()
 
-    def _vouched(self, conn: sqlite3.Connection, public_key: Any,
+    def _vouched(self, conn: sqlite3.Connection, public_key: PublicKey | None,
                  device_id: str | None) -> dict[int, tuple[str, str]] | ChainReport:
         """seq -> (chain, what vouches for it) from signed checkpoints and the hub's ack."""
         marks: dict[int, tuple[str, str]] = {}

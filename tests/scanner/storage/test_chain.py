@@ -93,3 +93,19 @@ def test_the_device_record_and_the_hub_model_follow_the_one_row_declaration() ->
 
     assert {f.name for f in dataclasses.fields(VisitRecord)} == set(VISIT_FIELDS) - {"seq"}
     assert tuple(UploadVisit.model_fields) == ROW_FIELDS
+
+
+def test_the_typed_row_follows_the_one_row_declaration() -> None:
+    from typing import Any, get_type_hints
+
+    from scanner.storage.chain import ROW_FIELDS, VISIT_FIELDS, ChainedVisitRow, VisitRow
+
+    def as_hint(spec: type | tuple[type, None]) -> object:
+        if isinstance(spec, tuple):
+            return spec[0] | None
+        return dict[str, Any] if spec is dict else spec
+
+    assert get_type_hints(VisitRow) == {name: as_hint(spec) for name, spec in VISIT_FIELDS.items()}
+    assert list(get_type_hints(VisitRow)) == list(VISIT_FIELDS)
+    assert tuple(get_type_hints(ChainedVisitRow)) == ROW_FIELDS
+    assert VisitRow.__required_keys__ == frozenset(VISIT_FIELDS)
