@@ -80,6 +80,9 @@ class AgentConfig:
     watchdog_ping: float = 5.0
     max_trust_list_bytes: int = 16 * MiB
     max_status_list_bytes: int = 64 * MiB
+    # Where the device stands, for the hub's fleet page (the checkpoint's id and name).
+    checkpoint_id: str = ""
+    site: str = ""
 
     @classmethod
     def from_settings(cls, settings: Any) -> AgentConfig:
@@ -97,7 +100,8 @@ class AgentConfig:
                    interval=settings.sync.interval, backoff_max=settings.sync.backoff_max,
                    retention_days=settings.log.retention_days, anchors=list(settings.trust.anchors),
                    max_trust_list_bytes=int(settings.sync.max_trust_list_mb * MiB),
-                   max_status_list_bytes=int(settings.sync.max_status_list_mb * MiB))
+                   max_status_list_bytes=int(settings.sync.max_status_list_mb * MiB),
+                   checkpoint_id=settings.device.checkpoint_id, site=settings.device.checkpoint_name)
 
 
 @dataclass
@@ -202,6 +206,7 @@ class SyncAgent(ListSteps):
             log_bytes = None
         health = health_record(self.config.data_dir, self.state, log_bytes=log_bytes, started_at=self.started_at,
                                clock_trusted=None)
+        health.update(checkpoint_id=self.config.checkpoint_id, site=self.config.site)
         t0 = time.time()
         m0 = time.monotonic()
         a = self.client.request("POST", "/v1/round", json={"have": have, "health": health})

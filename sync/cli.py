@@ -28,7 +28,67 @@ def cmd_hub_serve(args: argparse.Namespace) -> int:
     store = _hub_store(args)
     app = create_app(store, enrolled=args.enrolled)
     serve(app, host=args.host, port=args.port, certfile=args.cert, keyfile=args.key,
-          device_ca=args.device_ca, log_level="debug" if args.debug else "warning")
+          device_ca=args.device_ca, log_level="debug" if args.debug else "warning",
+          operator=_operator_listener(args, store))
+    return 0
+
+
+def _operator_listener(args: argparse.Namespace, store: Any) -> Any:
+    """The operator pages' listener from `--operator-*`, or None; refuses plain HTTP beyond loopback."""
+    import ipaddress
+
+    from sync.hub.devicehealth import Thresholds
+    from sync.hub.operator.auth import load_operator_config
+    from sync.hub.operator.pages import create_operator_app
+    from sync.hub.server import OperatorListener
+
+    if not args.operator_listen:
+        if args.operator_config:
+            raise InputError("--operator-config needs --operator-listen HOST:PORT")
+        return None
+    host, sep, port = args.operator_listen.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise InputError(f"--operator-listen {args.operator_listen}: expected HOST:PORT")
+    if not args.operator_config:
+        raise InputError("--operator-listen needs --operator-config FILE (operators and their password hashes)")
+    if bool(args.operator_cert) != bool(args.operator_key):
+        raise InputError("--operator-cert and --operator-key go together")
+    for name in ("operator_cert", "operator_key"):
+        if getattr(args, name) and not Path(getattr(args, name)).is_file():
+            raise InputError(f"--{name.replace('_', '-')} {getattr(args, name)}: no such file")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not args.operator_cert and not loopback:
+        raise InputError(f"--operator-listen {args.operator_listen}: plain HTTP only on a loopback address; "
+                         "give --operator-cert and --operator-key for TLS")
+    if args.offline_after <= 0:
+        raise InputError("--offline-after must be a positive number of seconds")
+    app = create_operator_app(store, load_operator_config(args.operator_config),
+                              thresholds=Thresholds(offline_after=args.offline_after),
+                              secure_cookies=bool(args.operator_cert))
+    return OperatorListener(app, host, int(port), args.operator_cert, args.operator_key)
+
+
+def cmd_operator_password(args: argparse.Namespace) -> int:
+    import getpass
+    import secrets
+
+    from sync.hub.operator.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise InputError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 10:
+        raise InputError("a password of at least 10 characters, please")
+    if args.new_secret:
+        print(f'session_secret = "{secrets.token_urlsafe(32)}"\n')
+    print(f'[operators.{json.dumps(args.name)}]\npassword = "{hash_password(password)}"')
     return 0
 
 
@@ -171,7 +231,18 @@ def register(subparsers: Any) -> None:
                    help="CA certificate that signs the device certificates")
     s.add_argument("--enrolled", metavar="FILE",
                    help="enrolled.jsonl of the device CA: only certificates listed there are accepted")
+    s.add_argument("--operator-listen", metavar="HOST:PORT",
+                   help="also serve the operator pages and /metrics here (plain HTTP on loopback, else TLS)")
+    s.add_argument("--operator-config", metavar="TOML", help="operators' password hashes and the session secret")
+    s.add_argument("--operator-cert", metavar="PEM", help="TLS certificate for the operator listener")
+    s.add_argument("--operator-key", metavar="PEM", help="its private key")
+    s.add_argument("--offline-after", type=float, default=120.0, metavar="SECONDS",
+                   help="a device not heard from for this long is shown offline (default 120)")
     s.set_defaults(func=cmd_hub_serve)
+    op = sub.add_parser("operator-password", help="hash an operator's password for the operator file")
+    op.add_argument("name", metavar="NAME")
+    op.add_argument("--new-secret", action="store_true", help="also print a fresh session_secret line")
+    op.set_defaults(func=cmd_operator_password)
     for name, what in (("publish-trust-list", "a signed trust list (JWS JSON file)"),
                        ("publish-status-list", "a signed status list (JWS JSON file)"),
                        ("publish-profiles", "venue profile overrides (TOML: version, [profiles.NAME])")):

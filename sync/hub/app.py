@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.concurrency import run_in_threadpool
 
 from scanner.storage.chain import VISIT_FIELDS
+from sync.hub import metrics
 from sync.hub.limits import DEFAULT_LIMITS, BodyLimits, BodyRefused, check_content_length, decode_body, read_capped
+from sync.hub.round import add_round
 from sync.hub.store import HubStore
 
 PEER_CERT_KEY = "checkpoint.peer_cert"
@@ -112,6 +114,8 @@ def create_app(store: HubStore, *, enrolled: str | None = None, limits: BodyLimi
                   description="Visit uploads from enrolled devices (mutual TLS); trust list and status "
                               "list distribution; time and health.")
     enrollment = Enrollment(enrolled)
+    app.add_middleware(metrics.RequestMetrics)
+    add_round(app, store, lambda request: _device(request, enrollment))
 
     @app.get("/v1/health")
     def health() -> dict[str, Any]:
@@ -151,6 +155,7 @@ def create_app(store: HubStore, *, enrolled: str | None = None, limits: BodyLimi
             if others:
                 raise HTTPException(403, f"device {device_id} may not upload visits of {', '.join(others)}")
             res = store.upload(device_id, rows)
+            metrics.visits_ingested(res.stored)
             return UploadAck(device_id=device_id, received=len(rows), stored=res.stored,
                              duplicates=res.duplicates, acked=res.acked, chain_breaks=res.chain_breaks)
 

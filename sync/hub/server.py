@@ -13,7 +13,9 @@ import asyncio
 import socket
 import ssl
 import sys
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -69,11 +71,39 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+@dataclass(frozen=True)
+class OperatorListener:
+    """The operator pages' own listener: plain HTTP, or TLS without client certificates."""
+
+    app: Any
+    host: str
+    port: int
+    certfile: str | None = None
+    keyfile: str | None = None
+
+
+def _start_operator(op: OperatorListener, announce: Callable[[str], None], log_level: str) -> Any:
+    """Serve the operator app from a thread (uvicorn leaves signal handling to the main server)."""
+    import uvicorn
+
+    sock = listening_socket(op.host, op.port)
+    shown = f"[{op.host}]" if sock.family == socket.AF_INET6 else op.host
+    server = uvicorn.Server(uvicorn.Config(op.app, log_level=log_level, access_log=False, timeout_keep_alive=30,
+                                           timeout_graceful_shutdown=2, ssl_certfile=op.certfile,
+                                           ssl_keyfile=op.keyfile))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="operator", daemon=True)
+    thread.start()
+    announce(f"operator pages on {'https' if op.certfile else 'http'}://{shown}:{sock.getsockname()[1]}")
+    return server, thread
+
+
 def serve(app: Any, *, host: str, port: int, certfile: str, keyfile: str, device_ca: str,
-          announce: Callable[[str], None] | None = None, log_level: str = "warning") -> None:
+          announce: Callable[[str], None] | None = None, log_level: str = "warning",
+          operator: OperatorListener | None = None) -> None:
     """Bind, announce the URL (port 0 picks a free port), then serve until SIGINT/SIGTERM."""
     import uvicorn
 
+    say = announce or (lambda line: print(line, flush=True, file=sys.stdout))
     sock = listening_socket(host, port)
     bound = sock.getsockname()[1]
     family = sock.family
@@ -85,6 +115,11 @@ def serve(app: Any, *, host: str, port: int, certfile: str, keyfile: str, device
                             # connections are not waited for beyond this.
                             timeout_graceful_shutdown=2)
     shown = f"[{host}]" if family == socket.AF_INET6 else host
-    (announce or (lambda line: print(line, flush=True, file=sys.stdout)))(
-        f"hub listening on https://{shown}:{bound}")
-    uvicorn.Server(config).run(sockets=[sock])
+    say(f"hub listening on https://{shown}:{bound}")
+    op = _start_operator(operator, say, log_level) if operator else None
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if op:
+            op[0].should_exit = True
+            op[1].join(5)

@@ -44,6 +44,16 @@ SCHEMA = [
         PRIMARY KEY (kind, issuer, version))""",
     """INSERT INTO schema_version (version) VALUES (1)""",
 ]
+# Appended steps: `MIGRATIONS[N-2]` brings a database from version N-1 to N.
+MIGRATIONS = [
+    [  # 2: device health (latest record per device, and a thinned recent history)
+        """CREATE TABLE device_health (
+            device_id TEXT PRIMARY KEY, received_ms BIGINT NOT NULL, record TEXT NOT NULL)""",
+        """CREATE TABLE device_health_history (
+            device_id TEXT NOT NULL, received_ms BIGINT NOT NULL, record TEXT NOT NULL,
+            PRIMARY KEY (device_id, received_ms))""",
+    ],
+]
 STORED_FIELDS = (*ROW_FIELDS, "chain_ok", "chain_problem", "received_ms")
 _INSERT = (f"INSERT INTO visits ({', '.join(STORED_FIELDS)}) VALUES ({', '.join('?' * len(STORED_FIELDS))}) "
            "ON CONFLICT DO NOTHING")
@@ -85,8 +95,26 @@ class HubStore:
                 for stmt in SCHEMA:
                     self._conn.execute(stmt)
                 self._conn.execute("COMMIT")
+            self._migrate()
         except sqlite3.Error as e:
             raise HubStoreError(f"hub database {self.path}: {e}") from e
+
+    def _migrate(self) -> None:
+        version = int(self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+        if version > len(MIGRATIONS) + 1:
+            raise HubStoreError(f"hub database {self.path}: schema version {version} is newer than this "
+                                "software: refusing to touch it")
+        for target in range(version + 1, len(MIGRATIONS) + 2):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in MIGRATIONS[target - 2]:
+                    self._conn.execute(stmt)
+                self._conn.execute("UPDATE schema_version SET version = ?", (target,))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         self._conn.close()
@@ -168,6 +196,26 @@ class HubStore:
         with self._lock:
             try:
                 return self._conn.execute(sql, args).fetchall()
+            except sqlite3.Error as e:
+                raise HubStoreError(f"hub database {self.path}: {e}") from e
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only statement (portable SQL, `?` placeholders), for the hub's read-side modules."""
+        return [tuple(r) for r in self._query(sql, args)]
+
+    def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run statements in one transaction (all or none)."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for sql, args in statements:
+                        self._conn.execute(sql, args)
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
             except sqlite3.Error as e:
                 raise HubStoreError(f"hub database {self.path}: {e}") from e
 

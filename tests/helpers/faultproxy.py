@@ -58,12 +58,16 @@ def make_pki(directory: Path, device_id: str = "dev-1") -> Pki:
 class HubProcess:
     """`python -m sync.hub serve` on 127.0.0.1, port 0; the URL is read from its first output line."""
 
-    def __init__(self, db: Path, pki: Pki, *, enrolled: bool = False):
+    def __init__(self, db: Path, pki: Pki, *, enrolled: bool = False, operator_config: Path | None = None,
+                 extra: tuple[str, ...] = ()):
         args = [sys.executable, "-m", "sync.hub", "serve", "--db", str(db), "--host", "127.0.0.1",
                 "--port", "0", "--cert", str(pki.hub_cert), "--key", str(pki.hub_key),
-                "--device-ca", str(pki.ca)]
+                "--device-ca", str(pki.ca), *extra]
         if enrolled:
             args += ["--enrolled", str(pki.ca_dir / "enrolled.jsonl")]
+        if operator_config:
+            args += ["--operator-listen", "127.0.0.1:0", "--operator-config", str(operator_config)]
+        self.operator_url: str | None = None
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env={**os.environ, "PYTHONPATH": str(ROOT)})
         lines: queue.Queue[str] = queue.Queue()
@@ -80,6 +84,16 @@ class HubProcess:
             raise RuntimeError(f"hub failed to start: {line!r} {err}")
         self.url = line.rsplit(" ", 1)[1].strip()
         self.port = int(self.url.rsplit(":", 1)[1])
+        if operator_config:
+            threading.Thread(target=lambda: lines.put(out.readline()), daemon=True).start()
+            try:
+                line = lines.get(timeout=30)
+            except queue.Empty:
+                line = ""
+            if "operator pages on" not in line:
+                err = self.stop()
+                raise RuntimeError(f"hub operator listener failed to start: {line!r} {err}")
+            self.operator_url = line.rsplit(" ", 1)[1].strip()
 
     def stop(self) -> str:
         if self.proc.poll() is None:

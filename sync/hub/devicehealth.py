@@ -1,0 +1,201 @@
+"""The hub's side of the device health record: checked, stored (latest per device, thinned history), judged.
+
+Each sync round a device sends a health record (`sync/health.py` builds it). The hub keeps only the
+fields it knows, each of the expected type, strings capped in length: a malformed field is dropped and
+named in `dropped`, never a reason to refuse the round. The hub adds `errors_since_last` (the device
+counts errors since it started; the hub subtracts the count it held before).
+
+`judge` turns a record into the fleet page's words: online/offline by when the device was last heard
+from, and the reasons it needs attention (camera, storage, backlog, stale lists, clock, errors).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sync.hub.store import HubStore
+
+MAX_STRING = 200
+MAX_ISSUERS = 64
+# History: at most one record per device every HISTORY_EVERY seconds, kept for HISTORY_KEEP seconds.
+HISTORY_EVERY = 300
+HISTORY_KEEP = 24 * 3600
+
+_LIST = {"version": int, "age": float, "error": str}
+SPEC: dict[str, Any] = {
+    "software_version": str, "started_at": float, "agent_uptime": float, "last_decision_ts": float,
+    "checkpoint_id": str, "site": str,
+    "camera": {"state": str, "fps": float, "source": str},
+    "gate_output": {"state": str}, "audio": {"state": str},
+    "errors_since_start": int, "state": str, "error": str,
+    "pending_uploads": int, "visit_log_bytes": int, "storage_alarm": bool,
+    "trust_list": _LIST, "status_lists": ("map", _LIST),
+    "clock_trusted": bool, "clock_offset": float,
+}
+
+
+def _clean(spec: Any, value: Any, path: str, dropped: list[str]) -> Any:
+    if isinstance(spec, tuple):
+        if not isinstance(value, dict):
+            dropped.append(path)
+            return None
+        return {str(k)[:MAX_STRING]: _clean(spec[1], v, f"{path}.{k}", dropped)
+                for k, v in list(value.items())[:MAX_ISSUERS]}
+    if isinstance(spec, dict):
+        if not isinstance(value, dict):
+            dropped.append(path)
+            return None
+        out = {k: _clean(s, value[k], f"{path}.{k}" if path else k, dropped)
+               for k, s in spec.items() if k in value and value[k] is not None}
+        return {k: v for k, v in out.items() if v is not None}
+    if value is None:
+        return None
+    if spec is bool:
+        ok = isinstance(value, bool)
+    elif spec is int:
+        ok = isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2 ** 63
+    elif spec is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 1e15
+    else:
+        ok = isinstance(value, str)
+        value = value[:MAX_STRING] if ok else value
+    if not ok:
+        dropped.append(path)
+        return None
+    return value
+
+
+def clean_record(raw: Any) -> dict[str, Any]:
+    """The known, well-typed part of a device's health record (`dropped` names what was not)."""
+    dropped: list[str] = []
+    rec = _clean(SPEC, raw, "", dropped) if isinstance(raw, dict) else {}
+    if not isinstance(raw, dict):
+        dropped.append("(record is not an object)")
+    if dropped:
+        rec["dropped"] = dropped[:20]
+    return rec
+
+
+@dataclass(frozen=True)
+class DeviceHealth:
+    device_id: str
+    received_ms: int
+    record: dict[str, Any]
+
+
+def _row(r: tuple[Any, ...]) -> DeviceHealth:
+    return DeviceHealth(str(r[0]), int(r[1]), json.loads(r[2]))
+
+
+def latest(store: HubStore, device_id: str) -> DeviceHealth | None:
+    rows = store.query("SELECT device_id, received_ms, record FROM device_health WHERE device_id = ?",
+                       (device_id,))
+    return _row(rows[0]) if rows else None
+
+
+def fleet(store: HubStore) -> list[DeviceHealth]:
+    """The latest record of every device that ever reported, by device id."""
+    return [_row(r) for r in store.query(
+        "SELECT device_id, received_ms, record FROM device_health ORDER BY device_id")]
+
+
+def history(store: HubStore, device_id: str) -> list[DeviceHealth]:
+    return [_row(r) for r in store.query(
+        "SELECT device_id, received_ms, record FROM device_health_history WHERE device_id = ? "
+        "ORDER BY received_ms DESC", (device_id,))]
+
+
+def record_health(store: HubStore, device_id: str, raw: Any, now: float | None = None) -> DeviceHealth:
+    """Store a device's health record as its latest; add it to the history if the last entry is old enough."""
+    now_ms = int((time.time() if now is None else now) * 1000)
+    rec = clean_record(raw)
+    before = latest(store, device_id)
+    errors = rec.get("errors_since_start")
+    if isinstance(errors, int):
+        prev = before.record if before else {}
+        same_run = prev.get("started_at") == rec.get("started_at") and isinstance(prev.get("errors_since_start"), int)
+        rec["errors_since_last"] = max(0, errors - prev["errors_since_start"]) if same_run else errors
+    body = json.dumps(rec, sort_keys=True, ensure_ascii=False)
+    steps: list[tuple[str, tuple[Any, ...]]] = [(
+        "INSERT INTO device_health (device_id, received_ms, record) VALUES (?, ?, ?) "
+        "ON CONFLICT (device_id) DO UPDATE SET received_ms = excluded.received_ms, record = excluded.record",
+        (device_id, now_ms, body))]
+    last_hist = store.query("SELECT MAX(received_ms) FROM device_health_history WHERE device_id = ?", (device_id,))
+    if last_hist[0][0] is None or now_ms - int(last_hist[0][0]) >= HISTORY_EVERY * 1000:
+        steps += [("INSERT INTO device_health_history (device_id, received_ms, record) VALUES (?, ?, ?) "
+                   "ON CONFLICT DO NOTHING", (device_id, now_ms, body)),
+                  ("DELETE FROM device_health_history WHERE device_id = ? AND received_ms < ?",
+                   (device_id, now_ms - HISTORY_KEEP * 1000))]
+    store.write(steps)
+    return DeviceHealth(device_id, now_ms, rec)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a device counts as offline or needing attention (seconds, counts)."""
+
+    offline_after: float = 120.0
+    backlog: int = 1000
+    trust_list_age: float = 2 * 86400
+    status_list_age: float = 86400
+    clock_offset: float = 30.0
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+@dataclass(frozen=True)
+class Judgement:
+    online: bool
+    problems: tuple[str, ...]
+
+    @property
+    def state(self) -> str:
+        """"offline", "attention" (online with problems) or "ok"."""
+        return "offline" if not self.online else ("attention" if self.problems else "ok")
+
+
+def _state_of(part: Any) -> str | None:
+    return part.get("state") if isinstance(part, Mapping) else None
+
+
+def judge(h: DeviceHealth, now: float, t: Thresholds = DEFAULT_THRESHOLDS) -> Judgement:
+    r = h.record
+    problems: list[str] = []
+    online = now - h.received_ms / 1000 <= t.offline_after
+    if not online:
+        problems.append("offline")
+    if r.get("state") in ("unreadable",):
+        problems.append(f"appliance health unreadable: {r.get('error')}")
+    cam = _state_of(r.get("camera"))
+    if cam not in (None, "ok"):
+        problems.append(f"camera {cam}")
+    gate = _state_of(r.get("gate_output"))
+    if gate in ("fault", "error"):
+        problems.append(f"gate output {gate}")
+    if r.get("storage_alarm"):
+        problems.append("storage alarm")
+    if (r.get("pending_uploads") or 0) > t.backlog:
+        problems.append(f"backlog {r['pending_uploads']}")
+    tl = r.get("trust_list") or {}
+    if tl.get("error"):
+        problems.append("trust list error")
+    if tl.get("age") is not None and tl["age"] > t.trust_list_age:
+        problems.append("trust list stale")
+    if not tl.get("version"):
+        problems.append("no trust list")
+    for issuer, sl in (r.get("status_lists") or {}).items():
+        if sl and (sl.get("error") or (sl.get("age") is not None and sl["age"] > t.status_list_age)):
+            problems.append(f"status list {issuer} stale")
+    if r.get("clock_trusted") is False:
+        problems.append("clock not trusted")
+    off = r.get("clock_offset")
+    if off is not None and abs(off) > t.clock_offset:
+        problems.append(f"clock off by {off:+.0f} s")
+    if r.get("errors_since_last"):
+        problems.append(f"{r['errors_since_last']} errors")
+    return Judgement(online, tuple(problems))

@@ -1,0 +1,1 @@
+"""The hub's operator listener: login, fleet pages and /metrics (see `pages.py`)."""

@@ -1,0 +1,243 @@
+"""The operator listener's app: login, fleet pages (devices, traffic, visits, publishing) and /metrics.
+
+Every page but the login form needs a session (`sync.hub.operator.auth`); every form carries a CSRF
+token checked on POST; cookies are HttpOnly and SameSite=Strict (and Secure when the listener is TLS).
+Pages are rendered on the server from Jinja2 templates with autoescaping; no script runs in the page.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from sync.errors import PublishError
+from sync.hub import metrics
+from sync.hub.devicehealth import DEFAULT_THRESHOLDS, Thresholds, fleet, history, judge, latest
+from sync.hub.operator.auth import OperatorConfig, Sessions
+from sync.hub.operator.chart import hour_chart
+from sync.hub.operator.queries import HOUR_MS, device_ids, search_visits, traffic
+from sync.hub.publish import publish_profiles, publish_status_list, publish_trust_list
+from sync.hub.store import HubStore
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_PUBLISH = 64 * 1024 * 1024
+PUBLISHERS = {"trust-list": publish_trust_list, "status-list": publish_status_list, "profiles": publish_profiles}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY"}
+
+
+class NeedLogin(Exception):
+    pass
+
+
+def utc(ms: int | float | None) -> str:
+    if ms is None:
+        return "–"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def ago(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    s = abs(seconds)
+    text = f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min" if s < 7200 else \
+        f"{s / 3600:.0f} h" if s < 172800 else f"{s / 86400:.0f} d"
+    return text
+
+
+def parse_when(value: str | None, default_ms: int) -> int:
+    """A `datetime-local` value (read as UTC) or Unix seconds, in milliseconds."""
+    if not value:
+        return default_ms
+    try:
+        return int(float(value) * 1000)
+    except ValueError:
+        pass
+    try:
+        return int(datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp() * 1000)
+    except ValueError:
+        raise HTTPException(400, f"not a time: {value[:40]!r} (use YYYY-MM-DDTHH:MM, UTC)") from None
+
+
+def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: Thresholds = DEFAULT_THRESHOLDS,
+                        secure_cookies: bool = False) -> FastAPI:
+    app = FastAPI(title="Checkpoint hub operator pages", docs_url=None, redoc_url=None, openapi_url=None)
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.filters.update(utc=utc, ago=ago)
+    sessions = Sessions(config)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+    @app.exception_handler(NeedLogin)
+    async def to_login(request: Request, exc: NeedLogin) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    def cookie(response: Response, name: str, value: str, max_age: int | None = None) -> None:
+        response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
+                            secure=secure_cookies, path="/")
+
+    def operator(request: Request) -> tuple[str, str]:
+        """(operator name, CSRF token for this page's forms), or off to the login page."""
+        raw = request.cookies.get(Sessions.COOKIE)
+        name = sessions.operator(raw)
+        if name is None or raw is None:
+            raise NeedLogin()
+        return name, sessions.csrf(raw)
+
+    def check_csrf(request: Request, token: str | None, cookie_name: str = Sessions.COOKIE) -> None:
+        if not sessions.csrf_ok(request.cookies.get(cookie_name), token):
+            raise HTTPException(403, "form expired or not from this site (CSRF token missing or wrong)")
+
+    def page(request: Request, name: str, http_status: int = 200, **ctx: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, ctx, status_code=http_status)
+
+    @app.exception_handler(HTTPException)
+    async def error_page(request: Request, exc: HTTPException) -> Response:
+        return page(request, "error.html", exc.status_code, title="Error", message=str(exc.detail),
+                    who=None)
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request) -> Response:
+        nonce = request.cookies.get(Sessions.LOGIN_COOKIE) or secrets.token_urlsafe(24)
+        response = page(request, "login.html", title="Log in", csrf=sessions.csrf(nonce), who=None, failed=False)
+        cookie(response, Sessions.LOGIN_COOKIE, nonce, max_age=3600)
+        return response
+
+    @app.post("/login", response_class=HTMLResponse)
+    async def login(request: Request, name: str = Form(max_length=200), password: str = Form(max_length=1024),
+                    csrf: str = Form("", max_length=200)) -> Response:
+        check_csrf(request, csrf, Sessions.LOGIN_COOKIE)
+        token = await run_in_threadpool(sessions.login, name, password)
+        if token is None:
+            nonce = request.cookies.get(Sessions.LOGIN_COOKIE, "")
+            return page(request, "login.html", 401, title="Log in", csrf=sessions.csrf(nonce), who=None,
+                        failed=True)
+        response = RedirectResponse("/", status_code=303)
+        cookie(response, Sessions.COOKIE, token, max_age=config.session_seconds)
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request, csrf: str = Form("", max_length=200)) -> Response:
+        check_csrf(request, csrf)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(Sessions.COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookies)
+        return response
+
+    @app.get("/", response_class=HTMLResponse)
+    def devices(request: Request, attention: bool = False) -> Response:
+        who, csrf = operator(request)
+        now = time.time()
+        rows: list[dict[str, Any]] = []
+        for h in fleet(store):
+            j = judge(h, now, thresholds)
+            rows.append({"h": h, "r": h.record, "j": j, "seen_ago": now - h.received_ms / 1000})
+        counts = {s: sum(1 for x in rows if x["j"].state == s) for s in ("ok", "attention", "offline")}
+        shown = [x for x in rows if x["j"].state != "ok"] if attention else rows
+        shown.sort(key=lambda x: ({"offline": 0, "attention": 1, "ok": 2}[x["j"].state], x["h"].device_id))
+        return page(request, "devices.html", title="Devices", who=who, csrf=csrf, rows=shown, counts=counts,
+                    attention=attention, total=len(rows))
+
+    @app.get("/devices/{device_id}", response_class=HTMLResponse)
+    def device(request: Request, device_id: str) -> Response:
+        who, csrf = operator(request)
+        h = latest(store, device_id)
+        if h is None:
+            raise HTTPException(404, f"no health record from device {device_id!r}")
+        now = time.time()
+        return page(request, "device.html", title=device_id, who=who, csrf=csrf, h=h, r=h.record,
+                    j=judge(h, now, thresholds), seen_ago=now - h.received_ms / 1000,
+                    history=history(store, device_id))
+
+    @app.get("/traffic", response_class=HTMLResponse)
+    def traffic_page(request: Request, hours: int = 24) -> Response:
+        who, csrf = operator(request)
+        hours = min(max(hours, 1), 24 * 7)
+        until = (int(time.time() * 1000) // HOUR_MS + 1) * HOUR_MS
+        site_of = {h.device_id: str(h.record.get("site") or h.record.get("checkpoint_id") or "")
+                   for h in fleet(store)}
+        sites = traffic(store, site_of, until - hours * HOUR_MS, until)
+        charts = [{"site": site, "chart": hour_chart(hs, lambda ms: utc(ms)[11:13] + "h"),
+                   "admitted": sum(x.admitted for x in hs), "refused": sum(x.refused for x in hs),
+                   "manual": sum(x.manual for x in hs)} for site, hs in sites.items()]
+        return page(request, "traffic.html", title="Traffic", who=who, csrf=csrf, charts=charts, hours=hours)
+
+    @app.get("/visits", response_class=HTMLResponse)
+    def visits(request: Request, device: str = "", since: str = "", until: str = "") -> Response:
+        who, csrf = operator(request)
+        now_ms = int(time.time() * 1000)
+        since_ms = parse_when(since, now_ms - 24 * HOUR_MS)
+        until_ms = parse_when(until, now_ms + 60_000)
+        result = search_visits(store, device, since_ms, until_ms) if device else None
+        return page(request, "visits.html", title="Visits", who=who, csrf=csrf, device=device,
+                    since=utc(since_ms)[:16].replace(" ", "T"), until=utc(until_ms)[:16].replace(" ", "T"),
+                    result=result, devices=device_ids(store),
+                    gap_after={a - 1: (a, b) for a, b in result.gaps} if result else {})
+
+    @app.get("/publish", response_class=HTMLResponse)
+    def publish_form(request: Request) -> Response:
+        who, csrf = operator(request)
+        return page(request, "publish.html", title="Publish", who=who, csrf=csrf, **_published(store))
+
+    @app.post("/publish/{kind}", response_class=HTMLResponse)
+    async def publish(request: Request, kind: str, file: Annotated[UploadFile, File()],
+                      csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+        who, token = operator(request)
+        check_csrf(request, csrf)
+        if kind not in PUBLISHERS:
+            raise HTTPException(404, f"nothing to publish as {kind!r}")
+        data = await file.read(MAX_PUBLISH + 1)
+        name = Path(file.filename or "upload").name[:100]
+        if len(data) > MAX_PUBLISH:
+            outcome, ok = f"{name}: larger than {MAX_PUBLISH // (1024 * 1024)} MiB", False
+        else:
+            outcome, ok = await run_in_threadpool(_publish_bytes, store, kind, name, data)
+        return page(request, "publish.html", 200 if ok else 422, title="Publish", who=who, csrf=token,
+                    outcome=outcome, ok=ok, **_published(store))
+
+    @app.get("/metrics")
+    def metrics_page(request: Request) -> Response:
+        bearer = request.headers.get("authorization", "")
+        token_ok = bool(config.metrics_token) and secrets.compare_digest(bearer, f"Bearer {config.metrics_token}")
+        if not token_ok and sessions.operator(request.cookies.get(Sessions.COOKIE)) is None:
+            return Response("log in or send the metrics token\n", status_code=401, media_type="text/plain",
+                            headers={"WWW-Authenticate": "Bearer"})
+        return Response(metrics.render(store, thresholds), media_type=metrics.CONTENT_TYPE)
+
+    return app
+
+
+def _publish_bytes(store: HubStore, kind: str, name: str, data: bytes) -> tuple[str, bool]:
+    """Publish an uploaded file through the CLI's own function (same checks), from a private temp file."""
+    suffix = Path(name).suffix if kind == "profiles" else ".json"
+    with tempfile.TemporaryDirectory(prefix="checkpoint-publish-") as d:
+        path = Path(d) / f"upload{suffix}"
+        path.write_bytes(data)
+        try:
+            pub = PUBLISHERS[kind](store, path)
+        except PublishError as e:
+            return str(e).replace(str(path), name), False
+    what = {"trust-list": "trust list", "status-list": f"status list {pub.issuer}", "profiles": "venue profiles"}
+    return f"published {what[kind]} version {pub.version} from {name}", True
+
+
+def _published(store: HubStore) -> dict[str, Any]:
+    trust, profiles = store.latest("trust"), store.latest("profiles")
+    return {"trust": trust.version if trust else None, "profiles": profiles.version if profiles else None,
+            "status": store.status_issuers()}

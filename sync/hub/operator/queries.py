@@ -1,0 +1,75 @@
+"""What the fleet pages read from the hub database: traffic per site and hour, visit search with gaps.
+
+Counting happens in SQL (portable to PostgreSQL: integer division, CASE, window functions), so a page
+costs one grouped query, never a walk over rows in Python.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sync.hub.store import HubStore
+
+HOUR_MS = 3600 * 1000
+# Visit search shows at most this many rows; the count and the gaps cover the whole range.
+SEARCH_LIMIT = 500
+
+
+@dataclass
+class HourCounts:
+    hour_ms: int
+    admitted: int = 0
+    refused: int = 0
+    manual: int = 0
+
+
+def traffic(store: HubStore, site_of: dict[str, str], since_ms: int, until_ms: int) -> dict[str, list[HourCounts]]:
+    """Per site (the device's reported site, else its checkpoint id) and hour: admitted, refused, manual checks.
+
+    Every hour of the range is present for every site, so a quiet hour shows as zero.
+    """
+    rows = store.query(
+        "SELECT device_id, checkpoint_id, ts_ms / ? AS hour, "
+        "SUM(CASE WHEN admit = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN admit = 0 THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN tone = 'check' THEN 1 ELSE 0 END) "
+        "FROM visits WHERE ts_ms >= ? AND ts_ms < ? GROUP BY device_id, checkpoint_id, ts_ms / ?",
+        (HOUR_MS, since_ms, until_ms, HOUR_MS))
+    first, last = since_ms // HOUR_MS, (until_ms - 1) // HOUR_MS
+    out: dict[str, dict[int, HourCounts]] = {}
+    for device_id, checkpoint_id, hour, admitted, refused, manual in rows:
+        site = site_of.get(device_id) or checkpoint_id
+        hours = out.setdefault(site, {h: HourCounts(h * HOUR_MS) for h in range(first, last + 1)})
+        c = hours[int(hour)]
+        c.admitted += int(admitted)
+        c.refused += int(refused)
+        c.manual += int(manual)
+    return {site: list(hours.values()) for site, hours in sorted(out.items())}
+
+
+@dataclass(frozen=True)
+class VisitSearch:
+    total: int
+    rows: list[dict[str, Any]]
+    gaps: list[tuple[int, int]]  # missing sequence ranges (first, last) between rows held in the range
+
+
+def search_visits(store: HubStore, device_id: str, since_ms: int, until_ms: int) -> VisitSearch:
+    args = (device_id, since_ms, until_ms)
+    where = "WHERE device_id = ? AND ts_ms >= ? AND ts_ms < ?"
+    total = int(store.query(f"SELECT COUNT(*) FROM visits {where}", args)[0][0])
+    rows = [{"seq": r[0], "visit_id": r[1], "ts_ms": r[2], "checkpoint_id": r[3], "verdict": r[4],
+             "admit": bool(r[5]), "tone": r[6], "chain_ok": bool(r[7]), "extra": json.loads(r[8])}
+            for r in store.query(
+                "SELECT seq, visit_id, ts_ms, checkpoint_id, verdict, admit, tone, chain_ok, extra "
+                f"FROM visits {where} ORDER BY seq LIMIT ?", (*args, SEARCH_LIMIT))]
+    gaps = [(int(a), int(b)) for a, b in store.query(
+        "SELECT prev + 1, seq - 1 FROM (SELECT seq, LAG(seq) OVER (ORDER BY seq) AS prev "
+        f"FROM visits {where}) AS s WHERE seq > prev + 1 ORDER BY seq LIMIT 1000", args)]
+    return VisitSearch(total, rows, gaps)
+
+
+def device_ids(store: HubStore) -> list[str]:
+    """Devices that reported health, offered in the search form (any id can be typed)."""
+    return [str(r[0]) for r in store.query("SELECT device_id FROM device_health ORDER BY device_id")]

@@ -1,0 +1,164 @@
+"""The operator listener of a real hub process (127.0.0.1): login, CSRF, the fleet pages, publishing, /metrics."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+
+import pytest
+import requests
+
+from keys.keyfile import generate_key
+from keys.publishing import KeyEntry, sign_trust_list
+from scanner.storage.chain import new_visit_id
+from scanner.storage.visitlog import VisitLog, VisitRecord
+from tests.helpers.faultproxy import HubProcess, make_pki
+from tests.helpers.operator import OPERATOR, PASSWORD, csrf_of, logged_in, write_operator_config
+
+TOKEN = "metrics-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ophub")
+    pki = make_pki(d, "gate-7")
+    config = write_operator_config(d / "operators.toml", metrics_token=TOKEN)
+    with HubProcess(d / "hub.sqlite", pki, enrolled=True, operator_config=config) as proc:
+        yield proc, pki, d
+
+
+def device(pki) -> requests.Session:
+    s = requests.Session()
+    s.trust_env = False
+    s.verify = str(pki.ca)
+    s.cert = (str(pki.device_cert), str(pki.device_key))
+    return s
+
+
+def anonymous() -> requests.Session:
+    s = requests.Session()
+    s.trust_env = False
+    return s
+
+
+def test_nothing_is_shown_without_login(hub):
+    proc, _, _ = hub
+    s = anonymous()
+    for path in ("/", "/traffic", "/visits?device=gate-7", "/publish", "/devices/gate-7"):
+        r = s.get(proc.operator_url + path, allow_redirects=False, timeout=30)
+        assert r.status_code == 303 and r.headers["location"] == "/login", path
+    r = s.post(proc.operator_url + "/publish/trust-list", files={"file": ("t.json", b"{}")},
+               allow_redirects=False, timeout=30)
+    assert r.status_code == 303
+    assert s.get(proc.operator_url + "/metrics", timeout=30).status_code == 401
+    assert s.get(proc.operator_url + "/metrics", headers={"Authorization": "Bearer wrong"},
+                 timeout=30).status_code == 401
+
+
+def test_wrong_password_and_missing_csrf_are_refused(hub):
+    proc, _, _ = hub
+    s = anonymous()
+    page = s.get(proc.operator_url + "/login", timeout=30)
+    set_cookie = page.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "samesite=strict" in set_cookie
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    token = csrf_of(page.text)
+    r = s.post(proc.operator_url + "/login", data={"name": OPERATOR, "password": "nope", "csrf": token}, timeout=30)
+    assert r.status_code == 401 and "Wrong name or password" in r.text and "cp_session" not in s.cookies
+    r = s.post(proc.operator_url + "/login", data={"name": OPERATOR, "password": PASSWORD}, timeout=30)
+    assert r.status_code == 403 and "CSRF" in r.text and "cp_session" not in s.cookies
+    other = anonymous()
+    r = other.post(proc.operator_url + "/login", data={"name": OPERATOR, "password": PASSWORD, "csrf": token},
+                   timeout=30)
+    assert r.status_code == 403 and "cp_session" not in other.cookies
+    # A logged-in operator's form without the token does nothing either.
+    s = logged_in(proc.operator_url)
+    r = s.post(proc.operator_url + "/logout", data={}, allow_redirects=False, timeout=30)
+    assert r.status_code == 403 and s.get(proc.operator_url + "/", timeout=30).url.endswith("/")
+    r = s.post(proc.operator_url + "/logout", data={"csrf": csrf_of(s.get(proc.operator_url + "/").text)},
+               timeout=30)
+    assert r.url.endswith("/login") and s.get(proc.operator_url + "/", timeout=30).url.endswith("/login")
+
+
+def _visits(tmp_path, n):
+    with VisitLog(tmp_path / "visits-gate-7.sqlite") as log:
+        for i in range(n):
+            now = time.time()
+            log.append(VisitRecord(visit_id=new_visit_id(now), ts_ms=int(now * 1000), device_id="gate-7",
+                                   checkpoint_id="east-7", profile="transport", clock_trusted=True,
+                                   verdict="ok" if i % 4 else "revoked", admit=bool(i % 4),
+                                   tone="pass" if i % 4 else "check", latency_ms=3, extra={}))
+        return log.pending(n)
+
+
+def test_fleet_pages_show_health_traffic_and_gaps(hub, tmp_path):
+    proc, pki, _ = hub
+    dev = device(pki)
+    health = {"software_version": "2.1.0", "camera": {"state": "disconnected", "fps": 0.0},
+              "pending_uploads": 3, "site": "Metro L7 East", "checkpoint_id": "east-7",
+              "trust_list": {"version": 4, "age": 100.0}, "clock_offset": 0.4, "storage_alarm": False}
+    r = dev.post(f"{proc.url}/v1/round", json={"have": {}, "health": health}, timeout=30)
+    assert r.status_code == 200 and set(r.json()) == {"time", "changed", "admissions"}
+    rows = _visits(tmp_path, 12)
+    kept = [x for x in rows if x["seq"] not in (5, 6, 7)]
+    body = gzip.compress(json.dumps({"visits": kept}).encode())
+    r = dev.post(f"{proc.url}/v1/visits", data=body, timeout=30,
+                 headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert r.status_code == 200 and r.json()["stored"] == 9
+    assert dev.post(f"{proc.url}/v1/visits", data=b"{", timeout=30,
+                    headers={"Content-Type": "application/json"}).status_code == 422
+
+    s = logged_in(proc.operator_url)
+    page = s.get(proc.operator_url + "/", timeout=30).text
+    assert "gate-7" in page and "Metro L7 East" in page and "camera disconnected" in page and "2.1.0" in page
+    assert "gate-7" in s.get(proc.operator_url + "/?attention=1", timeout=30).text
+    detail = s.get(proc.operator_url + "/devices/gate-7", timeout=30).text
+    assert "disconnected" in detail and "History" in detail
+    assert s.get(proc.operator_url + "/devices/nobody", timeout=30).status_code == 404
+
+    traffic = s.get(proc.operator_url + "/traffic", timeout=30).text
+    assert "Metro L7 East" in traffic and "<svg" in traffic
+
+    held = kept
+    admitted = sum(1 for x in held if x["admit"])
+    assert f"{admitted} admitted, {len(held) - admitted} refused" in traffic
+
+    found = s.get(proc.operator_url + "/visits", params={"device": "gate-7"}, timeout=30).text
+    assert "9 visits" in found and "Missing from the hub: seq 5–7" in found and "missing seq 5–7 (3 visits)" in found
+    bad = s.get(proc.operator_url + "/visits", params={"device": "gate-7", "since": "yesterday"}, timeout=30)
+    assert bad.status_code == 400 and "not a time" in bad.text
+
+    metrics = s.get(proc.operator_url + "/metrics", timeout=30).text
+    assert anonymous().get(proc.operator_url + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"},
+                           timeout=30).status_code == 200
+    assert "checkpoint_hub_uploads_total 1.0" in metrics
+    assert "checkpoint_hub_visits_ingested_total 9.0" in metrics
+    assert 'checkpoint_hub_uploads_refused_total{reason="invalid_batch"} 1.0' in metrics
+    assert 'checkpoint_hub_devices{state="attention"} 1.0' in metrics
+    assert 'checkpoint_hub_request_seconds_count{route="/v1/round",status="200"} 1.0' in metrics
+
+
+def test_publishing_from_the_page_uses_the_cli_checks(hub, tmp_path):
+    proc, _, _ = hub
+    s = logged_in(proc.operator_url)
+    token = csrf_of(s.get(proc.operator_url + "/publish", timeout=30).text)
+    root, signer = generate_key(), generate_key()
+    now = int(time.time())
+    tl = json.dumps(sign_trust_list(root, [KeyEntry(signer.public_key(), "CN-ZJ", "浙江", "Zhejiang")], version=9,
+                                    issued_at=now, next_update=now + 3600))
+    r = s.post(proc.operator_url + "/publish/trust-list", files={"file": ("tl.json", tl)}, timeout=30)
+    assert r.status_code == 403
+    r = s.post(proc.operator_url + "/publish/trust-list", data={"csrf": token}, files={"file": ("tl.json", tl)},
+               timeout=30)
+    assert r.status_code == 200 and "published trust list version 9 from tl.json" in r.text
+    assert "trust list v9" in r.text
+    r = s.post(proc.operator_url + "/publish/status-list", data={"csrf": token},
+               files={"file": ("junk.json", b"not a jws")}, timeout=30)
+    assert r.status_code == 422 and "junk.json: not a signed JWS document" in r.text and "/tmp" not in r.text
+    r = s.post(proc.operator_url + "/publish/profiles", data={"csrf": token},
+               files={"file": ("p.toml", b'version = 3\n[profiles.transport]\nnot_a_key = 1\n')}, timeout=30)
+    assert r.status_code == 422 and "p.toml" in r.text and "not_a_key" in r.text
+    r = s.post(proc.operator_url + "/publish/profiles", data={"csrf": token},
+               files={"file": ("p.toml", b'version = 3\n[profiles.transport]\n')}, timeout=30)
+    assert r.status_code == 200 and "published venue profiles version 3" in r.text
