@@ -291,7 +291,7 @@ def test_manual_check_screens_untrusted_clock_and_issuer_not_accepted(make_core:
     w.show_decision(shown)
     assert (result_view(shown.decision).kind, w.result.panel.icon.symbol) == ("check", "?")
     assert background(w) == COLOURS["check"][0]
-    assert "Device clock wrong — contact the administrator" in w.result.texts()
+    assert "Check ID and decide; ask the administrator to set the time" in w.result.texts()
     assert "设备时钟异常" in w.result.texts()  # the reason, in plain words
     # A venue that only accepts Zhejiang's codes: a Shanghai code is a manual check, not a refusal.
     local = make_core()

@@ -67,7 +67,7 @@ def test_invalid_reasons_in_plain_words(world: Any, stores: Any) -> None:
     # A forged code only claims a name and a region: the screen must not vouch for either.
     assert forged.region is None and forged.person is not None and "unverified" in forged.person
     expired = result_view(checker.check(world.payloads["expired"]))
-    assert expired.reason is not None and expired.reason.en == "Code expired — refresh it"
+    assert expired.reason is not None and expired.reason.en == "Past the validity period its issuer set"
     assert expired.region_text == "浙江 Zhejiang"
     garbage = result_view(checker.check("HCC1:NOT-A-CODE"))
     assert garbage.kind in ("invalid", "check") and garbage.icon in ("✕", "?")

@@ -14,6 +14,7 @@ Kinds:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -104,6 +105,22 @@ def guardian_line(guardian: Any) -> LocalText:
                      f"Shown by {guardian.name} ({guardian.relation_name})")
 
 
+def _plain(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def _unless_repeated(reason: LocalText | None, *others: LocalText) -> LocalText | None:
+    """The reason, unless a headline or guidance (an operator's override, say) already says it."""
+    if reason is None:
+        return None
+    for other in others:
+        for lang in ("zh", "en"):
+            a, b = _plain(getattr(reason, lang)), _plain(getattr(other, lang))
+            if a in b or b in a:
+                return None
+    return reason
+
+
 def result_view(decision: Any) -> ResultView:
     """The screen for one `scanner.policy.Decision`."""
     r = decision.result
@@ -117,8 +134,8 @@ def result_view(decision: Any) -> ResultView:
     return ResultView(
         kind=kind, colour=colour, text_colour=text, icon=icon, admit=bool(decision.admit),
         alert=bool(decision.alert_guard), headline=decision.headline, guidance=decision.guidance,
+        reason=_unless_repeated(decision.reason, decision.headline, decision.guidance),
         # A code that failed verification only *claims* a name and a region: say so, never vouch for it.
-        reason=decision.reason,
         person=f"{r.name}（{UNVERIFIED.zh} {UNVERIFIED.en}）" if r.name and not signed else r.name,
         region=r.issuer_name if signed else None,
         guardian=guardian_line(r.guardian) if r.guardian is not None else None,
