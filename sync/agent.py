@@ -34,10 +34,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict, TypeVar
 
 from keys.durable import atomic_write_json
 from scanner.errors import CheckpointError
+from scanner.service.sdnotify import Notifier
+from scanner.storage.chain import ChainedVisitRow
 from scanner.storage.datadir import DataDir
 from scanner.storage.syncstate import SyncStatus, read_status, take_sync_request, write_status
 from sync.answers import RoundAnswer, TimeAnswer, UploadAck, parse_answer
@@ -46,7 +48,16 @@ from sync.health import health_record
 from sync.lists import PROFILES_FILE, ListSteps
 from sync.transport import HubClient
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from keys.statusstore import StatusStore
+    from keys.trustlist import TrustStore
+    from scanner.config import Settings
+    from scanner.storage.visitlog import VisitLog
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # How often the waiting agent looks for a "sync now" request from the kiosk, in seconds.
 REQUEST_POLL = 1.0
@@ -85,7 +96,7 @@ class AgentConfig:
     site: str = ""
 
     @classmethod
-    def from_settings(cls, settings: Any) -> AgentConfig:
+    def from_settings(cls, settings: Settings) -> AgentConfig:
         hub = settings.hub
         missing = [k for k in ("url", "client_cert", "client_key", "ca_cert") if not getattr(hub, k)]
         if missing:
@@ -116,24 +127,32 @@ class RoundReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
+class SignedCheckpoint(TypedDict):
+    """The device key's signature over the log's head, as the hub receives it."""
+
+    seq: int
+    chain: str
+    signature: str
+
+
 class SyncAgent(ListSteps):
-    def __init__(self, config: AgentConfig, visit_log: Any, trust: Any = None, status: Any = None, *,
-                 notify: Callable[[str], bool] | None = None, rng: random.Random | None = None,
-                 stop: threading.Event | None = None):
+    def __init__(self, config: AgentConfig, visit_log: VisitLog, trust: TrustStore | None = None,
+                 status: StatusStore | None = None, *, notifier: Notifier | None = None,
+                 rng: random.Random | None = None, stop: threading.Event | None = None):
         self.config = config
         self.log = visit_log
         self.trust = trust
         self.status_store = status
-        self.notify = notify or (lambda _state: False)
+        self.notifier = notifier or Notifier.silent()
         self.rng = rng or random.Random()
         self.state = read_status(config.data_dir) or SyncStatus()
         self.stop = stop or threading.Event()
         self.client = HubClient(config.url, client_cert=config.client_cert, client_key=config.client_key,
                                 ca_cert=config.ca_cert, timeout=config.timeout, stop=self.stop,
                                 # Every request is bounded; one that ended (either way) proves the agent lives.
-                                on_request_end=lambda: self.notify("WATCHDOG=1"))
+                                on_request_end=lambda: self.notifier.watchdog())
         self.started_at = time.time()
-        self._device_key: Any = None
+        self._device_key: ec.EllipticCurvePrivateKey | None = None
         self._round_supported = True
 
     def close(self) -> None:
@@ -142,7 +161,7 @@ class SyncAgent(ListSteps):
 
     # -- the device key and checkpoints -------------------------------------------------------------
 
-    def _key(self) -> Any:
+    def _key(self) -> ec.EllipticCurvePrivateKey:
         """The device's TLS client key, which also signs the log's checkpoints (EC P-256)."""
         if self._device_key is None:
             from cryptography.hazmat.primitives.asymmetric import ec
@@ -160,7 +179,7 @@ class SyncAgent(ListSteps):
             self._device_key = key
         return self._device_key
 
-    def checkpoint(self) -> dict[str, Any] | None:
+    def checkpoint(self) -> SignedCheckpoint | None:
         """Sign the log's head if no checkpoint covers it yet; return the newest checkpoint for the hub."""
         from scanner.storage.chain import checkpoint_message, sign_checkpoint
 
@@ -172,7 +191,7 @@ class SyncAgent(ListSteps):
             message = checkpoint_message(self.config.device_id, self.log.log_id, seq, chain)
             self.log.add_checkpoint(seq, chain, sign_checkpoint(self._key(), message))
             last = self.log.last_checkpoint()
-        return {"seq": last.seq, "chain": last.chain, "signature": last.signature} if last else None
+        return SignedCheckpoint(seq=last.seq, chain=last.chain, signature=last.signature) if last else None
 
     # -- talking to the hub -------------------------------------------------------------------------
 
@@ -223,7 +242,7 @@ class SyncAgent(ListSteps):
                           {"received_at": time.time(), "admissions": [x.model_dump() for x in answer.admissions]})
         return answer
 
-    def _prepare(self, after_seq: int) -> tuple[list[dict[str, Any]], bytes] | None:
+    def _prepare(self, after_seq: int) -> tuple[list[ChainedVisitRow], bytes] | None:
         rows = self.log.pending(self.config.batch_size, after_seq=after_seq)
         if not rows:
             return None
@@ -231,8 +250,8 @@ class SyncAgent(ListSteps):
 
         last = rows[-1]
         # Each batch carries the device's signature over its last row, so the hub can anchor the chain.
-        cp = {"seq": last["seq"], "chain": last["chain"], "signature": sign_checkpoint(
-            self._key(), checkpoint_message(self.config.device_id, self.log.log_id, last["seq"], last["chain"]))}
+        cp = SignedCheckpoint(seq=last["seq"], chain=last["chain"], signature=sign_checkpoint(
+            self._key(), checkpoint_message(self.config.device_id, self.log.log_id, last["seq"], last["chain"])))
         body = json.dumps({"log_id": self.log.log_id, "visits": rows, "checkpoint": cp},
                           separators=(",", ":"), ensure_ascii=False).encode()
         return rows, gzip.compress(body, compresslevel=3)
@@ -272,7 +291,7 @@ class SyncAgent(ListSteps):
                     log.warning("hub flagged visit seq %s: %s", c.seq, c.reason)
                 self.state.uploaded_total += len(acked)
                 self.state.duplicates_total += ack.duplicates
-                self.notify("WATCHDOG=1")
+                self.notifier.watchdog()
         self.state.pending = self.log.pending_count()
         return report
 
@@ -294,10 +313,10 @@ class SyncAgent(ListSteps):
         now = time.time()
         if self.trust is not None:
             self.state.trust_list["problem"] = self.trust.problem
-            if self.trust.version is not None:
-                self.state.trust_list.update(version=self.trust.version, issued_at=self.trust.issued_at,
-                                             next_update=self.trust.next_update,
-                                             age=round(now - self.trust.issued_at, 1))
+            held = self.trust.current
+            if held is not None:
+                self.state.trust_list.update(version=held.version, issued_at=held.issued_at,
+                                             next_update=held.next_update, age=round(now - held.issued_at, 1))
             else:
                 self.state.trust_list.update(version=None, issued_at=None, next_update=None, age=None)
         if self.status_store is not None:
@@ -319,7 +338,7 @@ class SyncAgent(ListSteps):
 
     # -- one round ----------------------------------------------------------------------------------
 
-    def _step(self, name: str, report: RoundReport, fn: Callable[[], Any]) -> tuple[bool, Any]:
+    def _step(self, name: str, report: RoundReport, fn: Callable[[], T]) -> tuple[bool, T | None]:
         """Run one step; record its outcome in the state. A failure never stops the other steps."""
         try:
             result = fn()
@@ -347,20 +366,20 @@ class SyncAgent(ListSteps):
         if reached:
             changed = answer.changed if answer is not None else None
             # The lists are fetched whatever the upload's outcome: a refused batch must not freeze them.
-            ok, up = self._step("upload", report, self.upload)
-            if ok:
+            _, up = self._step("upload", report, self.upload)
+            if up is not None:
                 report.uploaded, report.duplicates, report.chain_breaks = up.uploaded, up.duplicates, up.chain_breaks
             if changed is None or changed.trust_list or (self.trust is not None and self.trust.version is None):
-                ok, res = self._step("trust_list", report, self.fetch_trust_list)
-                report.trust_list = res if ok else "failed"
+                _, trust_list = self._step("trust_list", report, self.fetch_trust_list)
+                report.trust_list = trust_list if trust_list is not None else "failed"
             only = None if changed is None or changed.trust_list else list(changed.status)
-            ok, res = self._step("status_lists", report, lambda: self.fetch_status_lists(only))
-            report.status_lists = res if ok else {}
+            _, status_lists = self._step("status_lists", report, lambda: self.fetch_status_lists(only))
+            report.status_lists = status_lists if status_lists is not None else {}
             if changed is None or changed.profiles:
-                ok, res = self._step("profiles", report, self.fetch_profiles)
-                report.profiles = res if ok else "failed"
-        ok, res = self._step("purge", report, lambda: self.log.purge(self.config.retention_days))
-        report.purged = res if ok else 0
+                _, profiles = self._step("profiles", report, self.fetch_profiles)
+                report.profiles = profiles if profiles is not None else "failed"
+        _, purged = self._step("purge", report, lambda: self.log.purge(self.config.retention_days))
+        report.purged = purged if purged is not None else 0
         net_failed = [e for e in self._errors if isinstance(e, SyncError)]
         self.state.online = reached and not net_failed
         if self._errors:
@@ -379,13 +398,12 @@ class SyncAgent(ListSteps):
         return report
 
     def _status(self, text: str) -> None:
-        # One line only: a newline would start a new assignment in the sd_notify message.
-        self.notify("STATUS=" + " ".join(text.splitlines()))
+        self.notifier.status(text)
 
     def run(self, stop: threading.Event, *, max_rounds: int | None = None) -> None:
         """Repeat rounds until `stop` is set; back off after failures. Pings the systemd watchdog."""
         self.stop = self.client.stop = stop
-        self.notify("READY=1")
+        self.notifier.ready()
         rounds = 0
         while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
             rounds += 1
@@ -402,14 +420,14 @@ class SyncAgent(ListSteps):
             write_status(self.config.data_dir, self.state)
             deadline = time.monotonic() + delay
             while not stop.is_set():
-                self.notify("WATCHDOG=1")
+                self.notifier.watchdog()
                 left = deadline - time.monotonic()
                 if left <= 0 or take_sync_request(self.config.data_dir):
                     break
                 # Short waits: a "sync now" from the kiosk should not sit out a whole backoff.
                 if stop.wait(min(left, self.config.watchdog_ping, REQUEST_POLL)):
                     break
-        self.notify("STOPPING=1")
+        self.notifier.stopping()
         self.client.close()
 
 

@@ -28,7 +28,7 @@ class TimeAnswer(_Answer):
 
     @field_validator("time", mode="before")
     @classmethod
-    def _finite(cls, v: Any) -> Any:
+    def _finite(cls, v: object) -> float:
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             raise ValueError("not a finite number of seconds")
         return float(v)
@@ -86,7 +86,7 @@ class RoundAnswer(_Answer):
 
     @field_validator("time", mode="before")
     @classmethod
-    def _finite(cls, v: Any) -> Any:
+    def _finite(cls, v: object) -> float:
         return TimeAnswer._finite(v)
 
 

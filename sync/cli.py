@@ -7,12 +7,17 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from scanner.errors import InputError
 
+if TYPE_CHECKING:
+    from scanner.config import Settings
+    from sync.agent import SyncAgent
+    from sync.hub.store import HubStore
 
-def _hub_store(args: argparse.Namespace) -> Any:
+
+def _hub_store(args: argparse.Namespace) -> HubStore:
     from sync.hub.store import HubStore
 
     return HubStore(args.db)
@@ -136,7 +141,7 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_agent(args: argparse.Namespace, settings: Any) -> Any:
+def build_agent(args: argparse.Namespace, settings: Settings) -> SyncAgent:
     """The agent with its visit log, trust store and status store, from the settings."""
     from scanner.service import sdnotify
     from scanner.storage.stores import open_stores
@@ -151,7 +156,7 @@ def build_agent(args: argparse.Namespace, settings: Any) -> Any:
     if interval:
         config.watchdog_ping = min(config.watchdog_ping, interval / 2)
     assert stores.visit_log is not None
-    return SyncAgent(config, stores.visit_log, stores.trust, stores.status, notify=sdnotify.notify)
+    return SyncAgent(config, stores.visit_log, stores.trust, stores.status, notifier=sdnotify.Notifier())
 
 
 # Seconds the agent's round may take to wind down after SIGTERM (systemd waits longer; the promise is 5 s).
@@ -205,7 +210,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("sync", help="upload the visit log to the hub, fetch trust and status lists")
     p.add_argument("--config", metavar="FILE", help="settings file ([hub], [sync], [log], [trust])")
     p.add_argument("--data-dir", metavar="DIR", help="override device.data_dir")

@@ -14,14 +14,18 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scanner.demo.world import DemoWorld
 
 log = logging.getLogger(__name__)
 
 
 class LocalHub:
-    def __init__(self, directory: Path, world: Any, device_id: str):
+    def __init__(self, directory: Path, world: DemoWorld, device_id: str):
         self.directory = Path(directory)
         self.world = world
         self.device_id = device_id
@@ -29,7 +33,7 @@ class LocalHub:
         self.proc: subprocess.Popen[str] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._closers: list[Any] = []
+        self._closers: list[Callable[[], None]] = []
 
     def start(self, timeout: float = 60.0) -> str:
         from keys.deviceca import enroll, init_ca, server_cert

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
+from keys.jsontypes import JsonObject
 from scanner.storage.datadir import DataDir
 from scanner.storage.syncstate import SyncStatus
 
@@ -21,7 +21,7 @@ APPLIANCE_FIELDS = ("software_version", "started_at", "camera", "last_decision_t
                     "errors_since_start")
 
 
-def read_appliance_health(data_dir: Path) -> dict[str, Any]:
+def read_appliance_health(data_dir: Path) -> JsonObject:
     """The kiosk/gate's own record (known fields only), or `{"state": why not}`."""
     path = DataDir(data_dir).appliance_health
     try:
@@ -43,7 +43,7 @@ def read_appliance_health(data_dir: Path) -> dict[str, Any]:
 
 
 def health_record(data_dir: Path, state: SyncStatus, *, log_bytes: int | None, started_at: float,
-                  clock_trusted: bool | None, now: float | None = None) -> dict[str, Any]:
+                  clock_trusted: bool | None, now: float | None = None) -> JsonObject:
     now = time.time() if now is None else now
     return {
         **read_appliance_health(data_dir),

@@ -10,13 +10,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from keys.durable import atomic_write_json
+from keys.jsontypes import Json
 from scanner.storage.datadir import VENUE_PROFILES_FILE
 from scanner.storage.syncstate import SyncStatus
 from sync.answers import ProfilesDoc, parse_answer
 from sync.transport import HubClient, spool_path
+
+if TYPE_CHECKING:
+    from keys.statusstore import StatusStore
+    from keys.trustlist import TrustStore
+    from sync.agent import AgentConfig
 
 log = logging.getLogger("sync.agent")
 
@@ -29,16 +35,18 @@ PROFILES_FILE = VENUE_PROFILES_FILE
 class ListSteps:
     """Mixed into `SyncAgent`, which provides these attributes."""
 
-    config: Any
+    config: AgentConfig
     client: HubClient
     state: SyncStatus
-    trust: Any
-    status_store: Any
+    trust: TrustStore | None
+    status_store: StatusStore | None
 
-    def _download(self, path: str, name: str, max_bytes: int, **kw: Any) -> tuple[int, Mapping[str, str], bytes]:
+    def _download(self, path: str, name: str, max_bytes: int, *, headers: Mapping[str, str] | None = None,
+                  params: Mapping[str, int] | None = None) -> tuple[int, Mapping[str, str], bytes]:
         """GET a list, streamed to a spool file under the size cap; (status, headers, body)."""
         spool = spool_path(self.config.data_dir, name)
-        a = self.client.request("GET", path, max_bytes=max_bytes, to_file=spool, what=f"GET {path}", **kw)
+        a = self.client.request("GET", path, max_bytes=max_bytes, to_file=spool, what=f"GET {path}",
+                                headers=headers, params=params)
         if a.path is None:
             return a.status, a.headers, a.body
         try:
@@ -140,7 +148,7 @@ class ListSteps:
 
 
 
-def _json_or_none(data: bytes) -> Any:
+def _json_or_none(data: bytes) -> Json:
     try:
         return json.loads(data)
     except ValueError:

@@ -21,7 +21,6 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -29,6 +28,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from keys.jsontypes import Json
 from sync.errors import HubRefused, HubUnavailable
 
 CHUNK = 64 * 1024
@@ -73,8 +73,9 @@ def _tracked_adapter(registry: _Sockets) -> HTTPAdapter:
         ConnectionCls = Http
 
     class Adapter(HTTPAdapter):
-        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            super().init_poolmanager(*args, **kwargs)
+        def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                             **pool_kwargs: object) -> None:
+            super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
             self.poolmanager.pool_classes_by_scheme = {"http": HttpPool, "https": HttpsPool}
 
     return Adapter(max_retries=0)
@@ -127,7 +128,8 @@ class HubClient:
         self._sockets.shutdown_all()
 
     def request(self, method: str, path: str, *, max_bytes: int = 4 * 1024 * 1024, to_file: Path | None = None,
-                what: str | None = None, **kw: Any) -> Answer:
+                what: str | None = None, headers: Mapping[str, str] | None = None,
+                params: Mapping[str, int] | None = None, json: Json = None, data: bytes | None = None) -> Answer:
         """One request, whole-request deadline `timeout`. 5xx and transport failures: `HubUnavailable`;
         4xx other than 404: `HubRefused`; an answer over `max_bytes`: `HubRefused`."""
         what = what or f"{method} {path}"
@@ -145,7 +147,8 @@ class HubClient:
         started = time.monotonic()
         timer.start()
         try:
-            return self._exchange(method, path, max_bytes, to_file, what, **kw)
+            return self._exchange(method, path, max_bytes, to_file, what, headers=headers, params=params,
+                                  json=json, data=data)
         except requests.exceptions.RequestException as e:
             self.close()
             if expired.is_set() or self.stop.is_set():
@@ -180,10 +183,11 @@ class HubClient:
 
         threading.Thread(target=watch, name="hub-stop-watch", daemon=True).start()
 
-    def _exchange(self, method: str, path: str, max_bytes: int, to_file: Path | None, what: str,
-                  **kw: Any) -> Answer:
+    def _exchange(self, method: str, path: str, max_bytes: int, to_file: Path | None, what: str, *,
+                  headers: Mapping[str, str] | None, params: Mapping[str, int] | None, json: Json,
+                  data: bytes | None) -> Answer:
         r = self._http().request(method, f"{self.url}{path}", timeout=(self.timeout, self.timeout), stream=True,
-                                 **kw)
+                                 headers=headers, params=params, json=json, data=data)
         with r:
             if r.status_code >= 500:
                 self.close()

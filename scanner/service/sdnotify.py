@@ -3,7 +3,8 @@
 systemd passes a datagram socket in `$NOTIFY_SOCKET` (a path, or `@name` for the abstract namespace)
 to services with `Type=notify` or `WatchdogSec=`. Each message is one datagram of `KEY=VALUE` lines.
 Outside systemd (tests, a developer's shell) the variable is unset and every call is a cheap no-op
-that returns False, so callers never need to know whether they run under systemd.
+that returns False, so callers never need to know whether they run under systemd. `Notifier` sends the
+same messages through a send function of the caller's choosing (a test records them).
 """
 
 from __future__ import annotations
@@ -11,9 +12,18 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
+
+READY = "READY=1"
+WATCHDOG = "WATCHDOG=1"
+STOPPING = "STOPPING=1"
+
+
+def status_message(text: str) -> str:
+    """`STATUS=` with `text` on one line: a newline would start a new assignment."""
+    return "STATUS=" + " ".join(text.splitlines())
 
 
 def _address(env: Mapping[str, str]) -> str | None:
@@ -48,22 +58,46 @@ def notify(state: str, *, env: Mapping[str, str] | None = None) -> bool:
 
 def ready(*, env: Mapping[str, str] | None = None) -> bool:
     """Tell systemd start-up is complete (`Type=notify`); the watchdog starts counting from here."""
-    return notify("READY=1", env=env)
+    return notify(READY, env=env)
 
 
 def watchdog(*, env: Mapping[str, str] | None = None) -> bool:
     """Ping the service watchdog (`WatchdogSec=`)."""
-    return notify("WATCHDOG=1", env=env)
+    return notify(WATCHDOG, env=env)
 
 
 def status(text: str, *, env: Mapping[str, str] | None = None) -> bool:
-    """A one-line status shown by `systemctl status`; newlines would start a new assignment."""
-    return notify("STATUS=" + " ".join(text.splitlines()), env=env)
+    """A one-line status shown by `systemctl status`."""
+    return notify(status_message(text), env=env)
 
 
 def stopping(*, env: Mapping[str, str] | None = None) -> bool:
     """Tell systemd a clean shutdown has begun, so a slow stop is not taken for a hang."""
-    return notify("STOPPING=1", env=env)
+    return notify(STOPPING, env=env)
+
+
+class Notifier:
+    """The service notifications over one send function: `notify` (systemd's socket) unless told otherwise."""
+
+    def __init__(self, send: Callable[[str], bool] = notify) -> None:
+        self.send = send
+
+    @classmethod
+    def silent(cls) -> Notifier:
+        """One that sends nothing (a process not run as a service)."""
+        return cls(lambda _message: False)
+
+    def ready(self) -> bool:
+        return self.send(READY)
+
+    def watchdog(self) -> bool:
+        return self.send(WATCHDOG)
+
+    def status(self, text: str) -> bool:
+        return self.send(status_message(text))
+
+    def stopping(self) -> bool:
+        return self.send(STOPPING)
 
 
 def watchdog_interval(*, env: Mapping[str, str] | None = None) -> float | None:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
+from scanner.clock import Clock, TrustedClock
 from scanner.service import sdnotify
 
 log = logging.getLogger(__name__)
@@ -52,12 +52,14 @@ class Watchdog:
         self.pings = 0
 
     @classmethod
-    def from_env(cls, **kwargs: Any) -> Watchdog | None:
+    def from_env(cls, *, frame_timeout: float = 5.0, startup_grace: float | None = None,
+                 last_frame: Callable[[], float | None] | None = None) -> Watchdog | None:
         """A watchdog for the interval systemd set (`$WATCHDOG_USEC`), or None when there is none."""
         interval = sdnotify.watchdog_interval()
         if interval is None:
             return None
-        return cls(timeout=interval, **kwargs)
+        return cls(timeout=interval, frame_timeout=frame_timeout, startup_grace=startup_grace,
+                   last_frame=last_frame)
 
     def add_check(self, name: str, alive: Callable[[], bool]) -> None:
         """A liveness check, e.g. `pipeline.alive`; a check that raises counts as dead."""
@@ -127,15 +129,15 @@ class Heartbeat:
     Call `ready()` once the first screen is shown and `stopping()` on a clean exit.
     """
 
-    def __init__(self, *, watchdog: Watchdog | None, clock: Any = None,
+    def __init__(self, *, watchdog: Watchdog | None, clock: Clock | None = None,
                  notify: Callable[[str], bool] = sdnotify.notify):
         self.watchdog = watchdog
         self.clock = clock
-        self._notify = notify
+        self._notifier = sdnotify.Notifier(notify)
         self._status: str | None = None
 
     @classmethod
-    def for_kiosk(cls, *, last_frame: Callable[[], float | None], alive: Callable[[], bool], clock: Any,
+    def for_kiosk(cls, *, last_frame: Callable[[], float | None], alive: Callable[[], bool], clock: Clock | None,
                   frame_timeout: float = 5.0) -> Heartbeat:
         """Watchdog from `$WATCHDOG_USEC` (none outside systemd), e.g.
         `Heartbeat.for_kiosk(last_frame=lambda: pipeline.last_frame_monotonic, alive=pipeline.alive, ...)`."""
@@ -145,16 +147,16 @@ class Heartbeat:
         return cls(watchdog=dog, clock=clock)
 
     def ready(self) -> bool:
-        return self._notify("READY=1")
+        return self._notifier.ready()
 
     def stopping(self) -> bool:
-        return self._notify("STOPPING=1")
+        return self._notifier.stopping()
 
     def tick(self) -> str:
         """One beat; returns the status line."""
         parts = []
         if self.clock is not None:
-            if hasattr(self.clock, "state"):
+            if isinstance(self.clock, TrustedClock):
                 state = self.clock.state()
                 parts.append("clock trusted" if state.trusted else f"clock untrusted ({state.reason})")
             else:
@@ -165,6 +167,6 @@ class Heartbeat:
             parts.insert(0, f"watchdog withheld: {problem}" if problem else "scanning")
         text = "; ".join(parts) or "running"
         if text != self._status:
-            self._notify("STATUS=" + text)
+            self._notifier.status(text)
             self._status = text
         return text

@@ -14,6 +14,7 @@ from keys.publishing import KeyEntry, sign_status_list, sign_trust_list
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
 from scanner.demo.world import REGIONS, build_demo_world
+from scanner.service.sdnotify import Notifier
 from scanner.storage.chain import new_visit_id
 from scanner.storage.syncstate import read_status
 from scanner.storage.visitlog import VisitLog, VisitRecord
@@ -112,7 +113,7 @@ def test_every_fault_still_delivers_each_visit_exactly_once(tmp_path, pki):
 
         agent = agent_for(proxy.url, pki, tmp_path, log, batch_size=100, timeout=1.0, interval=0.05,
                           backoff_base=0.05, backoff_max=0.2)
-        agent.notify = notify
+        agent.notifier = Notifier(notify)
         stop = threading.Event()
         runner = threading.Thread(target=agent.run, args=(stop,), daemon=True)
         runner.start()
