@@ -14,6 +14,7 @@ from scanner.errors import InputError
 if TYPE_CHECKING:
     from scanner.config import Settings
     from sync.agent import SyncAgent
+    from sync.hub.server import OperatorListener
     from sync.hub.store import HubStore
 
 
@@ -38,7 +39,7 @@ def cmd_hub_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _operator_listener(args: argparse.Namespace, store: Any) -> Any:
+def _operator_listener(args: argparse.Namespace, store: HubStore) -> OperatorListener | None:
     """The operator pages' listener from `--operator-*`, or None; refuses plain HTTP beyond loopback."""
     import ipaddress
 
