@@ -167,8 +167,6 @@ def judge(h: DeviceHealth, now: float, t: Thresholds = DEFAULT_THRESHOLDS) -> Ju
     r = h.record
     problems: list[str] = []
     online = now - h.received_ms / 1000 <= t.offline_after
-    if not online:
-        problems.append("offline")
     if r.get("state") in ("unreadable",):
         problems.append(f"appliance health unreadable: {r.get('error')}")
     cam = _state_of(r.get("camera"))
