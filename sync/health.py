@@ -17,8 +17,8 @@ from scanner.storage.datadir import DataDir
 from scanner.storage.syncstate import SyncStatus
 
 MAX_APPLIANCE_HEALTH = 64 * 1024
-APPLIANCE_FIELDS = ("software_version", "started_at", "camera", "last_decision_ts", "gate_output", "audio",
-                    "errors_since_start")
+APPLIANCE_FIELDS = ("software_version", "started_at", "written_at", "camera", "last_decision_ts", "gate_output",
+                    "audio", "errors_since_start", "clock_trusted")
 
 
 def read_appliance_health(data_dir: Path) -> JsonObject:
@@ -45,8 +45,14 @@ def read_appliance_health(data_dir: Path) -> JsonObject:
 def health_record(data_dir: Path, state: SyncStatus, *, log_bytes: int | None, started_at: float,
                   clock_trusted: bool | None, now: float | None = None) -> JsonObject:
     now = time.time() if now is None else now
+    appliance = read_appliance_health(data_dir)
+    written = appliance.get("written_at")
+    if clock_trusted is None and isinstance(appliance.get("clock_trusted"), bool):
+        clock_trusted = appliance["clock_trusted"]
     return {
-        **read_appliance_health(data_dir),
+        **appliance,
+        # How long ago the kiosk/gate last wrote its record: a stopped appliance shows here.
+        "appliance_age": round(now - written, 1) if isinstance(written, int | float) else None,
         "pending_uploads": state.pending,
         "visit_log_bytes": log_bytes,
         "storage_alarm": bool(state.storage.get("alarm")) if state.storage else None,

@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
+from scanner.service.appliancehealth import ApplianceHealthReporter
 from scanner.session import Session
 from scanner.sound.player import Announcer
 from scanner.status import StatusSnapshot
@@ -67,6 +68,7 @@ class KioskOptions:
     result_seconds: float = 4.0
     group_window: float = 2.0
     status_interval_ms: int = 1000
+    health_every: float = 10.0  # seconds between writes of appliance-health.json
     venue_name: str = ""
 
 
@@ -92,6 +94,8 @@ class KioskApp(QObject):
         self._sync_now = sync_now
         self.camera_ok = True
         self.camera_message = ""
+        self.errors = 0
+        self.health = ApplianceHealthReporter(core.data_dir, every=self.options.health_every)
         self.events: list[Any] = []  # every pipeline event, for the demo's report
         extra = {**self.profile_overrides, **core.profile_overrides()}
         names = list(builtin_names()) + [n for n in extra if n not in builtin_names()]
@@ -156,6 +160,7 @@ class KioskApp(QObject):
         self.core.register_purchase(token, categories)
 
     def _on_error(self, e: Any) -> None:
+        self.errors += 1
         log.error("pipeline %s error: %s", e.stage, e.message)
 
     def _on_source(self, ev: Any) -> None:
@@ -166,9 +171,21 @@ class KioskApp(QObject):
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        self.window.set_status(self.snapshot())
+        snap = self.snapshot()
+        self.window.set_status(snap)
         p = self.core.profile  # the hub may have published new words for it
         self.window.set_venue(p.name, p.title, self.options.venue_name)
+        self._report_health(snap)
+
+    def _report_health(self, snap: StatusSnapshot) -> None:
+        """appliance-health.json for the sync agent to send to the hub (written every few seconds)."""
+        recent = self.core.recent_decisions()
+        has_camera = any(isinstance(s, PreviewTap) for s in self.sources)
+        self.health.report(frames_received=self.pipeline.frames_received if self.pipeline else None,
+                           camera_ok=self.camera_ok if has_camera else None, camera_message=self.camera_message,
+                           last_decision_ts=recent[0].at if recent else None, errors_since_start=self.errors,
+                           clock_trusted=snap.clock_trusted,
+                           audio_problem=self.sound.problem if self.sound.silent else None)
 
     def snapshot(self) -> StatusSnapshot:
         """The core's snapshot plus what only the kiosk knows: whether anything can be heard."""

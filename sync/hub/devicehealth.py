@@ -27,10 +27,10 @@ HISTORY_KEEP = 24 * 3600
 
 _LIST = {"version": int, "age": float, "error": str}
 SPEC: dict[str, Any] = {
-    "software_version": str, "started_at": float, "agent_uptime": float, "last_decision_ts": float,
-    "checkpoint_id": str, "site": str,
-    "camera": {"state": str, "fps": float, "source": str},
-    "gate_output": {"state": str}, "audio": {"state": str},
+    "software_version": str, "started_at": float, "written_at": float, "appliance_age": float,
+    "agent_uptime": float, "last_decision_ts": float, "checkpoint_id": str, "site": str,
+    "camera": {"state": str, "fps": float, "source": str, "message": str},
+    "gate_output": {"state": str}, "audio": {"state": str, "problem": str},
     "errors_since_start": int, "state": str, "error": str,
     "pending_uploads": int, "visit_log_bytes": int, "storage_alarm": bool,
     "trust_list": _LIST, "status_lists": ("map", _LIST),
@@ -139,6 +139,7 @@ class Thresholds:
     """When a device counts as offline or needing attention (seconds, counts)."""
 
     offline_after: float = 120.0
+    appliance_age: float = 300.0
     backlog: int = 1000
     trust_list_age: float = 2 * 86400
     status_list_age: float = 86400
@@ -169,12 +170,16 @@ def judge(h: DeviceHealth, now: float, t: Thresholds = DEFAULT_THRESHOLDS) -> Ju
     online = now - h.received_ms / 1000 <= t.offline_after
     if r.get("state") in ("unreadable",):
         problems.append(f"appliance health unreadable: {r.get('error')}")
+    if (r.get("appliance_age") or 0) > t.appliance_age:
+        problems.append("kiosk/gate not reporting")
     cam = _state_of(r.get("camera"))
     if cam not in (None, "ok"):
         problems.append(f"camera {cam}")
     gate = _state_of(r.get("gate_output"))
     if gate in ("fault", "error"):
         problems.append(f"gate output {gate}")
+    if _state_of(r.get("audio")) == "silent":
+        problems.append("no sound output")
     if r.get("storage_alarm"):
         problems.append("storage alarm")
     if (r.get("pending_uploads") or 0) > t.backlog:

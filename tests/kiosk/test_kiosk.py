@@ -216,3 +216,28 @@ def test_admin_choices_survive_a_restart(core: Any, make_kiosk: Any, tmp_path: P
     assert _venue_profile(settings).name == "transport"
     (core.data_dir / PREFS_FILE).write_text("{not json")
     assert KioskPrefs.load(core.data_dir) == KioskPrefs()
+
+
+def test_kiosk_reports_its_health_for_the_hub(core: Any, world: Any, make_kiosk: Any, qtbot: Any) -> None:
+    import json
+
+    from sync.health import read_appliance_health
+
+    cam = UnpluggableCamera(SyntheticSource([world.payloads["green"]], fps=15, show_frames=10_000, seed=3))
+    k = make_kiosk(core, [cam], options=KioskOptions(result_seconds=30, status_interval_ms=100, health_every=0.2))
+    k.start()
+    with qtbot.waitSignal(k.decided, timeout=20000):
+        pass
+    path = core.data_dir / "appliance-health.json"
+
+    def record() -> dict[str, Any]:
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    qtbot.waitUntil(lambda: record().get("last_decision_ts") is not None
+                    and record()["camera"].get("fps", 0) > 0, timeout=10000)
+    rec = read_appliance_health(core.data_dir)
+    assert rec["camera"]["state"] == "ok" and rec["errors_since_start"] == 0
+    assert rec["software_version"] and rec["audio"]["state"] == "ok" and isinstance(rec["clock_trusted"], bool)
+    cam.plugged = False
+    qtbot.waitUntil(lambda: record()["camera"]["state"] == "disconnected", timeout=15000)
+    assert "unplugged" in record()["camera"]["message"] or "no such device" in record()["camera"]["message"]

@@ -98,6 +98,9 @@ def test_judgement_names_each_problem():
     assert j.state == "attention"
     assert j.problems == ("camera disconnected", "storage alarm", "backlog 5000", "trust list stale",
                           "clock off by +95 s", "4 errors")
+    quiet = DeviceHealth("g", int(now * 1000), {**clean_record(GOOD), "appliance_age": 900.0,
+                                                "audio": {"state": "silent", "problem": "no aplay"}})
+    assert judge(quiet, now).problems == ("kiosk/gate not reporting", "no sound output")
 
 
 def test_a_real_agent_round_stores_its_health_on_the_real_hub(tmp_path):

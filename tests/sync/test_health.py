@@ -1,0 +1,40 @@
+"""The agent's health record: the appliance's own file (known fields only, its age) plus the agent's figures."""
+
+from __future__ import annotations
+
+import json
+
+from scanner.storage.syncstate import SyncStatus
+from sync.health import MAX_APPLIANCE_HEALTH, health_record, read_appliance_health
+
+
+def test_record_joins_the_appliance_file_and_the_agent_state(tmp_path):
+    (tmp_path / "appliance-health.json").write_text(json.dumps(
+        {"software_version": "1.0", "written_at": 990.0, "camera": {"state": "ok", "fps": 9.5},
+         "clock_trusted": True, "secret": "not sent"}))
+    state = SyncStatus(pending=7, hub_time_offset=-0.25, storage={"alarm": True},
+                       trust_list={"version": 3, "age": 10.0, "etag": "x"},
+                       status_lists={"CN": {"version": 5, "age": 20.0, "error": None, "etag": "y"}})
+    rec = health_record(tmp_path, state, log_bytes=4096, started_at=900.0, clock_trusted=None, now=1000.0)
+    assert rec["software_version"] == "1.0" and "secret" not in rec
+    assert rec["appliance_age"] == 10.0 and rec["clock_trusted"] is True
+    assert rec["pending_uploads"] == 7 and rec["storage_alarm"] is True and rec["visit_log_bytes"] == 4096
+    assert rec["trust_list"] == {"version": 3, "age": 10.0, "error": None}
+    assert rec["status_lists"] == {"CN": {"version": 5, "age": 20.0, "error": None}}
+    assert rec["clock_offset"] == -0.25 and rec["agent_uptime"] == 100.0
+    # The agent's own knowledge of the clock wins over the appliance's.
+    assert health_record(tmp_path, state, log_bytes=None, started_at=900.0, clock_trusted=False,
+                         now=1000.0)["clock_trusted"] is False
+
+
+def test_a_missing_or_bad_appliance_file_is_reported_not_fatal(tmp_path):
+    assert read_appliance_health(tmp_path) == {"state": "none"}
+    path = tmp_path / "appliance-health.json"
+    path.write_text("{not json")
+    assert read_appliance_health(tmp_path) == {"state": "unreadable", "error": "not JSON"}
+    path.write_text("[1]")
+    assert read_appliance_health(tmp_path)["error"] == "not a JSON object"
+    path.write_text(" " * (MAX_APPLIANCE_HEALTH + 1))
+    assert "larger than" in read_appliance_health(tmp_path)["error"]
+    rec = health_record(tmp_path, SyncStatus(), log_bytes=None, started_at=0.0, clock_trusted=None, now=1.0)
+    assert rec["state"] == "unreadable" and rec["appliance_age"] is None
