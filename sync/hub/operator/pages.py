@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -112,6 +113,12 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
     async def error_page(request: Request, exc: HTTPException) -> Response:
         return page(request, "error.html", exc.status_code, title="Error", message=str(exc.detail),
                     who=None)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        fields = sorted({".".join(str(x) for x in e.get("loc", ())[1:]) or "request" for e in exc.errors()})
+        return page(request, "error.html", 422, title="Error", who=None,
+                    message=f"missing or invalid: {', '.join(fields)}")
 
     @app.get("/login", response_class=HTMLResponse)
     def login_form(request: Request) -> Response:

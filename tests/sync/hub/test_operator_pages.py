@@ -68,6 +68,8 @@ def test_wrong_password_and_missing_csrf_are_refused(hub):
     assert r.status_code == 401 and "Wrong name or password" in r.text and "cp_session" not in s.cookies
     r = s.post(proc.operator_url + "/login", data={"name": OPERATOR, "password": PASSWORD}, timeout=30)
     assert r.status_code == 403 and "CSRF" in r.text and "cp_session" not in s.cookies
+    r = s.post(proc.operator_url + "/login", data={"name": OPERATOR, "csrf": token}, timeout=30)
+    assert r.status_code == 422 and "missing or invalid: password" in r.text
     other = anonymous()
     r = other.post(proc.operator_url + "/login", data={"name": OPERATOR, "password": PASSWORD, "csrf": token},
                    timeout=30)

@@ -1,0 +1,52 @@
+"""/metrics across hub processes: with PROMETHEUS_MULTIPROC_DIR every process's counters add up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from sync.hub.devicehealth import record_health
+from sync.hub.store import HubStore
+from tests.helpers import REPO
+
+COUNT = """
+import sys
+from sync.hub import metrics
+metrics.visits_ingested(int(sys.argv[1]))
+metrics.REFUSED.labels("too_large").inc()
+"""
+RENDER = """
+import sys
+from sync.hub import metrics
+from sync.hub.devicehealth import Thresholds
+from sync.hub.store import HubStore
+sys.stdout.write(metrics.render(HubStore(sys.argv[1]), Thresholds()).decode())
+"""
+
+
+def run(code: str, *args: str, env: dict[str, str]) -> str:
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(REPO), **env})
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_counters_of_several_processes_add_up_and_devices_come_from_the_database(tmp_path):
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    run(COUNT, "7", env=env)
+    run(COUNT, "5", env=env)
+    db = tmp_path / "hub.sqlite"
+    store = HubStore(db)
+    record_health(store, "gate-1", {"trust_list": {"version": 1, "age": 1.0}})
+    record_health(store, "gate-2", {"trust_list": {"version": 1, "age": 1.0}}, now=1.0)
+    store.close()
+    text = run(RENDER, str(db), env=env)
+    assert "checkpoint_hub_visits_ingested_total 12.0" in text
+    assert 'checkpoint_hub_uploads_refused_total{reason="too_large"} 2.0' in text
+    assert 'checkpoint_hub_devices{state="ok"} 1.0' in text and 'checkpoint_hub_devices{state="offline"} 1.0' in text
+    # Without the shared directory a process reports only its own counters.
+    alone = run(RENDER, str(db), env={"PROMETHEUS_MULTIPROC_DIR": ""})
+    assert "checkpoint_hub_visits_ingested_total 0.0" in alone
