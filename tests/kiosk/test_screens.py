@@ -215,10 +215,20 @@ def test_pharmacy_registers_drug_categories_with_the_visit(make_core: Any, make_
         pass
     qtbot.mouseClick(w.result.pharmacy.buttons["antipyretic"], Qt.MouseButton.LeftButton)
     qtbot.mouseClick(w.result.pharmacy.buttons["antiviral"], Qt.MouseButton.LeftButton)
+    # Register looks like no drug toggle, chosen or not: its own fill, and wider.
+    confirm, drug, chosen = (b.grab().toImage() for b in (
+        w.result.pharmacy.confirm, w.result.pharmacy.buttons["antitussive"], w.result.pharmacy.buttons["antiviral"]))
+    middle = (confirm.width() // 2, 8)
+    assert confirm.pixelColor(*middle) not in (drug.pixelColor(drug.width() // 2, 8),
+                                               chosen.pixelColor(chosen.width() // 2, 8))
+    assert confirm.width() > drug.width()
     with qtbot.waitSignal(w.screen_changed, timeout=3000):
         qtbot.mouseClick(w.result.pharmacy.confirm, Qt.MouseButton.LeftButton)
     rows = list(core.visit_log.rows())
     assert len(rows) == 1 and rows[0]["extra"] == {"drug_categories": ["antipyretic", "antiviral"]}
+    # The clerk sees the registration was made.
+    assert w.idle.note.isVisible() and w.idle.note.text() == "已登记：退烧、抗病毒 / Registered: Fever, Antiviral"
+    qtbot.waitUntil(lambda: not w.idle.note.isVisible(), timeout=5000)
     # A refused buyer gets no registration panel; a pass the clerk never registers is still logged.
     w.show_decision(decide_now(core, world.payloads["yellow"]))
     assert not w.result.pharmacy.isVisible()

@@ -43,6 +43,13 @@ class Chip:
     label: LocalText
     value: str
     warn: bool
+    short: str = ""  # the value in fewer characters, for a narrow cell (the idle screen's banner says the rest)
+
+    def forms(self) -> tuple[str, ...]:
+        """Longest first: what the cell shows is the first that fits."""
+        short = self.short or self.value
+        return (f"{self.label.zh} {self.label.en} {self.value}", f"{self.label.zh} {self.value}",
+                f"{self.label.zh} {short}", short)
 
 
 def chips(s: StatusSnapshot) -> list[Chip]:
@@ -50,20 +57,20 @@ def chips(s: StatusSnapshot) -> list[Chip]:
     out = [Chip("clock", LocalText("时间", "Time") if s.clock_trusted else LocalText("时钟未校准", "Untrusted"),
                 clock if s.clock_trusted else f"⚠ {clock}", not s.clock_trusted)]
     if s.sync.online is None:
-        net, warn = "? 未知 unknown", True
+        net, short, warn = "? 未知 unknown", "? 未知", True
     elif s.sync.online:
-        net, warn = "● 在线 online", False
+        net, short, warn = "● 在线 online", "● 在线", False
     else:
-        net, warn = "○ 离线 offline", True
+        net, short, warn = "○ 离线 offline", "○ 离线", True
     pending = "?" if s.sync.pending is None else str(s.sync.pending)
-    out.append(Chip("network", LocalText("网络", "Net"), net, warn))
+    out.append(Chip("network", LocalText("网络", "Net"), net, warn, short))
     out.append(Chip("pending", LocalText("待上传", "Pending"), pending, False))
     for name, label, issued, stale in (
             ("trust_list", LocalText("信任名单", "Trust"), s.trust_list_issued, s.trust_list_stale),
             ("status_list", LocalText("状态名单", "Status"), s.status_list_issued, s.status_list_stale)):
         age = age_text(None if issued is None else s.now - issued)
         value = f"⚠ 过期 stale {age}" if stale else age
-        out.append(Chip(name, label, value, stale))
+        out.append(Chip(name, label, value, stale, f"⚠ {age}" if stale else age))
     out.append(Chip("device", LocalText("设备", "Device"),
                     f"{s.device} · {s.checkpoint}", False))
     label = LocalText("今日", "Today")

@@ -46,6 +46,13 @@ GROUP_NOT_ALL = LocalText("有人不能进入 请勿放行", "Not everyone may e
 ACK_HINT = LocalText("工作人员：轻触屏幕或按空格键确认", "Staff: tap the screen or press Space to acknowledge")
 
 
+def registered_note(drugs: Sequence[LocalText]) -> LocalText:
+    """The clerk's confirmation that a pharmacy sale was logged."""
+    if not drugs:
+        return LocalText("已登记（无登记类药品）", "Registered (no listed drugs)")
+    return LocalText("已登记：" + "、".join(d.zh for d in drugs), "Registered: " + ", ".join(d.en for d in drugs))
+
+
 @dataclass(frozen=True)
 class ResultView:
     kind: str

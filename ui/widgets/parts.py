@@ -1,9 +1,10 @@
 """The kiosk's building blocks: scaled text, the drawn result icon, the camera preview, the status bar.
 
 Sizes scale with the window: one unit is 1/480 of the height (or 1/800 of the width, whichever is
-smaller), so the 7-inch 800×480 screen gets the minimum sizes, chosen to be readable at one metre
-(headline ≥ 40 px, no result text under 20 px), and a 1080p screen gets them ×2.25. The screens built
-from these are in `ui.widgets.screens`.
+smaller; portrait screens the other way round), so the 7-inch 800×480 screen gets the sizes chosen to
+be readable at one metre (headline ≥ 40 px, no result text under 20 px, status bar 20 px), a 3.5-inch
+480×320 panel ×0.6 and a 1080×1920 portrait terminal ×2.25. The screens built from these are in
+`ui.widgets.screens`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QSizePolicy,
     QWidget,
@@ -26,8 +27,24 @@ from ui.model.view import AMBER
 FONT_FAMILIES = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "DejaVu Sans"]
 
 
+def portrait(w: QWidget) -> bool:
+    top = w.window()
+    return top.height() > top.width()
+
+
 def unit_of(w: QWidget) -> float:
-    return max(1.0, min(w.height() / 480.0, w.width() / 800.0))
+    """The size unit of `w`'s window: 1.0 on the 800×480 panel; a portrait screen counts as 480 wide, 800 tall."""
+    top = w.window()
+    width, height = top.width(), top.height()
+    if height > width:
+        return min(width / 480.0, height / 800.0)
+    return min(height / 480.0, width / 800.0)
+
+
+def bar_unit(w: QWidget) -> float:
+    """The status bar's unit: it spans the width, so it scales with the width (1.0 at 800 wide)."""
+    top = w.window()
+    return min(top.width() / 800.0, top.height() / 480.0)
 
 
 def font(px: float, bold: bool = False) -> QFont:
@@ -154,25 +171,35 @@ class PreviewView(QWidget):
 
 
 class StatusBar(QWidget):
-    """Always visible: clock, network and pending uploads, data ages, device, today's counts."""
+    """Always visible: clock, network and pending uploads, data ages, device, today's counts, failures.
+
+    Two rows of four cells, 20 px at 800×480. Each cell shows the longest of its chip's forms
+    (`Chip.forms`) that fits its width, so no text is ever cut or overlaps its neighbour.
+    """
+
+    COLUMNS = 4
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("statusbar")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.setStyleSheet("#statusbar { background: #0b1117; } QLabel { color: #e8eef3; }"
+        self.setStyleSheet("#statusbar { background: #0b1117; } QLabel { color: #e8eef3; padding: 0 4px; }"
                            f"QLabel[warn=\"true\"] {{ background: {AMBER}; color: #1a1a1a; border-radius: 4px; }}")
         self.cells: dict[str, QLabel] = {}
         self.chips: list[Chip] = []
-        self._lay = QHBoxLayout(self)
-        self._lay.setContentsMargins(6, 2, 6, 2)
-        self._lay.setSpacing(6)
-        for name in CHIP_NAMES:
-            cell = QLabel("…\n…")
+        self._lay = QGridLayout(self)
+        self._lay.setContentsMargins(4, 2, 4, 2)
+        self._lay.setHorizontalSpacing(4)
+        self._lay.setVerticalSpacing(2)
+        for i, name in enumerate(CHIP_NAMES):
+            cell = QLabel("…")
             cell.setTextFormat(Qt.TextFormat.PlainText)
             cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            cell.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             self.cells[name] = cell
-            self._lay.addWidget(cell, 2 if name == "device" else 1)
+            self._lay.addWidget(cell, i // self.COLUMNS, i % self.COLUMNS)
+        for col in range(self.COLUMNS):
+            self._lay.setColumnStretch(col, 1)
         self.cells["audio"].hide()  # shown only when nothing can be heard
         self._apply_fonts()
 
@@ -183,21 +210,36 @@ class StatusBar(QWidget):
             cell.setVisible(name in present)
         for c in self.chips:
             cell = self.cells[c.name]
-            cell.setText(f"{c.label.zh} {c.label.en}\n{c.value}")
             if cell.property("warn") != c.warn:
                 cell.setProperty("warn", c.warn)
                 cell.style().unpolish(cell)
                 cell.style().polish(cell)
-        self._apply_fonts()
+        self._fit_texts()
 
     def chip(self, name: str) -> Chip:
         return next(c for c in self.chips if c.name == name)
 
+    def font_px(self) -> int:
+        return max(10, round(20 * bar_unit(self)))
+
     def _apply_fonts(self) -> None:
-        u = max(1.0, self.width() / 800.0)
+        f = font(self.font_px(), True)
         for cell in self.cells.values():
-            cell.setFont(font(12 * u, True))
+            cell.setFont(f)
+            cell.setFixedHeight(QFontMetrics(f).height() + 4)
+        self._fit_texts()
+
+    def _fit_texts(self) -> None:
+        width = (self.width() - 8 - 4 * (self.COLUMNS - 1)) // self.COLUMNS - 10
+        for c in self.chips:
+            cell = self.cells[c.name]
+            metrics = QFontMetrics(cell.font())
+            forms = c.forms()
+            text = next((t for t in forms if metrics.horizontalAdvance(t) <= width), None)
+            cell.setText(text if text is not None
+                         else metrics.elidedText(forms[-1], Qt.TextElideMode.ElideMiddle, max(10, width)))
+            cell.setToolTip(f"{c.label.zh} {c.label.en}: {c.value}")
 
     def resizeEvent(self, event: Any) -> None:
-        self._apply_fonts()
         super().resizeEvent(event)
+        self._apply_fonts()

@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QFrame, QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from keys.localtext import LocalText
 from scanner.status import StatusSnapshot
@@ -25,7 +25,7 @@ from ui.model.view import (
     GroupView,
     ResultView,
 )
-from ui.widgets.parts import IconBadge, PreviewView, Text, font, rescale_all, unit_of
+from ui.widgets.parts import IconBadge, PreviewView, Text, font, portrait, rescale_all, unit_of
 
 
 class ResultPanel(QWidget):
@@ -50,7 +50,8 @@ class ResultPanel(QWidget):
         rb.setSpacing(0)
         rb.addWidget(self.reason_zh)
         rb.addWidget(self.reason_en)
-        top = QHBoxLayout()
+        top = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.top = top
         top.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
         heads = QVBoxLayout()
         heads.setSpacing(0)
@@ -63,12 +64,21 @@ class ResultPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(4)
+        lay.addStretch(0)  # grows in portrait, so the result sits in the middle of a tall screen
         lay.addLayout(top)
         lay.addWidget(self.reason_box)
         lay.addWidget(self.person)
         lay.addWidget(self.guardian)
         lay.addWidget(self.card)
         lay.addStretch(1)
+        self._lay = lay
+
+    def arrange(self, portrait: bool) -> None:
+        """Landscape: icon left of the headline. Portrait: a bigger icon above it, centred."""
+        self.top.setDirection(QBoxLayout.Direction.TopToBottom if portrait else QBoxLayout.Direction.LeftToRight)
+        self.top.setAlignment(self.icon, Qt.AlignmentFlag.AlignHCenter if portrait else Qt.AlignmentFlag.AlignTop)
+        self.icon.size_units = 200 if portrait else 128
+        self._lay.setStretch(0, 1 if portrait else 0)
 
     def show_view(self, v: ResultView) -> None:
         self.icon.set(v.icon, v.text_colour)
@@ -144,10 +154,12 @@ class PharmacyPanel(QWidget):
             b.setObjectName("drug")
             self.buttons[key] = b
             lay.addWidget(b)
-        self.confirm = QPushButton("登记\nRegister")
+        # Register is an action, not a choice: filled, bordered, wider and set apart from the toggles.
+        lay.addSpacing(16)
+        self.confirm = QPushButton("✔ 登记\nRegister")
         self.confirm.setObjectName("confirm")
         self.confirm.clicked.connect(self._confirm)
-        lay.addWidget(self.confirm)
+        lay.addWidget(self.confirm, 2)
 
     def reset(self) -> None:
         for b in self.buttons.values():
@@ -187,6 +199,9 @@ class ResultScreen(QWidget):
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.tiles: list[Tile] = []
         self.ack_hint = Text(18, True)
+        self.note = Text(20, True)
+        self.note.setObjectName("note")
+        self.note.set(None)
         self.pharmacy = PharmacyPanel()
         self.pharmacy.hide()
         lay = QVBoxLayout(self)
@@ -196,6 +211,7 @@ class ResultScreen(QWidget):
         lay.addWidget(self.group_head_en)
         lay.addWidget(self.grid_host, 1)
         lay.addWidget(self.pharmacy)
+        lay.addWidget(self.note)
         lay.addWidget(self.ack_hint)
         self.ack_hint.set(None)
 
@@ -209,8 +225,12 @@ class ResultScreen(QWidget):
         self.setStyleSheet(
             f"#result {{ background: {bg}; }} QLabel {{ color: {fg}; background: transparent; }}"
             f"#reason {{ background: rgba(0,0,0,0.28); border-radius: 8px; }}"
-            f"QPushButton {{ background: #ffffff; color: #1a1a1a; border-radius: 8px; padding: 4px; }}"
-            f"QPushButton:checked {{ background: #0d3d1e; color: #ffffff; border: 3px solid #ffffff; }}")
+            f"#note {{ background: #ffffff; color: #1a1a1a; border-radius: 6px; padding: 2px 8px; }}"
+            # Every state has the same border width, so choosing a drug never changes a button's size.
+            f"QPushButton {{ background: #ffffff; color: #1a1a1a; border-radius: 8px; padding: 4px; "
+            f"border: 3px solid transparent; }}"
+            f"QPushButton:checked {{ background: #0d3d1e; color: #ffffff; border: 3px solid #ffffff; }}"
+            f"#confirm {{ background: #0b3d91; color: #ffffff; border: 3px solid #ffffff; }}")
         self.panel.setVisible(single)
         self.group_head_zh.set(None if single else group.headline.zh)
         self.group_head_en.set(None if single else group.headline.en)
@@ -260,6 +280,7 @@ class ResultScreen(QWidget):
         u = unit_of(self)
         m = round(16 * u) + 8
         self._layout.setContentsMargins(m, m, m, m)
+        self.panel.arrange(portrait(self))
         rescale_all(self, u)
         self.pharmacy.rescale(u)
         super().resizeEvent(event)
@@ -282,7 +303,8 @@ class IdleScreen(QWidget):
         self.setObjectName("idle")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet(f"#idle {{ background: {IDLE_COLOURS[0]}; }} QLabel {{ color: {IDLE_COLOURS[1]}; }}"
-                           f"#banner {{ background: {AMBER}; color: #1a1a1a; border-radius: 6px; padding: 4px; }}")
+                           f"#banner {{ background: {AMBER}; color: #1a1a1a; border-radius: 6px; padding: 4px; }}"
+                           "#note { background: #ffffff; color: #1a1a1a; border-radius: 6px; padding: 4px; }")
         self.preview = PreviewView()
         self.prompt_zh = Text(44, True)
         self.prompt_zh.set(PROMPT.zh)
@@ -294,6 +316,9 @@ class IdleScreen(QWidget):
         self.banner = Text(19, True)
         self.banner.setObjectName("banner")
         self.banner.set(None)
+        self.note = Text(20, True)
+        self.note.setObjectName("note")
+        self.note.set(None)
         side = QVBoxLayout()
         side.addWidget(self.prompt_zh)
         side.addWidget(self.prompt_en)
@@ -301,8 +326,9 @@ class IdleScreen(QWidget):
         side.addWidget(self.venue)
         side.addWidget(self.count)
         side.addStretch(1)
+        side.addWidget(self.note)
         side.addWidget(self.banner)
-        lay = QHBoxLayout(self)
+        lay = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
         self._layout = lay
         lay.addWidget(self.preview, 5)
         lay.addLayout(side, 4)
@@ -321,6 +347,9 @@ class IdleScreen(QWidget):
     def resizeEvent(self, event: Any) -> None:
         u = unit_of(self)
         self._layout.setContentsMargins(round(12 * u), round(12 * u), round(12 * u), round(12 * u))
+        # Portrait: the preview above, the prompt below it.
+        self._layout.setDirection(QBoxLayout.Direction.TopToBottom if portrait(self)
+                                  else QBoxLayout.Direction.LeftToRight)
         rescale_all(self, u)
         super().resizeEvent(event)
 

@@ -27,11 +27,11 @@ from scanner.session import RecentDecision, Shown
 from scanner.sound.prompts import tone_for
 from scanner.status import StatusSnapshot
 from ui.model.pinauth import PinGate
-from ui.model.view import GroupView, result_view
+from ui.model.view import GroupView, registered_note, result_view
 from ui.sound import RecordingSound
 from ui.widgets.admin import AdminPage, PinPage
 from ui.widgets.parts import StatusBar
-from ui.widgets.screens import IdleScreen, ResultScreen
+from ui.widgets.screens import DRUGS, IdleScreen, ResultScreen
 
 ACK_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Escape)
 # A key this soon after the previous one is part of a wedge scanner's burst (Base45 has spaces), not
@@ -42,6 +42,7 @@ QUEUE_MAX_AGE_S = 30.0
 LONG_PRESS_MS = 1500
 ALERT_REPEAT_MS = 2500
 PHARMACY_WAIT_S = 90.0
+NOTE_MS = 3000
 
 
 class KioskWindow(QWidget):
@@ -95,6 +96,9 @@ class KioskWindow(QWidget):
         self.alert_timer = QTimer(self)
         self.alert_timer.setInterval(ALERT_REPEAT_MS)
         self.alert_timer.timeout.connect(self._alert_tone)
+        self.note_timer = QTimer(self)
+        self.note_timer.setSingleShot(True)
+        self.note_timer.timeout.connect(self._clear_note)
         self.long_press = QTimer(self)
         self.long_press.setSingleShot(True)
         self.long_press.setInterval(LONG_PRESS_MS)
@@ -200,6 +204,19 @@ class KioskWindow(QWidget):
                 self.purchase.emit(m.token, list(categories))
         self.members = [m for m in self.members if m.token is None]
         self.go_idle()
+        names = dict(DRUGS)
+        self.show_note(registered_note([names[c] for c in categories if c in names]))
+
+    # --- notes: a small line on whatever screen is showing ------------------------------------------
+    def show_note(self, text: LocalText, ms: int = NOTE_MS) -> None:
+        line = f"{text.zh} / {text.en}"
+        self.idle.note.set(line)
+        self.result.note.set(line)
+        self.note_timer.start(ms)
+
+    def _clear_note(self) -> None:
+        self.idle.note.set(None)
+        self.result.note.set(None)
 
     def _release_purchases(self) -> None:
         """Visits held for a pharmacy registration that never came are logged as plain visits."""
