@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ def test_headline_and_icon_grow_with_the_screen_and_the_status_bar_is_readable(t
     assert sizes[(800, 480)][2] >= 20, "status bar text under 20 px at 800x480"
     assert sizes[(800, 480)][1] >= 40, "headline under 40 px at 800x480"
     order = [(480, 320), (800, 480), (800, 1280), (1080, 1920)]
-    for small, big in zip(order, order[1:], strict=False):
+    for small, big in pairwise(order):
         assert sizes[big][0] > sizes[small][0] and sizes[big][1] > sizes[small][1], (small, big, sizes)
 
 
