@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from scanner.config import DeviceSettings, Settings, SoundSettings
+from scanner.storage.datadir import DataDir
 from ui.app import build_kiosk
 from ui.model.status import AUDIO_PROBLEM
 
@@ -31,5 +33,8 @@ def test_kiosk_without_any_audio_output_says_so(core: Any, qtbot: Any, monkeypat
         chip = kiosk.window.status_bar.chip("audio")
         assert chip.warn and kiosk.window.status_bar.cells["audio"].isVisible()
         assert "No sound output" in kiosk.window.idle.banner.text()
+        # ... and the health report the sync agent sends to the hub says it too.
+        health = json.loads(DataDir(core.data_dir).appliance_health.read_text())
+        assert health["audio"]["state"] == "silent" and "aplay exited" in health["audio"]["problem"]
     finally:
         kiosk.stop()
