@@ -48,6 +48,16 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def set_aside(path: Path) -> Path:
+    """Rename a refused file to `<name>.bad-<n>` for inspection, never overwriting an earlier one."""
+    n = 1
+    while (aside := path.with_name(f"{path.name}.bad-{n}")).exists():
+        n += 1
+    path.replace(aside)
+    fsync_dir(path.parent)
+    return aside
+
+
 @contextmanager
 def _replacing(path: str | Path, *, mode: int | None, keep_owner: bool) -> Iterator[Path]:
     """A temporary path to write and fsync; on success it replaces `path` durably, on failure it is removed."""

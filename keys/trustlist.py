@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeGuard
 
 from keys import jws
-from keys.durable import atomic_write, fsync_dir
+from keys.durable import atomic_write, set_aside
 from keys.errors import RollbackError, TrustListError
 from keys.jsontypes import Json, JsonObject, SignedJson
 from keys.keyfile import PublicKey, alg_of, kid_of, load_spki_der
@@ -254,12 +254,7 @@ class TrustStore:
     @staticmethod
     def _set_aside(path: Path) -> Path:
         """Rename a refused file to `<name>.bad-<n>`, never overwriting an earlier one."""
-        n = 1
-        while (aside := path.with_name(f"{path.name}.bad-{n}")).exists():
-            n += 1
-        path.replace(aside)
-        fsync_dir(path.parent)
-        return aside
+        return set_aside(path)
 
     def update(self, doc: SignedJson, source: str = "<trust list>") -> TrustList:
         new = TrustList.verify(doc, self.anchors, source)

@@ -1,7 +1,7 @@
 """The checkpoint's one question, "may this person enter?", with everything it needs bound together.
 
-`Checker` holds the trust store, the status store, the venue profile, the verification settings and
-the clock, and turns a scanned payload into a `Decision`. The pipeline, the kiosk and the CLI all go
+`Checker` holds the trust store, the status store, the rules list, the venue profile, the verification
+settings and the clock, and turns a scanned payload into a `Decision`. The pipeline, the kiosk and the CLI all go
 through it, so they can never disagree.
 """
 
@@ -13,6 +13,8 @@ from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
 from scanner.clock import Clock, SystemClock
 from scanner.policy import Decision, VenueProfile, decide
+from scanner.rules.ruleslist import RulesStore
+from scanner.rules.verdict import apply_rules
 from scanner.verify import VerifySettings, verify_code
 
 
@@ -25,6 +27,8 @@ class Checker:
     clock: Clock = SystemClock()
     # 0 keeps the profile's own maximum code age (config `venue.max_code_age`, CLI `--max-code-age`).
     max_code_age: int = 0
+    # The signed rules list; the profile's rule sets are applied to verified codes while one is held.
+    rules: RulesStore | None = None
 
     @property
     def effective_max_code_age(self) -> int:
@@ -34,4 +38,6 @@ class Checker:
         at = self.clock.now() if now is None else now
         result = verify_code(payload, self.trust, self.status, at, max_code_age=self.effective_max_code_age,
                              settings=self.settings)
+        book = self.rules.book if self.rules is not None else None
+        result = apply_rules(result, book, self.profile.rule_sets, at)
         return decide(result, self.profile, clock_trusted=self.clock.trusted())

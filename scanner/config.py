@@ -55,6 +55,8 @@ class TrustSettings:
     # Optional bootstrap files, used when the data directory holds nothing newer.
     trust_list: str = ""
     status_lists: list[str] = _opt([])
+    # Optional bootstrap rules list (business rules for DCCs and HCC1 codes), signed by an anchor.
+    rules_list: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ class SyncSettings:
     # Largest list the agent downloads, in MiB; a bigger answer is refused before it fills memory.
     max_trust_list_mb: float = _opt(16.0, minimum=0.01)
     max_status_list_mb: float = _opt(64.0, minimum=0.01)
+    max_rules_list_mb: float = _opt(8.0, minimum=0.01)
 
 
 @dataclass(frozen=True)

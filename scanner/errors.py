@@ -45,3 +45,16 @@ class CertLogicError(InputError):
 
 class RulesError(InputError):
     """A business rule or rules list is invalid: the message names the rule and the field."""
+
+
+class RulesListError(RulesError):
+    """A signed rules list was refused: bad envelope, not signed by a pinned anchor, bad content."""
+
+    def __init__(self, source: str, reason: str):
+        self.source = source
+        self.reason = reason
+        super().__init__(f"rules list {source}: {reason}")
+
+
+class RulesRollbackError(RulesListError):
+    """A rules list whose version is not newer than the held one: a replay or rollback."""

@@ -32,7 +32,7 @@ FLOWS = ("none", "pharmacy", "school")
 OUTCOMES = ("green", "yellow", "red", "not_accepted", *(v.value for v in Verdict if v is not Verdict.OK),
             "clock_untrusted")
 RULE_FIELDS = {"admit", "tone", "headline", "guidance", "alert_guard"}
-PROFILE_FIELDS = {"title", "max_code_age", "accepted_issuers", "flow"}
+PROFILE_FIELDS = {"title", "max_code_age", "accepted_issuers", "flow", "rule_sets"}
 
 # Why a code was refused, in plain words, whatever the venue.
 REASONS: dict[str, LocalText] = {
@@ -50,6 +50,7 @@ REASONS: dict[str, LocalText] = {
     "not_accepted": LocalText("本场所不接受该地区健康码",
                               "This venue does not accept codes from this region"),
     "clock_untrusted": LocalText("设备时钟异常", "Device clock wrong"),
+    "rules": LocalText("不符合本场所的入场规则", "Does not meet this venue's entry rules"),
 }
 
 
@@ -70,6 +71,8 @@ class VenueProfile:
     accepted_issuers: tuple[str, ...]
     flow: str
     rules: dict[str, Rule]
+    # Business rule sets (names in the signed rules list) that codes must pass here; docs/verification.md.
+    rule_sets: tuple[str, ...] = ()
 
     def accepts(self, issuer: str) -> bool:
         return any(fnmatch.fnmatchcase(issuer, pattern) for pattern in self.accepted_issuers)
@@ -144,6 +147,9 @@ def _layer_problems(prefix: str, layer: dict[str, Any], *, allow_base: bool) -> 
         elif key == "accepted_issuers":
             if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
                 problems.append(f"{k}: expected a non-empty list of issuer patterns like \"CN-*\"")
+        elif key == "rule_sets":
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                problems.append(f"{k}: expected a list of rule set names like \"3G\"")
         elif key == "flow" and value not in FLOWS:
             problems.append(f"{k}: {value!r} is not one of {', '.join(FLOWS)}")
     outcomes = layer.get("outcomes", {})
@@ -215,7 +221,8 @@ def load_profile(name: str, overrides: dict[str, dict[str, Any]] | None = None) 
         rules[outcome] = Rule(admit=r["admit"], tone=Tone(r["tone"]), headline=LocalText(**r["headline"]),
                               guidance=LocalText(**r["guidance"]), alert_guard=r["alert_guard"])
     return VenueProfile(name=name, title=LocalText(**p["title"]), max_code_age=p["max_code_age"],
-                        accepted_issuers=tuple(p["accepted_issuers"]), flow=p["flow"], rules=rules)
+                        accepted_issuers=tuple(p["accepted_issuers"]), flow=p["flow"], rules=rules,
+                        rule_sets=tuple(p.get("rule_sets", ())))
 
 
 def builtin_problems() -> list[str]:
@@ -247,6 +254,8 @@ def outcome_of(result: VerifyResult, profile: VenueProfile, clock_trusted: bool 
 def decide(result: VerifyResult, profile: VenueProfile, *, clock_trusted: bool = True) -> Decision:
     outcome = outcome_of(result, profile, clock_trusted)
     rule = profile.rules[outcome]
+    # A refusal by a business rule gives that rule's own words.
+    reason = result.failed_rule if outcome == "rules" and result.failed_rule else REASONS.get(outcome)
     return Decision(result=result, profile=profile.name, outcome=outcome, admit=rule.admit, tone=rule.tone,
-                    headline=rule.headline, guidance=rule.guidance, reason=REASONS.get(outcome),
+                    headline=rule.headline, guidance=rule.guidance, reason=reason,
                     alert_guard=rule.alert_guard, clock_trusted=clock_trusted)

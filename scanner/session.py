@@ -272,6 +272,8 @@ class Session:
 
     def snapshot(self, *, camera_ok: bool = True, camera_message: str = "") -> StatusSnapshot:
         self._reload_trust()
+        if self.checker.rules is not None:
+            self.checker.rules.refresh()  # the sync agent may have replaced the rules list
         self._reload_profiles()
         sync = read_sync_status(self.data_dir, self.clock.now())
         self._confirm_clock(sync)

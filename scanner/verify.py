@@ -31,6 +31,8 @@ class Verdict(StrEnum):
     EXPIRED = "expired"
     STALE = "stale"
     STATUS_UNVERIFIED = "status_unverified"
+    # Verified, but refused by one of the venue's business rules (scanner.rules); set by the Checker.
+    RULES = "rules"
 
 
 class Status(StrEnum):
@@ -71,6 +73,8 @@ class VerifyResult:
     kid: bytes | None = None
     trust_list_version: int | None = None
     status_list_version: int | None = None
+    # The failed business rule's description, when the verdict is RULES (what the screen shows).
+    failed_rule: LocalText | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -97,6 +101,7 @@ class VerifyResult:
             "reasons": list(self.reasons),
             "trust_list_version": self.trust_list_version,
             "status_list_version": self.status_list_version,
+            "failed_rule": self.failed_rule.to_json() if self.failed_rule else None,
         }
 
 

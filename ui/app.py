@@ -270,7 +270,7 @@ def build_core(settings: Any, *, clock: Any = None) -> Session:
     clock = clock or TrustedClock.open(data, settings.clock)
     verify = VerifySettings(clock_skew=settings.verify.clock_skew, status_grace=settings.verify.status_grace)
     checker = Checker(trust=trust, status=status, profile=_venue_profile(settings), settings=verify, clock=clock,
-                      max_code_age=settings.venue.max_code_age)
+                      max_code_age=settings.venue.max_code_age, rules=stores.rules)
     return Session(checker, visit_log, clock=clock, data_dir=data, device_id=settings.device.id,
                      checkpoint_id=settings.device.checkpoint_id,
                      checkpoint_name=settings.device.checkpoint_name, anchors=anchors,

@@ -2,10 +2,12 @@
 
 The argument contract is used by acceptance checks and must not change:
     checkpoint check --anchor ROOT.pem [--anchor ...] --trust-list TL.json [--status-list SL.json ...]
-                     [--at ISO8601|UNIX] [--max-code-age SECONDS] [--profile NAME] [--json]
+                     [--rules-list RL.json] [--at ISO8601|UNIX] [--max-code-age SECONDS] [--profile NAME] [--json]
                      (PAYLOAD ... | --image FILE ... | -)
 A trust list that does not verify is fatal (exit 2, one line on stderr, no verdicts). A status list that
-does not verify is reported on stderr and ignored. Exit 0 when every code was checked.
+does not verify is reported on stderr and ignored. A rules list that does not verify is fatal too; with one,
+the profile's rule sets are applied (verdict "rules", `failed_rule` in --json). Exit 0 when every code was
+checked.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def add_trust_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--trust-list", metavar="TL.json", help="signed trust list (JWS JSON)")
     g.add_argument("--status-list", action="append", default=[], metavar="SL.json",
                    help="signed status list, applied in the order given; repeatable")
+    g.add_argument("--rules-list", metavar="RL.json",
+                   help="signed rules list: the profile's business rule sets are applied to verified codes")
     g.add_argument("--at", metavar="ISO8601|UNIX", help="evaluate at this time instead of now")
     g.add_argument("--max-code-age", type=int, metavar="SECONDS",
                    help="maximum age of a personal code (overrides the profile)")
@@ -62,6 +66,7 @@ def checker_from_args(args: argparse.Namespace) -> Any:
     from scanner.clock import Clock, FixedClock, SystemClock
     from scanner.config import Settings, load_settings
     from scanner.policy import load_profile
+    from scanner.rules.ruleslist import RulesStore
     from scanner.verify import VerifySettings
 
     settings = load_settings(args.config) if args.config else Settings()
@@ -71,6 +76,7 @@ def checker_from_args(args: argparse.Namespace) -> Any:
     anchors = [load_public_key(p) for p in anchor_paths]
 
     status: StatusStore
+    rules: RulesStore | None = None
     if args.trust_list:
         trust = TrustStore.from_file(args.trust_list, anchors)
         status = StatusStore.open(":memory:")
@@ -80,9 +86,10 @@ def checker_from_args(args: argparse.Namespace) -> Any:
         stores = open_stores(settings.replace(trust=dataclasses.replace(settings.trust, anchors=anchor_paths)),
                              visit_log=False)
         assert stores.trust is not None and stores.status is not None
-        trust, status = stores.trust, stores.status
-        if trust.problem:
-            print(f"checkpoint: warning: {trust.problem}", file=sys.stderr)
+        trust, status, rules = stores.trust, stores.status, stores.rules
+        for problem in (trust.problem, rules.problem if rules else None):
+            if problem:
+                print(f"checkpoint: warning: {problem}", file=sys.stderr)
     else:
         raise InputError("no trust list: give --trust-list TL.json (or --config with a data directory)")
 
@@ -100,6 +107,9 @@ def checker_from_args(args: argparse.Namespace) -> Any:
         except KeysError as e:
             print(f"checkpoint: warning: status list {path}: {e} (ignored)", file=sys.stderr)
 
+    if args.rules_list:
+        # Like the trust list: a rules list that does not verify is fatal, never silently skipped.
+        rules = RulesStore.from_file(args.rules_list, anchors)
     clock: Clock = FixedClock(parse_time(args.at)) if args.at else SystemClock()
     profile = load_profile(args.profile or settings.venue.profile, settings.profiles)
     max_age = args.max_code_age if args.max_code_age is not None else settings.venue.max_code_age
@@ -107,7 +117,7 @@ def checker_from_args(args: argparse.Namespace) -> Any:
         raise InputError(f"--max-code-age {max_age}: must be 0 (profile default) or more seconds")
     verify = VerifySettings(clock_skew=settings.verify.clock_skew, status_grace=settings.verify.status_grace)
     return Checker(trust=trust, status=status, profile=profile, settings=verify, clock=clock,
-                   max_code_age=max_age)
+                   max_code_age=max_age, rules=rules)
 
 
 def format_line(d: Any) -> str:

@@ -26,13 +26,14 @@ def demo_core(directory: Path, *, profile: str = "transport", now: float | None 
     settings = settings_from_dict({
         "device": {"data_dir": str(directory / "data")},
         "trust": {"anchors": [str(world.anchor_path)], "trust_list": str(world.trust_list_path),
-                  "status_lists": [str(p) for p in world.status_list_paths]},
+                  "status_lists": [str(p) for p in world.status_list_paths],
+                  "rules_list": str(world.rules_list_path or "")},
     }, source="<demo>")
     stores = open_stores(settings, visit_log=log_visits)
     assert stores.trust is not None and stores.status is not None
     anchors, visit_log = stores.anchors, stores.visit_log
     clock = clock or SystemClock()
-    checker = Checker(stores.trust, stores.status, load_profile(profile), clock=clock)
+    checker = Checker(stores.trust, stores.status, load_profile(profile), clock=clock, rules=stores.rules)
     core = Session(checker, visit_log, clock=clock, data_dir=directory / "data", device_id="demo-kiosk",
                      checkpoint_id="gate-1", checkpoint_name=checkpoint_name, anchors=anchors)
     return core, world

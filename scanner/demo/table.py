@@ -19,6 +19,7 @@ def run_table(out_dir: Path, profile_name: str) -> int:
     from scanner.clock import FixedClock
     from scanner.demo.world import build_demo_world
     from scanner.policy import load_profile
+    from scanner.rules.ruleslist import RulesStore
 
     now = int(time.time())
     world = build_demo_world(out_dir, now, qr=True)
@@ -26,7 +27,8 @@ def run_table(out_dir: Path, profile_name: str) -> int:
     status = StatusStore.open(":memory:")
     for p in world.status_list_paths:
         status.apply(p.read_bytes(), trust, str(p))
-    checker = Checker(trust, status, load_profile(profile_name), clock=FixedClock(now))
+    rules = RulesStore.from_file(world.rules_list_path, trust.anchors) if world.rules_list_path else None
+    checker = Checker(trust, status, load_profile(profile_name), clock=FixedClock(now), rules=rules)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
     print(f"Checkpoint demo — venue profile '{profile_name}' ({checker.profile.title.en}), "

@@ -1,8 +1,9 @@
 """A complete, generated little health-code world for the demo, the tests and the benchmarks.
 
 One national root, two regions with different algorithms and the national platform as issuers, a
-signed trust list, signed status lists, and one sample code of every kind a checkpoint meets. Nothing
-here is fixed data: every key is new, so the demo also proves the issuing tools work.
+signed trust list, signed status lists, a signed rules list (the shipped example rule sets), and one
+sample code of every kind a checkpoint meets. Nothing here is fixed data: every key is new, so the demo
+also proves the issuing tools work.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from keys.hcc1 import CodeClaims, encode_payload, issue_code, qr_png, sign_cose
 from keys.keyfile import PrivateKey, generate_key, kid_of, write_private_key, write_public_key
 from keys.publishing import KeyEntry, sign_status_list, sign_trust_list
+from scanner.rules.shipped import sign_example_rules_list
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class DemoWorld:
     trust_list_path: Path
     status_list_paths: list[Path]
     samples: dict[str, SampleCode] = field(default_factory=dict)
+    # The shipped example rule sets (3G, 2G, test-only, hcc1-transport) signed by the root.
+    rules_list_path: Path | None = None
 
     @property
     def payloads(self) -> dict[str, str]:
@@ -66,6 +70,9 @@ def build_demo_world(directory: str | Path, now: int, *, qr: bool = False) -> De
     tl = sign_trust_list(root, entries, version=1, issued_at=now - 3600, next_update=now + 86400)
     tl_path = d / "trustlist.json"
     tl_path.write_text(json.dumps(tl))
+    rules_path = d / "ruleslist.json"
+    rules_path.write_text(json.dumps(sign_example_rules_list(root, version=1, issued_at=now - 3600,
+                                                             next_update=now + 7 * 86400), ensure_ascii=False))
 
     zj = issuers["CN-ZJ"]
     hour = 3600
@@ -117,7 +124,7 @@ def build_demo_world(directory: str | Path, now: int, *, qr: bool = False) -> De
 
     world = DemoWorld(directory=d, now=now, root=root, issuers=issuers, anchor_path=anchor,
                       trust_list_path=tl_path, status_list_paths=status_paths,
-                      samples={s.name: s for s in samples})
+                      samples={s.name: s for s in samples}, rules_list_path=rules_path)
     (d / "codes.json").write_text(json.dumps(
         [{"name": s.name, "description": s.description, "payload": s.payload, "verdict": s.expect_verdict,
           "status": s.expect_status} for s in samples], ensure_ascii=False, indent=1))

@@ -7,6 +7,7 @@ that writes it and any number of readers.
 |---|---|---|
 | `trust/trustlist.json` | `keys.trustlist.TrustStore` | the last accepted trust list |
 | `trust/trustlist.json.bad-N` | `keys.trustlist.TrustStore` | cached lists refused at start-up, kept for inspection |
+| `rules/ruleslist.json` | `scanner.rules.ruleslist.RulesStore` | the last accepted rules list (`.bad-N` as for trust) |
 | `status.sqlite` | `keys.statusstore.StatusStore` | synced status lists |
 | `visits.sqlite` | `scanner.storage.visitlog.VisitLog` | the visit log and its outbox |
 | `clock.json` | `scanner.clock.TrustedClock` | last known good time, trust state |
@@ -28,6 +29,8 @@ from pathlib import Path
 
 TRUST_DIR = "trust"
 TRUST_LIST_FILE = "trustlist.json"  # inside TRUST_DIR; `keys.trustlist.TrustStore.FILE` is this name
+RULES_DIR = "rules"
+RULES_LIST_FILE = "ruleslist.json"  # inside RULES_DIR; `scanner.rules.ruleslist.RulesStore.FILE` is this name
 STATUS_DB = "status.sqlite"
 VISITS_DB = "visits.sqlite"
 CLOCK_FILE = "clock.json"
@@ -56,6 +59,15 @@ class DataDir:
     @property
     def trust_list(self) -> Path:
         return self.trust / TRUST_LIST_FILE
+
+    @property
+    def rules(self) -> Path:
+        """The rules store's folder (it names its own files)."""
+        return self.root / RULES_DIR
+
+    @property
+    def rules_list(self) -> Path:
+        return self.rules / RULES_LIST_FILE
 
     @property
     def status_db(self) -> Path:

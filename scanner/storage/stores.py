@@ -1,4 +1,5 @@
-"""`open_stores(settings)`: the one place that opens a device's trust store, status store and visit log.
+"""`open_stores(settings)`: the one place that opens a device's trust store, status store, rules list and
+visit log.
 
 The CLI, the kiosk, the sync agent and the demo all open their stores here, so the bootstrap rules are
 the same everywhere: a trust list from the config is taken only when none has been synced yet, and a
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from keys.statusstore import StatusStore
     from keys.trustlist import TrustStore
     from scanner.config import Settings
+    from scanner.rules.ruleslist import RulesStore
     from scanner.storage.visitlog import VisitLog
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ class Stores:
     trust: TrustStore | None
     status: StatusStore | None
     visit_log: VisitLog | None
+    # The signed business rules; None without a trust anchor, empty (no list) until one is synced.
+    rules: RulesStore | None = None
 
     def close(self) -> None:
         if self.visit_log is not None:
@@ -53,6 +57,7 @@ def open_stores(settings: Settings, *, visit_log: bool = True, require_trust: bo
     from keys.keyfile import load_public_key
     from keys.statusstore import StatusStore
     from keys.trustlist import TrustStore
+    from scanner.rules.ruleslist import RulesStore
     from scanner.storage.visitlog import VisitLog
 
     data = DataDir(Path(data_dir) if data_dir is not None else settings.data_dir)
@@ -60,6 +65,7 @@ def open_stores(settings: Settings, *, visit_log: bool = True, require_trust: bo
     anchors = [load_public_key(p) for p in settings.trust.anchors]
     trust: TrustStore | None = None
     status: StatusStore | None = None
+    rules: RulesStore | None = None
     if anchors:
         trust = TrustStore.open(data.trust, anchors, bootstrap=settings.trust.trust_list or None)
         status = StatusStore.open(data.status_db)
@@ -68,8 +74,9 @@ def open_stores(settings: Settings, *, visit_log: bool = True, require_trust: bo
                 status.apply(Path(p).read_bytes(), trust, p)
             except (OSError, KeysError) as e:  # an older bootstrap list than the synced one is expected
                 log.info("bootstrap status list %s not applied: %s", p, e)
+        rules = RulesStore.open(data.rules, anchors, bootstrap=settings.trust.rules_list or None)
     elif require_trust:
         raise ConfigError(settings.source, ["trust.anchors: at least one trust anchor is needed"])
     log_ = (VisitLog(data.visits_db, storage_cap_mb=settings.log.storage_cap_mb,
                      alarm_percent=settings.log.storage_alarm_percent) if visit_log else None)
-    return Stores(data, anchors, trust, status, log_)
+    return Stores(data, anchors, trust, status, log_, rules)
