@@ -9,7 +9,7 @@ Read first. What lives where (docs/architecture.md has the whole system):
     pin.py       the admin PIN's scrypt hash
     codes/       payload formats behind one interface (decode_payload); HCC1 today
     verify.py    verify_code -> VerifyResult: the checks of docs/format.md §5, in order
-    rules/       business rules: the CertLogic evaluator and its date-times
+    rules/       business rules: CertLogic, EU-format rules, the signed rules list, applied after verify
     policy.py    VenueProfile, decide -> Decision (admit, tone, words); profiles/ holds the built-in venues
     checker.py   Checker: stores, profile, settings and clock bound together; check(payload) -> Decision
     sources/     where payloads come from: cameras, files, synthetic scenes, hardware scanners

@@ -10,7 +10,7 @@ heavy dependencies inside the handlers, so `checkpoint check` starts fast. The m
     log.py      `checkpoint log verify / export`
     config.py   `checkpoint config check / pin`
     install.py  `checkpoint install`: the appliance, with systemd/install.sh
-    rules.py    `checkpoint rules eval`: CertLogic expressions, one or a batch of JSON lines
+    rules.py    `checkpoint rules eval / sign-list / show`: CertLogic expressions, signed rules lists
 
 Other packages add theirs through the same entry points (`keys.cli`, `sync.cli`, `ui.cli`).
 """
