@@ -50,7 +50,7 @@ REASONS: dict[str, LocalText] = {
     "not_accepted": LocalText("本场所不接受该地区健康码",
                               "This venue does not accept codes from this region"),
     "clock_untrusted": LocalText("设备时钟异常", "Device clock wrong"),
-    "rules": LocalText("不符合本场所的入场规则", "Does not meet this venue's entry rules"),
+    "rules": LocalText("证书未通过业务规则核验", "Failed a business rule check"),
 }
 
 
