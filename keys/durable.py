@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import TextIO
 
 from keys.jsontypes import Json
 
@@ -81,7 +81,7 @@ def _replacing(path: str | Path, *, mode: int | None, keep_owner: bool) -> Itera
 
 
 @contextmanager
-def atomic_writer(path: str | Path, *, mode: int | None = None, keep_owner: bool = False) -> Iterator[IO[str]]:
+def atomic_writer(path: str | Path, *, mode: int | None = None, keep_owner: bool = False) -> Iterator[TextIO]:
     """Open a temporary text file for writing; on success it replaces `path` durably, on failure it is removed.
 
     `mode` sets the new file's permission bits; `keep_owner` copies the owner, group and mode of the file

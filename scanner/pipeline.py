@@ -24,14 +24,17 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from scanner.config import CameraSettings
 from scanner.errors import CheckpointError, SourceError
 from scanner.qr.decoder import FrameDecoder, Polygon, QrSymbol
-from scanner.sources.base import Frame, ScannedText
+from scanner.sources.base import Frame, ScannedText, Source
+
+if TYPE_CHECKING:
+    from scanner.policy import Decision
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ log = logging.getLogger(__name__)
 class DecisionEvent:
     """A code was decided. Times: `frame_timestamp` and `decided_at` are monotonic seconds."""
 
-    decision: Any
+    decision: Decision
     payload: str
     data: bytes
     source: str
@@ -87,11 +90,11 @@ def payload_text(data: bytes) -> str:
 class Pipeline:
     """Runs sources → decode → check → listener until stopped or every source has ended."""
 
-    def __init__(self, sources: Any | Sequence[Any], check: Callable[[str, float], Any],
+    def __init__(self, sources: Source | list[Source] | tuple[Source, ...], check: Callable[[str, float], Decision],
                  listener: Callable[[PipelineEvent], None], *, settings: CameraSettings | None = None,
                  decoder: FrameDecoder | None = None, now: Callable[[], float] = time.time,
                  retry: tuple[float, float] = (0.5, 5.0), stall_after: float = 10.0):
-        self.sources: list[Any] = list(sources) if isinstance(sources, list | tuple) else [sources]
+        self.sources: list[Source] = list(sources) if isinstance(sources, list | tuple) else [sources]
         self.settings = settings or CameraSettings()
         self._check = check
         self._listener = listener
@@ -171,7 +174,7 @@ class Pipeline:
             self._events.append(event)
             self._cv.notify_all()
 
-    def _read_loop(self, src: Any) -> None:
+    def _read_loop(self, src: Source) -> None:
         delay = self._retry[0]
         opened = False
         down = False
@@ -223,13 +226,13 @@ class Pipeline:
                 self._cv.notify_all()
 
     @staticmethod
-    def _safe_close(src: Any) -> None:
+    def _safe_close(src: Source) -> None:
         try:
             src.close()
         except Exception as e:
             log.warning("closing %s failed: %s", src.name, e)
 
-    def _deliver(self, src: Any, item: Frame | ScannedText) -> None:
+    def _deliver(self, src: Source, item: Frame | ScannedText) -> None:
         with self._cv:
             if isinstance(item, ScannedText):
                 self._texts.append(item)

@@ -17,11 +17,21 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from keys.jsontypes import JsonObject
+from scanner.clock import Clock, TrustedClock
 from scanner.errors import CheckpointError
 from scanner.status import StatusSnapshot, local_midnight, read_sync_status
 from scanner.storage.datadir import VENUE_PROFILES_FILE
+
+if TYPE_CHECKING:
+    from keys.keyfile import PublicKey
+    from scanner.checker import Checker
+    from scanner.pipeline import DecisionEvent
+    from scanner.policy import Decision, VenueProfile
+    from scanner.status import SyncState
+    from scanner.storage.visitlog import VisitLog
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +43,7 @@ HUB_PROFILES_FILE = VENUE_PROFILES_FILE  # written by the sync agent
 class Shown:
     """One decided code on its way to the screen."""
 
-    decision: Any
+    decision: Decision
     payload_key: str
     frame_timestamp: float  # monotonic capture time (camera) or arrival of the last key (scanner)
     decided_at: float  # monotonic
@@ -53,10 +63,10 @@ class RecentDecision:
 
 
 class Session:
-    def __init__(self, checker: Any, visit_log: Any | None, *, clock: Any, data_dir: Path, device_id: str,
-                 checkpoint_id: str, checkpoint_name: str = "", anchors: list[Any] | None = None,
-                 trust_grace: float = 0.0, status_grace: float = 0.0,
-                 profile_overrides: dict[str, Any] | None = None):
+    def __init__(self, checker: Checker, visit_log: VisitLog | None, *, clock: Clock, data_dir: Path,
+                 device_id: str, checkpoint_id: str, checkpoint_name: str = "",
+                 anchors: list[PublicKey] | None = None, trust_grace: float = 0.0, status_grace: float = 0.0,
+                 profile_overrides: dict[str, JsonObject] | None = None):
         self.checker = checker
         self.visit_log = visit_log
         self.clock = clock
@@ -72,23 +82,23 @@ class Session:
         self._storage_checked = -1e9
         self._storage_alarm_text = ""
         self._lock = threading.Lock()
-        self._held: dict[int, tuple[Any, float, float]] = {}
+        self._held: dict[int, tuple[Decision, float, float]] = {}
         self._tokens = itertools.count(1)
         self._day = local_midnight(clock.now())
         self.admitted_today, self.denied_today = self._seed_counts()
         self._trust_mtime = self._trust_file_mtime()
         self.config_profiles = dict(profile_overrides or {})
-        self.hub_profiles: dict[str, Any] = {}
+        self.hub_profiles: dict[str, JsonObject] = {}
         self.hub_profiles_version: int | None = None
         self._profiles_mtime: float | None = None
         self._reload_profiles()
 
     @property
-    def profile(self) -> Any:
+    def profile(self) -> VenueProfile:
         return self.checker.profile
 
     # --- decisions (pipeline worker thread) ----------------------------------------------------
-    def handle(self, event: Any) -> Shown:
+    def handle(self, event: DecisionEvent) -> Shown:
         d = event.decision
         token = None
         if self.profile.flow == "pharmacy" and d.admit:
@@ -125,12 +135,12 @@ class Session:
         for token in list(self._held):
             self.register_purchase(token, [])
 
-    def _flow_extra(self, d: Any) -> dict[str, Any] | None:
+    def _flow_extra(self, d: Decision) -> JsonObject | None:
         if self.profile.flow == "school" and d.result.verdict.value == "ok":
             return {"school": {"role": "student", "direction": "in"}}
         return None
 
-    def _log(self, d: Any, latency_ms: float, extra: dict[str, Any] | None, at: float | None = None) -> None:
+    def _log(self, d: Decision, latency_ms: float, extra: JsonObject | None, at: float | None = None) -> None:
         if self.visit_log is None:
             return
         from scanner.storage.visitlog import VisitRecord
@@ -146,7 +156,7 @@ class Session:
             log.error("visit not logged: %s", e)
             self.storage_message = str(e)
 
-    def _count(self, d: Any) -> None:
+    def _count(self, d: Decision) -> None:
         day = local_midnight(self.clock.now())
         with self._lock:
             if day != self._day:
@@ -171,7 +181,7 @@ class Session:
         return admitted, denied
 
     # --- venue profiles --------------------------------------------------------------------------
-    def profile_overrides(self) -> dict[str, Any]:
+    def profile_overrides(self) -> dict[str, JsonObject]:
         """The config file's `[profiles.NAME]` tables, with the hub's published ones on top (the region's
         policy changes reach every kiosk without editing its config)."""
         return {**self.config_profiles, **self.hub_profiles}
@@ -205,7 +215,7 @@ class Session:
         self.hub_profiles_version = version
 
     # --- settings from the admin panel ---------------------------------------------------------
-    def set_profile(self, name: str, overrides: dict[str, Any] | None = None) -> Any:
+    def set_profile(self, name: str, overrides: dict[str, JsonObject] | None = None) -> VenueProfile:
         from scanner.policy import load_profile
 
         profile = load_profile(name, self.profile_overrides() if overrides is None else overrides)
@@ -224,7 +234,7 @@ class Session:
 
     # --- status (GUI timer, once a second) -----------------------------------------------------
     def _trust_file_mtime(self) -> float | None:
-        directory = getattr(self.checker.trust, "directory", None)
+        directory = self.checker.trust.directory
         try:
             return (Path(directory) / "trustlist.json").stat().st_mtime if directory else None
         except OSError:
@@ -232,15 +242,16 @@ class Session:
 
     def _reload_trust(self) -> None:
         """The sync agent (another process) replaced the trust list on disk: pick it up."""
+        directory = self.checker.trust.directory
         mtime = self._trust_file_mtime()
-        if mtime is None or mtime == self._trust_mtime or self.anchors is None:
+        if directory is None or mtime is None or mtime == self._trust_mtime or self.anchors is None:
             return
         from keys.errors import KeysError
         from keys.trustlist import TrustStore
 
         try:
             # A running device keeps the list it holds rather than move a bad new one aside.
-            self.checker.trust = TrustStore.open(self.checker.trust.directory, self.anchors, set_aside=False)
+            self.checker.trust = TrustStore.open(directory, self.anchors, set_aside=False)
             self._trust_mtime = mtime
         except KeysError as e:
             log.error("new trust list on disk refused, keeping the loaded one: %s", e)
@@ -260,13 +271,13 @@ class Session:
                 self._storage_alarm_text = f"visit log storage unknown: {e}"
         return self._storage_alarm_text
 
-    def _confirm_clock(self, sync: Any) -> None:
+    def _confirm_clock(self, sync: SyncState) -> None:
         """The sync agent measured the hub's time: let the trusted clock use it (applied once each)."""
-        confirm = getattr(self.clock, "confirm_offset", None)
-        if confirm is None or sync.hub_time_offset is None or sync.hub_time_measured_at is None:
+        if (not isinstance(self.clock, TrustedClock) or sync.hub_time_offset is None
+                or sync.hub_time_measured_at is None):
             return
         try:
-            confirm(sync.hub_time_offset, sync.hub_time_measured_at)
+            self.clock.confirm_offset(sync.hub_time_offset, sync.hub_time_measured_at)
         except ValueError as e:
             log.warning("hub time from the sync agent refused: %s", e)
 
@@ -288,11 +299,8 @@ class Session:
         missing = [iss for iss in needed if iss not in known]
         status_issued = min((float(i.issued_at) for i in infos), default=None)
         status_stale = bool(missing) or any(not i.is_fresh(now, self.status_grace) for i in infos) or not infos
-        reason = None
-        state = getattr(self.clock, "state", None)
-        if callable(state):
-            reason = state().reason
-        extra: dict[str, Any] = {}
+        reason = self.clock.state().reason if isinstance(self.clock, TrustedClock) else None
+        extra: dict[str, str] = {}
         alarm = self._storage_alarm()
         if self.storage_message or alarm:
             extra["storage"] = self.storage_message or alarm
@@ -302,4 +310,4 @@ class Session:
             trust_list_stale=trust_stale, status_list_issued=status_issued, status_list_stale=status_stale,
             device=self.device_id, checkpoint=self.checkpoint_name, admitted_today=self.admitted_today,
             denied_today=self.denied_today, camera_ok=camera_ok, camera_message=camera_message,
-            flow=self.profile.flow, trust_list_problem=getattr(trust, "problem", None), extra=extra)
+            flow=self.profile.flow, trust_list_problem=trust.problem, extra=extra)

@@ -18,9 +18,13 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from scanner.errors import InputError
+
+if TYPE_CHECKING:
+    from scanner.checker import Checker
+    from scanner.policy import Decision
 
 
 def parse_time(text: str) -> float:
@@ -56,7 +60,7 @@ def add_trust_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--profile", metavar="NAME", help="venue profile (default: from config, else transport)")
 
 
-def checker_from_args(args: argparse.Namespace) -> Any:
+def checker_from_args(args: argparse.Namespace) -> Checker:
     """Build a `Checker` from `add_trust_options` arguments, warning about refused status lists."""
     from keys.errors import KeysError, StatusListError
     from keys.keyfile import load_public_key
@@ -120,7 +124,7 @@ def checker_from_args(args: argparse.Namespace) -> Any:
                    max_code_age=max_age, rules=rules)
 
 
-def format_line(d: Any) -> str:
+def format_line(d: Decision) -> str:
     """One human-readable line per decision."""
     r = d.result
     mark = {"pass": "✓", "stop": "✕", "alert": "✕!", "check": "?"}[d.tone.value]

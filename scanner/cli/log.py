@@ -9,10 +9,15 @@ import argparse
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from keys.durable import atomic_writer
 from scanner.errors import InputError, StorageError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+
+    from scanner.storage.visitlog import VisitLog
 
 EXIT_CHAIN_BROKEN = 1
 
@@ -24,7 +29,7 @@ def add_log_location(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="FILE", help="the visit log file itself")
 
 
-def open_log(args: argparse.Namespace) -> Any:
+def open_log(args: argparse.Namespace) -> VisitLog:
     from scanner.config import Settings, load_settings
     from scanner.storage.visitlog import VisitLog
 
@@ -52,7 +57,7 @@ def parse_since(text: str) -> int:
     return int(when.timestamp() * 1000)
 
 
-def _device_key(args: argparse.Namespace) -> tuple[Any, str | None]:
+def _device_key(args: argparse.Namespace) -> tuple[CertificatePublicKeyTypes | None, str | None]:
     """The device certificate's public key and device id, to check the log's signed checkpoints."""
     from cryptography import x509
 
@@ -108,7 +113,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("log", help="the visit log: verify its chain, export it")
     sub = p.add_subparsers(dest="log_command", metavar="ACTION")
     sub.required = True

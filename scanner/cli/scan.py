@@ -13,17 +13,17 @@ import logging
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
+from keys.jsontypes import JsonObject
 from scanner.cli.check import add_trust_options
 from scanner.errors import InputError
 
+if TYPE_CHECKING:
+    from scanner.pipeline import PipelineEvent
 
-def _decision_json(decision: Any) -> Any:
-    return decision.to_json() if hasattr(decision, "to_json") else str(decision)
 
-
-def event_json(event: Any) -> dict[str, Any]:
+def event_json(event: PipelineEvent) -> JsonObject:
     from scanner.pipeline import DecisionEvent, ErrorEvent
 
     if isinstance(event, DecisionEvent):
@@ -31,21 +31,18 @@ def event_json(event: Any) -> dict[str, Any]:
                 "latency_ms": round(event.latency_ms, 2), "decode_ms": round(event.decode_ms, 2),
                 "decision_ms": round(event.decision_ms, 2), "codes_in_frame": event.codes_in_frame,
                 "polygon": [[round(x, 1), round(y, 1)] for x, y in event.polygon] if event.polygon else None,
-                "decision": _decision_json(event.decision)}
+                "decision": event.decision.to_json()}
     if isinstance(event, ErrorEvent):
         return {"event": "error", "stage": event.stage, "message": event.message}
     return {"event": event.kind, "source": event.source, "message": event.message}
 
 
-def event_line(event: Any) -> str:
+def event_line(event: PipelineEvent) -> str:
     from scanner.cli.check import format_line
     from scanner.pipeline import DecisionEvent, ErrorEvent
 
     if isinstance(event, DecisionEvent):
-        try:
-            text = format_line(event.decision)
-        except AttributeError:
-            text = str(event.decision)
+        text = format_line(event.decision)
         return (f"{text}  [latency {event.latency_ms:.1f} ms: decode {event.decode_ms:.1f} ms, "
                 f"decision {event.decision_ms:.1f} ms; {event.codes_in_frame} code(s) in frame; "
                 f"{event.source}]")
@@ -88,7 +85,7 @@ def run_scan(args: argparse.Namespace) -> int:
     lock = threading.Lock()
     counts = {"decisions": 0, "disconnected": 0}
 
-    def listener(event: Any) -> None:
+    def listener(event: PipelineEvent) -> None:
         with lock:
             if isinstance(event, DecisionEvent):
                 counts["decisions"] += 1

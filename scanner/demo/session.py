@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from scanner.session import Session, Shown
 
+if TYPE_CHECKING:
+    from scanner.clock import Clock
+    from scanner.demo.world import DemoWorld
 
-def demo_core(directory: Path, *, profile: str = "transport", now: float | None = None, clock: Any = None,
-              world: Any = None, log_visits: bool = True, checkpoint_name: str = "Demo gate") -> tuple[Session, Any]:
+
+def demo_core(directory: Path, *, profile: str = "transport", now: float | None = None, clock: Clock | None = None,
+              world: DemoWorld | None = None, log_visits: bool = True,
+              checkpoint_name: str = "Demo gate") -> tuple[Session, DemoWorld]:
     """A `Session` with the world's trust list and status lists loaded and a visit log in `directory`."""
     from scanner.checker import Checker
     from scanner.clock import SystemClock

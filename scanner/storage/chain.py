@@ -49,9 +49,9 @@ from typing import TypedDict
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from keys.jsontypes import Json, JsonObject
-from keys.keyfile import PublicKey
 from scanner.errors import InputError
 
 FORMAT_VERSION = 1
@@ -150,7 +150,7 @@ def sign_checkpoint(key: ec.EllipticCurvePrivateKey, message: bytes) -> str:
     return base64.b64encode(key.sign(message, ec.ECDSA(hashes.SHA256()))).decode("ascii")
 
 
-def checkpoint_signature_ok(public_key: PublicKey | None, message: bytes, signature: str) -> bool:
+def checkpoint_signature_ok(public_key: CertificatePublicKeyTypes | None, message: bytes, signature: str) -> bool:
     """Whether `signature` (base64 DER) is the P-256 key's signature over `message`."""
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(signature, str):
         return False

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, TextIO, cast
 
 from keys.durable import SchemaTooNew, connect, immediate_transaction, migrate
 from keys.jsontypes import Json, JsonObject
-from keys.keyfile import PublicKey
 from scanner.errors import InputError, StorageError
 from scanner.storage.chain import (
     DRUG_CATEGORIES,
@@ -48,6 +47,8 @@ from scanner.storage.chain import (
 from scanner.storage.schema import MIGRATIONS
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+
     from scanner.policy import Decision
 
 DISK_FREE_ALARM_BYTES = 64 * 1024 * 1024
@@ -381,7 +382,7 @@ class VisitLog:
     def count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM visits").fetchone()[0])
 
-    def verify(self, public_key: PublicKey | None = None, device_id: str | None = None) -> ChainReport:
+    def verify(self, public_key: CertificatePublicKeyTypes | None = None, device_id: str | None = None) -> ChainReport:
         """Walk the whole chain from the anchor; report the first row that does not link or hash.
 
         Then the chain is held against what lies outside it: each signed checkpoint must match the row
@@ -435,7 +436,7 @@ class VisitLog:
         finally:
             conn.close()
 
-    def _vouched(self, conn: sqlite3.Connection, public_key: PublicKey | None,
+    def _vouched(self, conn: sqlite3.Connection, public_key: CertificatePublicKeyTypes | None,
                  device_id: str | None) -> dict[int, tuple[str, str]] | ChainReport:
         """seq -> (chain, what vouches for it) from signed checkpoints and the hub's ack."""
         marks: dict[int, tuple[str, str]] = {}
