@@ -108,6 +108,8 @@ class AdminSettings:
     pin_hash: str = ""
     max_attempts: int = _opt(5, minimum=1)
     lockout_seconds: int = _opt(60, minimum=1)
+    # The PIN pad and admin panel return to scanning after this many seconds without a touch or key.
+    idle_timeout: int = _opt(60, minimum=10)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -21,6 +23,7 @@ from scanner.service.appliancehealth import ApplianceHealthReporter
 from scanner.session import Session
 from scanner.sound.player import Announcer
 from scanner.status import StatusSnapshot
+from ui.model.exports import MOUNTS_FILE, USB_ROOTS
 from ui.model.pinauth import PinGate
 from ui.widgets.window import KioskWindow
 
@@ -70,6 +73,10 @@ class KioskOptions:
     status_interval_ms: int = 1000
     health_every: float = 10.0  # seconds between writes of appliance-health.json
     venue_name: str = ""
+    admin_timeout_s: float = 60.0
+    # Where USB sticks are looked for (ui.model.exports).
+    mounts_file: Path = MOUNTS_FILE
+    usb_roots: tuple[str, ...] = USB_ROOTS
 
 
 class KioskApp(QObject):
@@ -101,6 +108,7 @@ class KioskApp(QObject):
         names = list(builtin_names()) + [n for n in extra if n not in builtin_names()]
         self.window = KioskWindow(sound=sound, result_seconds=self.options.result_seconds,
                                   group_window=self.options.group_window, pin_gate=pin_gate, profiles=names,
+                                  admin_timeout_s=self.options.admin_timeout_s,
                                   recent=core.recent_decisions)
         self.window.set_venue(core.profile.name, core.profile.title, self.options.venue_name)
         self.sources = [PreviewTap(s, self.preview.emit) if _is_camera(s) else s for s in sources]
@@ -227,13 +235,20 @@ class KioskApp(QObject):
 
     def _export(self) -> None:
         from scanner.errors import CheckpointError
+        from ui.model.exports import EXPORT_FOLDER, usb_stick
 
+        stick = usb_stick(self.options.mounts_file, self.options.usb_roots)
         try:
-            path = self.core.export_logs()
-        except CheckpointError as e:
+            path = self.core.export_logs(stick / EXPORT_FOLDER if stick else None)
+            if stick:
+                os.sync()  # the stick may be pulled as soon as the message shows
+        except (CheckpointError, OSError) as e:
             self.window.admin_message(f"导出失败 / Export failed: {e}")
             return
-        self.window.admin_message(f"已导出 / Exported: {path}")
+        if stick:
+            self.window.admin_message(f"已导出到U盘，可以拔出 / Exported to the USB stick: {path}")
+        else:
+            self.window.admin_message(f"未找到U盘，已存入本机 / No USB stick; exported: {path}")
 
     def _sync(self) -> None:
         if self._sync_now is not None:
@@ -317,6 +332,7 @@ def build_kiosk(settings: Any, *, core: Session | None = None, sources: Sequence
         sound = system_sound(settings.sound, DataDir(core.data_dir).voice, volume=prefs.volume, muted=prefs.muted)
     gate = PinGate(settings.admin.pin_hash, max_attempts=settings.admin.max_attempts,
                    lockout_seconds=settings.admin.lockout_seconds)
-    options = KioskOptions(result_seconds=settings.display.result_seconds, venue_name=settings.venue.name)
+    options = KioskOptions(result_seconds=settings.display.result_seconds, venue_name=settings.venue.name,
+                           admin_timeout_s=settings.admin.idle_timeout)
     return KioskApp(core, sources, sound=sound, camera_settings=settings.camera, options=options, pin_gate=gate,
                  wedge=WedgeSource(settings.scanner.wedge_timeout), profile_overrides=settings.profiles)

@@ -157,6 +157,7 @@ def test_admin_panel_actions(core: Any, world: Any, make_kiosk: Any, qtbot: Any)
     assert core.profile.name == "school" and "School" in w.idle.venue.text()
     # Export the log.
     qtbot.mouseClick(w.admin.export, Qt.MouseButton.LeftButton)
+    assert "No USB stick" in w.admin.message.text()
     path = Path(w.admin.message.text().split(": ", 1)[1])
     assert path.is_file() and len(path.read_text().splitlines()) == 3
     # Sync now: the agent is asked through the data directory.
@@ -167,8 +168,15 @@ def test_admin_panel_actions(core: Any, world: Any, make_kiosk: Any, qtbot: Any)
     assert sound.volume == pytest.approx(0.3)
     w.admin.mute.setChecked(True)
     assert sound.muted
-    with qtbot.waitSignal(w.quit_requested, timeout=3000):
+    # Quit asks first; Cancel keeps the kiosk running.
+    with qtbot.assertNotEmitted(w.quit_requested):
         qtbot.mouseClick(w.admin.quit, Qt.MouseButton.LeftButton)
+        assert w.admin.quit_confirm.isVisible() and "Quit?" in w.admin.quit_question.text()
+        qtbot.mouseClick(w.admin.quit_no, Qt.MouseButton.LeftButton)
+    assert not w.admin.quit_confirm.isVisible() and w.admin.quit.isVisible()
+    qtbot.mouseClick(w.admin.quit, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(w.quit_requested, timeout=3000):
+        qtbot.mouseClick(w.admin.quit_yes, Qt.MouseButton.LeftButton)
 
 
 def test_demo_runs_headless_and_shows_every_kind(tmp_path: Path) -> None:
@@ -241,3 +249,22 @@ def test_kiosk_reports_its_health_for_the_hub(core: Any, world: Any, make_kiosk:
     cam.plugged = False
     qtbot.waitUntil(lambda: record()["camera"]["state"] == "disconnected", timeout=15000)
     assert "unplugged" in record()["camera"]["message"] or "no such device" in record()["camera"]["message"]
+
+
+def test_export_goes_to_a_mounted_usb_stick(core: Any, world: Any, make_kiosk: Any, tmp_path: Path) -> None:
+    from scanner.demo.session import decide_now
+
+    # A stick as /proc/mounts lists it (a space in its label is written \\040), next to the SD card.
+    stick = tmp_path / "media" / "pi" / "GATE LOGS"
+    stick.mkdir(parents=True)
+    mounts = tmp_path / "mounts"
+    escaped = str(stick).replace(" ", "\\040")
+    mounts.write_text(f"/dev/mmcblk0p2 / ext4 rw,noatime 0 0\n/dev/sda1 {escaped} vfat rw,nosuid,nodev 0 0\n")
+    k = make_kiosk(core, [], options=KioskOptions(result_seconds=30, mounts_file=mounts,
+                                                  usb_roots=(str(tmp_path / "media") + "/",)))
+    k.window.show_decision(decide_now(core, world.payloads["green"]))
+    k.window.export_requested.emit()
+    message = k.window.admin.message.text()
+    assert "USB stick" in message and "No USB" not in message
+    exported = list((stick / "checkpoint-exports").glob("visits-*.jsonl"))
+    assert len(exported) == 1 and len(exported[0].read_text().splitlines()) == 1

@@ -350,3 +350,21 @@ def test_a_running_kiosk_keeps_its_trust_list_when_a_bad_one_lands(make_core: An
     snap = core.snapshot()
     assert snap.trust_list_issued == issued and snap.trust_list_problem is None
     assert path.read_text() == "not json"  # left in place for the agent to replace, not moved aside
+
+
+def test_admin_pages_time_out_to_scanning_and_scans_meanwhile_wait(core: Any, world: Any, make_window: Any,
+                                                                   qtbot: Any) -> None:
+    w = make_window(admin_timeout_s=0.6)
+    w.open_pin()
+    assert w.page() == "pin"
+    # A touch on the pad keeps it open: the idle time starts again.
+    qtbot.wait_until(lambda: w.admin_idle.remainingTime() < 400, timeout=2000)
+    qtbot.mouseClick(w.pin.keys["1"], Qt.MouseButton.LeftButton)
+    assert w.admin_idle.remainingTime() > 400 and w.page() == "pin"
+    # A code scanned while the pad is open waits; it is shown when the pad times out.
+    shown = decide_now(core, world.payloads["green"])
+    w.show_decision(shown)
+    assert w.page() == "pin" and list(w.queue) == [shown]
+    qtbot.wait_until(lambda: w.page() == "result", timeout=3000)
+    assert w.group() is not None and w.group().members[0].code_key == result_view(shown.decision).code_key
+    assert "1 scan(s) logged meanwhile" in w.result.note.text()

@@ -31,7 +31,7 @@ from ui.widgets.parts import PreviewView, font, unit_of
 
 STYLE = ("#admin, #pin { background: #1d2731; } QLabel, QCheckBox { color: #ffffff; }"
          "QPushButton { background: #e8eef3; color: #111; border-radius: 6px; padding: 6px; }"
-         "QLineEdit { background: #ffffff; color: #111; }")
+         "QLineEdit { background: #ffffff; color: #111; } #danger { background: #c0221c; color: #ffffff; }")
 
 
 class PinPage(QWidget):
@@ -120,7 +120,25 @@ class AdminPage(QWidget):
         self.camera_test = QPushButton("摄像头测试 Camera test")
         self.camera_test.setCheckable(True)
         self.quit = QPushButton("退出 Quit kiosk")
-        self.quit.clicked.connect(self.quit_requested)
+        # Quitting stops the checkpoint: it takes a second, deliberate press on a confirmation.
+        self.quit.clicked.connect(self._ask_quit)
+        self.quit_confirm = QWidget()
+        self.quit_confirm.setObjectName("quitconfirm")
+        confirm = QVBoxLayout(self.quit_confirm)
+        confirm.setContentsMargins(0, 0, 0, 0)
+        self.quit_question = QLabel("退出后本机不再查验健康码，确定退出？\nThe kiosk stops checking codes. Quit?")
+        self.quit_question.setWordWrap(True)
+        confirm.addWidget(self.quit_question)
+        buttons = QHBoxLayout()
+        self.quit_yes = QPushButton("确定退出 Quit")
+        self.quit_yes.setObjectName("danger")
+        self.quit_yes.clicked.connect(self._quit_confirmed)
+        self.quit_no = QPushButton("取消 Cancel")
+        self.quit_no.clicked.connect(self._quit_cancelled)
+        buttons.addWidget(self.quit_yes)
+        buttons.addWidget(self.quit_no)
+        confirm.addLayout(buttons)
+        self.quit_confirm.hide()
         self.back = QPushButton("返回 Back")
         self.back.clicked.connect(self.closed)
         self.message = QLabel("")
@@ -142,7 +160,7 @@ class AdminPage(QWidget):
         row.addWidget(self.volume, 1)
         row.addWidget(self.mute)
         left.addLayout(row)
-        for b in (self.sync, self.export, self.camera_test, self.quit, self.back):
+        for b in (self.sync, self.export, self.camera_test, self.quit, self.quit_confirm, self.back):
             left.addWidget(b)
         left.addWidget(self.message)
         left.addStretch(1)
@@ -162,11 +180,24 @@ class AdminPage(QWidget):
         self.mute.setChecked(muted)
         self.mute.blockSignals(False)
         self.message.setText("")
+        self._quit_cancelled()
         self.recent.setRowCount(len(recent))
         for i, r in enumerate(recent):
             verdict = ("✓ " if r.admit else "✕ ") + (r.outcome if r.outcome != r.verdict else r.verdict)
             for j, text in enumerate((time.strftime("%H:%M:%S", time.localtime(r.at)), verdict, r.issuer)):
                 self.recent.setItem(i, j, QTableWidgetItem(text))
+
+    def _ask_quit(self) -> None:
+        self.quit.hide()
+        self.quit_confirm.show()
+
+    def _quit_cancelled(self) -> None:
+        self.quit_confirm.hide()
+        self.quit.show()
+
+    def _quit_confirmed(self) -> None:
+        self._quit_cancelled()
+        self.quit_requested.emit()
 
     # Slots are methods returning None: PySide6 mishandles a Python bool returned to Qt (refcount).
     def _profile_activated(self, _index: int) -> None:

@@ -43,6 +43,7 @@ LONG_PRESS_MS = 1500
 ALERT_REPEAT_MS = 2500
 PHARMACY_WAIT_S = 90.0
 NOTE_MS = 3000
+ADMIN_ACTIVITY = (QEvent.Type.MouseButtonPress, QEvent.Type.KeyPress, QEvent.Type.TouchBegin, QEvent.Type.Wheel)
 
 
 class KioskWindow(QWidget):
@@ -57,7 +58,8 @@ class KioskWindow(QWidget):
     quit_requested = Signal()
 
     def __init__(self, *, sound: Any = None, result_seconds: float = 4.0, group_window: float = 2.0,
-                 pin_gate: PinGate | None = None, profiles: Sequence[str] = (), recent: Any = None):
+                 pin_gate: PinGate | None = None, profiles: Sequence[str] = (), recent: Any = None,
+                 admin_timeout_s: float = 60.0):
         super().__init__()
         self.setWindowTitle("Checkpoint")
         self.sound = sound if sound is not None else RecordingSound()
@@ -96,6 +98,14 @@ class KioskWindow(QWidget):
         self.alert_timer = QTimer(self)
         self.alert_timer.setInterval(ALERT_REPEAT_MS)
         self.alert_timer.timeout.connect(self._alert_tone)
+        # The PIN pad and admin panel go back to scanning after this long without a touch or key.
+        self.admin_idle = QTimer(self)
+        self.admin_idle.setSingleShot(True)
+        self.admin_idle.setInterval(round(admin_timeout_s * 1000))
+        self.admin_idle.timeout.connect(self.go_idle)
+        for page in (self.pin, self.admin):
+            for child in [page, *page.findChildren(QWidget)]:
+                child.installEventFilter(self)
         self.note_timer = QTimer(self)
         self.note_timer.setSingleShot(True)
         self.note_timer.timeout.connect(self._clear_note)
@@ -128,7 +138,15 @@ class KioskWindow(QWidget):
 
     def _set_page(self, w: QWidget) -> None:
         if self.stack.currentWidget() is not w:
+            leaving_admin = self.page() in ("pin", "admin")
             self.stack.setCurrentWidget(w)
+            if self.page() in ("pin", "admin"):
+                self.admin_idle.start()
+            else:
+                self.admin_idle.stop()
+            if leaving_admin and self.queue:
+                n = len(self.queue)
+                self.show_note(LocalText(f"管理期间已记录 {n} 次扫码", f"{n} scan(s) logged meanwhile"))
             self.screen_changed.emit(self.page())
 
     def group(self) -> GroupView | None:
@@ -267,6 +285,8 @@ class KioskWindow(QWidget):
 
     # --- input -----------------------------------------------------------------------------------
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() in ADMIN_ACTIVITY and self.admin_idle.isActive():
+            self.admin_idle.start()  # someone is using the panel: the idle time starts again
         if obj is self.result and event.type() == QEvent.Type.Paint and self._paint_pending:
             self._paint_pending = False
             # Emitted after this paint has finished.
