@@ -58,6 +58,17 @@ def ago(seconds: float | None) -> str:
     return text
 
 
+def show(value: Any) -> str:
+    """A health record value in words: nested objects as `key value` pairs, booleans as yes/no."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {show(v)}" for k, v in value.items()) or "–"
+    if isinstance(value, list):
+        return ", ".join(show(v) for v in value) or "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "–" if value is None else str(value)
+
+
 def parse_when(value: str | None, default_ms: int) -> int:
     """A `datetime-local` value (read as UTC) or Unix seconds, in milliseconds."""
     if not value:
@@ -76,7 +87,7 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
                         secure_cookies: bool = False) -> FastAPI:
     app = FastAPI(title="Checkpoint hub operator pages", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=str(TEMPLATES))
-    templates.env.filters.update(utc=utc, ago=ago)
+    templates.env.filters.update(utc=utc, ago=ago, show=show)
     sessions = Sessions(config)
 
     @app.middleware("http")
