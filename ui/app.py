@@ -140,8 +140,15 @@ class KioskApp(QObject):
         self.pipeline = Pipeline(self.sources, lambda payload, now: self.core.checker.check(payload, now),
                                  self._listener, settings=self._camera_settings, now=self.core.clock.now)
         self.pipeline.start()
+        self.prepare_voice()
         self.refresh_status()
         self.status_timer.start()
+
+    def prepare_voice(self) -> None:
+        """Synthesise the current profile's spoken prompts in the background (cached in the data dir)."""
+        from scanner.sound.voice import appliance_cues
+
+        self.sound.prepare_in_background(appliance_cues(self.core.profile))
 
     def stop(self) -> None:
         self.status_timer.stop()
@@ -215,6 +222,7 @@ class KioskApp(QObject):
             self.window.admin_message(str(e))
             return
         self._update_prefs(profile=p.name)
+        self.prepare_voice()
         self.window.set_venue(p.name, p.title, self.options.venue_name)
         self.window.admin_message(f"场所已切换 / Venue profile: {p.title.zh} · {p.title.en}")
         self.refresh_status()

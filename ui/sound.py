@@ -15,7 +15,7 @@ from typing import Any
 from keys.localtext import LocalText
 from scanner.config import SoundSettings
 from scanner.sound.player import Announcer, Player, RecordingPlayer, open_announcer, system_player
-from scanner.sound.prompts import TONES
+from scanner.sound.prompts import TONES, spoken
 from scanner.sound.voice import CueCache, tone_path
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class RecordingSound(Announcer):
         if tone not in KINDS:
             raise ValueError(f"unknown sound {tone!r}")
         if speech is not None and not self.muted and self.volume > 0:
-            self.said.append(speech)
+            self.said.append(spoken(speech))
         super().play(tone, None)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from keys.localtext import LocalText
 from scanner.config import SoundSettings
-from scanner.sound.prompts import Cue
+from scanner.sound.prompts import Cue, spoken
 from scanner.sound.voice import RATE, CueCache, find_espeak, read_wav, wav_bytes
 
 log = logging.getLogger(__name__)
@@ -162,12 +162,13 @@ class Announcer:
         return self.player.problem is not None
 
     def play(self, tone: str, speech: LocalText | None = None) -> None:
-        cue = Cue(tone, speech)
+        """Play `tone`, then say `speech` (screen words: a headline is said as `prompts.spoken` has it)."""
+        cue = Cue(tone, spoken(speech) if speech is not None else None)
         if self.muted or self.volume <= 0:
             return
         self.played.append(tone)
-        if speech is not None and self.cues.speaks(cue):
-            self.said.append(speech)
+        if cue.speech is not None and self.cues.speaks(cue):
+            self.said.append(cue.speech)
         path = self.cues.ready(cue)
         if self.cues.speaks(cue) and path != self.cues.path_of(cue):
             self.prepare_in_background([cue])

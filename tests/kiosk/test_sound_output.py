@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from keys.localtext import LocalText
 from scanner.config import DeviceSettings, Settings, SoundSettings
 from scanner.storage.datadir import DataDir
 from ui.app import build_kiosk
@@ -38,3 +40,26 @@ def test_kiosk_without_any_audio_output_says_so(core: Any, qtbot: Any, monkeypat
         assert health["audio"]["state"] == "silent" and "aplay exited" in health["audio"]["problem"]
     finally:
         kiosk.stop()
+
+
+def test_kiosk_speaks_the_headline_it_shows(core: Any, world: Any, qtbot: Any, tmp_path: Path) -> None:
+    from scanner.demo.session import decide_now
+    from scanner.sound.player import Announcer, RecordingPlayer
+    from scanner.sound.prompts import Cue, profile_cues
+    from scanner.sound.voice import CueCache, find_espeak
+    from ui.app import KioskApp
+
+    player = RecordingPlayer()
+    sound = Announcer(CueCache(tmp_path / "voice", mode="both", language="both", espeak=find_espeak()), player)
+    kiosk = KioskApp(core, [], sound=sound)
+    qtbot.addWidget(kiosk.window)
+    kiosk.window.resize(800, 480)
+    kiosk.window.show()
+    green = profile_cues(core.profile)["green"]
+    assert green == Cue("pass", LocalText("绿码，请通行", "Green code, please pass"))
+    kiosk.prepare_voice()  # what start() does: the profile's cues, made in the background
+    qtbot.wait_until(lambda: sound.cues.path_of(green).exists(), timeout=60000)
+    kiosk.window.show_decision(decide_now(core, world.payloads["green"]))
+    assert player.files[-1] == sound.cues.path_of(green)
+    assert sound.said[-1] == LocalText("绿码，请通行", "Green code, please pass")
+    kiosk.stop()
