@@ -12,7 +12,8 @@ One round (`run_once`) is a series of independent steps; each one's failure is r
 3. fetches the trust list (conditional GET, ETag; streamed to disk with a size cap) and hands it to
    `TrustStore.update`, which refuses a tampered or rolled-back list and keeps the cached one;
 4. fetches each issuer's status list with `since=` its held version, same caps, `StatusStore.apply`;
-   then venue profile overrides, if the hub publishes any (checked, newer versions only);
+   then the rules list (business rules, `RulesStore.update`: verified, every rule compiled, rollback
+   refused) and venue profile overrides, if the hub publishes any (checked, newer versions only);
 5. purges synced visits past the retention, and writes `sync-status.json` for the kiosk.
 
 Every answer is validated (`sync.answers`) before use. Every request has a whole-request deadline and
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from keys.statusstore import StatusStore
     from keys.trustlist import TrustStore
     from scanner.config import Settings
+    from scanner.rules.ruleslist import RulesStore
     from scanner.storage.visitlog import VisitLog
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class AgentConfig:
     watchdog_ping: float = 5.0
     max_trust_list_bytes: int = 16 * MiB
     max_status_list_bytes: int = 64 * MiB
+    max_rules_list_bytes: int = 8 * MiB
     # Where the device stands, for the hub's fleet page (the checkpoint's id and name).
     checkpoint_id: str = ""
     site: str = ""
@@ -112,6 +115,7 @@ class AgentConfig:
                    retention_days=settings.log.retention_days, anchors=list(settings.trust.anchors),
                    max_trust_list_bytes=int(settings.sync.max_trust_list_mb * MiB),
                    max_status_list_bytes=int(settings.sync.max_status_list_mb * MiB),
+                   max_rules_list_bytes=int(settings.sync.max_rules_list_mb * MiB),
                    checkpoint_id=settings.device.checkpoint_id, site=settings.device.checkpoint_name)
 
 
@@ -123,6 +127,7 @@ class RoundReport:
     trust_list: str = "unchanged"
     status_lists: dict[str, str] = field(default_factory=dict)
     profiles: str = "unchanged"
+    rules: str = "unchanged"
     purged: int = 0
     failed: dict[str, str] = field(default_factory=dict)
 
@@ -138,11 +143,13 @@ class SignedCheckpoint(TypedDict):
 class SyncAgent(ListSteps):
     def __init__(self, config: AgentConfig, visit_log: VisitLog, trust: TrustStore | None = None,
                  status: StatusStore | None = None, *, notifier: Notifier | None = None,
-                 rng: random.Random | None = None, stop: threading.Event | None = None):
+                 rng: random.Random | None = None, stop: threading.Event | None = None,
+                 rules: RulesStore | None = None):
         self.config = config
         self.log = visit_log
         self.trust = trust
         self.status_store = status
+        self.rules = rules
         self.notifier = notifier or Notifier.silent()
         self.rng = rng or random.Random()
         self.state = read_status(config.data_dir) or SyncStatus()
@@ -217,7 +224,8 @@ class SyncAgent(ListSteps):
             self.measure_time()
             return None
         have = {"trust_list": self.state.trust_list.get("etag") if self.trust and self.trust.version else None,
-                "profiles": self.state.profiles.get("etag"), "rules": None,
+                "profiles": self.state.profiles.get("etag"),
+                "rules": self.state.rules_list.get("etag") if self.rules and self.rules.version else None,
                 "status": {i.issuer: i.version for i in self.status_store.issuers()} if self.status_store else {}}
         try:
             log_bytes: int | None = self.log.storage().used_bytes
@@ -319,6 +327,13 @@ class SyncAgent(ListSteps):
                                              next_update=held.next_update, age=round(now - held.issued_at, 1))
             else:
                 self.state.trust_list.update(version=None, issued_at=None, next_update=None, age=None)
+        if self.rules is not None:
+            self.state.rules_list["problem"] = self.rules.problem
+            rules = self.rules.current
+            self.state.rules_list.update(version=rules.version if rules else None,
+                                         issued_at=rules.issued_at if rules else None,
+                                         next_update=rules.next_update if rules else None,
+                                         age=round(now - rules.issued_at, 1) if rules else None)
         if self.status_store is not None:
             for info in self.status_store.issuers():
                 self.state.status_lists.setdefault(info.issuer, {}).update(
@@ -375,6 +390,9 @@ class SyncAgent(ListSteps):
             only = None if changed is None or changed.trust_list else list(changed.status)
             _, status_lists = self._step("status_lists", report, lambda: self.fetch_status_lists(only))
             report.status_lists = status_lists if status_lists is not None else {}
+            if changed is None or changed.rules or (self.rules is not None and self.rules.version is None):
+                _, rules = self._step("rules_list", report, self.fetch_rules_list)
+                report.rules = rules if rules is not None else "failed"
             if changed is None or changed.profiles:
                 _, profiles = self._step("profiles", report, self.fetch_profiles)
                 report.profiles = profiles if profiles is not None else "failed"
@@ -389,7 +407,8 @@ class SyncAgent(ListSteps):
             self.state.consecutive_failures = 0
             self.state.last_success = time.time()
             # A refused list is no failed round (the device kept its own), but it must stay visible.
-            refusals = [x for x in [self.state.trust_list.get("error"), self.state.profiles.get("error"),
+            refusals = [x for x in [self.state.trust_list.get("error"), self.state.rules_list.get("error"),
+                                    self.state.profiles.get("error"),
                                     *(v.get("error") for v in self.state.status_lists.values())] if x]
             self.state.last_error = refusals[0] if refusals else None
         self.write_state()

@@ -99,7 +99,7 @@ def cmd_operator_password(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from sync.hub.publish import publish_profiles, publish_status_list, publish_trust_list
+    from sync.hub.publish import publish_profiles, publish_rules_list, publish_status_list, publish_trust_list
 
     store = _hub_store(args)
     if args.hub_command == "publish-profiles":
@@ -108,6 +108,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
     elif args.hub_command == "publish-trust-list":
         pub = publish_trust_list(store, args.file)
         print(f"published trust list version {pub.version} (ETag {pub.etag})")
+    elif args.hub_command == "publish-rules-list":
+        pub = publish_rules_list(store, args.file)
+        print(f"published rules list version {pub.version} (ETag {pub.etag})")
     else:
         pub = publish_status_list(store, args.file)
         kind = "snapshot" if pub.base is None else f"delta on {pub.base}"
@@ -157,7 +160,8 @@ def build_agent(args: argparse.Namespace, settings: Settings) -> SyncAgent:
     if interval:
         config.watchdog_ping = min(config.watchdog_ping, interval / 2)
     assert stores.visit_log is not None
-    return SyncAgent(config, stores.visit_log, stores.trust, stores.status, notifier=sdnotify.Notifier())
+    return SyncAgent(config, stores.visit_log, stores.trust, stores.status, notifier=sdnotify.Notifier(),
+                     rules=stores.rules)
 
 
 # Seconds the agent's round may take to wind down after SIGTERM (systemd waits longer; the promise is 5 s).
@@ -185,7 +189,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(f"sync ok: {report.uploaded} uploaded, {report.duplicates} already on the hub, "
               f"{agent.state.pending} pending; trust list {report.trust_list}; "
               + ("; ".join(f"{k} {v}" for k, v in report.status_lists.items()) or "no status lists")
-              + f"; venue profiles {report.profiles}")
+              + f"; rules list {report.rules}; venue profiles {report.profiles}")
         if report.chain_breaks:
             print(f"warning: the hub flagged {report.chain_breaks} chain breaks", file=sys.stderr)
         return 0
@@ -251,6 +255,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     op.set_defaults(func=cmd_operator_password)
     for name, what in (("publish-trust-list", "a signed trust list (JWS JSON file)"),
                        ("publish-status-list", "a signed status list (JWS JSON file)"),
+                       ("publish-rules-list", "a signed rules list (JWS JSON file; checkpoint rules sign-list)"),
                        ("publish-profiles", "venue profile overrides (TOML: version, [profiles.NAME])")):
         p = with_db(sub.add_parser(name, help=f"publish {what} for devices to fetch"))
         p.add_argument("file", metavar="FILE")

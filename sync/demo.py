@@ -85,7 +85,7 @@ class LocalHub:
                                        "trust": {"anchors": [str(self.world.anchor_path)]}}, source="<demo>")
         stores = open_stores(settings)
         assert stores.visit_log is not None
-        agent = SyncAgent(cfg, stores.visit_log, stores.trust, stores.status)
+        agent = SyncAgent(cfg, stores.visit_log, stores.trust, stores.status, rules=stores.rules)
         self._closers = [agent.close, stores.close]
         self._thread = threading.Thread(target=agent.run, args=(self._stop,), name="demo-sync-agent",
                                         daemon=True)

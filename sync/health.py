@@ -57,6 +57,7 @@ def health_record(data_dir: Path, state: SyncStatus, *, log_bytes: int | None, s
         "visit_log_bytes": log_bytes,
         "storage_alarm": bool(state.storage.get("alarm")) if state.storage else None,
         "trust_list": {k: state.trust_list.get(k) for k in ("version", "age", "error")},
+        "rules_list": {k: state.rules_list.get(k) for k in ("version", "age", "error")},
         "status_lists": {issuer: {k: v.get(k) for k in ("version", "age", "error")}
                          for issuer, v in state.status_lists.items()},
         "clock_trusted": clock_trusted,

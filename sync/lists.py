@@ -1,8 +1,10 @@
-"""The agent's list steps: trust list, status lists and venue profiles, fetched conditionally under size caps.
+"""The agent's list steps: trust list, status lists, rules list and venue profiles, fetched conditionally
+under size caps.
 
 Each list is streamed to a spool file in the data directory (never more than its cap, `sync.max_*_mb`),
-then verified by the keys package, which keeps the held list when it refuses a new one. A refusal is a
-recorded error for the kiosk, not a failed round: the hub answered, the device protected itself.
+then verified by its store (`keys`, `scanner.rules`), which keeps the held list when it refuses a new one.
+A refusal is a recorded error for the kiosk, not a failed round: the hub answered, the device protected
+itself.
 """
 
 from __future__ import annotations
@@ -10,18 +12,21 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from keys.durable import atomic_write_json
-from keys.jsontypes import Json
+from keys.jsontypes import Json, JsonObject, SignedJson
 from scanner.storage.datadir import VENUE_PROFILES_FILE
 from scanner.storage.syncstate import SyncStatus
 from sync.answers import ProfilesDoc, parse_answer
 from sync.transport import HubClient, spool_path
 
 if TYPE_CHECKING:
+    from keys.errors import TrustListError
     from keys.statusstore import StatusStore
     from keys.trustlist import TrustStore
+    from scanner.errors import RulesListError
+    from scanner.rules.ruleslist import RulesStore
     from sync.agent import AgentConfig
 
 log = logging.getLogger("sync.agent")
@@ -32,6 +37,26 @@ MAX_STATUS_STEPS = 10
 PROFILES_FILE = VENUE_PROFILES_FILE
 
 
+class HeldList(Protocol):
+    @property
+    def document(self) -> JsonObject: ...
+
+
+class SignedListStore(Protocol):
+    """A store of one signed list with rollback protection: the trust store, the rules store."""
+
+    @property
+    def problem(self) -> str | None: ...
+
+    @property
+    def version(self) -> int | None: ...
+
+    @property
+    def current(self) -> HeldList | None: ...
+
+    def update(self, doc: SignedJson, source: str = ...) -> object: ...
+
+
 class ListSteps:
     """Mixed into `SyncAgent`, which provides these attributes."""
 
@@ -40,6 +65,7 @@ class ListSteps:
     state: SyncStatus
     trust: TrustStore | None
     status_store: StatusStore | None
+    rules: RulesStore | None
 
     def _download(self, path: str, name: str, max_bytes: int, *, headers: Mapping[str, str] | None = None,
                   params: Mapping[str, int] | None = None) -> tuple[int, Mapping[str, str], bytes]:
@@ -59,29 +85,41 @@ class ListSteps:
 
         if self.trust is None:
             return "no trust anchors configured"
-        info = self.state.trust_list
-        info["problem"] = self.trust.problem
-        headers = {"If-None-Match": info["etag"]} if info.get("etag") and self.trust.version is not None else {}
-        status, got, body = self._download("/v1/trust-list", "trustlist", self.config.max_trust_list_bytes,
-                                           headers=headers)
+        return self._fetch_signed_list("/v1/trust-list", "trustlist", self.config.max_trust_list_bytes,
+                                       self.trust, self.state.trust_list, TrustListError)
+
+    def fetch_rules_list(self) -> str:
+        from scanner.errors import RulesListError
+
+        if self.rules is None:
+            return "no trust anchors configured"
+        return self._fetch_signed_list("/v1/rules", "ruleslist", self.config.max_rules_list_bytes,
+                                       self.rules, self.state.rules_list, RulesListError)
+
+    def _fetch_signed_list(self, path: str, name: str, max_bytes: int, store: SignedListStore, info: JsonObject,
+                           refused: type[TrustListError | RulesListError]) -> str:
+        """GET a signed list conditionally and hand it to its store; a refusal is recorded in `info`."""
+        info["problem"] = store.problem
+        headers = {"If-None-Match": info["etag"]} if info.get("etag") and store.version is not None else {}
+        status, got, body = self._download(path, name, max_bytes, headers=headers)
         if status == 304:
             info["error"] = None
             return "unchanged"
         if status == 404:
             return "none published"
-        if self.trust.current is not None and _json_or_none(body) == self.trust.current.document:
+        if store.current is not None and _json_or_none(body) == store.current.document:
             # The list already held (first contact after a bootstrap, or a lost ETag): not a rollback.
             info.update(etag=got.get("ETag"), error=None)
             return "unchanged"
         try:
-            self.trust.update(body, source="hub")
-        except TrustListError as e:
+            store.update(body, source="hub")
+        except refused as e:
             # The cached list stays; the refusal is visible on the kiosk until a good list arrives.
             info["error"] = str(e)
             log.warning("%s", e)
             return f"refused: {e.reason}"
         info.update(etag=got.get("ETag"), error=None, problem=None)
-        return f"updated to version {self.trust.version}"
+        return f"updated to version {store.version}"
 
     def fetch_status_lists(self, only: list[str] | None = None) -> dict[str, str]:
         from keys.errors import StatusListError

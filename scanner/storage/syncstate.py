@@ -15,10 +15,11 @@ for a sync now by creating `sync-request`; the agent takes (removes) it and star
   (`scanner.clock.TrustedClock.confirm_offset`, called from `Session.snapshot`);
 * `trust_list`: `{version, issued_at, next_update, age, etag, error}`;
 * `status_lists`: per issuer `{version, issued_at, next_update, age, error}`;
+* `rules_list`: the signed business rules `{version, issued_at, next_update, age, etag, error, problem}`;
 * `profiles`: venue profile overrides from the hub `{version, etag, error}` (file `venue-profiles.json`);
 * `storage`: the visit log's `{percent, alarm, full, message}`;
 * `steps`: the last round's steps (`checkpoint`, `contact`, `upload`, `trust_list`, `status_lists`,
-  `profiles`, `purge`), each `{ok, at, error}`: one failing step never hides the others' outcome.
+  `rules_list`, `profiles`, `purge`), each `{ok, at, error}`: one failing step never hides the others' outcome.
   `online` is true only when every step that needed the hub got a valid answer;
 * `trust_list.problem`: why the device holds no valid trust list (or runs on its bootstrap list): a
   cached list refused at start-up and set aside, or a refused bootstrap file.
@@ -56,6 +57,7 @@ class SyncStatus:
     trust_list: JsonObject = field(default_factory=dict)
     status_lists: dict[str, JsonObject] = field(default_factory=dict)
     profiles: JsonObject = field(default_factory=dict)
+    rules_list: JsonObject = field(default_factory=dict)
     storage: JsonObject = field(default_factory=dict)
     steps: dict[str, JsonObject] = field(default_factory=dict)
 

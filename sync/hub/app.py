@@ -174,6 +174,19 @@ def create_app(store: HubStore, *, enrolled: str | None = None, limits: BodyLimi
         return Response(pub.body, media_type="application/json",
                         headers={"ETag": pub.etag, "X-Version": str(pub.version)})
 
+    @app.get("/v1/rules", responses={304: {"description": "not modified (If-None-Match)"},
+                                     404: {"description": "nothing published"}})
+    def rules_list(request: Request) -> Response:
+        """The rules list published last (business rules, rule sets, value sets) as its signed JWS document."""
+        _device(request, enrollment)
+        pub = store.latest("rules")
+        if pub is None:
+            raise HTTPException(404, "no rules list published")
+        if request.headers.get("if-none-match") == pub.etag:
+            return Response(status_code=304, headers={"ETag": pub.etag})
+        return Response(pub.body, media_type="application/json",
+                        headers={"ETag": pub.etag, "X-Version": str(pub.version)})
+
     @app.get("/v1/profiles", responses={304: {"description": "not modified (If-None-Match)"},
                                         404: {"description": "nothing published"}})
     def profiles(request: Request) -> Response:

@@ -33,7 +33,7 @@ SPEC: dict[str, Any] = {
     "gate_output": {"state": str}, "audio": {"state": str, "problem": str},
     "errors_since_start": int, "state": str, "error": str,
     "pending_uploads": int, "visit_log_bytes": int, "storage_alarm": bool,
-    "trust_list": _LIST, "status_lists": ("map", _LIST),
+    "trust_list": _LIST, "rules_list": _LIST, "status_lists": ("map", _LIST),
     "clock_trusted": bool, "clock_offset": float,
 }
 

@@ -1,4 +1,4 @@
-"""Reading the files given to `checkpoint hub publish-…`: signed trust/status lists, venue profiles.
+"""Reading the files given to `checkpoint hub publish-…`: signed trust/status/rules lists, venue profiles.
 
 The hub stores and serves the document as it was signed; devices verify it themselves against their
 pinned anchors. The hub only reads the envelope's payload for the version (and issuer, base) it needs
@@ -49,6 +49,20 @@ def publish_status_list(store: HubStore, path: str | Path) -> Published:
     if base is not None and type(base) is not int:
         raise PublishError(f"{path}: base is neither null nor an integer")
     return store.publish("status", issuer, payload["version"], base, text)
+
+
+def publish_rules_list(store: HubStore, path: str | Path) -> Published:
+    """A signed rules list. Its rules are parsed and compiled here too (the signature is the devices' to
+    check): a list every device would refuse for its content is refused before any device fetches it."""
+    from scanner.errors import RulesError
+    from scanner.rules.model import parse_rule_book
+
+    text, payload = _payload(Path(path), "hc-ruleslist")
+    try:
+        parse_rule_book(payload, str(path))
+    except RulesError as e:
+        raise PublishError(str(e)) from None
+    return store.publish("rules", "", payload["version"], None, text)
 
 
 def publish_profiles(store: HubStore, path: str | Path) -> Published:

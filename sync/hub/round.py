@@ -26,10 +26,10 @@ def changed(store: HubStore, have: Any) -> dict[str, Any]:
     """Which published lists differ from what the device holds."""
     have = have if isinstance(have, dict) else {}
     held_status = have.get("status") if isinstance(have.get("status"), dict) else {}
-    trust, profiles = store.latest("trust"), store.latest("profiles")
+    trust, profiles, rules = store.latest("trust"), store.latest("profiles"), store.latest("rules")
     return {"trust_list": trust is not None and have.get("trust_list") != trust.etag,
             "profiles": profiles is not None and have.get("profiles") != profiles.etag,
-            "rules": False,
+            "rules": rules is not None and have.get("rules") != rules.etag,
             "status": sorted(i for i, v in store.status_issuers().items()
                              if not isinstance(held_status.get(i), int) or held_status[i] < v)}
 

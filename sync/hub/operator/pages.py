@@ -26,12 +26,13 @@ from sync.hub.devicehealth import DEFAULT_THRESHOLDS, Thresholds, fleet, history
 from sync.hub.operator.auth import OperatorConfig, Sessions
 from sync.hub.operator.chart import hour_chart
 from sync.hub.operator.queries import HOUR_MS, device_ids, search_visits, traffic
-from sync.hub.publish import publish_profiles, publish_status_list, publish_trust_list
+from sync.hub.publish import publish_profiles, publish_rules_list, publish_status_list, publish_trust_list
 from sync.hub.store import HubStore
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_PUBLISH = 64 * 1024 * 1024
-PUBLISHERS = {"trust-list": publish_trust_list, "status-list": publish_status_list, "profiles": publish_profiles}
+PUBLISHERS = {"trust-list": publish_trust_list, "status-list": publish_status_list, "rules-list": publish_rules_list,
+              "profiles": publish_profiles}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
@@ -251,7 +252,8 @@ def _publish_bytes(store: HubStore, kind: str, name: str, data: bytes) -> tuple[
             pub = PUBLISHERS[kind](store, path)
         except PublishError as e:
             return str(e).replace(str(path), name), False
-    what = {"trust-list": "trust list", "status-list": f"status list {pub.issuer}", "profiles": "venue profiles"}
+    what = {"trust-list": "trust list", "status-list": f"status list {pub.issuer}", "rules-list": "rules list",
+            "profiles": "venue profiles"}
     return f"published {what[kind]} version {pub.version} from {name}", True
 
 
