@@ -18,8 +18,8 @@ The engines themselves (and why a misread never comes back as a code) are in `sc
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DECODER_NAMES",
     "EVIDENCE",
+    "PASS_COST_MS",
+    "REFERENCE_PIXELS",
     "FrameDecoder",
     "Pass",
     "Polygon",
@@ -68,8 +70,8 @@ def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]
     clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
 
     def sharpen(img: np.ndarray) -> np.ndarray:
-        blur = cv2.GaussianBlur(img, (0, 0), 2.0)
-        return cv2.addWeighted(img, 2.0, blur, -1.0, 0)
+        # Unsharp masking with a 5x5 box: as good as a Gaussian for blurred modules, a fifth of its cost.
+        return cv2.addWeighted(img, 2.0, cv2.blur(img, (5, 5)), -1.0, 0)
 
     def rescale(dec: Callable[[np.ndarray], list[tuple[bytes, Polygon]]], f: float,
                 img: np.ndarray) -> list[tuple[bytes, Polygon]]:
@@ -87,10 +89,11 @@ def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]
         passes += [
             # Uneven light and glare: one threshold for the whole frame copes where local ones do not.
             Pass("zxing+global", lambda img: z.decode(img, binarizer="global")),
+            # Blur and small modules. Light modules on dark are the inverting pass's, large codes the
+            # full search's: neither is looked for again here, which halves the pass's cost.
+            Pass("zxing+sharpen", lambda img: z.decode(sharpen(img), invert=False, downscale=False)),
             # Sensor noise and the moiré of a photographed screen: smooth before binarizing.
             Pass("zxing+smooth", lambda img: z.decode(cv2.GaussianBlur(img, (0, 0), 1.0))),
-            # Blur and small modules.
-            Pass("zxing+sharpen", lambda img: z.decode(sharpen(img))),
             # Dark-mode screens (light modules on dark), which the fast pass leaves out.
             Pass("zxing+invert", lambda img: z.decode(255 - img, invert=False)),
             # Low contrast with small modules: local contrast, then twice the pixels. Dear, so later.
@@ -101,7 +104,8 @@ def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]
         ]
     if zb is not None:
         b = zb
-        passes.append(Pass("zbar", b.decode))
+        # zbar costs tens of ms and, on the gate corpus, reads nothing zxing's passes miss: stills only.
+        passes.append(Pass("zbar", b.decode, camera=False))
         passes.append(Pass("zbar+clahe", lambda img: b.decode(clahe.apply(img)), camera=False))
     if zx is not None:
         # zxing-cpp's own full search (inverted and downscaled copies), for large photos.
@@ -154,23 +158,46 @@ def code_evidence(gray: np.ndarray) -> tuple[float, np.ndarray]:
     return cv2.minMaxLoc(both)[1] / 255, cv2.resize(here, (cols, rows), interpolation=cv2.INTER_AREA)
 
 
+# What each pass costs on a 640x480 frame, in ms, on the reference machine (`bench/decode.py` prints
+# this table, measured, and how far the figures in use are from it). A camera pass starts only when its
+# cost fits what is left of the frame's budget, so no wall clock decides which pass runs: the same frames
+# get the same passes on an idle machine and on a loaded one. Costs scale with the frame's pixel count.
+REFERENCE_PIXELS = 640 * 480
+PASS_COST_MS: Mapping[str, float] = {
+    "zxing": 0.60,
+    "zxing+global": 0.25,
+    "zxing+sharpen": 2.0,
+    "zxing+smooth": 1.15,
+    "zxing+invert": 0.75,
+    "zxing+area": 0.12,
+    "zxing+upscale": 9.6,
+    "zxing+clahe": 7.5,
+    "zxing+clahe+upscale": 13.6,
+    "zbar": 23.0,
+    "zbar+clahe": 30.0,
+    "zxing+full": 3.7,
+}
+
+
 class FrameDecoder:
-    """Decodes frames with the configured decoders; stateful only for the fallback budget.
+    """Decodes frames with the configured decoders; stateful only for the turns of the fallback passes.
 
     Not thread-safe: give each worker thread its own. `decoders` names the decoders to use, in order
     (`"zxing"`, `"zbar"`). On a camera the work follows the evidence of a code, so that an empty gate
     costs a glance (`code_evidence`) per frame:
     - a frame with a code-like patch gets the fast pass and, if that reads nothing, fallback passes:
-      the global-threshold one, then the others taking turns while the frame has used less than
-      `slow_pass_ms`. A scene every pass has already searched in vain rests until it changes;
+      the global-threshold one, then the others taking turns, each only if its cost (`pass_costs`,
+      ms per 640x480 frame) fits what is left of `slow_pass_ms`. A pass that never fits is for still
+      images only. A scene every fitting pass has already searched in vain rests until it changes;
     - a frame without one gets a global-threshold read (a clean code in even light needs no more),
       and the fast pass on every Nth (`slow_pass_every`) frame only, in case; fallbacks follow if
       zxing saw a symbol it could not read, and blindly on every 30th Nth frame;
-    - on every Nth frame, codes read bring in the fallbacks for a neighbour only they can read.
+    - on every Nth frame, codes read bring in the fallbacks that fit for a neighbour only they can read.
     """
 
     def __init__(self, decoders: Sequence[str] = DECODER_NAMES, *, slow_pass_every: int = 3,
-                 slow_pass_ms: float = 1.0, fallbacks: bool = True):
+                 slow_pass_ms: float = 1.0, fallbacks: bool = True,
+                 pass_costs: Mapping[str, float] | None = None):
         unknown = [d for d in decoders if d not in DECODER_NAMES]
         if unknown:
             raise InputError(f"unknown decoder {unknown[0]!r}; known: {', '.join(DECODER_NAMES)}")
@@ -178,6 +205,8 @@ class FrameDecoder:
             raise InputError("no decoder configured")
         if slow_pass_every < 1:
             raise InputError(f"slow_pass_every must be at least 1, got {slow_pass_every}")
+        if not slow_pass_ms >= 0:
+            raise InputError(f"slow_pass_ms must be 0 or more, got {slow_pass_ms}")
         self.slow_pass_every = slow_pass_every
         self._zx = ZxingDecoder() if "zxing" in decoders else None
         self._zb: ZbarDecoder | None = None
@@ -201,13 +230,28 @@ class FrameDecoder:
         self._first = Pass(first, lambda img: self._fast(img)[0])
         passes = _build_passes(self._zx, self._zb) if fallbacks else []
         self.passes = [p for p in passes if p.name != first]
-        self.camera_passes = [p for p in self.passes if p.camera]
         self.slow_pass_ms = slow_pass_ms
+        # A pass missing from the table has an unknown cost: it never runs on a camera.
+        self.pass_costs = dict(PASS_COST_MS if pass_costs is None else pass_costs)
+        # The camera passes that can fit a 640x480 frame's budget: the first on every frame that needs
+        # fallbacks, the others in turn (see `_fitting` for other frame sizes).
+        self.camera_passes = self._fitting([p for p in self.passes if p.camera], REFERENCE_PIXELS)
         self._frames = 0
         self._next_pass = 0
         # The patches of the scene the fallbacks last searched in vain, and how many passes it has had.
         self._idle: np.ndarray | None = None
         self._idle_passes = 0
+
+    def cost(self, p: Pass, pixels: int = REFERENCE_PIXELS) -> float:
+        """What `p` is expected to cost on a frame of `pixels` pixels, in ms (infinite when unknown)."""
+        return self.pass_costs.get(p.name, math.inf) * pixels / REFERENCE_PIXELS
+
+    def _fitting(self, passes: list[Pass], pixels: int) -> list[Pass]:
+        """`passes` cut to those a frame's budget can hold: the first, and each other one after it."""
+        if not passes or self.cost(passes[0], pixels) > self.slow_pass_ms:
+            return []
+        rest = self.slow_pass_ms - self.cost(passes[0], pixels)
+        return [passes[0]] + [p for p in passes[1:] if self.cost(p, pixels) <= rest]
 
     def decode(self, image: np.ndarray, *, thorough: bool | None = None) -> list[QrSymbol]:
         """Every QR code in `image`.
@@ -240,36 +284,41 @@ class FrameDecoder:
         raw, unread_here = self._fast(gray)
         unread = unread or unread_here
         found = _dedupe([QrSymbol(data, text_of(data), poly, self._first.name) for data, poly in raw])
-        passes = self.camera_passes
+        pixels = gray.shape[0] * gray.shape[1]
+        passes = self.camera_passes if pixels == REFERENCE_PIXELS else self._fitting(self.camera_passes, pixels)
         # A second phone beside an easy one may need a pass: looked for on every Nth frame. A symbol
         # zxing saw but could not read is evidence too, even where the glance saw none.
         # And every 30th Nth frame (3 s at 30 fps) without any evidence, in case all of that missed a code.
         hunting = bool(found)
         evidence = unread or score >= EVIDENCE or self._frames % (30 * self.slow_pass_every) == 0
-        worth = (due and hunting) or (not found and evidence and self._unsearched(patches))
+        worth = (due and hunting) or (not found and evidence and self._unsearched(patches, len(passes)))
         if not passes or not worth:
             return found
-        deadline = time.perf_counter() + self.slow_pass_ms / 1000
         # The global-threshold pass on every such frame: the cheapest, and it rescues the most (see
-        # `bench/decode.py`). Then the others take turns, so a code held in view meets them all.
+        # `bench/decode.py`). Then the others take turns, each starting only if it fits what is left of
+        # the budget, so a code held in view meets them all.
+        left = self.slow_pass_ms
+        turns = passes[1:]
         for i in range(len(passes)):
-            p = passes[0]
             if i:
-                p = passes[1 + self._next_pass]
-                self._next_pass = (self._next_pass + 1) % (len(passes) - 1)
+                p = turns[self._next_pass % len(turns)]
+                if self.cost(p, pixels) > left:
+                    break  # its turn comes on the next frame, whole
+                self._next_pass = (self._next_pass + 1) % len(turns)
                 self._idle_passes += 1
+            else:
+                p = passes[0]
+            left -= self.cost(p, pixels)
             more = self._run(p, gray)
             if more:
                 self._idle = None
                 if not hunting:
                     return more
             found = _dedupe(found + more)
-            if time.perf_counter() >= deadline:
-                break
         return found
 
-    def _unsearched(self, patches: np.ndarray) -> bool:
-        """False for a code-like scene that has not changed since every pass searched it in vain.
+    def _unsearched(self, patches: np.ndarray, passes: int) -> bool:
+        """False for a code-like scene that has not changed since all `passes` searched it in vain.
 
         A textured scene that stays put (a poster, a tiled wall) gets every pass once, then rests
         until it changes: a phone moving in, a person passing. Patch means barely feel sensor noise.
@@ -278,7 +327,7 @@ class FrameDecoder:
 
         idle = self._idle
         if idle is not None and idle.shape == patches.shape and int(cv2.absdiff(idle, patches).max()) <= 8:
-            return self._idle_passes < len(self.camera_passes) - 1
+            return self._idle_passes < passes - 1
         self._idle, self._idle_passes = patches, 0
         return True
 

@@ -134,6 +134,13 @@ def test_byte_mode_data_comes_back_as_the_exact_bytes_from_both_decoders():
             assert [(c.data, c.text) for c in codes] == [(payload, text)], names
 
 
+# Pass costs for the tests of the camera's turns: which passes a frame gets follows from these and the
+# budget alone, never from how busy the machine is. Every camera pass fits the 1 ms budget beside the
+# global-threshold one.
+COSTS = {"zxing+global": 0.2, "zxing+sharpen": 0.4, "zxing+smooth": 0.4, "zxing+invert": 0.4,
+         "zxing+area": 0.1, "zxing+upscale": 0.5, "zxing+clahe": 0.5, "zxing+clahe+upscale": 0.8}
+
+
 def counted(fd: FrameDecoder) -> list[str]:
     """The names of the fallback passes `fd` runs on camera frames from now on, in order."""
     calls: list[str] = []
@@ -179,7 +186,7 @@ def test_a_code_too_small_to_look_code_like_is_still_read_on_every_nth_frame():
     frame[50:50 + code.shape[0], 60:60 + code.shape[1]] = code
     frame = cv2.GaussianBlur(frame, (0, 0), 0.6)
     assert code_evidence(frame)[0] < EVIDENCE
-    fd = FrameDecoder(slow_pass_every=3)
+    fd = FrameDecoder(slow_pass_every=3, pass_costs=COSTS)
     assert fd.decode(frame) == []
     assert fd.decode(frame) == []
     # Every third frame the fast pass runs anyway; zxing sees a symbol it cannot read, in come the fallbacks.
@@ -209,7 +216,7 @@ def test_a_still_code_like_scene_gets_every_pass_once_then_rests_until_it_change
 
     tiles = wall(3)
     assert code_evidence(tiles)[0] >= EVIDENCE  # code-like, yet no code
-    fd = FrameDecoder(slow_pass_every=3)
+    fd = FrameDecoder(slow_pass_every=3, pass_costs=COSTS)
     calls = counted(fd)
     for _ in range(30):
         assert fd.decode(seen(tiles)) == []
@@ -220,6 +227,29 @@ def test_a_still_code_like_scene_gets_every_pass_once_then_rests_until_it_change
     assert len(calls) == settled
     assert fd.decode(seen(wall(4))) == []  # the scene changed: the fallbacks look again
     assert len(calls) > settled
+
+
+def test_a_camera_pass_starts_only_when_its_cost_fits_what_is_left_of_the_budget():
+    tiles = np.kron((np.random.default_rng(3).random((120, 160)) < 0.5).astype(np.uint8) * 255,
+                    np.ones((4, 4), np.uint8))
+    costs = {"zxing+global": 0.2, "zxing+sharpen": 0.4, "zxing+smooth": 0.4, "zxing+invert": 0.9,
+             "zbar": 0.1}
+    fd = FrameDecoder(slow_pass_every=3, slow_pass_ms=0.7, pass_costs=costs)
+    # Inverting never fits beside the global threshold, passes without a known cost never run, and zbar
+    # is for still images whatever it costs.
+    assert [p.name for p in fd.camera_passes] == ["zxing+global", "zxing+sharpen", "zxing+smooth"]
+    calls = counted(fd)
+    assert fd.decode(tiles) == []
+    assert calls == ["zxing+global", "zxing+sharpen"]  # smooth would overrun the 0.7 ms: next frame
+    assert fd.decode(tiles) == []
+    assert calls[2:] == ["zxing+global", "zxing+smooth"]
+    # A frame four times the size costs four times as much: only the global threshold still fits.
+    big = np.kron(tiles, np.ones((2, 2), np.uint8))
+    assert fd.decode(big) == []
+    assert calls[4:] == []  # 0.8 ms for the global pass alone on it: nothing fits
+    fd.slow_pass_ms = 1.0
+    assert fd.decode(np.kron(255 - tiles, np.ones((2, 2), np.uint8))) == []
+    assert calls[4:] == ["zxing+global"]
 
 
 def test_bad_frames_are_input_errors(decoder):
