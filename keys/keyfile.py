@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal, TypeAlias
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from keys.errors import KeyFileError
 
@@ -60,7 +60,7 @@ def public_pem(key: PrivateKey | PublicKey) -> str:
                                        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-def private_pem(key: PrivateKey, passphrase: str | None = None) -> bytes:
+def private_pem(key: PrivateKey | rsa.RSAPrivateKey, passphrase: str | None = None) -> bytes:
     enc: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
         else serialization.NoEncryption()
@@ -68,7 +68,7 @@ def private_pem(key: PrivateKey, passphrase: str | None = None) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
 
 
-def write_private_key(path: str | Path, key: PrivateKey, passphrase: str | None = None) -> Path:
+def write_private_key(path: str | Path, key: PrivateKey | rsa.RSAPrivateKey, passphrase: str | None = None) -> Path:
     """Write PKCS#8 PEM with mode 0600 from the first byte on (never readable by others, even briefly)."""
     p = Path(path)
     data = private_pem(key, passphrase)

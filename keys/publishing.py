@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from keys import jws
+from keys.dsc import dcc_kid
 from keys.jsontypes import JsonObject
 from keys.keyfile import PrivateKey, PublicKey, alg_of, kid_of, spki_der
 from keys.statuslist import STATUS_TYP
@@ -40,10 +41,23 @@ class KeyEntry:
         return entry
 
 
+@dataclass
+class DccEntry:
+    """One EU DCC Document Signer Certificate (DER) of the trust list, with its country."""
+
+    certificate: bytes
+    country: str
+
+    def to_json(self) -> JsonObject:
+        return {"kid": base64.b64encode(dcc_kid(self.certificate)).decode(), "country": self.country,
+                "certificate": base64.b64encode(self.certificate).decode()}
+
+
 def sign_trust_list(root: PrivateKey, keys: Iterable[KeyEntry], *, version: int, issued_at: int,
-                    next_update: int) -> dict[str, str]:
+                    next_update: int, dcc: Iterable[DccEntry] = ()) -> dict[str, str]:
     payload = {"type": "hc-trustlist", "version": version, "issued_at": issued_at,
-               "next_update": next_update, "keys": [k.to_json() for k in keys], "dcc": []}
+               "next_update": next_update, "keys": [k.to_json() for k in keys],
+               "dcc": [d.to_json() for d in dcc]}
     return jws.sign(payload, root, TRUST_TYP)
 
 

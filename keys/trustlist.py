@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeGuard
 
 from keys import jws
+from keys.dsc import DccSigner, read_signers
 from keys.durable import atomic_write, set_aside
 from keys.errors import RollbackError, TrustListError
 from keys.jsontypes import Json, JsonObject, SignedJson
@@ -142,6 +143,8 @@ class TrustList:
     document: JsonObject
     skipped: tuple[str, ...] = ()
     names: dict[str, LocalText] = field(default_factory=dict)
+    # The `dcc` entries read into DCC signers (certificates parsed once, here), by kid.
+    dcc_signers: dict[bytes, tuple[DccSigner, ...]] = field(default_factory=dict)
 
     @classmethod
     def verify(cls, doc: SignedJson, anchors: Sequence[PublicKey],
@@ -173,12 +176,13 @@ class TrustList:
         dcc = payload.get("dcc") or []
         if not isinstance(dcc, list):
             raise TrustListError(source, "dcc is not a list")
+        signers, dcc_skipped = read_signers(dcc, source, b64decode_strict)
         doc_obj = jws.load_json(doc, "the document") if isinstance(doc, bytes | str) else doc
         return cls(version=payload["version"], issued_at=payload["issued_at"],
                    next_update=payload["next_update"],
                    keys={kid: tuple(v) for kid, v in keys.items()},
                    dcc=tuple(d for d in dcc if isinstance(d, dict)), document=doc_obj,
-                   skipped=tuple(skipped),
+                   skipped=tuple(skipped + dcc_skipped), dcc_signers=signers,
                    names={k.issuer: k.name for ks in reversed(list(keys.values())) for k in reversed(ks)})
 
 
@@ -284,6 +288,11 @@ class TrustStore:
         if self.current is None:
             return ()
         return self.current.keys.get(kid, ())
+
+    def dcc_signers_for(self, kid: bytes) -> tuple[DccSigner, ...]:
+        if self.current is None:
+            return ()
+        return self.current.dcc_signers.get(kid, ())
 
     def all_keys(self) -> Iterable[TrustKey]:
         if self.current is None:

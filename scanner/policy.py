@@ -29,7 +29,7 @@ class Tone(StrEnum):
 
 
 FLOWS = ("none", "pharmacy", "school")
-OUTCOMES = ("green", "yellow", "red", "not_accepted", *(v.value for v in Verdict if v is not Verdict.OK),
+OUTCOMES = ("green", "yellow", "red", "dcc_valid", "not_accepted", *(v.value for v in Verdict if v is not Verdict.OK),
             "clock_untrusted")
 RULE_FIELDS = {"admit", "tone", "headline", "guidance", "alert_guard"}
 PROFILE_FIELDS = {"title", "max_code_age", "accepted_issuers", "flow", "rule_sets"}
@@ -245,8 +245,12 @@ def outcome_of(result: VerifyResult, profile: VenueProfile, clock_trusted: bool 
         return "clock_untrusted"
     if result.verdict is not Verdict.OK:
         return result.verdict.value
-    if result.issuer is None or not profile.accepts(result.issuer):
+    # A DCC's issuer is a country code; profiles name DCC countries as "HC1:DE" (or "HC1:*").
+    issuer = result.issuer if result.dcc is None or result.issuer is None else f"HC1:{result.issuer}"
+    if issuer is None or not profile.accepts(issuer):
         return "not_accepted"
+    if result.dcc is not None:
+        return "dcc_valid"
     assert result.status is not None
     return result.status.value
 

@@ -16,7 +16,8 @@ from keys.localtext import LocalText
 from keys.signing import verify_raw
 from keys.statusstore import StatusStore
 from keys.trustlist import DEFAULT_CARD_LIFETIME, TrustKey, TrustStore
-from scanner.codes import CodeError, DecodedCode, Guardian, decode_payload
+from scanner.codes import DCC_PREFIX, CodeError, DecodedCode, Guardian, decode_payload, normalise
+from scanner.codes.dcc import DccInfo
 
 
 class Verdict(StrEnum):
@@ -73,6 +74,8 @@ class VerifyResult:
     kid: bytes | None = None
     trust_list_version: int | None = None
     status_list_version: int | None = None
+    # An EU DCC's contents (type, names, payload for the business rules); None for other formats.
+    dcc: DccInfo | None = None
     # The failed business rule's description, when the verdict is RULES (what the screen shows).
     failed_rule: LocalText | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -102,6 +105,7 @@ class VerifyResult:
             "trust_list_version": self.trust_list_version,
             "status_list_version": self.status_list_version,
             "failed_rule": self.failed_rule.to_json() if self.failed_rule else None,
+            **({"dcc": self.dcc.to_json()} if self.dcc is not None else {}),
         }
 
 
@@ -151,7 +155,16 @@ def verify_code(payload: str | bytes, trust: TrustStore, status: StatusStore | N
     """Run the checks of `docs/format.md` §5 on a scanned payload. `max_code_age` None or 0 means no limit."""
     tl_version = trust.version
     try:
-        code = decode_payload(payload)
+        text = normalise(payload)
+    except CodeError as e:
+        return VerifyResult(verdict=Verdict(e.verdict), reasons=(e.reason,), trust_list_version=tl_version)
+    if text.startswith(DCC_PREFIX):
+        # scanner.dcc builds on this module's result types, hence the import here.
+        from scanner.dcc import verify_dcc
+
+        return verify_dcc(text, trust, status, now, settings=settings)
+    try:
+        code = decode_payload(text)
     except CodeError as e:
         return VerifyResult(verdict=Verdict(e.verdict), reasons=(e.reason,), trust_list_version=tl_version)
 

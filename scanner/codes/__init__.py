@@ -1,7 +1,7 @@
 """Code formats behind one interface: `decode_payload(text)` picks the format by its prefix.
 
-HCC1 is the only format verified today; the EU DCC (`HC1:`) uses the same stack and is recognised so
-that it gets a clear "not supported yet" instead of "unknown code".
+These are the HCC1 formats. The EU DCC (`HC1:`) carries other claims and is decoded by `scanner.codes.dcc`
+(verification picks it by `DCC_PREFIX` before calling `decode_payload`).
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from scanner.codes.base import CodeError, CodeFormat, DecodedCode, Guardian, Hea
 from scanner.codes.hcc1 import HCC1
 
 FORMATS: tuple[CodeFormat, ...] = (HCC1(),)
-_KNOWN_UNSUPPORTED = {"HC1:": "EU Digital COVID Certificates (HC1:) are not supported yet"}
+DCC_PREFIX = "HC1:"
+_KNOWN_UNSUPPORTED = {DCC_PREFIX: "EU Digital COVID Certificates (HC1:) are verified by scanner.dcc, not decoded here"}
 
-__all__ = ["FORMATS", "CodeError", "CodeFormat", "DecodedCode", "Guardian", "HealthClaims",
+__all__ = ["DCC_PREFIX", "FORMATS", "CodeError", "CodeFormat", "DecodedCode", "Guardian", "HealthClaims",
            "decode_payload", "normalise"]
 
 

@@ -22,7 +22,7 @@ from scanner.codes.base import CodeError, DecodedCode, Guardian, HealthClaims
 RELATION_CODES = frozenset(RELATIONS.values())
 
 # The errors cbor2 and base45 raise on hostile input; anything else escaping is a bug to find.
-_DECODE_ERRORS = (cbor2.CBORError, ValueError, TypeError, KeyError, IndexError, OverflowError,
+DECODE_ERRORS = (cbor2.CBORError, ValueError, TypeError, KeyError, IndexError, OverflowError,
                   RecursionError, EOFError, MemoryError)
 
 
@@ -38,11 +38,11 @@ def _is_uint(v: object) -> TypeGuard[int]:
     return _is_int(v) and v >= 0
 
 
-def _cbor(data: bytes, what: str) -> Cbor:
+def decode_cbor(data: bytes, what: str) -> Cbor:
     fp = io.BytesIO(data)
     try:
         obj = cbor2.CBORDecoder(fp).decode()
-    except _DECODE_ERRORS as e:
+    except DECODE_ERRORS as e:
         raise _malformed(f"{what} is not valid CBOR ({type(e).__name__})") from None
     if fp.tell() != len(data):
         raise _malformed(f"{what} has trailing bytes after the CBOR item")
@@ -69,7 +69,7 @@ def _decompress(raw: bytes) -> bytes:
     return out
 
 
-def _cose_parts(msg: Cbor) -> tuple[bytes, Mapping[object, object], bytes, bytes]:
+def cose_parts(msg: Cbor) -> tuple[bytes, Mapping[object, object], bytes, bytes]:
     if isinstance(msg, cbor2.CBORTag):
         if msg.tag != 18:
             raise _malformed(f"CBOR tag {msg.tag} is not COSE_Sign1 (18)")
@@ -89,7 +89,7 @@ def _cose_parts(msg: Cbor) -> tuple[bytes, Mapping[object, object], bytes, bytes
 
 
 def _header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str, bytes]:
-    prot = _cbor(protected, "protected header") if protected else {}
+    prot = decode_cbor(protected, "protected header") if protected else {}
     if not isinstance(prot, Mapping):
         raise _malformed("protected header is not a map")
     alg = prot.get(1)
@@ -123,7 +123,7 @@ def _guardian(g: Cbor) -> Guardian:
 
 
 def _claims(payload: bytes) -> HealthClaims:
-    cwt = _cbor(payload, "CWT payload")
+    cwt = decode_cbor(payload, "CWT payload")
     if not isinstance(cwt, Mapping):
         raise _malformed("CWT payload is not a map")
     hc = cwt.get(-65537)
@@ -172,12 +172,12 @@ class HCC1:
             raise _malformed("nothing after the HCC1: prefix")
         try:
             raw = b45decode(body)
-        except _DECODE_ERRORS:
+        except DECODE_ERRORS:
             raise _malformed("not valid Base45 after the prefix") from None
         if not raw:
             raise _malformed("empty code")
         cose = _decompress(raw)
-        protected, unprotected, payload, signature = _cose_parts(_cbor(cose, "COSE message"))
+        protected, unprotected, payload, signature = cose_parts(decode_cbor(cose, "COSE message"))
         alg, kid = _header(protected, unprotected)
         claims = _claims(payload)
         # The Sig_structure is rebuilt from the exact bytes received, never re-encoded claims.

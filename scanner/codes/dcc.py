@@ -1,0 +1,220 @@
+"""Decoder for EU Digital COVID Certificates: `"HC1:" Base45( zlib( COSE_Sign1 ) )` carrying CWT claims.
+
+The COSE message may be tagged 18, untagged, or wrapped in the CWT tag 61; the kid and alg sit in the
+protected header or, when that has none, in the unprotected one. The payload (claim -260, key 1) is the DCC JSON
+document, kept as JSON-safe data for display and for the business rules. Unlike HCC1, an uncompressed
+COSE message is refused: the DCC specification requires zlib. Failures are `CodeError`s with the verdicts
+of `docs/format.md` §5.2; the signature and the signer are `scanner.dcc`'s job.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+import cbor2
+
+from keys.hcc1 import MAX_DECOMPRESSED
+from keys.signing import COSE_SIGNATURE_ALGS
+from scanner.codes import DCC_PREFIX
+from scanner.codes.b45 import b45decode
+from scanner.codes.base import CodeError
+from scanner.codes.dccschema import schema_problem
+from scanner.codes.hcc1 import DECODE_ERRORS, cose_parts, decode_cbor
+
+TYPE_NAMES = {"v": "vaccination", "t": "test", "r": "recovery"}
+COSE_ALG_NAMES = {-7: "ES256", -35: "ES384", -36: "ES512", -37: "PS256", -38: "PS384", -39: "PS512"}
+# Per type, the entry fields a guard or a log needs (the rest stays in `hcert`).
+_FACTS = {
+    "v": {"dn": "dose", "sd": "doses", "dt": "date", "mp": "product", "ma": "manufacturer", "co": "country",
+          "ci": "uci"},
+    "t": {"tt": "test_type", "tr": "result", "sc": "sample_time", "nm": "test_name", "ma": "test_device",
+          "tc": "centre", "co": "country", "ci": "uci"},
+    "r": {"fr": "first_positive", "df": "valid_from", "du": "valid_until", "co": "country", "ci": "uci"},
+}
+
+
+_COUNTRY = re.compile(r"[A-Z]{2,3}")
+
+
+def _malformed(reason: str) -> CodeError:
+    return CodeError("malformed", reason)
+
+
+def _num(v: Any) -> int | None:
+    return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def json_safe(v: Any) -> Any:
+    """CBOR data as JSON data: what CertLogic and `--json` see (text keys, dates as ISO text)."""
+    if isinstance(v, Mapping):
+        return {str(k): json_safe(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [json_safe(x) for x in v]
+    if isinstance(v, str | int | float | bool) or v is None:
+        return v
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return base64.b64encode(v).decode()
+    if isinstance(v, cbor2.CBORTag):
+        return json_safe(v.value)
+    return str(v)
+
+
+def _text(v: Any) -> str:
+    return v if isinstance(v, str) else ""
+
+
+@dataclass(frozen=True)
+class DccInfo:
+    """What a DCC says, for the screen, `--json` and the business rules."""
+
+    kind: str | None           # "v", "t" or "r"; None unless exactly one group is present
+    kinds: tuple[str, ...]     # every group present (a valid DCC has exactly one)
+    hcert: dict[str, Any]      # the payload, JSON-safe
+    country: str               # the CWT issuer, else the entry's country of vaccination/test/recovery
+    family: str
+    given: str
+    family_std: str
+    given_std: str
+    dob: str
+    facts: dict[str, Any]
+    schema_problem: str | None = None
+    signer_country: str | None = None
+
+    def with_signer(self, country: str) -> DccInfo:
+        return replace(self, signer_country=country)
+
+    @property
+    def type(self) -> str | None:
+        return TYPE_NAMES.get(self.kind or "")
+
+    @property
+    def name_latin(self) -> str:
+        """The ICAO-transliterated name as a passport's machine-readable zone has it, made readable."""
+        fam, giv = (self.family_std.replace("<", " ").strip(), self.given_std.replace("<", " ").strip())
+        return ", ".join(p for p in (fam, giv) if p)
+
+    @property
+    def name_printed(self) -> str:
+        return ", ".join(p for p in (self.family.strip(), self.given.strip()) if p)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "schema_version": self.hcert.get("ver"),
+                "name": {"standardised": self.name_latin, "printed": self.name_printed,
+                         "family": self.family, "given": self.given,
+                         "family_std": self.family_std, "given_std": self.given_std},
+                "dob": self.dob, "country": self.country, "signer_country": self.signer_country,
+                "facts": self.facts, "schema_problem": self.schema_problem}
+
+
+class DecodedDcc(NamedTuple):
+    alg: int
+    kid: bytes
+    signed_data: bytes
+    signature: bytes
+    issuer: str | None
+    iat: int
+    exp: int
+    info: DccInfo
+
+
+def _info(hcert: Mapping[str, Any], iss: str | None) -> DccInfo:
+    data = json_safe(hcert)
+    kinds = tuple(k for k in ("v", "t", "r") if data.get(k))
+    kind = kinds[0] if len(kinds) == 1 else None
+    entry: Mapping[str, Any] = {}
+    if kind is not None:
+        group = data[kind]
+        first = group[0] if isinstance(group, list) and group else group
+        entry = first if isinstance(first, Mapping) else {}
+    facts = {name: entry[k] for k, name in _FACTS.get(kind or "", {}).items() if k in entry}
+    nam = data.get("nam")
+    nam = nam if isinstance(nam, Mapping) else {}
+    # Some issuers put a ministry's name in iss: show a country code only.
+    country = iss if iss and _COUNTRY.fullmatch(iss) else _text(entry.get("co"))
+    return DccInfo(kind=kind, kinds=kinds, hcert=data, country=country, family=_text(nam.get("fn")),
+                   given=_text(nam.get("gn")), family_std=_text(nam.get("fnt")), given_std=_text(nam.get("gnt")),
+                   dob=_text(data.get("dob")), facts=facts, schema_problem=schema_problem(data))
+
+
+def _inflate(raw: bytes) -> bytes:
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(raw, MAX_DECOMPRESSED + 1)
+    except zlib.error as e:
+        if raw[:1] in (b"\xd2", b"\xd8", b"\x84"):
+            raise _malformed("COSE message is not zlib-compressed (a DCC must be)") from None
+        raise _malformed(f"not zlib data ({e})") from None
+    if len(out) > MAX_DECOMPRESSED or d.unconsumed_tail:
+        raise _malformed(f"decompresses to more than {MAX_DECOMPRESSED} bytes")
+    if not d.eof:
+        raise _malformed("zlib stream is truncated")
+    return out
+
+
+def _unwrap(msg: Any) -> Any:
+    # CWT tag 61 may wrap the COSE_Sign1, itself tagged 18 or not.
+    if isinstance(msg, cbor2.CBORTag) and msg.tag == 61:
+        msg = msg.value
+    return msg
+
+
+def _headers(protected: bytes, unprotected: Mapping[Any, Any]) -> tuple[int, bytes]:
+    prot = decode_cbor(protected, "protected header") if protected else {}
+    if not isinstance(prot, Mapping):
+        raise _malformed("protected header is not a map")
+    # Real codes carry alg in the unprotected header when the protected one is empty.
+    alg = prot.get(1, unprotected.get(1))
+    if alg is None:
+        raise _malformed("no alg in either COSE header")
+    if _num(alg) is None or isinstance(alg, float):
+        raise _malformed("alg is not an integer")
+    if alg not in COSE_SIGNATURE_ALGS:
+        raise CodeError("unsupported", f"signature algorithm {alg} is not supported")
+    kid = prot.get(4)
+    if kid is None:
+        kid = unprotected.get(4)
+    if kid is None:
+        raise _malformed("no kid in either COSE header")
+    if not isinstance(kid, bytes):
+        raise _malformed("kid is not a byte string")
+    return alg, kid
+
+
+def decode_dcc(text: str) -> DecodedDcc:
+    """Decode an `HC1:` payload (already stripped of surrounding whitespace)."""
+    body = text[len(DCC_PREFIX):]
+    if not body:
+        raise _malformed("nothing after the HC1: prefix")
+    try:
+        raw = b45decode(body)
+    except DECODE_ERRORS:
+        raise _malformed("not valid Base45 after the prefix") from None
+    if not raw:
+        raise _malformed("empty code")
+    cose = _inflate(raw)
+    protected, unprotected, payload, signature = cose_parts(_unwrap(decode_cbor(cose, "COSE message")))
+    alg, kid = _headers(protected, unprotected)
+    cwt = decode_cbor(payload, "CWT payload")
+    if not isinstance(cwt, Mapping):
+        raise _malformed("CWT payload is not a map")
+    iss, iat, exp = cwt.get(1), _num(cwt.get(6)), _num(cwt.get(4))
+    if iat is None:
+        raise _malformed("issued-at (iat) missing or not a number")
+    if exp is None:
+        raise _malformed("expiry (exp) missing or not a number")
+    hc = cwt.get(-260)
+    hcert = hc.get(1) if isinstance(hc, Mapping) else None
+    if not isinstance(hcert, Mapping):
+        raise _malformed("DCC payload (claim -260, key 1) missing or not a map")
+    issuer = iss if isinstance(iss, str) and iss else None
+    signed = cbor2.dumps(["Signature1", protected, b"", payload])
+    return DecodedDcc(alg=alg, kid=kid, signed_data=signed, signature=signature, issuer=issuer, iat=iat,
+                      exp=exp, info=_info(hcert, issuer))

@@ -1,0 +1,75 @@
+"""Verification of an EU Digital COVID Certificate: the checks of `docs/verification.md` (DCC), in order.
+
+Same verdicts and the same `VerifyResult` as HCC1, first failure wins: unsupported, malformed (decoding),
+unknown_key (no DSC with the kid), key_not_valid (DSC not valid at the code's iat, its key usage does not
+allow the certificate's type, or the payload has not exactly one of v/t/r), bad_signature,
+not_yet_valid, expired, ok. A venue's maximum code age never applies to a DCC (its validity is its exp
+and the business rules), and the code's `iss` need not be the DSC's country.
+"""
+
+from __future__ import annotations
+
+from keys.dsc import DccSigner
+from keys.signing import verify_cose
+from keys.statusstore import StatusStore
+from keys.trustlist import TrustStore
+from scanner.codes.base import CodeError
+from scanner.codes.dcc import COSE_ALG_NAMES, DecodedDcc, decode_dcc
+from scanner.verify import Status, Verdict, VerifyResult, VerifySettings
+
+
+def _signer(code: DecodedDcc, trust: TrustStore) -> tuple[DccSigner | None, Verdict, str]:
+    """The DSC that signed this code, or the verdict and reason why none did."""
+    candidates = trust.dcc_signers_for(code.kid)
+    if not candidates:
+        return None, Verdict.UNKNOWN_KEY, f"no DCC signer with kid {code.kid.hex()}"
+    info = code.info
+    if info.kind is None:
+        return None, Verdict.KEY_NOT_VALID, (f"certificate has {len(info.kinds)} of the groups v/t/r "
+                                            f"({', '.join(info.kinds) or 'none'}); exactly one is allowed")
+    reasons, usable = [], []
+    for s in candidates:
+        if not s.valid_at(code.iat):
+            reasons.append(f"DSC {s.kid.hex()} ({s.country}) was not valid at the code's issue time")
+        elif not s.allows(info.kind):
+            reasons.append(f"DSC {s.kid.hex()} ({s.country}) may not sign {info.type} certificates "
+                           f"(key usage: {', '.join(sorted(s.types))})")
+        else:
+            usable.append(s)
+    if not usable:
+        return None, Verdict.KEY_NOT_VALID, "; ".join(reasons)
+    for s in usable:
+        if verify_cose(s.public_key, code.alg, code.signature, code.signed_data):
+            return s, Verdict.OK, ""
+    return None, Verdict.BAD_SIGNATURE, f"{COSE_ALG_NAMES[code.alg]} signature does not verify"
+
+
+def verify_dcc(text: str, trust: TrustStore, status: StatusStore | None, now: float, *,
+               settings: VerifySettings | None = None) -> VerifyResult:
+    """Run the DCC checks on a normalised `HC1:` payload."""
+    settings = settings or VerifySettings()
+    tl_version = trust.version
+    try:
+        code = decode_dcc(text)
+    except CodeError as e:
+        return VerifyResult(verdict=Verdict(e.verdict), reasons=(e.reason,), format="HC1",
+                            trust_list_version=tl_version)
+    info = code.info
+    notes = (info.schema_problem,) if info.schema_problem else ()
+    base = dict(format="HC1", issuer=info.country or None, name=info.name_latin or info.name_printed,
+                iat=code.iat, exp=code.exp, kid=code.kid, trust_list_version=tl_version, dcc=info)
+
+    def fail(verdict: Verdict, reason: str) -> VerifyResult:
+        return VerifyResult(verdict=verdict, reasons=(reason, *notes), **base)  # type: ignore[arg-type]
+
+    signer, verdict, why = _signer(code, trust)
+    if signer is None:
+        return fail(verdict, why)
+    base["dcc"] = info.with_signer(signer.country)
+    if code.iat > now + settings.clock_skew:
+        return fail(Verdict.NOT_YET_VALID, f"issued {int(code.iat - now)} s in the future")
+    if now > code.exp:
+        return fail(Verdict.EXPIRED, f"expired {int(now - code.exp)} s ago")
+    return VerifyResult(verdict=Verdict.OK, status=Status.GREEN,
+                        reasons=(f"signed by {signer.country} DSC {signer.kid.hex()}", *notes),
+                        **base)  # type: ignore[arg-type]

@@ -1,0 +1,187 @@
+"""EU DCC verification: every quirk the EU's own test data shows, built with the project's issuing tools."""
+
+from __future__ import annotations
+
+import base64
+import zlib
+
+import base45
+import cbor2
+import pytest
+
+from keys.dcc import payload_recovery, payload_test, payload_vaccination
+from scanner.verify import Status, Verdict, verify_code
+from tests.helpers.dcc import DAY, NOW, DccWorld, code
+
+
+@pytest.fixture(scope="module")
+def world() -> DccWorld:
+    w = DccWorld()
+    w.add("DE")                                            # no EKU: every type
+    w.add("AT", types="v")                                 # vaccination only
+    w.add("FR", types="tr", early_arc=True)                # erroneous early arc: test + recovery
+    w.add("ES", other_ekus=("1.3.6.1.5.5.7.3.1",))          # only a TLS EKU: every type
+    w.add("CH", kind="P-384")
+    w.add("SE", kind="RSA-2048")
+    w.add("FI", types="v", explicit_ca_false=True)       # strict X.509 parsers refuse it
+    w.add("IT", not_before=NOW - 100 * DAY, not_after=NOW - 10 * DAY)
+    return w
+
+
+@pytest.fixture(scope="module")
+def trust(world):
+    return world.trust()
+
+
+def signer(world, country):
+    return next(s for s in world.signers if s.country == country)
+
+
+def check(trust, payload, now=NOW):
+    return verify_code(payload, trust, None, now, max_code_age=60)
+
+
+def test_valid_vaccination_carries_the_payload_and_facts(world, trust) -> None:
+    r = check(trust, code(signer(world, "DE")))
+    assert r.verdict is Verdict.OK and r.status is Status.GREEN and r.format == "HC1"
+    assert r.dcc is not None and r.dcc.type == "vaccination" and r.dcc.signer_country == "DE"
+    assert r.dcc.name_latin == "MUSTERFRAU GOESSINGER, GABRIELE"
+    assert r.dcc.name_printed == "Musterfrau-Gößinger, Gabriele" and r.dcc.dob == "1998-02-26"
+    assert r.dcc.facts["dose"] == 2 and r.dcc.facts["doses"] == 2 and r.dcc.facts["date"] == "2021-06-01"
+    assert r.dcc.hcert["v"][0]["mp"] == "EU/1/20/1528" and r.dcc.schema_problem is None
+    j = r.to_json()["dcc"]
+    assert j["type"] == "vaccination" and j["country"] == "DE" and j["name"]["standardised"].startswith("MUSTER")
+
+
+def test_max_code_age_never_makes_a_dcc_stale(world, trust) -> None:
+    # Issued 100 days before the check, with a venue limit of 60 s.
+    assert check(trust, code(signer(world, "DE"), iat=NOW - 100 * DAY)).verdict is Verdict.OK
+
+
+@pytest.mark.parametrize("options", [{"wrapping": "untagged"}, {"wrapping": "cwt"}, {"kid_in": "unprotected"},
+                                     {"kid_in": "both"}])
+def test_cose_shapes_real_codes_use(world, trust, options) -> None:
+    assert check(trust, code(signer(world, "DE"), **options)).verdict is Verdict.OK
+
+
+def test_uncompressed_cose_is_refused_for_dcc(world, trust) -> None:
+    r = check(trust, code(signer(world, "DE"), compress=False))
+    assert r.verdict is Verdict.MALFORMED and "zlib" in r.reasons[0]
+
+
+def test_alg_only_in_the_unprotected_header(world, trust) -> None:
+    dsc = signer(world, "DE")
+    cose = cbor2.loads(zlib.decompress(base45.b45decode(code(dsc)[4:])))
+    prot = cbor2.loads(cose.value[0])
+    # Re-sign with an empty protected header, alg and kid unprotected.
+    from keys.dcc import sign_dcc_raw
+    payload = cose.value[2]
+    sig = sign_dcc_raw(dsc.key, "ES256", cbor2.dumps(["Signature1", b"", b"", payload]))
+    msg = cbor2.CBORTag(18, [b"", {1: prot[1], 4: prot[4]}, payload, sig])
+    text = "HC1:" + base45.b45encode(zlib.compress(cbor2.dumps(msg))).decode()
+    assert check(trust, text).verdict is Verdict.OK
+
+
+def test_key_usage(world, trust) -> None:
+    at, fr, es = signer(world, "AT"), signer(world, "FR"), signer(world, "ES")
+    assert check(trust, code(at)).verdict is Verdict.OK
+    r = check(trust, code(at, payload_test("AT", "URN:UVCI:01:AT:T1")))
+    assert r.verdict is Verdict.KEY_NOT_VALID and "may not sign test" in r.reasons[0]
+    # The early arc is honoured: FR may sign tests and recoveries, not vaccinations.
+    assert check(trust, code(fr, payload_test("FR", "URN:UVCI:01:FR:T1"))).verdict is Verdict.OK
+    assert check(trust, code(fr, payload_recovery("FR", "URN:UVCI:01:FR:R1"))).verdict is Verdict.OK
+    assert check(trust, code(fr)).verdict is Verdict.KEY_NOT_VALID
+    # Other EKUs without a DCC OID restrict nothing.
+    for body in (payload_test("ES", "X"), payload_recovery("ES", "Y"), payload_vaccination("ES", "Z")):
+        assert check(trust, code(es, body)).verdict is Verdict.OK
+
+
+def test_exactly_one_certificate_type(world, trust) -> None:
+    both = payload_vaccination("DE", "A")
+    both["t"] = payload_test("DE", "B")["t"]
+    r = check(trust, code(signer(world, "DE"), both))
+    assert r.verdict is Verdict.KEY_NOT_VALID and "exactly one" in r.reasons[0]
+
+
+def test_other_algorithms_and_curve_sized_signatures(world, trust) -> None:
+    ch, se = signer(world, "CH"), signer(world, "SE")
+    assert check(trust, code(ch)).verdict is Verdict.OK                   # ES384
+    assert check(trust, code(ch, alg="ES256")).verdict is Verdict.OK      # ES256 by a P-384 key: 96-byte r||s
+    assert check(trust, code(se)).verdict is Verdict.OK                   # PS256
+    assert check(trust, code(se, alg="PS384")).verdict is Verdict.OK
+
+
+def test_dsc_validity_at_iat(world, trust) -> None:
+    it = signer(world, "IT")
+    assert check(trust, code(it, iat=NOW - 50 * DAY)).verdict is Verdict.OK
+    assert check(trust, code(it, iat=NOW - 5 * DAY)).verdict is Verdict.KEY_NOT_VALID
+
+
+def test_iss_need_not_be_the_signers_country(world, trust) -> None:
+    r = check(trust, code(signer(world, "DE"), iss="Ministry of Health"))
+    assert r.verdict is Verdict.OK and r.dcc is not None and r.dcc.country == "DE"
+    assert check(trust, code(signer(world, "DE"), iss=None)).verdict is Verdict.OK
+
+
+def test_time_verdicts(world, trust) -> None:
+    de = signer(world, "DE")
+    assert check(trust, code(de, exp=NOW - 1)).verdict is Verdict.EXPIRED
+    assert check(trust, code(de, iat=NOW + 3600)).verdict is Verdict.NOT_YET_VALID
+
+
+def test_signature_and_key_failures(world, trust) -> None:
+    de = signer(world, "DE")
+    unlisted = world.add("NL", listed=False)
+    assert check(trust, code(unlisted)).verdict is Verdict.UNKNOWN_KEY
+    raw = bytearray(zlib.decompress(base45.b45decode(code(de)[4:])))
+    raw[-3] ^= 1  # inside the signature
+    r = check(trust, "HC1:" + base45.b45encode(zlib.compress(bytes(raw))).decode())
+    assert r.verdict is Verdict.BAD_SIGNATURE
+    # A code claiming DE's kid but signed by another key.
+    from keys.dcc import DccCode, issue_dcc
+    forged = issue_dcc(unlisted.key, de.certificate, DccCode(payload_vaccination("DE", "F"), "DE", NOW - 5, NOW + DAY))
+    assert check(trust, forged).verdict is Verdict.BAD_SIGNATURE
+
+
+@pytest.mark.parametrize("text, verdict", [
+    ("HC1:", Verdict.MALFORMED), ("HC1:!!!", Verdict.MALFORMED),
+    ("HC1:" + base45.b45encode(zlib.compress(b"\xa0")).decode(), Verdict.MALFORMED),
+    ("HC1:" + base45.b45encode(b"not zlib").decode(), Verdict.MALFORMED),
+])
+def test_decoding_failures(trust, text, verdict) -> None:
+    assert check(trust, text).verdict is verdict
+
+
+def test_unknown_alg_is_unsupported(world, trust) -> None:
+    msg = cbor2.CBORTag(18, [cbor2.dumps({1: -8, 4: b"12345678"}), {}, cbor2.dumps({6: NOW, 4: NOW + 1}), b"x"])
+    text = "HC1:" + base45.b45encode(zlib.compress(cbor2.dumps(msg))).decode()
+    assert check(trust, text).verdict is Verdict.UNSUPPORTED
+
+
+def test_schema_problems_are_reported_not_refused(world, trust) -> None:
+    body = payload_vaccination("DE", "A")
+    body["v"][0]["dn"] = "two"
+    r = check(trust, code(signer(world, "DE"), body))
+    assert r.verdict is Verdict.OK and r.dcc is not None and r.dcc.schema_problem
+    assert any("schema" in x for x in r.reasons)
+
+
+def test_bad_dsc_entries_are_skipped_not_fatal(world) -> None:
+    from keys.jws import sign
+    w = DccWorld(root=world.root, signers=[signer(world, "DE")])
+    doc = w.trust().current.document
+    payload = __import__("json").loads(base64.urlsafe_b64decode(doc["payload"] + "=="))
+    payload["dcc"].append({"kid": "AAAAAAAAAAA=", "country": "XX", "certificate": "AAAA"})
+    from keys.trustlist import TRUST_TYP, TrustStore
+    t = TrustStore.from_document(sign(payload, world.root, TRUST_TYP), [world.root.public_key()])
+    assert t.current is not None and any("dcc[1]" in s for s in t.current.skipped)
+    assert check(t, code(signer(world, "DE"))).verdict is Verdict.OK
+
+
+def test_dsc_the_strict_parser_refuses_still_loads(world, trust) -> None:
+    from cryptography import x509
+    fi = signer(world, "FI")
+    with pytest.raises(ValueError):
+        _ = x509.load_der_x509_certificate(fi.certificate).extensions
+    assert check(trust, code(fi)).verdict is Verdict.OK
+    assert check(trust, code(fi, payload_test("FI", "T"))).verdict is Verdict.KEY_NOT_VALID
