@@ -164,3 +164,34 @@ def test_publishing_from_the_page_uses_the_cli_checks(hub, tmp_path):
     r = s.post(proc.operator_url + "/publish/profiles", data={"csrf": token},
                files={"file": ("p.toml", b'version = 3\n[profiles.transport]\n')}, timeout=30)
     assert r.status_code == 200 and "published venue profiles version 3" in r.text
+
+
+def test_operator_listener_beyond_loopback_needs_tls(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.helpers.faultproxy import ROOT
+
+    pki = make_pki(tmp_path, "gate-9")
+    config = write_operator_config(tmp_path / "operators.toml")
+    base = [sys.executable, "-m", "sync.hub", "serve", "--db", str(tmp_path / "hub.sqlite"), "--port", "0",
+            "--cert", str(pki.hub_cert), "--key", str(pki.hub_key), "--device-ca", str(pki.ca)]
+    for extra, words in ((["--operator-listen", "0.0.0.0:8080", "--operator-config", str(config)],
+                          "plain HTTP only on a loopback address"),
+                         (["--operator-listen", "127.0.0.1:8080"], "needs --operator-config"),
+                         (["--operator-listen", "nonsense", "--operator-config", str(config)], "expected HOST:PORT"),
+                         (["--operator-listen", "127.0.0.1:0", "--operator-config", str(tmp_path / "none.toml")],
+                          "none.toml: cannot read")):
+        out = subprocess.run([*base, *extra], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and words in out.stderr, (extra, out.stderr)
+    # With TLS: https, and the session cookie is Secure.
+    with HubProcess(tmp_path / "hub.sqlite", pki, operator_config=config,
+                    extra=("--operator-cert", str(pki.hub_cert), "--operator-key", str(pki.hub_key))) as hub:
+        assert hub.operator_url and hub.operator_url.startswith("https://")
+        s = anonymous()
+        s.verify = str(pki.ca)
+        page = s.get(hub.operator_url + "/login", timeout=30)
+        token = csrf_of(page.text)
+        r = s.post(hub.operator_url + "/login", data={"name": OPERATOR, "password": PASSWORD, "csrf": token},
+                   allow_redirects=False, timeout=30)
+        assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
