@@ -55,7 +55,8 @@ class LocalHub:
             store.close()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sync.hub", "serve", "--db", str(d / "hub.sqlite"), "--host", "127.0.0.1",
-             "--port", "0", "--cert", str(srv.cert), "--key", str(srv.key), "--device-ca", str(self.ca)],
+             "--port", "0", "--cert", str(srv.cert), "--key", str(srv.key), "--device-ca", str(self.ca),
+             "--enrolled", str(ca_dir / "enrolled.jsonl")],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         lines: queue.Queue[str] = queue.Queue()
         out = self.proc.stdout

@@ -36,3 +36,26 @@ def vectors_dir() -> Path:
     if not VECTORS.is_dir():
         pytest.fail(f"conformance vectors not found at {VECTORS} (the vendored vectors belong in the repository)")
     return VECTORS
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    """One throwaway PostgreSQL cluster for the session (skipped, with the reason, where none can run)."""
+    from tests.helpers.pgcluster import PgCluster, pg_available
+
+    why = pg_available()
+    if why:
+        pytest.skip(why)
+    cluster = PgCluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh hub database URL on each back end: a SQLite file, then a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "hub.sqlite")
+    return str(request.getfixturevalue("pg_cluster").database())  # type: ignore[attr-defined]

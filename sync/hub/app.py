@@ -1,15 +1,18 @@
-"""The hub's HTTP API (FastAPI): visit uploads, trust list, status lists, venue profiles, time and health.
+"""The hub's HTTP API (FastAPI): sync rounds, visit uploads, trust list, status lists, venue profiles, time, health.
 
 Every endpoint sits behind mutual TLS (see `sync/hub/server.py`); the device id is the common name of
-the verified client certificate, which the server puts into the ASGI scope under `PEER_CERT_KEY`.
-A device may only upload its own visits. The OpenAPI document is served at `/openapi.json`.
+the verified client certificate, which the server puts into the ASGI scope under `PEER_CERT_KEY`. Every
+request, whatever its path, must also come from a certificate the device registry allows
+(`EnrolmentGate`, `sync/hub/registry.py`). A device may only upload its own visits; each batch's signed
+checkpoint is verified with the certificate's key. `POST /v1/round` is a device's whole poll in one
+request. The OpenAPI document is served at `/openapi.json` (to enrolled devices too).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
@@ -18,11 +21,14 @@ from starlette.concurrency import run_in_threadpool
 
 from scanner.storage.chain import VISIT_FIELDS
 from sync.hub import metrics
+from sync.hub.ingest import IngestRules
 from sync.hub.limits import DEFAULT_LIMITS, BodyLimits, BodyRefused, check_content_length, decode_body, read_capped
+from sync.hub.registry import Device, NotEnrolled, Registry
 from sync.hub.round import add_round
-from sync.hub.store import HubStore
+from sync.hub.store import HubStore, Published
 
 PEER_CERT_KEY = "checkpoint.peer_cert"
+DEFAULT_RULES = IngestRules()
 HEX64 = r"^[0-9a-f]{64}$"
 
 
@@ -31,7 +37,8 @@ def _upload_visit_model() -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for name, spec in VISIT_FIELDS.items():
         typ = spec[0] | None if isinstance(spec, tuple) else (dict[str, Any] if spec is dict else spec)
-        fields[name] = (typ, ...)
+        # A nullable field may be left out (rows from devices older than the field).
+        fields[name] = (typ, None if isinstance(spec, tuple) else ...)
     fields["seq"] = (int, Field(ge=1))
     fields["visit_id"] = (str, Field(min_length=1, max_length=64))
     fields["prev_chain"] = (str, Field(pattern=HEX64))
@@ -60,6 +67,12 @@ class UploadBatch(BaseModel):
     checkpoint: UploadCheckpoint | None = None
 
 
+class SeqReason(BaseModel):
+    seq: int
+    visit_id: str
+    reason: str
+
+
 class UploadAck(BaseModel):
     device_id: str
     received: int
@@ -67,55 +80,105 @@ class UploadAck(BaseModel):
     duplicates: int
     acked: list[str]
     chain_breaks: list[dict[str, Any]]
+    log_id: str
+    conflicts: list[SeqReason]
+    refused: list[SeqReason]
+    gaps: list[tuple[int, int]]
+    last_seq: int | None
+    last_chain: str | None
 
 
-class Enrollment:
-    """Optional registry of enrolled certificates (`enrolled.jsonl` of the device CA); re-read on change."""
-
-    def __init__(self, path: str | None):
-        self.path = Path(path) if path else None
-        self._mtime = -1.0
-        self._serials: set[tuple[str, str]] = set()
-
-    def allows(self, device_id: str, serial: str) -> bool:
-        if self.path is None:
-            return True
-        try:
-            mtime = self.path.stat().st_mtime
-        except OSError:
-            return False
-        if mtime != self._mtime:
-            entries = [json.loads(x) for x in self.path.read_text(encoding="utf-8").splitlines() if x.strip()]
-            self._serials = {(str(e["device_id"]), str(e["serial"])) for e in entries}
-            self._mtime = mtime
-        return (device_id, serial) in self._serials
+DEVICE_KEY = "checkpoint.device"
 
 
-def _device(request: Request, enrollment: Enrollment) -> str:
-    from cryptography import x509
-
-    from keys.deviceca import DeviceCAError, device_id_of
-
-    der = request.scope.get(PEER_CERT_KEY)
-    if not der:
-        raise HTTPException(401, "a client certificate from the device CA is required")
-    try:
-        device_id = device_id_of(der)
-    except DeviceCAError as e:
-        raise HTTPException(403, str(e)) from None
-    serial = format(x509.load_der_x509_certificate(der).serial_number, "x")
-    if not enrollment.allows(device_id, serial):
-        raise HTTPException(403, f"device {device_id}: certificate {serial} is not enrolled")
-    return device_id
+@dataclass(frozen=True)
+class Peer:
+    device_id: str
+    serial: str
+    public_key: Any
 
 
-def create_app(store: HubStore, *, enrolled: str | None = None, limits: BodyLimits = DEFAULT_LIMITS) -> FastAPI:
-    app = FastAPI(title="Checkpoint reference hub", version="1",
+class _Peers:
+    """The identity and public key of each client certificate, parsed once (bounded cache)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[bytes, Peer | str] = {}
+
+    def get(self, der: bytes) -> Peer | str:
+        hit = self._cache.get(der)
+        if hit is None:
+            from cryptography import x509
+
+            from keys.deviceca import DeviceCAError, device_id_of
+
+            try:
+                cert = x509.load_der_x509_certificate(der)
+                hit = Peer(device_id_of(der), format(cert.serial_number, "x"), cert.public_key())
+            except (DeviceCAError, ValueError) as e:
+                hit = str(e)
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            self._cache[der] = hit
+        return hit
+
+
+class EnrolmentGate:
+    """ASGI middleware: every request, whatever its path, comes from an enrolled, unrevoked certificate.
+
+    The registered `Device` and the `Peer` go into the scope for the handlers.
+    """
+
+    def __init__(self, app: Any, registry: Registry):
+        self.app = app
+        self.registry = registry
+        self.peers = _Peers()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        der = scope.get(PEER_CERT_KEY)
+        peer = self.peers.get(der) if der else "a client certificate from the device CA is required"
+        problem: str | None = peer if isinstance(peer, str) else None
+        device = None
+        if isinstance(peer, Peer):
+            try:
+                device = self.registry.cached(peer.device_id, peer.serial)
+                if device is None:
+                    device = await run_in_threadpool(self.registry.check, peer.device_id, peer.serial)
+            except NotEnrolled as e:
+                problem = str(e)
+        if problem is not None or device is None:
+            status = 401 if not der else 403
+            body = json.dumps({"detail": problem}).encode()
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app({**scope, DEVICE_KEY: (device, peer)}, receive, send)
+
+
+def _who(request: Request) -> tuple[Device, Peer]:
+    who: tuple[Device, Peer] = request.scope[DEVICE_KEY]
+    return who
+
+
+def create_app(store: HubStore, *, registry: Registry | None = None, enrolled: str | None = None,
+               limits: BodyLimits = DEFAULT_LIMITS, rules: IngestRules = DEFAULT_RULES,
+               admissions_window_s: float = 86_400, max_admissions: int = 10_000) -> FastAPI:
+    """The hub API over `store`; every request is checked against the device registry (`registry`, or
+    one over the same database fed from `enrolled`, a device CA's enrolled.jsonl)."""
+    app = FastAPI(title="Checkpoint reference hub", version="1", docs_url=None, redoc_url=None,
                   description="Visit uploads from enrolled devices (mutual TLS); trust list and status "
-                              "list distribution; time and health.")
-    enrollment = Enrollment(enrolled)
+                              "list distribution; one-request sync rounds; time and health.")
+    registry = registry or Registry(store, enrolled_file=enrolled)
+    # Outermost first: metrics see every answer, refusals by the enrolment gate too.
+    app.add_middleware(EnrolmentGate, registry=registry)
     app.add_middleware(metrics.RequestMetrics)
-    add_round(app, store, lambda request: _device(request, enrollment))
+    add_round(app, store, lambda request: _who(request)[0], admissions_window_s=admissions_window_s,
+              max_admissions=max_admissions)
+    verdicts_rules = rules
 
     @app.get("/v1/health")
     def health() -> dict[str, Any]:
@@ -131,17 +194,14 @@ def create_app(store: HubStore, *, enrolled: str | None = None, limits: BodyLimi
                         "(Content-Encoding: gzip)",
                         "content": {"application/json": {"schema": UploadBatch.model_json_schema()}}}})
     async def upload(request: Request) -> UploadAck:
-        """Store a batch of visits. Idempotent by visit id: duplicates are acknowledged, not stored twice."""
-        device_id = _device(request, enrollment)
-        try:
-            check_content_length(request.headers.get("content-length"), limits)
-            raw = await read_capped(request.stream(), limits)
-        except BodyRefused as e:
-            # Closing the connection stops the sender: the rest of its body is never read.
-            raise HTTPException(e.status, e.detail, headers={"Connection": "close"}) from None
+        """Store a batch of visits. Idempotent per (device, log id, seq): a row already held is acknowledged,
+        not stored twice; a different row under the same key is a reported conflict."""
+        device, peer = _who(request)
+        device_id = device.device_id
+        raw = await _body(request, limits)
 
         def parse_and_store() -> UploadAck:
-            # Off the event loop: inflating, parsing and SQLite never hold up another device's request.
+            # Off the event loop: inflating, parsing and the database never hold up another device's request.
             try:
                 text = decode_body(raw, request.headers.get("content-encoding"), limits)
             except BodyRefused as e:
@@ -154,10 +214,14 @@ def create_app(store: HubStore, *, enrolled: str | None = None, limits: BodyLimi
             others = sorted({r["device_id"] for r in rows} - {device_id})
             if others:
                 raise HTTPException(403, f"device {device_id} may not upload visits of {', '.join(others)}")
-            res = store.upload(device_id, rows)
+            signed = _signed(batch, rows, device_id, peer)
+            res = store.upload(device_id, rows, log_id=batch.log_id, signed=signed,
+                               rules=replace(verdicts_rules, checkpoints=device.checkpoints, site=device.site))
             metrics.visits_ingested(res.stored)
             return UploadAck(device_id=device_id, received=len(rows), stored=res.stored,
-                             duplicates=res.duplicates, acked=res.acked, chain_breaks=res.chain_breaks)
+                             duplicates=res.duplicates, acked=res.acked, chain_breaks=res.chain_breaks,
+                             log_id=res.log_id, conflicts=res.conflicts, refused=res.refused, gaps=res.gaps,
+                             last_seq=res.last_seq, last_chain=res.last_chain)
 
         return await run_in_threadpool(parse_and_store)
 
@@ -165,51 +229,29 @@ def create_app(store: HubStore, *, enrolled: str | None = None, limits: BodyLimi
                                           404: {"description": "nothing published"}})
     def trust_list(request: Request) -> Response:
         """The trust list published last, as its signed JWS document; conditional GET by ETag."""
-        _device(request, enrollment)
-        pub = store.latest("trust")
-        if pub is None:
-            raise HTTPException(404, "no trust list published")
-        if request.headers.get("if-none-match") == pub.etag:
-            return Response(status_code=304, headers={"ETag": pub.etag})
-        return Response(pub.body, media_type="application/json",
-                        headers={"ETag": pub.etag, "X-Version": str(pub.version)})
+        return _conditional(request, store.latest("trust"), "no trust list published")
 
     @app.get("/v1/rules", responses={304: {"description": "not modified (If-None-Match)"},
                                      404: {"description": "nothing published"}})
     def rules_list(request: Request) -> Response:
         """The rules list published last (business rules, rule sets, value sets) as its signed JWS document."""
-        _device(request, enrollment)
-        pub = store.latest("rules")
-        if pub is None:
-            raise HTTPException(404, "no rules list published")
-        if request.headers.get("if-none-match") == pub.etag:
-            return Response(status_code=304, headers={"ETag": pub.etag})
-        return Response(pub.body, media_type="application/json",
-                        headers={"ETag": pub.etag, "X-Version": str(pub.version)})
+        return _conditional(request, store.latest("rules"), "no rules list published")
 
     @app.get("/v1/profiles", responses={304: {"description": "not modified (If-None-Match)"},
                                         404: {"description": "nothing published"}})
     def profiles(request: Request) -> Response:
         """Venue profile overrides published for devices (`{"version", "profiles"}`); conditional GET."""
-        _device(request, enrollment)
-        pub = store.latest("profiles")
-        if pub is None:
-            raise HTTPException(404, "no venue profiles published")
-        if request.headers.get("if-none-match") == pub.etag:
-            return Response(status_code=304, headers={"ETag": pub.etag})
-        return Response(pub.body, media_type="application/json", headers={"ETag": pub.etag})
+        return _conditional(request, store.latest("profiles"), "no venue profiles published")
 
     @app.get("/v1/status")
-    def status_index(request: Request) -> dict[str, int]:
+    def status_index() -> dict[str, int]:
         """Issuers with published status lists and their latest versions."""
-        _device(request, enrollment)
         return store.status_issuers()
 
     @app.get("/v1/status/{issuer}", responses={304: {"description": "already at the latest version"},
                                                404: {"description": "nothing published"}})
-    def status_list(issuer: str, request: Request, since: int | None = None) -> Response:
+    def status_list(issuer: str, since: int | None = None) -> Response:
         """The delta whose base is `since` if one was published, else the latest snapshot."""
-        _device(request, enrollment)
         latest = store.latest("status", issuer)
         if latest is None:
             raise HTTPException(404, f"no status list published for {issuer}")
@@ -224,3 +266,40 @@ def create_app(store: HubStore, *, enrolled: str | None = None, limits: BodyLimi
                                  "X-Base": "" if pub.base is None else str(pub.base)})
 
     return app
+
+
+def _conditional(request: Request, pub: Published | None, missing: str) -> Response:
+    if pub is None:
+        raise HTTPException(404, missing)
+    if request.headers.get("if-none-match") == pub.etag:
+        return Response(status_code=304, headers={"ETag": pub.etag})
+    return Response(pub.body, media_type="application/json",
+                    headers={"ETag": pub.etag, "X-Version": str(pub.version)})
+
+
+async def _body(request: Request, limits: BodyLimits) -> bytes:
+    try:
+        check_content_length(request.headers.get("content-length"), limits)
+        return await read_capped(request.stream(), limits)
+    except BodyRefused as e:
+        # Closing the connection stops the sender: the rest of its body is never read.
+        raise HTTPException(e.status, e.detail, headers={"Connection": "close"}) from None
+
+
+def _signed(batch: UploadBatch, rows: list[dict[str, Any]], device_id: str, peer: Peer) -> tuple[int, str] | None:
+    """The batch's checkpoint, verified with the device certificate's key; a bad one refuses the batch."""
+    from scanner.storage.chain import checkpoint_message, checkpoint_signature_ok
+
+    cp = batch.checkpoint
+    if cp is None:
+        return None
+    if batch.log_id is None:
+        raise HTTPException(422, "a checkpoint needs the batch's log_id")
+    mine = {r["seq"]: r["chain"] for r in rows}
+    if mine.get(cp.seq) != cp.chain:
+        raise HTTPException(422, f"checkpoint at seq {cp.seq} does not match the batch's row there")
+    if not checkpoint_signature_ok(peer.public_key, checkpoint_message(device_id, batch.log_id, cp.seq, cp.chain),
+                                   cp.signature):
+        raise HTTPException(422, f"checkpoint at seq {cp.seq}: the signature does not verify with the device "
+                                 "certificate's key")
+    return cp.seq, cp.chain

@@ -1,59 +1,118 @@
-"""`POST /v1/round`: one request per sync round: the hub's time, which lists changed, and the health record.
+"""`POST /v1/round`: a device's whole poll in one request.
 
-The device sends the versions it holds (`have`: trust list and profiles ETags, status list versions per
-issuer) and its health record; the hub answers with its clock and what changed, and keeps the health
-record (`sync.hub.devicehealth`). A malformed health record never fails the round.
+The device sends the versions it holds (`have`: trust list, venue profiles and rules ETags, status list
+versions per issuer) and its health record. The hub answers with its clock, which lists changed (one
+query over the published heads, so the device fetches only those), and the code ids admitted at the
+device's site recently (gate-to-gate anti-passback, from `site_admissions`); it keeps the health record
+(`sync.hub.devicehealth`) and the device's last contact. A malformed health record never fails the round.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from sync.hub.devicehealth import record_health
 from sync.hub.limits import BodyLimits, BodyRefused, check_content_length, decode_body, read_capped
+from sync.hub.registry import Device
 from sync.hub.store import HubStore
 
-ROUND_LIMITS = BodyLimits(max_body=256 * 1024, max_inflated=256 * 1024, max_items=20_000)
+# A round's body: the versions held and a health record (the agent sends about 1 KiB).
+ROUND_LIMITS = BodyLimits(max_body=256 * 1024, max_inflated=256 * 1024, max_depth=8, max_items=20_000)
 
 
-def changed(store: HubStore, have: Any) -> dict[str, Any]:
-    """Which published lists differ from what the device holds."""
-    have = have if isinstance(have, dict) else {}
-    held_status = have.get("status") if isinstance(have.get("status"), dict) else {}
-    trust, profiles, rules = store.latest("trust"), store.latest("profiles"), store.latest("rules")
-    return {"trust_list": trust is not None and have.get("trust_list") != trust.etag,
-            "profiles": profiles is not None and have.get("profiles") != profiles.etag,
-            "rules": rules is not None and have.get("rules") != rules.etag,
-            "status": sorted(i for i, v in store.status_issuers().items()
-                             if not isinstance(held_status.get(i), int) or held_status[i] < v)}
+class RoundHave(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    trust_list: str | None = Field(default=None, max_length=200)
+    profiles: str | None = Field(default=None, max_length=200)
+    rules: str | None = Field(default=None, max_length=200)
+    status: dict[str, int | None] = Field(default_factory=dict, max_length=1000)
 
 
-def add_round(app: FastAPI, store: HubStore, device_of: Callable[[Request], str]) -> None:
-    @app.post("/v1/round")
-    async def hub_round(request: Request) -> dict[str, Any]:
-        """The hub's time and what changed since the device's versions; stores the device's health record."""
-        device_id = device_of(request)
+class RoundRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    have: RoundHave = Field(default_factory=RoundHave)
+    health: Any = None
+
+
+class RoundChanged(BaseModel):
+    trust_list: bool
+    profiles: bool
+    rules: bool
+    status: list[str]
+
+
+class Admission(BaseModel):
+    code_id: str
+    ts_ms: int
+    device_id: str
+
+
+class RoundAnswer(BaseModel):
+    time: float
+    changed: RoundChanged
+    admissions: list[Admission]
+
+
+def answer_round(store: HubStore, device: Device, req: RoundRequest, *, admissions_window_s: float,
+                 max_admissions: int) -> RoundAnswer:
+    now = time.time()
+    now_ms = int(now * 1000)
+    with store.db.transaction() as tx:
+        heads = store.heads(tx)
+        status = {str(i): int(v) for i, v in tx.execute(
+            "SELECT issuer, MAX(version) FROM published WHERE kind = 'status' GROUP BY issuer")}
+        admissions = [] if not device.site else tx.execute(
+            "SELECT code_id, ts_ms, device_id FROM site_admissions WHERE site = ? AND ts_ms >= ? "
+            f"ORDER BY ts_ms DESC LIMIT {int(max_admissions)}",
+            (device.site, now_ms - int(admissions_window_s * 1000)))
+        tx.execute("UPDATE devices SET last_seen_ms = ? WHERE device_id = ?", (now_ms, device.device_id))
+    if req.health is not None:
+        record_health(store, device.device_id, req.health, now=now)
+
+    def differs(kind: str, etag: str | None) -> bool:
+        head = heads.get((kind, ""))
+        return head is not None and head[1] != etag
+
+    held = req.have.status
+    return RoundAnswer(time=time.time(), changed=RoundChanged(
+        trust_list=differs("trust", req.have.trust_list), profiles=differs("profiles", req.have.profiles),
+        rules=differs("rules", req.have.rules),
+        status=sorted(i for i, v in status.items() if held.get(i) is None or v > (held[i] or 0))),
+        admissions=[Admission(code_id=c, ts_ms=int(t), device_id=d) for c, t, d in admissions])
+
+
+def add_round(app: FastAPI, store: HubStore, device_of: Callable[[Request], Device], *,
+              admissions_window_s: float = 86_400, max_admissions: int = 10_000) -> None:
+    @app.post("/v1/round", response_model=RoundAnswer, openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": RoundRequest.model_json_schema()}}}})
+    async def hub_round(request: Request) -> RoundAnswer:
+        """The hub's time, which lists changed since the device's versions, the admissions at its site;
+        stores the device's health record."""
+        device = device_of(request)
         try:
             check_content_length(request.headers.get("content-length"), ROUND_LIMITS)
             raw = await read_capped(request.stream(), ROUND_LIMITS)
-            text = decode_body(raw, request.headers.get("content-encoding"), ROUND_LIMITS)
         except BodyRefused as e:
             raise HTTPException(e.status, e.detail, headers={"Connection": "close"}) from None
-        try:
-            body = json.loads(text)
-        except ValueError:
-            raise HTTPException(422, "round body is not JSON") from None
-        if not isinstance(body, dict):
-            raise HTTPException(422, "round body is not a JSON object")
 
-        def work() -> dict[str, Any]:
-            record_health(store, device_id, body.get("health"))
-            return {"time": time.time(), "changed": changed(store, body.get("have")), "admissions": []}
+        def work() -> RoundAnswer:
+            try:
+                text = decode_body(raw, request.headers.get("content-encoding"), ROUND_LIMITS)
+                req = RoundRequest.model_validate_json(text)
+            except BodyRefused as e:
+                raise HTTPException(e.status, e.detail) from None
+            except ValidationError as e:
+                raise HTTPException(422, e.errors(include_url=False, include_input=False)) from None
+            return answer_round(store, device, req, admissions_window_s=admissions_window_s,
+                                max_admissions=max_admissions)
 
         return await run_in_threadpool(work)

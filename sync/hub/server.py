@@ -10,6 +10,7 @@ device CA (`ssl.CERT_REQUIRED`), so a connection without a valid certificate nev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import sys
@@ -75,38 +76,29 @@ def listening_socket(host: str, port: int) -> socket.socket:
 class OperatorListener:
     """The operator pages' own listener: plain HTTP, or TLS without client certificates."""
 
-    app: Any
     host: str
     port: int
     certfile: str | None = None
     keyfile: str | None = None
 
 
-def _start_operator(op: OperatorListener, announce: Callable[[str], None], log_level: str) -> Any:
+def _start_operator(app: Any, sock: socket.socket, op: OperatorListener, log_level: str) -> Any:
     """Serve the operator app from a thread (uvicorn leaves signal handling to the main server)."""
     import uvicorn
 
-    sock = listening_socket(op.host, op.port)
-    shown = f"[{op.host}]" if sock.family == socket.AF_INET6 else op.host
-    server = uvicorn.Server(uvicorn.Config(op.app, log_level=log_level, access_log=False, timeout_keep_alive=30,
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, timeout_keep_alive=30,
                                            timeout_graceful_shutdown=2, ssl_certfile=op.certfile,
                                            ssl_keyfile=op.keyfile))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="operator", daemon=True)
     thread.start()
-    announce(f"operator pages on {'https' if op.certfile else 'http'}://{shown}:{sock.getsockname()[1]}")
     return server, thread
 
 
-def serve(app: Any, *, host: str, port: int, certfile: str, keyfile: str, device_ca: str,
-          announce: Callable[[str], None] | None = None, log_level: str = "warning",
-          operator: OperatorListener | None = None) -> None:
-    """Bind, announce the URL (port 0 picks a free port), then serve until SIGINT/SIGTERM."""
+def _run(apps: tuple[Any, Any], sock: socket.socket, op_sock: socket.socket | None, *, certfile: str,
+         keyfile: str, device_ca: str, log_level: str, operator: OperatorListener | None) -> None:
     import uvicorn
 
-    say = announce or (lambda line: print(line, flush=True, file=sys.stdout))
-    sock = listening_socket(host, port)
-    bound = sock.getsockname()[1]
-    family = sock.family
+    app, op_app = apps
     config = uvicorn.Config(app, http=PeerCertProtocol, ssl_certfile=certfile, ssl_keyfile=keyfile,
                             ssl_cert_reqs=ssl.CERT_REQUIRED, ssl_ca_certs=device_ca,
                             ssl_context_factory=_no_tickets, log_level=log_level, access_log=False,
@@ -114,12 +106,88 @@ def serve(app: Any, *, host: str, port: int, certfile: str, keyfile: str, device
                             # In-flight uploads finish (each commits in one step); idle TLS keep-alive
                             # connections are not waited for beyond this.
                             timeout_graceful_shutdown=2)
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
-    say(f"hub listening on https://{shown}:{bound}")
-    op = _start_operator(operator, say, log_level) if operator else None
+    op = _start_operator(op_app, op_sock, operator, log_level) if op_app and op_sock and operator else None
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         if op:
             op[0].should_exit = True
             op[1].join(5)
+
+
+def _shown(sock: socket.socket, host: str) -> str:
+    return f"[{host}]" if sock.family == socket.AF_INET6 else host
+
+
+def serve(make_apps: Callable[[], tuple[Any, Any]], *, host: str, port: int, certfile: str, keyfile: str,
+          device_ca: str, workers: int = 1, announce: Callable[[str], None] | None = None,
+          log_level: str = "warning", operator: OperatorListener | None = None) -> None:
+    """Bind, announce the URLs (port 0 picks a free port), then serve until SIGINT/SIGTERM.
+
+    `make_apps()` builds (device API app, operator app or None) for one serving process. With `workers`
+    > 1 the parent forks that many processes sharing the listening sockets (the kernel spreads
+    connections over them); each builds its apps after the fork (its own database pool). A worker that
+    dies is replaced; SIGTERM to the parent stops them all.
+    """
+    say = announce or (lambda line: print(line, flush=True, file=sys.stdout))
+    sock = listening_socket(host, port)
+    say(f"hub listening on https://{_shown(sock, host)}:{sock.getsockname()[1]}")
+    op_sock = None
+    if operator is not None:
+        op_sock = listening_socket(operator.host, operator.port)
+        say(f"operator pages on {'https' if operator.certfile else 'http'}://{_shown(op_sock, operator.host)}:"
+            f"{op_sock.getsockname()[1]}")
+    opts: dict[str, Any] = {"certfile": certfile, "keyfile": keyfile, "device_ca": device_ca, "log_level": log_level,
+            "operator": operator}
+    if workers <= 1:
+        _run(make_apps(), sock, op_sock, **opts)
+        return
+    _supervise(make_apps, sock, op_sock, workers, opts)
+
+
+def _supervise(make_apps: Callable[[], tuple[Any, Any]], sock: socket.socket, op_sock: socket.socket | None,
+               workers: int, opts: dict[str, Any]) -> None:
+    import os
+    import signal
+    import time
+
+    stopping = False
+
+    def spawn() -> int:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                _run(make_apps(), sock, op_sock, **opts)
+            except BaseException as e:  # a child must never return into the parent's code
+                print(f"hub worker {os.getpid()}: {e}", file=sys.stderr, flush=True)
+                code = 1
+            finally:
+                os._exit(code)
+        return pid
+
+    def stop(_sig: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    children: set[int] = {spawn() for _ in range(workers)}
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while children:
+        try:
+            pid, _status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        children.discard(pid)
+        if not stopping:
+            time.sleep(0.5)  # a worker that fails at once must not spin the supervisor
+            children.add(spawn())

@@ -1,21 +1,19 @@
-"""The hub's database: uploaded visits (per device, with chain checks) and published trust/status lists.
+"""The hub's store: the database opened and migrated, published lists, visit queries, gaps and retention.
 
-SQLite by default. The SQL is kept portable to PostgreSQL, the planned production store: only
-`TEXT`/`BIGINT` columns, `?` placeholders (a PostgreSQL port swaps them for `%s`), `INSERT … ON CONFLICT
-DO NOTHING`, no SQLite-only functions, and the schema version in a `schema_version` table rather
-than `PRAGMA user_version`.
+One `HubStore` per process over a `Database` (`sync/hub/db.py`: SQLite file or PostgreSQL). Nothing a
+request needs lives only in this process: published lists, their ETags, the device registry and each
+log's head are read from the database, so any number of hub processes can serve the same devices.
 
-Uploads are idempotent by visit id: a visit already held is reported as a duplicate and not stored
-again. Each stored row is checked against the device's hash chain (`scanner/storage/chain.py`): its
-hash must match its content and it must link to the device's previous row when the hub holds that
-one; a row failing either is stored (the evidence is kept) and flagged with `chain_ok = 0`.
+Uploads are stored by `sync/hub/ingest.py` (`HubStore.upload` delegates to it). Visit queries page by
+keyset on (device, log id, seq), never by OFFSET, so the last page costs what the first does; counts
+are SQL `COUNT(*)`. Retention drops whole day partitions on PostgreSQL and deletes old rows on SQLite.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -23,48 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scanner.storage.chain import ROW_FIELDS, chain_hash
+from scanner.storage.chain import BOOL_FIELDS, ROW_FIELDS
 from sync.errors import HubStoreError
+from sync.hub.db import POSTGRESQL, SQLITE, Database, Tx, migrate, open_database, schema_version
+from sync.hub.schema import MIGRATIONS, missing_visit_columns
 
-SCHEMA = [
-    """CREATE TABLE schema_version (version BIGINT NOT NULL)""",
-    """CREATE TABLE visits (
-        device_id TEXT NOT NULL, seq BIGINT NOT NULL, visit_id TEXT NOT NULL UNIQUE, ts_ms BIGINT NOT NULL,
-        checkpoint_id TEXT NOT NULL, profile TEXT NOT NULL, clock_trusted BIGINT NOT NULL, format TEXT,
-        issuer TEXT, code_id TEXT, subject TEXT, code_type TEXT, verdict TEXT NOT NULL, status TEXT,
-        admit BIGINT NOT NULL, tone TEXT NOT NULL, guardian BIGINT NOT NULL, trust_list_version BIGINT,
-        status_list_version BIGINT, latency_ms BIGINT NOT NULL, extra TEXT NOT NULL,
-        prev_chain TEXT NOT NULL, chain TEXT NOT NULL, chain_ok BIGINT NOT NULL, chain_problem TEXT,
-        received_ms BIGINT NOT NULL,
-        PRIMARY KEY (device_id, seq))""",
-    """CREATE INDEX visits_device_ts ON visits (device_id, ts_ms)""",
-    """CREATE TABLE published (
-        kind TEXT NOT NULL, issuer TEXT NOT NULL, version BIGINT NOT NULL, base BIGINT,
-        etag TEXT NOT NULL, body TEXT NOT NULL, published_ms BIGINT NOT NULL,
-        PRIMARY KEY (kind, issuer, version))""",
-    """INSERT INTO schema_version (version) VALUES (1)""",
-]
-# Appended steps: `MIGRATIONS[N-2]` brings a database from version N-1 to N.
-MIGRATIONS = [
-    [  # 2: device health (latest record per device, and a thinned recent history)
-        """CREATE TABLE device_health (
-            device_id TEXT PRIMARY KEY, received_ms BIGINT NOT NULL, record TEXT NOT NULL)""",
-        """CREATE TABLE device_health_history (
-            device_id TEXT NOT NULL, received_ms BIGINT NOT NULL, record TEXT NOT NULL,
-            PRIMARY KEY (device_id, received_ms))""",
-    ],
-]
-STORED_FIELDS = (*ROW_FIELDS, "chain_ok", "chain_problem", "received_ms")
-_INSERT = (f"INSERT INTO visits ({', '.join(STORED_FIELDS)}) VALUES ({', '.join('?' * len(STORED_FIELDS))}) "
-           "ON CONFLICT DO NOTHING")
-
-
-@dataclass(frozen=True)
-class UploadResult:
-    stored: int
-    duplicates: int
-    acked: list[str]
-    chain_breaks: list[dict[str, Any]]
+STORED_FIELDS: tuple[str, ...] = ("log_id", *ROW_FIELDS, "chain_ok", "chain_problem", "received_ms")
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -77,176 +40,230 @@ class Published:
     body: str
 
 
-class HubStore:
-    def __init__(self, path: str | Path):
-        self.path = str(path)
-        self._lock = threading.Lock()
-        try:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            self._conn.row_factory = sqlite3.Row
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            exists = self._conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
-            if not exists:
-                self._conn.execute("BEGIN IMMEDIATE")
-                for stmt in SCHEMA:
-                    self._conn.execute(stmt)
-                self._conn.execute("COMMIT")
-            self._migrate()
-        except sqlite3.Error as e:
-            raise HubStoreError(f"hub database {self.path}: {e}") from e
+@dataclass(frozen=True)
+class Page:
+    """One page of visits and the cursor that continues after it (None at the end)."""
 
-    def _migrate(self) -> None:
-        version = int(self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
-        if version > len(MIGRATIONS) + 1:
-            raise HubStoreError(f"hub database {self.path}: schema version {version} is newer than this "
-                                "software: refusing to touch it")
-        for target in range(version + 1, len(MIGRATIONS) + 2):
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for stmt in MIGRATIONS[target - 2]:
-                    self._conn.execute(stmt)
-                self._conn.execute("UPDATE schema_version SET version = ?", (target,))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
+    rows: list[dict[str, Any]]
+    after: tuple[str, str, int] | None
+
+
+def day_of(ts_ms: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).date()
+
+
+def partition_name(day: dt.date) -> str:
+    return f"visits_p{day:%Y%m%d}"
+
+
+class HubStore:
+    """`HubStore(url)`: a file path, `sqlite:///…` or `postgresql://…`. `create=False` for read-only commands:
+    a missing SQLite file is refused (never created), an unmigrated database too."""
+
+    def __init__(self, url: str | Path, *, create: bool = True, pool_size: int = 8):
+        self.url = str(url)
+        self.db: Database = open_database(url, create=create, pool_size=pool_size)
+        self.dialect = self.db.dialect
+        try:
+            if create:
+                migrate(self.db, MIGRATIONS)
+            self._check_schema(create)
+        except BaseException:
+            self.db.close()
+            raise
+        # Days whose visit partition this process has seen exist (PostgreSQL); only saves a catalog query.
+        self._days: set[dt.date] = set()
+        self._days_lock = threading.Lock()
+
+    def _check_schema(self, create: bool) -> None:
+        with self.db.read() as tx:
+            version = schema_version(tx)
+            if version < MIGRATIONS[-1].version and not create:
+                raise HubStoreError(f"hub database {self.url}: schema version {version}, this software needs "
+                                    f"{MIGRATIONS[-1].version}: run `checkpoint hub migrate --db …` first")
+            missing = missing_visit_columns(tx)
+        if missing:
+            raise HubStoreError(f"hub database {self.url}: the visits table has no column for "
+                                f"{', '.join(missing)} (declared in VISIT_FIELDS): add a migration step in "
+                                "sync/hub/schema.py")
 
     def close(self) -> None:
-        self._conn.close()
+        self.db.close()
 
-    # -- visits -------------------------------------------------------------------------------------
-
-    def upload(self, device_id: str, rows: Sequence[dict[str, Any]],
-               now: float | None = None) -> UploadResult:
-        """Store a device's batch in one transaction; duplicates by visit id are acked, not stored."""
-        received = int((time.time() if now is None else now) * 1000)
-        ordered = sorted(rows, key=lambda r: r["seq"])
-        ids = [r["visit_id"] for r in ordered]
-        with self._lock:
-            c = self._conn
-            try:
-                c.execute("BEGIN IMMEDIATE")
-                try:
-                    held: set[str] = set()
-                    for i in range(0, len(ids), 500):
-                        chunk = ids[i:i + 500]
-                        held.update(r[0] for r in c.execute(
-                            f"SELECT visit_id FROM visits WHERE visit_id IN ({', '.join('?' * len(chunk))})",
-                            chunk))
-                    fresh = [r for r in ordered if r["visit_id"] not in held]
-                    prev_by_seq: dict[int, str] = {}
-                    if fresh:
-                        seqs = sorted({r["seq"] - 1 for r in fresh})
-                        for i in range(0, len(seqs), 500):
-                            chunk_s = seqs[i:i + 500]
-                            prev_by_seq.update((int(r[0]), str(r[1])) for r in c.execute(
-                                f"SELECT seq, chain FROM visits WHERE device_id = ? AND seq IN "
-                                f"({', '.join('?' * len(chunk_s))})", [device_id, *chunk_s]))
-                    breaks: list[dict[str, Any]] = []
-                    values = []
-                    for r in fresh:
-                        problem = None
-                        if chain_hash(r["prev_chain"], r) != r["chain"]:
-                            problem = "content does not match its hash"
-                        elif r["seq"] - 1 in prev_by_seq and prev_by_seq[r["seq"] - 1] != r["prev_chain"]:
-                            problem = "does not link to the previous row"
-                        prev_by_seq[r["seq"]] = r["chain"]
-                        if problem:
-                            breaks.append({"visit_id": r["visit_id"], "seq": r["seq"], "problem": problem})
-                        row = {**r, "extra": json.dumps(r["extra"], sort_keys=True, ensure_ascii=False),
-                               "chain_ok": 0 if problem else 1, "chain_problem": problem,
-                               "received_ms": received}
-                        values.append([row[f] for f in STORED_FIELDS])
-                    before = c.total_changes
-                    c.executemany(_INSERT, values)
-                    stored = c.total_changes - before
-                    c.execute("COMMIT")
-                except BaseException:
-                    if c.in_transaction:
-                        c.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as e:
-                raise HubStoreError(f"hub database {self.path}: cannot store visits: {e}") from e
-        # A (device, seq) already held under another visit id is not stored: report it as a break.
-        if stored != len(fresh):
-            have = self._existing_ids([r["visit_id"] for r in fresh])
-            for r in fresh:
-                if r["visit_id"] not in have:
-                    breaks.append({"visit_id": r["visit_id"], "seq": r["seq"],
-                                   "problem": "sequence number already used by another visit"})
-            acked = [i for i in ids if i in have or i in held]
-        else:
-            acked = ids
-        return UploadResult(stored, len(held), acked, breaks)
-
-    def _existing_ids(self, ids: Sequence[str]) -> set[str]:
-        out: set[str] = set()
-        for i in range(0, len(ids), 500):
-            chunk = list(ids[i:i + 500])
-            out.update(r[0] for r in self._query(
-                f"SELECT visit_id FROM visits WHERE visit_id IN ({', '.join('?' * len(chunk))})", chunk))
-        return out
-
-    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, args).fetchall()
-            except sqlite3.Error as e:
-                raise HubStoreError(f"hub database {self.path}: {e}") from e
+    # -- plain statements for the hub's read-side modules (operator pages, device health) ---------------
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of a read-only statement (portable SQL, `?` placeholders), for the hub's read-side modules."""
-        return [tuple(r) for r in self._query(sql, args)]
+        """Rows of a read-only statement (portable SQL, `?` placeholders)."""
+        with self.db.read() as tx:
+            return tx.execute(sql, args)
 
     def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """Run statements in one transaction (all or none)."""
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for sql, args in statements:
-                        self._conn.execute(sql, args)
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as e:
-                raise HubStoreError(f"hub database {self.path}: {e}") from e
+        with self.db.transaction() as tx:
+            for sql, args in statements:
+                tx.execute(sql, args)
 
-    def visits(self, device_id: str | None = None, since_ms: int | None = None) -> Iterator[dict[str, Any]]:
-        """Stored visits, per device in sequence order, paged."""
-        after: tuple[str, int] = ("", -1)
+    # -- visits: upload (sync/hub/ingest.py) and partitions -----------------------------------------------
+
+    def upload(self, device_id: str, rows: Sequence[dict[str, Any]], now: float | None = None, **kw: Any) -> Any:
+        """Store a device's batch; see `sync.hub.ingest.store_batch`."""
+        from sync.hub.ingest import store_batch
+
+        return store_batch(self, device_id, rows, now=now, **kw)
+
+    def ensure_partitions(self, days: set[dt.date]) -> None:
+        """Create the day partitions of `visits` that do not exist yet (PostgreSQL; nothing on SQLite)."""
+        if self.dialect != POSTGRESQL:
+            return
+        with self._days_lock:
+            todo = sorted(days - self._days)
+        if not todo:
+            return
+        with self.db.transaction() as tx:
+            tx.lock("visits-partitions")
+            for day in todo:
+                lo = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() * 1000)
+                tx.execute(f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF visits "
+                           f"FOR VALUES FROM ({lo}) TO ({lo + DAY_MS})")
+        with self._days_lock:
+            self._days.update(todo)
+
+    def forget_partitions(self) -> None:
+        with self._days_lock:
+            self._days.clear()
+
+    # -- visits: queries ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _where(device_id: str | None, since_ms: int | None, until_ms: int | None) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if device_id is not None:
+            clauses.append("device_id = ?")
+            args.append(device_id)
+        if since_ms is not None:
+            clauses.append("ts_ms >= ?")
+            args.append(since_ms)
+        if until_ms is not None:
+            clauses.append("ts_ms < ?")
+            args.append(until_ms)
+        return " AND ".join(clauses) or "1 = 1", args
+
+    def page(self, device_id: str | None = None, since_ms: int | None = None, until_ms: int | None = None, *,
+             after: tuple[str, str, int] | None = None, limit: int = 1000) -> Page:
+        """Visits in (device, log id, seq) order after the keyset cursor `after`."""
+        where, args = self._where(device_id, since_ms, until_ms)
+        if after is not None:
+            # Row-value comparison is what both engines turn into an index range scan.
+            where += " AND (device_id, log_id, seq) > (?, ?, ?)"
+            args += list(after)
+        sql = (f"SELECT {', '.join(STORED_FIELDS)} FROM visits WHERE {where} "
+               f"ORDER BY device_id, log_id, seq LIMIT {int(limit)}")
+        with self.db.read() as tx:
+            rows = tx.execute(sql, args)
+        out = [self._row(r) for r in rows]
+        last = (out[-1]["device_id"], out[-1]["log_id"], out[-1]["seq"]) if len(out) == limit else None
+        return Page(out, last)
+
+    @staticmethod
+    def _row(r: Sequence[Any]) -> dict[str, Any]:
+        d = dict(zip(STORED_FIELDS, r, strict=True))
+        d["extra"] = json.loads(d["extra"])
+        for name in (*BOOL_FIELDS, "chain_ok"):
+            d[name] = bool(d[name])
+        return d
+
+    def visits(self, device_id: str | None = None, since_ms: int | None = None,
+               until_ms: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every matching visit, per device and log in sequence order, fetched a page at a time."""
+        after = None
         while True:
-            sql = (f"SELECT {', '.join(STORED_FIELDS)} FROM visits WHERE (device_id > ? OR "
-                   "(device_id = ? AND seq > ?))")
-            args: list[Any] = [after[0], after[0], after[1]]
-            if device_id is not None:
-                sql += " AND device_id = ?"
-                args.append(device_id)
-            if since_ms is not None:
-                sql += " AND ts_ms >= ?"
-                args.append(since_ms)
-            batch = self._query(sql + " ORDER BY device_id, seq LIMIT 1000", args)
-            if not batch:
+            page = self.page(device_id, since_ms, until_ms, after=after)
+            yield from page.rows
+            if page.after is None:
                 return
-            for r in batch:
-                d = dict(r)
-                d["extra"] = json.loads(d["extra"])
-                for name in ("clock_trusted", "admit", "guardian", "chain_ok"):
-                    d[name] = bool(d[name])
-                yield d
-            after = (batch[-1]["device_id"], batch[-1]["seq"])
+            after = page.after
 
-    def count(self, device_id: str | None = None) -> int:
-        if device_id is None:
-            return int(self._query("SELECT COUNT(*) FROM visits")[0][0])
-        return int(self._query("SELECT COUNT(*) FROM visits WHERE device_id = ?", (device_id,))[0][0])
+    def count(self, device_id: str | None = None, since_ms: int | None = None,
+              until_ms: int | None = None) -> int:
+        where, args = self._where(device_id, since_ms, until_ms)
+        with self.db.read() as tx:
+            return int(tx.execute(f"SELECT COUNT(*) FROM visits WHERE {where}", args)[0][0])
+
+    def count_flagged(self, device_id: str | None = None, since_ms: int | None = None,
+                      until_ms: int | None = None) -> int:
+        where, args = self._where(device_id, since_ms, until_ms)
+        with self.db.read() as tx:
+            return int(tx.execute(f"SELECT COUNT(*) FROM visits WHERE {where} AND chain_ok = 0", args)[0][0])
+
+    def logs(self, device_id: str | None = None) -> list[dict[str, Any]]:
+        """Each log the hub holds rows of: its head, its signed checkpoint, and the missing seq ranges."""
+        sql = ("SELECT device_id, log_id, last_seq, last_chain, contiguous_seq, signed_seq, signed_chain "
+               "FROM logs" + (" WHERE device_id = ?" if device_id else "") + " ORDER BY device_id, log_id")
+        with self.db.read() as tx:
+            heads = tx.execute(sql, [device_id] if device_id else [])
+            out = []
+            for d, log_id, last, chain, contiguous, sseq, schain in heads:
+                out.append({"device_id": d, "log_id": log_id, "last_seq": last, "last_chain": chain,
+                            "signed_seq": sseq, "signed_chain": schain,
+                            "gaps": log_gaps(tx, d, log_id, contiguous, last)})
+        return out
+
+    def refusals(self, device_id: str | None = None) -> list[dict[str, Any]]:
+        sql = ("SELECT device_id, log_id, seq, visit_id, ts_ms, reason, received_ms FROM visit_refusals"
+               + (" WHERE device_id = ?" if device_id else "") + " ORDER BY device_id, log_id, seq")
+        names = ("device_id", "log_id", "seq", "visit_id", "ts_ms", "reason", "received_ms")
+        with self.db.read() as tx:
+            return [dict(zip(names, r, strict=True)) for r in tx.execute(sql, [device_id] if device_id else [])]
+
+    def conflicts(self, device_id: str | None = None) -> list[dict[str, Any]]:
+        sql = ("SELECT device_id, log_id, seq, visit_id, chain, held_chain, received_ms FROM visit_conflicts"
+               + (" WHERE device_id = ?" if device_id else "") + " ORDER BY device_id, log_id, seq")
+        names = ("device_id", "log_id", "seq", "visit_id", "chain", "held_chain", "received_ms")
+        with self.db.read() as tx:
+            return [dict(zip(names, r, strict=True)) for r in tx.execute(sql, [device_id] if device_id else [])]
+
+    # -- retention ----------------------------------------------------------------------------------
+
+    def retain(self, days: int, now: float | None = None) -> int:
+        """Remove visits (and refusals, conflicts, site admissions) older than `days` whole days.
+
+        PostgreSQL drops each day partition entirely before the cut-off day (returns partitions dropped);
+        SQLite deletes the rows (returns rows deleted).
+        """
+        if days <= 0:
+            return 0
+        cut_day = day_of(int((time.time() if now is None else now) * 1000)) - dt.timedelta(days=days)
+        cutoff = int(dt.datetime(cut_day.year, cut_day.month, cut_day.day, tzinfo=dt.UTC).timestamp() * 1000)
+        removed = 0
+        with self.db.transaction() as tx:
+            if tx.dialect == POSTGRESQL:
+                tx.lock("visits-partitions")
+                for (name,) in tx.execute(
+                        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'visits'"):
+                    if name.startswith("visits_p") and name[8:] < f"{cut_day:%Y%m%d}":
+                        tx.execute(f"DROP TABLE {name}")
+                        removed += 1
+            else:
+                before = tx.execute("SELECT COUNT(*) FROM visits WHERE ts_ms < ?", (cutoff,))[0][0]
+                tx.execute("DELETE FROM visits WHERE ts_ms < ?", (cutoff,))
+                removed = int(before)
+            tx.execute("DELETE FROM visit_refusals WHERE received_ms < ?", (cutoff,))
+            tx.execute("DELETE FROM visit_conflicts WHERE received_ms < ?", (cutoff,))
+            tx.execute("DELETE FROM site_admissions WHERE ts_ms < ?", (cutoff,))
+        if self.dialect == POSTGRESQL:
+            self.forget_partitions()
+        return removed
+
+    def size_bytes(self) -> int:
+        """Bytes the database takes on disk (for the benchmark and the operator)."""
+        with self.db.read() as tx:
+            if tx.dialect == SQLITE:
+                pages = tx.execute("PRAGMA page_count")[0][0]
+                size = tx.execute("PRAGMA page_size")[0][0]
+                return int(pages) * int(size)
+            return int(tx.execute("SELECT pg_database_size(current_database())")[0][0])
 
     # -- published lists ----------------------------------------------------------------------------
 
@@ -254,24 +271,21 @@ class HubStore:
                 now: float | None = None) -> Published:
         etag = f'"{kind[0]}{version}-{hashlib.sha256(body.encode()).hexdigest()[:16]}"'
         at = int((time.time() if now is None else now) * 1000)
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                self._conn.execute("DELETE FROM published WHERE kind = ? AND issuer = ? AND version = ?",
-                                   (kind, issuer, version))
-                self._conn.execute(
-                    "INSERT INTO published (kind, issuer, version, base, etag, body, published_ms) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)", (kind, issuer, version, base, etag, body, at))
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as e:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise HubStoreError(f"hub database {self.path}: cannot publish: {e}") from e
+        with self.db.transaction() as tx:
+            tx.lock(f"publish:{kind}:{issuer}")
+            # The operator's last word wins even within one millisecond of the previous publication.
+            prev = tx.execute("SELECT MAX(published_ms) FROM published WHERE kind = ? AND issuer = ?",
+                              (kind, issuer))[0][0]
+            at = max(at, int(prev or 0) + 1)
+            tx.execute("DELETE FROM published WHERE kind = ? AND issuer = ? AND version = ?", (kind, issuer, version))
+            tx.execute("INSERT INTO published (kind, issuer, version, base, etag, body, published_ms) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)", (kind, issuer, version, base, etag, body, at))
         return Published(kind, issuer, version, base, etag, body)
 
     def _published(self, where: str, args: Sequence[Any]) -> Published | None:
-        rows = self._query(f"SELECT kind, issuer, version, base, etag, body FROM published WHERE {where} "
-                           "ORDER BY published_ms DESC, version DESC LIMIT 1", args)
+        with self.db.read() as tx:
+            rows = tx.execute(f"SELECT kind, issuer, version, base, etag, body FROM published WHERE {where} "
+                              "ORDER BY published_ms DESC, version DESC LIMIT 1", args)
         return Published(*rows[0]) if rows else None
 
     def latest(self, kind: str, issuer: str = "") -> Published | None:
@@ -285,5 +299,33 @@ class HubStore:
         return self._published("kind = 'status' AND issuer = ? AND base IS NULL", (issuer,))
 
     def status_issuers(self) -> dict[str, int]:
-        rows = self._query("SELECT issuer, MAX(version) FROM published WHERE kind = 'status' GROUP BY issuer")
+        with self.db.read() as tx:
+            rows = tx.execute("SELECT issuer, MAX(version) FROM published WHERE kind = 'status' GROUP BY issuer")
         return {str(r[0]): int(r[1]) for r in rows}
+
+    def heads(self, tx: Tx) -> dict[tuple[str, str], tuple[int, str]]:
+        """(kind, issuer) -> (version, etag) of what each kind published last; one query, no bodies."""
+        rows = tx.execute(
+            "SELECT p.kind, p.issuer, p.version, p.etag FROM published p JOIN (SELECT kind, issuer, "
+            "MAX(published_ms) AS at FROM published GROUP BY kind, issuer) m ON m.kind = p.kind "
+            "AND m.issuer = p.issuer AND m.at = p.published_ms")
+        return {(str(k), str(i)): (int(v), str(e)) for k, i, v, e in rows}
+
+
+def log_gaps(tx: Tx, device_id: str, log_id: str, from_seq: int, last_seq: int) -> list[tuple[int, int]]:
+    """Missing seq ranges (inclusive) of one log after `from_seq` (below it every seq is known held)."""
+    rows = tx.execute(
+        "SELECT seq, nxt FROM (SELECT seq, LEAD(seq) OVER (ORDER BY seq) AS nxt FROM ("
+        "SELECT seq FROM visits WHERE device_id = ? AND log_id = ? AND seq >= ? UNION ALL "
+        "SELECT seq FROM visit_refusals WHERE device_id = ? AND log_id = ? AND seq >= ?) s) t "
+        "WHERE nxt > seq + 1 ORDER BY seq LIMIT 1000",
+        (device_id, log_id, from_seq, device_id, log_id, from_seq))
+    gaps = [(int(a) + 1, int(b) - 1) for a, b in rows]
+    if from_seq == 0:
+        first = tx.execute("SELECT MIN(seq) FROM (SELECT seq FROM visits WHERE device_id = ? AND log_id = ? "
+                           "UNION ALL SELECT seq FROM visit_refusals WHERE device_id = ? AND log_id = ?) s",
+                           (device_id, log_id, device_id, log_id))[0][0]
+        if first is not None and int(first) > 1:
+            gaps.insert(0, (1, int(first) - 1))
+    del last_seq  # rows beyond the hub's last seq are unknown, not missing
+    return gaps

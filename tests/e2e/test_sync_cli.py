@@ -65,7 +65,7 @@ timeout = 30
     log = VisitLog(data / "visits.sqlite")
     ids = [log.append(VisitRecord.from_decision(decisions[i % len(decisions)], device_id="gate-e2e",
                                                 checkpoint_id="east-entrance", clock_trusted=True,
-                                                latency_ms=3, at=world.now + i)).visit_id
+                                                latency_ms=3, at=world.now - N + i)).visit_id
            for i in range(N)]
     log.close()
     offline = checkpoint("sync", "--once", "--config", str(config), timeout=120)
@@ -76,7 +76,7 @@ timeout = 30
     assert checkpoint("hub", "publish-trust-list", "--db", str(hub_db), str(world.trust_list_path)).returncode == 0
     for p in world.status_list_paths:
         assert checkpoint("hub", "publish-status-list", "--db", str(hub_db), str(p)).returncode == 0
-    with HubProcess(hub_db, pki, enrolled=True) as hub:
+    with HubProcess(hub_db, pki) as hub:
         config.write_text(config.read_text().replace("https://127.0.0.1:1", hub.url))
         out = checkpoint("sync", "--once", "--config", str(config))
         assert out.returncode == 0, out.stderr

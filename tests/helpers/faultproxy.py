@@ -58,13 +58,13 @@ def make_pki(directory: Path, device_id: str = "dev-1") -> Pki:
 class HubProcess:
     """`python -m sync.hub serve` on 127.0.0.1, port 0; the URL is read from its first output line."""
 
-    def __init__(self, db: Path, pki: Pki, *, enrolled: bool = False, operator_config: Path | None = None,
+    def __init__(self, db: Path | str, pki: Pki, *, operator_config: Path | None = None,
                  extra: tuple[str, ...] = ()):
+        # `db` is a SQLite path or a postgresql:// URL. Devices enrolled on the test CA are registered
+        # on the hub from its enrolled.jsonl, also those enrolled while the hub runs.
         args = [sys.executable, "-m", "sync.hub", "serve", "--db", str(db), "--host", "127.0.0.1",
                 "--port", "0", "--cert", str(pki.hub_cert), "--key", str(pki.hub_key),
-                "--device-ca", str(pki.ca), *extra]
-        if enrolled:
-            args += ["--enrolled", str(pki.ca_dir / "enrolled.jsonl")]
+                "--device-ca", str(pki.ca), "--enrolled", str(pki.ca_dir / "enrolled.jsonl"), *extra]
         if operator_config:
             args += ["--operator-listen", "127.0.0.1:0", "--operator-config", str(operator_config)]
         self.operator_url: str | None = None

@@ -63,10 +63,11 @@ def search_visits(store: HubStore, device_id: str, since_ms: int, until_ms: int)
              "admit": bool(r[5]), "tone": r[6], "chain_ok": bool(r[7]), "extra": json.loads(r[8])}
             for r in store.query(
                 "SELECT seq, visit_id, ts_ms, checkpoint_id, verdict, admit, tone, chain_ok, extra "
-                f"FROM visits {where} ORDER BY seq LIMIT ?", (*args, SEARCH_LIMIT))]
+                f"FROM visits {where} ORDER BY log_id, seq LIMIT ?", (*args, SEARCH_LIMIT))]
     gaps = [(int(a), int(b)) for a, b in store.query(
-        "SELECT prev + 1, seq - 1 FROM (SELECT seq, LAG(seq) OVER (ORDER BY seq) AS prev "
-        f"FROM visits {where}) AS s WHERE seq > prev + 1 ORDER BY seq LIMIT 1000", args)]
+        # Sequence numbers count per log: a device whose data was wiped starts a new log at 1.
+        "SELECT prev + 1, seq - 1 FROM (SELECT log_id, seq, LAG(seq) OVER (PARTITION BY log_id ORDER BY seq) "
+        f"AS prev FROM visits {where}) AS s WHERE seq > prev + 1 ORDER BY log_id, seq LIMIT 1000", args)]
     return VisitSearch(total, rows, gaps)
 
 

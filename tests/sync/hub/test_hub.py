@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import ssl
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from tests.helpers.faultproxy import ROOT, HubProcess, make_pki
 def hub(tmp_path_factory):
     d = tmp_path_factory.mktemp("hub")
     pki = make_pki(d)
-    with HubProcess(d / "hub.sqlite", pki, enrolled=True) as proc:
+    with HubProcess(d / "hub.sqlite", pki) as proc:
         yield proc, pki, d
 
 
@@ -85,15 +86,16 @@ def test_certificate_from_another_ca_is_refused(hub, tmp_path):
         post(session(pki, rogue.cert, rogue.key), proc.url, rows)
 
 
-def test_certificate_of_our_ca_but_not_enrolled_is_refused(hub, tmp_path):
+def test_certificate_of_our_ca_but_not_registered_is_refused_on_every_endpoint(hub, tmp_path):
     proc, pki, _ = hub
-    registry = pki.ca_dir / "enrolled.jsonl"
-    before = registry.read_text()
-    late = enroll(pki.ca_dir, "dev-late", tmp_path / "late")
-    s = session(pki, late.cert, late.key)
-    assert post(s, proc.url, device_rows(tmp_path, 1, "dev-late")).status_code == 200
-    registry.write_text(before)  # withdrawn from the registry: no longer enrolled
-    r = post(s, proc.url, device_rows(tmp_path, 1, "dev-late"))
+    # Signed by the hub's device CA, but never entered in its enrolled.jsonl (a copy of the CA issued it).
+    shutil.copytree(pki.ca_dir, tmp_path / "ca-copy")
+    stray = enroll(tmp_path / "ca-copy", "dev-stray", tmp_path / "stray")
+    s = session(pki, stray.cert, stray.key)
+    for path in ("/v1/health", "/v1/time", "/v1/trust-list", "/v1/status", "/openapi.json"):
+        r = s.get(f"{proc.url}{path}", timeout=30)
+        assert r.status_code == 403 and "not enrolled" in r.json()["detail"], path
+    r = post(s, proc.url, device_rows(tmp_path, 1, "dev-stray"))
     assert r.status_code == 403 and "not enrolled" in r.json()["detail"]
 
 

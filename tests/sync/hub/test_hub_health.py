@@ -110,7 +110,7 @@ def test_a_real_agent_round_stores_its_health_on_the_real_hub(tmp_path):
     (data / "appliance-health.json").write_text(json.dumps(
         {"software_version": "9.9", "camera": {"state": "ok", "fps": 12.0}, "errors_since_start": 0}))
     db = tmp_path / "hub.sqlite"
-    with HubProcess(db, pki, enrolled=True) as hub:
+    with HubProcess(db, pki) as hub:
         config = tmp_path / "checkpoint.toml"
         config.write_text(f"""
 [device]

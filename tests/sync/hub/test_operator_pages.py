@@ -24,7 +24,7 @@ def hub(tmp_path_factory):
     d = tmp_path_factory.mktemp("ophub")
     pki = make_pki(d, "gate-7")
     config = write_operator_config(d / "operators.toml", metrics_token=TOKEN)
-    with HubProcess(d / "hub.sqlite", pki, enrolled=True, operator_config=config) as proc:
+    with HubProcess(d / "hub.sqlite", pki, operator_config=config) as proc:
         yield proc, pki, d
 
 

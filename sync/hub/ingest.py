@@ -1,0 +1,201 @@
+"""Storing one uploaded batch: idempotent per (device, log id, seq), conflicts, refusals, chain links, gaps.
+
+Each row of a batch ends in exactly one of these, and the answer says which:
+
+* stored — new, passes the checks below; `chain_ok` is false (with `chain_problem`) when its hash does
+  not match its content, it does not link to the stored row before it (a fork), or the stored row after
+  it does not link to it; the evidence is kept either way;
+* duplicate — the hub already holds this (device, log id, seq) with the same chain hash: acknowledged;
+* conflict — the hub holds this (device, log id, seq) with a different chain hash: the held row stays,
+  the new one is kept in `visit_conflicts`, both are acknowledged and reported;
+* refused — a time outside the window around the hub's clock, a venue the device is not registered for,
+  a verdict that does not exist, or an `extra` field the device rules do not allow: the row is kept in
+  `visit_refusals` (its `extra` reduced to key names, so a smuggled phone number is not stored) and
+  reported; it still counts as held for the chain and for gaps.
+
+The transaction takes a lock on the device's log (`tx.lock`), so hub processes sharing one database store
+each row once, and the read-then-write above is exact. The log's head (last seq, its chain, the signed
+checkpoint, the contiguous prefix) lives in `logs`; gaps are the missing ranges above that prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scanner.errors import InputError
+from scanner.storage.chain import GENESIS, chain_hash, validate_extra
+from sync.hub.store import DAY_MS, STORED_FIELDS, HubStore, day_of, log_gaps
+
+
+@dataclass(frozen=True)
+class IngestRules:
+    """What the hub accepts from a device, beyond the upload's shape."""
+
+    max_ahead_ms: int = 3_600_000  # a visit time at most this far past the hub's clock
+    max_age_days: int = 60  # … and at most this many days before it (visits older are past retention)
+    checkpoints: tuple[str, ...] | None = None  # venues the device is registered for (None: any)
+    site: str | None = None  # the device's site, for the site-admissions feed
+
+
+@dataclass
+class UploadResult:
+    stored: int
+    duplicates: int
+    acked: list[str]
+    chain_breaks: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    gaps: list[tuple[int, int]] = field(default_factory=list)
+    log_id: str = ""
+    last_seq: int | None = None
+    last_chain: str | None = None
+
+
+def _verdicts() -> frozenset[str]:
+    from scanner.verify import Verdict
+
+    return frozenset(v.value for v in Verdict)
+
+
+def refusal(row: dict[str, Any], rules: IngestRules, now_ms: int, verdicts: frozenset[str]) -> str | None:
+    """Why the hub refuses this row, or None."""
+    if row["ts_ms"] > now_ms + rules.max_ahead_ms:
+        return f"visit time is {(row['ts_ms'] - now_ms) / 1000:.0f} s ahead of the hub's clock"
+    if row["ts_ms"] < now_ms - rules.max_age_days * DAY_MS:
+        return f"visit time is more than {rules.max_age_days} days before the hub's clock"
+    if row["verdict"] not in verdicts:
+        return f"verdict {str(row['verdict'])[:40]!r} does not exist"
+    if rules.checkpoints is not None and row["checkpoint_id"] not in rules.checkpoints:
+        return f"venue {str(row['checkpoint_id'])[:64]!r} is not registered for this device"
+    try:
+        validate_extra(row["extra"])
+    except InputError as e:
+        return str(e)
+    return None
+
+
+def store_batch(store: HubStore, device_id: str, rows: Sequence[dict[str, Any]], *, now: float | None = None,
+                log_id: str | None = None, signed: tuple[int, str] | None = None,
+                rules: IngestRules | None = None) -> UploadResult:
+    """Store one device's batch in one transaction (see the module docstring).
+
+    `signed` is a (seq, chain) the device's key has been verified to sign; the hub keeps the highest.
+    """
+    rules = rules or IngestRules()
+    log_id = log_id or ""  # rows from agents older than log ids belong to the device's "" log
+    now_ms = int((time.time() if now is None else now) * 1000)
+    verdicts = _verdicts()
+    ordered = sorted(rows, key=lambda r: r["seq"])
+    res = UploadResult(0, 0, [], log_id=log_id)
+    if not ordered:
+        return res
+    lo, hi = ordered[0]["seq"] - 1, ordered[-1]["seq"] + 1
+    # Rows within the window go to day partitions that must exist first (their own short transaction).
+    days = {day_of(r["ts_ms"]) for r in ordered if refusal_time_ok(r, rules, now_ms)}
+    store.ensure_partitions(days)
+    with store.db.transaction() as tx:
+        tx.lock(f"log:{device_id}:{log_id}")
+        held: dict[int, tuple[str, str]] = {}  # seq -> (prev_chain, chain) held by the hub
+        for table in ("visits", "visit_refusals"):
+            for seq, prev, chain in tx.execute(
+                    f"SELECT seq, prev_chain, chain FROM {table} WHERE device_id = ? AND log_id = ? "
+                    "AND seq BETWEEN ? AND ?", (device_id, log_id, lo, hi)):
+                held[int(seq)] = (str(prev), str(chain))
+        head = tx.execute("SELECT last_seq, last_chain, contiguous_seq, signed_seq FROM logs "
+                          "WHERE device_id = ? AND log_id = ?", (device_id, log_id))
+        values: list[list[Any]] = []
+        refused: list[list[Any]] = []
+        conflicts: list[list[Any]] = []
+        admissions: list[list[Any]] = []
+        for r in ordered:
+            seq = r["seq"]
+            if seq in held:
+                if held[seq][1] == r["chain"]:
+                    res.duplicates += 1
+                else:
+                    res.conflicts.append({"seq": seq, "visit_id": r["visit_id"],
+                                          "reason": "the hub holds a different row with this sequence number"})
+                    conflicts.append([device_id, log_id, seq, r["chain"], r["visit_id"], held[seq][1],
+                                      _json(r), now_ms])
+                res.acked.append(r["visit_id"])
+                continue
+            why = refusal(r, rules, now_ms, verdicts)
+            held[seq] = (r["prev_chain"], r["chain"])
+            res.acked.append(r["visit_id"])
+            if why is not None:
+                res.refused.append({"seq": seq, "visit_id": r["visit_id"], "reason": why})
+                kept = {**r, "extra": sorted(r["extra"])} if why.startswith("extra") else r
+                refused.append([device_id, log_id, seq, r["visit_id"], r["ts_ms"], why, r["prev_chain"],
+                                r["chain"], _json(kept), now_ms])
+                continue
+            problem = None
+            if chain_hash(r["prev_chain"], r) != r["chain"]:
+                problem = "content does not match its hash"
+            elif seq - 1 in held and held[seq - 1][1] != r["prev_chain"]:
+                problem = "does not link to the previous row (a fork)"
+            elif seq == 1 and r["prev_chain"] != GENESIS:
+                problem = "the first row of a log does not start from the genesis hash"
+            elif seq + 1 in held and held[seq + 1][0] != r["chain"]:
+                problem = "the next row held does not link to it (a fork)"
+            if problem:
+                res.chain_breaks.append({"visit_id": r["visit_id"], "seq": seq, "problem": problem})
+            row = {**r, "log_id": log_id, "extra": _json(r["extra"]), "chain_ok": 0 if problem else 1,
+                   "chain_problem": problem, "received_ms": now_ms}
+            values.append([_sql(row.get(f)) for f in STORED_FIELDS])
+            if rules.site and r["admit"] and r.get("code_id"):
+                admissions.append([rules.site, r["ts_ms"], r["code_id"], device_id])
+        if values:
+            tx.copy_rows("visits", STORED_FIELDS, values)
+            res.stored = len(values)
+        if refused:
+            tx.copy_rows("visit_refusals", ("device_id", "log_id", "seq", "visit_id", "ts_ms", "reason",
+                                            "prev_chain", "chain", "row_json", "received_ms"), refused)
+        if conflicts:
+            tx.executemany("INSERT INTO visit_conflicts (device_id, log_id, seq, chain, visit_id, held_chain, "
+                           "row_json, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", conflicts)
+        if admissions:
+            tx.copy_rows("site_admissions", ("site", "ts_ms", "code_id", "device_id"), admissions)
+        _update_head(tx, res, device_id, log_id, head, held, signed, now_ms)
+    return res
+
+
+def refusal_time_ok(row: dict[str, Any], rules: IngestRules, now_ms: int) -> bool:
+    return now_ms - rules.max_age_days * DAY_MS <= row["ts_ms"] <= now_ms + rules.max_ahead_ms
+
+
+def _update_head(tx: Any, res: UploadResult, device_id: str, log_id: str, head: list[tuple[Any, ...]],
+                 held: dict[int, tuple[str, str]], signed: tuple[int, str] | None, now_ms: int) -> None:
+    last_seq, last_chain, contiguous, signed_seq = (head[0] if head else (0, "", 0, None))
+    top = max(held)
+    if top > last_seq:
+        last_seq, last_chain = top, held[top][1]
+    gaps = log_gaps(tx, device_id, log_id, int(contiguous), int(last_seq))
+    # Below the first gap every seq is held: later gap scans start there.
+    new_contiguous = gaps[0][0] - 1 if gaps else int(last_seq)
+    res.gaps = gaps
+    res.last_seq, res.last_chain = int(last_seq), str(last_chain)
+    sign_seq, sign_chain = (signed if signed and (signed_seq is None or signed[0] > signed_seq) else (None, None))
+    if head:
+        tx.execute("UPDATE logs SET last_seq = ?, last_chain = ?, contiguous_seq = ?, updated_ms = ? "
+                   "WHERE device_id = ? AND log_id = ?",
+                   (last_seq, last_chain, new_contiguous, now_ms, device_id, log_id))
+    else:
+        tx.execute("INSERT INTO logs (device_id, log_id, last_seq, last_chain, contiguous_seq, first_ms, updated_ms) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (device_id, log_id, last_seq, last_chain, new_contiguous, now_ms, now_ms))
+    if sign_seq is not None:
+        tx.execute("UPDATE logs SET signed_seq = ?, signed_chain = ?, signed_ms = ? WHERE device_id = ? "
+                   "AND log_id = ?", (sign_seq, sign_chain, now_ms, device_id, log_id))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _sql(value: Any) -> Any:
+    return int(value) if isinstance(value, bool) else value
+
