@@ -110,7 +110,7 @@ def test_fleet_pages_in_headless_chromium(tmp_path):
     shots = shots_dir(tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
 
-    with HubProcess(db, pki, enrolled=True, operator_config=operators,
+    with HubProcess(db, pki, operator_config=operators,
                     extra=("--offline-after", str(OFFLINE_AFTER))) as hub, Browser() as b:
         assert hub.operator_url
         config = tmp_path / "checkpoint.toml"
