@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.errors import InputError
-from scanner.storage.chain import GENESIS, chain_hash, validate_extra
+from scanner.storage.chain import BOOL_FIELDS, GENESIS, chain_hash, validate_extra
 from sync.hub.store import DAY_MS, STORED_FIELDS, HubStore, day_of, log_gaps
 
 
@@ -55,10 +55,16 @@ class UploadResult:
     last_chain: str | None = None
 
 
-def _verdicts() -> frozenset[str]:
-    from scanner.verify import Verdict
+_VERDICTS: frozenset[str] = frozenset()
 
-    return frozenset(v.value for v in Verdict)
+
+def _verdicts() -> frozenset[str]:
+    global _VERDICTS
+    if not _VERDICTS:
+        from scanner.verify import Verdict
+
+        _VERDICTS = frozenset(v.value for v in Verdict)
+    return _VERDICTS
 
 
 def refusal(row: dict[str, Any], rules: IngestRules, now_ms: int, verdicts: frozenset[str]) -> str | None:
@@ -143,9 +149,11 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[dict[str, Any]],
                 problem = "the next row held does not link to it (a fork)"
             if problem:
                 res.chain_breaks.append({"visit_id": r["visit_id"], "seq": seq, "problem": problem})
-            row = {**r, "log_id": log_id, "extra": _json(r["extra"]), "chain_ok": 0 if problem else 1,
-                   "chain_problem": problem, "received_ms": now_ms}
-            values.append([_sql(row.get(f)) for f in STORED_FIELDS])
+            row = {**r, "log_id": log_id, "extra": _json(r["extra"]) if r["extra"] else "{}",
+                   "chain_ok": 0 if problem else 1, "chain_problem": problem, "received_ms": now_ms}
+            for name in BOOL_FIELDS:
+                row[name] = int(row[name])
+            values.append([row.get(f) for f in STORED_FIELDS])
             if rules.site and r["admit"] and r.get("code_id"):
                 admissions.append([rules.site, r["ts_ms"], r["code_id"], device_id])
         if values:
@@ -195,7 +203,4 @@ def _update_head(tx: Any, res: UploadResult, device_id: str, log_id: str, head: 
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
-
-def _sql(value: Any) -> Any:
-    return int(value) if isinstance(value, bool) else value
 

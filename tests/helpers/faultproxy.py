@@ -59,10 +59,11 @@ class HubProcess:
     """`python -m sync.hub serve` on 127.0.0.1, port 0; the URL is read from its first output line."""
 
     def __init__(self, db: Path | str, pki: Pki, *, operator_config: Path | None = None,
-                 extra: tuple[str, ...] = ()):
+                 extra: tuple[str, ...] = (), prefix: tuple[str, ...] = ()):
         # `db` is a SQLite path or a postgresql:// URL. Devices enrolled on the test CA are registered
         # on the hub from its enrolled.jsonl, also those enrolled while the hub runs.
-        args = [sys.executable, "-m", "sync.hub", "serve", "--db", str(db), "--host", "127.0.0.1",
+        # `prefix` runs the hub under another command (`taskset -c 0` in benchmarks).
+        args = [*prefix, sys.executable, "-m", "sync.hub", "serve", "--db", str(db), "--host", "127.0.0.1",
                 "--port", "0", "--cert", str(pki.hub_cert), "--key", str(pki.hub_key),
                 "--device-ca", str(pki.ca), "--enrolled", str(pki.ca_dir / "enrolled.jsonl"), *extra]
         if operator_config:

@@ -1,0 +1,268 @@
+"""Benchmark: the hub at scale on SQLite and PostgreSQL. Goals (2-core machine): PostgreSQL ≥ 20,000 visits/s,
+p99 upload ≤ 250 ms for 500-visit batches, a per-device query ≤ 50 ms at 10M rows, ≥ 30,000 devices per hub
+core polling every 30 s.
+
+    .venv/bin/python -m bench.hub_ingest [--batches 20] [--big 10000000] [--backends sqlite,postgresql]
+    taskset -c 0 .venv/bin/python -m bench.hub_ingest --big 1000000     # the one-core run
+
+For each back end (PostgreSQL from a throwaway cluster with fsync on):
+
+1. ingestion: 20 simulated devices, each a thread with its own enrolled certificate and keep-alive TLS
+   connection, upload `--batches` gzip batches of 500 chained visits with signed checkpoints to a real hub
+   (`--workers 2` on PostgreSQL, 1 on SQLite); visits/s and p50/p99 upload latency. The floor is the same
+   rows written by the store directly (no HTTP, no parsing): the ratio says what the API costs;
+2. DB size per million visits (database growth over the ingest);
+3. `hub visits` queries at 1M and `--big` rows (rows made in SQL: generate_series on PostgreSQL, a
+   recursive CTE on SQLite): one device's time range (page of 1,000 + count), its last page by keyset,
+   and the count of the whole table;
+4. `POST /v1/round` per hub core: a hub with one worker pinned to core 0, clients on the other core(s);
+   rounds/s × 30 s = devices one core serves at a 30 s interval (with `taskset -c 0` everything shares
+   the core, so the figure is a floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from keys.deviceca import enroll
+from keys.keyfile import load_private_key
+from scanner.storage.chain import checkpoint_message, sign_checkpoint
+from sync.hub.store import HubStore
+from tests.helpers.faultproxy import HubProcess, Pki, make_pki
+from tests.helpers.hubrows import chain_rows, new_log_id
+from tests.helpers.pgcluster import PgCluster
+
+DEVICES = 20
+BATCH = 500
+
+
+def session(pki: Pki, cert: Path, key: Path) -> requests.Session:
+    s = requests.Session()
+    s.trust_env = False
+    s.verify = str(pki.ca)
+    s.cert = (str(cert), str(key))
+    return s
+
+
+def bodies(device: str, key: Any, batches: int) -> list[bytes]:
+    log_id = new_log_id()
+    out, prev, seq = [], "00" * 32, 1
+    for _ in range(batches):
+        rows = chain_rows(device, BATCH, start_seq=seq, prev=prev, ts_ms=int(time.time() * 1000) - 3_600_000)
+        last = rows[-1]
+        cp = {"seq": last["seq"], "chain": last["chain"],
+              "signature": sign_checkpoint(key, checkpoint_message(device, log_id, last["seq"], last["chain"]))}
+        out.append(gzip.compress(json.dumps({"log_id": log_id, "visits": rows, "checkpoint": cp}).encode(), 3))
+        prev, seq = last["chain"], seq + BATCH
+    return out
+
+
+def ingest(url: str, pki: Pki, creds: dict[str, tuple[Path, Path]], batches: int) -> tuple[float, list[float], int]:
+    prepared = {d: bodies(d, load_private_key(str(k)), batches) for d, (_, k) in creds.items()}
+    latencies: list[float] = []
+    lock = threading.Lock()
+    go = threading.Event()
+
+    def device(d: str) -> None:
+        s = session(pki, *creds[d])
+        s.get(f"{url}/v1/health", timeout=60)  # the TLS handshake is not part of the upload
+        go.wait()
+        for body in prepared[d]:
+            t = time.perf_counter()
+            r = s.post(f"{url}/v1/visits", data=body, timeout=120,
+                       headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+            took = time.perf_counter() - t
+            assert r.status_code == 200 and r.json()["stored"] == BATCH, r.text[:300]
+            with lock:
+                latencies.append(took)
+        s.close()
+
+    threads = [threading.Thread(target=device, args=(d,)) for d in creds]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    t0 = time.perf_counter()
+    go.set()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, latencies, len(creds) * batches * BATCH
+
+
+def floor(url: str, rows_total: int) -> float:
+    """Visits/s of the store itself: the same batches written straight to the database."""
+    store = HubStore(url)
+    n = 0
+    t0 = time.perf_counter()
+    while n < rows_total:
+        d = f"floor-{n // 10_000}"
+        store.upload(d, chain_rows(d, BATCH, start_seq=n % 10_000 + 1, ts_ms=int(time.time() * 1000) - 3_600_000),
+                     log_id="f" * 32)
+        n += BATCH
+    took = time.perf_counter() - t0
+    store.close()
+    return n / took
+
+
+def fill(store: HubStore, total: int, other: int, per_device: int = 1000) -> None:
+    """Bulk rows in SQL up to `total` visits (devices big-0 …, `per_device` rows each, over 10 days);
+    `other` rows in the table are not theirs."""
+    have = store.count() - other
+    if total - other <= have:
+        return
+    now_ms = int(time.time() * 1000) - 86_400_000
+    span = 10 * 86_400_000
+    first = have
+    total -= other
+    if store.dialect == "postgresql":
+        import datetime as dt
+
+        days = {(dt.datetime.fromtimestamp((now_ms - span) / 1000, dt.UTC) + dt.timedelta(days=i)).date()
+                for i in range(12)}
+        store.ensure_partitions(days)
+        src = "generate_series(?::bigint, ?::bigint) AS g(i)"
+    else:
+        src = ("(WITH RECURSIVE c(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM c WHERE i < ?) SELECT i FROM c)")
+    # Rows are spread over time like real traffic: seq order is time order within each device.
+    sql = (
+        "INSERT INTO visits (device_id, log_id, seq, visit_id, ts_ms, checkpoint_id, profile, clock_trusted, "
+        "format, issuer, code_id, subject, code_type, verdict, status, admit, tone, guardian, trust_list_version, "
+        "status_list_version, latency_ms, extra, prev_chain, chain, chain_ok, chain_problem, received_ms) "
+        # No "%" operator: it is psycopg's placeholder mark (the store's SQL rule); i - (i / n) * n is i mod n.
+        f"SELECT 'big-' || (i / {per_device}), 'b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0', i - (i / {per_device}) * "
+        f"{per_device} + 1, 'v-' || i, ? + (i - (i / {per_device}) * {per_device}) * {span // per_device} + "
+        f"(i / {per_device}) - ((i / {per_device}) / 1000) * 1000, 'gate-1', 'transport', 1, 'hcc1', 'CN-ZJ', "
+        "'c' || i, 's' || i, "
+        "'personal', 'ok', 'green', 1, 'pass', 0, 7, 101, 12, '{}', "
+        "'0000000000000000000000000000000000000000000000000000000000000000', "
+        "'1111111111111111111111111111111111111111111111111111111111111111', 1, NULL, ? FROM " + src)
+    step = 1_000_000
+    for lo in range(first, total, step):
+        hi = min(lo + step, total) - 1
+        with store.db.transaction() as tx:
+            tx.execute(sql, (now_ms - span, now_ms, lo, hi))
+    with store.db.transaction() as tx:
+        tx.execute("ANALYZE visits" if store.dialect == "postgresql" else "ANALYZE")
+
+
+def timed(fn: Any, repeat: int = 5) -> float:
+    best = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best.append(time.perf_counter() - t)
+    return statistics.median(best) * 1000
+
+
+def queries(store: HubStore) -> str:
+    device = "big-5"
+    page = store.page(device, limit=1000)
+    since, until = page.rows[100]["ts_ms"], page.rows[900]["ts_ms"]
+    ranged = timed(lambda: (store.page(device, since, until, limit=1000), store.count(device, since, until)))
+    after = (device, page.rows[0]["log_id"], 900)
+    last = timed(lambda: store.page(device, after=after, limit=1000))
+    total = timed(lambda: store.count(), repeat=1)
+    return (f"one device's time range (page + count) {ranged:.1f} ms; its last page by keyset {last:.1f} ms; "
+            f"count of all rows {total:.0f} ms")
+
+
+def rounds(url: str, pki: Pki, creds: dict[str, tuple[Path, Path]], seconds: float = 8.0) -> float:
+    """Rounds per second the hub answers (keep-alive sessions, one per device thread)."""
+    count = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+    body = json.dumps({"have": {"trust_list": None, "profiles": None, "rules": None, "status": {}},
+                       "health": {"pending_uploads": 0, "agent_uptime": 10.0}})
+
+    def device(d: str) -> None:
+        s = session(pki, *creds[d])
+        n = 0
+        while time.monotonic() < stop:
+            r = s.post(f"{url}/v1/round", data=body, headers={"Content-Type": "application/json"}, timeout=60)
+            assert r.status_code == 200, r.text[:200]
+            n += 1
+        with lock:
+            count[0] += n
+        s.close()
+
+    threads = [threading.Thread(target=device, args=(d,)) for d in list(creds)[:8]]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return count[0] / (time.perf_counter() - t0)
+
+
+def run_backend(name: str, url: str, pki: Pki, creds: dict[str, tuple[Path, Path]], args: argparse.Namespace,
+                floor_url: str) -> None:
+    store = HubStore(url)
+    size0 = store.size_bytes()
+    workers = "2" if name == "postgresql" else "1"
+    with HubProcess(url, pki, extra=("--workers", workers)) as hub:
+        took, lat, n = ingest(hub.url, pki, creds, args.batches)
+    lat.sort()
+    p50, p99 = lat[len(lat) // 2] * 1000, lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+    rate = n / took
+    base = floor(floor_url, min(n, 100_000))
+    size = (store.size_bytes() - size0) / n * 1e6 / 2**20
+    print(f"[{name}] ingest: {n} visits from {DEVICES} devices in {took:.1f} s = {rate:,.0f} visits/s "
+          f"(store alone {base:,.0f} visits/s, ratio {rate / base:.2f}); upload p50 {p50:.0f} ms, p99 {p99:.0f} ms "
+          f"for {BATCH}-visit batches; goals: ≥20,000 visits/s "
+          f"{'met' if rate >= 20_000 else 'NOT met'}, p99 ≤250 ms {'met' if p99 <= 250 else 'NOT met'}", flush=True)
+    print(f"[{name}] size: {size:,.0f} MiB per million visits (database growth over the ingest)", flush=True)
+    for total in (args.first, args.big):
+        t = time.perf_counter()
+        fill(store, total, n)
+        print(f"[{name}] {store.count():,} rows (filled in {time.perf_counter() - t:.0f} s): {queries(store)}",
+              flush=True)
+    store.close()
+    cores = os.sched_getaffinity(0)
+    hub_core = min(cores)
+    pin = ["taskset", "-c", str(hub_core)] if len(cores) > 1 else []
+    with HubProcess(url, pki, extra=("--workers", "1"), prefix=tuple(pin)) as hub:
+        if len(cores) > 1:
+            os.sched_setaffinity(0, cores - {hub_core})
+        per_s = rounds(hub.url, pki, creds)
+        os.sched_setaffinity(0, cores)
+    devices = per_s * 30
+    print(f"[{name}] /v1/round: {per_s:,.0f} rounds/s on one hub core = {devices:,.0f} devices per core at a 30 s "
+          f"interval (goal ≥30,000: {'met' if devices >= 30_000 else 'NOT met'})"
+          + ("" if len(cores) > 1 else " [hub, database and clients share the one core]"), flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batches", type=int, default=20, help="batches of 500 per device (default 20)")
+    ap.add_argument("--first", type=int, default=1_000_000, help="rows for the first query run (default 1M)")
+    ap.add_argument("--big", type=int, default=10_000_000, help="rows for the large query run (default 10M)")
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    args = ap.parse_args()
+    print(f"cores: {sorted(os.sched_getaffinity(0))}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        pki = make_pki(d, "dev-00")
+        creds = {"dev-00": (pki.device_cert, pki.device_key)}
+        for i in range(1, DEVICES):
+            c = enroll(pki.ca_dir, f"dev-{i:02d}", d / f"dev-{i:02d}")
+            creds[f"dev-{i:02d}"] = (c.cert, c.key)
+        for name in args.backends.split(","):
+            if name == "sqlite":
+                run_backend(name, str(d / "hub.sqlite"), pki, creds, args, str(d / "floor.sqlite"))
+            else:
+                with PgCluster(fsync=True) as pg:
+                    run_backend(name, pg.database("hub"), pki, creds, args, pg.database("floor"))
+
+
+if __name__ == "__main__":
+    main()
