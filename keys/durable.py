@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import TextIO
 
 from keys.jsontypes import Json
+
+log = logging.getLogger(__name__)
 
 # A migration is either SQL statements separated by ";" or a function of the connection.
 Migration = str | Callable[[sqlite3.Connection], None]
@@ -56,6 +59,37 @@ def set_aside(path: Path) -> Path:
     path.replace(aside)
     fsync_dir(path.parent)
     return aside
+
+
+def open_cached(path: Path, *, what: str, load: Callable[[bytes, str], object],
+                install: Callable[[bytes, str], object], bootstrap: str | Path | None,
+                refused: tuple[type[Exception], ...]) -> str | None:
+    """Start a persisted signed list (trust list, rules list) without ever refusing to start.
+
+    The cached file at `path` is re-verified by `load` (anchors may have been rotated since it was
+    stored); a refused one is set aside for inspection. With nothing loaded, the `bootstrap` file is
+    given to `install` (which persists it). Returns why the store holds no list, or only the bootstrap
+    one, in plain words for the screen and the status file; None when the cache loaded.
+    """
+    problem: str | None = None
+    loaded = False
+    errors: tuple[type[Exception], ...] = (*refused, OSError)
+    if path.exists():
+        try:
+            load(path.read_bytes(), str(path))
+            loaded = True
+        except errors as e:
+            aside = set_aside(path)
+            problem = f"cached {what} refused ({e}); kept as {aside.name}"
+            log.error("%s", problem)
+    if not loaded and bootstrap:
+        try:
+            install(Path(bootstrap).read_bytes(), str(bootstrap))
+        except errors as e:
+            why = f"bootstrap {what} {bootstrap} refused: {e}"
+            problem = f"{problem}; {why}" if problem else why
+            log.error("%s", why)
+    return problem
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from typing import TypeGuard
 
 from keys import jws
 from keys.dsc import DccSigner, read_signers
-from keys.durable import atomic_write, set_aside
+from keys.durable import atomic_write, open_cached
 from keys.errors import RollbackError, TrustListError
 from keys.jsontypes import Json, JsonObject, SignedJson
 from keys.keyfile import PublicKey, alg_of, kid_of, load_spki_der
@@ -234,31 +234,19 @@ class TrustStore:
         d.mkdir(parents=True, exist_ok=True)
         store = cls(anchors, d)
         path = d / cls.FILE
-        if path.exists():
-            # The cached list is re-verified: anchors may have been rotated since it was stored.
-            try:
-                store.current = TrustList.verify(path.read_bytes(), store.anchors, str(path))
-            except (TrustListError, OSError) as e:
-                if not set_aside:
-                    raise TrustListError(str(path), str(e)) from None
-                aside = store._set_aside(path)
-                store.problem = f"cached trust list refused ({e}); kept as {aside.name}"
-                log.error("%s", store.problem)
-        if store.current is None and bootstrap:
-            refused = store.problem
-            try:
-                store.update(Path(bootstrap).read_bytes(), str(bootstrap))
-                store.problem = refused  # still worth telling: the device runs on its bootstrap list
-            except (TrustListError, OSError) as e:
-                why = f"bootstrap trust list {bootstrap} refused: {e}"
-                store.problem = f"{store.problem}; {why}" if store.problem else why
-                log.error("%s", why)
-        return store
 
-    @staticmethod
-    def _set_aside(path: Path) -> Path:
-        """Rename a refused file to `<name>.bad-<n>`, never overwriting an earlier one."""
-        return set_aside(path)
+        def load(data: bytes, source: str) -> None:
+            store.current = TrustList.verify(data, store.anchors, source)
+
+        if not set_aside and path.exists():
+            try:
+                load(path.read_bytes(), str(path))
+            except (TrustListError, OSError) as e:
+                raise TrustListError(str(path), str(e)) from None
+        else:
+            store.problem = open_cached(path, what="trust list", load=load, install=store.update,
+                                        bootstrap=bootstrap, refused=(TrustListError,))
+        return store
 
     def update(self, doc: SignedJson, source: str = "<trust list>") -> TrustList:
         new = TrustList.verify(doc, self.anchors, source)

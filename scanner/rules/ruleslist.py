@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keys import jws
-from keys.durable import atomic_write, set_aside
+from keys.durable import atomic_write, open_cached
 from keys.errors import TrustListError
 from keys.jsontypes import JsonObject, SignedJson
 from keys.keyfile import PrivateKey, PublicKey
@@ -117,26 +117,13 @@ class RulesStore:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         store = cls(anchors, d)
-        path = d / cls.FILE
-        if path.exists():
-            try:
-                store._load(path)
-            except (RulesListError, OSError) as e:
-                aside = set_aside(path)
-                store.problem = f"cached rules list refused ({e}); kept as {aside.name}"
-                log.error("%s", store.problem)
-        if store.current is None and bootstrap:
-            refused = store.problem
-            try:
-                store.update(Path(bootstrap).read_bytes(), str(bootstrap))
-                store.problem = refused
-            except (RulesListError, OSError) as e:
-                why = f"bootstrap rules list {bootstrap} refused: {e}"
-                store.problem = f"{refused}; {why}" if refused else why
-                log.error("%s", why)
+        store.problem = open_cached(d / cls.FILE, what="rules list", load=lambda *_: store._load(),
+                                    install=store.update, bootstrap=bootstrap, refused=(RulesListError,))
         return store
 
-    def _load(self, path: Path) -> None:
+    def _load(self) -> None:
+        assert self.directory is not None
+        path = self.directory / self.FILE
         mtime = path.stat().st_mtime
         self.current = RulesList.verify(path.read_bytes(), self.anchors, str(path))
         self._mtime = mtime
@@ -170,7 +157,7 @@ class RulesStore:
             return False
         held = self.current
         try:
-            self._load(path)
+            self._load()
         except (RulesListError, OSError) as e:
             self._mtime = mtime
             self.current = held
