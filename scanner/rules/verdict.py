@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from keys.localtext import LocalText
-from scanner.rules.engine import evaluate_book
+from scanner.rules.engine import CERTIFICATE_TYPE, evaluate_book
 from scanner.rules.model import RuleBook
 from scanner.verify import Status, Verdict, VerifyResult
 
@@ -21,8 +21,12 @@ from scanner.verify import Status, Verdict, VerifyResult
 def rule_subject(result: VerifyResult) -> tuple[str, dict[str, Any]] | None:
     """(CertificateType, payload) the rules see for a verified code, or None when rules do not apply to it.
 
-    HCC1 codes are seen as `{"iss", "type", "status"}`; their times are `external.iat` / `external.exp`.
+    A DCC is seen as its hcert (`ver`, `nam`, `dob`, `v`/`t`/`r`) under the CertificateType of its type;
+    HCC1 codes are seen as `{"iss", "type", "status"}`. Times are `external.iat` / `external.exp`.
     """
+    if result.dcc is not None:
+        kind = CERTIFICATE_TYPE.get(result.dcc.type or "")
+        return (kind, result.dcc.hcert) if kind else None
     if result.format == "HCC1":
         return "HCC1", {"iss": result.issuer,
                         "type": result.code_type.value if result.code_type else None,
