@@ -14,7 +14,13 @@ The bytes hashed for a row are the UTF-8 encoding of a JSON object holding exact
 * booleans as `true`/`false`, missing values as `null`, integers as JSON integers (no floats
   anywhere: the time is `ts_ms`, integer Unix milliseconds, the latency `latency_ms`, integer
   milliseconds), byte strings (code id, subject pseudonym) as lower-case hex;
-* `extra` as a JSON object, also with sorted keys (an empty object when there is nothing).
+* `extra` as a JSON object, also with sorted keys (an empty object when there is nothing);
+* the later fields (`LATER_FIELDS`: `decided_by`, `gate`, `ref_visit`, `outcome`) only when not null, so
+  rows written before they existed keep their hashes.
+
+A row with `decided_by = "guard"` is the guard's decision on the manual check its `ref_visit` names; a row
+with `decided_by = "clerk"` adds the drug categories sold to the admitted pharmacy visit `ref_visit` (the
+visit itself was logged at the decision, so a crash loses nothing). Neither is a new person at the gate.
 
 `seq` (1, 2, 3 … per log) is part of the hashed bytes, so reordering is detected as well.
 
@@ -82,7 +88,15 @@ VISIT_FIELDS: dict[str, type | tuple[type, None]] = {
     "status_list_version": (int, None),
     "latency_ms": int,
     "extra": dict,
+    # Added with format 1 kept: left out of the canonical bytes when null, so older rows hash as before.
+    "decided_by": (str, None),  # "device" | "guard" (after a manual check) | "clerk" (pharmacy registration)
+    "gate": (str, None),  # "open": the turnstile was opened for this row; "failed": the output failed
+    "ref_visit": (str, None),  # the visit this row completes or repeats (guard decision, registration)
+    "outcome": (str, None),  # the venue profile's outcome: "green", "clock_untrusted", "already_admitted", ...
 }
+# Fields a row may lack (older devices): absent and null are the same, and neither is hashed.
+LATER_FIELDS: tuple[str, ...] = ("decided_by", "gate", "ref_visit", "outcome")
+DECIDED_BY = ("device", "guard", "clerk")
 CHAIN_FIELDS: tuple[str, ...] = tuple(VISIT_FIELDS)
 ROW_FIELDS: tuple[str, ...] = (*CHAIN_FIELDS, "prev_chain", "chain")
 BOOL_FIELDS: tuple[str, ...] = tuple(name for name, t in VISIT_FIELDS.items() if t is bool)
@@ -113,6 +127,10 @@ class VisitRow(TypedDict):
     status_list_version: int | None
     latency_ms: int
     extra: JsonObject
+    decided_by: str | None
+    gate: str | None
+    ref_visit: str | None
+    outcome: str | None
 
 
 class ChainedVisitRow(VisitRow):
@@ -125,6 +143,9 @@ class ChainedVisitRow(VisitRow):
 def canonical_bytes(row: Mapping[str, object]) -> bytes:
     """The bytes hashed for one row (see the module docstring)."""
     obj = {name: row.get(name) for name in CHAIN_FIELDS}
+    for name in LATER_FIELDS:
+        if obj[name] is None:
+            del obj[name]
     extra = obj["extra"]
     if extra and not isinstance(extra, Mapping):
         raise InputError("extra: expected an object")

@@ -60,5 +60,11 @@ def _m2(conn: sqlite3.Connection) -> None:
                  "signature TEXT NOT NULL, signed_at_ms INTEGER NOT NULL)")
 
 
+def _m3(conn: sqlite3.Connection) -> None:
+    # Who decided, whether the gate opened, the row completed, the profile outcome (null on older rows).
+    for column in ("decided_by", "gate", "ref_visit", "outcome"):
+        conn.execute(f"ALTER TABLE visits ADD COLUMN {column} TEXT")
+
+
 # Append-only: migration N brings a database from user_version N-1 to N (`keys.durable.migrate`).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3]

@@ -33,6 +33,7 @@ from keys.durable import SchemaTooNew, connect, immediate_transaction, migrate
 from keys.jsontypes import Json, JsonObject
 from scanner.errors import InputError, StorageError
 from scanner.storage.chain import (
+    DECIDED_BY,
     DRUG_CATEGORIES,
     GENESIS,
     ROW_FIELDS,
@@ -83,11 +84,16 @@ class VisitRecord:
     status_list_version: int | None = None
     latency_ms: int = 0
     extra: JsonObject = field(default_factory=dict)
+    decided_by: str | None = "device"
+    gate: str | None = None
+    ref_visit: str | None = None
+    outcome: str | None = None
 
     @classmethod
     def from_decision(cls, decision: Decision, *, device_id: str, checkpoint_id: str, clock_trusted: bool,
                       latency_ms: float, extra: Mapping[str, Json] | None = None,
-                      at: float | None = None) -> VisitRecord:
+                      at: float | None = None, decided_by: str = "device", gate: str | None = None,
+                      ref_visit: str | None = None) -> VisitRecord:
         """Build the row for a `scanner.policy.Decision`; `at` is the decision time (Unix seconds)."""
         result = decision.result
         now = time.time() if at is None else at
@@ -112,6 +118,10 @@ class VisitRecord:
             status_list_version=result.status_list_version,
             latency_ms=round(latency_ms),
             extra=validate_extra(extra),
+            decided_by=decided_by,
+            gate=gate,
+            ref_visit=ref_visit,
+            outcome=decision.outcome,
         )
 
 
@@ -265,6 +275,8 @@ class VisitLog:
         """Write the visit and its outbox entry in one transaction; return once committed to disk."""
         row = asdict(record)
         row["extra"] = validate_extra(row["extra"])
+        if row["decided_by"] not in (None, *DECIDED_BY) or row["gate"] not in (None, "open", "failed"):
+            raise InputError(f"visit {record.visit_id}: decided_by {row['decided_by']!r} / gate {row['gate']!r}")
         with self._lock:
             try:
                 with immediate_transaction(self._conn):

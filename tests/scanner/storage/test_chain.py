@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scanner.errors import InputError
-from scanner.storage.chain import CHAIN_FIELDS, GENESIS, canonical_bytes, chain_hash, new_visit_id
+from scanner.storage.chain import CHAIN_FIELDS, GENESIS, LATER_FIELDS, canonical_bytes, chain_hash, new_visit_id
 from scanner.storage.visitlog import validate_extra
 
 ROW = {
@@ -28,9 +28,18 @@ def test_canonical_bytes_are_sorted_compact_json_with_format_version():
     obj = json.loads(data)
     assert list(obj) == sorted(obj)
     assert obj["v"] == 1
-    assert set(obj) == {*CHAIN_FIELDS, "v"}
+    assert set(obj) == {*CHAIN_FIELDS, "v"} - set(LATER_FIELDS)
     assert b" " not in data
     assert data.startswith(b'{"admit":true,"checkpoint_id":"gate-1"')
+
+
+def test_later_fields_are_hashed_only_when_set():
+    # A row written before the later fields existed hashes as it did; a set field is covered by the chain.
+    assert canonical_bytes({**ROW, **dict.fromkeys(LATER_FIELDS)}) == canonical_bytes(ROW)
+    guard = {**ROW, "decided_by": "guard", "ref_visit": ROW["visit_id"], "gate": "open", "outcome": "green"}
+    obj = json.loads(canonical_bytes(guard))
+    assert {k: obj[k] for k in LATER_FIELDS} == {k: guard[k] for k in LATER_FIELDS}
+    assert chain_hash(GENESIS, guard) != chain_hash(GENESIS, {**guard, "gate": "failed"})
 
 
 def test_canonical_bytes_ignore_non_chain_fields_and_key_order():
