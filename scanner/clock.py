@@ -156,7 +156,7 @@ class TrustedClock:
             return ClockState(self._trusted, self._reason, now, self._last_good, self._offset,
                               self._confirmed_at)
 
-    def confirm(self, hub_time: float, *, observed_at: float | None = None) -> ClockState:
+    def confirm(self, hub_time: float, *, observed_at: float | None = None, source: str = "hub") -> ClockState:
         """The hub said it was `hub_time` when the system time was `observed_at` (default: now).
 
         The hub is the authority: its time becomes the last known good time and the clock is trusted.
@@ -182,7 +182,7 @@ class TrustedClock:
             self._offset = 0.0 if abs(offset) <= self.settings.tolerance else offset
             now = wall + self._offset
             if not self._trusted:
-                log.info("clock trusted again from hub time was=%s offset=%.1f", self._reason, self._offset)
+                log.warning("clock trusted source=%s was=%s offset=%.1f", source, self._reason, self._offset)
             elif abs(self._offset - previous) > self.settings.tolerance:
                 log.warning("clock corrected by hub offset=%.1f", self._offset)
             self._trusted = True
@@ -202,6 +202,18 @@ class TrustedClock:
                 return self.state()
             self._applied_measurement = measured_at
             return self.confirm(measured_at + offset, observed_at=measured_at)
+
+    def confirm_ntp(self) -> ClockState:
+        """systemd reports NTP synchronisation: the system time itself is right (`scanner.timesync`)."""
+        return self.confirm(self._wall(), source="ntp")
+
+    def confirm_admin(self, at: float | None = None) -> ClockState:
+        """An admin confirmed in the PIN panel that the time shown is right, or entered the right time `at`
+        (Unix seconds). Logged with the time confirmed, as the clock's authority for this boot."""
+        wall = self._wall()
+        state = self.confirm(wall if at is None else at, observed_at=wall, source="admin")
+        log.warning("clock confirmed by an admin at=%.0f offset=%.1f", state.now, state.offset)
+        return state
 
     # -- internals ---------------------------------------------------------------------------------
 

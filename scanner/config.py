@@ -90,6 +90,26 @@ class ScannerSettings:
 class DisplaySettings:
     result_seconds: float = _opt(4.0, minimum=0.5)
     fullscreen: bool = True
+    # A decision that waited behind another is shown at least this long before the next replaces it.
+    min_result_seconds: float = _opt(0.8, minimum=0.0, maximum=10.0)
+    # Replace a result with the next person's at once (the transport profile turns this on too).
+    fast_stream: bool = False
+    # While the guard holds the family key, codes this close together join one family screen.
+    family_window: float = _opt(2.0, minimum=0.0, maximum=30.0)
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    # "none", "gpio:PIN" (BCM number, through gpiozero) or "serial:PORT[@BAUD]" (a USB relay board).
+    output: str = "none"
+    pulse_ms: int = _opt(800, minimum=20, maximum=30000)
+    active_high: bool = True
+    # "admit": every admitted person, whoever decided; "guard": only the guard's Admit.
+    open_on: list[str] = _opt(["admit"])
+    # Optional red lamp or buzzer pulsed on a refusal: "gpio:PIN" or "" for none.
+    deny_output: str = ""
+    # Where the headless gate reads codes; empty: camera.source and scanner.serial_port.
+    sources: list[str] = _opt([])
 
 
 @dataclass(frozen=True)
@@ -110,6 +130,8 @@ class AdminSettings:
     lockout_seconds: int = _opt(60, minimum=1)
     # The PIN pad and admin panel return to scanning after this many seconds without a touch or key.
     idle_timeout: int = _opt(60, minimum=10)
+    # Acknowledging a red alert needs the PIN (otherwise holding the screen 1 s or the guard key).
+    ack_requires_pin: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +180,7 @@ SECTIONS: dict[str, type] = {
     "camera": CameraSettings,
     "scanner": ScannerSettings,
     "display": DisplaySettings,
+    "gate": GateSettings,
     "sound": SoundSettings,
     "admin": AdminSettings,
     "hub": HubSettings,
@@ -176,6 +199,7 @@ class Settings:
     camera: CameraSettings = field(default_factory=CameraSettings)
     scanner: ScannerSettings = field(default_factory=ScannerSettings)
     display: DisplaySettings = field(default_factory=DisplaySettings)
+    gate: GateSettings = field(default_factory=GateSettings)
     sound: SoundSettings = field(default_factory=SoundSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     hub: HubSettings = field(default_factory=HubSettings)
@@ -258,9 +282,24 @@ def _check_pin_hash(key: str, value: str) -> str | None:
     return f"{key}: {problem}" if problem else None
 
 
+def _check_gate_output(key: str, value: str) -> str | None:
+    from scanner.gate.output import output_spec_problem
+
+    problem = output_spec_problem(value, allow_serial=key == "gate.output")
+    return f"{key}: {problem}" if problem else None
+
+
+def _check_open_on(key: str, value: list[str]) -> str | None:
+    bad = [v for v in value if v not in ("admit", "guard")]
+    return f"{key}: {bad[0]!r} is not one of 'admit', 'guard'" if bad else None
+
+
 # Checks beyond type and range, by `section.key`.
 _VALUE_CHECKS: dict[str, typing.Callable[[str, Any], str | None]] = {
     "admin.pin_hash": _check_pin_hash,
+    "gate.output": _check_gate_output,
+    "gate.deny_output": _check_gate_output,
+    "gate.open_on": _check_open_on,
 }
 
 

@@ -8,8 +8,10 @@ delivers events to the listener. The kiosk wraps the listener in a Qt signal.
   a queue and the decision is always about what the camera sees now. Finite sources (a folder of
   images) wait for the worker instead, so none is skipped, and still photos get every decoding pass.
   Scanned text is queued, never dropped.
-- The same code held in view is debounced: it is decided once, then ignored until it has been out of
-  sight for `debounce` seconds. A different code is never debounced.
+- The same code held in view is debounced: it is decided once, then not decided again until it has been
+  out of sight for `debounce` seconds. A different code is never debounced. A debounced code that is shown
+  again on purpose (scanned again, or back in view after `REAPPEAR_S` out of sight) gives a `RepeatEvent`,
+  so the gate answers with a short beep instead of silence.
 - A camera that fails is reported (`SourceEvent` "disconnected"), closed and reopened with backoff
   until it is back ("reconnected"). A decoder or checker exception is logged and reported as an
   `ErrorEvent`; the worker carries on.
@@ -61,6 +63,16 @@ class DecisionEvent:
 
 
 @dataclass(frozen=True)
+class RepeatEvent:
+    """The same code again within the debounce window: not decided again (`Session.handle_repeat`)."""
+
+    payload: str
+    source: str
+    at: float  # monotonic
+    seconds_since: float  # since it was last seen
+
+
+@dataclass(frozen=True)
 class SourceEvent:
     """A source's health changed: "disconnected" (the UI shows it), "reconnected", or "ended"."""
 
@@ -79,7 +91,9 @@ class ErrorEvent:
     at: float
 
 
-PipelineEvent = DecisionEvent | SourceEvent | ErrorEvent
+PipelineEvent = DecisionEvent | RepeatEvent | SourceEvent | ErrorEvent
+# A code out of the camera's sight this long and back is shown again on purpose.
+REAPPEAR_S = 0.5
 
 
 def payload_text(data: bytes) -> str:
@@ -292,7 +306,7 @@ class Pipeline:
         if isinstance(item, ScannedText):
             data = item.text.encode("utf-8", errors="surrogateescape")
             self._expire(item.timestamp)
-            self._decide(data, item.text, item.origin, item.timestamp, 0.0, 1, None)
+            self._decide(data, item.text, item.origin, item.timestamp, 0.0, 1, None, scanned=True)
             return
         t0 = time.perf_counter()
         try:
@@ -314,10 +328,12 @@ class Pipeline:
             del self._seen[key]
 
     def _decide(self, data: bytes, payload: str, source: str, ts: float, decode_ms: float, n: int,
-                code: QrSymbol | None) -> None:
+                code: QrSymbol | None, *, scanned: bool = False) -> None:
         seen = self._seen.get(data)
         self._seen[data] = ts
         if seen is not None and ts - seen < self.settings.debounce:
+            if scanned or ts - seen >= REAPPEAR_S:
+                self._emit(RepeatEvent(payload, source, ts, ts - seen))
             return
         t0 = time.perf_counter()
         try:

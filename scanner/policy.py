@@ -32,7 +32,8 @@ FLOWS = ("none", "pharmacy", "school")
 OUTCOMES = ("green", "yellow", "red", "dcc_valid", "not_accepted", *(v.value for v in Verdict if v is not Verdict.OK),
             "clock_untrusted")
 RULE_FIELDS = {"admit", "tone", "headline", "guidance", "alert_guard"}
-PROFILE_FIELDS = {"title", "max_code_age", "accepted_issuers", "flow", "rule_sets"}
+PROFILE_FIELDS = {"title", "max_code_age", "accepted_issuers", "flow", "rule_sets", "anti_passback",
+                  "fast_stream"}
 
 # Why a code was refused, in plain words, whatever the venue.
 REASONS: dict[str, LocalText] = {
@@ -73,6 +74,11 @@ class VenueProfile:
     rules: dict[str, Rule]
     # Business rule sets (names in the signed rules list) that codes must pass here; docs/verification.md.
     rule_sets: tuple[str, ...] = ()
+    # An admitted code is not admitted again within this many seconds, or (a "HH:MM" string) until that
+    # local time of the same day; 0: never refused as a repeat (`scanner.gate.repeats`).
+    anti_passback: int | str = 0
+    # A stream of strangers: each result replaces the previous at once.
+    fast_stream: bool = False
 
     def accepts(self, issuer: str) -> bool:
         return any(fnmatch.fnmatchcase(issuer, pattern) for pattern in self.accepted_issuers)
@@ -152,6 +158,10 @@ def _layer_problems(prefix: str, layer: dict[str, Any], *, allow_base: bool) -> 
                 problems.append(f"{k}: expected a list of rule set names like \"3G\"")
         elif key == "flow" and value not in FLOWS:
             problems.append(f"{k}: {value!r} is not one of {', '.join(FLOWS)}")
+        elif key == "anti_passback" and not _anti_passback_ok(value):
+            problems.append(f"{k}: expected whole seconds >= 0 or a local time \"HH:MM\", got {value!r}")
+        elif key == "fast_stream" and not isinstance(value, bool):
+            problems.append(f"{k}: expected true or false, got {value!r}")
     outcomes = layer.get("outcomes", {})
     if not isinstance(outcomes, dict):
         return [*problems, f"{prefix}.outcomes: expected a table"]
@@ -174,6 +184,14 @@ def _layer_problems(prefix: str, layer: dict[str, Any], *, allow_base: bool) -> 
             elif field in ("headline", "guidance") and (err := _text_problem(fk, value)):
                 problems.append(err)
     return problems
+
+
+def _anti_passback_ok(value: Any) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value >= 0
+    if isinstance(value, str) and len(value) == 5 and value[2] == ":" and value.replace(":", "").isdigit():
+        return int(value[:2]) < 24 and int(value[3:]) < 60
+    return False
 
 
 def profile_problems(overrides: dict[str, dict[str, Any]]) -> list[str]:
@@ -222,7 +240,8 @@ def load_profile(name: str, overrides: dict[str, dict[str, Any]] | None = None) 
                               guidance=LocalText(**r["guidance"]), alert_guard=r["alert_guard"])
     return VenueProfile(name=name, title=LocalText(**p["title"]), max_code_age=p["max_code_age"],
                         accepted_issuers=tuple(p["accepted_issuers"]), flow=p["flow"], rules=rules,
-                        rule_sets=tuple(p.get("rule_sets", ())))
+                        rule_sets=tuple(p.get("rule_sets", ())), anti_passback=p["anti_passback"],
+                        fast_stream=p["fast_stream"])
 
 
 def builtin_problems() -> list[str]:

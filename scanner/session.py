@@ -1,14 +1,19 @@
-"""The gate session: decisions in, visits logged, counts and status out. No Qt.
+"""The gate session: decisions in, visits logged, the gate opened, counts and status out. No Qt.
 
-The kiosk presents a `Session`; having no Qt, it runs as it is without a screen too.
-`Session.handle(event)` runs on the pipeline's worker thread for every decision: it logs the visit
-(durably, before the screen shows it) and returns what the screen needs. In the pharmacy flow a pass is
-held until the clerk has tapped the drug categories (`register_purchase`), so the registration is part of
-the visit record; a held visit that is never completed is still logged (`release_all`).
+The kiosk presents a `Session`; having no Qt, the headless gate (`scanner.gate.runner`) runs the same one.
+`Session.handle(event)` runs on the pipeline's worker thread for every decision: it refuses an anti-passback
+repeat, pulses the gate (before anything slower, so the turnstile opens at once), logs the visit
+(durably, before the screen shows it) and returns what the screen needs (`Shown`). One code is one
+decision and one screen; `Shown.group` says when decisions share a screen (`scanner.gate.grouping`).
+A manual check waits for the guard's `guard_decide` (logged as its own row, `decided_by = "guard"`); a
+red alert is silenced only by `acknowledge` (logged). A pharmacy admission is logged at the decision;
+the drug categories the clerk taps later are logged as a registration row that refers to it
+(`register_purchase`), so a crash in between loses nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
@@ -21,34 +26,31 @@ from typing import TYPE_CHECKING
 
 from keys.jsontypes import JsonObject
 from scanner.clock import Clock, TrustedClock
-from scanner.errors import CheckpointError
-from scanner.status import StatusSnapshot, local_midnight, read_sync_status
+from scanner.errors import CheckpointError, InputError
+from scanner.gate.counts import Counts, Tally
+from scanner.gate.grouping import FamilyGrouper
+from scanner.gate.repeats import Admissions, RepeatNote, already_admitted, repeat_note
+from scanner.gate.shown import PIN_NEEDED, AckResult, Shown
+from scanner.gate.texts import GUARD_ADMITTED, GUARD_DENIED, GUARD_GUIDANCE
+from scanner.status import StatusSnapshot, read_sync_status
 from scanner.storage.datadir import VENUE_PROFILES_FILE
 
 if TYPE_CHECKING:
     from keys.keyfile import PublicKey
     from scanner.checker import Checker
-    from scanner.pipeline import DecisionEvent
+    from scanner.gate.control import Gate
+    from scanner.pipeline import DecisionEvent, RepeatEvent
     from scanner.policy import Decision, VenueProfile
     from scanner.status import SyncState
     from scanner.storage.visitlog import VisitLog
+    from scanner.timesync import NtpWatch
 
 log = logging.getLogger(__name__)
+ack_log = logging.getLogger("checkpoint.ack")
 
 RECENT = 50
 HUB_PROFILES_FILE = VENUE_PROFILES_FILE  # written by the sync agent
-
-
-@dataclass(frozen=True)
-class Shown:
-    """One decided code on its way to the screen."""
-
-    decision: Decision
-    payload_key: str
-    frame_timestamp: float  # monotonic capture time (camera) or arrival of the last key (scanner)
-    decided_at: float  # monotonic
-    source: str
-    token: int | None = None  # pharmacy: the visit waits for the clerk's categories
+ACK_METHODS = ("hold", "key", "pin")
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,9 @@ class Session:
     def __init__(self, checker: Checker, visit_log: VisitLog | None, *, clock: Clock, data_dir: Path,
                  device_id: str, checkpoint_id: str, checkpoint_name: str = "",
                  anchors: list[PublicKey] | None = None, trust_grace: float = 0.0, status_grace: float = 0.0,
-                 profile_overrides: dict[str, JsonObject] | None = None):
+                 profile_overrides: dict[str, JsonObject] | None = None, gate: Gate | None = None,
+                 family_window: float = 2.0, fast_stream: bool = False, ack_pin_hash: str | None = None,
+                 ntp: NtpWatch | None = None):
         self.checker = checker
         self.visit_log = visit_log
         self.clock = clock
@@ -77,15 +81,24 @@ class Session:
         self.anchors = anchors
         self.trust_grace = trust_grace
         self.status_grace = status_grace
+        self.gate = gate  # scanner.gate.control.Gate or None
+        self.ntp = ntp  # scanner.timesync.NtpWatch or None
+        self.ack_pin_hash = ack_pin_hash  # set: acknowledging an alert needs this PIN
+        self._fast_stream = fast_stream
         self.recent: deque[RecentDecision] = deque(maxlen=RECENT)
         self.storage_message = ""
         self._storage_checked = -1e9
         self._storage_alarm_text = ""
         self._lock = threading.Lock()
-        self._held: dict[int, tuple[Decision, float, float]] = {}
+        self._held: dict[int, tuple[Decision, str | None]] = {}
+        self._guard_decided: set[str] = set()
         self._tokens = itertools.count(1)
-        self._day = local_midnight(clock.now())
-        self.admitted_today, self.denied_today = self._seed_counts()
+        self.tally = Tally(clock.now)
+        self.tally.seed(visit_log)
+        self.admissions = Admissions(device_id=device_id, data_dir=self.data_dir, visit_log=visit_log,
+                                     now=clock.now())
+        self.grouper = FamilyGrouper(family_window)
+        self.last_decision_at: float | None = None
         self._trust_mtime = self._trust_file_mtime()
         self.config_profiles = dict(profile_overrides or {})
         self.hub_profiles: dict[str, JsonObject] = {}
@@ -97,23 +110,109 @@ class Session:
     def profile(self) -> VenueProfile:
         return self.checker.profile
 
+    @property
+    def fast_stream(self) -> bool:
+        """Replace a result with the next person's at once (`display.fast_stream` or the profile's)."""
+        return self._fast_stream or bool(getattr(self.profile, "fast_stream", False))
+
+    def counts(self) -> Counts:
+        return self.tally.counts()
+
+    @property
+    def admitted_today(self) -> int:
+        return self.counts().admitted
+
+    @property
+    def denied_today(self) -> int:
+        return self.counts().refused
+
     # --- decisions (pipeline worker thread) ----------------------------------------------------
     def handle(self, event: DecisionEvent) -> Shown:
         d = event.decision
+        now = self.clock.now()
+        r = d.result
+        code_id = r.code_id.hex() if r.code_id else None
+        repeat = self.admissions.check(code_id, self.profile.anti_passback, now) if d.admit else None
+        if repeat is not None:
+            d = already_admitted(d, repeat)
+        gate = self.gate.on_decision(d.admit, "device") if self.gate is not None else None
+        visit_id = self._log(d, (event.decided_at - event.frame_timestamp) * 1000, self._flow_extra(d), now,
+                             gate=gate, ref_visit=repeat.visit_id if repeat else None)
+        if d.admit and code_id:
+            self.admissions.add(code_id, now, visit_id)
         token = None
         if self.profile.flow == "pharmacy" and d.admit:
             with self._lock:
                 token = next(self._tokens)
-                self._held[token] = (d, event.decided_at - event.frame_timestamp, self.clock.now())
-        else:
-            self._log(d, (event.decided_at - event.frame_timestamp) * 1000, self._flow_extra(d))
-        self._count(d)
-        r = d.result
+                self._held[token] = (d, visit_id)
+        self.tally.decision(d, "device")
+        self._remember(d, now)
+        group = self.grouper.place(source=event.source, frame_timestamp=event.frame_timestamp,
+                                   codes_in_frame=getattr(event, "codes_in_frame", 1))
+        return Shown(d, event.payload, event.frame_timestamp, event.decided_at, event.source, token, group,
+                     visit_id, gate, repeat, now - r.iat if r.iat is not None else None)
+
+    def handle_repeat(self, event: RepeatEvent) -> RepeatNote:
+        """The same code again within the debounce window (`scanner.pipeline.RepeatEvent`): not decided
+        again, but answered with a short beep and an "already checked" note, never silence."""
+        return repeat_note(event.payload, event.source, event.seconds_since)
+
+    def guard_decide(self, shown: Shown, admit: bool) -> Shown:
+        """The guard's Admit or Deny after a manual check (or on a repeat), logged as a visit of its own
+        (`decided_by = "guard"`, `ref_visit` the device's row); Admit opens the gate."""
+        if not (shown.manual_check or shown.repeat is not None):
+            raise InputError("a guard decision is for a manual check or a repeat, not for this result")
+        key = shown.visit_id or f"{shown.payload_key}@{shown.decided_at}"
         with self._lock:
-            self.recent.appendleft(RecentDecision(self.clock.now(), r.verdict.value, d.outcome, r.issuer or "-",
-                                                  d.admit))
-        return Shown(d, event.payload, event.frame_timestamp, event.decided_at, event.source,
-                     token)
+            if key in self._guard_decided:
+                raise InputError("the guard has already decided on this result")
+            self._guard_decided.add(key)
+        from scanner.policy import Tone
+
+        d = dataclasses.replace(shown.decision, admit=admit, tone=Tone.PASS if admit else Tone.STOP,
+                                alert_guard=False, headline=GUARD_ADMITTED if admit else GUARD_DENIED,
+                                guidance=GUARD_GUIDANCE)
+        now = self.clock.now()
+        gate = self.gate.on_decision(admit, "guard") if self.gate is not None else None
+        visit_id = self._log(d, 0.0, self._flow_extra(d), now, decided_by="guard", gate=gate,
+                             ref_visit=shown.visit_id)
+        code_id = d.result.code_id.hex() if d.result.code_id else None
+        if admit and code_id:
+            self.admissions.add(code_id, now, visit_id)
+        self.tally.decision(d, "guard")
+        self._remember(d, now)
+        log.info("guard decision admit=%s outcome=%s ref_visit=%s gate=%s", admit, d.outcome, shown.visit_id, gate)
+        return dataclasses.replace(shown, decision=d, decided_at=time.monotonic(), token=None, visit_id=visit_id,
+                                   gate=gate, repeat=None, decided_by="guard",
+                                   group=self.grouper.place(source="guard", frame_timestamp=0.0, codes_in_frame=1))
+
+    def acknowledge(self, shown: Shown | None, *, method: str, pin: str | None = None) -> AckResult:
+        """The guard silences a red alert: a deliberate act ("hold" 1 s, the guard "key", or "pin"),
+        refused without the PIN when `admin.ack_requires_pin` is set; every acknowledgement is logged."""
+        if method not in ACK_METHODS:
+            raise InputError(f"acknowledge: method {method!r} is not one of {', '.join(ACK_METHODS)}")
+        if self.ack_pin_hash is not None:
+            from scanner.pin import verify_pin
+
+            if method != "pin" or not pin or not self.ack_pin_hash or not verify_pin(pin, self.ack_pin_hash):
+                ack_log.warning("alert acknowledgement refused method=%s visit=%s", method,
+                                shown.visit_id if shown else None)
+                return AckResult(False, PIN_NEEDED)
+        self.tally.acknowledged()
+        d = shown.decision if shown else None
+        ack_log.warning("alert acknowledged method=%s visit=%s outcome=%s at=%.0f", method,
+                        shown.visit_id if shown else None, d.outcome if d else None, self.clock.now())
+        return AckResult(True)
+
+    def set_family_held(self, held: bool) -> None:
+        """The guard holds (True) or releases the family key: codes shown meanwhile share one screen."""
+        self.grouper.set_held(held)
+
+    def _remember(self, d: Decision, now: float) -> None:
+        r = d.result
+        self.last_decision_at = now
+        with self._lock:
+            self.recent.appendleft(RecentDecision(now, r.verdict.value, d.outcome, r.issuer or "-", d.admit))
 
     def recent_decisions(self) -> list[RecentDecision]:
         """Newest first; safe from the GUI thread while the pipeline adds more."""
@@ -121,64 +220,47 @@ class Session:
             return list(self.recent)
 
     def register_purchase(self, token: int, categories: list[str]) -> bool:
-        """Log a held pharmacy visit with the drug categories sold (none: a plain visit)."""
+        """Log the drug categories sold to an admitted pharmacy visit (already logged at the decision) as a
+        registration row referring to it; no categories: nothing more to log."""
         with self._lock:
             held = self._held.pop(token, None)
         if held is None:
             return False
-        d, latency_s, at = held
-        self._log(d, latency_s * 1000, {"drug_categories": list(categories)} if categories else None, at)
+        d, visit_id = held
+        if categories:
+            self._log(d, 0.0, {"drug_categories": list(categories)}, self.clock.now(), decided_by="clerk",
+                      ref_visit=visit_id)
         return True
 
     def release_all(self) -> None:
-        """Log every visit still waiting for the clerk (the kiosk is closing)."""
-        for token in list(self._held):
-            self.register_purchase(token, [])
+        """Forget registrations that never came (their visits are logged already)."""
+        with self._lock:
+            self._held.clear()
 
     def _flow_extra(self, d: Decision) -> JsonObject | None:
         if self.profile.flow == "school" and d.result.verdict.value == "ok":
             return {"school": {"role": "student", "direction": "in"}}
         return None
 
-    def _log(self, d: Decision, latency_ms: float, extra: JsonObject | None, at: float | None = None) -> None:
+    def _log(self, d: Decision, latency_ms: float, extra: JsonObject | None, at: float, *,
+             decided_by: str = "device", gate: str | None = None, ref_visit: str | None = None) -> str | None:
+        """Log one row; its visit id, or None when it could not be logged (the decision still stands)."""
         if self.visit_log is None:
-            return
+            return None
         from scanner.storage.visitlog import VisitRecord
 
         try:
             rec = VisitRecord.from_decision(d, device_id=self.device_id, checkpoint_id=self.checkpoint_id,
                                             clock_trusted=d.clock_trusted, latency_ms=latency_ms, extra=extra,
-                                            at=self.clock.now() if at is None else at)
+                                            at=at, decided_by=decided_by, gate=gate, ref_visit=ref_visit)
             self.visit_log.append(rec)
             self.storage_message = ""
+            return rec.visit_id
         except CheckpointError as e:
             # The guard must know visits are not being recorded; the decision itself still stands.
             log.error("visit not logged: %s", e)
             self.storage_message = str(e)
-
-    def _count(self, d: Decision) -> None:
-        day = local_midnight(self.clock.now())
-        with self._lock:
-            if day != self._day:
-                self._day, self.admitted_today, self.denied_today = day, 0, 0
-            if d.admit:
-                self.admitted_today += 1
-            else:
-                self.denied_today += 1
-
-    def _seed_counts(self) -> tuple[int, int]:
-        if self.visit_log is None:
-            return 0, 0
-        admitted = denied = 0
-        try:
-            for row in self.visit_log.rows(since_ms=int(self._day * 1000)):
-                if row["admit"]:
-                    admitted += 1
-                else:
-                    denied += 1
-        except CheckpointError as e:
-            log.warning("cannot count today's visits: %s", e)
-        return admitted, denied
+            return None
 
     # --- venue profiles --------------------------------------------------------------------------
     def profile_overrides(self) -> dict[str, JsonObject]:
@@ -288,6 +370,8 @@ class Session:
         self._reload_profiles()
         sync = read_sync_status(self.data_dir, self.clock.now())
         self._confirm_clock(sync)
+        if self.ntp is not None:
+            self.ntp.poll(self.clock)
         now = self.clock.now()
         trust = self.checker.trust
         trust_issued = trust.issued_at
@@ -304,10 +388,18 @@ class Session:
         alarm = self._storage_alarm()
         if self.storage_message or alarm:
             extra["storage"] = self.storage_message or alarm
+        if self.gate is not None and self.gate.problem:
+            extra["gate"] = f"闸机输出故障 / Gate output failed: {self.gate.problem}"
+        counts = self.counts()
         return StatusSnapshot(
             now=now, clock_trusted=self.clock.trusted(), clock_reason=reason,
             sync=sync, trust_list_issued=trust_issued,
             trust_list_stale=trust_stale, status_list_issued=status_issued, status_list_stale=status_stale,
-            device=self.device_id, checkpoint=self.checkpoint_name, admitted_today=self.admitted_today,
-            denied_today=self.denied_today, camera_ok=camera_ok, camera_message=camera_message,
-            flow=self.profile.flow, trust_list_problem=trust.problem, extra=extra)
+            device=self.device_id, checkpoint=self.checkpoint_name, admitted_today=counts.admitted,
+            denied_today=counts.refused, manual_today=counts.manual_checks, camera_ok=camera_ok,
+            camera_message=camera_message, flow=self.profile.flow, trust_list_problem=trust.problem, extra=extra)
+
+    def health(self) -> JsonObject:
+        """This process's part of `appliance-health.json` (the sync agent sends it to the hub)."""
+        return {"gate_output": self.gate.health() if self.gate is not None else {"state": "none"},
+                "last_decision_ts": self.last_decision_at}

@@ -46,6 +46,7 @@ class StatusSnapshot:
     flow: str = "none"
     trust_list_problem: str | None = None  # why the device holds no (or only the bootstrap) trust list
     extra: dict[str, Any] = field(default_factory=dict)
+    manual_today: int = 0  # manual checks, counted apart from refusals
 
     @property
     def data_stale(self) -> bool:

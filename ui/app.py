@@ -280,25 +280,10 @@ def _is_camera(source: Any) -> bool:
 
 
 def build_core(settings: Any, *, clock: Any = None) -> Session:
-    """Stores, checker, clock and visit log from the settings (the data directory is created)."""
-    from scanner.checker import Checker
-    from scanner.clock import TrustedClock
-    from scanner.storage.stores import open_stores
-    from scanner.verify import VerifySettings
+    """Stores, checker, clock, gate and visit log from the settings, with the profile chosen on site."""
+    from scanner.gate.build import build_session
 
-    stores = open_stores(settings)
-    assert stores.trust is not None and stores.status is not None  # require_trust: anchors are configured
-    data, anchors, trust, status, visit_log = (stores.data.root, stores.anchors, stores.trust, stores.status,
-                                               stores.visit_log)
-    clock = clock or TrustedClock.open(data, settings.clock)
-    verify = VerifySettings(clock_skew=settings.verify.clock_skew, status_grace=settings.verify.status_grace)
-    checker = Checker(trust=trust, status=status, profile=_venue_profile(settings), settings=verify, clock=clock,
-                      max_code_age=settings.venue.max_code_age, rules=stores.rules)
-    return Session(checker, visit_log, clock=clock, data_dir=data, device_id=settings.device.id,
-                     checkpoint_id=settings.device.checkpoint_id,
-                     checkpoint_name=settings.device.checkpoint_name, anchors=anchors,
-                     trust_grace=settings.verify.trust_list_grace, status_grace=settings.verify.status_grace,
-                     profile_overrides=settings.profiles)
+    return build_session(settings, clock=clock, profile=_venue_profile(settings))
 
 
 def _venue_profile(settings: Any) -> Any:

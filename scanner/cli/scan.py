@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def event_json(event: PipelineEvent) -> JsonObject:
-    from scanner.pipeline import DecisionEvent, ErrorEvent
+    from scanner.pipeline import DecisionEvent, ErrorEvent, RepeatEvent
 
     if isinstance(event, DecisionEvent):
         return {"event": "decision", "source": event.source, "payload": event.payload,
@@ -34,12 +34,14 @@ def event_json(event: PipelineEvent) -> JsonObject:
                 "decision": event.decision.to_json()}
     if isinstance(event, ErrorEvent):
         return {"event": "error", "stage": event.stage, "message": event.message}
+    if isinstance(event, RepeatEvent):
+        return {"event": "repeat", "source": event.source, "seconds_since": round(event.seconds_since, 3)}
     return {"event": event.kind, "source": event.source, "message": event.message}
 
 
 def event_line(event: PipelineEvent) -> str:
     from scanner.cli.check import format_line
-    from scanner.pipeline import DecisionEvent, ErrorEvent
+    from scanner.pipeline import DecisionEvent, ErrorEvent, RepeatEvent
 
     if isinstance(event, DecisionEvent):
         text = format_line(event.decision)
@@ -48,6 +50,8 @@ def event_line(event: PipelineEvent) -> str:
                 f"{event.source}]")
     if isinstance(event, ErrorEvent):
         return f"error in {event.stage}: {event.message}"
+    if isinstance(event, RepeatEvent):
+        return f"{event.source}: the same code again after {event.seconds_since:.1f} s (already checked)"
     return f"{event.source}: {event.kind}: {event.message}"
 
 

@@ -11,12 +11,16 @@ from scanner.session import Session, Shown
 if TYPE_CHECKING:
     from scanner.clock import Clock
     from scanner.demo.world import DemoWorld
+    from scanner.gate.control import Gate
 
 
 def demo_core(directory: Path, *, profile: str = "transport", now: float | None = None, clock: Clock | None = None,
-              world: DemoWorld | None = None, log_visits: bool = True,
-              checkpoint_name: str = "Demo gate") -> tuple[Session, DemoWorld]:
-    """A `Session` with the world's trust list and status lists loaded and a visit log in `directory`."""
+              world: DemoWorld | None = None, log_visits: bool = True, checkpoint_name: str = "Demo gate",
+              anti_passback: bool = False, gate: Gate | None = None) -> tuple[Session, DemoWorld]:
+    """A `Session` with the world's trust list and status lists loaded and a visit log in `directory`.
+
+    The demo shows its few sample codes over and over, so the profile's anti-passback is off unless asked for.
+    """
     from scanner.checker import Checker
     from scanner.clock import SystemClock
     from scanner.config import settings_from_dict
@@ -38,9 +42,11 @@ def demo_core(directory: Path, *, profile: str = "transport", now: float | None 
     assert stores.trust is not None and stores.status is not None
     anchors, visit_log = stores.anchors, stores.visit_log
     clock = clock or SystemClock()
-    checker = Checker(stores.trust, stores.status, load_profile(profile), clock=clock, rules=stores.rules)
+    overrides = {} if anti_passback else {profile: {"profile": {"anti_passback": 0}}}
+    checker = Checker(stores.trust, stores.status, load_profile(profile, overrides), clock=clock, rules=stores.rules)
     core = Session(checker, visit_log, clock=clock, data_dir=directory / "data", device_id="demo-kiosk",
-                     checkpoint_id="gate-1", checkpoint_name=checkpoint_name, anchors=anchors)
+                   checkpoint_id="gate-1", checkpoint_name=checkpoint_name, anchors=anchors,
+                   profile_overrides=overrides, gate=gate)
     return core, world
 
 

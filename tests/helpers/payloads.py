@@ -24,3 +24,12 @@ def fresh_payloads(n: int, *, iss: str = "CN-ZJ") -> list[str]:
 
 def centre(polygon) -> tuple[float, float]:
     return (sum(p[0] for p in polygon) / len(polygon), sum(p[1] for p in polygon) / len(polygon))
+
+
+def passenger_codes(world, n: int, *, issued_ago: int = 180) -> list[str]:
+    """`n` different green codes from the demo world's Zhejiang issuer: a stream of strangers at a gate."""
+    from keys.hcc1 import CodeClaims, issue_code
+
+    now = int(time.time())
+    return [issue_code(world.issuers["CN-ZJ"], CodeClaims(iss="CN-ZJ", iat=now - issued_ago, exp=now + 86400,
+                                                          name=f"乘*{i}")) for i in range(n)]

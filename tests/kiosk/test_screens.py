@@ -209,7 +209,7 @@ def test_pharmacy_registers_drug_categories_with_the_visit(make_core: Any, make_
     w.purchase.connect(core.register_purchase)
     w.show_decision(decide_now(core, world.payloads["green"]))
     assert w.result.pharmacy.isVisible()
-    assert core.visit_log.count() == 0  # held until the clerk registers
+    assert core.visit_log.count() == 1  # logged at the decision: a crash before the registration loses nothing
     # The clerk takes longer than the result time: the screen waits for the registration.
     with qtbot.assertNotEmitted(w.screen_changed, wait=500):
         pass
@@ -225,7 +225,10 @@ def test_pharmacy_registers_drug_categories_with_the_visit(make_core: Any, make_
     with qtbot.waitSignal(w.screen_changed, timeout=3000):
         qtbot.mouseClick(w.result.pharmacy.confirm, Qt.MouseButton.LeftButton)
     rows = list(core.visit_log.rows())
-    assert len(rows) == 1 and rows[0]["extra"] == {"drug_categories": ["antipyretic", "antiviral"]}
+    assert len(rows) == 2 and rows[0]["extra"] == {} and rows[0]["admit"]
+    assert rows[1]["extra"] == {"drug_categories": ["antipyretic", "antiviral"]}
+    assert rows[1]["decided_by"] == "clerk" and rows[1]["ref_visit"] == rows[0]["visit_id"]
+    assert core.counts().admitted == 1  # the registration is not a second visit
     # The clerk sees the registration was made.
     assert w.idle.note.isVisible() and w.idle.note.text() == "已登记：退烧、抗病毒 / Registered: Fever, Antiviral"
     qtbot.waitUntil(lambda: not w.idle.note.isVisible(), timeout=5000)
@@ -236,7 +239,7 @@ def test_pharmacy_registers_drug_categories_with_the_visit(make_core: Any, make_
     w.show_decision(decide_now(core, world.payloads["national"]))
     w.go_idle()
     rows = list(core.visit_log.rows())
-    assert len(rows) == 3 and rows[2]["extra"] == {} and rows[2]["admit"]
+    assert len(rows) == 4 and rows[3]["extra"] == {} and rows[3]["admit"]
 
 
 def test_venue_profiles_published_by_the_hub_take_effect(core: Any, world: Any) -> None:
@@ -248,13 +251,16 @@ def test_venue_profiles_published_by_the_hub_take_effect(core: Any, world: Any) 
     (core.data_dir / "venue-profiles.json").write_text(json.dumps({"version": 3, "profiles": published}))
     core.snapshot()
     assert core.hub_profiles_version == 3
-    assert result_view(decide_now(core, world.payloads["green"]).decision).headline.en == "Green code — go ahead (new)"
+    # Another person's green code (the hub's transport layer brings the profile's anti-passback back).
+    assert result_view(decide_now(core, world.payloads["other_region"]).decision).headline.en == \
+        "Green code — go ahead (new)"
     # A broken document is ignored; the loaded profile stays.
     (core.data_dir / "venue-profiles.json").write_text('{"version": 4, "profiles": {"transport": {"x": 1}}}')
     os.utime(core.data_dir / "venue-profiles.json", (1, 1))
     core.snapshot()
     assert core.hub_profiles_version == 3
-    assert result_view(decide_now(core, world.payloads["green"]).decision).headline.en == "Green code — go ahead (new)"
+    assert result_view(decide_now(core, world.payloads["national"]).decision).headline.en == \
+        "Green code — go ahead (new)"
 
 
 def test_trusted_clock_confirmed_from_the_sync_agents_hub_time(make_core: Any, make_window: Any,

@@ -12,7 +12,7 @@ import tty
 import pytest
 
 from scanner.errors import SourceError
-from scanner.pipeline import DecisionEvent, Pipeline, SourceEvent
+from scanner.pipeline import DecisionEvent, Pipeline, RepeatEvent, SourceEvent
 from scanner.sources.scanners import SerialScannerSource
 
 CODE = "HCC1:NCFS90X10FFWTWGSLKC 4G79F8483OPCE3%NU7BV%K3"
@@ -74,8 +74,10 @@ def test_scanner_through_the_pipeline_with_a_disconnect(pty_pair):
         ev = events.get(timeout=30)
         assert isinstance(ev, DecisionEvent)
         assert ev.decision == f"checked {CODE}" and ev.source == f"serial:{port}" and ev.decode_ms == 0
-        os.write(master, (CODE + "\r\n").encode())  # the same scan again at once: debounced
+        os.write(master, (CODE + "\r\n").encode())  # the same scan again at once: a repeat, not decided
         os.write(master, b"HCC1:OTHER\r\n")
+        ev = events.get(timeout=30)
+        assert isinstance(ev, RepeatEvent) and ev.payload == CODE and ev.source == f"serial:{port}"
         ev = events.get(timeout=30)
         assert isinstance(ev, DecisionEvent) and ev.payload == "HCC1:OTHER"
         # Unplugging: the master side goes away, reads on the slave fail.
