@@ -97,17 +97,25 @@ def _describe(value: Any) -> str:
 
 def access(data: Any, path: str) -> Any:
     """`var`: drill into the data along a dotted path; a missing value, or `null` on the way, is `null`."""
+    return _accessor(path)(data)
+
+
+def _accessor(path: str) -> Evaluator:
+    """`var` compiled: the path split once, array indices parsed once."""
     if path == "":
+        return lambda data: data
+    steps = [(f, int(f) if f.isdigit() and f.isascii() else None) for f in path.split(".")]
+
+    def run(data: Any) -> Any:
+        for key, index in steps:
+            if isinstance(data, dict):
+                data = data.get(key)
+            elif isinstance(data, list) and index is not None:
+                data = data[index] if index < len(data) else None
+            else:
+                return None
         return data
-    for fragment in path.split("."):
-        if isinstance(data, dict):
-            data = data.get(fragment)
-        elif isinstance(data, list) and fragment.isdigit() and fragment.isascii():
-            index = int(fragment)
-            data = data[index] if index < len(data) else None
-        else:
-            return None
-    return data
+    return run
 
 
 def compile_expression(expr: Any) -> Evaluator:
@@ -154,7 +162,7 @@ def _compile_operation(expr: dict[Any, Any], depth: int) -> Evaluator:
     if op == "var":
         if not isinstance(args, str):
             raise CertLogicError('"var" takes a path string ({"var": "a.b.0"}); CertLogic has no default value')
-        return lambda data: access(data, args)
+        return _accessor(args)
     if not isinstance(args, list) or not args:
         raise CertLogicError(f'"{op}" is not of the form {{"{op}": [operands...]}}')
     n = len(args)

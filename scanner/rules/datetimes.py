@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from scanner.errors import CertLogicError
 
@@ -95,6 +96,7 @@ def _offset_minutes(text: str) -> int:
     return sign * (int(hours) * 60 + int(minutes))
 
 
+@lru_cache(maxsize=4096)
 def parse_date_time(text: str) -> DateTime:
     """A date(-time) string in one of the specification's formats as a `DateTime`.
 

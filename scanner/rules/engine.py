@@ -56,19 +56,15 @@ def iso_seconds(t: float) -> str:
 def select_rules(book: RuleBook, set_names: Iterable[str], certificate_type: str, now: float,
                  region: str = "") -> tuple[BusinessRule, ...]:
     """The rules in force for this code type at `now`, one version per identifier, in identifier order."""
-    wanted = {i for name in set_names if name in book.rule_sets for i in book.rule_sets[name].identifiers}
     types = {certificate_type} if certificate_type == "HCC1" else {certificate_type, "General"}
     now_ms = int(now * 1000)
-    current: dict[str, BusinessRule] = {}
-    for rule in book.rules:
-        if rule.identifier not in wanted or rule.valid_from_ms > now_ms:
-            continue
-        held = current.get(rule.identifier)
-        if held is None or rule.version > held.version:
-            current[rule.identifier] = rule
-    return tuple(r for _, r in sorted(current.items())
-                 if now_ms < r.valid_to_ms and r.certificate_type in types and r.country == book.country
-                 and r.region in ("", region))
+    selected = []
+    for versions in book.versions_of(tuple(set_names)):
+        rule = next((r for r in versions if r.valid_from_ms <= now_ms), None)
+        if (rule is not None and now_ms < rule.valid_to_ms and rule.certificate_type in types
+                and rule.country == book.country and rule.region in ("", region)):
+            selected.append(rule)
+    return tuple(selected)
 
 
 def rule_data(book: RuleBook, payload: Mapping[str, Any], now: float, iat: float | None,

@@ -145,6 +145,22 @@ class RuleBook:
     rules: tuple[BusinessRule, ...]
     rule_sets: dict[str, RuleSet]
     value_sets: dict[str, list[str]]
+    # Per combination of set names: each identifier's versions, newest first (filled by the engine).
+    versions_cache: dict[tuple[str, ...], tuple[tuple[BusinessRule, ...], ...]] = field(
+        default_factory=dict, compare=False, repr=False)
+
+    def versions_of(self, set_names: tuple[str, ...]) -> tuple[tuple[BusinessRule, ...], ...]:
+        """For every identifier in these sets (in identifier order), its versions, newest first."""
+        found = self.versions_cache.get(set_names)
+        if found is None:
+            wanted = {i for name in set_names if name in self.rule_sets for i in self.rule_sets[name].identifiers}
+            by_id: dict[str, list[BusinessRule]] = {}
+            for rule in self.rules:
+                if rule.identifier in wanted:
+                    by_id.setdefault(rule.identifier, []).append(rule)
+            found = tuple(tuple(sorted(by_id[i], key=lambda r: r.version, reverse=True)) for i in sorted(by_id))
+            self.versions_cache[set_names] = found
+        return found
 
 
 def _rule_set(name: Any, entry: Any, known: set[str], source: str) -> RuleSet:
