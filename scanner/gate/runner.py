@@ -1,0 +1,196 @@
+"""The headless gate: `checkpoint gate`, the screenless appliance (a turnstile with a scanner and a lamp).
+
+The same core as the kiosk without Qt: sources (camera, serial scanner, a keyboard-wedge scanner typing
+into the console, stdin) -> pipeline -> `Session` (anti-passback, gate pulse, visit log) -> sounds and
+spoken prompts (`scanner.sound`), with the systemd watchdog and `appliance-health.json`. With `--json`
+one JSON object per line and event:
+
+    {"event": "decision", "admit": bool, "verdict": str, "tone": str, "status": str|null, "code_id": str|null,
+     "repeat": bool, "decided_by": "device"|"guard", ...}   (also outcome, headline, visit_id, gate,
+                                                             issued_ago_s, latency_ms, source)
+    {"event": "gate", "action": "open"|"deny", "pulse_ms": int, "ok": bool, "reason": "admit"|"guard", ...}
+    {"event": "repeat", "source": str, "seconds_since": float, "note": str}   (the same code within debounce)
+    {"event": "disconnected"|"reconnected"|"ended", "source": str, "message": str}
+    {"event": "error", "stage": str, "message": str}
+    {"event": "status", "clock_trusted": bool, "gate_problem": str|null, "audio_problem": str|null}  (changes)
+
+Without `--json` the same events as short lines for a person watching the console.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
+
+from keys.jsontypes import JsonObject
+from scanner.gate.control import GateAction
+from scanner.pipeline import DecisionEvent, ErrorEvent, Pipeline, PipelineEvent, RepeatEvent, SourceEvent
+from scanner.service.appliancehealth import ApplianceHealthReporter
+from scanner.service.watchdog import Heartbeat
+from scanner.session import Session, Shown
+
+if TYPE_CHECKING:
+    from scanner.config import Settings
+    from scanner.sound.player import Announcer
+    from scanner.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+
+
+def decision_json(shown: Shown, latency_ms: float | None = None) -> JsonObject:
+    d = shown.decision
+    r = d.result
+    return {"event": "decision", "admit": d.admit, "verdict": r.verdict.value, "tone": str(d.tone),
+            "status": r.status.value if r.status else None, "code_id": r.code_id.hex() if r.code_id else None,
+            "repeat": shown.repeat is not None, "decided_by": shown.decided_by, "outcome": d.outcome,
+            "headline": d.headline.en, "visit_id": shown.visit_id, "gate": shown.gate,
+            "issued_ago_s": round(shown.issued_ago_s) if shown.issued_ago_s is not None else None,
+            "latency_ms": round(latency_ms, 2) if latency_ms is not None else None, "source": shown.source}
+
+
+def gate_json(a: GateAction) -> JsonObject:
+    return {"event": "gate", "action": a.action, "pulse_ms": a.pulse_ms, "ok": a.ok, "reason": a.reason,
+            "problem": a.problem or None}
+
+
+def event_text(obj: JsonObject) -> str:
+    """One console line for an event."""
+    kind = obj["event"]
+    if kind == "decision":
+        mark = "ADMIT" if obj["admit"] else "REPEAT" if obj["repeat"] else "STOP"
+        return f"{mark:6} {obj['headline']}  [{obj['outcome']}; gate {obj['gate'] or '-'}; {obj['source']}]"
+    if kind == "gate":
+        return f"gate   {obj['action']} {obj['pulse_ms']} ms" + ("" if obj["ok"] else f" FAILED: {obj['problem']}")
+    if kind == "repeat":
+        return f"repeat {obj['note']} ({obj['source']}, {obj['seconds_since']} s)"
+    return " ".join(f"{k}={v}" for k, v in obj.items())
+
+
+def default_sources(settings: Settings) -> list[str]:
+    if settings.gate.sources:
+        return list(settings.gate.sources)
+    specs = [settings.camera.source] if settings.camera.source not in ("", "none") else []
+    if settings.scanner.serial_port:
+        specs.append(f"serial:{settings.scanner.serial_port}@{settings.scanner.baud}")
+    return specs
+
+
+class GateRunner:
+    """Runs one headless gate until `stop()`, `duration`, or every source has ended."""
+
+    def __init__(self, session: Session, sources: Sequence[Source], *, settings: Settings, out: TextIO,
+                 as_json: bool = False, sound: Announcer | None = None):
+        self.session = session
+        self.sources = list(sources)
+        self.settings = settings
+        self.out = out
+        self.as_json = as_json
+        self.sound = sound
+        self._out_lock = threading.Lock()
+        self._stop = threading.Event()
+        self.errors = 0
+        self.pipeline: Pipeline | None = None
+        self._last_status: JsonObject | None = None
+        if session.gate is not None:
+            session.gate.add_listener(lambda a: self.emit(gate_json(a)))
+
+    def emit(self, obj: JsonObject) -> None:
+        line = json.dumps(obj, ensure_ascii=False) if self.as_json else event_text(obj)
+        with self._out_lock:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # --- pipeline worker thread ----------------------------------------------------------------
+    def _listener(self, event: PipelineEvent) -> None:
+        if isinstance(event, DecisionEvent):
+            shown = self.session.handle(event)
+            self.emit(decision_json(shown, event.latency_ms))
+            self._play(shown)
+        elif isinstance(event, RepeatEvent):
+            note = self.session.handle_repeat(event)
+            self.emit({"event": "repeat", "source": event.source, "seconds_since": round(event.seconds_since, 3),
+                       "note": note.text.en})
+            if self.sound is not None:
+                self.sound.play(note.sound)
+        elif isinstance(event, SourceEvent):
+            self.emit({"event": event.kind, "source": event.source, "message": event.message})
+        elif isinstance(event, ErrorEvent):
+            self.errors += 1
+            self.emit({"event": "error", "stage": event.stage, "message": event.message})
+
+    def _play(self, shown: Shown) -> None:
+        if self.sound is None:
+            return
+        from scanner.sound.prompts import tone_for
+
+        d = shown.decision
+        self.sound.play(tone_for(admit=d.admit, alert=d.alert_guard, check=shown.manual_check), d.headline)
+
+    # --- main thread ---------------------------------------------------------------------------
+    def run(self, duration: float | None = None) -> int:
+        from scanner.sources.scanners import LineSource, SerialScannerSource, WedgeSource
+
+        pipeline = Pipeline(self.sources, lambda payload, now: self.session.checker.check(payload, now),
+                            self._listener, settings=self.settings.camera, now=self.session.clock.now)
+        self.pipeline = pipeline
+        cameras = [s for s in self.sources if not isinstance(s, LineSource | SerialScannerSource | WedgeSource)]
+
+        def last_frame() -> float | None:
+            # A scanner-only gate has no frames: an idle scanner is normal, liveness is the pipeline's.
+            return pipeline.last_frame_monotonic if cameras else time.monotonic()
+
+        beat = Heartbeat.for_kiosk(last_frame=last_frame, alive=pipeline.alive, clock=self.session.clock)
+        health = ApplianceHealthReporter(self.session.data_dir)
+        if self.sound is not None:
+            from scanner.sound.voice import appliance_cues
+
+            self.sound.prepare_in_background(appliance_cues(self.session.profile))
+        self._tick(beat, health, pipeline)  # NTP and the hub's time are looked at before the first code
+        pipeline.start()
+        beat.ready()
+        deadline = None if duration is None else time.monotonic() + duration
+        next_tick = 0.0
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= next_tick:
+                    self._tick(beat, health, pipeline)
+                    next_tick = now + TICK_S
+                if deadline is not None and now >= deadline:
+                    break
+                if pipeline.wait(timeout=0.1):
+                    break  # every source has ended (stdin closed, files read)
+        finally:
+            beat.stopping()
+            pipeline.stop()
+            self.session.release_all()
+            self._tick(beat, health, pipeline, force=True)
+        return 0
+
+    def _tick(self, beat: Heartbeat, health: ApplianceHealthReporter, pipeline: Pipeline, *,
+              force: bool = False) -> None:
+        beat.tick()
+        snap = self.session.snapshot()
+        gate = self.session.gate
+        audio = self.sound.problem if self.sound is not None and self.sound.silent else None
+        status: JsonObject = {"event": "status", "clock_trusted": snap.clock_trusted,
+                              "gate_problem": (gate.problem or None) if gate is not None else None,
+                              "audio_problem": audio}
+        if status != self._last_status:
+            self._last_status = status
+            self.emit(status)
+        if force:
+            health.every = 0
+        health.report(frames_received=pipeline.frames_received if pipeline.last_frame_monotonic else None,
+                      camera_ok=None, last_decision_ts=self.session.last_decision_at, errors_since_start=self.errors,
+                      clock_trusted=snap.clock_trusted, audio_problem=audio,
+                      gate_output=str(gate.health()["state"]) if gate is not None else None)

@@ -1,0 +1,106 @@
+"""`checkpoint gate` as a subprocess: a stdin scanner, gpiozero's mock pins (GPIOZERO_PIN_FACTORY=mock), a
+trusted clock from systemd's NTP state (a `timedatectl` on PATH), twelve passengers and a repeat."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from scanner.storage.visitlog import VisitLog
+from tests.helpers.payloads import passenger_codes
+
+EXE = shutil.which("checkpoint", path=str(Path(sys.executable).parent)) or "checkpoint"
+
+
+def gate_config(tmp_path: Path, world, **gate: str) -> Path:
+    status = ", ".join(f'"{p}"' for p in world.status_list_paths)
+    extra = "".join(f'{k} = "{v}"\n' for k, v in gate.items())
+    cfg = tmp_path / "gate.toml"
+    cfg.write_text(f"""
+[device]
+id = "gate-A"
+data_dir = "{tmp_path / 'data'}"
+[venue]
+profile = "transport"
+[trust]
+anchors = ["{world.anchor_path}"]
+trust_list = "{world.trust_list_path}"
+status_lists = [{status}]
+[camera]
+source = "none"
+# Every scan is decided (no debounce), so the same code again meets anti-passback.
+debounce = 0.0
+[sound]
+enabled = false
+[gate]
+pulse_ms = 40
+{extra}""")
+    return cfg
+
+
+def ntp_env(tmp_path: Path, synchronized: str = "yes") -> dict[str, str]:
+    """A `timedatectl` that reports systemd's NTP state, first on PATH; gpiozero's mock pins."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    tool = bin_dir / "timedatectl"
+    tool.write_text(f"#!/bin/sh\necho {synchronized}\n")
+    tool.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "GPIOZERO_PIN_FACTORY": "mock"}
+
+
+def test_twelve_passengers_twelve_pulses_twelve_visits_and_a_repeat(tmp_path, world) -> None:
+    cfg = gate_config(tmp_path, world, output="gpio:17")
+    codes = passenger_codes(world, 12)
+    lines = "".join(c + "\n" for c in [*codes, codes[0]])
+    r = subprocess.run([EXE, "gate", "--config", str(cfg), "--source", "stdin", "--json"], input=lines,
+                       capture_output=True, text=True, timeout=120, env=ntp_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    decisions = [e for e in events if e["event"] == "decision"]
+    pulses = [e for e in events if e["event"] == "gate"]
+    assert len(decisions) == 13
+    for e in decisions[:12]:
+        assert {k: e[k] for k in ("admit", "verdict", "tone", "status", "repeat", "decided_by")} == {
+            "admit": True, "verdict": "ok", "tone": "pass", "status": "green", "repeat": False, "decided_by": "device"}
+        assert e["gate"] == "open" and len(e["code_id"]) == 32
+    assert len({e["code_id"] for e in decisions[:12]}) == 12
+    last = decisions[12]
+    assert last["admit"] is False and last["repeat"] is True and last["code_id"] == decisions[0]["code_id"]
+    assert last["headline"].startswith("Already admitted at") and last["gate"] is None
+    assert pulses == [{"event": "gate", "action": "open", "pulse_ms": 40, "ok": True, "reason": "admit",
+                       "problem": None}] * 12
+    assert {"event": "status", "clock_trusted": True, "gate_problem": None, "audio_problem": None} in events
+    with VisitLog(tmp_path / "data" / "visits.sqlite") as log:
+        rows = list(log.rows())
+        assert log.verify().ok
+    assert len(rows) == 13 and [r["gate"] for r in rows] == ["open"] * 12 + [None]
+    assert sum(r["admit"] for r in rows) == 12 and rows[12]["outcome"] == "already_admitted"
+    health = json.loads((tmp_path / "data" / "appliance-health.json").read_text())
+    assert health["gate_output"] == {"state": "ok"} and health["clock_trusted"] is True
+
+
+def test_a_busy_gate_output_is_reported_and_decisions_go_on(tmp_path, world) -> None:
+    # No GPIO here and no mock factory: the output cannot open; every decision and visit still happens.
+    cfg = gate_config(tmp_path, world, output="gpio:17")
+    env = {**ntp_env(tmp_path), "GPIOZERO_PIN_FACTORY": "no-such-factory"}
+    codes = passenger_codes(world, 2)
+    r = subprocess.run([EXE, "gate", "--config", str(cfg), "--source", "stdin"], input="\n".join(codes) + "\n",
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert sum(line.startswith("ADMIT") for line in out) == 2
+    assert sum("FAILED" in line for line in out if line.startswith("gate")) == 2
+    assert any("gate_problem=gpio:17" in line for line in out)
+    with VisitLog(tmp_path / "data" / "visits.sqlite") as log:
+        assert [r["gate"] for r in log.rows()] == ["failed", "failed"]
+
+
+def test_bad_config_names_the_key(tmp_path, world) -> None:
+    cfg = gate_config(tmp_path, world, output="relay:1")
+    r = subprocess.run([EXE, "gate", "--config", str(cfg), "--source", "stdin"], input="", capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "gate.output" in r.stderr and str(cfg) in r.stderr and "Traceback" not in r.stderr
