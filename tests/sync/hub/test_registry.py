@@ -1,0 +1,154 @@
+"""The device registry and the one-request round against a real hub process (mutual TLS, real SQLite):
+revocation on every endpoint, venues and sites, signed checkpoints checked, read-only commands."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from keys.deviceca import enroll
+from keys.keyfile import generate_key, load_private_key
+from scanner.storage.chain import checkpoint_message, sign_checkpoint
+from sync.hub.store import HubStore
+from tests.helpers.faultproxy import ROOT, HubProcess, make_pki
+from tests.helpers.hubrows import chain_rows, new_log_id
+
+
+def hub_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sync.hub", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def session(pki, cert, key) -> requests.Session:
+    s = requests.Session()
+    s.trust_env = False
+    s.verify = str(pki.ca)
+    s.cert = (str(cert), str(key))
+    return s
+
+
+def upload(s, url, rows, log_id, checkpoint=None):
+    body = {"log_id": log_id, "visits": rows, **({"checkpoint": checkpoint} if checkpoint else {})}
+    return s.post(f"{url}/v1/visits", data=gzip.compress(json.dumps(body).encode()), timeout=30,
+                  headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+
+
+def signed(key_path, device, log_id, row):
+    key = load_private_key(str(key_path))
+    return {"seq": row["seq"], "chain": row["chain"],
+            "signature": sign_checkpoint(key, checkpoint_message(device, log_id, row["seq"], row["chain"]))}
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    d = tmp_path_factory.mktemp("registry")
+    pki = make_pki(d, "gate-1")
+    with HubProcess(d / "hub.sqlite", pki) as proc:
+        yield proc, pki, d
+
+
+def wait_for(check, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.1)
+
+
+def test_revoked_device_is_refused_on_every_endpoint_by_the_running_hub(hub, tmp_path):
+    proc, pki, d = hub
+    creds = enroll(pki.ca_dir, "gate-rev", tmp_path / "rev")
+    s = session(pki, creds.cert, creds.key)
+    wait_for(lambda: s.get(f"{proc.url}/v1/time", timeout=30).status_code == 200)
+    out = hub_cli("devices", "revoke", "--db", str(d / "hub.sqlite"), "gate-rev", "--reason", "stolen")
+    assert out.returncode == 0 and "revoked" in out.stdout
+    wait_for(lambda: s.get(f"{proc.url}/v1/time", timeout=30).status_code == 403)
+    for method, path in (("GET", "/v1/health"), ("GET", "/v1/trust-list"), ("GET", "/v1/status"),
+                         ("POST", "/v1/round"), ("POST", "/v1/visits"), ("GET", "/openapi.json")):
+        r = s.request(method, f"{proc.url}{path}", json={}, timeout=30)
+        assert r.status_code == 403 and "revoked" in r.json()["detail"], path
+    # An import of the CA's registry (which still lists it) does not bring it back.
+    assert hub_cli("devices", "import", "--db", str(d / "hub.sqlite"),
+                   str(pki.ca_dir / "enrolled.jsonl")).returncode == 0
+    listed = [json.loads(x) for x in hub_cli("devices", "list", "--db", str(d / "hub.sqlite")).stdout.splitlines()]
+    rev = next(x for x in listed if x["device_id"] == "gate-rev")
+    assert (rev["state"], rev["revoked_reason"]) == ("revoked", "stolen")
+    assert s.get(f"{proc.url}/v1/time", timeout=30).status_code == 403
+
+
+def test_placed_device_venue_refusals_and_site_admissions_in_the_round(hub, tmp_path):
+    proc, pki, d = hub
+    a = enroll(pki.ca_dir, "gate-a", tmp_path / "a")
+    b = enroll(pki.ca_dir, "gate-b", tmp_path / "b")
+    sa, sb = session(pki, a.cert, a.key), session(pki, b.cert, b.key)
+    wait_for(lambda: sb.get(f"{proc.url}/v1/time", timeout=30).status_code == 200)
+    for dev in ("gate-a", "gate-b"):
+        out = hub_cli("devices", "place", "--db", str(d / "hub.sqlite"), dev, "--site", "metro-l1",
+                      "--checkpoint", "gate-1")
+        assert out.returncode == 0, out.stderr
+    log = new_log_id()
+    rows = chain_rows("gate-a", 2)
+    rows += chain_rows("gate-a", 1, start_seq=3, prev=rows[-1]["chain"], checkpoint_id="somewhere-else")
+    # gate-a's first request: the hub reads its registry entry (with the placement) now.
+    ack = upload(sa, proc.url, rows, log).json()
+    assert (ack["stored"], len(ack["acked"]), [r["seq"] for r in ack["refused"]]) == (2, 3, [3])
+    ack = upload(sa, proc.url, rows, log).json()  # a replay, the refused row included, is a duplicate
+    assert (ack["stored"], ack["duplicates"], ack["refused"]) == (0, 3, [])
+    answer = sb.post(f"{proc.url}/v1/round", json={"have": {}, "health": {"pending_uploads": 0}}, timeout=30)
+    assert answer.status_code == 200
+    got = answer.json()
+    assert {(x["code_id"], x["device_id"]) for x in got["admissions"]} == {
+        (rows[0]["code_id"], "gate-a"), (rows[1]["code_id"], "gate-a")}
+    store = HubStore(d / "hub.sqlite", create=False)
+    assert [r["reason"] for r in store.refusals("gate-a")] == ["venue 'somewhere-else' is not registered for "
+                                                              "this device"]
+    last_seen = {x["device_id"]: x["last_seen_ms"] for x in [
+        json.loads(y) for y in hub_cli("devices", "list", "--db", str(d / "hub.sqlite")).stdout.splitlines()]}
+    assert last_seen["gate-b"] is not None and last_seen["gate-a"] is None
+    store.close()
+
+
+def test_round_says_which_lists_changed(hub):
+    proc, pki, d = hub
+    s = session(pki, pki.device_cert, pki.device_key)
+    store = HubStore(d / "hub.sqlite")
+    store.publish("rules", "", 3, None, '{"rules": 3}')
+    store.publish("status", "CN-ZJ", 12, None, "{}")
+    store.close()
+    got = s.post(f"{proc.url}/v1/round", json={"have": {"status": {"CN-ZJ": 12}}}, timeout=30).json()
+    assert got["changed"]["rules"] is True and got["changed"]["status"] == []
+    etag = s.get(f"{proc.url}/v1/rules", timeout=30).headers["ETag"]
+    got = s.post(f"{proc.url}/v1/round", json={"have": {"rules": etag, "status": {"CN-ZJ": 11}}}, timeout=30).json()
+    assert got["changed"]["rules"] is False and got["changed"]["status"] == ["CN-ZJ"]
+    assert abs(got["time"] - time.time()) < 60
+
+
+def test_signed_checkpoint_must_verify_with_the_device_certificate(hub, tmp_path):
+    proc, pki, _ = hub
+    s = session(pki, pki.device_cert, pki.device_key)
+    log = new_log_id()
+    rows = chain_rows("gate-1", 3)
+    good = signed(pki.device_key, "gate-1", log, rows[-1])
+    forged = {**good, "signature": sign_checkpoint(generate_key(), checkpoint_message("gate-1", log, 3,
+                                                                                     rows[-1]["chain"]))}
+    r = upload(s, proc.url, rows, log, forged)
+    assert r.status_code == 422 and "does not verify" in r.json()["detail"]
+    r = upload(s, proc.url, rows, log, {**good, "seq": 2})
+    assert r.status_code == 422 and "does not match" in r.json()["detail"]
+    ack = upload(s, proc.url, rows, log, good).json()
+    assert (ack["stored"], ack["last_seq"], ack["last_chain"], ack["log_id"]) == (3, 3, rows[-1]["chain"], log)
+
+
+def test_read_only_commands_refuse_a_missing_database(tmp_path):
+    missing = tmp_path / "missing.sqlite"
+    for args in (("visits", "--count"), ("logs",), ("devices", "list")):
+        out = hub_cli(*args[:1], *(args[1:2] if args[0] == "devices" else ()), "--db", str(missing),
+                      *(args[1:] if args[0] != "devices" else ()))
+        assert out.returncode == 2 and f"{missing}: no such file" in out.stderr, (args, out.stderr)
+    assert not missing.exists()
