@@ -71,6 +71,7 @@ def bodies(device: str, key: Any, batches: int) -> list[bytes]:
 def ingest(url: str, pki: Pki, creds: dict[str, tuple[Path, Path]], batches: int) -> tuple[float, list[float], int]:
     prepared = {d: bodies(d, load_private_key(str(k)), batches) for d, (_, k) in creds.items()}
     latencies: list[float] = []
+    errors: list[str] = []
     lock = threading.Lock()
     go = threading.Event()
 
@@ -83,8 +84,10 @@ def ingest(url: str, pki: Pki, creds: dict[str, tuple[Path, Path]], batches: int
             r = s.post(f"{url}/v1/visits", data=body, timeout=120,
                        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
             took = time.perf_counter() - t
-            assert r.status_code == 200 and r.json()["stored"] == BATCH, r.text[:300]
             with lock:
+                if r.status_code != 200 or r.json()["stored"] != BATCH:
+                    errors.append(f"{d}: {r.status_code} {r.text[:300]}")
+                    return
                 latencies.append(took)
         s.close()
 
@@ -96,6 +99,8 @@ def ingest(url: str, pki: Pki, creds: dict[str, tuple[Path, Path]], batches: int
     go.set()
     for t in threads:
         t.join()
+    if errors:
+        raise RuntimeError("uploads failed: " + "; ".join(errors[:3]))
     return time.perf_counter() - t0, latencies, len(creds) * batches * BATCH
 
 
@@ -209,8 +214,13 @@ def run_backend(name: str, url: str, pki: Pki, creds: dict[str, tuple[Path, Path
     store = HubStore(url)
     size0 = store.size_bytes()
     workers = "2" if name == "postgresql" else "1"
-    with HubProcess(url, pki, extra=("--workers", workers)) as hub:
+    hub = HubProcess(url, pki, extra=("--workers", workers))
+    try:
         took, lat, n = ingest(hub.url, pki, creds, args.batches)
+    except RuntimeError as e:
+        print(f"[{name}] {e}\nhub's log: {hub.stop()[-3000:]}", flush=True)
+        raise
+    hub.stop()
     lat.sort()
     p50, p99 = lat[len(lat) // 2] * 1000, lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
     rate = n / took

@@ -11,6 +11,7 @@ request. The OpenAPI document is served at `/openapi.json` (to enrolled devices 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.concurrency import run_in_threadpool
 
 from scanner.storage.chain import VISIT_FIELDS
+from sync.errors import HubStoreError
 from sync.hub import metrics
 from sync.hub.ingest import IngestRules
 from sync.hub.limits import DEFAULT_LIMITS, BodyLimits, BodyRefused, check_content_length, decode_body, read_capped
@@ -28,6 +30,7 @@ from sync.hub.round import add_round
 from sync.hub.store import HubStore, Published
 
 PEER_CERT_KEY = "checkpoint.peer_cert"
+log = logging.getLogger("sync.hub")
 DEFAULT_RULES = IngestRules()
 HEX64 = r"^[0-9a-f]{64}$"
 
@@ -173,6 +176,14 @@ def create_app(store: HubStore, *, registry: Registry | None = None, enrolled: s
                   description="Visit uploads from enrolled devices (mutual TLS); trust list and status "
                               "list distribution; one-request sync rounds; time and health.")
     registry = registry or Registry(store, enrolled_file=enrolled)
+
+    @app.exception_handler(HubStoreError)
+    async def database_unavailable(_request: Request, exc: HubStoreError) -> Response:
+        # The database failing is the hub being unavailable (the device retries later), not a bug.
+        log.error("%s", exc)
+        return Response(json.dumps({"detail": f"hub database unavailable: {exc}"}), status_code=503,
+                        media_type="application/json", headers={"Retry-After": "5"})
+
     # Outermost first: metrics see every answer, refusals by the enrolment gate too.
     app.add_middleware(EnrolmentGate, registry=registry)
     app.add_middleware(metrics.RequestMetrics)
