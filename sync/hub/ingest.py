@@ -29,6 +29,7 @@ from typing import Any
 from scanner.errors import InputError
 from scanner.storage.chain import BOOL_FIELDS, GENESIS, chain_hash, validate_extra
 from sync.hub.store import DAY_MS, STORED_FIELDS, HubStore, day_of, log_gaps
+from sync.hub.traffic import tally
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[dict[str, Any]],
         head = tx.execute("SELECT last_seq, last_chain, contiguous_seq, signed_seq FROM logs "
                           "WHERE device_id = ? AND log_id = ?", (device_id, log_id))
         values: list[list[Any]] = []
+        stored_rows: list[dict[str, Any]] = []
         refused: list[list[Any]] = []
         conflicts: list[list[Any]] = []
         admissions: list[list[Any]] = []
@@ -154,11 +156,13 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[dict[str, Any]],
             for name in BOOL_FIELDS:
                 row[name] = int(row[name])
             values.append([row.get(f) for f in STORED_FIELDS])
+            stored_rows.append(r)
             if rules.site and r["admit"] and r.get("code_id"):
                 admissions.append([rules.site, r["ts_ms"], r["code_id"], device_id])
         if values:
             tx.copy_rows("visits", STORED_FIELDS, values)
             res.stored = len(values)
+            tally(tx, device_id, stored_rows)
         if refused:
             tx.copy_rows("visit_refusals", ("device_id", "log_id", "seq", "visit_id", "ts_ms", "reason",
                                             "prev_chain", "chain", "row_json", "received_ms"), refused)

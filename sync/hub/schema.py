@@ -14,6 +14,7 @@ transaction (`sync/hub/store.py`), which reads before it writes.
 
 from __future__ import annotations
 
+from sync.hub import traffic
 from sync.hub.db import POSTGRESQL, SQLITE, Step, Tx
 
 # Columns of the visits table beyond the row's own fields.
@@ -130,6 +131,8 @@ MIGRATIONS: list[Step] = [
             {_COMMON_V2}"""}),
     Step(4, "visit fields decided_by, gate, ref_visit, outcome", add_visit_columns(
         "decided_by", "gate", "ref_visit", "outcome")),
+    Step(5, "hourly traffic counts per device and checkpoint (the fleet page's chart)",
+         f"{traffic.TABLE};\n{traffic.BACKFILL}"),
 ]
 
 

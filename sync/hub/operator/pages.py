@@ -25,9 +25,10 @@ from sync.hub import metrics
 from sync.hub.devicehealth import DEFAULT_THRESHOLDS, Thresholds, fleet, history, judge, latest
 from sync.hub.operator.auth import OperatorConfig, Sessions
 from sync.hub.operator.chart import hour_chart
-from sync.hub.operator.queries import HOUR_MS, device_ids, search_visits, traffic
+from sync.hub.operator.queries import device_ids, search_visits, traffic
 from sync.hub.publish import publish_profiles, publish_rules_list, publish_status_list, publish_trust_list
 from sync.hub.store import HubStore
+from sync.hub.traffic import HOUR_MS
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_PUBLISH = 64 * 1024 * 1024

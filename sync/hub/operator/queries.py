@@ -1,7 +1,7 @@
 """What the fleet pages read from the hub database: traffic per site and hour, visit search with gaps.
 
-Counting happens in SQL (portable to PostgreSQL: integer division, CASE, window functions), so a page
-costs one grouped query, never a walk over rows in Python.
+Traffic comes from the hourly counts kept at ingest (`sync.hub.traffic`); the visit search counts and
+finds gaps in SQL (a window function over one device's range), never walking rows in Python.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sync.hub.store import HubStore
+from sync.hub.traffic import HOUR_MS
 
-HOUR_MS = 3600 * 1000
 # Visit search shows at most this many rows; the count and the gaps cover the whole range.
 SEARCH_LIMIT = 500
 
@@ -30,12 +30,10 @@ def traffic(store: HubStore, site_of: dict[str, str], since_ms: int, until_ms: i
 
     Every hour of the range is present for every site, so a quiet hour shows as zero.
     """
+    # Kept as visits arrive (`sync.hub.traffic`): a few rows per device and hour, never a scan of the visits.
     rows = store.query(
-        "SELECT device_id, checkpoint_id, ts_ms / ? AS hour, "
-        "SUM(CASE WHEN admit = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN admit = 0 THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN tone = 'check' THEN 1 ELSE 0 END) "
-        "FROM visits WHERE ts_ms >= ? AND ts_ms < ? GROUP BY device_id, checkpoint_id, ts_ms / ?",
-        (HOUR_MS, since_ms, until_ms, HOUR_MS))
+        "SELECT device_id, checkpoint_id, hour, admitted, refused, manual FROM traffic_hourly "
+        "WHERE hour >= ? AND hour <= ?", (since_ms // HOUR_MS, (until_ms - 1) // HOUR_MS))
     first, last = since_ms // HOUR_MS, (until_ms - 1) // HOUR_MS
     out: dict[str, dict[int, HourCounts]] = {}
     for device_id, checkpoint_id, hour, admitted, refused, manual in rows:
