@@ -29,6 +29,8 @@ class Checker:
     max_code_age: int = 0
     # The signed rules list; the profile's rule sets are applied to verified codes while one is held.
     rules: RulesStore | None = None
+    # The venue's region for rules with a Region (config `venue.region`).
+    region: str = ""
 
     @property
     def effective_max_code_age(self) -> int:
@@ -39,5 +41,5 @@ class Checker:
         result = verify_code(payload, self.trust, self.status, at, max_code_age=self.effective_max_code_age,
                              settings=self.settings)
         book = self.rules.book if self.rules is not None else None
-        result = apply_rules(result, book, self.profile.rule_sets, at)
+        result = apply_rules(result, book, self.profile.rule_sets, at, region=self.region)
         return decide(result, self.profile, clock_trusted=self.clock.trusted())

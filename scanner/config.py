@@ -47,6 +47,8 @@ class VenueSettings:
     name: str = ""
     # 0 keeps the profile's own maximum code age.
     max_code_age: int = _opt(0, minimum=0)
+    # The venue's region within the rules list's country: business rules with this Region apply here too.
+    region: str = ""
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,12 @@ def _check_gate_output(key: str, value: str) -> str | None:
     return f"{key}: {problem}" if problem else None
 
 
+def _check_region(key: str, value: str) -> str | None:
+    from scanner.rules.model import REGION
+
+    return None if REGION.fullmatch(value) else f"{key}: {value!r} is not up to 5 capital letters or digits"
+
+
 def _check_open_on(key: str, value: list[str]) -> str | None:
     bad = [v for v in value if v not in ("admit", "guard")]
     return f"{key}: {bad[0]!r} is not one of 'admit', 'guard'" if bad else None
@@ -297,6 +305,7 @@ def _check_open_on(key: str, value: list[str]) -> str | None:
 # Checks beyond type and range, by `section.key`.
 _VALUE_CHECKS: dict[str, typing.Callable[[str, Any], str | None]] = {
     "admin.pin_hash": _check_pin_hash,
+    "venue.region": _check_region,
     "gate.output": _check_gate_output,
     "gate.deny_output": _check_gate_output,
     "gate.open_on": _check_open_on,

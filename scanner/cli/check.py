@@ -121,7 +121,7 @@ def checker_from_args(args: argparse.Namespace) -> Checker:
         raise InputError(f"--max-code-age {max_age}: must be 0 (profile default) or more seconds")
     verify = VerifySettings(clock_skew=settings.verify.clock_skew, status_grace=settings.verify.status_grace)
     return Checker(trust=trust, status=status, profile=profile, settings=verify, clock=clock,
-                   max_code_age=max_age, rules=rules)
+                   max_code_age=max_age, rules=rules, region=settings.venue.region)
 
 
 def format_line(d: Decision) -> str:

@@ -33,7 +33,8 @@ def build_session(settings: Settings, *, clock: Any = None, profile: Any = None,
     verify = VerifySettings(clock_skew=settings.verify.clock_skew, status_grace=settings.verify.status_grace)
     checker = Checker(trust=stores.trust, status=stores.status,
                       profile=profile or load_profile(settings.venue.profile, settings.profiles), settings=verify,
-                      clock=clock, max_code_age=settings.venue.max_code_age, rules=stores.rules)
+                      clock=clock, max_code_age=settings.venue.max_code_age, rules=stores.rules,
+                      region=settings.venue.region)
     return Session(checker, stores.visit_log, clock=clock, data_dir=stores.data.root, device_id=settings.device.id,
                    checkpoint_id=settings.device.checkpoint_id, checkpoint_name=settings.device.checkpoint_name,
                    anchors=stores.anchors, trust_grace=settings.verify.trust_list_grace,

@@ -116,3 +116,28 @@ def test_open_stores_takes_the_bootstrap_rules_list_and_keeps_the_synced_one(wor
     assert again.rules is not None and again.rules.current is None
     assert "bootstrap rules list" in (again.rules.problem or "")
     again.close()
+
+
+def test_a_regional_rule_applies_only_at_a_venue_of_that_region(world):
+    from keys import jws
+    from scanner.rules.ruleslist import RULES_TYP
+    from tests.helpers.rules import make_rule
+
+    regional = make_rule(Identifier="HR-CN-0002", CertificateType="HCC1", Region="ZJ", Logic=False,
+                         Description=[{"lang": "en", "desc": "Closed to visitors in Zhejiang today"}])
+    doc = jws.sign({"type": "hc-ruleslist", "version": 1, "issued_at": world.now, "next_update": world.now + 60,
+                    "country": "CN", "rules": [regional], "rule_sets": {"3G": {"rules": ["HR-CN-0002"]}}},
+                   world.root, RULES_TYP)
+    anchors = [load_public_key(world.anchor_path)]
+    trust = TrustStore.from_file(world.trust_list_path, anchors)
+    rules = RulesStore.from_document(doc, anchors)
+    at = {region: Checker(trust, None, load_profile("office"), clock=FixedClock(world.now), rules=rules,
+                          region=region).check(world.payloads["green"]) for region in ("", "ZJ", "SH")}
+    assert at[""].admit and at["SH"].admit
+    assert at["ZJ"].outcome == "rules" and at["ZJ"].reason.en == "Closed to visitors in Zhejiang today"
+
+
+def test_venue_region_is_checked_in_the_settings():
+    with pytest.raises(ConfigError, match=r"venue.region: 'zhejiang' is not up to 5 capital letters"):
+        settings_from_dict({"venue": {"region": "zhejiang"}}, source="t.toml")
+    assert settings_from_dict({"venue": {"region": "ZJ"}}, source="t.toml").venue.region == "ZJ"

@@ -1,4 +1,5 @@
-"""The signed rules list: envelope and anchors, content checks, rollback, atomic persistence, recovery."""
+"""The signed rules list: envelope and anchors, content checks, rollback, atomic persistence, recovery, and
+hostile input (hypothesis): every refusal is the typed one."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import json
 import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from keys import jws
 from keys.keyfile import generate_key
 from keys.publishing import sign_trust_list
 from scanner.errors import RulesError, RulesListError, RulesRollbackError
+from scanner.rules.model import parse_rule_book
 from scanner.rules.ruleslist import RULES_TYP, RulesList, RulesStore, sign_rules_list
 from scanner.rules.shipped import sign_example_rules_list
 from tests.helpers.rules import make_rule
@@ -122,3 +126,36 @@ def test_from_file_names_the_file(root, tmp_path):
     path = tmp_path / "rl.json"
     path.write_text(json.dumps(signed(root, 9)), encoding="utf-8")
     assert RulesStore.from_file(path, [root.public_key()]).book is not None
+
+
+# --- hostile input: every refusal is the typed one ---------------------------------------------------
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3), max_leaves=15)
+RULE_KEYS = ["Identifier", "Type", "Country", "Region", "Version", "SchemaVersion", "Engine", "EngineVersion",
+             "CertificateType", "Description", "ValidFrom", "ValidTo", "AffectedFields", "Logic"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["country", "rules", "rule_sets", "value_sets"]), JSON),
+       st.dictionaries(st.sampled_from(RULE_KEYS), JSON), st.booleans())
+def test_any_payload_parses_or_is_a_rules_error(payload, rule_changes, use_rule):
+    if use_rule:
+        payload = {"country": "CN", "rule_sets": {}, **payload, "rules": [make_rule(**rule_changes)]}
+    try:
+        parse_rule_book(payload, "fuzz")
+    except RulesError as e:
+        assert str(e).startswith("fuzz")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_signed_lists_are_refused_never_crash(root, data):
+    raw = bytearray(json.dumps(signed(root)).encode())
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] = data.draw(st.integers(0, 255))
+    try:
+        RulesList.verify(bytes(raw), [root.public_key()], "fuzz")
+    except RulesListError as e:
+        assert e.source == "fuzz"
