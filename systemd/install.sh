@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install Checkpoint as an appliance on Raspberry Pi OS (Bookworm or later) or Debian 12+.
 #
-#   sudo systemd/install.sh [--hub] [--prefix DIR] [--no-apt] [--no-enable] [--skip-python]
-#   systemd/install.sh --root DIR [--skip-python] [--hub]      (stage into DIR; touches nothing else)
+#   sudo systemd/install.sh [--hub] [--gate] [--prefix DIR] [--no-apt] [--no-enable] [--skip-python]
+#   systemd/install.sh --root DIR [--skip-python] [--hub] [--gate]   (stage into DIR; touches nothing else)
+#
+# --gate enables the screenless gate (checkpoint-gate.service) instead of the kiosk.
 #
 # Idempotent: run it again after `git pull` to update. It creates the service users and directories
 # (through sysusers.d/tmpfiles.d snippets, the systemd way), a virtualenv with --system-site-packages
@@ -22,10 +24,11 @@ APT=1
 ENABLE=1
 PYTHON=1
 HUB=0
+GATE=0
 PYTHON_BIN=${PYTHON_BIN:-python3}
 
 usage() {
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
     --no-enable) ENABLE=0; shift ;;
     --skip-python) PYTHON=0; shift ;;
     --hub) HUB=1; shift ;;
+    --gate) GATE=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "install: unknown option $1" >&2; usage 2 >&2 ;;
   esac
@@ -67,8 +71,9 @@ else
   fi
 fi
 
-UNITS=(checkpoint-kiosk.service checkpoint-sync.service checkpoint-hub.service)
+UNITS=(checkpoint-kiosk.service checkpoint-gate.service checkpoint-sync.service checkpoint-hub.service)
 ENABLED=(checkpoint-kiosk.service checkpoint-sync.service)
+[ "$GATE" -eq 1 ] && ENABLED=(checkpoint-gate.service checkpoint-sync.service)
 [ "$HUB" -eq 1 ] && ENABLED+=(checkpoint-hub.service)
 
 # 1. System packages (never when staging).

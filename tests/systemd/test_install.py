@@ -12,7 +12,7 @@ from scanner.config import Settings, load_settings
 from tests.helpers import REPO
 
 INSTALL = REPO / "systemd/install.sh"
-UNITS = ["checkpoint-kiosk.service", "checkpoint-sync.service", "checkpoint-hub.service"]
+UNITS = ["checkpoint-kiosk.service", "checkpoint-gate.service", "checkpoint-sync.service", "checkpoint-hub.service"]
 
 
 def install(root: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -75,6 +75,14 @@ def test_units_are_enabled_inside_the_root_only(tmp_path: Path) -> None:
     assert not Path("/etc/systemd/system/checkpoint-kiosk.service").exists()
     staged(root, "--hub")
     assert (wants / "checkpoint-hub.service").is_symlink()
+
+
+def test_gate_option_enables_the_screenless_gate_instead_of_the_kiosk(tmp_path: Path) -> None:
+    root = staged(tmp_path / "root", "--gate")
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    assert sorted(p.name for p in wants.iterdir()) == ["checkpoint-gate.service", "checkpoint-sync.service"]
+    gate = (root / "etc/systemd/system/checkpoint-gate.service").read_text()
+    assert "ExecStart=/opt/checkpoint/.venv/bin/checkpoint gate --config /etc/checkpoint/config.toml" in gate
 
 
 def test_install_is_idempotent_and_keeps_the_operators_settings(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from tests.helpers import REPO
 
-UNITS = ["checkpoint-kiosk.service", "checkpoint-sync.service", "checkpoint-hub.service"]
+UNITS = ["checkpoint-kiosk.service", "checkpoint-gate.service", "checkpoint-sync.service", "checkpoint-hub.service"]
 EXE = "/opt/checkpoint/.venv/bin/checkpoint"
 HOST_UNITS = Path("/usr/lib/systemd/system")
 
@@ -83,7 +83,7 @@ def test_the_check_catches_a_missing_executable(root: Path) -> None:
 
 
 @pytest.mark.parametrize(("unit", "threshold"), [
-    ("checkpoint-kiosk.service", 25), ("checkpoint-sync.service", 20), ("checkpoint-hub.service", 20),
+    ("checkpoint-kiosk.service", 25), ("checkpoint-gate.service", 25), ("checkpoint-sync.service", 20), ("checkpoint-hub.service", 20),
 ])
 def test_hardening_exposure_stays_low(root: Path, unit: str, threshold: int) -> None:
     # systemd's own exposure score (0-100 here, 0-10 in its report); the kiosk needs device access.
@@ -119,6 +119,23 @@ def test_kiosk_unit_contract() -> None:
                        ("NoNewPrivileges", "yes"), ("PrivateTmp", "yes"), ("ProtectHome", "yes")]:
         assert s[key] == [value], key
     # These would hide /dev/video*, /dev/dri/* and /dev/input/* from the kiosk.
+    for key in ("PrivateDevices", "DevicePolicy", "DeviceAllow", "ProtectClock"):
+        assert key not in s, key
+
+
+def test_gate_unit_contract() -> None:
+    kiosk, s = settings("checkpoint-kiosk.service"), settings("checkpoint-gate.service")
+    assert s["Type"] == ["notify"] and s["Restart"] == ["always"] and int(s["WatchdogSec"][0]) >= 10
+    assert s["ExecStart"] == [f"{EXE} gate --config /etc/checkpoint/config.toml"]
+    assert s["Conflicts"] == ["checkpoint-kiosk.service"]
+    assert set(s["SupplementaryGroups"][0].split()) == {"gpio", "dialout", "video", "audio", "input"}
+    assert "GPIOZERO_PIN_FACTORY=lgpio" in s["Environment"]
+    # The same hardening as the kiosk (no display, so it may also deny writable executable memory).
+    hardening = {k: v for k, v in kiosk.items() if k.startswith(("Protect", "Restrict", "Private", "NoNew", "System",
+                                                                "Capability", "Ambient", "Lock", "Remove", "UMask",
+                                                                "ReadWrite"))}
+    for key, value in hardening.items():
+        assert s[key] == value, key
     for key in ("PrivateDevices", "DevicePolicy", "DeviceAllow", "ProtectClock"):
         assert key not in s, key
 
