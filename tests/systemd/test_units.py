@@ -83,7 +83,8 @@ def test_the_check_catches_a_missing_executable(root: Path) -> None:
 
 
 @pytest.mark.parametrize(("unit", "threshold"), [
-    ("checkpoint-kiosk.service", 25), ("checkpoint-gate.service", 25), ("checkpoint-sync.service", 20), ("checkpoint-hub.service", 20),
+    ("checkpoint-kiosk.service", 25), ("checkpoint-gate.service", 25), ("checkpoint-sync.service", 20),
+    ("checkpoint-hub.service", 20),
 ])
 def test_hardening_exposure_stays_low(root: Path, unit: str, threshold: int) -> None:
     # systemd's own exposure score (0-100 here, 0-10 in its report); the kiosk needs device access.
