@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 from keys.durable import atomic_write
 from scanner.config import ClockSettings
@@ -99,6 +99,19 @@ class ClockState:
     hub_confirmed_at: float | None
 
 
+class SavedClock(TypedDict):
+    """`clock.json` once read and checked."""
+
+    last_good: float
+    wall: float
+    mono: float
+    boot_id: str
+    offset: float
+    trusted: bool
+    reason: str | None
+    hub_confirmed_at: float | None
+
+
 class TrustedClock:
     """The device's time, and whether it can be trusted, kept in `<data_dir>/clock.json`.
 
@@ -133,8 +146,10 @@ class TrustedClock:
             self._settled = True
 
     @classmethod
-    def open(cls, data_dir: str | Path, settings: ClockSettings | None = None, **kwargs: Any) -> TrustedClock:
-        return cls(Path(data_dir) / CLOCK_FILE, settings, **kwargs)
+    def open(cls, data_dir: str | Path, settings: ClockSettings | None = None, *,
+             wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
+             boot_id: Callable[[], str] = read_boot_id) -> TrustedClock:
+        return cls(Path(data_dir) / CLOCK_FILE, settings, wall=wall, monotonic=monotonic, boot_id=boot_id)
 
     # -- the Clock protocol ------------------------------------------------------------------------
 
@@ -271,7 +286,7 @@ class TrustedClock:
         log.warning("clock untrusted reason=%s detail=%r", reason, detail)
         self._save()
 
-    def _load(self) -> dict[str, Any] | None:
+    def _load(self) -> SavedClock | None:
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -281,18 +296,18 @@ class TrustedClock:
             return None
         try:
             data = json.loads(raw)
-            out: dict[str, Any] = {
-                "last_good": float(data["last_good"]),
-                "wall": float(data["wall"]),
-                "mono": float(data["mono"]),
-                "boot_id": str(data["boot_id"]),
-                "offset": float(data["offset"]),
-                "trusted": data["trusted"] is True,
-                "reason": data["reason"] if data["reason"] in REASONS else None,
-                "hub_confirmed_at": (None if data.get("hub_confirmed_at") is None
-                                     else float(data["hub_confirmed_at"])),
-            }
-            if not all(math.isfinite(out[k]) for k in ("last_good", "wall", "mono", "offset")):
+            out = SavedClock(
+                last_good=float(data["last_good"]),
+                wall=float(data["wall"]),
+                mono=float(data["mono"]),
+                boot_id=str(data["boot_id"]),
+                offset=float(data["offset"]),
+                trusted=data["trusted"] is True,
+                reason=data["reason"] if data["reason"] in REASONS else None,
+                hub_confirmed_at=(None if data.get("hub_confirmed_at") is None
+                                  else float(data["hub_confirmed_at"])),
+            )
+            if not all(math.isfinite(v) for v in (out["last_good"], out["wall"], out["mono"], out["offset"])):
                 raise ValueError("not a finite number")
         except (ValueError, TypeError, KeyError, AttributeError) as e:
             log.warning("clock state invalid, ignored path=%s error=%s", self.path, e)

@@ -8,20 +8,26 @@ problem in the file is reported at once so an operator fixes them in one round.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from keys.jsontypes import Json, JsonObject
 from scanner.errors import ConfigError
 
+T = TypeVar("T")
 
-def _opt(default: Any, *, choices: tuple[Any, ...] | None = None, minimum: float | None = None,
-         maximum: float | None = None) -> Any:
-    meta: dict[str, Any] = {}
+
+def _opt(default: T, *, choices: tuple[T, ...] | None = None, minimum: float | None = None,
+         maximum: float | None = None) -> T:
+    meta: dict[str, object] = {}
     if choices is not None:
         meta["choices"] = choices
     if minimum is not None:
@@ -29,7 +35,9 @@ def _opt(default: Any, *, choices: tuple[Any, ...] | None = None, minimum: float
     if maximum is not None:
         meta["max"] = maximum
     if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
+        # A list default is copied for every instance (a shared one would leak edits between them).
+        fresh: Callable[[], T] = functools.partial(copy.copy, default)
+        return field(default_factory=fresh, metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -209,21 +217,18 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     clock: ClockSettings = field(default_factory=ClockSettings)
     # `[profiles.NAME]` tables: venue profile overrides, validated by `scanner.policy`.
-    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    profiles: dict[str, JsonObject] = field(default_factory=dict)
     source: str = "<defaults>"
 
     @property
     def data_dir(self) -> Path:
         return Path(self.device.data_dir)
 
-    def replace(self, **sections: Any) -> Settings:
-        return dataclasses.replace(self, **sections)
-
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
-def _check_value(key: str, hint: Any, value: Any, meta: typing.Mapping[str, Any]) -> tuple[Any, str | None]:
+def _check_value(key: str, hint: type, value: Json, meta: typing.Mapping[str, Json]) -> tuple[Json, str | None]:
     origin = typing.get_origin(hint)
     if origin is list:
         (item_type,) = typing.get_args(hint)
@@ -252,13 +257,13 @@ def _check_value(key: str, hint: Any, value: Any, meta: typing.Mapping[str, Any]
     return value, None
 
 
-def _build_section(name: str, cls: type, table: Any, problems: list[str]) -> Any:
+def _build_section(name: str, cls: type, table: Json, problems: list[str]) -> object:
     if not isinstance(table, dict):
         problems.append(f"[{name}]: expected a table, got {table!r}")
         return cls()
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    values: dict[str, Any] = {}
+    values: JsonObject = {}
     for key, value in table.items():
         full = f"{name}.{key}"
         if key not in fields:
@@ -303,7 +308,7 @@ def _check_open_on(key: str, value: list[str]) -> str | None:
 
 
 # Checks beyond type and range, by `section.key`.
-_VALUE_CHECKS: dict[str, typing.Callable[[str, Any], str | None]] = {
+_VALUE_CHECKS: dict[str, typing.Callable[[str, Json], str | None]] = {
     "admin.pin_hash": _check_pin_hash,
     "venue.region": _check_region,
     "gate.output": _check_gate_output,
@@ -312,11 +317,11 @@ _VALUE_CHECKS: dict[str, typing.Callable[[str, Any], str | None]] = {
 }
 
 
-def settings_from_dict(data: dict[str, Any], source: str = "<dict>") -> Settings:
+def settings_from_dict(data: JsonObject, source: str = "<dict>") -> Settings:
     """Validate a parsed TOML document; raise `ConfigError` listing every problem."""
     problems: list[str] = []
-    sections: dict[str, Any] = {}
-    profiles: dict[str, dict[str, Any]] = {}
+    sections: dict[str, Any] = {}  # section name -> its settings object
+    profiles: dict[str, JsonObject] = {}
     for name, table in data.items():
         if name == "profiles":
             if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):

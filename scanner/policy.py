@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import Any
 
+from keys.jsontypes import Json, JsonObject
 from keys.localtext import LocalText
 from scanner.errors import ConfigError
 from scanner.verify import Verdict, VerifyResult
@@ -97,7 +97,7 @@ class Decision:
     alert_guard: bool
     clock_trusted: bool = True
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         out = self.result.to_json()
         out.update(admit=self.admit, profile=self.profile, outcome=self.outcome, tone=self.tone.value,
                    headline=self.headline.to_json(), guidance=self.guidance.to_json(),
@@ -109,7 +109,7 @@ class Decision:
 
 
 # --- loading and validating profile data ------------------------------------------------------
-def _read_builtin(name: str) -> dict[str, Any]:
+def _read_builtin(name: str) -> JsonObject:
     data = resources.files("scanner.profiles").joinpath(f"{name}.toml").read_text(encoding="utf-8")
     return tomllib.loads(data)
 
@@ -120,14 +120,14 @@ def builtin_names() -> tuple[str, ...]:
                         if p.name.endswith(".toml") and not p.name.startswith("_")))
 
 
-def _text_problem(key: str, value: Any) -> str | None:
+def _text_problem(key: str, value: Json) -> str | None:
     if not isinstance(value, dict) or set(value) != {"zh", "en"} or not all(
             isinstance(v, str) and v for v in value.values()):
         return f"{key}: expected {{ zh = \"…\", en = \"…\" }}"
     return None
 
 
-def _layer_problems(prefix: str, layer: dict[str, Any], *, allow_base: bool) -> list[str]:
+def _layer_problems(prefix: str, layer: JsonObject, *, allow_base: bool) -> list[str]:
     """Every problem in one profile layer (a built-in file or a config override), naming the key."""
     problems = []
     for key in layer:
@@ -186,7 +186,7 @@ def _layer_problems(prefix: str, layer: dict[str, Any], *, allow_base: bool) -> 
     return problems
 
 
-def _anti_passback_ok(value: Any) -> bool:
+def _anti_passback_ok(value: Json) -> bool:
     if isinstance(value, int) and not isinstance(value, bool):
         return value >= 0
     if isinstance(value, str) and len(value) == 5 and value[2] == ":" and value.replace(":", "").isdigit():
@@ -194,7 +194,7 @@ def _anti_passback_ok(value: Any) -> bool:
     return False
 
 
-def profile_problems(overrides: dict[str, dict[str, Any]]) -> list[str]:
+def profile_problems(overrides: dict[str, JsonObject]) -> list[str]:
     """Problems in the config file's `[profiles.NAME]` tables, each naming its key."""
     problems = []
     for name, layer in overrides.items():
@@ -209,7 +209,7 @@ def profile_problems(overrides: dict[str, dict[str, Any]]) -> list[str]:
     return problems
 
 
-def _merge(into: dict[str, Any], layer: dict[str, Any]) -> None:
+def _merge(into: JsonObject, layer: JsonObject) -> None:
     for section in ("profile", "outcomes"):
         for key, value in layer.get(section, {}).items():
             if section == "outcomes":
@@ -218,7 +218,7 @@ def _merge(into: dict[str, Any], layer: dict[str, Any]) -> None:
                 into[section][key] = value
 
 
-def load_profile(name: str, overrides: dict[str, dict[str, Any]] | None = None) -> VenueProfile:
+def load_profile(name: str, overrides: dict[str, JsonObject] | None = None) -> VenueProfile:
     """The named profile: built-in data, then the config file's overrides. Unknown names are errors."""
     overrides = overrides or {}
     problems = profile_problems({name: overrides[name]} if name in overrides else {})
@@ -228,7 +228,7 @@ def load_profile(name: str, overrides: dict[str, dict[str, Any]] | None = None) 
         raise ConfigError("<profiles>", problems)
     layer = overrides.get(name, {})
     base_name = layer.get("base", name) if name not in builtin_names() else name
-    merged: dict[str, Any] = {"profile": {}, "outcomes": {}}
+    merged: JsonObject = {"profile": {}, "outcomes": {}}
     _merge(merged, _read_builtin("_base"))
     _merge(merged, _read_builtin(base_name))
     _merge(merged, layer)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
+from keys.jsontypes import JsonObject
 from keys.localtext import LocalText
 from keys.signing import verify_raw
 from keys.statusstore import StatusStore
@@ -78,13 +78,13 @@ class VerifyResult:
     dcc: DccInfo | None = None
     # The failed business rule's description, when the verdict is RULES (what the screen shows).
     failed_rule: LocalText | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    extra: JsonObject = field(default_factory=dict, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.verdict is Verdict.OK
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         g = self.guardian
         return {
             "format": self.format,

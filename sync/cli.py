@@ -20,7 +20,7 @@ def build_agent(args: argparse.Namespace, settings: Settings) -> SyncAgent:
     from sync.agent import AgentConfig, SyncAgent
 
     if args.data_dir:
-        settings = settings.replace(device=dataclasses.replace(settings.device, data_dir=args.data_dir))
+        settings = dataclasses.replace(settings, device=dataclasses.replace(settings.device, data_dir=args.data_dir))
     config = AgentConfig.from_settings(settings)
     # Without a trust anchor the agent still uploads visits; it just cannot take lists.
     stores = open_stores(settings, require_trust=False)

@@ -87,8 +87,8 @@ def checker_from_args(args: argparse.Namespace) -> Checker:
     elif args.config:
         from scanner.storage.stores import open_stores
 
-        stores = open_stores(settings.replace(trust=dataclasses.replace(settings.trust, anchors=anchor_paths)),
-                             visit_log=False)
+        trust_settings = dataclasses.replace(settings.trust, anchors=anchor_paths)
+        stores = open_stores(dataclasses.replace(settings, trust=trust_settings), visit_log=False)
         assert stores.trust is not None and stores.status is not None
         trust, status, rules = stores.trust, stores.status, stores.rules
         for problem in (trust.problem, rules.problem if rules else None):

@@ -19,16 +19,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, TextIO
+from typing import NoReturn, TextIO
 
+from keys.jsontypes import Json, JsonObject
 from scanner.errors import CertLogicError, InputError
 
 
-def _reject_constant(name: str) -> Any:
+def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_json(text: str, what: str) -> Any:
+def parse_json(text: str, what: str) -> Json:
     """JSON text as a value, or an `InputError` naming `what` (NaN and Infinity are not JSON)."""
     try:
         return json.loads(text, parse_constant=_reject_constant)
@@ -38,7 +39,7 @@ def parse_json(text: str, what: str) -> Any:
         raise InputError(f"{what}: not JSON ({e})") from None
 
 
-def answer_line(line: str, number: int) -> dict[str, Any]:
+def answer_line(line: str, number: int) -> JsonObject:
     """The answer to one batch line: {"result": …} or {"error": …}."""
     from scanner.rules.certlogic import evaluate, to_json
 
@@ -113,7 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     register_list_commands(rs)
 
 
-def _load_json_file(path: str, what: str) -> Any:
+def _load_json_file(path: str, what: str) -> Json:
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -137,7 +138,7 @@ def cmd_sign_list(args: argparse.Namespace) -> int:
     from scanner.rules.valuesets import load_value_sets
 
     shipped_rules, shipped_sets = example_rules()
-    rules: list[Any] = []
+    rules: list[Json] = []
     for path in args.rules:
         doc = _load_json_file(path, "rules file")
         rules.extend(doc if isinstance(doc, list) else [doc])
@@ -193,7 +194,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_list_commands(rs: Any) -> None:
+def register_list_commands(rs: argparse._SubParsersAction) -> None:
     p = rs.add_parser("sign-list", help="sign a rules list with the national root key",
                       description="Pack business rules (EU format), named rule sets and value sets into a rules "
                                   "list signed with the root key. Every rule is parsed and its Logic compiled "

@@ -16,8 +16,9 @@ import os
 import re
 import sys
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TextIO
 
+from keys.jsontypes import JsonObject
 from scanner.config import LogSettings
 
 REDACTED = "[redacted]"
@@ -43,7 +44,7 @@ def _personal(key: str) -> bool:
     return k in PERSONAL_FIELDS or any(k.endswith("_" + f) for f in PERSONAL_FIELDS)
 
 
-def _logfmt_value(value: Any) -> str:
+def _logfmt_value(value: object) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     if text and _BARE.fullmatch(text):
         return text
@@ -60,9 +61,9 @@ class StructuredFormatter(logging.Formatter):
         self.fmt = fmt
         self.priority_prefix = priority_prefix
 
-    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+    def fields(self, record: logging.LogRecord) -> JsonObject:
         ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
-        out: dict[str, Any] = {
+        out: JsonObject = {
             "ts": ts.replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "logger": record.name,

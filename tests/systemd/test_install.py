@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import stat
@@ -53,7 +54,7 @@ def test_staged_install_paths_modes_and_files(tmp_path: Path) -> None:
     config = root / "etc/checkpoint/config.toml"
     assert config.read_text() == (REPO / "config.example.toml").read_text()
     assert mode(config) == 0o640  # holds the PIN hash and key paths: not world-readable
-    assert load_settings(config).replace(source="<defaults>") == Settings()
+    assert dataclasses.replace(load_settings(config), source="<defaults>") == Settings()
     assert mode(root / "etc/checkpoint") == 0o755
     assert mode(root / "var/lib/checkpoint") == 0o750
     assert mode(root / "etc/checkpoint/device") == 0o750
