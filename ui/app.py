@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeGuard
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
@@ -27,12 +27,23 @@ from ui.model.exports import MOUNTS_FILE, USB_ROOTS
 from ui.model.pinauth import PinGate
 from ui.widgets.window import KioskWindow
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from keys.jsontypes import JsonObject
+    from scanner.clock import Clock
+    from scanner.config import CameraSettings, Settings
+    from scanner.pipeline import ErrorEvent, Pipeline, PipelineEvent, SourceEvent
+    from scanner.policy import VenueProfile
+    from scanner.sources.base import Frame, FrameSource, Source
+    from scanner.sources.scanners import WedgeSource
+
 log = logging.getLogger(__name__)
 
 PREVIEW_FPS = 10.0
 
 
-def to_qimage(image: Any) -> QImage:
+def to_qimage(image: np.ndarray) -> QImage:
     """A grayscale or BGR numpy frame as a QImage that owns its pixels."""
     h, w = image.shape[:2]
     if image.ndim == 2:
@@ -43,7 +54,7 @@ def to_qimage(image: Any) -> QImage:
 class PreviewTap:
     """Wraps a frame source: frames pass through untouched, a few per second also go to `on_image`."""
 
-    def __init__(self, source: Any, on_image: Callable[[QImage], None], fps: float = PREVIEW_FPS):
+    def __init__(self, source: FrameSource, on_image: Callable[[QImage], None], fps: float = PREVIEW_FPS):
         self.source = source
         self.name = source.name
         self.live = source.live
@@ -57,9 +68,9 @@ class PreviewTap:
     def close(self) -> None:
         self.source.close()
 
-    def read(self) -> Any:
+    def read(self) -> Frame | None:
         item = self.source.read()
-        image = getattr(item, "image", None)
+        image = item.image if item is not None else None
         if image is not None and time.monotonic() - self._last >= self._every:
             self._last = time.monotonic()
             self._on_image(to_qimage(image))
@@ -87,9 +98,10 @@ class KioskApp(QObject):
     error_event = Signal(object)
     preview = Signal(QImage)
 
-    def __init__(self, core: Session, sources: Sequence[Any], *, sound: Announcer, camera_settings: Any = None,
-                 options: KioskOptions | None = None, pin_gate: PinGate | None = None, wedge: Any = None,
-                 profile_overrides: dict[str, Any] | None = None, sync_now: Callable[[], str] | None = None):
+    def __init__(self, core: Session, sources: Sequence[Source], *, sound: Announcer,
+                 camera_settings: CameraSettings | None = None, options: KioskOptions | None = None,
+                 pin_gate: PinGate | None = None, wedge: WedgeSource | None = None,
+                 profile_overrides: dict[str, JsonObject] | None = None, sync_now: Callable[[], str] | None = None):
         super().__init__()
         from scanner.policy import builtin_names
 
@@ -103,7 +115,7 @@ class KioskApp(QObject):
         self.camera_message = ""
         self.errors = 0
         self.health = ApplianceHealthReporter(core.data_dir, every=self.options.health_every)
-        self.events: list[Any] = []  # every pipeline event, for the demo's report
+        self.events: list[PipelineEvent] = []  # every pipeline event, for the demo's report
         extra = {**self.profile_overrides, **core.profile_overrides()}
         names = list(builtin_names()) + [n for n in extra if n not in builtin_names()]
         self.window = KioskWindow(sound=sound, result_seconds=self.options.result_seconds,
@@ -111,10 +123,10 @@ class KioskApp(QObject):
                                   admin_timeout_s=self.options.admin_timeout_s,
                                   recent=core.recent_decisions)
         self.window.set_venue(core.profile.name, core.profile.title, self.options.venue_name)
-        self.sources = [PreviewTap(s, self.preview.emit) if _is_camera(s) else s for s in sources]
+        self.sources: list[Source] = [PreviewTap(s, self.preview.emit) if _is_camera(s) else s for s in sources]
         if wedge is not None and wedge not in self.sources:
             self.sources.append(wedge)
-        self.pipeline: Any = None
+        self.pipeline: Pipeline | None = None
         self._camera_settings = camera_settings
 
         self.decided.connect(self.window.show_decision)
@@ -159,7 +171,7 @@ class KioskApp(QObject):
         self.core.release_all()
 
     # --- pipeline thread → signals ---------------------------------------------------------------
-    def _listener(self, event: Any) -> None:
+    def _listener(self, event: PipelineEvent) -> None:
         from scanner.pipeline import DecisionEvent, ErrorEvent, SourceEvent
 
         self.events.append(event)
@@ -174,11 +186,11 @@ class KioskApp(QObject):
     def _purchase(self, token: int, categories: list[str]) -> None:
         self.core.register_purchase(token, categories)
 
-    def _on_error(self, e: Any) -> None:
+    def _on_error(self, e: ErrorEvent) -> None:
         self.errors += 1
         log.error("pipeline %s error: %s", e.stage, e.message)
 
-    def _on_source(self, ev: Any) -> None:
+    def _on_source(self, ev: SourceEvent) -> None:
         if ev.kind == "disconnected":
             self.camera_ok, self.camera_message = False, ev.message
         elif ev.kind == "reconnected":
@@ -233,7 +245,7 @@ class KioskApp(QObject):
     def _save_muted(self, muted: bool) -> None:
         self._update_prefs(muted=muted)
 
-    def _update_prefs(self, **changes: Any) -> None:
+    def _update_prefs(self, **changes: object) -> None:
         from ui.model.prefs import KioskPrefs
 
         prefs = KioskPrefs.load(self.core.data_dir)
@@ -273,20 +285,21 @@ class KioskApp(QObject):
         self.window.admin_message("已请求同步 / Sync requested")
 
 
-def _is_camera(source: Any) -> bool:
+def _is_camera(source: Source) -> TypeGuard[FrameSource]:
+    """Every source but the hardware scanners delivers frames (and gets a preview)."""
     from scanner.sources.scanners import LineSource, SerialScannerSource, WedgeSource
 
     return not isinstance(source, LineSource | SerialScannerSource | WedgeSource)
 
 
-def build_core(settings: Any, *, clock: Any = None) -> Session:
+def build_core(settings: Settings, *, clock: Clock | None = None) -> Session:
     """Stores, checker, clock, gate and visit log from the settings, with the profile chosen on site."""
     from scanner.gate.build import build_session
 
     return build_session(settings, clock=clock, profile=_venue_profile(settings))
 
 
-def _venue_profile(settings: Any) -> Any:
+def _venue_profile(settings: Settings) -> VenueProfile:
     """The profile chosen in the admin panel, else the config's; a stale choice falls back to the config."""
     from scanner.errors import ConfigError
     from scanner.policy import load_profile
@@ -302,8 +315,8 @@ def _venue_profile(settings: Any) -> Any:
     return load_profile(settings.venue.profile, settings.profiles)
 
 
-def build_kiosk(settings: Any, *, core: Session | None = None, sources: Sequence[Any] | None = None,
-                sound: Any = None) -> KioskApp:
+def build_kiosk(settings: Settings, *, core: Session | None = None, sources: Sequence[Source] | None = None,
+                sound: Announcer | None = None) -> KioskApp:
     """The kiosk the config describes: camera from `camera.source`, serial scanner, keyboard wedge."""
     from scanner.sources.scanners import WedgeSource
     from scanner.sources.spec import source_from_spec

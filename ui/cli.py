@@ -8,7 +8,12 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scanner.config import Settings
+    from scanner.service.watchdog import Heartbeat
+    from ui.app import KioskApp
 
 
 def run_kiosk(args: argparse.Namespace) -> int:
@@ -64,7 +69,7 @@ def run_kiosk(args: argparse.Namespace) -> int:
     return 0
 
 
-def heartbeat(kiosk: Any, settings: Any) -> Any:
+def heartbeat(kiosk: KioskApp, settings: Settings) -> Heartbeat:
     """systemd's view of the kiosk: the watchdog is pinged only while frames flow and the pipeline lives,
     so a frozen camera or a hung decoder gets the service restarted."""
     from scanner.service.watchdog import Heartbeat

@@ -15,9 +15,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ui.model.view import result_view
+
+if TYPE_CHECKING:
+    import argparse
+
+    from scanner.demo.world import DemoWorld
+    from scanner.session import Shown
+    from ui.model.view import GroupView
 
 FAMILY = "family"
 
@@ -26,7 +33,7 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def family_codes(world: Any) -> list[str]:
+def family_codes(world: DemoWorld) -> list[str]:
     """A parent and two children (codes shown by the parent): three codes in one frame."""
     from keys.hcc1 import CodeClaims, issue_code
 
@@ -100,7 +107,7 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
         path = shots / f"{counter[0]:02d}-{label}.png"
         w.grab().save(str(path))
 
-    def on_decided(s: Any) -> None:
+    def on_decided(s: Shown) -> None:
         name = names.get(s.payload_key, "?")
         shown.append(name)
         v = result_view(s.decision)
@@ -112,7 +119,7 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
               f"{v.kind:<7} {who}  |  {v.headline.zh} / {v.headline.en}{reason}"
               f"  [{(s.decided_at - s.frame_timestamp) * 1000:.0f} ms]")
 
-    def on_painted(group: Any) -> None:
+    def on_painted(group: GroupView) -> None:
         # Painting happens inside the `decided` signal, before on_decided runs: name the screen from
         # the window's own members, not from `shown`.
         grab(FAMILY if len(group.members) > 1 else names.get(w.members[-1].payload_key, "result"))
@@ -181,7 +188,7 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     return 0
 
 
-def run(args: Any) -> int:
+def run(args: argparse.Namespace) -> int:
     kwargs = dict(profile=args.profile, duration=args.duration,
                   screenshots=Path(args.screenshots) if args.screenshots else None,
                   windowed=True if args.windowed else None, scene_seconds=args.scene_seconds,

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from keys.localtext import LocalText
 from scanner.config import SoundSettings
 from scanner.sound.player import Announcer, Player, RecordingPlayer, open_announcer, system_player
 from scanner.sound.prompts import TONES, spoken
 from scanner.sound.voice import CueCache, tone_path
+
+if TYPE_CHECKING:
+    from PySide6.QtMultimedia import QSoundEffect
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ class QtPlayer:
         from PySide6.QtMultimedia import QMediaDevices
 
         self._devices = QMediaDevices()
-        self._effects: dict[Path, Any] = {}
+        self._effects: dict[Path, QSoundEffect] = {}
         self.problem: str | None = None
 
     def play(self, path: Path, volume: float) -> None:
@@ -73,7 +76,7 @@ class QtPlayer:
         effect.setVolume(volume)
         effect.play()
 
-    def _status(self, effect: Any, path: Path) -> None:
+    def _status(self, effect: QSoundEffect, path: Path) -> None:
         from PySide6.QtMultimedia import QSoundEffect
 
         if effect.status() == QSoundEffect.Status.Error:

@@ -8,13 +8,16 @@ overlapping or clipped text. One list of screens serves both, so what is checked
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QApplication
 
 from ui.widgets.window import KioskWindow
+
+if TYPE_CHECKING:
+    from scanner.session import RecentDecision, Session
 
 GATE_NAME = "2号线 东门 · Line 2 East gate"
 # Each shot's sample code (see scanner.demo.world).
@@ -45,10 +48,11 @@ def tour(width: int, height: int, workdir: Path, *, now: int | None = None) -> I
 
     now = now or int(time.time())
     world = build_demo_world(workdir / "world", now)
-    cores: list[Any] = []
+    cores: list[Session] = []
 
-    def window(core: Any, **kw: Any) -> KioskWindow:
-        w = KioskWindow(result_seconds=600, sound=RecordingSound(), **kw)
+    def window(core: Session, *, profiles: Sequence[str] = (),
+               recent: Callable[[], Sequence[RecentDecision]] | None = None) -> KioskWindow:
+        w = KioskWindow(result_seconds=600, sound=RecordingSound(), profiles=profiles, recent=recent)
         w.resize(width, height)
         w.set_venue(core.profile.name, core.profile.title, GATE_NAME)
         w.set_status(core.snapshot())

@@ -17,9 +17,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from keys.localtext import LocalText
+
+if TYPE_CHECKING:
+    from scanner.codes.base import Guardian
+    from scanner.policy import Decision
 
 # Verdicts reached before the signature was checked: the code's name and issuer are only claims.
 UNSIGNED_VERDICTS = ("unsupported", "malformed", "unknown_key", "key_not_valid", "bad_signature")
@@ -91,7 +95,7 @@ class ResultView:
         return out
 
 
-def kind_of(decision: Any) -> str:
+def kind_of(decision: Decision) -> str:
     r = decision.result
     if decision.outcome in ("clock_untrusted", "not_accepted"):
         return "check"
@@ -107,7 +111,7 @@ def kind_of(decision: Any) -> str:
     return "check" if decision.tone.value == "check" else "red"
 
 
-def guardian_line(guardian: Any) -> LocalText:
+def guardian_line(guardian: Guardian) -> LocalText:
     return LocalText(f"由 {guardian.name}（{guardian.relation_zh}）出示",
                      f"Shown by {guardian.name} ({guardian.relation_name})")
 
@@ -128,7 +132,7 @@ def _unless_repeated(reason: LocalText | None, *others: LocalText) -> LocalText 
     return reason
 
 
-def result_view(decision: Any) -> ResultView:
+def result_view(decision: Decision) -> ResultView:
     """The screen for one `scanner.policy.Decision`."""
     r = decision.result
     kind = kind_of(decision)
@@ -181,5 +185,5 @@ class GroupView:
         return LocalText(f"{GROUP_NOT_ALL.zh}（{ok}/{n}）", f"{GROUP_NOT_ALL.en} ({ok} of {n} admitted)")
 
 
-def group_view(decisions: Sequence[Any]) -> GroupView:
+def group_view(decisions: Sequence[Decision]) -> GroupView:
     return GroupView(tuple(result_view(d) for d in decisions))

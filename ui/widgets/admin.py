@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -82,7 +82,7 @@ class PinPage(QWidget):
         self.entry.clear()
         self.message.setText(message)
 
-    def resizeEvent(self, event: Any) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         u = unit_of(self)
         for w in (self.title, self.entry, self.message, *self.keys.values()):
             w.setFont(font(20 * u, True))
@@ -210,7 +210,7 @@ class AdminPage(QWidget):
         self.preview.setVisible(on)
         self.recent.setVisible(not on)
 
-    def resizeEvent(self, event: Any) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         u = unit_of(self)
         for w in self.findChildren(QPushButton) + self.findChildren(QLabel) + [self.profile, self.mute]:
             w.setFont(font(15 * u, True))

@@ -9,10 +9,19 @@ be readable at one metre (headline ≥ 40 px, no result text under 20 px, status
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
@@ -100,7 +109,7 @@ class IconBadge(QWidget):
         self.colour = QColor(colour)
         self.update()
 
-    def paintEvent(self, event: Any) -> None:
+    def paintEvent(self, event: QPaintEvent) -> None:
         if not self.symbol:
             return
         p = QPainter(self)
@@ -151,7 +160,7 @@ class PreviewView(QWidget):
         self.frames += 1
         self.update()
 
-    def paintEvent(self, event: Any) -> None:
+    def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor("#000000"))
         if self.image is not None and not self.image.isNull():
@@ -240,6 +249,6 @@ class StatusBar(QWidget):
                          else metrics.elidedText(forms[-1], Qt.TextElideMode.ElideMiddle, max(10, width)))
             cell.setToolTip(f"{c.label.zh} {c.label.en}: {c.value}")
 
-    def resizeEvent(self, event: Any) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._apply_fonts()

@@ -5,10 +5,8 @@ They only paint what `ui.model.view` and `ui.model.status` computed; they hold n
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import QBoxLayout, QFrame, QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from keys.localtext import LocalText
@@ -276,7 +274,7 @@ class ResultScreen(QWidget):
     def border_width(self) -> int:
         return round(16 * unit_of(self))
 
-    def resizeEvent(self, event: Any) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         u = unit_of(self)
         m = round(16 * u) + 8
         self._layout.setContentsMargins(m, m, m, m)
@@ -285,7 +283,7 @@ class ResultScreen(QWidget):
         self.pharmacy.rescale(u)
         super().resizeEvent(event)
 
-    def paintEvent(self, event: Any) -> None:
+    def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         if self.alert_on and self.flash_phase:
             p = QPainter(self)
@@ -344,7 +342,7 @@ class IdleScreen(QWidget):
         else:
             self.count.set(None)
 
-    def resizeEvent(self, event: Any) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         u = unit_of(self)
         self._layout.setContentsMargins(round(12 * u), round(12 * u), round(12 * u), round(12 * u))
         # Portrait: the preview above, the prompt below it.

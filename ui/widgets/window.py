@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QKeyEvent
+from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QLayout, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from keys.localtext import LocalText
 from scanner.session import RecentDecision, Shown
+from scanner.sound.player import Announcer
 from scanner.sound.prompts import tone_for
 from scanner.status import StatusSnapshot
 from ui.model.pinauth import PinGate
@@ -57,9 +57,9 @@ class KioskWindow(QWidget):
     export_requested = Signal()
     quit_requested = Signal()
 
-    def __init__(self, *, sound: Any = None, result_seconds: float = 4.0, group_window: float = 2.0,
-                 pin_gate: PinGate | None = None, profiles: Sequence[str] = (), recent: Any = None,
-                 admin_timeout_s: float = 60.0):
+    def __init__(self, *, sound: Announcer | None = None, result_seconds: float = 4.0, group_window: float = 2.0,
+                 pin_gate: PinGate | None = None, profiles: Sequence[str] = (),
+                 recent: Callable[[], Sequence[RecentDecision]] | None = None, admin_timeout_s: float = 60.0):
         super().__init__()
         self.setWindowTitle("Checkpoint")
         self.sound = sound if sound is not None else RecordingSound()
@@ -325,7 +325,7 @@ class KioskWindow(QWidget):
             return True
         return False
 
-    def mousePressEvent(self, event: Any) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if self.alert_pending:
             self.acknowledge()
             return
@@ -335,6 +335,6 @@ class KioskWindow(QWidget):
             self.long_press.start()
         super().mousePressEvent(event)
 
-    def mouseReleaseEvent(self, event: Any) -> None:
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         self.long_press.stop()
         super().mouseReleaseEvent(event)
