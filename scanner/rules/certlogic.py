@@ -18,15 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import pairwise
-from typing import Any
 
+from keys.jsontypes import Json
 from scanner.errors import CertLogicError
 from scanner.rules.datetimes import TIME_UNITS, DateTime, dcc_date_of_birth, parse_date_time, plus_time
 
-Evaluator = Callable[[Any], Any]
+Evaluator = Callable[[Json], Json]
 
 MAX_DEPTH = 64
-COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+COMPARISONS: dict[str, Callable[[Json, Json], bool]] = {
     "<": lambda a, b: a < b,
     ">": lambda a, b: a > b,
     "<=": lambda a, b: a <= b,
@@ -40,7 +40,7 @@ UVCI_PREFIX = "URN:UVCI:"
 UVCI_SEPARATORS = str.maketrans({"#": "/", ":": "/"})
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Json) -> bool:
     """An integer as CertLogic (and JavaScript's `Number.isInteger`) sees it: 3 and 3.0, never `true`."""
     if isinstance(value, bool):
         return False
@@ -49,7 +49,7 @@ def is_int(value: Any) -> bool:
     return isinstance(value, float) and value.is_integer()
 
 
-def truthiness(value: Any) -> bool | None:
+def truthiness(value: Json) -> bool | None:
     """True if truthy, False if falsy, None for a value that is neither (a date-time, a fraction…)."""
     if value is None or value is False:
         return False
@@ -62,7 +62,7 @@ def truthiness(value: Any) -> bool | None:
     return None
 
 
-def strict_equal(a: Any, b: Any) -> bool:
+def strict_equal(a: Json, b: Json) -> bool:
     """`===`: no coercion between types; 1 equals 1.0; arrays and objects by content."""
     if is_int(a) and is_int(b):
         return bool(a == b)
@@ -75,7 +75,7 @@ def strict_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def to_json(value: Any) -> Any:
+def to_json(value: Json) -> Json:
     """A result as plain JSON: date-times as JavaScript's `JSON.stringify` writes them, ints as ints."""
     if isinstance(value, DateTime):
         return value.iso()
@@ -88,14 +88,14 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def _describe(value: Any) -> str:
+def _describe(value: Json) -> str:
     if isinstance(value, DateTime):
         return f"date-time {value.iso()}"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def access(data: Any, path: str) -> Any:
+def access(data: Json, path: str) -> Json:
     """`var`: drill into the data along a dotted path; a missing value, or `null` on the way, is `null`."""
     return _accessor(path)(data)
 
@@ -118,11 +118,11 @@ def _accessor(path: str) -> Evaluator:
     return run
 
 
-def compile_expression(expr: Any) -> Evaluator:
+def compile_expression(expr: Json) -> Evaluator:
     """Check a whole CertLogic expression and return it as a function of the data."""
     run = _compile(expr, 0)
 
-    def guarded(data: Any) -> Any:
+    def guarded(data: Json) -> Json:
         try:
             return run(data)
         except RecursionError:
@@ -131,12 +131,12 @@ def compile_expression(expr: Any) -> Evaluator:
     return guarded
 
 
-def evaluate(expr: Any, data: Any) -> Any:
+def evaluate(expr: Json, data: Json) -> Json:
     """Evaluate a CertLogic expression on data. Raises `CertLogicError`, and only that, on any problem."""
     return compile_expression(expr)(data)
 
 
-def _compile(expr: Any, depth: int) -> Evaluator:
+def _compile(expr: Json, depth: int) -> Evaluator:
     if depth > MAX_DEPTH:
         raise CertLogicError(f"expression nested deeper than {MAX_DEPTH} levels")
     if isinstance(expr, bool | str):
@@ -153,7 +153,7 @@ def _compile(expr: Any, depth: int) -> Evaluator:
                          "non-JSON values are not literals)")
 
 
-def _compile_operation(expr: dict[Any, Any], depth: int) -> Evaluator:
+def _compile_operation(expr: dict[Json, Json], depth: int) -> Evaluator:
     if len(expr) != 1:
         raise CertLogicError(f"an operation object has exactly one key, not {len(expr)}")
     ((op, args),) = expr.items()
@@ -195,7 +195,7 @@ def _compile_operation(expr: dict[Any, Any], depth: int) -> Evaluator:
     return _BUILDERS[op](op, operands)
 
 
-def _decide(value: Any, what: str) -> bool:
+def _decide(value: Json, what: str) -> bool:
     decided = truthiness(value)
     if decided is None:
         raise CertLogicError(f"{what} is neither truthy nor falsy: {_describe(value)}")
@@ -205,14 +205,14 @@ def _decide(value: Any, what: str) -> bool:
 def _if(_op: str, operands: list[Evaluator]) -> Evaluator:
     guard, then, otherwise = operands
 
-    def run(data: Any) -> Any:
+    def run(data: Json) -> Json:
         return then(data) if _decide(guard(data), 'the "if" guard') else otherwise(data)
     return run
 
 
 def _and(_op: str, operands: list[Evaluator]) -> Evaluator:
-    def run(data: Any) -> Any:
-        value: Any = True
+    def run(data: Json) -> Json:
+        value: Json = True
         for operand in operands:
             if not _decide(value, 'an "and" operand'):
                 return value
@@ -224,7 +224,7 @@ def _and(_op: str, operands: list[Evaluator]) -> Evaluator:
 def _not(_op: str, operands: list[Evaluator]) -> Evaluator:
     (operand,) = operands
 
-    def run(data: Any) -> bool:
+    def run(data: Json) -> bool:
         return not _decide(operand(data), 'the operand of "!"')
     return run
 
@@ -237,7 +237,7 @@ def _equal(_op: str, operands: list[Evaluator]) -> Evaluator:
 def _in(_op: str, operands: list[Evaluator]) -> Evaluator:
     item, collection = operands
 
-    def run(data: Any) -> bool:
+    def run(data: Json) -> bool:
         needle, haystack = item(data), collection(data)
         if haystack is None:
             return False
@@ -250,7 +250,7 @@ def _in(_op: str, operands: list[Evaluator]) -> Evaluator:
 def _plus(_op: str, operands: list[Evaluator]) -> Evaluator:
     left, right = operands
 
-    def run(data: Any) -> int:
+    def run(data: Json) -> int:
         a, b = left(data), right(data)
         if not (is_int(a) and is_int(b)):
             raise CertLogicError(f'the operands of "+" must be integers, not {_describe(a)} and {_describe(b)}')
@@ -260,11 +260,11 @@ def _plus(_op: str, operands: list[Evaluator]) -> Evaluator:
 
 def _compare(op: str, operands: list[Evaluator]) -> Evaluator:
     dates = op in DATE_COMPARISONS
-    check: Callable[[Any], bool] = (lambda v: isinstance(v, DateTime)) if dates else is_int
+    check: Callable[[Json], bool] = (lambda v: isinstance(v, DateTime)) if dates else is_int
     kind = "date-times" if dates else "integers"
     compare = COMPARISONS[DATE_COMPARISONS.get(op, op)]
 
-    def run(data: Any) -> bool:
+    def run(data: Json) -> bool:
         values = [operand(data) for operand in operands]
         for v in values:
             if not check(v):
@@ -274,7 +274,7 @@ def _compare(op: str, operands: list[Evaluator]) -> Evaluator:
 
 
 def _plus_time(operand: Evaluator, amount: int, unit: str) -> Evaluator:
-    def run(data: Any) -> DateTime:
+    def run(data: Json) -> DateTime:
         value = operand(data)
         if not isinstance(value, str):
             raise CertLogicError(f'the first operand of "plusTime" must be a string, not {_describe(value)}')
@@ -285,7 +285,7 @@ def _plus_time(operand: Evaluator, amount: int, unit: str) -> Evaluator:
 def _date_of_birth(_op: str, operands: list[Evaluator]) -> Evaluator:
     (operand,) = operands
 
-    def run(data: Any) -> DateTime:
+    def run(data: Json) -> DateTime:
         value = operand(data)
         if not isinstance(value, str):
             raise CertLogicError(f'the operand of "dccDateOfBirth" must be a string, not {_describe(value)}')
@@ -296,7 +296,7 @@ def _date_of_birth(_op: str, operands: list[Evaluator]) -> Evaluator:
 def _reduce(_op: str, operands: list[Evaluator]) -> Evaluator:
     collection, lam, initial = operands
 
-    def run(data: Any) -> Any:
+    def run(data: Json) -> Json:
         items = collection(data)
         accumulator = initial(data)
         if items is None:
@@ -319,7 +319,7 @@ def extract_from_uvci(uvci: str, index: int) -> str | None:
 
 
 def _extract_from_uvci(operand: Evaluator, index: int) -> Evaluator:
-    def run(data: Any) -> str | None:
+    def run(data: Json) -> str | None:
         value = operand(data)
         if value is None:
             return None

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from keys.jsontypes import Json, JsonObject
 from scanner.errors import CertLogicError
 from scanner.rules.datetimes import DateTime
 from scanner.rules.model import BusinessRule, RuleBook
@@ -67,8 +67,8 @@ def select_rules(book: RuleBook, set_names: Iterable[str], certificate_type: str
     return tuple(selected)
 
 
-def rule_data(book: RuleBook, payload: Mapping[str, Any], now: float, iat: float | None,
-              exp: float | None) -> dict[str, Any]:
+def rule_data(book: RuleBook, payload: Mapping[str, Json], now: float, iat: float | None,
+              exp: float | None) -> JsonObject:
     """The data every rule is evaluated on."""
     return {"payload": payload,
             "external": {"validationClock": iso_seconds(now), "valueSets": book.value_sets,
@@ -77,7 +77,7 @@ def rule_data(book: RuleBook, payload: Mapping[str, Any], now: float, iat: float
                          "iat": iso_seconds(iat) if iat is not None else None}}
 
 
-def run_rules(rules: Iterable[BusinessRule], data: Any) -> tuple[RuleFailure, ...]:
+def run_rules(rules: Iterable[BusinessRule], data: Json) -> tuple[RuleFailure, ...]:
     failures = []
     for rule in rules:
         try:
@@ -90,7 +90,7 @@ def run_rules(rules: Iterable[BusinessRule], data: Any) -> tuple[RuleFailure, ..
     return tuple(failures)
 
 
-def evaluate_book(book: RuleBook, set_names: Iterable[str], certificate_type: str, payload: Mapping[str, Any],
+def evaluate_book(book: RuleBook, set_names: Iterable[str], certificate_type: str, payload: Mapping[str, Json],
                   now: float, *, iat: float | None, exp: float | None, region: str = "") -> RulesOutcome:
     """Select the venue's rules for this code and run them all (every failure is reported)."""
     names = tuple(set_names)

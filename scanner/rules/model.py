@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
+from keys.jsontypes import Json, JsonObject
 from keys.localtext import LocalText
 from scanner.errors import CertLogicError, RulesError
 from scanner.rules.certlogic import Evaluator, compile_expression
@@ -46,7 +46,7 @@ class BusinessRule:
     valid_from_ms: int
     valid_to_ms: int
     affected_fields: tuple[str, ...]
-    logic: Any
+    logic: Json
     evaluator: Evaluator = field(compare=False, repr=False)
 
     @property
@@ -60,7 +60,7 @@ class BusinessRule:
         return ".".join(map(str, self.version))
 
 
-def _text(rule: dict[str, Any], key: str, where: str, pattern: re.Pattern[str] | None = None,
+def _text(rule: JsonObject, key: str, where: str, pattern: re.Pattern[str] | None = None,
           choices: tuple[str, ...] = ()) -> str:
     value = rule.get(key)
     if not isinstance(value, str):
@@ -72,7 +72,7 @@ def _text(rule: dict[str, Any], key: str, where: str, pattern: re.Pattern[str] |
     return value
 
 
-def _instant(rule: dict[str, Any], key: str, where: str) -> int:
+def _instant(rule: JsonObject, key: str, where: str) -> int:
     value = _text(rule, key, where)
     try:
         return parse_date_time(value).ms
@@ -80,7 +80,7 @@ def _instant(rule: dict[str, Any], key: str, where: str) -> int:
         raise RulesError(f"{where}: {key}: {e}") from None
 
 
-def _descriptions(value: Any, where: str) -> dict[str, str]:
+def _descriptions(value: Json, where: str) -> dict[str, str]:
     if not isinstance(value, list) or not value:
         raise RulesError(f"{where}: Description must be a non-empty list of {{lang, desc}}")
     found: dict[str, str] = {}
@@ -94,7 +94,7 @@ def _descriptions(value: Any, where: str) -> dict[str, str]:
     return found
 
 
-def parse_rule(rule: Any, source: str = "rule") -> BusinessRule:
+def parse_rule(rule: Json, source: str = "rule") -> BusinessRule:
     """One rule in the EU format, with its Logic compiled; `RulesError` on any problem."""
     if not isinstance(rule, dict):
         raise RulesError(f"{source}: a rule is a JSON object")
@@ -163,7 +163,7 @@ class RuleBook:
         return found
 
 
-def _rule_set(name: Any, entry: Any, known: set[str], source: str) -> RuleSet:
+def _rule_set(name: Json, entry: Json, known: set[str], source: str) -> RuleSet:
     where = f"{source}: rule_sets.{name}"
     if not isinstance(name, str) or not RULE_SET_NAME.fullmatch(name):
         raise RulesError(f"{source}: rule set name {str(name)[:40]!r} is not letters, digits, '-', '_' or '.'")
@@ -183,7 +183,7 @@ def _rule_set(name: Any, entry: Any, known: set[str], source: str) -> RuleSet:
     return RuleSet(name, LocalText(zh, en), tuple(dict.fromkeys(ids)))
 
 
-def parse_rule_book(payload: dict[str, Any], source: str) -> RuleBook:
+def parse_rule_book(payload: JsonObject, source: str) -> RuleBook:
     """The rules, rule sets and value sets of a rules list's payload; `RulesError` names what is wrong."""
     country = payload.get("country")
     if not isinstance(country, str) or not COUNTRY.fullmatch(country):

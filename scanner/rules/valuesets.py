@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
+from keys.jsontypes import Json
 from scanner.errors import RulesError
 
 PACKAGE = "scanner.rules"
@@ -28,7 +28,7 @@ class ValueSet:
     values: dict[str, str] = field(default_factory=dict)
 
 
-def parse_value_set(doc: Any, source: str) -> ValueSet:
+def parse_value_set(doc: Json, source: str) -> ValueSet:
     """One EU value set document, checked; `RulesError` names the file and what is wrong."""
     if not isinstance(doc, dict):
         raise RulesError(f"{source}: a value set is a JSON object")

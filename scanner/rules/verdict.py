@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
+from keys.jsontypes import JsonObject
 from keys.localtext import LocalText
 from scanner.rules.engine import CERTIFICATE_TYPE, evaluate_book
 from scanner.rules.model import RuleBook
 from scanner.verify import Status, Verdict, VerifyResult
 
 
-def rule_subject(result: VerifyResult) -> tuple[str, dict[str, Any]] | None:
+def rule_subject(result: VerifyResult) -> tuple[str, JsonObject] | None:
     """(CertificateType, payload) the rules see for a verified code, or None when rules do not apply to it.
 
     A DCC is seen as its hcert (`ver`, `nam`, `dob`, `v`/`t`/`r`) under the CertificateType of its type;
