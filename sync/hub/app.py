@@ -192,7 +192,7 @@ def create_app(store: HubStore, *, registry: Registry | None = None, enrolled: s
     verdicts_rules = rules
 
     @app.get("/v1/health")
-    def health() -> dict[str, Any]:
+    def health() -> dict[str, str | float]:
         return {"status": "ok", "time": time.time()}
 
     @app.get("/v1/time")

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from keys.jsontypes import Json, JsonObject
 from sync.hub.store import HubStore
 
 MAX_STRING = 200
@@ -38,7 +39,7 @@ SPEC: dict[str, Any] = {
 }
 
 
-def _clean(spec: Any, value: Any, path: str, dropped: list[str]) -> Any:
+def _clean(spec: object, value: Json, path: str, dropped: list[str]) -> Json:
     if isinstance(spec, tuple):
         if not isinstance(value, dict):
             dropped.append(path)
@@ -69,7 +70,7 @@ def _clean(spec: Any, value: Any, path: str, dropped: list[str]) -> Any:
     return value
 
 
-def clean_record(raw: Any) -> dict[str, Any]:
+def clean_record(raw: Json) -> JsonObject:
     """The known, well-typed part of a device's health record (`dropped` names what was not)."""
     dropped: list[str] = []
     rec = _clean(SPEC, raw, "", dropped) if isinstance(raw, dict) else {}
@@ -84,7 +85,7 @@ def clean_record(raw: Any) -> dict[str, Any]:
 class DeviceHealth:
     device_id: str
     received_ms: int
-    record: dict[str, Any]
+    record: JsonObject
 
 
 def _row(r: tuple[Any, ...]) -> DeviceHealth:
@@ -109,7 +110,7 @@ def history(store: HubStore, device_id: str) -> list[DeviceHealth]:
         "ORDER BY received_ms DESC", (device_id,))]
 
 
-def record_health(store: HubStore, device_id: str, raw: Any, now: float | None = None) -> DeviceHealth:
+def record_health(store: HubStore, device_id: str, raw: Json, now: float | None = None) -> DeviceHealth:
     """Store a device's health record as its latest; add it to the history if the last entry is old enough."""
     now_ms = int((time.time() if now is None else now) * 1000)
     rec = clean_record(raw)
@@ -160,7 +161,7 @@ class Judgement:
         return "offline" if not self.online else ("attention" if self.problems else "ok")
 
 
-def _state_of(part: Any) -> str | None:
+def _state_of(part: Json) -> str | None:
     return part.get("state") if isinstance(part, Mapping) else None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -20,6 +20,10 @@ from prometheus_client.registry import Collector
 
 from sync.hub.devicehealth import Thresholds, fleet, judge
 from sync.hub.store import HubStore
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 UPLOADS = Counter("checkpoint_hub_uploads_total", "Visit upload batches accepted", registry=REGISTRY)
@@ -51,17 +55,17 @@ def _route(path: str) -> str:
 class RequestMetrics:
     """ASGI middleware on the device API: latency per route and status; uploads accepted or refused."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: ASGIApp):
         self.app = app
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         t0 = time.perf_counter()
         status = [500]
 
-        async def sending(message: dict[str, Any]) -> None:
+        async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = int(message["status"])
             await send(message)
@@ -112,5 +116,5 @@ class _Forward(Collector):
     def __init__(self, source: CollectorRegistry):
         self.source = source
 
-    def collect(self) -> Iterator[Any]:
+    def collect(self) -> Iterator[Metric]:
         yield from self.source.collect()

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from keys import jws
 from keys.errors import KeysError
+from keys.jsontypes import JsonObject
 from sync.errors import PublishError
 from sync.hub.store import HubStore, Published
 
 
-def _payload(path: Path, expected_type: str) -> tuple[str, dict[str, Any]]:
+def _payload(path: Path, expected_type: str) -> tuple[str, JsonObject]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from keys.jsontypes import JsonObject
 from sync.errors import PublishError
 from sync.hub import metrics
 from sync.hub.devicehealth import DEFAULT_THRESHOLDS, Thresholds, fleet, history, judge, latest
@@ -93,7 +95,8 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
     sessions = Sessions(config)
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
+    async def security_headers(request: Request,
+                               call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response: Response = await call_next(request)
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
@@ -119,7 +122,7 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
         if not sessions.csrf_ok(request.cookies.get(cookie_name), token):
             raise HTTPException(403, "form expired or not from this site (CSRF token missing or wrong)")
 
-    def page(request: Request, name: str, http_status: int = 200, **ctx: Any) -> HTMLResponse:
+    def page(request: Request, name: str, http_status: int = 200, **ctx: object) -> HTMLResponse:
         return templates.TemplateResponse(request, name, ctx, status_code=http_status)
 
     @app.exception_handler(HTTPException)
@@ -258,7 +261,7 @@ def _publish_bytes(store: HubStore, kind: str, name: str, data: bytes) -> tuple[
     return f"published {what[kind]} version {pub.version} from {name}", True
 
 
-def _published(store: HubStore) -> dict[str, Any]:
+def _published(store: HubStore) -> JsonObject:
     trust, profiles = store.latest("trust"), store.latest("profiles")
     return {"trust": trust.version if trust else None, "profiles": profiles.version if profiles else None,
             "status": store.status_issuers()}
