@@ -106,7 +106,7 @@ def _accessor(path: str) -> Evaluator:
         return lambda data: data
     steps = [(f, int(f) if f.isdigit() and f.isascii() else None) for f in path.split(".")]
 
-    def run(data: Any) -> Any:
+    def run(data: Json) -> Json:
         for key, index in steps:
             if isinstance(data, dict):
                 data = data.get(key)
