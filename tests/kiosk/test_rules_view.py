@@ -1,0 +1,30 @@
+"""A code refused by a business rule: the kiosk's result names the failed rule in Chinese and English."""
+
+from __future__ import annotations
+
+from keys.hcc1 import CodeClaims, issue_code
+from keys.keyfile import load_public_key
+from keys.statusstore import StatusStore
+from keys.trustlist import TrustStore
+from scanner.checker import Checker
+from scanner.clock import FixedClock
+from scanner.policy import load_profile
+from scanner.rules.ruleslist import RulesStore
+from ui.model.view import result_view
+
+
+def test_the_failed_rule_is_the_reason_on_screen(world):
+    anchors = [load_public_key(world.anchor_path)]
+    trust = TrustStore.from_file(world.trust_list_path, anchors)
+    checker = Checker(trust, StatusStore.open(":memory:"), load_profile("transport"), clock=FixedClock(world.now),
+                      rules=RulesStore.from_file(world.rules_list_path, anchors))
+    old = CodeClaims(iss="CN-SH", iat=world.now - 13 * 3600, exp=world.now + 3600, name="M*** D****")
+    view = result_view(checker.check(issue_code(world.issuers["CN-SH"], old)))
+    assert not view.admit and view.outcome == "rules" and view.verdict == "rules"
+    assert view.reason is not None
+    assert (view.reason.zh, view.reason.en) == ("交通闸机：上海健康码须为12小时内生成",
+                                                "Shanghai codes must have been issued in the last 12 hours at "
+                                                "transport gates")
+    lines = view.lines()
+    assert lines.index(view.headline.zh) < lines.index(view.reason.zh)
+    assert view.person == "M*** D****"   # the guard still sees whose code it is
