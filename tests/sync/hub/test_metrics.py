@@ -25,9 +25,11 @@ sys.stdout.write(metrics.render(HubStore(sys.argv[1]), Thresholds()).decode())
 """
 
 
-def run(code: str, *args: str, env: dict[str, str]) -> str:
+def run(code: str, *args: str, env: dict[str, str | None]) -> str:
+    """Run `code` in a fresh interpreter; a None in `env` removes that variable."""
+    merged = {**os.environ, "PYTHONPATH": str(REPO), **env}
     out = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(REPO), **env})
+                         env={k: v for k, v in merged.items() if v is not None})
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -48,5 +50,6 @@ def test_counters_of_several_processes_add_up_and_devices_come_from_the_database
     assert 'checkpoint_hub_uploads_refused_total{reason="too_large"} 2.0' in text
     assert 'checkpoint_hub_devices{state="ok"} 1.0' in text and 'checkpoint_hub_devices{state="offline"} 1.0' in text
     # Without the shared directory a process reports only its own counters.
-    alone = run(RENDER, str(db), env={"PROMETHEUS_MULTIPROC_DIR": ""})
+    # (Unset, not empty: prometheus-client would take "" as a directory and write counter files into the cwd.)
+    alone = run(RENDER, str(db), env={"PROMETHEUS_MULTIPROC_DIR": None})
     assert "checkpoint_hub_visits_ingested_total 0.0" in alone
