@@ -27,7 +27,29 @@ def open_store(args: argparse.Namespace, *, create: bool = True, pool_size: int 
     return HubStore(args.db, create=create, pool_size=pool_size)
 
 
+def _shared_metrics_dir(workers: int) -> None:
+    """With several workers, counters go to files they share so each one's /metrics adds all up.
+
+    Must run before prometheus-client is imported (it picks its storage at import).
+    """
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    if workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    if "prometheus_client" in sys.modules:
+        print("checkpoint hub: metrics are per worker (prometheus-client was loaded before the workers)",
+              file=sys.stderr)
+        return
+    path = tempfile.mkdtemp(prefix="checkpoint-hub-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    atexit.register(shutil.rmtree, path, True)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    _shared_metrics_dir(args.workers)
     from sync.hub.server import serve
 
     for name in ("cert", "key", "device_ca"):
