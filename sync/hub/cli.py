@@ -37,6 +37,8 @@ def _shared_metrics_dir(workers: int) -> None:
     import shutil
     import tempfile
 
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") == "":
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]  # set but empty, prometheus-client would write to the cwd
     if workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return
     if "prometheus_client" in sys.modules:
