@@ -12,7 +12,10 @@ import logging
 import subprocess
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scanner.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +56,11 @@ class NtpWatch:
         self._last = -1e18
         self.synchronized: bool | None = None
 
-    def poll(self, clock: Any) -> bool:
+    def poll(self, clock: Clock) -> bool:
         """Confirm `clock` (a `TrustedClock`) when NTP is synchronised; True if that made it trusted."""
-        confirm = getattr(clock, "confirm_ntp", None)
-        if confirm is None or clock.trusted():
+        from scanner.clock import TrustedClock
+
+        if not isinstance(clock, TrustedClock) or clock.trusted():
             return False
         now = self._mono()
         if now - self._last < self.interval:
@@ -65,4 +69,4 @@ class NtpWatch:
         self.synchronized = ntp_synchronized(self._run)
         if not self.synchronized:
             return False
-        return bool(confirm().trusted)
+        return bool(clock.confirm_ntp().trusted)

@@ -6,14 +6,23 @@ decide, log and open the gate the same way.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from scanner.config import Settings
 from scanner.session import Session
 
+if TYPE_CHECKING:
+    from gpiozero.pins import Factory
 
-def build_session(settings: Settings, *, clock: Any = None, profile: Any = None, pin_factory: Any = None,
-                  ntp: Any = None, gate: Any = None) -> Session:
+    from scanner.clock import Clock
+    from scanner.gate.control import Gate
+    from scanner.policy import VenueProfile
+    from scanner.timesync import NtpWatch
+
+
+def build_session(settings: Settings, *, clock: Clock | None = None, profile: VenueProfile | None = None,
+                  pin_factory: Factory | None = None, ntp: NtpWatch | None = None,
+                  gate: Gate | None = None) -> Session:
     """Stores, checker, clock, gate outputs and visit log from the settings (the data directory is created).
 
     `profile` replaces the config's venue profile (the kiosk's on-site choice); `ntp` defaults to polling

@@ -13,10 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
+from keys.jsontypes import JsonObject
 from scanner.config import GateSettings
-from scanner.gate.output import PulseOutput, open_output
+from scanner.gate.output import PulseOutput, RelayPort, open_output
+
+if TYPE_CHECKING:
+    from gpiozero.pins import Factory
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +38,8 @@ class GateAction:
 class Gate:
     """The configured outputs (`[gate]`); `close()` releases them."""
 
-    def __init__(self, settings: GateSettings, *, pin_factory: Any = None,
-                 serial_factory: Callable[..., Any] | None = None):
+    def __init__(self, settings: GateSettings, *, pin_factory: Factory | None = None,
+                 serial_factory: Callable[..., RelayPort] | None = None):
         self.settings = settings
         self.output: PulseOutput | None = open_output(settings.output, pulse_ms=settings.pulse_ms,
                                                       active_high=settings.active_high, pin_factory=pin_factory,
@@ -92,7 +96,7 @@ class Gate:
         parts = [f"{o.name}: {o.problem}" for o in (self.output, self.deny_output) if o is not None and o.problem]
         return "; ".join(parts)
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         """For `appliance-health.json` (`gate_output`)."""
         if self.output is None:
             return {"state": "none"}

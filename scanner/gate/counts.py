@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from scanner.errors import CheckpointError
 from scanner.gate.repeats import ALREADY_ADMITTED
 from scanner.status import local_midnight
+
+if TYPE_CHECKING:
+    from scanner.policy import Decision
+    from scanner.storage.chain import ChainedVisitRow
+    from scanner.storage.visitlog import VisitLog
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,7 @@ class Tally:
         self._day = local_midnight(now())
         self._counts: dict[str, int] = dict.fromkeys(Counts.__dataclass_fields__, 0)
 
-    def seed(self, visit_log: Any) -> None:
+    def seed(self, visit_log: VisitLog | None) -> None:
         """Start from today's rows in the visit log (a restart keeps the day's figures)."""
         if visit_log is None:
             return
@@ -70,7 +75,7 @@ class Tally:
                 self._counts = dict.fromkeys(self._counts, 0)
             self._counts[kind] += 1
 
-    def decision(self, d: Any, decided_by: str) -> None:
+    def decision(self, d: Decision, decided_by: str) -> None:
         self._add(kind_of(d.admit, str(d.tone), d.outcome, decided_by))
 
     def acknowledged(self) -> None:
@@ -84,5 +89,5 @@ class Tally:
             return Counts(**self._counts)
 
 
-def _row_kind(row: Mapping[str, Any]) -> str | None:
+def _row_kind(row: ChainedVisitRow) -> str | None:
     return kind_of(bool(row["admit"]), row["tone"], row.get("outcome"), row.get("decided_by"))

@@ -20,7 +20,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from gpiozero.pins import Factory
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +59,23 @@ class Switch(Protocol):
     def close(self) -> None: ...
 
 
+class RelayPort(Protocol):
+    """What `SerialRelaySwitch` uses of a `serial.Serial` port (tests pass a fake)."""
+
+    @property
+    def in_waiting(self) -> int: ...
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+    def read(self, size: int = 1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 class GpioSwitch:
     """A gpiozero `DigitalOutputDevice` on a BCM pin (`pin_factory` None: gpiozero's default)."""
 
-    def __init__(self, pin: int, *, active_high: bool = True, pin_factory: Any = None):
+    def __init__(self, pin: int, *, active_high: bool = True, pin_factory: Factory | None = None):
         from gpiozero import DigitalOutputDevice
 
         self.device = DigitalOutputDevice(pin, active_high=active_high, initial_value=False,
@@ -79,7 +95,7 @@ class SerialRelaySwitch:
     """A USB relay board with the line protocol above; `on()` sends `OPEN <ms>` (the board times it too)."""
 
     def __init__(self, port: str, *, baud: int = 9600, pulse_ms: int = 800,
-                 serial_factory: Callable[..., Any] | None = None):
+                 serial_factory: Callable[..., RelayPort] | None = None):
         import serial
 
         factory = serial_factory or serial.Serial
@@ -236,8 +252,8 @@ class PulseOutput:
                 log.warning("closing gate output %s: %s", self.name, e)
 
 
-def open_output(spec: str, *, pulse_ms: int = 800, active_high: bool = True, pin_factory: Any = None,
-                serial_factory: Callable[..., Any] | None = None) -> PulseOutput | None:
+def open_output(spec: str, *, pulse_ms: int = 800, active_high: bool = True, pin_factory: Factory | None = None,
+                serial_factory: Callable[..., RelayPort] | None = None) -> PulseOutput | None:
     """The output `spec` names (see `output_spec_problem`), not yet opened; None for "none"/""."""
     if spec in ("none", ""):
         return None

@@ -25,11 +25,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from keys.jsontypes import Json
 from keys.localtext import LocalText
 from scanner.errors import CheckpointError
 from scanner.storage.datadir import DataDir
+
+if TYPE_CHECKING:
+    from scanner.policy import Decision
+    from scanner.storage.visitlog import VisitLog
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +100,7 @@ def already_admitted_text(admission: Admission, here: bool) -> LocalText:
                      f"Already admitted at {hm} at {admission.device_id}")
 
 
-def already_admitted(decision: Any, repeat: Repeat) -> Any:
+def already_admitted(decision: Decision, repeat: Repeat) -> Decision:
     """The decision for a repeat: not admitted, the guard called, the first admission's time on screen."""
     from scanner.policy import Tone
 
@@ -109,7 +114,7 @@ def already_admitted(decision: Any, repeat: Repeat) -> Any:
 class Admissions:
     """Recent admissions by code id (hex): own ones and the site feed's. Thread-safe."""
 
-    def __init__(self, *, device_id: str, data_dir: Path | None = None, visit_log: Any = None,
+    def __init__(self, *, device_id: str, data_dir: Path | None = None, visit_log: VisitLog | None = None,
                  now: float | None = None):
         self.device_id = device_id
         self._feed_path = DataDir(Path(data_dir)).site_admissions if data_dir is not None else None
@@ -121,7 +126,7 @@ class Admissions:
         if visit_log is not None:
             self._seed(visit_log, time.time() if now is None else now)
 
-    def _seed(self, visit_log: Any, now: float) -> None:
+    def _seed(self, visit_log: VisitLog, now: float) -> None:
         try:
             for row in visit_log.rows(since_ms=int((now - HORIZON_S) * 1000)):
                 if row["admit"] and row["code_id"]:
@@ -173,7 +178,7 @@ class Admissions:
             self._site = site
 
 
-def _parse_feed(doc: Any) -> dict[str, Admission]:
+def _parse_feed(doc: Json) -> dict[str, Admission]:
     if not isinstance(doc, dict) or not isinstance(doc.get("admissions"), list):
         raise ValueError("expected {\"admissions\": [...]}")
     out: dict[str, Admission] = {}
