@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 import base45
 import cbor2
@@ -25,6 +25,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from keys.dsc import DCC_EKU_TYPES, dcc_kid
 from keys.errors import KeyFileError
+from keys.jsontypes import Cbor, CborMap, JsonObject
 from keys.signing import COSE_SIGNATURE_ALGS
 
 DccPrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -96,7 +97,7 @@ def sign_dcc_raw(key: DccPrivateKey, alg: str, data: bytes) -> bytes:
 class DccCode:
     """Everything that goes into one DCC; the options after `hcert` build the quirks real codes show."""
 
-    hcert: dict[str, Any]
+    hcert: JsonObject
     iss: str | None
     iat: int
     exp: int
@@ -104,10 +105,10 @@ class DccCode:
     kid_in: Literal["protected", "unprotected", "both"] = "protected"
     wrapping: Wrapping = "tag18"
     compress: bool = True
-    extra_claims: dict[int, Any] = field(default_factory=dict)
+    extra_claims: CborMap = field(default_factory=dict)
 
-    def claims(self) -> dict[int, Any]:
-        out: dict[int, Any] = {6: self.iat, 4: self.exp, -260: {1: self.hcert}}
+    def claims(self) -> CborMap:
+        out: CborMap = {6: self.iat, 4: self.exp, -260: {1: self.hcert}}
         if self.iss is not None:
             out[1] = self.iss
         out.update(self.extra_claims)
@@ -118,8 +119,8 @@ def issue_dcc(key: DccPrivateKey, certificate: bytes, code: DccCode) -> str:
     """Sign and encode a DCC with the DSC `certificate`'s kid: the text that goes into the QR symbol."""
     alg = code.alg or default_alg(key)
     kid = dcc_kid(certificate)
-    prot: dict[int, Any] = {1: COSE_ALG[alg]}
-    unprot: dict[int, Any] = {}
+    prot: CborMap = {1: COSE_ALG[alg]}
+    unprot: CborMap = {}
     if code.kid_in in ("protected", "both"):
         prot[4] = kid
     if code.kid_in in ("unprotected", "both"):
@@ -127,7 +128,7 @@ def issue_dcc(key: DccPrivateKey, certificate: bytes, code: DccCode) -> str:
     protected = cbor2.dumps(prot)
     payload = cbor2.dumps(code.claims())
     signature = sign_dcc_raw(key, alg, cbor2.dumps(["Signature1", protected, b"", payload]))
-    msg: Any = [protected, unprot, payload, signature]
+    msg: Cbor = [protected, unprot, payload, signature]
     if code.wrapping != "untagged":
         msg = cbor2.CBORTag(18, msg)
     if code.wrapping == "cwt":
@@ -137,7 +138,7 @@ def issue_dcc(key: DccPrivateKey, certificate: bytes, code: DccCode) -> str:
 
 
 # --- payloads -------------------------------------------------------------------------------------
-def _person(family: str, given: str, family_std: str, given_std: str, dob: str) -> dict[str, Any]:
+def _person(family: str, given: str, family_std: str, given_std: str, dob: str) -> JsonObject:
     return {"ver": "1.3.0", "dob": dob,
             "nam": {"fn": family, "gn": given, "fnt": family_std, "gnt": given_std}}
 
@@ -146,7 +147,7 @@ def payload_vaccination(country: str, uci: str, *, dose: int = 2, doses: int = 2
                 product: str = "EU/1/20/1528", manufacturer: str = "ORG-100030215",
                 family: str = "Musterfrau-Gößinger", given: str = "Gabriele",
                 family_std: str = "MUSTERFRAU<GOESSINGER", given_std: str = "GABRIELE",
-                dob: str = "1998-02-26") -> dict[str, Any]:
+                dob: str = "1998-02-26") -> JsonObject:
     p = _person(family, given, family_std, given_std, dob)
     p["v"] = [{"tg": "840539006", "vp": "1119349007", "mp": product, "ma": manufacturer, "dn": dose,
                "sd": doses, "dt": date, "co": country, "is": f"Ministry of Health {country}", "ci": uci}]
@@ -156,7 +157,7 @@ def payload_vaccination(country: str, uci: str, *, dose: int = 2, doses: int = 2
 def payload_test(country: str, uci: str, *, sample_time: str = "2021-06-01T10:00:00Z", result: str = "260415000",
          test_type: str = "LP6464-4", centre: str = "Testzentrum", family: str = "Mustermann",
          given: str = "Erika", family_std: str = "MUSTERMANN", given_std: str = "ERIKA",
-         dob: str = "1964-08-12") -> dict[str, Any]:
+         dob: str = "1964-08-12") -> JsonObject:
     p = _person(family, given, family_std, given_std, dob)
     p["t"] = [{"tg": "840539006", "tt": test_type, "nm": "PCR", "sc": sample_time, "tr": result, "tc": centre,
                "co": country, "is": f"Ministry of Health {country}", "ci": uci}]
@@ -165,7 +166,7 @@ def payload_test(country: str, uci: str, *, sample_time: str = "2021-06-01T10:00
 
 def payload_recovery(country: str, uci: str, *, first_positive: str = "2021-05-01", valid_from: str = "2021-05-12",
              valid_until: str = "2021-10-28", family: str = "Dupont", given: str = "Jean",
-             family_std: str = "DUPONT", given_std: str = "JEAN", dob: str = "1980-01-01") -> dict[str, Any]:
+             family_std: str = "DUPONT", given_std: str = "JEAN", dob: str = "1980-01-01") -> JsonObject:
     p = _person(family, given, family_std, given_std, dob)
     p["r"] = [{"tg": "840539006", "fr": first_positive, "df": valid_from, "du": valid_until, "co": country,
                "is": f"Ministry of Health {country}", "ci": uci}]

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+from keys.jsontypes import Json
+
+if TYPE_CHECKING:
+    from pyasn1_modules import rfc5280
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +67,7 @@ def _types(oids: Iterable[str]) -> frozenset[str]:
     return found or ALL_TYPES
 
 
-def _strict(der: bytes) -> tuple[Any, int, int, frozenset[str]]:
+def _strict(der: bytes) -> tuple[PublicKeyTypes, int, int, frozenset[str]]:
     cert = x509.load_der_x509_certificate(der)
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -72,7 +78,7 @@ def _strict(der: bytes) -> tuple[Any, int, int, frozenset[str]]:
             int(cert.not_valid_after_utc.timestamp()), types)
 
 
-def _asn1_time(t: Any) -> int:
+def _asn1_time(t: rfc5280.Time) -> int:
     value = t.getComponent()
     dt: datetime = value.asDateTime
     if dt.tzinfo is None:
@@ -80,7 +86,7 @@ def _asn1_time(t: Any) -> int:
     return int(dt.timestamp())
 
 
-def _lenient(der: bytes) -> tuple[Any, int, int, frozenset[str]]:
+def _lenient(der: bytes) -> tuple[PublicKeyTypes, int, int, frozenset[str]]:
     """The same facts read with pyasn1: accepts any certificate that is valid DER."""
     from pyasn1.codec.der import decoder, encoder
     from pyasn1.error import PyAsn1Error
@@ -118,8 +124,8 @@ def read_signer(kid: bytes, country: str, der: bytes) -> DccSigner:
                      certificate=der)
 
 
-def read_signers(entries: Iterable[Any], source: str,
-                 decode_b64: Any) -> tuple[dict[bytes, tuple[DccSigner, ...]], list[str]]:
+def read_signers(entries: Iterable[Json], source: str,
+                 decode_b64: Callable[[object, str], bytes]) -> tuple[dict[bytes, tuple[DccSigner, ...]], list[str]]:
     """Every usable `dcc` entry by kid, and why each other entry was skipped (one bad DSC never drops the
     list: the list is signed by the root and holds every other country's signers)."""
     out: dict[bytes, list[DccSigner]] = {}

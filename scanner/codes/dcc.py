@@ -15,11 +15,12 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import cbor2
 
 from keys.hcc1 import MAX_DECOMPRESSED
+from keys.jsontypes import Cbor, Json, JsonObject
 from keys.signing import COSE_SIGNATURE_ALGS
 from scanner.codes import DCC_PREFIX
 from scanner.codes.b45 import b45decode
@@ -46,11 +47,11 @@ def _malformed(reason: str) -> CodeError:
     return CodeError("malformed", reason)
 
 
-def _num(v: Any) -> int | None:
+def _num(v: object) -> int | None:
     return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
-def json_safe(v: Any) -> Any:
+def json_safe(v: Cbor) -> Json:
     """CBOR data as JSON data: what CertLogic and `--json` see (text keys, dates as ISO text)."""
     if isinstance(v, Mapping):
         return {str(k): json_safe(x) for k, x in v.items()}
@@ -67,7 +68,7 @@ def json_safe(v: Any) -> Any:
     return str(v)
 
 
-def _text(v: Any) -> str:
+def _text(v: object) -> str:
     return v if isinstance(v, str) else ""
 
 
@@ -77,14 +78,14 @@ class DccInfo:
 
     kind: str | None           # "v", "t" or "r"; None unless exactly one group is present
     kinds: tuple[str, ...]     # every group present (a valid DCC has exactly one)
-    hcert: dict[str, Any]      # the payload, JSON-safe
+    hcert: JsonObject      # the payload, JSON-safe
     country: str               # the CWT issuer, else the entry's country of vaccination/test/recovery
     family: str
     given: str
     family_std: str
     given_std: str
     dob: str
-    facts: dict[str, Any]
+    facts: JsonObject
     schema_problem: str | None = None
     signer_country: str | None = None
 
@@ -105,7 +106,7 @@ class DccInfo:
     def name_printed(self) -> str:
         return ", ".join(p for p in (self.family.strip(), self.given.strip()) if p)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"type": self.type, "schema_version": self.hcert.get("ver"),
                 "name": {"standardised": self.name_latin, "printed": self.name_printed,
                          "family": self.family, "given": self.given,
@@ -125,11 +126,11 @@ class DecodedDcc(NamedTuple):
     info: DccInfo
 
 
-def _info(hcert: Mapping[str, Any], iss: str | None) -> DccInfo:
+def _info(hcert: Mapping[str, Json], iss: str | None) -> DccInfo:
     data = json_safe(hcert)
     kinds = tuple(k for k in ("v", "t", "r") if data.get(k))
     kind = kinds[0] if len(kinds) == 1 else None
-    entry: Mapping[str, Any] = {}
+    entry: Mapping[str, Json] = {}
     if kind is not None:
         group = data[kind]
         first = group[0] if isinstance(group, list) and group else group
@@ -159,14 +160,14 @@ def _inflate(raw: bytes) -> bytes:
     return out
 
 
-def _unwrap(msg: Any) -> Any:
+def _unwrap(msg: Cbor) -> Cbor:
     # CWT tag 61 may wrap the COSE_Sign1, itself tagged 18 or not.
     if isinstance(msg, cbor2.CBORTag) and msg.tag == 61:
         msg = msg.value
     return msg
 
 
-def _headers(protected: bytes, unprotected: Mapping[Any, Any]) -> tuple[int, bytes]:
+def _headers(protected: bytes, unprotected: Mapping[object, object]) -> tuple[int, bytes]:
     prot = decode_cbor(protected, "protected header") if protected else {}
     if not isinstance(prot, Mapping):
         raise _malformed("protected header is not a map")

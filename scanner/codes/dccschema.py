@@ -11,15 +11,16 @@ import json
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any
 
 import fastjsonschema
+
+from keys.jsontypes import Json
 
 SCHEMA_FILE = "DCC.combined-schema.json"
 
 
 @cache
-def _validator() -> Callable[[Any], Any]:
+def _validator() -> Callable[[Json], Json]:
     schema = json.loads(resources.files("scanner.codes").joinpath("schema", SCHEMA_FILE).read_text("utf-8"))
     # fastjsonschema knows drafts 4-7; the schema only uses what draft 7 has ($defs resolve as JSON pointers).
     schema["$schema"] = "http://json-schema.org/draft-07/schema#"
@@ -27,7 +28,7 @@ def _validator() -> Callable[[Any], Any]:
     return fastjsonschema.compile(schema, formats={"date-time": r"^\d{4}-\d{2}-\d{2}T.*"})
 
 
-def schema_problem(hcert: Any) -> str | None:
+def schema_problem(hcert: Json) -> str | None:
     """None when the payload matches the schema, else the first mismatch in words."""
     try:
         _validator()(hcert)
