@@ -16,7 +16,7 @@ from tests.helpers.payloads import passenger_codes
 EXE = shutil.which("checkpoint", path=str(Path(sys.executable).parent)) or "checkpoint"
 
 
-def gate_config(tmp_path: Path, world, **gate: str) -> Path:
+def gate_config(tmp_path: Path, world, profile: str = "transport", **gate: str) -> Path:
     status = ", ".join(f'"{p}"' for p in world.status_list_paths)
     extra = "".join(f'{k} = "{v}"\n' for k, v in gate.items())
     cfg = tmp_path / "gate.toml"
@@ -25,7 +25,7 @@ def gate_config(tmp_path: Path, world, **gate: str) -> Path:
 id = "gate-A"
 data_dir = "{tmp_path / 'data'}"
 [venue]
-profile = "transport"
+profile = "{profile}"
 [trust]
 anchors = ["{world.anchor_path}"]
 trust_list = "{world.trust_list_path}"
@@ -104,3 +104,33 @@ def test_bad_config_names_the_key(tmp_path, world) -> None:
     r = subprocess.run([EXE, "gate", "--config", str(cfg), "--source", "stdin"], input="", capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2 and "gate.output" in r.stderr and str(cfg) in r.stderr and "Traceback" not in r.stderr
+
+
+def test_sigkill_after_four_pharmacy_decisions_loses_none(tmp_path, world) -> None:
+    import signal
+
+    cfg = gate_config(tmp_path, world, profile="pharmacy")
+    proc = subprocess.Popen([EXE, "gate", "--config", str(cfg), "--source", "stdin", "--json"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=ntp_env(tmp_path))
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("".join(c + "\n" for c in passenger_codes(world, 4)))
+        proc.stdin.flush()  # stdin stays open: the gate keeps running, the clerk has registered nothing
+        decided = []
+        while len(decided) < 4:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            event = json.loads(line)
+            if event["event"] == "decision":
+                decided.append(event)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert [e["admit"] for e in decided] == [True] * 4
+    with VisitLog(tmp_path / "data" / "visits.sqlite") as log:
+        rows = list(log.rows())
+        assert log.verify().ok
+    assert [r["visit_id"] for r in rows] == [e["visit_id"] for e in decided]

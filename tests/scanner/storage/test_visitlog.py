@@ -168,3 +168,30 @@ def test_two_connections_append_concurrently_keep_one_chain(tmp_path):
     assert a.verify().ok and a.verify().rows == 20
     a.close()
     b.close()
+
+
+def test_a_log_from_before_the_gate_fields_migrates_and_still_verifies(tmp_path):
+    from dataclasses import asdict
+
+    from keys.durable import connect, migrate
+    from scanner.storage.chain import GENESIS, LATER_FIELDS, ROW_FIELDS, chain_hash
+
+    path = tmp_path / "visits.sqlite"
+    conn = connect(path)
+    assert migrate(conn, MIGRATIONS[:2]) == 2
+    old_fields = [f for f in ROW_FIELDS if f not in LATER_FIELDS]
+    prev = GENESIS
+    for i in range(2):
+        row = {k: v for k, v in asdict(record(i)).items() if k not in LATER_FIELDS}
+        row.update(seq=i + 1, prev_chain=prev)
+        row["chain"] = prev = chain_hash(prev, row)
+        conn.execute(f"INSERT INTO visits ({', '.join(old_fields)}) VALUES ({', '.join('?' * len(old_fields))})",
+                     [json.dumps(row[f]) if f == "extra" else row[f] for f in old_fields])
+        conn.execute("INSERT INTO outbox (seq, visit_id) VALUES (?, ?)", (row["seq"], row["visit_id"]))
+    conn.close()
+    with VisitLog(path) as vl:
+        assert vl.verify().ok
+        vl.append(VisitRecord(**{**asdict(record(5)), "decided_by": "guard", "gate": "open", "outcome": "green"}))
+        rows = list(vl.rows())
+        assert [r["decided_by"] for r in rows] == [None, None, "guard"] and rows[2]["gate"] == "open"
+        assert vl.verify().ok
