@@ -159,12 +159,12 @@ class Registry:
 
     def devices(self) -> list[dict[str, Any]]:
         with self.store.db.read() as tx:
+            # Last contact: the time of the device's latest health record (every round brings one).
             rows = tx.execute("SELECT d.device_id, d.state, d.site, d.checkpoints, d.enrolled_ms, d.revoked_ms, "
-                              "d.revoked_reason, d.last_seen_ms, COUNT(c.serial), "
-                              "SUM(CASE WHEN c.revoked_ms IS NULL THEN 1 ELSE 0 END) FROM devices d "
-                              "LEFT JOIN device_certs c ON c.device_id = d.device_id GROUP BY d.device_id, "
-                              "d.state, d.site, d.checkpoints, d.enrolled_ms, d.revoked_ms, d.revoked_reason, "
-                              "d.last_seen_ms ORDER BY d.device_id")
+                              "d.revoked_reason, (SELECT h.received_ms FROM device_health h WHERE h.device_id = "
+                              "d.device_id), (SELECT COUNT(*) FROM device_certs c WHERE c.device_id = d.device_id), "
+                              "(SELECT COUNT(*) FROM device_certs c WHERE c.device_id = d.device_id AND "
+                              "c.revoked_ms IS NULL) FROM devices d ORDER BY d.device_id")
         names = ("device_id", "state", "site", "checkpoints", "enrolled_ms", "revoked_ms", "revoked_reason",
                  "last_seen_ms", "certificates", "valid_certificates")
         out = []

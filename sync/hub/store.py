@@ -303,13 +303,13 @@ class HubStore:
             rows = tx.execute("SELECT issuer, MAX(version) FROM published WHERE kind = 'status' GROUP BY issuer")
         return {str(r[0]): int(r[1]) for r in rows}
 
-    def heads(self, tx: Tx) -> dict[tuple[str, str], tuple[int, str]]:
-        """(kind, issuer) -> (version, etag) of what each kind published last; one query, no bodies."""
+    def heads(self, tx: Tx) -> dict[tuple[str, str], tuple[int, str, int]]:
+        """(kind, issuer) -> (version, etag, highest version) of what each kind published last; one query."""
         rows = tx.execute(
-            "SELECT p.kind, p.issuer, p.version, p.etag FROM published p JOIN (SELECT kind, issuer, "
-            "MAX(published_ms) AS at FROM published GROUP BY kind, issuer) m ON m.kind = p.kind "
-            "AND m.issuer = p.issuer AND m.at = p.published_ms")
-        return {(str(k), str(i)): (int(v), str(e)) for k, i, v, e in rows}
+            "SELECT p.kind, p.issuer, p.version, p.etag, m.top FROM published p JOIN (SELECT kind, issuer, "
+            "MAX(published_ms) AS at, MAX(version) AS top FROM published GROUP BY kind, issuer) m "
+            "ON m.kind = p.kind AND m.issuer = p.issuer AND m.at = p.published_ms")
+        return {(str(k), str(i)): (int(v), str(e), int(t)) for k, i, v, e, t in rows}
 
 
 def log_gaps(tx: Tx, device_id: str, log_id: str, from_seq: int, last_seq: int) -> list[tuple[int, int]]:
