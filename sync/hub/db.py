@@ -118,6 +118,7 @@ class SqliteDatabase:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
+        self._writer = threading.Lock()
         # ":memory:" is one database per connection: share one connection (under the lock) there.
         self._shared: sqlite3.Connection | None = None
         try:
@@ -141,7 +142,9 @@ class SqliteDatabase:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Tx]:
-        with self._shared_lock():
+        # One writer at a time anyway; waiting on a lock here instead of in SQLite's busy handler (which
+        # polls with sleeps) keeps many concurrent uploads from starving one past the busy timeout.
+        with self._writer, self._shared_lock():
             conn = self._conn()
             try:
                 conn.execute("BEGIN IMMEDIATE")

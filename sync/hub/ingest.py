@@ -104,6 +104,9 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[dict[str, Any]],
     # Rows within the window go to day partitions that must exist first (their own short transaction).
     days = {day_of(r["ts_ms"]) for r in ordered if refusal_time_ok(r, rules, now_ms)}
     store.ensure_partitions(days)
+    # The CPU work (hashes, field rules) before the transaction: the log's lock is held for the SQL only.
+    checked = [(r, refusal(r, rules, now_ms, verdicts), chain_hash(r["prev_chain"], r) == r["chain"])
+               for r in ordered]
     with store.db.transaction() as tx:
         tx.lock(f"log:{device_id}:{log_id}")
         held: dict[int, tuple[str, str]] = {}  # seq -> (prev_chain, chain) held by the hub
@@ -119,7 +122,7 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[dict[str, Any]],
         refused: list[list[Any]] = []
         conflicts: list[list[Any]] = []
         admissions: list[list[Any]] = []
-        for r in ordered:
+        for r, why, hash_ok in checked:
             seq = r["seq"]
             if seq in held:
                 if held[seq][1] == r["chain"]:
@@ -131,7 +134,6 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[dict[str, Any]],
                                       _json(r), now_ms])
                 res.acked.append(r["visit_id"])
                 continue
-            why = refusal(r, rules, now_ms, verdicts)
             held[seq] = (r["prev_chain"], r["chain"])
             res.acked.append(r["visit_id"])
             if why is not None:
@@ -141,7 +143,7 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[dict[str, Any]],
                                 r["chain"], _json(kept), now_ms])
                 continue
             problem = None
-            if chain_hash(r["prev_chain"], r) != r["chain"]:
+            if not hash_ok:
                 problem = "content does not match its hash"
             elif seq - 1 in held and held[seq - 1][1] != r["prev_chain"]:
                 problem = "does not link to the previous row (a fork)"
