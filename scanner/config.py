@@ -120,6 +120,10 @@ class GateSettings:
     deny_output: str = ""
     # Where the headless gate reads codes; empty: camera.source and scanner.serial_port.
     sources: list[str] = _opt([])
+    # The headless gate's guard keys: a line holding only this (a USB keypad's key and Enter) is the guard's
+    # Admit or Deny for the last manual check or repeat; "" turns the key off.
+    admit_key: str = "+"
+    deny_key: str = "-"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,11 @@ one JSON object per line and event:
     {"event": "disconnected"|"reconnected"|"ended", "source": str, "message": str}
     {"event": "error", "stage": str, "message": str}
     {"event": "status", "clock_trusted": bool, "gate_problem": str|null, "audio_problem": str|null}  (changes)
+    {"event": "guard", "message": str}   (a guard key with nothing to decide)
+
+The guard decides a manual check (or a repeat) with a USB keypad on a text source: a line holding only
+`gate.admit_key` ("+") or `gate.deny_key` ("-") is `Session.guard_decide` for the last such decision; its
+decision event has `"decided_by": "guard"`, and an Admit opens the gate.
 
 Without `--json` the same events as short lines for a person watching the console.
 """
@@ -23,7 +28,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from keys.jsontypes import JsonObject
@@ -32,6 +37,7 @@ from scanner.pipeline import DecisionEvent, ErrorEvent, Pipeline, PipelineEvent,
 from scanner.service.appliancehealth import ApplianceHealthReporter
 from scanner.service.watchdog import Heartbeat
 from scanner.session import Session, Shown
+from scanner.sources.base import ScannedText, TextSource
 
 if TYPE_CHECKING:
     from scanner.config import Settings
@@ -81,14 +87,41 @@ def default_sources(settings: Settings) -> list[str]:
     return specs
 
 
+class GuardKeys:
+    """A text source (scanner, keypad, stdin) whose guard-key lines go to `on_key` instead of the checker."""
+
+    def __init__(self, source: TextSource, keys: dict[str, bool], on_key: Callable[[bool], None]):
+        self.source = source
+        self.name = source.name
+        self.live = source.live
+        self._keys = keys
+        self._on_key = on_key
+
+    def open(self) -> None:
+        self.source.open()
+
+    def close(self) -> None:
+        self.source.close()
+
+    def read(self) -> ScannedText | None:
+        while True:
+            item = self.source.read()
+            if item is not None and item.text.strip() in self._keys:
+                self._on_key(self._keys[item.text.strip()])
+                continue
+            return item
+
+
 class GateRunner:
     """Runs one headless gate until `stop()`, `duration`, or every source has ended."""
 
     def __init__(self, session: Session, sources: Sequence[Source], *, settings: Settings, out: TextIO,
                  as_json: bool = False, sound: Announcer | None = None):
         self.session = session
-        self.sources = list(sources)
+        keys = {k: admit for k, admit in ((settings.gate.admit_key, True), (settings.gate.deny_key, False)) if k}
+        self.sources: list[Source] = [self._with_keys(s, keys) for s in sources]
         self.settings = settings
+        self._awaiting_guard: Shown | None = None
         self.out = out
         self.as_json = as_json
         self.sound = sound
@@ -109,10 +142,30 @@ class GateRunner:
     def stop(self) -> None:
         self._stop.set()
 
+    def _with_keys(self, source: Source, keys: dict[str, bool]) -> Source:
+        from scanner.sources.scanners import LineSource, SerialScannerSource, WedgeSource
+
+        if keys and isinstance(source, LineSource | SerialScannerSource | WedgeSource):
+            return GuardKeys(source, keys, self.guard)
+        return source
+
+    def guard(self, admit: bool) -> None:
+        """The guard's Admit (True) or Deny for the last manual check or repeat."""
+        with self._out_lock:
+            shown, self._awaiting_guard = self._awaiting_guard, None
+        if shown is None:
+            self.emit({"event": "guard", "message": "nothing waits for the guard's decision"})
+            return
+        decided = self.session.guard_decide(shown, admit)
+        self.emit(decision_json(decided))
+        self._play(decided)
+
     # --- pipeline worker thread ----------------------------------------------------------------
     def _listener(self, event: PipelineEvent) -> None:
         if isinstance(event, DecisionEvent):
             shown = self.session.handle(event)
+            with self._out_lock:
+                self._awaiting_guard = shown if shown.manual_check or shown.repeat is not None else None
             self.emit(decision_json(shown, event.latency_ms))
             self._play(shown)
         elif isinstance(event, RepeatEvent):
@@ -137,12 +190,10 @@ class GateRunner:
 
     # --- main thread ---------------------------------------------------------------------------
     def run(self, duration: float | None = None) -> int:
-        from scanner.sources.scanners import LineSource, SerialScannerSource, WedgeSource
-
         pipeline = Pipeline(self.sources, lambda payload, now: self.session.checker.check(payload, now),
                             self._listener, settings=self.settings.camera, now=self.session.clock.now)
         self.pipeline = pipeline
-        cameras = [s for s in self.sources if not isinstance(s, LineSource | SerialScannerSource | WedgeSource)]
+        cameras = [s for s in self.sources if not isinstance(s, GuardKeys) and not _is_text(s)]
 
         def last_frame() -> float | None:
             # A scanner-only gate has no frames: an idle scanner is normal, liveness is the pipeline's.
@@ -194,3 +245,9 @@ class GateRunner:
                       camera_ok=None, last_decision_ts=self.session.last_decision_at, errors_since_start=self.errors,
                       clock_trusted=snap.clock_trusted, audio_problem=audio,
                       gate_output=str(gate.health()["state"]) if gate is not None else None)
+
+
+def _is_text(source: Source) -> bool:
+    from scanner.sources.scanners import LineSource, SerialScannerSource, WedgeSource
+
+    return isinstance(source, LineSource | SerialScannerSource | WedgeSource)

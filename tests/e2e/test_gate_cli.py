@@ -134,3 +134,46 @@ def test_sigkill_after_four_pharmacy_decisions_loses_none(tmp_path, world) -> No
         rows = list(log.rows())
         assert log.verify().ok
     assert [r["visit_id"] for r in rows] == [e["visit_id"] for e in decided]
+
+
+def test_the_guard_admits_a_manual_check_with_the_keypad(tmp_path, world) -> None:
+    # No hub and no NTP: the clock is untrusted, every code is a manual check for the guard.
+    cfg = gate_config(tmp_path, world, output="gpio:17")
+    proc = subprocess.Popen([EXE, "gate", "--config", str(cfg), "--source", "stdin", "--json"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=ntp_env(tmp_path, synchronized="no"))
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def next_event(kind: str) -> dict:
+        while True:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            event = json.loads(line)
+            if event["event"] == kind:
+                return event
+
+    try:
+        code = passenger_codes(world, 1)[0]
+        proc.stdin.write(code + "\n")
+        proc.stdin.flush()
+        check = next_event("decision")
+        assert check["tone"] == "check" and not check["admit"] and check["outcome"] == "clock_untrusted"
+        proc.stdin.write("+\n")  # the guard checked the person and presses Admit
+        proc.stdin.flush()
+        assert next_event("gate") == {"event": "gate", "action": "open", "pulse_ms": 40, "ok": True,
+                                      "reason": "guard", "problem": None}
+        admitted = next_event("decision")
+        assert admitted["decided_by"] == "guard" and admitted["admit"] and admitted["gate"] == "open"
+        proc.stdin.write("-\n")  # nothing left to decide: said, not ignored
+        proc.stdin.flush()
+        assert "nothing waits" in next_event("guard")["message"]
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with VisitLog(tmp_path / "data" / "visits.sqlite") as log:
+        rows = list(log.rows())
+    assert [(r["decided_by"], r["admit"], r["gate"]) for r in rows] == [("device", False, None),
+                                                                       ("guard", True, "open")]
+    assert rows[1]["ref_visit"] == rows[0]["visit_id"] == check["visit_id"]
