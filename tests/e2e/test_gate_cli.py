@@ -177,3 +177,35 @@ def test_the_guard_admits_a_manual_check_with_the_keypad(tmp_path, world) -> Non
     assert [(r["decided_by"], r["admit"], r["gate"]) for r in rows] == [("device", False, None),
                                                                        ("guard", True, "open")]
     assert rows[1]["ref_visit"] == rows[0]["visit_id"] == check["visit_id"]
+
+
+def test_gate_notifies_systemd_pings_the_watchdog_and_stops_on_sigterm(tmp_path, world) -> None:
+    import signal
+    import socket
+
+    cfg = gate_config(tmp_path, world, output="gpio:17")
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(60)
+    env = {**ntp_env(tmp_path), "NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "2000000"}
+    env.pop("WATCHDOG_PID", None)
+    # A scanner-only gate (stdin stays open, no code comes): an idle scanner still keeps the watchdog fed.
+    proc = subprocess.Popen([EXE, "gate", "--config", str(cfg), "--source", "stdin"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    messages: list[str] = []
+    try:
+        while messages.count("WATCHDOG=1") < 2:
+            messages.extend(sock.recv(4096).decode().splitlines())
+        proc.send_signal(signal.SIGTERM)
+        while "STOPPING=1" not in messages:
+            messages.extend(sock.recv(4096).decode().splitlines())
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sock.close()
+    assert proc.returncode == 0, err
+    assert messages.index("READY=1") < messages.index("WATCHDOG=1") < messages.index("STOPPING=1")
+    assert any(m.startswith("STATUS=scanning") for m in messages), messages
+    assert "Traceback" not in err
