@@ -14,12 +14,13 @@ import json
 import logging
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.concurrency import run_in_threadpool
 
+from keys.jsontypes import JsonObject
 from scanner.storage.chain import VISIT_FIELDS
 from sync.errors import HubStoreError
 from sync.hub import metrics
@@ -28,6 +29,10 @@ from sync.hub.limits import DEFAULT_LIMITS, BodyLimits, BodyRefused, check_conte
 from sync.hub.registry import Device, NotEnrolled, Registry
 from sync.hub.round import add_round
 from sync.hub.store import HubStore, Published
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 PEER_CERT_KEY = "checkpoint.peer_cert"
 log = logging.getLogger("sync.hub")
@@ -98,7 +103,7 @@ DEVICE_KEY = "checkpoint.device"
 class Peer:
     device_id: str
     serial: str
-    public_key: Any
+    public_key: CertificatePublicKeyTypes
 
 
 class _Peers:
@@ -131,12 +136,12 @@ class EnrolmentGate:
     The registered `Device` and the `Peer` go into the scope for the handlers.
     """
 
-    def __init__(self, app: Any, registry: Registry):
+    def __init__(self, app: ASGIApp, registry: Registry):
         self.app = app
         self.registry = registry
         self.peers = _Peers()
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -221,7 +226,7 @@ def create_app(store: HubStore, *, registry: Registry | None = None, enrolled: s
                 batch = UploadBatch.model_validate_json(text)
             except ValidationError as e:
                 raise HTTPException(422, e.errors(include_url=False, include_input=False)) from None
-            rows: list[dict[str, Any]] = [v.model_dump() for v in batch.visits]  # type: ignore[attr-defined]
+            rows: list[JsonObject] = [v.model_dump() for v in batch.visits]  # type: ignore[attr-defined]
             others = sorted({r["device_id"] for r in rows} - {device_id})
             if others:
                 raise HTTPException(403, f"device {device_id} may not upload visits of {', '.join(others)}")
@@ -231,7 +236,8 @@ def create_app(store: HubStore, *, registry: Registry | None = None, enrolled: s
             metrics.visits_ingested(res.stored)
             return UploadAck(device_id=device_id, received=len(rows), stored=res.stored,
                              duplicates=res.duplicates, acked=res.acked, chain_breaks=res.chain_breaks,
-                             log_id=res.log_id, conflicts=res.conflicts, refused=res.refused, gaps=res.gaps,
+                             log_id=res.log_id, conflicts=[SeqReason.model_validate(c) for c in res.conflicts],
+                             refused=[SeqReason.model_validate(r) for r in res.refused], gaps=res.gaps,
                              last_seq=res.last_seq, last_chain=res.last_chain)
 
         return await run_in_threadpool(parse_and_store)
@@ -297,7 +303,7 @@ async def _body(request: Request, limits: BodyLimits) -> bytes:
         raise HTTPException(e.status, e.detail, headers={"Connection": "close"}) from None
 
 
-def _signed(batch: UploadBatch, rows: list[dict[str, Any]], device_id: str, peer: Peer) -> tuple[int, str] | None:
+def _signed(batch: UploadBatch, rows: list[JsonObject], device_id: str, peer: Peer) -> tuple[int, str] | None:
     """The batch's checkpoint, verified with the device certificate's key; a bad one refuses the batch."""
     from scanner.storage.chain import checkpoint_message, checkpoint_signature_ok
 

@@ -12,16 +12,23 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from scanner.errors import InputError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from sync.hub.operator.auth import OperatorConfig
+    from sync.hub.server import Apps, OperatorListener
+    from sync.hub.store import HubStore
 
 DB_HELP = "hub database: a file path, sqlite:///PATH or postgresql://USER@HOST/DB (default hub.sqlite)"
 # How often a serving process applies retention (every process does; the work is idempotent).
 RETENTION_EVERY = 3600.0
 
 
-def open_store(args: argparse.Namespace, *, create: bool = True, pool_size: int = 8) -> Any:
+def open_store(args: argparse.Namespace, *, create: bool = True, pool_size: int = 8) -> HubStore:
     from sync.hub.store import HubStore
 
     return HubStore(args.db, create=create, pool_size=pool_size)
@@ -63,7 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Migrate once, in the parent, before any worker starts serving.
     open_store(args, pool_size=1).close()
 
-    def make_apps() -> tuple[Any, Any]:
+    def make_apps() -> Apps:
         """The device API and the operator pages of one serving process (its own database pool)."""
         from sync.hub.app import create_app
         from sync.hub.ingest import IngestRules
@@ -83,7 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _operator_listener(args: argparse.Namespace) -> Any:
+def _operator_listener(args: argparse.Namespace) -> OperatorListener | None:
     """Where the operator pages listen, from `--operator-*`, or None; refuses plain HTTP beyond loopback."""
     import ipaddress
 
@@ -118,13 +125,13 @@ def _operator_listener(args: argparse.Namespace) -> Any:
     return OperatorListener(host, int(port), args.operator_cert, args.operator_key)
 
 
-def _operator_config(args: argparse.Namespace) -> Any:
+def _operator_config(args: argparse.Namespace) -> OperatorConfig:
     from sync.hub.operator.auth import load_operator_config
 
     return load_operator_config(args.operator_config)
 
 
-def _operator_app(args: argparse.Namespace, store: Any) -> Any:
+def _operator_app(args: argparse.Namespace, store: HubStore) -> FastAPI:
     from sync.hub.devicehealth import Thresholds
     from sync.hub.operator.pages import create_operator_app
 
@@ -152,7 +159,7 @@ def cmd_operator_password(args: argparse.Namespace) -> int:
     return 0
 
 
-def _retention_loop(store: Any, days: int) -> None:
+def _retention_loop(store: HubStore, days: int) -> None:
     import logging
 
     stop = threading.Event()
@@ -262,7 +269,7 @@ def cmd_retain(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     hub = subparsers.add_parser("hub", help="the reference hub: serve, publish lists, devices, visits")
     sub = hub.add_subparsers(dest="hub_command", metavar="ACTION")
     sub.required = True

@@ -27,9 +27,15 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from sync.errors import HubStoreError
+
+if TYPE_CHECKING:
+    import psycopg
+
+Row: TypeAlias = tuple[Any, ...]
+"""A result row as the driver returns it; the code reading it gives the values their types."""
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -42,13 +48,13 @@ class Tx(Protocol):
 
     dialect: str
 
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         """Run one statement; its result rows (empty for statements without rows)."""
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         """Run one statement for each row of arguments."""
 
-    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         """Bulk-insert rows (COPY on PostgreSQL; one prepared INSERT on SQLite). No conflict handling."""
 
     def lock(self, key: str) -> None:
@@ -88,13 +94,13 @@ class _SqliteTx:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
 
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         return [tuple(r) for r in self.conn.execute(sql, args).fetchall()]
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         self.conn.executemany(sql, rows)
 
-    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
                               f"({', '.join('?' * len(columns))})", rows)
 
@@ -166,7 +172,7 @@ class SqliteDatabase:
             except sqlite3.Error as e:
                 raise HubStoreError(f"hub database {self.path}: {e}") from e
 
-    def _shared_lock(self) -> contextlib.AbstractContextManager[Any]:
+    def _shared_lock(self) -> contextlib.AbstractContextManager[object]:
         return self._guard if self._shared is not None else contextlib.nullcontext()
 
     def close(self) -> None:
@@ -184,18 +190,18 @@ _QMARK = re.compile(r"\?")
 class _PgTx:
     dialect = POSTGRESQL
 
-    def __init__(self, conn: Any):
+    def __init__(self, conn: psycopg.Connection[Row]):
         self.conn = conn
 
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         cur = self.conn.execute(_QMARK.sub("%s", sql), args)
         return list(cur.fetchall()) if cur.description is not None else []
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         with self.conn.cursor() as cur:
             cur.executemany(_QMARK.sub("%s", sql), rows)
 
-    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
             for r in rows:
                 cp.write_row(r)

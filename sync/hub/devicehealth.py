@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keys.jsontypes import Json, JsonObject
+from sync.hub.db import Row
 from sync.hub.store import HubStore
 
 MAX_STRING = 200
@@ -88,7 +89,7 @@ class DeviceHealth:
     record: JsonObject
 
 
-def _row(r: tuple[Any, ...]) -> DeviceHealth:
+def _row(r: Row) -> DeviceHealth:
     return DeviceHealth(str(r[0]), int(r[1]), json.loads(r[2]))
 
 

@@ -26,8 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from keys.jsontypes import Json, JsonObject
 from scanner.errors import InputError
 from scanner.storage.chain import BOOL_FIELDS, GENESIS, chain_hash, validate_extra
+from sync.hub.db import Row, Tx
 from sync.hub.store import DAY_MS, STORED_FIELDS, HubStore, day_of, log_gaps
 from sync.hub.traffic import tally
 
@@ -47,9 +49,9 @@ class UploadResult:
     stored: int
     duplicates: int
     acked: list[str]
-    chain_breaks: list[dict[str, Any]] = field(default_factory=list)
-    conflicts: list[dict[str, Any]] = field(default_factory=list)
-    refused: list[dict[str, Any]] = field(default_factory=list)
+    chain_breaks: list[JsonObject] = field(default_factory=list)
+    conflicts: list[JsonObject] = field(default_factory=list)
+    refused: list[JsonObject] = field(default_factory=list)
     gaps: list[tuple[int, int]] = field(default_factory=list)
     log_id: str = ""
     last_seq: int | None = None
@@ -68,7 +70,7 @@ def _verdicts() -> frozenset[str]:
     return _VERDICTS
 
 
-def refusal(row: dict[str, Any], rules: IngestRules, now_ms: int, verdicts: frozenset[str]) -> str | None:
+def refusal(row: JsonObject, rules: IngestRules, now_ms: int, verdicts: frozenset[str]) -> str | None:
     """Why the hub refuses this row, or None."""
     if row["ts_ms"] > now_ms + rules.max_ahead_ms:
         return f"visit time is {(row['ts_ms'] - now_ms) / 1000:.0f} s ahead of the hub's clock"
@@ -85,7 +87,7 @@ def refusal(row: dict[str, Any], rules: IngestRules, now_ms: int, verdicts: froz
     return None
 
 
-def store_batch(store: HubStore, device_id: str, rows: Sequence[dict[str, Any]], *, now: float | None = None,
+def store_batch(store: HubStore, device_id: str, rows: Sequence[JsonObject], *, now: float | None = None,
                 log_id: str | None = None, signed: tuple[int, str] | None = None,
                 rules: IngestRules | None = None) -> UploadResult:
     """Store one device's batch in one transaction (see the module docstring).
@@ -118,7 +120,7 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[dict[str, Any]],
         head = tx.execute("SELECT last_seq, last_chain, contiguous_seq, signed_seq FROM logs "
                           "WHERE device_id = ? AND log_id = ?", (device_id, log_id))
         values: list[list[Any]] = []
-        stored_rows: list[dict[str, Any]] = []
+        stored_rows: list[JsonObject] = []
         refused: list[list[Any]] = []
         conflicts: list[list[Any]] = []
         admissions: list[list[Any]] = []
@@ -177,11 +179,11 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[dict[str, Any]],
     return res
 
 
-def refusal_time_ok(row: dict[str, Any], rules: IngestRules, now_ms: int) -> bool:
+def refusal_time_ok(row: JsonObject, rules: IngestRules, now_ms: int) -> bool:
     return now_ms - rules.max_age_days * DAY_MS <= row["ts_ms"] <= now_ms + rules.max_ahead_ms
 
 
-def _update_head(tx: Any, res: UploadResult, device_id: str, log_id: str, head: list[tuple[Any, ...]],
+def _update_head(tx: Tx, res: UploadResult, device_id: str, log_id: str, head: list[Row],
                  held: dict[int, tuple[str, str]], signed: tuple[int, str] | None, now_ms: int) -> None:
     last_seq, last_chain, contiguous, signed_seq = (head[0] if head else (0, "", 0, None))
     top = max(held)
@@ -206,7 +208,7 @@ def _update_head(tx: Any, res: UploadResult, device_id: str, log_id: str, head: 
                    "AND log_id = ?", (sign_seq, sign_chain, now_ms, device_id, log_id))
 
 
-def _json(value: Any) -> str:
+def _json(value: Json) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -20,8 +20,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from keys.jsontypes import JsonObject
 from sync.errors import SyncError
 from sync.hub.store import HubStore
 
@@ -157,7 +157,7 @@ class Registry:
                            (_ms(), device_id, serial.lower()))
         self._cache.clear()
 
-    def devices(self) -> list[dict[str, Any]]:
+    def devices(self) -> list[JsonObject]:
         with self.store.db.read() as tx:
             # Last contact: the time of the device's latest health record (every round brings one).
             rows = tx.execute("SELECT d.device_id, d.state, d.site, d.checkpoints, d.enrolled_ms, d.revoked_ms, "

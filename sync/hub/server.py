@@ -17,21 +17,39 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias, TypedDict
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from sync.hub.app import PEER_CERT_KEY
 
+if TYPE_CHECKING:
+    from types import FrameType
+
+    import uvicorn
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    Apps: TypeAlias = "tuple[ASGIApp, ASGIApp | None]"  # the device API and the operator pages (or none)
+
+
+class RunOptions(TypedDict):
+    """How each serving process runs its apps (the same for every worker)."""
+
+    certfile: str
+    keyfile: str
+    device_ca: str
+    log_level: str
+    operator: OperatorListener | None
+
 
 class _WithPeerCert:
     """ASGI wrapper adding the connection's client certificate (DER) to each scope."""
 
-    def __init__(self, app: Any, der: bytes | None):
+    def __init__(self, app: ASGIApp, der: bytes | None):
         self.app = app
         self.der = der
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             scope = {**scope, PEER_CERT_KEY: self.der}
         await self.app(scope, receive, send)
@@ -45,7 +63,7 @@ class PeerCertProtocol(H11Protocol):
         self.app = _WithPeerCert(self.config.loaded_app, der)
 
 
-def _no_tickets(_config: Any, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+def _no_tickets(_config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
     ctx = default()
     # Devices do not resume sessions; without tickets the only bytes the hub sends after the
     # handshake are HTTP responses, which keeps the TLS stream simple to reason about.
@@ -82,7 +100,8 @@ class OperatorListener:
     keyfile: str | None = None
 
 
-def _start_operator(app: Any, sock: socket.socket, op: OperatorListener, log_level: str) -> Any:
+def _start_operator(app: ASGIApp, sock: socket.socket, op: OperatorListener,
+                    log_level: str) -> tuple[uvicorn.Server, threading.Thread]:
     """Serve the operator app from a thread (uvicorn leaves signal handling to the main server)."""
     import uvicorn
 
@@ -94,7 +113,7 @@ def _start_operator(app: Any, sock: socket.socket, op: OperatorListener, log_lev
     return server, thread
 
 
-def _run(apps: tuple[Any, Any], sock: socket.socket, op_sock: socket.socket | None, *, certfile: str,
+def _run(apps: Apps, sock: socket.socket, op_sock: socket.socket | None, *, certfile: str,
          keyfile: str, device_ca: str, log_level: str, operator: OperatorListener | None) -> None:
     import uvicorn
 
@@ -119,7 +138,7 @@ def _shown(sock: socket.socket, host: str) -> str:
     return f"[{host}]" if sock.family == socket.AF_INET6 else host
 
 
-def serve(make_apps: Callable[[], tuple[Any, Any]], *, host: str, port: int, certfile: str, keyfile: str,
+def serve(make_apps: Callable[[], Apps], *, host: str, port: int, certfile: str, keyfile: str,
           device_ca: str, workers: int = 1, announce: Callable[[str], None] | None = None,
           log_level: str = "warning", operator: OperatorListener | None = None) -> None:
     """Bind, announce the URLs (port 0 picks a free port), then serve until SIGINT/SIGTERM.
@@ -137,16 +156,16 @@ def serve(make_apps: Callable[[], tuple[Any, Any]], *, host: str, port: int, cer
         op_sock = listening_socket(operator.host, operator.port)
         say(f"operator pages on {'https' if operator.certfile else 'http'}://{_shown(op_sock, operator.host)}:"
             f"{op_sock.getsockname()[1]}")
-    opts: dict[str, Any] = {"certfile": certfile, "keyfile": keyfile, "device_ca": device_ca, "log_level": log_level,
-            "operator": operator}
+    opts = RunOptions(certfile=certfile, keyfile=keyfile, device_ca=device_ca, log_level=log_level,
+                      operator=operator)
     if workers <= 1:
         _run(make_apps(), sock, op_sock, **opts)
         return
     _supervise(make_apps, sock, op_sock, workers, opts)
 
 
-def _supervise(make_apps: Callable[[], tuple[Any, Any]], sock: socket.socket, op_sock: socket.socket | None,
-               workers: int, opts: dict[str, Any]) -> None:
+def _supervise(make_apps: Callable[[], Apps], sock: socket.socket, op_sock: socket.socket | None,
+               workers: int, opts: RunOptions) -> None:
     import os
     import signal
     import time
@@ -170,7 +189,7 @@ def _supervise(make_apps: Callable[[], tuple[Any, Any]], sock: socket.socket, op
                 os._exit(code)
         return pid
 
-    def stop(_sig: int, _frame: Any) -> None:
+    def stop(_sig: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
         for pid in list(children):

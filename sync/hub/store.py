@@ -19,12 +19,16 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from keys.jsontypes import JsonObject
 from scanner.storage.chain import BOOL_FIELDS, ROW_FIELDS
 from sync.errors import HubStoreError
-from sync.hub.db import POSTGRESQL, SQLITE, Database, Tx, migrate, open_database, schema_version
+from sync.hub.db import POSTGRESQL, SQLITE, Database, Row, Tx, migrate, open_database, schema_version
 from sync.hub.schema import MIGRATIONS, missing_visit_columns
+
+if TYPE_CHECKING:
+    from sync.hub.ingest import IngestRules, UploadResult
 
 STORED_FIELDS: tuple[str, ...] = ("log_id", *ROW_FIELDS, "chain_ok", "chain_problem", "received_ms")
 DAY_MS = 86_400_000
@@ -44,7 +48,7 @@ class Published:
 class Page:
     """One page of visits and the cursor that continues after it (None at the end)."""
 
-    rows: list[dict[str, Any]]
+    rows: list[JsonObject]
     after: tuple[str, str, int] | None
 
 
@@ -92,12 +96,12 @@ class HubStore:
 
     # -- plain statements for the hub's read-side modules (operator pages, device health) ---------------
 
-    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         """Rows of a read-only statement (portable SQL, `?` placeholders)."""
         with self.db.read() as tx:
             return tx.execute(sql, args)
 
-    def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    def write(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
         """Run statements in one transaction (all or none)."""
         with self.db.transaction() as tx:
             for sql, args in statements:
@@ -105,11 +109,13 @@ class HubStore:
 
     # -- visits: upload (sync/hub/ingest.py) and partitions -----------------------------------------------
 
-    def upload(self, device_id: str, rows: Sequence[dict[str, Any]], now: float | None = None, **kw: Any) -> Any:
+    def upload(self, device_id: str, rows: Sequence[JsonObject], now: float | None = None, *,
+               log_id: str | None = None, signed: tuple[int, str] | None = None,
+               rules: IngestRules | None = None) -> UploadResult:
         """Store a device's batch; see `sync.hub.ingest.store_batch`."""
         from sync.hub.ingest import store_batch
 
-        return store_batch(self, device_id, rows, now=now, **kw)
+        return store_batch(self, device_id, rows, now=now, log_id=log_id, signed=signed, rules=rules)
 
     def ensure_partitions(self, days: set[dt.date]) -> None:
         """Create the day partitions of `visits` that do not exist yet (PostgreSQL; nothing on SQLite)."""
@@ -135,9 +141,9 @@ class HubStore:
     # -- visits: queries ----------------------------------------------------------------------------
 
     @staticmethod
-    def _where(device_id: str | None, since_ms: int | None, until_ms: int | None) -> tuple[str, list[Any]]:
+    def _where(device_id: str | None, since_ms: int | None, until_ms: int | None) -> tuple[str, list[object]]:
         clauses: list[str] = []
-        args: list[Any] = []
+        args: list[object] = []
         if device_id is not None:
             clauses.append("device_id = ?")
             args.append(device_id)
@@ -166,7 +172,7 @@ class HubStore:
         return Page(out, last)
 
     @staticmethod
-    def _row(r: Sequence[Any]) -> dict[str, Any]:
+    def _row(r: Row) -> JsonObject:
         d = dict(zip(STORED_FIELDS, r, strict=True))
         d["extra"] = json.loads(d["extra"])
         for name in (*BOOL_FIELDS, "chain_ok"):
@@ -174,7 +180,7 @@ class HubStore:
         return d
 
     def visits(self, device_id: str | None = None, since_ms: int | None = None,
-               until_ms: int | None = None) -> Iterator[dict[str, Any]]:
+               until_ms: int | None = None) -> Iterator[JsonObject]:
         """Every matching visit, per device and log in sequence order, fetched a page at a time."""
         after = None
         while True:
@@ -196,7 +202,7 @@ class HubStore:
         with self.db.read() as tx:
             return int(tx.execute(f"SELECT COUNT(*) FROM visits WHERE {where} AND chain_ok = 0", args)[0][0])
 
-    def logs(self, device_id: str | None = None) -> list[dict[str, Any]]:
+    def logs(self, device_id: str | None = None) -> list[JsonObject]:
         """Each log the hub holds rows of: its head, its signed checkpoint, and the missing seq ranges."""
         sql = ("SELECT device_id, log_id, last_seq, last_chain, contiguous_seq, signed_seq, signed_chain "
                "FROM logs" + (" WHERE device_id = ?" if device_id else "") + " ORDER BY device_id, log_id")
@@ -209,14 +215,14 @@ class HubStore:
                             "gaps": log_gaps(tx, d, log_id, contiguous, last)})
         return out
 
-    def refusals(self, device_id: str | None = None) -> list[dict[str, Any]]:
+    def refusals(self, device_id: str | None = None) -> list[JsonObject]:
         sql = ("SELECT device_id, log_id, seq, visit_id, ts_ms, reason, received_ms FROM visit_refusals"
                + (" WHERE device_id = ?" if device_id else "") + " ORDER BY device_id, log_id, seq")
         names = ("device_id", "log_id", "seq", "visit_id", "ts_ms", "reason", "received_ms")
         with self.db.read() as tx:
             return [dict(zip(names, r, strict=True)) for r in tx.execute(sql, [device_id] if device_id else [])]
 
-    def conflicts(self, device_id: str | None = None) -> list[dict[str, Any]]:
+    def conflicts(self, device_id: str | None = None) -> list[JsonObject]:
         sql = ("SELECT device_id, log_id, seq, visit_id, chain, held_chain, received_ms FROM visit_conflicts"
                + (" WHERE device_id = ?" if device_id else "") + " ORDER BY device_id, log_id, seq")
         names = ("device_id", "log_id", "seq", "visit_id", "chain", "held_chain", "received_ms")
@@ -282,7 +288,7 @@ class HubStore:
                        "VALUES (?, ?, ?, ?, ?, ?, ?)", (kind, issuer, version, base, etag, body, at))
         return Published(kind, issuer, version, base, etag, body)
 
-    def _published(self, where: str, args: Sequence[Any]) -> Published | None:
+    def _published(self, where: str, args: Sequence[object]) -> Published | None:
         with self.db.read() as tx:
             rows = tx.execute(f"SELECT kind, issuer, version, base, etag, body FROM published WHERE {where} "
                               "ORDER BY published_ms DESC, version DESC LIMIT 1", args)

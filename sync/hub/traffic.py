@@ -8,8 +8,10 @@ change exactly when the visits do, once per stored visit, and a page reads a few
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+from keys.jsontypes import Json
 
 HOUR_MS = 3600 * 1000
 
@@ -32,10 +34,10 @@ _ADD = ("INSERT INTO traffic_hourly (device_id, checkpoint_id, hour, admitted, r
 
 
 class Writer(Protocol):
-    def executemany(self, sql: str, rows: Any) -> Any: ...
+    def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None: ...
 
 
-def tally(tx: Writer, device_id: str, stored: Iterable[Mapping[str, Any]]) -> None:
+def tally(tx: Writer, device_id: str, stored: Iterable[Mapping[str, Json]]) -> None:
     """Add newly stored visits to the hourly counts, in the transaction that stores them."""
     counts: dict[tuple[str, int], list[int]] = {}
     for r in stored:

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from keys.jsontypes import JsonObject
+from keys.jsontypes import Json, JsonObject
 from sync.errors import PublishError
 from sync.hub import metrics
 from sync.hub.devicehealth import DEFAULT_THRESHOLDS, Thresholds, fleet, history, judge, latest
@@ -62,7 +62,7 @@ def ago(seconds: float | None) -> str:
     return text
 
 
-def show(value: Any) -> str:
+def show(value: Json) -> str:
     """A health record value in words: nested objects as `key value` pairs, booleans as yes/no."""
     if isinstance(value, dict):
         return ", ".join(f"{k} {show(v)}" for k, v in value.items()) or "–"
