@@ -191,7 +191,7 @@ def passenger_stream(pace: float, cores: str, passengers: int = 12) -> int:
     pulses: list[GateAction] = []
     gate.add_listener(pulses.append)
     fps = 30.0
-    show = 12  # a phone held up for 0.4 s
+    show = round(pace * fps / 2)  # each phone is held up for half the interval (0.75 s at 1.5 s)
     source = SyntheticSource(codes, fps=fps, show_frames=show, gap_frames=max(1, round(pace * fps) - show),
                              seed=4, frames=round((passengers + 1) * pace * fps))
     options = KioskOptions(result_seconds=0.8)
@@ -221,9 +221,18 @@ def passenger_stream(pace: float, cores: str, passengers: int = 12) -> int:
             QTimer.singleShot(300, app.quit)
 
     w.result_painted.connect(on_painted)
+    t_start = time.monotonic()
     kiosk.start()
-    QTimer.singleShot(round((passengers * pace + 10) * 1000), app.quit)
+    # The synthetic camera counts frames, not seconds: on a loaded machine it renders slower and the stream
+    # stretches. Wait for it to end (or every result painted), bounded.
+    done = QTimer()
+    done.timeout.connect(lambda: app.quit() if kiosk.pipeline is not None and kiosk.pipeline.wait(0) else None)
+    done.start(200)
+    QTimer.singleShot(round((passengers * pace * 4 + 30) * 1000), app.quit)
     app.exec()
+    done.stop()
+    wall = time.monotonic() - t_start
+    frames = kiosk.pipeline.frames_received if kiosk.pipeline is not None else 0
     kiosk.stop()
     w.close()
     # The floor for the relay: switching the bare mock pin, no gate logic around it.
@@ -240,7 +249,8 @@ def passenger_stream(pace: float, cores: str, passengers: int = 12) -> int:
     gate_ms = [(p.at - d.decided_at) * 1000 for p, d in zip(pulses, decisions, strict=False)]
     rows = list(core.visit_log.rows()) if core.visit_log is not None else []
     print(f"Passenger stream ({cores}): {passengers} different green codes {pace} s apart, synthetic camera "
-          f"{fps:.0f} fps, transport profile, relay on mock gpio:17")
+          f"{fps:.0f} fps (delivered {frames / max(wall, 1e-3):.0f} fps here), transport profile, "
+          "relay on mock gpio:17")
     print(f"  decisions {len(decisions)}, admitted {sum(d.decision.admit for d in decisions)}, gate pulses "
           f"{sum(p.ok for p in pulses)}, visits logged {len(rows)}, results painted {len(painted)}")
     if painted:
