@@ -8,9 +8,9 @@ state that cannot be read is "unknown", never "online".
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 # The sync agent's file is written every sync interval; older than this, its "online" is not believed.
 SYNC_STATUS_MAX_AGE = 600.0
@@ -45,7 +45,7 @@ class StatusSnapshot:
     camera_message: str = ""
     flow: str = "none"
     trust_list_problem: str | None = None  # why the device holds no (or only the bootstrap) trust list
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, str | None] = field(default_factory=dict)  # more problems by name, e.g. "storage"
     manual_today: int = 0  # manual checks, counted apart from refusals
 
     @property
