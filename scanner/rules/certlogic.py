@@ -95,13 +95,9 @@ def _describe(value: Json) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def access(data: Json, path: str) -> Json:
-    """`var`: drill into the data along a dotted path; a missing value, or `null` on the way, is `null`."""
-    return _accessor(path)(data)
-
-
 def _accessor(path: str) -> Evaluator:
-    """`var` compiled: the path split once, array indices parsed once."""
+    """`var`: drill into the data along a dotted path; a missing value, or `null` on the way, is `null`.
+    The path is split, and its array indices parsed, once."""
     if path == "":
         return lambda data: data
     steps = [(f, int(f) if f.isdigit() and f.isascii() else None) for f in path.split(".")]

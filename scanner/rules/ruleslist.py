@@ -117,13 +117,11 @@ class RulesStore:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         store = cls(anchors, d)
-        store.problem = open_cached(d / cls.FILE, what="rules list", load=lambda *_: store._load(),
+        store.problem = open_cached(d / cls.FILE, what="rules list", load=lambda *_: store._load(d / cls.FILE),
                                     install=store.update, bootstrap=bootstrap, refused=(RulesListError,))
         return store
 
-    def _load(self) -> None:
-        assert self.directory is not None
-        path = self.directory / self.FILE
+    def _load(self, path: Path) -> None:
         mtime = path.stat().st_mtime
         self.current = RulesList.verify(path.read_bytes(), self.anchors, str(path))
         self._mtime = mtime
@@ -157,7 +155,7 @@ class RulesStore:
             return False
         held = self.current
         try:
-            self._load()
+            self._load(path)
         except (RulesListError, OSError) as e:
             self._mtime = mtime
             self.current = held
