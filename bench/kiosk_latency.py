@@ -83,7 +83,7 @@ def main() -> int:
     fps = 30.0
     source = SyntheticSource(payloads, fps=fps, show_frames=6, gap_frames=6, seed=1)
     kiosk = KioskApp(core, [source], sound=RecordingSound(), camera_settings=CameraSettings(debounce=0.3),
-                  options=KioskOptions(result_seconds=0.15, group_window=0.0))
+                  options=KioskOptions(result_seconds=0.15))
     w = kiosk.window
     w.resize(800, 480)
     w.show()

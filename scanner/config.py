@@ -106,6 +106,12 @@ class DisplaySettings:
     fast_stream: bool = False
     # While the guard holds the family key, codes this close together join one family screen.
     family_window: float = _opt(2.0, minimum=0.0, maximum=30.0)
+    # The guard's keys (a USB keypad), as Qt names them: Admit and Deny on a manual check, acknowledging
+    # an alert, and the key held while a family shows its codes.
+    admit_key: str = "Return"
+    deny_key: str = "Backspace"
+    guard_key: str = "Space"
+    family_key: str = "F2"
 
 
 @dataclass(frozen=True)

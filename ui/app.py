@@ -20,11 +20,12 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from scanner.service.appliancehealth import ApplianceHealthReporter
-from scanner.session import Session
+from scanner.session import Session, Shown
 from scanner.sound.player import Announcer
 from scanner.status import StatusSnapshot
 from ui.model.exports import MOUNTS_FILE, USB_ROOTS
 from ui.model.pinauth import PinGate
+from ui.widgets.guardkeys import GuardKeys
 from ui.widgets.window import KioskWindow
 
 if TYPE_CHECKING:
@@ -80,7 +81,10 @@ class PreviewTap:
 @dataclass
 class KioskOptions:
     result_seconds: float = 4.0
-    group_window: float = 2.0
+    min_result_seconds: float = 0.8
+    # The guard's keypad (`[display] admit_key` …) and whether acknowledging an alert needs the PIN.
+    keys: tuple[str, str, str, str] = ("Return", "Backspace", "Space", "F2")
+    ack_requires_pin: bool = False
     status_interval_ms: int = 1000
     health_every: float = 10.0  # seconds between writes of appliance-health.json
     venue_name: str = ""
@@ -94,6 +98,7 @@ class KioskApp(QObject):
     """Owns the pipeline and the window; `start()`, `stop()`."""
 
     decided = Signal(object)  # Shown
+    repeated = Signal(object)  # RepeatNote
     source_event = Signal(object)
     error_event = Signal(object)
     preview = Signal(QImage)
@@ -119,9 +124,12 @@ class KioskApp(QObject):
         extra = {**self.profile_overrides, **core.profile_overrides()}
         names = list(builtin_names()) + [n for n in extra if n not in builtin_names()]
         self.window = KioskWindow(sound=sound, result_seconds=self.options.result_seconds,
-                                  group_window=self.options.group_window, pin_gate=pin_gate, profiles=names,
+                                  min_result_seconds=self.options.min_result_seconds,
+                                  fast_stream=core.fast_stream, pin_gate=pin_gate, profiles=names,
                                   admin_timeout_s=self.options.admin_timeout_s,
-                                  recent=core.recent_decisions)
+                                  keys=GuardKeys.named(*self.options.keys), recent=core.recent_decisions)
+        self.window.ack_via_core = True
+        self.window.ack_needs_pin = self.options.ack_requires_pin
         self.window.set_venue(core.profile.name, core.profile.title, self.options.venue_name)
         self.sources: list[Source] = [PreviewTap(s, self.preview.emit) if _is_camera(s) else s for s in sources]
         if wedge is not None and wedge not in self.sources:
@@ -130,6 +138,10 @@ class KioskApp(QObject):
         self._camera_settings = camera_settings
 
         self.decided.connect(self.window.show_decision)
+        self.repeated.connect(self.window.show_repeat)
+        self.window.guard_decision.connect(self._guard_decide)
+        self.window.ack_requested.connect(self._acknowledge)
+        self.window.family_held.connect(core.set_family_held)
         self.preview.connect(self.window.set_preview)
         self.source_event.connect(self._on_source)
         self.error_event.connect(self._on_error)
@@ -172,15 +184,33 @@ class KioskApp(QObject):
 
     # --- pipeline thread → signals ---------------------------------------------------------------
     def _listener(self, event: PipelineEvent) -> None:
-        from scanner.pipeline import DecisionEvent, ErrorEvent, SourceEvent
+        from scanner.pipeline import DecisionEvent, ErrorEvent, RepeatEvent, SourceEvent
 
         self.events.append(event)
         if isinstance(event, DecisionEvent):
             self.decided.emit(self.core.handle(event))
+        elif isinstance(event, RepeatEvent):
+            self.repeated.emit(self.core.handle_repeat(event))
         elif isinstance(event, SourceEvent):
             self.source_event.emit(event)
         elif isinstance(event, ErrorEvent):
             self.error_event.emit(event)
+
+    # --- the guard (GUI thread) ----------------------------------------------------------------------
+    def _guard_decide(self, shown: Shown, admit: bool) -> None:
+        from scanner.errors import CheckpointError
+
+        try:
+            result = self.core.guard_decide(shown, admit)
+        except CheckpointError as e:
+            log.warning("guard decision not taken: %s", e)
+            return
+        self.window.show_guard_result(result)
+
+    def _acknowledge(self, method: str, pin: str) -> None:
+        on_screen = self.window.members[0] if len(self.window.members) == 1 else None
+        answer = self.core.acknowledge(on_screen, method=method, pin=pin or None)
+        self.window.ack_answer(answer.ok, answer.message)
 
     # Slots return None: PySide6 mishandles a Python bool handed back to Qt from a slot.
     def _purchase(self, token: int, categories: list[str]) -> None:
@@ -235,6 +265,7 @@ class KioskApp(QObject):
             return
         self._update_prefs(profile=p.name)
         self.prepare_voice()
+        self.window.fast_stream = self.core.fast_stream
         self.window.set_venue(p.name, p.title, self.options.venue_name)
         self.window.admin_message(f"场所已切换 / Venue profile: {p.title.zh} · {p.title.en}")
         self.refresh_status()
@@ -338,7 +369,10 @@ def build_kiosk(settings: Settings, *, core: Session | None = None, sources: Seq
         sound = system_sound(settings.sound, DataDir(core.data_dir).voice, volume=prefs.volume, muted=prefs.muted)
     gate = PinGate(settings.admin.pin_hash, max_attempts=settings.admin.max_attempts,
                    lockout_seconds=settings.admin.lockout_seconds)
-    options = KioskOptions(result_seconds=settings.display.result_seconds, venue_name=settings.venue.name,
+    d = settings.display
+    options = KioskOptions(result_seconds=d.result_seconds, min_result_seconds=d.min_result_seconds,
+                           keys=(d.admit_key, d.deny_key, d.guard_key, d.family_key),
+                           ack_requires_pin=settings.admin.ack_requires_pin, venue_name=settings.venue.name,
                            admin_timeout_s=settings.admin.idle_timeout)
     return KioskApp(core, sources, sound=sound, camera_settings=settings.camera, options=options, pin_gate=gate,
                  wedge=WedgeSource(settings.scanner.wedge_timeout), profile_overrides=settings.profiles)

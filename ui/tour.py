@@ -39,6 +39,7 @@ def tour(width: int, height: int, workdir: Path, *, now: int | None = None) -> I
     from scanner.demo.session import decide_now, demo_core
     from scanner.demo.world import build_demo_world
     from scanner.pin import hash_pin
+    from scanner.pipeline import RepeatEvent
     from scanner.policy import builtin_names
     from scanner.sources.synthetic import gate_frame
     from ui.app import to_qimage
@@ -72,20 +73,22 @@ def tour(width: int, height: int, workdir: Path, *, now: int | None = None) -> I
         w.set_preview(to_qimage(frame))
         yield "idle", shown(w)
         for shot, sample in RESULT_SHOTS:
-            w.go_idle()
-            w.alert_pending = False
+            w.clear()
             w.show_decision(decide_now(core, world.payloads[sample]))
             yield shot, shown(w)
             w.acknowledge()
         w.go_idle()
-        w.group_window = 600
+        core.set_family_held(True)  # the guard holds the family key while a parent shows the codes
         for p in [*family_codes(world)[:2], world.payloads["yellow"]]:
             w.show_decision(decide_now(core, p))
         yield "family", shown(w)
         w.go_idle()
+        core.set_family_held(False)
+        core.set_family_held(True)
         for p in family_codes(world):
             w.show_decision(decide_now(core, p))
         yield "family-admitted", shown(w)
+        core.set_family_held(False)
         w.go_idle()
         w.set_status(core.snapshot())
         w.pin_gate = PinGate(hash_pin("1234", ln=10))
@@ -102,6 +105,19 @@ def tour(width: int, height: int, workdir: Path, *, now: int | None = None) -> I
         w = window(stale)
         w.set_preview(to_qimage(frame))
         yield "stale-data", shown(w)
+        # The clock cannot be trusted: the guard checks by hand and decides with Admit or Deny.
+        w.show_decision(decide_now(stale, world.payloads["national"]))
+        yield "manual-check", shown(w)
+        w.close()
+
+        # A code admitted a minute ago, shown again: anti-passback, and the same code again at once.
+        passback, _ = demo_core(workdir / "passback", world=world, anti_passback=True, clock=FixedClock(now + 60))
+        cores.append(passback)
+        w = window(passback)
+        decide_now(passback, world.payloads["green"])
+        w.show_decision(decide_now(passback, world.payloads["green"]))
+        w.show_repeat(passback.handle_repeat(RepeatEvent(world.payloads["green"], "tour", 0.0, 1.0)))
+        yield "already-admitted", shown(w)
         w.close()
 
         pharmacy, _ = demo_core(workdir / "pharmacy", profile="pharmacy", world=world, clock=FixedClock(now + 60))

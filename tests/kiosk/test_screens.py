@@ -36,8 +36,7 @@ def test_every_result_paints_its_colour_icon_and_text(make_core: Any, world: Any
     core = make_core(profile)
     w = make_window(result_seconds=30)
     for name in SAMPLES:
-        w.go_idle()
-        w.alert_pending = False
+        w.clear()
         shown = decide_now(core, world.payloads[name])
         w.show_decision(shown)
         v = result_view(shown.decision)
@@ -69,7 +68,7 @@ def test_result_returns_to_idle_after_its_time(core: Any, world: Any, make_windo
 
 
 def test_next_different_code_replaces_the_result(core: Any, world: Any, make_window: Any) -> None:
-    w = make_window(result_seconds=30, group_window=0.0)
+    w = make_window(result_seconds=30, fast_stream=True)
     w.show_decision(decide_now(core, world.payloads["green"]))
     w.show_decision(decide_now(core, world.payloads["yellow"]))
     assert w.group() is not None and len(w.group().members) == 1
@@ -79,7 +78,8 @@ def test_next_different_code_replaces_the_result(core: Any, world: Any, make_win
 
 def test_family_tiles_group_admitted_only_if_all_are(core: Any, world: Any, make_window: Any) -> None:
     sound = RecordingSound()
-    w = make_window(result_seconds=30, group_window=60, sound=sound)
+    w = make_window(result_seconds=30, sound=sound)
+    core.set_family_held(True)  # the guard holds the family key
     for name in ("green", "guardian", "card"):
         w.show_decision(decide_now(core, world.payloads[name]))
     g = w.group()
@@ -95,7 +95,7 @@ def test_family_tiles_group_admitted_only_if_all_are(core: Any, world: Any, make
     assert sound.played[-1] == "stop"
     # The same code again does not make a fifth tile.
     w.show_decision(decide_now(core, world.payloads["green"]))
-    assert w.group() is not None and len(w.group().members) == 1
+    assert len(w.group().members) == 4 and list(w.queue)
 
 
 def test_guard_alert_flashes_until_acknowledged(core: Any, world: Any, make_window: Any, qtbot: Any) -> None:
@@ -114,8 +114,13 @@ def test_guard_alert_flashes_until_acknowledged(core: Any, world: Any, make_wind
     assert w.page() == "result"
     w.show_decision(decide_now(core, world.payloads["green"]))
     assert w.group() is not None and w.group().members[0].verdict == "bad_signature"
-    with qtbot.waitSignal(w.acknowledged, timeout=3000):
+    # A tap is not enough: the guard holds the screen for a second.
+    with qtbot.assertNotEmitted(w.acknowledged, wait=100):
         qtbot.mouseClick(w, Qt.MouseButton.LeftButton, pos=QPoint(400, 240))
+    assert w.alert_pending
+    with qtbot.waitSignal(w.acknowledged, timeout=3000):
+        qtbot.mousePress(w, Qt.MouseButton.LeftButton, pos=QPoint(400, 240))
+    qtbot.mouseRelease(w, Qt.MouseButton.LeftButton, pos=QPoint(400, 240))
     assert not w.alert_pending and not w.result.alert_on
     assert w.group() is not None and w.group().members[0].kind == "pass"
 
@@ -139,7 +144,7 @@ def test_alert_acknowledged_by_key_and_tone_repeats(core: Any, world: Any, make_
 
 def test_sounds_follow_the_decision_and_mute(core: Any, world: Any, make_window: Any) -> None:
     sound = RecordingSound()
-    w = make_window(sound=sound, group_window=0)
+    w = make_window(sound=sound, fast_stream=True)
     w.show_decision(decide_now(core, world.payloads["green"]))
     w.show_decision(decide_now(core, world.payloads["expired"]))
     assert sound.played == ["pass", "stop"]
@@ -309,10 +314,11 @@ def test_manual_check_screens_untrusted_clock_and_issuer_not_accepted(make_core:
     assert background(w) == COLOURS["check"][0]
     assert "Check ID and decide; ask the administrator to set the time" in w.result.texts()
     assert "设备时钟异常" in w.result.texts()  # the reason, in plain words
+    assert w.result.guard.isVisible() and w.awaiting_guard is shown  # Admit / Deny
     # A venue that only accepts Zhejiang's codes: a Shanghai code is a manual check, not a refusal.
     local = make_core()
     local.set_profile("mall", {"mall": {"profile": {"accepted_issuers": ["CN-ZJ"]}}})
-    w.go_idle()
+    w.clear()
     shown = decide_now(local, world.payloads["other_region"])
     w.show_decision(shown)
     assert result_view(shown.decision).outcome == "not_accepted" and w.result.panel.icon.symbol == "?"

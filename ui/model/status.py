@@ -28,9 +28,10 @@ def age_text(seconds: float | None) -> str:
     return f"{s / 86400:.0f} d"
 
 
-CHIP_NAMES = ("clock", "network", "pending", "trust_list", "status_list", "device", "counts", "audio")
+CHIP_NAMES = ("clock", "network", "pending", "trust_list", "status_list", "device", "counts", "audio", "gate")
 # Keys of `StatusSnapshot.extra` the kiosk fills: why nothing can be heard, why only tones are.
 AUDIO_PROBLEM = "audio"
+GATE_PROBLEM = "gate"  # set by the core (`Session.snapshot`) when the turnstile output fails
 VOICE_PROBLEM = "voice"
 NO_SOUND = LocalText("无声音输出", "No sound output")
 
@@ -82,6 +83,8 @@ def chips(s: StatusSnapshot) -> list[Chip]:
         out.append(Chip("audio", LocalText("声音", "Sound"), "⚠ 无输出 none", True))
     elif s.extra.get(VOICE_PROBLEM):
         out.append(Chip("audio", LocalText("语音", "Voice"), "仅提示音 tones", True))
+    if s.extra.get(GATE_PROBLEM):
+        out.append(Chip("gate", LocalText("闸机", "Gate"), "⚠ 输出故障 output failed", True, "⚠ 故障 failed"))
     return out
 
 
@@ -103,6 +106,9 @@ def banners(s: StatusSnapshot) -> list[LocalText]:
         out.append(LocalText("访客记录存储告警，请联系管理员", f"Visit log: {storage} — call the administrator"))
     if s.extra.get(AUDIO_PROBLEM):
         out.append(LocalText(f"{NO_SOUND.zh}：请检查扬声器", f"{NO_SOUND.en}: check the speaker"))
+    if s.extra.get(GATE_PROBLEM):
+        out.append(LocalText("闸机不能自动打开：请人工放行",
+                             "The gate does not open by itself: let people through by hand"))
     if not s.camera_ok:
         out.append(LocalText("摄像头未连接", "Camera disconnected") if not s.camera_message
                    else LocalText(f"摄像头未连接（{s.camera_message}）", f"Camera disconnected ({s.camera_message})"))

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from keys.localtext import LocalText
+from scanner.gate.texts import issued_ago
 
 if TYPE_CHECKING:
     from scanner.codes.base import Guardian
+    from scanner.gate.shown import Shown
     from scanner.policy import Decision
 
 # Verdicts reached before the signature was checked: the code's name and issuer are only claims.
@@ -47,7 +49,12 @@ PROMPT = LocalText("请出示健康码", "Please show your health code")
 GROUP_ALL_ADMITTED = LocalText("全部通过", "Everyone may enter")
 UNVERIFIED = LocalText("未核实", "unverified")
 GROUP_NOT_ALL = LocalText("有人不能进入 请勿放行", "Not everyone may enter — stop the group")
-ACK_HINT = LocalText("工作人员：轻触屏幕或按空格键确认", "Staff: tap the screen or press Space to acknowledge")
+ACK_HINT = LocalText("工作人员：按住屏幕1秒或按确认键", "Staff: hold the screen 1 s or press the guard key")
+ACK_PIN_HINT = LocalText("工作人员：按住屏幕或按确认键，输入密码确认",
+                         "Staff: hold or press the guard key, then the PIN")
+GUARD_HINT = LocalText("工作人员核验后选择：放行 / 拒绝", "Staff: check, then Admit or Deny")
+ADMIT = LocalText("放行", "Admit")
+DENY = LocalText("拒绝", "Deny")
 
 
 def registered_note(drugs: Sequence[LocalText]) -> LocalText:
@@ -77,6 +84,8 @@ class ResultView:
     outcome: str
     # Identifies the code for debounce and grouping; None for codes that could not be decoded.
     code_key: str
+    # "签发于 3 分钟前 / issued 3 min ago", for a signed code: a screenshot of an old code shows its age.
+    issued: LocalText | None = None
 
     @property
     def region_text(self) -> str | None:
@@ -92,6 +101,8 @@ class ResultView:
             out += [self.guardian.zh, self.guardian.en]
         if self.card:
             out.append(f"{PRINTED_CARD.zh} / {PRINTED_CARD.en}")
+        if self.issued:
+            out.append(f"{self.issued.zh} / {self.issued.en}")
         return out
 
 
@@ -132,8 +143,8 @@ def _unless_repeated(reason: LocalText | None, *others: LocalText) -> LocalText 
     return reason
 
 
-def result_view(decision: Decision) -> ResultView:
-    """The screen for one `scanner.policy.Decision`."""
+def result_view(decision: Decision, issued_ago_s: float | None = None) -> ResultView:
+    """The screen for one `scanner.policy.Decision` (and how long ago its code was issued, when known)."""
     r = decision.result
     kind = kind_of(decision)
     colour, text = COLOURS[kind]
@@ -151,7 +162,8 @@ def result_view(decision: Decision) -> ResultView:
         region=r.issuer_name if signed else None,
         guardian=guardian_line(r.guardian) if r.guardian is not None else None,
         card=r.code_type is not None and r.code_type.value == "card",
-        verdict=r.verdict.value, outcome=decision.outcome, code_key=key)
+        verdict=r.verdict.value, outcome=decision.outcome, code_key=key,
+        issued=issued_ago(issued_ago_s) if issued_ago_s is not None and signed else None)
 
 
 @dataclass(frozen=True)
@@ -187,3 +199,8 @@ class GroupView:
 
 def group_view(decisions: Sequence[Decision]) -> GroupView:
     return GroupView(tuple(result_view(d) for d in decisions))
+
+
+def shown_view(shown: Shown) -> ResultView:
+    """The view of a `scanner.gate.shown.Shown`: its decision and the code's age."""
+    return result_view(shown.decision, shown.issued_ago_s)

@@ -9,6 +9,8 @@ be readable at one metre (headline ≥ 40 px, no result text under 20 px, status
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QColor,
@@ -200,23 +202,31 @@ class StatusBar(QWidget):
         self._lay.setContentsMargins(4, 2, 4, 2)
         self._lay.setHorizontalSpacing(4)
         self._lay.setVerticalSpacing(2)
-        for i, name in enumerate(CHIP_NAMES):
+        for name in CHIP_NAMES:
             cell = QLabel("…")
             cell.setTextFormat(Qt.TextFormat.PlainText)
             cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
             cell.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             self.cells[name] = cell
-            self._lay.addWidget(cell, i // self.COLUMNS, i % self.COLUMNS)
         for col in range(self.COLUMNS):
             self._lay.setColumnStretch(col, 1)
-        self.cells["audio"].hide()  # shown only when nothing can be heard
+        self._place(CHIP_NAMES[:7])  # the failure cells (sound, gate) appear only when something fails
         self._apply_fonts()
 
+    def _place(self, names: Sequence[str]) -> None:
+        """The cells shown, in order, four to a row."""
+        for cell in self.cells.values():
+            self._lay.removeWidget(cell)
+            cell.hide()
+        for i, name in enumerate(names):
+            self._lay.addWidget(self.cells[name], i // self.COLUMNS, i % self.COLUMNS)
+            self.cells[name].show()
+
     def set_status(self, s: StatusSnapshot) -> None:
+        shown = [c.name for c in self.chips]
         self.chips = chips(s)
-        present = {c.name for c in self.chips}
-        for name, cell in self.cells.items():
-            cell.setVisible(name in present)
+        if [c.name for c in self.chips] != shown:
+            self._place([c.name for c in self.chips])
         for c in self.chips:
             cell = self.cells[c.name]
             if cell.property("warn") != c.warn:

@@ -14,9 +14,12 @@ from scanner.status import StatusSnapshot
 from ui.model.status import banners
 from ui.model.view import (
     ACK_HINT,
+    ADMIT,
     ALERT_BORDER,
     AMBER,
     COLOURS,
+    DENY,
+    GUARD_HINT,
     IDLE_COLOURS,
     PRINTED_CARD,
     PROMPT,
@@ -41,6 +44,7 @@ class ResultPanel(QWidget):
         self.person = Text(26, True)
         self.guardian = Text(22)
         self.card = Text(22, True, wrap=False)
+        self.issued = Text(20)
         self.reason_box = QFrame()
         self.reason_box.setObjectName("reason")
         rb = QVBoxLayout(self.reason_box)
@@ -68,6 +72,7 @@ class ResultPanel(QWidget):
         lay.addWidget(self.person)
         lay.addWidget(self.guardian)
         lay.addWidget(self.card)
+        lay.addWidget(self.issued)
         lay.addStretch(1)
         self._lay = lay
 
@@ -91,6 +96,7 @@ class ResultPanel(QWidget):
         self.person.set(who or None)
         self.guardian.set(f"{v.guardian.zh} / {v.guardian.en}" if v.guardian else None)
         self.card.set(f"▣ {PRINTED_CARD.zh} / {PRINTED_CARD.en}" if v.card else None)
+        self.issued.set(f"{v.issued.zh} / {v.issued.en}" if v.issued else None)
 
     def texts(self) -> list[str]:
         return [t.text() for t in self.findChildren(Text) if t.isVisibleTo(self) and t.text()]
@@ -175,6 +181,39 @@ class PharmacyPanel(QWidget):
             b.setMinimumHeight(round(64 * unit))
 
 
+class GuardBar(QWidget):
+    """A manual check: the guard's Admit and Deny (touch; the keypad's keys do the same)."""
+
+    decided = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        self.hint = Text(18, True)
+        self.hint.set(f"{GUARD_HINT.zh} / {GUARD_HINT.en}")
+        self.admit = QPushButton(f"✓ {ADMIT.zh} {ADMIT.en}")
+        self.admit.setObjectName("admit")
+        self.admit.clicked.connect(lambda: self.decided.emit(True))
+        self.deny = QPushButton(f"✕ {DENY.zh} {DENY.en}")
+        self.deny.setObjectName("deny")
+        self.deny.clicked.connect(lambda: self.decided.emit(False))
+        row = QHBoxLayout()
+        row.addWidget(self.admit, 1)
+        row.addWidget(self.deny, 1)
+        lay.addWidget(self.hint)
+        lay.addLayout(row)
+
+    def rescale(self, unit: float) -> None:
+        for b in (self.admit, self.deny):
+            b.setFont(font(20 * unit, True))
+            b.setMinimumHeight(round(64 * unit))
+
+
+FIT_SCALES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
+
+
 class ResultScreen(QWidget):
     """Full-bleed colour, one big result or a grid of tiles, and the guard-alert flashing border."""
 
@@ -202,6 +241,8 @@ class ResultScreen(QWidget):
         self.note.set(None)
         self.pharmacy = PharmacyPanel()
         self.pharmacy.hide()
+        self.guard = GuardBar()
+        self.guard.hide()
         lay = QVBoxLayout(self)
         self._layout = lay
         lay.addWidget(self.panel, 1)
@@ -209,6 +250,7 @@ class ResultScreen(QWidget):
         lay.addWidget(self.group_head_en)
         lay.addWidget(self.grid_host, 1)
         lay.addWidget(self.pharmacy)
+        lay.addWidget(self.guard)
         lay.addWidget(self.note)
         lay.addWidget(self.ack_hint)
         self.ack_hint.set(None)
@@ -228,7 +270,9 @@ class ResultScreen(QWidget):
             f"QPushButton {{ background: #ffffff; color: #1a1a1a; border-radius: 8px; padding: 4px; "
             f"border: 3px solid transparent; }}"
             f"QPushButton:checked {{ background: #0d3d1e; color: #ffffff; border: 3px solid #ffffff; }}"
-            f"#confirm {{ background: #0b3d91; color: #ffffff; border: 3px solid #ffffff; }}")
+            f"#confirm {{ background: #0b3d91; color: #ffffff; border: 3px solid #ffffff; }}"
+            f"#admit {{ background: #1b7a3a; color: #ffffff; border: 3px solid #ffffff; }}"
+            f"#deny {{ background: #c0221c; color: #ffffff; border: 3px solid #ffffff; }}")
         self.panel.setVisible(single)
         self.group_head_zh.set(None if single else group.headline.zh)
         self.group_head_en.set(None if single else group.headline.en)
@@ -246,15 +290,49 @@ class ResultScreen(QWidget):
                 tile = Tile(m)
                 self.tiles.append(tile)
                 self.grid.addWidget(tile, i // cols, i % cols)
-        rescale_all(self, unit_of(self))
+        self.refit()
 
     def show_pharmacy(self, on: bool) -> None:
         self.pharmacy.reset()
         self.pharmacy.setVisible(on)
+        self.refit()
 
-    def set_alert(self, on: bool) -> None:
+    def show_guard(self, on: bool) -> None:
+        self.guard.setVisible(on)
+        # Admit / Deny settle an alert too: their hint replaces the acknowledgement's.
+        self.ack_hint.setVisible(self.alert_on and not on)
+        self.refit()
+
+    def refit(self) -> None:
+        """Sizes from the window's unit, shrunk in steps while the content is taller than the screen
+        (a crowded screen: reason, guard buttons, a note), so text is smaller but never cut or overlapping."""
+        u = unit_of(self)
+        m = round(16 * u) + 8
+        self._layout.setContentsMargins(m, m, m, m)
+        for scale in FIT_SCALES:
+            rescale_all(self, u * scale)
+            self.pharmacy.rescale(u * scale)
+            self.guard.rescale(u * scale)
+            if self._all_fit():
+                return
+
+    def _all_fit(self) -> bool:
+        """Lay the screen out now and see whether every visible text has the height it needs."""
+        for w in [self, *self.findChildren(QWidget)]:
+            lay = w.layout()
+            if lay is not None and w.isVisibleTo(self):
+                lay.invalidate()
+                lay.activate()
+        for t in self.findChildren(Text):
+            if t.isVisibleTo(self) and t.text():
+                need = t.heightForWidth(t.width()) if t.wordWrap() else t.sizeHint().height()
+                if need > t.height() + 1:
+                    return False
+        return True
+
+    def set_alert(self, on: bool, hint: LocalText = ACK_HINT) -> None:
         self.alert_on = on
-        self.ack_hint.set(f"{ACK_HINT.zh}\n{ACK_HINT.en}" if on else None)
+        self.ack_hint.set(f"{hint.zh}\n{hint.en}" if on and not self.guard.isVisibleTo(self) else None)
         if on:
             self.flash_phase = True
             self._flash.start()
@@ -275,13 +353,9 @@ class ResultScreen(QWidget):
         return round(16 * unit_of(self))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        u = unit_of(self)
-        m = round(16 * u) + 8
-        self._layout.setContentsMargins(m, m, m, m)
         self.panel.arrange(portrait(self))
-        rescale_all(self, u)
-        self.pharmacy.rescale(u)
         super().resizeEvent(event)
+        self.refit()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)

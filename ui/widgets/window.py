@@ -1,14 +1,16 @@
-"""The kiosk window: idle and result screens, family grouping, guard alert, admin access, key forwarding.
+"""The kiosk window: idle and result screens, family tiles, guard alert and decisions, admin access, keys.
 
-Everything arrives through slots (`show_decision`, `set_status`, `set_preview`) connected to signals
-from `ui.app`; everything leaves through signals (`key_text` for the keyboard-wedge scanner,
-`purchase` for the pharmacy registration, `acknowledged`, and the admin panel's requests).
+Everything arrives through slots (`show_decision`, `show_repeat`, `ack_answer`, `set_status`,
+`set_preview`) connected to signals from `ui.app`; everything leaves through signals (`key_text` for
+the keyboard-wedge scanner, `purchase`, `guard_decision`, `ack_requested`, `family_held`, and the admin
+panel's requests).
 
-Grouping: a decision for a different code that arrives within `group_window` seconds of the previous
-one while a result is showing joins it as another tile (several codes in one frame, or a parent
-scanning the family's codes one after another). The group is admitted only if everyone is.
+One code, one screen: a decision joins the screen showing only when the core put it in the same group
+(`Shown.group`: codes in one camera frame, or shown while the guard holds the family key). The next
+person's decision replaces the screen at once with `fast_stream`, else after `min_result_seconds`.
 A decision that asks for the guard (`alert_guard`) keeps the flashing border and repeats the alert
-tone until the guard taps the screen or presses Space/Esc; decisions arriving meanwhile wait.
+tone until the guard holds the screen 1 s or presses the guard key (the core may ask for the PIN);
+a manual check shows Admit and Deny. Decisions arriving meanwhile wait.
 """
 
 from __future__ import annotations
@@ -22,24 +24,27 @@ from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QLayout, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from keys.localtext import LocalText
+from scanner.gate.repeats import RepeatNote
 from scanner.session import RecentDecision, Shown
 from scanner.sound.player import Announcer
 from scanner.sound.prompts import tone_for
 from scanner.status import StatusSnapshot
 from ui.model.pinauth import PinGate
-from ui.model.view import GroupView, registered_note, result_view
+from ui.model.view import ACK_HINT, ACK_PIN_HINT, GroupView, registered_note, shown_view
 from ui.sound import RecordingSound
 from ui.widgets.admin import AdminPage, PinPage
+from ui.widgets.guardkeys import GuardKeys, normal
 from ui.widgets.parts import StatusBar
 from ui.widgets.screens import DRUGS, IdleScreen, ResultScreen
 
-ACK_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Escape)
 # A key this soon after the previous one is part of a wedge scanner's burst (Base45 has spaces), not
 # a guard pressing Space.
 BURST_GAP_S = 0.3
 # Decisions that waited (alert, admin panel) longer than this are logged but no longer shown.
 QUEUE_MAX_AGE_S = 30.0
 LONG_PRESS_MS = 1500
+ACK_HOLD_MS = 1000
+REPEAT_NOTE_MS = 1500
 ALERT_REPEAT_MS = 2500
 PHARMACY_WAIT_S = 90.0
 NOTE_MS = 3000
@@ -56,15 +61,28 @@ class KioskWindow(QWidget):
     sync_requested = Signal()
     export_requested = Signal()
     quit_requested = Signal()
+    guard_decision = Signal(object, bool)  # the Shown on screen, admit
+    ack_requested = Signal(str, str)  # method ("hold", "key", "pin"), PIN
+    family_held = Signal(bool)
 
-    def __init__(self, *, sound: Announcer | None = None, result_seconds: float = 4.0, group_window: float = 2.0,
-                 pin_gate: PinGate | None = None, profiles: Sequence[str] = (),
-                 recent: Callable[[], Sequence[RecentDecision]] | None = None, admin_timeout_s: float = 60.0):
+    def __init__(self, *, sound: Announcer | None = None, result_seconds: float = 4.0,
+                 min_result_seconds: float = 0.8, fast_stream: bool = False, pin_gate: PinGate | None = None,
+                 profiles: Sequence[str] = (), recent: Callable[[], Sequence[RecentDecision]] | None = None,
+                 admin_timeout_s: float = 60.0, keys: GuardKeys | None = None):
         super().__init__()
         self.setWindowTitle("Checkpoint")
         self.sound = sound if sound is not None else RecordingSound()
         self.result_seconds = result_seconds
-        self.group_window = group_window
+        self.min_result_seconds = min_result_seconds
+        self.fast_stream = fast_stream
+        self.keys = keys or GuardKeys.named()
+        # Set by the app when the core answers acknowledgements (and may want the PIN); alone, the
+        # window acknowledges by itself.
+        self.ack_via_core = False
+        self.ack_needs_pin = False
+        self.awaiting_guard: Shown | None = None  # a manual check (or repeat) waiting for Admit / Deny
+        self.pin_purpose = "admin"
+        self.shown_since = 0.0
         self.pin_gate = pin_gate or PinGate("")
         self.recent_source = recent  # callable returning recent decisions for the admin panel
         self.members: list[Shown] = []
@@ -109,14 +127,22 @@ class KioskWindow(QWidget):
         self.note_timer = QTimer(self)
         self.note_timer.setSingleShot(True)
         self.note_timer.timeout.connect(self._clear_note)
+        self.next_timer = QTimer(self)
+        self.next_timer.setSingleShot(True)
+        self.next_timer.timeout.connect(self._next)
+        self.ack_hold = QTimer(self)
+        self.ack_hold.setSingleShot(True)
+        self.ack_hold.setInterval(ACK_HOLD_MS)
+        self.ack_hold.timeout.connect(lambda: self.request_ack("hold"))
         self.long_press = QTimer(self)
         self.long_press.setSingleShot(True)
         self.long_press.setInterval(LONG_PRESS_MS)
         self.long_press.timeout.connect(self.open_pin)
 
         self.result.pharmacy.registered.connect(self._register_purchase)
+        self.result.guard.decided.connect(self.decide_as_guard)
         self.pin.submitted.connect(self._pin_submitted)
-        self.pin.cancelled.connect(self.go_idle)
+        self.pin.cancelled.connect(self._pin_cancelled)
         self.admin.closed.connect(self.go_idle)
         self.admin.profile_chosen.connect(self.profile_chosen)
         self.admin.sync_requested.connect(self.sync_requested)
@@ -153,25 +179,45 @@ class KioskWindow(QWidget):
         return self.result.group if self.page() == "result" else None
 
     # --- decisions -------------------------------------------------------------------------------
+    def _holding(self) -> bool:
+        """The screen must stay: a guard alert, or a manual check the guard has not decided yet."""
+        return self.alert_pending or self.awaiting_guard is not None
+
     def show_decision(self, shown: Shown) -> None:
-        if self.alert_pending or self.page() in ("pin", "admin"):
+        if self._holding() or self.page() in ("pin", "admin"):
             self.queue.append(shown)
             return
-        now = time.monotonic()
-        joins = (self.page() == "result" and self.members and now - self.last_decision_at <= self.group_window
-                 and all(m.payload_key != shown.payload_key for m in self.members))
-        if not joins:
-            self._release_purchases()
-            self.members = []
-        self.members.append(shown)
-        self.last_decision_at = now
-        group = GroupView(tuple(result_view(m.decision) for m in self.members))
+        if (self.page() == "result" and self.members and shown.group == self.members[-1].group
+                and all(m.payload_key != shown.payload_key for m in self.members)):
+            self._show([*self.members, shown])
+            return
+        wait = self.min_result_seconds - (time.monotonic() - self.shown_since)
+        if self.page() == "result" and not self.fast_stream and wait > 0:
+            # The next person's result waits until this one has been seen.
+            self.queue.append(shown)
+            if not self.next_timer.isActive():
+                self.next_timer.start(round(wait * 1000))
+            return
+        self._release_purchases()
+        self._show([shown])
+
+    def _show(self, members: list[Shown]) -> None:
+        new = not self.members or members[0] is not self.members[0]
+        self.members = members
+        self.last_decision_at = time.monotonic()
+        if new:
+            self.shown_since = self.last_decision_at
+        group = GroupView(tuple(shown_view(m) for m in members))
         self.result.show_group(group)
-        tokens = [m.token for m in self.members if m.token is not None]
+        tokens = [m.token for m in members if m.token is not None]
         self.result.show_pharmacy(bool(tokens) and group.admit)
+        single = members[0] if len(members) == 1 else None
+        self.awaiting_guard = single if single is not None and (
+            single.manual_check or single.repeat is not None) else None
+        self.result.show_guard(self.awaiting_guard is not None)
         self._set_page(self.result)
         self.alert_pending = group.alert
-        self.result.set_alert(group.alert)
+        self.result.set_alert(group.alert, ACK_PIN_HINT if self.ack_needs_pin else ACK_HINT)
         # The words spoken are the headline shown (`scanner.sound.prompts`): voice and screen agree.
         speech = group.members[0].headline if len(group.members) == 1 else group.headline
         self.sound.play(tone_for(admit=group.admit, alert=group.alert, check=group.kind == "check"), speech)
@@ -182,8 +228,80 @@ class KioskWindow(QWidget):
             self.alert_timer.stop()
             wait = PHARMACY_WAIT_S if tokens and group.admit else self.result_seconds
             self.result_timer.start(round(wait * 1000))
+        if self.queue and not self._holding():
+            self.next_timer.start(round(self.min_result_seconds * 1000))  # the next person is waiting
         self._paint_pending = True
         self.result.update()
+
+    def _next(self) -> None:
+        """The current result has had its time: the next waiting decision, else the idle screen."""
+        if self._holding() or self.page() != "result":
+            return
+        self._release_purchases()
+        now = time.monotonic()
+        while self.queue:
+            waiting = self.queue.popleft()
+            if now - waiting.decided_at <= QUEUE_MAX_AGE_S:
+                self._show([waiting])
+                return
+        self.go_idle()
+
+    def show_repeat(self, note: RepeatNote) -> None:
+        """The same code again within the debounce time: a short blip and a small note, never silence."""
+        self.sound.play(note.sound)
+        self.show_note(note.text, REPEAT_NOTE_MS)
+
+    # --- the guard's own decisions and acknowledgements --------------------------------------------
+    def decide_as_guard(self, admit: bool) -> None:
+        shown = self.awaiting_guard
+        if shown is None:
+            return
+        self.awaiting_guard = None
+        self.result.show_guard(False)
+        if self.alert_pending:
+            self._clear_alert()
+        self.guard_decision.emit(shown, admit)
+
+    def show_guard_result(self, shown: Shown) -> None:
+        """The guard's logged decision (from the core): shown at once, in place of the manual check."""
+        self.queue.appendleft(shown)
+        self.members = []
+        if self.page() == "result":
+            self._next()
+        else:
+            self.go_idle()
+
+    def request_ack(self, method: str) -> None:
+        if not self.alert_pending:
+            return
+        if self.ack_via_core and self.ack_needs_pin:
+            self._open_ack_pin("")
+        elif self.ack_via_core:
+            self.ack_requested.emit(method, "")
+        else:
+            self.acknowledge()
+
+    def ack_answer(self, ok: bool, message: LocalText | None = None) -> None:
+        """The core's answer to `ack_requested`: done, or the PIN is needed (or was wrong)."""
+        if ok:
+            self.acknowledge()
+            return
+        text = f"{message.zh}\n{message.en}" if message else ""
+        if self.page() == "pin":
+            self.pin.reset(text)
+        else:
+            self._open_ack_pin(text)
+
+    def _open_ack_pin(self, text: str) -> None:
+        self.pin_purpose = "ack"
+        self.pin.reset(text or "请输入密码以确认警报\nEnter the PIN to acknowledge the alert")
+        self._set_page(self.pin)
+
+    def _clear_alert(self) -> None:
+        self.alert_pending = False
+        self.alert_timer.stop()
+        self.ack_hold.stop()
+        self.result.set_alert(False)
 
     def _alert_tone(self) -> None:
         self.sound.play("alert")
@@ -191,29 +309,42 @@ class KioskWindow(QWidget):
     def acknowledge(self) -> None:
         if not self.alert_pending:
             return
-        self.alert_pending = False
-        self.alert_timer.stop()
-        self.result.set_alert(False)
+        self._clear_alert()
+        self.awaiting_guard = None
+        self.result.show_guard(False)
         self.acknowledged.emit()
         self.go_idle()  # a decision that waited meanwhile starts a screen of its own
 
     def _result_timeout(self) -> None:
         if self.alert_pending:
             return
+        # A manual check nobody decided is over too: the device's refusal stands.
+        self.awaiting_guard = None
+        self.result.show_guard(False)
+        self._next()
+
+    def clear(self) -> None:
+        """Drop whatever is showing or waiting, alerts included, and go idle (shutdown, the tour of screens)."""
+        self._clear_alert()
+        self.awaiting_guard = None
+        self.result.show_guard(False)
+        self.queue.clear()
         self.go_idle()
 
     def go_idle(self) -> None:
         self._release_purchases()
         self.members = []
         self.result_timer.stop()
+        self.next_timer.stop()
         self.result.show_pharmacy(False)
+        self.pin_purpose = "admin"
         self._set_page(self.idle)
         self.setFocus()
         now = time.monotonic()
-        while self.queue and not self.alert_pending:
+        while self.queue and not self._holding():
             waiting = self.queue.popleft()
             if now - waiting.decided_at <= QUEUE_MAX_AGE_S:
-                self.show_decision(waiting)
+                self._show([waiting])
                 break
 
     def _register_purchase(self, categories: list[str]) -> None:
@@ -230,11 +361,13 @@ class KioskWindow(QWidget):
         line = f"{text.zh} / {text.en}"
         self.idle.note.set(line)
         self.result.note.set(line)
+        self.result.refit()
         self.note_timer.start(ms)
 
     def _clear_note(self) -> None:
         self.idle.note.set(None)
         self.result.note.set(None)
+        self.result.refit()
 
     def _release_purchases(self) -> None:
         """Visits held for a pharmacy registration that never came are logged as plain visits."""
@@ -260,17 +393,19 @@ class KioskWindow(QWidget):
 
     # --- admin -----------------------------------------------------------------------------------
     def open_pin(self) -> None:
-        if self.page() in ("pin", "admin"):
+        # An alert is never silenced by opening the panel: it is acknowledged, or it stays.
+        if self.page() in ("pin", "admin") or self._holding():
             return
-        self.alert_pending = False
-        self.alert_timer.stop()
-        self.result.set_alert(False)
         self.result_timer.stop()
+        self.pin_purpose = "admin"
         wait = self.pin_gate.locked_for()
         self.pin.reset(f"已锁定 {wait:.0f} 秒 / Locked for {wait:.0f} s" if wait else "")
         self._set_page(self.pin)
 
     def _pin_submitted(self, pin: str) -> None:
+        if self.pin_purpose == "ack":
+            self.ack_requested.emit("pin", pin)
+            return
         r = self.pin_gate.attempt(pin)
         if not r.ok:
             self.pin.reset(f"{r.message_zh}\n{r.message_en}")
@@ -279,6 +414,13 @@ class KioskWindow(QWidget):
         self.admin.load(profile=self.profile_name, volume=self.sound.volume, muted=self.sound.muted,
                         recent=list(recent))
         self._set_page(self.admin)
+
+    def _pin_cancelled(self) -> None:
+        if self.pin_purpose == "ack" and self.alert_pending:
+            self.pin_purpose = "admin"
+            self._set_page(self.result)  # back to the alert, still pending
+            return
+        self.go_idle()
 
     def admin_message(self, text: str) -> None:
         self.admin.message.setText(text)
@@ -309,14 +451,22 @@ class KioskWindow(QWidget):
         if event.key() == Qt.Key.Key_A and (mods & ctrl_alt) == ctrl_alt:
             self.open_pin()
             return True
+        key = normal(event.key())
+        if key == self.keys.family:
+            if not event.isAutoRepeat():
+                self.family_held.emit(True)
+            return True
         now = time.monotonic()
         burst = now - self._last_key_at < BURST_GAP_S
         self._last_key_at = now
-        if self.alert_pending and (event.key() == Qt.Key.Key_Escape
-                                   or (event.key() in ACK_KEYS and not burst)):
-            self.acknowledge()
+        # A guard's key inside a wedge scanner's burst is part of the code (Base45 has spaces).
+        if self.alert_pending and (key == Qt.Key.Key_Escape or (key == self.keys.ack and not burst)):
+            self.request_ack("key")
             return True
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        if self.awaiting_guard is not None and not burst and key in (self.keys.admit, self.keys.deny):
+            self.decide_as_guard(key == self.keys.admit)
+            return True
+        if key == Qt.Key.Key_Return:
             self.key_text.emit("\r")
             return True
         text = event.text()
@@ -325,9 +475,15 @@ class KioskWindow(QWidget):
             return True
         return False
 
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if normal(event.key()) == self.keys.family and not event.isAutoRepeat():
+            self.family_held.emit(False)
+            return
+        super().keyReleaseEvent(event)
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self.alert_pending:
-            self.acknowledge()
+            self.ack_hold.start()  # held for ACK_HOLD_MS: a deliberate act, not a brush of the screen
             return
         pos = event.position()
         corner = max(60.0, min(self.width(), self.height()) * 0.15)
@@ -337,4 +493,5 @@ class KioskWindow(QWidget):
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         self.long_press.stop()
+        self.ack_hold.stop()
         super().mouseReleaseEvent(event)
