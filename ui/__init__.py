@@ -4,7 +4,8 @@
     app.py     KioskApp: owns the pipeline, presents the Session, wires both to the window by signals;
                build_core and build_kiosk from the settings
     demo.py    the kiosk demo on a generated world with a synthetic camera and a local hub
-    sound.py   pass, stop and alert sounds (sounds/*.wav)
+    sound.py   the core's Announcer (tones and voice, scanner/sound) on QtMultimedia, else aplay
+    tour.py    every screen in turn at one size: the screenshots and the layout test
     model/     what is shown and remembered, without Qt
     widgets/   the Qt widgets that paint it
 """

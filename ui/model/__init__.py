@@ -4,4 +4,5 @@
     status.py   the status bar's chips and the idle screen's banners from a `scanner.status.StatusSnapshot`
     pinauth.py  PinGate: admin PIN attempts with lock-out
     prefs.py    KioskPrefs: venue profile, volume and mute chosen on site (kiosk-prefs.json)
+    exports.py  usb_stick: a mounted USB stick for exports, from /proc/mounts
 """

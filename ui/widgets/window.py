@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLayout, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from keys.localtext import LocalText
@@ -33,13 +33,12 @@ from ui.model.pinauth import PinGate
 from ui.model.view import ACK_HINT, ACK_PIN_HINT, GroupView, registered_note, shown_view
 from ui.sound import RecordingSound
 from ui.widgets.admin import AdminPage, PinPage
-from ui.widgets.guardkeys import GuardKeys, normal
+from ui.widgets.guardkeys import GuardKeys
+from ui.widgets.inputs import KioskInput
+from ui.widgets.panels import DRUGS
 from ui.widgets.parts import StatusBar
-from ui.widgets.screens import DRUGS, IdleScreen, ResultScreen
+from ui.widgets.screens import IdleScreen, ResultScreen
 
-# A key this soon after the previous one is part of a wedge scanner's burst (Base45 has spaces), not
-# a guard pressing Space.
-BURST_GAP_S = 0.3
 # Decisions that waited (alert, admin panel) longer than this are logged but no longer shown.
 QUEUE_MAX_AGE_S = 30.0
 LONG_PRESS_MS = 1500
@@ -51,7 +50,7 @@ NOTE_MS = 3000
 ADMIN_ACTIVITY = (QEvent.Type.MouseButtonPress, QEvent.Type.KeyPress, QEvent.Type.TouchBegin, QEvent.Type.Wheel)
 
 
-class KioskWindow(QWidget):
+class KioskWindow(KioskInput, QWidget):
     key_text = Signal(str)
     purchase = Signal(int, list)
     acknowledged = Signal()
@@ -437,61 +436,3 @@ class KioskWindow(QWidget):
 
     def _emit_painted(self) -> None:
         self.result_painted.emit(self.result.group)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if not self._key(event):
-            super().keyPressEvent(event)
-
-    def _key(self, event: QKeyEvent) -> bool:
-        """Handle a key for the kiosk; True when it was consumed."""
-        if self.page() in ("pin", "admin"):
-            return False
-        mods = event.modifiers()
-        ctrl_alt = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
-        if event.key() == Qt.Key.Key_A and (mods & ctrl_alt) == ctrl_alt:
-            self.open_pin()
-            return True
-        key = normal(event.key())
-        if key == self.keys.family:
-            if not event.isAutoRepeat():
-                self.family_held.emit(True)
-            return True
-        now = time.monotonic()
-        burst = now - self._last_key_at < BURST_GAP_S
-        self._last_key_at = now
-        # A guard's key inside a wedge scanner's burst is part of the code (Base45 has spaces).
-        if self.alert_pending and (key == Qt.Key.Key_Escape or (key == self.keys.ack and not burst)):
-            self.request_ack("key")
-            return True
-        if self.awaiting_guard is not None and not burst and key in (self.keys.admit, self.keys.deny):
-            self.decide_as_guard(key == self.keys.admit)
-            return True
-        if key == Qt.Key.Key_Return:
-            self.key_text.emit("\r")
-            return True
-        text = event.text()
-        if text and text.isprintable():
-            self.key_text.emit(text)
-            return True
-        return False
-
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:
-        if normal(event.key()) == self.keys.family and not event.isAutoRepeat():
-            self.family_held.emit(False)
-            return
-        super().keyReleaseEvent(event)
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        if self.alert_pending:
-            self.ack_hold.start()  # held for ACK_HOLD_MS: a deliberate act, not a brush of the screen
-            return
-        pos = event.position()
-        corner = max(60.0, min(self.width(), self.height()) * 0.15)
-        if pos.x() <= corner and pos.y() <= corner:
-            self.long_press.start()
-        super().mousePressEvent(event)
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        self.long_press.stop()
-        self.ack_hold.stop()
-        super().mouseReleaseEvent(event)
