@@ -155,5 +155,5 @@ def test_guard_keys_are_named_as_qt_names_them() -> None:
 
     keys = GuardKeys.named("Enter", "Backspace", "Space", "F2")
     assert keys.admit == int(Qt.Key.Key_Return)  # the keypad's Enter and Return are one key
-    with pytest.raises(ConfigError, match="display.deny_key"):
+    with pytest.raises(ConfigError, match=r"display\.deny_key"):
         GuardKeys.named(deny="Frobnicate")
