@@ -372,6 +372,7 @@ class Session:
         self._confirm_clock(sync)
         if self.ntp is not None:
             self.ntp.poll(self.clock)
+        self.admissions.refresh()
         now = self.clock.now()
         trust = self.checker.trust
         trust_issued = trust.issued_at

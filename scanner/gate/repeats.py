@@ -12,8 +12,8 @@ Two kinds of repeat:
 `Admissions` knows recent admissions by code id from this device's own visit log (read once at start,
 then kept up to date by the session: works offline) and from the site feed the sync agent writes from the
 hub (`site-admissions.json`: `{"received_at": s, "admissions": [{"code_id", "ts_ms", "device_id"}]}`),
-re-read when the file changes. Offline each gate knows only its own admissions; a bad feed is ignored
-with a log line, never a reason to stop deciding.
+re-read by the status tick (`refresh`, once a second) when the file changes. Offline each gate knows
+only its own admissions; a bad feed is ignored with a log line, never a reason to stop deciding.
 """
 
 from __future__ import annotations
@@ -125,6 +125,7 @@ class Admissions:
         self.feed_problem = ""
         if visit_log is not None:
             self._seed(visit_log, time.time() if now is None else now)
+        self.refresh()
 
     def _seed(self, visit_log: VisitLog, now: float) -> None:
         try:
@@ -142,7 +143,6 @@ class Admissions:
         """The repeat this code would be, or None. Only admissions whose window has not ended count."""
         if not code_id or anti_passback in (0, ""):
             return None
-        self._reload_feed()
         with self._lock:
             candidates = [(a, True) for a in (self._own.get(code_id),) if a is not None]
             site = self._site.get(code_id)
@@ -154,7 +154,9 @@ class Admissions:
         a, here = max(live, key=lambda x: x[0].at)
         return Repeat(code_id, a.at, a.device_id, here, a.visit_id, already_admitted_text(a, here))
 
-    def _reload_feed(self) -> None:
+    def refresh(self) -> None:
+        """Re-read the site feed when the sync agent has replaced it. Called from the status tick, never on
+        the way from a decision to the turnstile (a file system call there lets other threads in first)."""
         path = self._feed_path
         if path is None:
             return

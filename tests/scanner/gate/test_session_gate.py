@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from typing import Any
 
@@ -110,11 +111,14 @@ def test_admission_at_another_gate_of_the_site_is_flagged(make, world) -> None:
     feed = {"received_at": time.time(), "admissions": [
         {"code_id": cid, "ts_ms": int((time.time() - 60) * 1000), "device_id": "gate-B"}]}
     (core.data_dir / "site-admissions.json").write_text(json.dumps(feed))
+    core.snapshot()  # the status tick (once a second) picks up the feed the sync agent wrote
     shown = decide_now(core, code)
     assert not shown.decision.admit and shown.repeat is not None and not shown.repeat.here
     assert "gate-B" in shown.decision.headline.en
     # A broken feed is ignored (each gate alone), never a reason to stop deciding.
     (core.data_dir / "site-admissions.json").write_text("{not json")
+    os.utime(core.data_dir / "site-admissions.json", (1, 1))
+    core.snapshot()
     other = passenger_codes(world, 1)[0]
     assert decide_now(core, other).decision.admit
     assert core.admissions.feed_problem
