@@ -28,7 +28,7 @@ from typing import Any
 
 from keys.jsontypes import Json, JsonObject
 from scanner.errors import InputError
-from scanner.storage.chain import BOOL_FIELDS, GENESIS, chain_hash, validate_extra
+from scanner.storage.chain import BOOL_FIELDS, DECIDED_BY, GENESIS, chain_hash, validate_extra
 from sync.hub.db import Row, Tx
 from sync.hub.store import DAY_MS, STORED_FIELDS, HubStore, day_of, log_gaps
 from sync.hub.traffic import tally
@@ -78,6 +78,10 @@ def refusal(row: JsonObject, rules: IngestRules, now_ms: int, verdicts: frozense
         return f"visit time is more than {rules.max_age_days} days before the hub's clock"
     if row["verdict"] not in verdicts:
         return f"verdict {str(row['verdict'])[:40]!r} does not exist"
+    if row.get("decided_by") not in (None, *DECIDED_BY):
+        return f"decided_by {str(row['decided_by'])[:40]!r} does not exist"
+    if row.get("gate") not in (None, "open", "failed"):
+        return f"gate {str(row['gate'])[:40]!r} does not exist"
     if rules.checkpoints is not None and row["checkpoint_id"] not in rules.checkpoints:
         return f"venue {str(row['checkpoint_id'])[:64]!r} is not registered for this device"
     try:

@@ -183,3 +183,17 @@ def test_read_only_open_refuses_a_missing_file(tmp_path):
     with pytest.raises(HubStoreError, match=r"missing\.sqlite: no such file"):
         HubStore(tmp_path / "missing.sqlite", create=False)
     assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_gate_fields_are_stored_and_checked(store):
+    log = new_log_id()
+    rows = chain_rows("dev-1", 1, tone="check", admit=False)
+    rows += chain_rows("dev-1", 1, start_seq=2, prev=rows[0]["chain"], decided_by="guard", gate="open",
+                       ref_visit=rows[0]["visit_id"], outcome="green")
+    rows += chain_rows("dev-1", 1, start_seq=3, prev=rows[1]["chain"], decided_by="the-cat")
+    res = store.upload("dev-1", rows, log_id=log)
+    assert res.stored == 2 and res.chain_breaks == [] and "decided_by" in res.refused[0]["reason"]
+    first, guard = list(store.visits("dev-1"))
+    assert (first["decided_by"], first["gate"]) == (None, None)
+    assert (guard["decided_by"], guard["gate"], guard["ref_visit"], guard["outcome"]) == (
+        "guard", "open", rows[0]["visit_id"], "green")
