@@ -389,6 +389,11 @@ class Session:
         alarm = self._storage_alarm()
         if self.storage_message or alarm:
             extra["storage"] = self.storage_message or alarm
+        rules = self.checker.rules
+        if rules is not None and rules.problem:
+            extra["rules_list"] = rules.problem
+        elif rules is not None and rules.current is None and self.profile.rule_sets:
+            extra["rules_list"] = f"no rules list held: rule sets {', '.join(self.profile.rule_sets)} are not applied"
         if self.gate is not None and self.gate.problem:
             extra["gate"] = f"闸机输出故障 / Gate output failed: {self.gate.problem}"
         counts = self.counts()

@@ -28,3 +28,17 @@ def test_the_failed_rule_is_the_reason_on_screen(world):
     lines = view.lines()
     assert lines.index(view.headline.zh) < lines.index(view.reason.zh)
     assert view.person == "M*** D****"   # the guard still sees whose code it is
+
+
+def test_the_idle_screen_says_when_the_venues_rules_are_not_applied(world, tmp_path):
+    from scanner.demo.session import demo_core
+    from ui.model.status import banners
+
+    core, _ = demo_core(tmp_path / "with", world=world, now=world.now, log_visits=False)
+    assert core.checker.rules is not None and core.checker.rules.version == 1
+    assert not any("Rules list" in b.en for b in banners(core.snapshot()))
+    # A device whose data directory has no rules list (none synced, no bootstrap file).
+    core.checker.rules = RulesStore.open(tmp_path / "empty-rules", core.checker.rules.anchors)
+    shown = [b for b in banners(core.snapshot()) if "Rules list" in b.en]
+    assert len(shown) == 1 and "3G, hcc1-transport are not applied" in shown[0].en
+    assert shown[0].zh.startswith("业务规则名单缺失")

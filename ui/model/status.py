@@ -101,6 +101,9 @@ def banners(s: StatusSnapshot) -> list[LocalText]:
         out.append(LocalText("名单已过期：请联网同步", "Trust/status data out of date: connect to sync"))
     if s.trust_list_problem:
         out.append(LocalText("缓存的信任名单已损坏，已移至一旁", f"Trust list: {s.trust_list_problem}"))
+    rules = s.extra.get("rules_list")
+    if rules:
+        out.append(LocalText("业务规则名单缺失或已损坏：本场所规则未执行，请联网同步", f"Rules list: {rules}"))
     storage = s.extra.get("storage")
     if storage:
         out.append(LocalText("访客记录存储告警，请联系管理员", f"Visit log: {storage} — call the administrator"))
