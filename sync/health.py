@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from keys.jsontypes import JsonObject
+from scanner.service.appliancehealth import software_version
 from scanner.storage.datadir import DataDir
 from scanner.storage.syncstate import SyncStatus
 
@@ -49,6 +50,9 @@ def health_record(data_dir: Path, state: SyncStatus, *, log_bytes: int | None, s
     written = appliance.get("written_at")
     if clock_trusted is None and isinstance(appliance.get("clock_trusted"), bool):
         clock_trusted = appliance["clock_trusted"]
+    if "software_version" not in appliance:
+        # No kiosk or gate record (yet): the agent's own release is the device's.
+        appliance["software_version"] = software_version()
     return {
         **appliance,
         # How long ago the kiosk/gate last wrote its record: a stopped appliance shows here.

@@ -85,8 +85,14 @@ def clean_record(raw: Json) -> JsonObject:
 @dataclass(frozen=True)
 class DeviceHealth:
     device_id: str
-    received_ms: int
+    received_ms: int  # 0: registered, never reported
     record: JsonObject
+    site: str | None = None  # where the registry places the device (`hub devices place`)
+
+    @property
+    def site_name(self) -> str:
+        """The registry's site, else the site and checkpoint the device reports."""
+        return str(self.site or self.record.get("site") or self.record.get("checkpoint_id") or "")
 
 
 def _row(r: Row) -> DeviceHealth:
@@ -100,9 +106,14 @@ def latest(store: HubStore, device_id: str) -> DeviceHealth | None:
 
 
 def fleet(store: HubStore) -> list[DeviceHealth]:
-    """The latest record of every device that ever reported, by device id."""
-    return [_row(r) for r in store.query(
-        "SELECT device_id, received_ms, record FROM device_health ORDER BY device_id")]
+    """Every registered (not revoked) device with its latest record, by device id; a device that never
+    reported has an empty record. Records of devices the registry does not know are listed too."""
+    rows = store.query(
+        "SELECT d.device_id, h.received_ms, h.record, d.site FROM devices d "
+        "LEFT JOIN device_health h ON h.device_id = d.device_id WHERE d.state = 'enrolled' "
+        "UNION ALL SELECT h.device_id, h.received_ms, h.record, NULL FROM device_health h "
+        "WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.device_id = h.device_id) ORDER BY 1")
+    return [DeviceHealth(str(r[0]), int(r[1] or 0), json.loads(r[2]) if r[2] else {}, r[3] or None) for r in rows]
 
 
 def history(store: HubStore, device_id: str) -> list[DeviceHealth]:

@@ -38,3 +38,4 @@ def test_a_missing_or_bad_appliance_file_is_reported_not_fatal(tmp_path):
     assert "larger than" in read_appliance_health(tmp_path)["error"]
     rec = health_record(tmp_path, SyncStatus(), log_bytes=None, started_at=0.0, clock_trusted=None, now=1.0)
     assert rec["state"] == "unreadable" and rec["appliance_age"] is None
+    assert rec["software_version"]  # the agent's own release when the appliance says nothing

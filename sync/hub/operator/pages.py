@@ -193,8 +193,7 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
         who, csrf = operator(request)
         hours = min(max(hours, 1), 24 * 7)
         until = (int(time.time() * 1000) // HOUR_MS + 1) * HOUR_MS
-        site_of = {h.device_id: str(h.record.get("site") or h.record.get("checkpoint_id") or "")
-                   for h in fleet(store)}
+        site_of = {h.device_id: h.site_name for h in fleet(store)}
         sites = traffic(store, site_of, until - hours * HOUR_MS, until)
         charts = [{"site": site, "chart": hour_chart(hs, lambda ms: utc(ms)[11:13] + "h"),
                    "admitted": sum(x.admitted for x in hs), "refused": sum(x.refused for x in hs),

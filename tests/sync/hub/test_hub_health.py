@@ -136,3 +136,23 @@ ca_cert = "{pki.ca}"
     assert h.record["site"] == "Metro L1 East" and h.record["checkpoint_id"] == "east-1"
     assert h.record["pending_uploads"] == 0 and "dropped" not in h.record
     store.close()
+
+
+def test_the_fleet_is_the_registry_with_health_records(hub_db):
+    from sync.hub.registry import Registry
+
+    store = HubStore(hub_db)
+    reg = Registry(store)
+    for name in ("gate-a", "gate-b", "gate-c"):
+        reg.add(name, "01")
+    reg.place("gate-a", site="Metro L2 North", checkpoints=None)
+    reg.revoke("gate-c", reason="stolen")
+    record_health(store, "gate-a", {**GOOD, "site": "reported site"}, now=1000.0)
+    record_health(store, "gate-c", GOOD, now=1000.0)
+    record_health(store, "gate-x", GOOD, now=1000.0)  # a record from before the registry
+    devices = {h.device_id: h for h in fleet(store)}
+    assert sorted(devices) == ["gate-a", "gate-b", "gate-x"]
+    assert devices["gate-a"].site_name == "Metro L2 North" and devices["gate-x"].site_name == "Metro L1 East"
+    assert devices["gate-b"].received_ms == 0 and devices["gate-b"].record == {}
+    assert judge(devices["gate-b"], 1000.0).state == "offline"
+    store.close()

@@ -107,6 +107,7 @@ def test_fleet_pages_in_headless_chromium(tmp_path):
     for p in world.status_list_paths:
         assert checkpoint("hub", "publish-status-list", "--db", str(db), str(p)).returncode == 0
     operators = write_operator_config(tmp_path / "operators.toml")
+    enroll(pki.ca_dir, "gate-3", tmp_path / "gate-3-tls")  # registered, never switched on
     shots = shots_dir(tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
 
@@ -169,11 +170,13 @@ timeout = 30
             gate2_round()
             assert state_of("gate-2") == "attention"
             assert "camera disconnected" in d.find_element(By.ID, "device-gate-2").text
+            assert state_of("gate-3") == "offline"
+            assert "never reported" in d.find_element(By.ID, "device-gate-3").text
             d.save_screenshot(str(shots / "hub-devices.png"))
             gate2_round()
             d.get(base + "/?attention=1")
             ids = [e.get_attribute("id") for e in d.find_elements(By.CSS_SELECTOR, "#devices tr[id]")]
-            assert ids == ["device-gate-2"]
+            assert ids == ["device-gate-3", "device-gate-2"]
 
             d.get(base + "/devices/gate-2")
             assert "disconnected" in d.find_element(By.ID, "record").text

@@ -9,6 +9,7 @@ import time
 import pytest
 import requests
 
+from keys.deviceca import enroll
 from keys.keyfile import generate_key
 from keys.publishing import KeyEntry, sign_trust_list
 from scanner.storage.chain import new_visit_id
@@ -24,6 +25,7 @@ def hub(tmp_path_factory):
     d = tmp_path_factory.mktemp("ophub")
     pki = make_pki(d, "gate-7")
     config = write_operator_config(d / "operators.toml", metrics_token=TOKEN)
+    enroll(pki.ca_dir, "gate-8", d / "gate-8-tls")  # registered, never reports
     with HubProcess(d / "hub.sqlite", pki, operator_config=config) as proc:
         yield proc, pki, d
 
@@ -114,6 +116,7 @@ def test_fleet_pages_show_health_traffic_and_gaps(hub, tmp_path):
     s = logged_in(proc.operator_url)
     page = s.get(proc.operator_url + "/", timeout=30).text
     assert "gate-7" in page and "Metro L7 East" in page and "camera disconnected" in page and "2.1.0" in page
+    assert 'id="device-gate-8"' in page and "never reported" in page
     assert "gate-7" in s.get(proc.operator_url + "/?attention=1", timeout=30).text
     detail = s.get(proc.operator_url + "/devices/gate-7", timeout=30).text
     assert "disconnected" in detail and "History" in detail
@@ -138,6 +141,7 @@ def test_fleet_pages_show_health_traffic_and_gaps(hub, tmp_path):
     assert "checkpoint_hub_visits_ingested_total 9.0" in metrics
     assert 'checkpoint_hub_uploads_refused_total{reason="invalid_batch"} 1.0' in metrics
     assert 'checkpoint_hub_devices{state="attention"} 1.0' in metrics
+    assert 'checkpoint_hub_devices{state="offline"} 1.0' in metrics
     assert 'checkpoint_hub_request_seconds_count{route="/v1/round",status="200"} 1.0' in metrics
 
 
