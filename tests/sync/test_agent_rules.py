@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,61 @@ def test_the_hub_refuses_a_rules_list_every_device_would_refuse(tmp_path):
         publish_rules_list(store, world.trust_list_path)
     assert store.latest("rules") is None
     store.close()
+
+
+def test_a_regions_new_standard_reaches_the_gate_in_one_sync(tmp_path, pki):
+    """Shanghai tightens its codes at transport gates from 12 to 6 hours: one new rules list, one round."""
+    from keys.hcc1 import CodeClaims, issue_code
+    from keys.statusstore import StatusStore
+    from keys.trustlist import TrustStore
+    from scanner.checker import Checker
+    from scanner.clock import FixedClock
+    from scanner.policy import load_profile
+    from scanner.rules.ruleslist import sign_rules_list
+    from scanner.rules.shipped import example_rules
+    from scanner.rules.valuesets import load_value_sets
+
+    world = build_demo_world(tmp_path / "world", int(time.time()))
+    anchors = [load_public_key(world.anchor_path)]
+    store = HubStore(tmp_path / "hub.sqlite")
+    rules, sets = example_rules()
+    tighter = next(dict(r) for r in rules if r["Identifier"] == "HR-CN-0001")
+    tighter["Version"] = "1.1.0"
+    tighter["Description"] = [{"lang": "en", "desc": "Shanghai codes: at most 6 hours old at transport gates"},
+                              {"lang": "zh", "desc": "交通闸机：上海健康码须为6小时内生成"}]
+    tighter["Logic"] = json.loads(json.dumps(tighter["Logic"]).replace('12, "hour"', '6, "hour"'))
+
+    def signed_file(version: int, with_rules: list) -> Path:
+        f = tmp_path / f"rules-{version}.json"
+        f.write_text(json.dumps(sign_rules_list(world.root, version=version, issued_at=world.now,
+                                                next_update=world.now + 86400, country="CN", rules=with_rules,
+                                                rule_sets=sets, value_sets=load_value_sets().codes())))
+        return f
+
+    publish_rules_list(store, signed_file(1, rules))
+    second = signed_file(2, [*rules, tighter])
+
+    data = tmp_path / "device"
+    log = VisitLog(data / "visits.sqlite")
+    kiosk = Checker(TrustStore.from_file(world.trust_list_path, anchors), StatusStore.open(":memory:"),
+                    load_profile("transport"), clock=FixedClock(world.now),
+                    rules=RulesStore.open(data / "rules", anchors))
+    eight_hours = issue_code(world.issuers["CN-SH"], CodeClaims(iss="CN-SH", iat=world.now - 8 * 3600,
+                                                                 exp=world.now + 3600, name="M*** D****"))
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        cfg = AgentConfig(url=hub.url, client_cert=str(pki.device_cert), client_key=str(pki.device_key),
+                          ca_cert=str(pki.ca), data_dir=data, device_id=pki.device_id)
+        agent = SyncAgent(cfg, log, None, None, rng=random.Random(1),
+                          rules=RulesStore.open(data / "rules", anchors))
+        agent.run_once()
+        assert kiosk.rules is not None and kiosk.rules.refresh()
+        assert kiosk.check(eight_hours).admit
+        publish_rules_list(store, second)
+        assert agent.run_once().rules == "updated to version 2"
+        assert kiosk.rules.refresh()
+        refused = kiosk.check(eight_hours)
+        assert refused.outcome == "rules" and refused.reason is not None
+        assert refused.reason.en == "Shanghai codes: at most 6 hours old at transport gates"
+        agent.close()
+    store.close()
+    log.close()
