@@ -16,6 +16,7 @@ import logging
 import shutil
 import subprocess
 import wave
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class VoiceError(RuntimeError):
     """The synthesiser is missing or failed (the appliance falls back to tones)."""
 
 
+@cache
 def tone_path(tone: str) -> Path:
     return Path(str(resources.files("scanner.sound").joinpath("tones", f"{tone}.wav")))
 

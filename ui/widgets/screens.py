@@ -112,6 +112,7 @@ class ResultScreen(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.group: GroupView | None = None
         self.colour = IDLE_COLOURS[0]
+        self.text_colour = ""
         self.alert_on = False
         self.flash_phase = False
         self._flash = QTimer(self)
@@ -150,18 +151,9 @@ class ResultScreen(QWidget):
         single = len(group.members) == 1
         kind = group.members[0].kind if single else group.kind
         bg, fg = COLOURS[kind]
+        if (bg, fg) != (self.colour, self.text_colour):
+            self._restyle(bg, fg)
         self.colour, self.text_colour = bg, fg
-        self.setStyleSheet(
-            f"#result {{ background: {bg}; }} QLabel {{ color: {fg}; background: transparent; }}"
-            f"#reason {{ background: rgba(0,0,0,0.28); border-radius: 8px; }}"
-            f"#note {{ background: #ffffff; color: #1a1a1a; border-radius: 6px; padding: 2px 8px; }}"
-            # Every state has the same border width, so choosing a drug never changes a button's size.
-            f"QPushButton {{ background: #ffffff; color: #1a1a1a; border-radius: 8px; padding: 4px; "
-            f"border: 3px solid transparent; }}"
-            f"QPushButton:checked {{ background: #0d3d1e; color: #ffffff; border: 3px solid #ffffff; }}"
-            f"#confirm {{ background: #0b3d91; color: #ffffff; border: 3px solid #ffffff; }}"
-            f"#admit {{ background: #1b7a3a; color: #ffffff; border: 3px solid #ffffff; }}"
-            f"#deny {{ background: #c0221c; color: #ffffff; border: 3px solid #ffffff; }}")
         self.panel.setVisible(single)
         self.group_head_zh.set(None if single else group.headline.zh)
         self.group_head_en.set(None if single else group.headline.en)
@@ -179,22 +171,34 @@ class ResultScreen(QWidget):
                 tile = Tile(m)
                 self.tiles.append(tile)
                 self.grid.addWidget(tile, i // cols, i % cols)
-        self.refit()
+
+    def _restyle(self, bg: str, fg: str) -> None:
+        # Restyling is the costliest step of showing a result: done only when the colours change.
+        self.setStyleSheet(
+            f"#result {{ background: {bg}; }} QLabel {{ color: {fg}; background: transparent; }}"
+            f"#reason {{ background: rgba(0,0,0,0.28); border-radius: 8px; }}"
+            f"#note {{ background: #ffffff; color: #1a1a1a; border-radius: 6px; padding: 2px 8px; }}"
+            # Every state has the same border width, so choosing a drug never changes a button's size.
+            f"QPushButton {{ background: #ffffff; color: #1a1a1a; border-radius: 8px; padding: 4px; "
+            f"border: 3px solid transparent; }}"
+            f"QPushButton:checked {{ background: #0d3d1e; color: #ffffff; border: 3px solid #ffffff; }}"
+            f"#confirm {{ background: #0b3d91; color: #ffffff; border: 3px solid #ffffff; }}"
+            f"#admit {{ background: #1b7a3a; color: #ffffff; border: 3px solid #ffffff; }}"
+            f"#deny {{ background: #c0221c; color: #ffffff; border: 3px solid #ffffff; }}")
 
     def show_pharmacy(self, on: bool) -> None:
         self.pharmacy.reset()
         self.pharmacy.setVisible(on)
-        self.refit()
 
     def show_guard(self, on: bool) -> None:
         self.guard.setVisible(on)
         # Admit / Deny settle an alert too: their hint replaces the acknowledgement's.
         self.ack_hint.setVisible(self.alert_on and not on)
-        self.refit()
 
     def refit(self) -> None:
         """Sizes from the window's unit, shrunk in steps while the content is taller than the screen
-        (a crowded screen: reason, guard buttons, a note), so text is smaller but never cut or overlapping."""
+        (a crowded screen: reason, guard buttons, a note), so text is smaller but never cut or overlapping.
+        The window calls it once the content is set (`KioskWindow._show`)."""
         u = unit_of(self)
         m = round(16 * u) + 8
         self._layout.setContentsMargins(m, m, m, m)

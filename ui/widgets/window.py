@@ -217,6 +217,7 @@ class KioskWindow(KioskInput, QWidget):
         self._set_page(self.result)
         self.alert_pending = group.alert
         self.result.set_alert(group.alert, ACK_PIN_HINT if self.ack_needs_pin else ACK_HINT)
+        self.result.refit()
         # The words spoken are the headline shown (`scanner.sound.prompts`): voice and screen agree.
         speech = group.members[0].headline if len(group.members) == 1 else group.headline
         self.sound.play(tone_for(admit=group.admit, alert=group.alert, check=group.kind == "check"), speech)
