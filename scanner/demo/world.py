@@ -1,7 +1,7 @@
 """A complete, generated little health-code world for the demo, the tests and the benchmarks.
 
-One national root, two regions with different algorithms and the national platform as issuers, a
-signed trust list, signed status lists, a signed rules list (the shipped example rule sets), and one
+One national root, two regions with different algorithms and the national platform as issuers, an EU
+Document Signer Certificate (Germany) for DCCs, a signed trust list, signed status lists, a signed rules list (the shipped example rule sets), and one
 sample code of every kind a checkpoint meets. Nothing here is fixed data: every key is new, so the demo
 also proves the issuing tools work.
 """
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from keys.dcc import DccCode, generate_dsc_key, issue_dcc, make_dsc, payload_test, payload_vaccination
 from keys.hcc1 import CodeClaims, encode_payload, issue_code, qr_png, sign_cose
 from keys.keyfile import PrivateKey, generate_key, kid_of, write_private_key, write_public_key
-from keys.publishing import KeyEntry, sign_status_list, sign_trust_list
+from keys.publishing import DccEntry, KeyEntry, sign_status_list, sign_trust_list
 from scanner.rules.shipped import sign_example_rules_list
 
 
@@ -67,7 +69,10 @@ def build_demo_world(directory: str | Path, now: int, *, qr: bool = False) -> De
         write_public_key(d / f"issuer-{iss}.pub.pem", key)
     entries = [KeyEntry(issuers[i].public_key(), i, zh, en, not_before=now - 365 * 86400,
                         not_after=now + 365 * 86400) for i, (zh, en, _) in REGIONS.items()]
-    tl = sign_trust_list(root, entries, version=1, issued_at=now - 3600, next_update=now + 86400)
+    dsc_key = generate_dsc_key("P-256")
+    dsc = make_dsc(dsc_key, "DE", not_before=now - 365 * 86400, not_after=now + 365 * 86400)
+    tl = sign_trust_list(root, entries, version=1, issued_at=now - 3600, next_update=now + 86400,
+                         dcc=[DccEntry(dsc, "DE")])
     tl_path = d / "trustlist.json"
     tl_path.write_text(json.dumps(tl))
     rules_path = d / "ruleslist.json"
@@ -108,6 +113,27 @@ def build_demo_world(directory: str | Path, now: int, *, qr: bool = False) -> De
     turned_payload, turned_claims = code(name="郑*华")
     add("turned_red", "green code, holder turned red after issuance (status list)", turned_payload,
         "ok", "red")
+
+    day = 24 * hour
+
+    def dcc(hcert: dict[str, object], iat: int, exp: int) -> str:
+        return issue_dcc(dsc_key, dsc, DccCode(hcert=hcert, iss="DE", iat=iat, exp=exp))
+
+    def ymd(t: int) -> str:
+        return time.strftime("%Y-%m-%d", time.gmtime(t))
+
+    add("dcc_vaccination", "EU DCC: vaccination 2/2, 30 days ago",
+        dcc(payload_vaccination("DE", "URN:UVCI:01:DE:DEMO1#V", date=ymd(now - 30 * day)),
+            now - 29 * day, now + 300 * day), "ok", "green")
+    add("dcc_test", "EU DCC: negative PCR test, sampled 5 hours ago",
+        dcc(payload_test("DE", "URN:UVCI:01:DE:DEMO2#T", family="Schmidt", given="Jürgen", family_std="SCHMIDT",
+                         given_std="JUERGEN", dob="1975-03-09",
+                         sample_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 5 * hour))),
+            now - 4 * hour, now + 2 * day), "ok", "green")
+    add("dcc_expired", "EU DCC: vaccination certificate expired yesterday",
+        dcc(payload_vaccination("DE", "URN:UVCI:01:DE:DEMO3#X", family="Weber", given="Anna", family_std="WEBER",
+                                given_std="ANNA", dob="1990-11-30", date=ymd(now - 400 * day)),
+            now - 390 * day, now - day), "expired", None)
 
     status_paths = []
     for iss in REGIONS:
