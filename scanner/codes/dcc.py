@@ -53,6 +53,12 @@ def _num(v: object) -> int | None:
 
 def json_safe(v: Cbor) -> Json:
     """CBOR data as JSON data: what CertLogic and `--json` see (text keys, dates as ISO text)."""
+    t = type(v)
+    # The exact-type tests first: nearly every value of a real payload is text, a number or a map.
+    if t is str or t is int or t is float or t is bool or v is None:
+        return v
+    if t is dict:
+        return {k if type(k) is str else str(k): json_safe(x) for k, x in v.items()}
     if isinstance(v, Mapping):
         return {str(k): json_safe(x) for k, x in v.items()}
     if isinstance(v, list | tuple):

@@ -132,8 +132,8 @@ def build_demo_world(directory: str | Path, now: int, *, qr: bool = False) -> De
             now - 4 * hour, now + 2 * day), "ok", "green")
     add("dcc_expired", "EU DCC: vaccination certificate expired yesterday",
         dcc(payload_vaccination("DE", "URN:UVCI:01:DE:DEMO3#X", family="Weber", given="Anna", family_std="WEBER",
-                                given_std="ANNA", dob="1990-11-30", date=ymd(now - 400 * day)),
-            now - 390 * day, now - day), "expired", None)
+                                given_std="ANNA", dob="1990-11-30", date=ymd(now - 310 * day)),
+            now - 300 * day, now - day), "expired", None)
 
     status_paths = []
     for iss in REGIONS:

@@ -16,6 +16,7 @@ EXPECTED_KIND = {
     "green": "pass", "guardian": "pass", "card": "pass", "other_region": "pass", "national": "pass",
     "yellow": "yellow", "red": "red", "turned_red": "red",
     "expired": "invalid", "forged": "invalid", "revoked": "invalid",
+    "dcc_vaccination": "pass", "dcc_test": "pass", "dcc_expired": "invalid",
 }
 
 
