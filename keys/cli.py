@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from keys.dcccli import add_dcc_issue_options, register_dsc
 from keys.errors import KeyFileError, KeysError
 from keys.jsontypes import Json, JsonObject
 
@@ -86,7 +87,7 @@ def _parse_key_spec(spec: str) -> JsonObject:
 
 def cmd_trust_list(args: argparse.Namespace) -> int:
     from keys.keyfile import load_public_key
-    from keys.publishing import KeyEntry, sign_trust_list
+    from keys.publishing import DccEntry, KeyEntry, sign_trust_list
 
     now = int(time.time())
     entries = []
@@ -96,8 +97,19 @@ def cmd_trust_list(args: argparse.Namespace) -> int:
                                 not_before=args.not_before if args.not_before is not None else now - 86400,
                                 not_after=args.not_after if args.not_after is not None
                                 else now + 2 * 365 * 86400))
+    if not entries and not args.dcc:
+        raise KeysError("keys trust-list: give at least one --key or --dcc")
+    dcc = []
+    for spec in args.dcc:
+        path, _, country = spec.rpartition(":")
+        if not path or not country:
+            raise KeysError(f"--dcc {spec!r}: expected CERT.der:COUNTRY")
+        try:
+            dcc.append(DccEntry(Path(path).read_bytes(), country))
+        except OSError as e:
+            raise KeyFileError(f"{path}: cannot read the DSC: {e.strerror}") from None
     doc = sign_trust_list(_load_private(args, args.root), entries, version=args.version,
-                          issued_at=now, next_update=now + args.valid_for)
+                          issued_at=now, next_update=now + args.valid_for, dcc=dcc)
     _write_json(args.out, doc)
     return 0
 
@@ -138,6 +150,12 @@ def cmd_status_list(args: argparse.Namespace) -> int:
 
 
 def cmd_issue(args: argparse.Namespace) -> int:
+    if args.format == "dcc":
+        from keys.dcccli import cmd_issue_dcc
+
+        return cmd_issue_dcc(args)
+    if not args.issuer:
+        raise KeysError("keys issue: --issuer is required for HCC1 codes (e.g. --issuer CN-ZJ)")
     from keys.hcc1 import RELATIONS, STATUS_CODES, CodeClaims, issue_code, qr_png
 
     now = int(time.time())
@@ -229,8 +247,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = ks.add_parser("trust-list", help="build and sign a trust list with the national root key")
     p.add_argument("--root", required=True, help="root private key")
-    p.add_argument("--key", action="append", default=[], required=True,
+    p.add_argument("--key", action="append", default=[],
                    metavar="PUB.pem:ISSUER[:ZH[:EN[:USE]]]", help="a key to list; repeatable")
+    p.add_argument("--dcc", action="append", default=[], metavar="CERT.der:COUNTRY",
+                   help="an EU DCC Document Signer Certificate to list; repeatable")
     p.add_argument("--version", type=int, required=True)
     p.add_argument("--valid-for", type=int, default=86400, help="seconds until next_update")
     p.add_argument("--not-before", type=int)
@@ -252,8 +272,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_status_list)
 
     p = ks.add_parser("issue", help="issue a code: payload text, and a QR PNG with --png")
-    p.add_argument("--key", required=True, help="issuer private key")
-    p.add_argument("--issuer", required=True, help="region, e.g. CN-ZJ")
+    p.add_argument("--format", choices=("hcc1", "dcc"), default="hcc1", help="HCC1 code or EU DCC (HC1:)")
+    p.add_argument("--key", required=True, help="issuer private key (for dcc: the DSC's key)")
+    p.add_argument("--issuer", help="HCC1: region, e.g. CN-ZJ; DCC: iss claim (default: --country)")
     p.add_argument("--name", default="张*三", help="masked display name")
     p.add_argument("--status", choices=("green", "yellow", "red"), default="green")
     p.add_argument("--card", action="store_true", help="printed card (status from status lists)")
@@ -263,4 +284,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--valid-for", type=int, default=86400)
     p.add_argument("--png", metavar="FILE")
     _add_passphrase(p)
+    add_dcc_issue_options(p)
     p.set_defaults(func=cmd_issue)
+    register_dsc(ks)

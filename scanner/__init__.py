@@ -7,8 +7,10 @@ Read first. What lives where (docs/architecture.md has the whole system):
     config.py    Settings: one typed, validated object from TOML (load_settings)
     clock.py     Clock protocol, SystemClock, FixedClock, TrustedClock (clock.json, hub-confirmed time)
     pin.py       the admin PIN's scrypt hash
-    codes/       payload formats behind one interface (decode_payload); HCC1 today
+    codes/       payload formats: HCC1 behind one interface (decode_payload); the EU DCC decoder (dcc.py)
+                 and its vendored JSON schema (dccschema.py, schema/)
     verify.py    verify_code -> VerifyResult: the checks of docs/format.md §5, in order
+    dcc.py       verify_dcc: EU DCC (HC1:) checks against the trust list's DSCs, same VerifyResult
     rules/       business rules: CertLogic, EU-format rules, the signed rules list, applied after verify
     policy.py    VenueProfile, decide -> Decision (admit, tone, words); profiles/ holds the built-in venues
     checker.py   Checker: stores, profile, settings and clock bound together; check(payload) -> Decision

@@ -1,9 +1,9 @@
 """A complete, generated little health-code world for the demo, the tests and the benchmarks.
 
 One national root, two regions with different algorithms and the national platform as issuers, an EU
-Document Signer Certificate (Germany) for DCCs, a signed trust list, signed status lists, a signed rules list (the shipped example rule sets), and one
-sample code of every kind a checkpoint meets. Nothing here is fixed data: every key is new, so the demo
-also proves the issuing tools work.
+Document Signer Certificate (Germany) for DCCs, a signed trust list, signed status lists, a signed
+rules list (the shipped example rule sets), and one sample code of every kind a checkpoint meets.
+Nothing here is fixed data: every key is new, so the demo also proves the issuing tools work.
 """
 
 from __future__ import annotations

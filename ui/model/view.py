@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from keys.localtext import LocalText
 from scanner.gate.texts import issued_ago
+from ui.model.dccview import DccView, dcc_view
 
 if TYPE_CHECKING:
     from scanner.codes.base import Guardian
@@ -86,6 +87,8 @@ class ResultView:
     code_key: str
     # "签发于 3 分钟前 / issued 3 min ago", for a signed code: a screenshot of an old code shows its age.
     issued: LocalText | None = None
+    # An EU DCC's date of birth, type, key fact and country (ui/model/dccview.py).
+    dcc: DccView | None = None
 
     @property
     def region_text(self) -> str | None:
@@ -103,6 +106,8 @@ class ResultView:
             out.append(f"{PRINTED_CARD.zh} / {PRINTED_CARD.en}")
         if self.issued:
             out.append(f"{self.issued.zh} / {self.issued.en}")
+        if self.dcc:
+            out += self.dcc.lines()
         return out
 
 
@@ -153,6 +158,9 @@ def result_view(decision: Decision, issued_ago_s: float | None = None) -> Result
         icon = "✓"
     signed = r.verdict.value not in UNSIGNED_VERDICTS
     key = (r.code_id.hex() if r.code_id else "") + ":" + (r.subject.hex() if r.subject else "")
+    if r.dcc is not None:
+        # A DCC has no code id: its certificate identifier (UCI) and issue time name it.
+        key = f"dcc:{r.dcc.facts.get('uci', '')}:{r.iat}"
     return ResultView(
         kind=kind, colour=colour, text_colour=text, icon=icon, admit=bool(decision.admit),
         alert=bool(decision.alert_guard), headline=decision.headline, guidance=decision.guidance,
@@ -163,7 +171,8 @@ def result_view(decision: Decision, issued_ago_s: float | None = None) -> Result
         guardian=guardian_line(r.guardian) if r.guardian is not None else None,
         card=r.code_type is not None and r.code_type.value == "card",
         verdict=r.verdict.value, outcome=decision.outcome, code_key=key,
-        issued=issued_ago(issued_ago_s) if issued_ago_s is not None and signed else None)
+        issued=issued_ago(issued_ago_s) if issued_ago_s is not None and signed else None,
+        dcc=dcc_view(r, signed))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ui.model.view import (
     GroupView,
     ResultView,
 )
+from ui.widgets.dccpart import DccLines
 from ui.widgets.panels import GuardBar, PharmacyPanel, Tile
 from ui.widgets.parts import IconBadge, PreviewView, Text, portrait, rescale_all, unit_of
 
@@ -43,6 +44,7 @@ class ResultPanel(QWidget):
         self.guardian = Text(22)
         self.card = Text(22, True, wrap=False)
         self.issued = Text(20)
+        self.dcc = DccLines()
         self.reason_box = QFrame()
         self.reason_box.setObjectName("reason")
         rb = QVBoxLayout(self.reason_box)
@@ -68,6 +70,7 @@ class ResultPanel(QWidget):
         lay.addLayout(top)
         lay.addWidget(self.reason_box)
         lay.addWidget(self.person)
+        lay.addWidget(self.dcc)
         lay.addWidget(self.guardian)
         lay.addWidget(self.card)
         lay.addWidget(self.issued)
@@ -95,6 +98,7 @@ class ResultPanel(QWidget):
         self.guardian.set(f"{v.guardian.zh} / {v.guardian.en}" if v.guardian else None)
         self.card.set(f"▣ {PRINTED_CARD.zh} / {PRINTED_CARD.en}" if v.card else None)
         self.issued.set(f"{v.issued.zh} / {v.issued.en}" if v.issued else None)
+        self.dcc.show_dcc(v.dcc)
 
     def texts(self) -> list[str]:
         return [t.text() for t in self.findChildren(Text) if t.isVisibleTo(self) and t.text()]
