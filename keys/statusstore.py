@@ -11,16 +11,18 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from keys import durable
+from keys.dccrevocation import DccRevocationList, is_dcc_revocation, verify_dcc_revocation
 from keys.errors import StatusListError
 from keys.jsontypes import SignedJson
 from keys.statuslist import StatusListDoc, verify_status_list
 from keys.trustlist import TrustStore
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MIGRATIONS = {
     1: """
         CREATE TABLE issuers (
@@ -43,7 +45,24 @@ _MIGRATIONS = {
             PRIMARY KEY (issuer, cti)
         ) WITHOUT ROWID;
     """,
+    # The EU DCC revocation list (keys/dccrevocation.py): one list, replaced whole.
+    2: """
+        CREATE TABLE dcc_revoked (
+            hash BLOB NOT NULL,
+            kind TEXT NOT NULL,
+            PRIMARY KEY (hash, kind)
+        ) WITHOUT ROWID;
+        CREATE TABLE dcc_revocation_list (
+            one INTEGER PRIMARY KEY CHECK (one = 1),
+            version INTEGER NOT NULL,
+            issued_at INTEGER NOT NULL,
+            next_update INTEGER NOT NULL,
+            applied_at REAL NOT NULL
+        );
+    """,
 }
+# What `apply` reports for the DCC revocation list, which belongs to no HCC1 issuer.
+DCC_REVOCATION_ISSUER = "EU-DCC"
 
 
 @dataclass(frozen=True)
@@ -108,7 +127,10 @@ class StatusStore:
     # --- applying lists ---------------------------------------------------------------------------
     def apply(self, doc: SignedJson | StatusListDoc, trust: TrustStore,
               source: str = "<status list>", now: float | None = None) -> ApplyResult:
-        """Verify and apply one status list; raise `StatusListError` and change nothing if refused."""
+        """Verify and apply one status list (or the DCC revocation list, told apart by its `typ`); raise
+        `StatusListError` and change nothing if refused."""
+        if not isinstance(doc, StatusListDoc) and is_dcc_revocation(doc):
+            return self.apply_dcc_revocation(verify_dcc_revocation(doc, trust.anchors, source), now=now)
         parsed = doc if isinstance(doc, StatusListDoc) else verify_status_list(doc, trust, source, now=now)
         return self.apply_verified(parsed, now=now)
 
@@ -146,6 +168,38 @@ class StatusStore:
                 c.execute("ROLLBACK")
                 raise
         return ApplyResult(sl.issuer, sl.version, sl.base is None, len(sl.subjects), len(sl.revoked))
+
+    def apply_dcc_revocation(self, rl: DccRevocationList, now: float | None = None) -> ApplyResult:
+        """Replace the held DCC revocation list with a newer one."""
+        applied_at = time.time() if now is None else now
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                row = c.execute("SELECT version FROM dcc_revocation_list").fetchone()
+                if row is not None and rl.version <= row[0]:
+                    raise StatusListError(rl.source, f"DCC revocation list version {rl.version} is not newer "
+                                                     f"than the held version {row[0]}")
+                c.execute("DELETE FROM dcc_revoked")
+                c.executemany("INSERT OR IGNORE INTO dcc_revoked VALUES (?,?)", ((h, k) for k, h in rl.hashes))
+                c.execute("INSERT OR REPLACE INTO dcc_revocation_list VALUES (1,?,?,?,?)",
+                          (rl.version, rl.issued_at, rl.next_update, applied_at))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        return ApplyResult(DCC_REVOCATION_ISSUER, rl.version, True, 0, len(rl.hashes))
+
+    def dcc_revoked(self, hashes: Iterable[tuple[str, bytes]]) -> str | None:
+        """The hash type under which a DCC is revoked, or None."""
+        wanted = dict((h, k) for k, h in hashes)
+        if not wanted:
+            return None
+        marks = ",".join("?" * len(wanted))
+        with self._lock:
+            rows = self._conn.execute(f"SELECT hash, kind FROM dcc_revoked WHERE hash IN ({marks})",
+                                      tuple(wanted)).fetchall()
+        return next((k for h, k in rows if wanted.get(h) == k), None)
 
     # --- lookups ------------------------------------------------------------------------------
     def info(self, issuer: str) -> IssuerInfo | None:

@@ -2,13 +2,17 @@
 
 Same verdicts and the same `VerifyResult` as HCC1, first failure wins: unsupported, malformed (decoding),
 unknown_key (no DSC with the kid), key_not_valid (DSC not valid at the code's iat, its key usage does not
-allow the certificate's type, or the payload has not exactly one of v/t/r), bad_signature,
-not_yet_valid, expired, ok. A venue's maximum code age never applies to a DCC (its validity is its exp
-and the business rules), and the code's `iss` need not be the DSC's country.
+allow the certificate's type, or the payload has not exactly one of v/t/r), bad_signature, revoked
+(one of its revocation hashes is in the DCC revocation list, keys/dccrevocation.py), not_yet_valid,
+expired, ok. A venue's maximum code age never applies to a DCC (its validity is its exp and the business
+rules), and the code's `iss` need not be the DSC's country.
 """
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from keys.dccrevocation import revocation_hashes
 from keys.dsc import DccSigner
 from keys.signing import verify_cose
 from keys.statusstore import StatusStore
@@ -66,6 +70,12 @@ def verify_dcc(text: str, trust: TrustStore, status: StatusStore | None, now: fl
     if signer is None:
         return fail(verdict, why)
     base["dcc"] = info.with_signer(signer.country)
+    if status is not None:
+        ecdsa = isinstance(signer.public_key, ec.EllipticCurvePublicKey)
+        hit = status.dcc_revoked(revocation_hashes(str(info.facts.get("uci", "")), info.country, code.signature,
+                                                   ecdsa))
+        if hit is not None:
+            return fail(Verdict.REVOKED, f"certificate is on the DCC revocation list (by its {hit} hash)")
     if code.iat > now + settings.clock_skew:
         return fail(Verdict.NOT_YET_VALID, f"issued {int(code.iat - now)} s in the future")
     if now > code.exp:
