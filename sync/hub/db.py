@@ -7,7 +7,8 @@ Everything above it (`sync/hub/store.py`, `sync/hub/registry.py`, …) writes on
 * only `TEXT`, `BIGINT`, `SMALLINT` columns, `INSERT … ON CONFLICT DO NOTHING`, window functions and
   other SQL both engines speak; where they differ, a migration step gives one text per dialect.
 
-A transaction (`db.transaction()`) is the unit of work: on SQLite it takes the write lock up front
+A transaction (`db.transaction()`) is the unit of work (`durable=False` for data a crash may lose, such as
+health records: the commit then does not wait for the disk): on SQLite it takes the write lock up front
 (`BEGIN IMMEDIATE`, which also serialises writers of several processes on one file); on PostgreSQL it is
 a pooled connection's transaction, and `tx.lock(key)` takes a transaction-scoped advisory lock so that
 hub processes sharing the database serialise on one device's log, never on the whole table.
@@ -65,7 +66,7 @@ class Database(Protocol):
     url: str
     dialect: str
 
-    def transaction(self) -> contextlib.AbstractContextManager[Tx]: ...
+    def transaction(self, *, durable: bool = True) -> contextlib.AbstractContextManager[Tx]: ...
 
     def read(self) -> contextlib.AbstractContextManager[Tx]: ...
 
@@ -147,12 +148,14 @@ class SqliteDatabase:
         return conn
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Tx]:
         # One writer at a time anyway; waiting on a lock here instead of in SQLite's busy handler (which
         # polls with sleeps) keeps many concurrent uploads from starving one past the busy timeout.
         with self._writer, self._shared_lock():
             conn = self._conn()
             try:
+                if not durable:  # WAL: the commit is not fsynced (a crash may lose it, never corrupt)
+                    conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield _SqliteTx(conn)
@@ -161,6 +164,9 @@ class SqliteDatabase:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
+                finally:
+                    if not durable:
+                        conn.execute("PRAGMA synchronous=FULL")
             except sqlite3.Error as e:
                 raise HubStoreError(f"hub database {self.path}: {e}") from e
 
@@ -229,9 +235,11 @@ class PostgresDatabase:
             raise HubStoreError(f"hub database {_safe(url)}: cannot connect: {e}") from None
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Tx]:
         try:
             with self.pool.connection() as conn:
+                if not durable:  # the commit does not wait for the WAL flush (a crash may lose it)
+                    conn.execute("SET LOCAL synchronous_commit = off")
                 # The pool commits on a clean exit and rolls back on an exception.
                 yield _PgTx(conn)
         except self._errors as e:

@@ -101,9 +101,10 @@ class HubStore:
         with self.db.read() as tx:
             return tx.execute(sql, args)
 
-    def write(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
-        """Run statements in one transaction (all or none)."""
-        with self.db.transaction() as tx:
+    def write(self, statements: Sequence[tuple[str, Sequence[object]]], *, durable: bool = True) -> None:
+        """Run statements in one transaction (all or none); `durable=False`: the commit does not wait for
+        the disk (for what a crash may lose, such as health records)."""
+        with self.db.transaction(durable=durable) as tx:
             for sql, args in statements:
                 tx.execute(sql, args)
 

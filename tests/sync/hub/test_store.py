@@ -197,3 +197,10 @@ def test_gate_fields_are_stored_and_checked(store):
     assert (first["decided_by"], first["gate"]) == (None, None)
     assert (guard["decided_by"], guard["gate"], guard["ref_visit"], guard["outcome"]) == (
         "guard", "open", rows[0]["visit_id"], "green")
+
+
+def test_a_write_that_need_not_wait_for_the_disk_is_still_committed(store):
+    store.write([("INSERT INTO device_health (device_id, received_ms, record) VALUES (?, ?, ?)", ("d", 1, "{}"))],
+                durable=False)
+    store.write([("UPDATE device_health SET received_ms = ? WHERE device_id = ?", (2, "d"))])
+    assert store.query("SELECT received_ms FROM device_health WHERE device_id = ?", ("d",)) == [(2,)]
