@@ -132,14 +132,15 @@ class Session:
         now = self.clock.now()
         r = d.result
         code_id = r.code_id.hex() if r.code_id else None
-        repeat = self.admissions.check(code_id, self.profile.anti_passback, now) if d.admit else None
+        subject = r.subject.hex() if r.subject else None
+        repeat = self.admissions.check(code_id, self.profile.anti_passback, now, subject) if d.admit else None
         if repeat is not None:
             d = already_admitted(d, repeat)
         gate = self.gate.on_decision(d.admit, "device") if self.gate is not None else None
         visit_id = self._log(d, (event.decided_at - event.frame_timestamp) * 1000, self._flow_extra(d), now,
                              gate=gate, ref_visit=repeat.visit_id if repeat else None)
         if d.admit and code_id:
-            self.admissions.add(code_id, now, visit_id)
+            self.admissions.add(code_id, now, visit_id, subject)
         token = None
         if self.profile.flow == "pharmacy" and d.admit:
             with self._lock:
@@ -176,9 +177,9 @@ class Session:
         gate = self.gate.on_decision(admit, "guard") if self.gate is not None else None
         visit_id = self._log(d, 0.0, self._flow_extra(d), now, decided_by="guard", gate=gate,
                              ref_visit=shown.visit_id)
-        code_id = d.result.code_id.hex() if d.result.code_id else None
-        if admit and code_id:
-            self.admissions.add(code_id, now, visit_id)
+        r = d.result
+        if admit and r.code_id:
+            self.admissions.add(r.code_id.hex(), now, visit_id, r.subject.hex() if r.subject else None)
         self.tally.decision(d, "guard")
         self._remember(d, now)
         log.info("guard decision admit=%s outcome=%s ref_visit=%s gate=%s", admit, d.outcome, shown.visit_id, gate)

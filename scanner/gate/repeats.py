@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 ALREADY_ADMITTED = "already_admitted"
 HORIZON_S = 86400  # admissions older than this never matter (the longest window is "until noon")
 MAX_FEED_BYTES = 4 * 1024 * 1024
+SUBJECT = "subject:"  # own admissions are also kept under the holder's pseudonym
 REPEAT_NOTE = LocalText("已核验，请勿重复扫码", "Already checked")
 
 
@@ -131,20 +132,31 @@ class Admissions:
         try:
             for row in visit_log.rows(since_ms=int((now - HORIZON_S) * 1000)):
                 if row["admit"] and row["code_id"]:
-                    self._own[row["code_id"]] = Admission(row["ts_ms"] / 1000, row["device_id"], row["visit_id"])
+                    a = Admission(row["ts_ms"] / 1000, row["device_id"], row["visit_id"])
+                    self._own[row["code_id"]] = a
+                    if row["subject"]:
+                        self._own[SUBJECT + row["subject"]] = a
         except CheckpointError as e:
             log.warning("cannot read recent admissions from the visit log: %s", e)
 
-    def add(self, code_id: str, at: float, visit_id: str | None) -> None:
+    def add(self, code_id: str, at: float, visit_id: str | None, subject: str | None = None) -> None:
         with self._lock:
             self._own[code_id] = Admission(at, self.device_id, visit_id)
+            if subject:
+                self._own[SUBJECT + subject] = Admission(at, self.device_id, visit_id)
 
-    def check(self, code_id: str | None, anti_passback: int | str, now: float) -> Repeat | None:
-        """The repeat this code would be, or None. Only admissions whose window has not ended count."""
+    def check(self, code_id: str | None, anti_passback: int | str, now: float,
+              subject: str | None = None) -> Repeat | None:
+        """The repeat this code would be, or None. Only admissions whose window has not ended count.
+
+        This device's own admissions are also found by the holder's subject pseudonym, so a personal code
+        refreshed on the phone (a new code id) is still the same person; the site feed has code ids only.
+        """
         if not code_id or anti_passback in (0, ""):
             return None
         with self._lock:
-            candidates = [(a, True) for a in (self._own.get(code_id),) if a is not None]
+            own = [self._own.get(code_id), self._own.get(SUBJECT + subject) if subject else None]
+            candidates = [(a, True) for a in own if a is not None]
             site = self._site.get(code_id)
             if site is not None and site.device_id != self.device_id:
                 candidates.append((site, False))

@@ -90,6 +90,19 @@ def test_same_code_again_is_refused_as_already_admitted_and_counted_once(make, w
     assert (counts.admitted, counts.refused, counts.repeats) == (1, 0, 1)
 
 
+def test_a_refreshed_code_of_the_same_person_is_still_a_repeat(make, world) -> None:
+    from keys.hcc1 import CodeClaims, issue_code
+
+    core = make()
+    now = int(time.time())
+    sub = b"\x07" * 16
+    first, refreshed = (issue_code(world.issuers["CN-ZJ"], CodeClaims(iss="CN-ZJ", iat=now - age, exp=now + 86400,
+                                                                      name="乘*客", sub=sub)) for age in (120, 10))
+    assert decide_now(core, first).decision.admit
+    again = decide_now(core, refreshed)  # a new code id, the same holder
+    assert not again.decision.admit and again.repeat is not None and again.repeat.here
+
+
 def test_anti_passback_survives_a_restart_and_the_mall_has_none(make, world, tmp_path) -> None:
     from scanner.gate.repeats import Admissions
 
