@@ -2,8 +2,10 @@
 
 The kiosk presents a `Session`; having no Qt, the headless gate (`scanner.gate.runner`) runs the same one.
 `Session.handle(event)` runs on the pipeline's worker thread for every decision: it refuses an anti-passback
-repeat, pulses the gate (before anything slower, so the turnstile opens at once), logs the visit
-(durably, before the screen shows it) and returns what the screen needs (`Shown`). One code is one
+repeat, pulses the gate (before anything slower, so the turnstile opens at once), hands the visit to the
+log's writer thread (the screen shows the decision at once; the row is on disk right after, and at most
+that one decision is lost to a crash before it is, see `scanner.storage.handoff`) and returns what the
+screen needs (`Shown`). One code is one
 decision and one screen; `Shown.group` says when decisions share a screen (`scanner.gate.grouping`).
 A manual check waits for the guard's `guard_decide` (logged as its own row, `decided_by = "guard"`); a
 red alert is silenced only by `acknowledge` (logged). A pharmacy admission is logged at the decision;
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from scanner.pipeline import DecisionEvent, RepeatEvent
     from scanner.policy import Decision, VenueProfile
     from scanner.status import SyncState
-    from scanner.storage.visitlog import VisitLog
+    from scanner.storage.visitlog import VisitLog, VisitRecord
     from scanner.timesync import NtpWatch
 
 log = logging.getLogger(__name__)
@@ -254,14 +256,18 @@ class Session:
             rec = VisitRecord.from_decision(d, device_id=self.device_id, checkpoint_id=self.checkpoint_id,
                                             clock_trusted=d.clock_trusted, latency_ms=latency_ms, extra=extra,
                                             at=at, decided_by=decided_by, gate=gate, ref_visit=ref_visit)
-            self.visit_log.append(rec)
+            # Shown at once, on disk right after (the log's writer thread, one visit in flight at most).
+            self.visit_log.hand_off(rec, on_error=self._not_logged)
             self.storage_message = ""
             return rec.visit_id
         except CheckpointError as e:
-            # The guard must know visits are not being recorded; the decision itself still stands.
-            log.error("visit not logged: %s", e)
-            self.storage_message = str(e)
+            self._not_logged(None, e)
             return None
+
+    def _not_logged(self, _rec: VisitRecord | None, e: CheckpointError) -> None:
+        # The guard must know visits are not being recorded; the decision itself still stands.
+        log.error("visit not logged: %s", e)
+        self.storage_message = str(e)
 
     # --- venue profiles --------------------------------------------------------------------------
     def profile_overrides(self) -> dict[str, JsonObject]:

@@ -5,6 +5,7 @@
                   and visit log, taking the bootstrap lists from the settings
     visitlog.py   VisitLog (visits.sqlite: WAL, synchronous=FULL, visit and outbox row in one
                   transaction, retention, storage cap) and VisitRecord
+    handoff.py    HandOff: the visit log's writer thread (show first, then fsync; at most one visit in flight)
     schema.py     the visit log's SQLite schema as numbered migrations
     chain.py      the visit row declared once (VISIT_FIELDS), its canonical bytes and hash chain, shared
                   with the hub; venue extra fields

@@ -1,6 +1,8 @@
 """The durable visit log: every decision at the gate becomes one row that survives power loss.
 
-SQLite in WAL mode with `synchronous=FULL`, so `append()` returns only once the row is on disk. The
+SQLite in WAL mode with `synchronous=FULL`, so `append()` returns only once the row is on disk;
+`hand_off()` returns at once and appends on the log's writer thread (`scanner.storage.handoff`: at most
+one visit in flight, every read waits for it). The
 visit row and its sync-outbox row are written in one transaction; the sync agent (another process)
 reads the outbox and deletes outbox rows only after the hub acknowledged them. Rows form a hash chain
 (canonical encoding documented in `scanner/storage/chain.py`) so that edits and deletions are
@@ -24,14 +26,14 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, cast
 
 from keys.durable import SchemaTooNew, connect, immediate_transaction, migrate
 from keys.jsontypes import Json, JsonObject
-from scanner.errors import InputError, StorageError
+from scanner.errors import CheckpointError, InputError, StorageError
 from scanner.storage.chain import (
     DECIDED_BY,
     DRUG_CATEGORIES,
@@ -45,6 +47,7 @@ from scanner.storage.chain import (
     new_visit_id,
     validate_extra,
 )
+from scanner.storage.handoff import Handed, HandOff
 from scanner.storage.schema import MIGRATIONS
 
 if TYPE_CHECKING:
@@ -179,6 +182,8 @@ class VisitLog:
         self.alarm_percent = alarm_percent
         self._lock = threading.Lock()
         self._full = False
+        # Appends handed to the writer thread (`hand_off`); every read and write waits for them first.
+        self._handoff: HandOff[VisitRecord] = HandOff(self._append, f"visit log writer {self.path.name}")
         try:
             # synchronous=FULL: append() returns only once the row is on disk.
             self._conn = connect(self.path, synchronous="FULL", timeout=busy_timeout_s, row_factory=True)
@@ -204,6 +209,7 @@ class VisitLog:
         self._full = False
 
     def close(self) -> None:
+        self._handoff.close()
         with self._lock:
             self._conn.close()
 
@@ -225,6 +231,7 @@ class VisitLog:
 
     def head(self) -> tuple[int, str]:
         """The last row's (seq, chain), or the anchor's when the log is empty."""
+        self._handoff.settle()
         with self._lock:
             try:
                 return self._tail()
@@ -236,6 +243,7 @@ class VisitLog:
     def add_checkpoint(self, seq: int, chain: str, signature: str, at: float | None = None) -> None:
         """Keep a signed head; older ones beyond `CHECKPOINTS_KEPT` are dropped."""
         at_ms = int((time.time() if at is None else at) * 1000)
+        self._handoff.settle()
         with self._lock:
             try:
                 with immediate_transaction(self._conn):
@@ -271,8 +279,22 @@ class VisitLog:
         seq, chain = json.loads(r[0])
         return int(seq), chain
 
+    def hand_off(self, record: VisitRecord,
+                 on_error: Callable[[VisitRecord, CheckpointError], None] | None = None) -> Handed[VisitRecord]:
+        """Append `record` on the log's writer thread; returns at once (see `scanner.storage.handoff`).
+
+        Only the visit handed over before is waited for, so at most one shown decision is ever not yet
+        on disk. `on_error` (on the writer thread) hears of a visit that could not be stored; the
+        returned `Handed` says when this one is durable.
+        """
+        return self._handoff.hand(record, on_error)
+
     def append(self, record: VisitRecord) -> StoredVisit:
         """Write the visit and its outbox entry in one transaction; return once committed to disk."""
+        self._handoff.settle()  # after the visits handed over before it: the chain keeps their order
+        return self._append(record)
+
+    def _append(self, record: VisitRecord) -> StoredVisit:
         row = asdict(record)
         row["extra"] = validate_extra(row["extra"])
         if row["decided_by"] not in (None, *DECIDED_BY) or row["gate"] not in (None, "open", "failed"):
@@ -319,6 +341,7 @@ class VisitLog:
         """Record the hub's acknowledgement: drop the outbox rows, stamp the visits; one transaction."""
         at_ms = int((time.time() if at is None else at) * 1000)
         done = 0
+        self._handoff.settle()
         with self._lock:
             try:
                 with immediate_transaction(self._conn):
@@ -338,6 +361,7 @@ class VisitLog:
     def purge(self, retention_days: int, now: float | None = None) -> int:
         """Delete synced rows older than the retention; the chain anchor moves with them."""
         cutoff = int(((time.time() if now is None else now) - retention_days * 86400) * 1000)
+        self._handoff.settle()
         with self._lock:
             try:
                 with immediate_transaction(self._conn):
@@ -363,6 +387,7 @@ class VisitLog:
     # -- reading ------------------------------------------------------------------------------------
 
     def _read(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Cursor:
+        self._handoff.settle()
         with self._lock:
             try:
                 return self._conn.execute(sql, args)
@@ -403,6 +428,7 @@ class VisitLog:
         uploaded must still be in the outbox. Reads one snapshot on its own connection, so appends and
         purges by other processes meanwhile neither block it nor make it report a false break.
         """
+        self._handoff.settle()
         try:
             conn = connect(self.path, readonly=True, row_factory=True)
         except sqlite3.Error as e:
@@ -472,6 +498,7 @@ class VisitLog:
         """How full the log is against its cap, and whether the operator must be alarmed."""
         # Pages holding data count, not file sizes: purged pages are reused, and the WAL file keeps its
         # size after checkpoints (SQLite bounds it at about 1000 pages).
+        self._handoff.settle()
         with self._lock:
             pages = (self._conn.execute("PRAGMA page_count").fetchone()[0]
                      - self._conn.execute("PRAGMA freelist_count").fetchone()[0])
