@@ -23,10 +23,9 @@ from keys.hcc1 import MAX_DECOMPRESSED
 from keys.jsontypes import Cbor, Json, JsonObject
 from keys.signing import COSE_SIGNATURE_ALGS
 from scanner.codes import DCC_PREFIX
-from scanner.codes.b45 import b45decode
 from scanner.codes.base import CodeError
 from scanner.codes.dccschema import schema_problem
-from scanner.codes.hcc1 import DECODE_ERRORS, cose_parts, decode_cbor
+from scanner.codes.hcc1 import base45_body, cose_parts, decode_cbor
 
 TYPE_NAMES = {"v": "vaccination", "t": "test", "r": "recovery"}
 COSE_ALG_NAMES = {-7: "ES256", -35: "ES384", -36: "ES512", -37: "PS256", -38: "PS384", -39: "PS512"}
@@ -197,16 +196,7 @@ def _headers(protected: bytes, unprotected: Mapping[object, object]) -> tuple[in
 
 def decode_dcc(text: str) -> DecodedDcc:
     """Decode an `HC1:` payload (already stripped of surrounding whitespace)."""
-    body = text[len(DCC_PREFIX):]
-    if not body:
-        raise _malformed("nothing after the HC1: prefix")
-    try:
-        raw = b45decode(body)
-    except DECODE_ERRORS:
-        raise _malformed("not valid Base45 after the prefix") from None
-    if not raw:
-        raise _malformed("empty code")
-    cose = _inflate(raw)
+    cose = _inflate(base45_body(text, DCC_PREFIX))
     protected, unprotected, payload, signature = cose_parts(_unwrap(decode_cbor(cose, "COSE message")))
     alg, kid = _headers(protected, unprotected)
     cwt = decode_cbor(payload, "CWT payload")

@@ -49,6 +49,20 @@ def decode_cbor(data: bytes, what: str) -> Cbor:
     return obj
 
 
+def base45_body(text: str, prefix: str) -> bytes:
+    """The bytes after a code's prefix; `malformed` when there are none or they are not Base45."""
+    body = text[len(prefix):]
+    if not body:
+        raise _malformed(f"nothing after the {prefix} prefix")
+    try:
+        raw = b45decode(body)
+    except DECODE_ERRORS:
+        raise _malformed("not valid Base45 after the prefix") from None
+    if not raw:
+        raise _malformed("empty code")
+    return raw
+
+
 def _decompress(raw: bytes) -> bytes:
     # An uncompressed COSE message starts with tag 18 (0xD2) or a bare 4-array (0x84).
     if raw[:1] in (b"\xd2", b"\x84"):
@@ -167,16 +181,7 @@ class HCC1:
     prefix = PREFIX
 
     def decode(self, text: str) -> DecodedCode:
-        body = text[len(PREFIX):]
-        if not body:
-            raise _malformed("nothing after the HCC1: prefix")
-        try:
-            raw = b45decode(body)
-        except DECODE_ERRORS:
-            raise _malformed("not valid Base45 after the prefix") from None
-        if not raw:
-            raise _malformed("empty code")
-        cose = _decompress(raw)
+        cose = _decompress(base45_body(text, PREFIX))
         protected, unprotected, payload, signature = cose_parts(decode_cbor(cose, "COSE message"))
         alg, kid = _header(protected, unprotected)
         claims = _claims(payload)
