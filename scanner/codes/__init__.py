@@ -11,7 +11,7 @@ from scanner.codes.hcc1 import HCC1
 
 FORMATS: tuple[CodeFormat, ...] = (HCC1(),)
 DCC_PREFIX = "HC1:"
-_KNOWN_UNSUPPORTED = {DCC_PREFIX: "EU Digital COVID Certificates (HC1:) are verified by scanner.dcc, not decoded here"}
+_KNOWN_UNSUPPORTED = {DCC_PREFIX: "an EU Digital COVID Certificate (HC1:): `checkpoint check --json` shows it"}
 
 __all__ = ["DCC_PREFIX", "FORMATS", "CodeError", "CodeFormat", "DecodedCode", "Guardian", "HealthClaims",
            "decode_payload", "normalise"]
