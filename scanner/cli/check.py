@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -145,7 +146,25 @@ def format_line(d: Decision) -> str:
     return text
 
 
-def _payloads(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+def _stdin_lines() -> Iterator[str]:
+    """Lines from stdin as they arrive, a chunk at a time: a batch streams through, and a program
+    feeding one line and waiting for its verdict gets it (the output is flushed per chunk read)."""
+    buf = sys.stdin.buffer
+    rest = b""
+    while True:
+        sys.stdout.flush()
+        chunk = buf.read1(1 << 16) if hasattr(buf, "read1") else buf.read(1 << 16)
+        if not chunk:
+            break
+        lines = (rest + chunk).splitlines(keepends=True)
+        rest = lines.pop() if lines and not lines[-1].endswith((b"\n", b"\r")) else b""
+        for line in lines:
+            yield line.decode("utf-8", errors="replace").rstrip("\r\n")
+    if rest:
+        yield rest.decode("utf-8", errors="replace")
+
+
+def _payloads(args: argparse.Namespace) -> Iterable[tuple[str, str | None]]:
     """(payload, error) pairs from arguments, stdin or images; an error means nothing to check."""
     if args.image:
         from scanner.qr.images import read_image_payloads
@@ -162,7 +181,7 @@ def _payloads(args: argparse.Namespace) -> list[tuple[str, str | None]]:
             out.extend((p, None) for p in found)
         return out
     if args.payload == ["-"]:
-        return [(line, None) for line in sys.stdin.read().splitlines() if line.strip()]
+        return ((line, None) for line in _stdin_lines() if line.strip())
     if not args.payload:
         raise InputError("nothing to check: give PAYLOAD ..., --image FILE ... or - for stdin")
     return [(p, None) for p in args.payload]
@@ -175,16 +194,16 @@ def run(args: argparse.Namespace) -> int:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
     failed = 0
+    write = sys.stdout.write
     for payload, error in _payloads(args):
         if error is not None:
             failed += 1
             print(f"checkpoint: error: {error}", file=sys.stderr)
             continue
         decision = checker.check(payload)
-        if args.json:
-            print(json.dumps(decision.to_json(), ensure_ascii=False), flush=True)
-        else:
-            print(format_line(decision), flush=True)
+        # Flushed once per chunk of input read (`_stdin_lines`) and at the end, not per line.
+        write((json.dumps(decision.to_json(), ensure_ascii=False) if args.json else format_line(decision)) + "\n")
+    sys.stdout.flush()
     return 1 if failed else 0
 
 

@@ -10,7 +10,7 @@ sharpening, inversion, contrast normalisation, upscaling, zbar) cost up to sever
 zxing costs more than an idle gate should, so on a camera a `FrameDecoder` first glances at the frame
 for a code-like patch (about 0.06 ms): without one it reads the frame with one global threshold
 (about 0.15 ms), the fast pass following on every Nth frame only; the fallbacks, one or two per frame
-in turn, are spent only on evidence of a code. Still images get every pass.
+in turn, are spent only on evidence of a code. Still images get every pass while a code may be missing.
 
 The engines themselves (and why a misread never comes back as a code) are in `scanner.qr.engines`.
 """
@@ -257,14 +257,18 @@ class FrameDecoder:
         """Every QR code in `image`.
 
         None (the camera case): the fast pass, and on evidence of a code the next fallbacks in turn
-        (see the class). True (still images): every pass, results merged, so a second code that only
-        a fallback can read is not missed next to an easy one. False: the fast pass only.
+        (see the class). True (still images): the fast pass, then, while a code may be missing
+        (nothing read, or a symbol seen but not read), every pass, results merged, so a second code that
+        only a fallback can read is not missed next to an easy one. False: the fast pass only.
         """
         gray = to_gray(image)
         if thorough is None:
             return self._camera(gray)
-        found = self._run(self._first, gray)
-        if thorough:
+        raw, unread = self._fast(gray)
+        found = _dedupe([QrSymbol(data, text_of(data), poly, self._first.name) for data, poly in raw])
+        # Further passes only while a code may be missing: nothing read yet, or a symbol zxing found
+        # but could not read. Codes the fast pass read are the whole image otherwise.
+        if thorough and (not found or unread):
             for p in self.passes:
                 found = _dedupe(found + self._run(p, gray))
         return found

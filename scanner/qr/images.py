@@ -1,7 +1,8 @@
 """QR payloads from image files, for `checkpoint check --image`: the camera pipeline's thorough decoder.
 
 A still image gets every pass (zxing-cpp, zbar with exact bytes, contrast, inversion, rescaling,
-sharpening), since nobody is queueing behind it.
+sharpening) while a code may be missing: when the fast pass read codes and saw no symbol it could not
+read, that is the image.
 """
 
 from __future__ import annotations

@@ -80,6 +80,24 @@ def test_several_payloads_and_human_output(world, tmp_path: Path) -> None:
     assert "card" in lines[2]
 
 
+def test_stdin_streams_a_verdict_per_line_as_lines_arrive(world) -> None:
+    args = ["--anchor", str(world.anchor_path), "--trust-list", str(world.trust_list_path)]
+    for p in world.status_list_paths:
+        args += ["--status-list", str(p)]
+    with subprocess.Popen([EXE, "check", "--json", *args, "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        # A program feeding one code at a time gets each verdict before it sends the next.
+        for name, verdict in (("green", "ok"), ("forged", "bad_signature"), ("green", "ok")):
+            proc.stdin.write(world.payloads[name] + "\r\n")
+            proc.stdin.flush()
+            assert json.loads(proc.stdout.readline())["verdict"] == verdict
+        proc.stdin.write("\n   \n" + world.payloads["card"])  # blank lines skipped, no final newline
+        proc.stdin.close()
+        assert [json.loads(line)["type"] for line in proc.stdout] == ["card"]
+    assert proc.returncode == 0
+
+
 def test_refused_status_list_is_reported_and_ignored(world, tmp_path: Path) -> None:
     doc = json.loads(world.status_list_paths[0].read_text())
     doc["payload"] = doc["payload"][:-4] + ("AAAA" if not doc["payload"].endswith("AAAA") else "BBBB")
