@@ -144,17 +144,22 @@ timeout = 30
             wait = WebDriverWait(d, 60, poll_frequency=0.5)
             base = hub.operator_url
 
+            def after_submit(element_id: str) -> str:
+                # A click submits the form; the next page arrives in its own time.
+                return wait.until(lambda _: d.find_elements(By.ID, element_id))[0].text
+
             # Not logged in: every page leads to the login form. A wrong password is refused.
             d.get(base + "/")
             assert d.current_url == base + "/login"
             d.find_element(By.ID, "name").send_keys(OPERATOR)
             d.find_element(By.ID, "password").send_keys("not the password")
             d.find_element(By.ID, "login").click()
-            assert "Wrong name or password" in d.find_element(By.ID, "login-failed").text
+            assert "Wrong name or password" in after_submit("login-failed")
             d.save_screenshot(str(shots / "hub-login.png"))
             d.find_element(By.ID, "name").send_keys(OPERATOR)
             d.find_element(By.ID, "password").send_keys(PASSWORD)
             d.find_element(By.ID, "login").click()
+            after_submit("devices")
             assert d.current_url == base + "/"
             cookie = d.get_cookie("cp_session")
             assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
@@ -198,12 +203,12 @@ timeout = 30
             d.get(base + "/publish")
             d.find_element(By.ID, "file-status-list").send_keys(str(world.status_list_paths[0]))
             d.find_element(By.ID, "publish-status-list").click()
-            assert d.find_element(By.ID, "outcome").text.startswith("published status list")
+            assert after_submit("outcome").startswith("published status list")
             d.save_screenshot(str(shots / "hub-publish.png"))
             d.execute_script("document.querySelectorAll('input[name=csrf]').forEach(e => e.value = 'forged')")
             d.find_element(By.ID, "file-trust-list").send_keys(str(world.trust_list_path))
             d.find_element(By.ID, "publish-trust-list").click()
-            assert "CSRF" in d.find_element(By.ID, "error").text
+            assert "CSRF" in after_submit("error")
 
             # The agent stops: after --offline-after seconds without a round the page says offline.
             agent.send_signal(signal.SIGTERM)
