@@ -121,3 +121,21 @@ def test_tampered_status_list_is_refused_and_store_unchanged(pki) -> None:
     with pytest.raises(StatusListError, match="signature"):
         store.apply(doc, trust)
     assert store.info("CN-ZJ") is None
+
+
+def test_rows_go_in_key_order_yet_a_subject_listed_twice_keeps_its_later_entry() -> None:
+    from keys.statuslist import StatusListDoc
+    from keys.statusstore import StatusStore
+
+    a, b, c = b"\x03" * 16, b"\x01" * 16, b"\x02" * 16
+    store = StatusStore.open(":memory:")
+    snap = StatusListDoc(issuer="CN-ZJ", version=1, base=None, issued_at=10, next_update=20,
+                         subjects=((a, 2, 5), (b, 1, 5), (a, 1, 6), (c, 2, 7)), revoked=(c, a, c))
+    store.apply_verified(snap, now=11)
+    assert store.lookup("CN-ZJ", a) == (1, 6) and store.lookup("CN-ZJ", b) == (1, 5)
+    assert store.lookup("CN-ZJ", c) == (2, 7) and store.is_revoked("CN-ZJ", a)
+    delta = StatusListDoc(issuer="CN-ZJ", version=2, base=1, issued_at=12, next_update=22,
+                          subjects=((b, 2, 8), (c, 1, 9), (b, 1, 10)), revoked=())
+    store.apply_verified(delta, now=13)
+    assert store.lookup("CN-ZJ", b) == (1, 10) and store.lookup("CN-ZJ", c) == (1, 9)
+    assert store.count("CN-ZJ") == 3
