@@ -1,0 +1,45 @@
+"""Every benchmark twice: on all the machine's cores, then pinned to one (`taskset -c 0`), both printed.
+
+A Raspberry Pi-class device has few, slow cores and shares them with the UI; a figure measured on an
+idle many-core machine hides contention. A bench calls `header()` for its first line and
+`then_one_core(module)` at the end: the second call re-runs the same module with the same arguments
+under `taskset -c 0` (the child knows from the environment that it is the pinned run).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+PINNED_ENV = "CHECKPOINT_BENCH_ONE_CORE"
+
+
+def pinned() -> bool:
+    """True in the run pinned to one core."""
+    return os.environ.get(PINNED_ENV) == "1"
+
+
+def label() -> str:
+    if pinned():
+        return "one core (taskset -c 0)"
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"all {n} cores"
+
+
+def header(name: str) -> None:
+    print(f"=== {name} — {label()}", flush=True)
+
+
+def then_one_core(module: str) -> None:
+    """Re-run `python -m module` with this run's arguments pinned to core 0 (nothing in the pinned run)."""
+    if pinned():
+        return
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        print("\n(taskset not found: no one-core run)", flush=True)
+        return
+    print(flush=True)
+    subprocess.run([taskset, "-c", "0", sys.executable, "-m", module, *sys.argv[1:]],
+                   env={**os.environ, PINNED_ENV: "1"}, check=False)
