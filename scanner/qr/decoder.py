@@ -70,8 +70,8 @@ def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]
     clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
 
     def sharpen(img: np.ndarray) -> np.ndarray:
-        # Unsharp masking with a 5x5 box: as good as a Gaussian for blurred modules, a fifth of its cost.
-        return cv2.addWeighted(img, 2.0, cv2.blur(img, (5, 5)), -1.0, 0)
+        blur = cv2.GaussianBlur(img, (0, 0), 2.0)
+        return cv2.addWeighted(img, 2.0, blur, -1.0, 0)
 
     def rescale(dec: Callable[[np.ndarray], list[tuple[bytes, Polygon]]], f: float,
                 img: np.ndarray) -> list[tuple[bytes, Polygon]]:
@@ -89,9 +89,8 @@ def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]
         passes += [
             # Uneven light and glare: one threshold for the whole frame copes where local ones do not.
             Pass("zxing+global", lambda img: z.decode(img, binarizer="global")),
-            # Blur and small modules. Light modules on dark are the inverting pass's, large codes the
-            # full search's: neither is looked for again here, which halves the pass's cost.
-            Pass("zxing+sharpen", lambda img: z.decode(sharpen(img), invert=False, downscale=False)),
+            # Blur and small modules.
+            Pass("zxing+sharpen", lambda img: z.decode(sharpen(img))),
             # Sensor noise and the moiré of a photographed screen: smooth before binarizing.
             Pass("zxing+smooth", lambda img: z.decode(cv2.GaussianBlur(img, (0, 0), 1.0))),
             # Dark-mode screens (light modules on dark), which the fast pass leaves out.
