@@ -6,6 +6,7 @@ PostgreSQL refuses to run as root, so when we are root the server runs as `nobod
 directory `nobody` owns. `database()` creates a fresh database and returns its URL, so tests do not see
 each other's rows.
 
+A watcher process stops the server when the process that started it is gone without calling `stop()`.
 `PG_BIN` is where the binaries are; `pg_available()` says why not when they are missing (the tests then
 skip with that reason).
 """
@@ -66,6 +67,12 @@ class PgCluster:
         self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w",
                    "-t", "60", "start"])
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        # A test run killed before its teardown (a `timeout`, SIGKILL) must not leave the server behind:
+        # a small watcher stops it once this process is gone (after a normal stop() it finds nothing to do).
+        stop_cmd = " ".join([*self._as, str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"])
+        subprocess.Popen(["sh", "-c", f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 2; done; "
+                          f"[ -d {self.data} ] && {stop_cmd} >/dev/null 2>&1; rm -rf {self.dir}"],
+                         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _run(self, args: list[str]) -> None:
         out = subprocess.run([*self._as, *args], capture_output=True, text=True, timeout=120, cwd=self.dir)
