@@ -24,4 +24,5 @@ def test_every_verdict_is_covered_by_the_vectors() -> None:
     from scanner.verify import Verdict
 
     seen = {c["expected"].get("verdict") for c in CASES}
-    assert {v.value for v in Verdict} <= seen
+    # `rules` comes from a venue's signed rules list, not from a code alone: tests/scanner/rules covers it.
+    assert {v.value for v in Verdict} - {Verdict.RULES.value} <= seen
