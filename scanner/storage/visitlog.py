@@ -26,13 +26,12 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, cast
+from typing import TYPE_CHECKING, TextIO
 
 from keys.durable import SchemaTooNew, connect, immediate_transaction, migrate
-from keys.jsontypes import Json, JsonObject
 from scanner.errors import CheckpointError, InputError, StorageError
 from scanner.storage.chain import (
     DECIDED_BY,
@@ -42,90 +41,19 @@ from scanner.storage.chain import (
     SCHOOL_ROLES,
     ChainedVisitRow,
     chain_hash,
-    checkpoint_message,
-    checkpoint_signature_ok,
-    new_visit_id,
     validate_extra,
 )
 from scanner.storage.handoff import Handed, HandOff
+from scanner.storage.logaudit import ChainReport, audit_chain
 from scanner.storage.schema import MIGRATIONS
+from scanner.storage.visitrecord import VisitRecord, row_from_sql
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
-    from scanner.policy import Decision
 
 DISK_FREE_ALARM_BYTES = 64 * 1024 * 1024
 _INSERT = f"INSERT INTO visits ({', '.join(ROW_FIELDS)}) VALUES ({', '.join('?' * len(ROW_FIELDS))})"
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-@dataclass(frozen=True)
-class VisitRecord:
-    """One visit as logged; `from_decision` builds it from the checker's `Decision`."""
-
-    visit_id: str
-    ts_ms: int
-    device_id: str
-    checkpoint_id: str
-    profile: str
-    clock_trusted: bool
-    verdict: str
-    admit: bool
-    tone: str
-    format: str | None = None
-    issuer: str | None = None
-    code_id: str | None = None
-    subject: str | None = None
-    code_type: str | None = None
-    status: str | None = None
-    guardian: bool = False
-    trust_list_version: int | None = None
-    status_list_version: int | None = None
-    latency_ms: int = 0
-    extra: JsonObject = field(default_factory=dict)
-    decided_by: str | None = "device"
-    gate: str | None = None
-    ref_visit: str | None = None
-    outcome: str | None = None
-
-    @classmethod
-    def from_decision(cls, decision: Decision, *, device_id: str, checkpoint_id: str, clock_trusted: bool,
-                      latency_ms: float, extra: Mapping[str, Json] | None = None,
-                      at: float | None = None, decided_by: str = "device", gate: str | None = None,
-                      ref_visit: str | None = None) -> VisitRecord:
-        """Build the row for a `scanner.policy.Decision`; `at` is the decision time (Unix seconds)."""
-        result = decision.result
-        now = time.time() if at is None else at
-        return cls(
-            visit_id=new_visit_id(now),
-            ts_ms=round(now * 1000),
-            device_id=device_id,
-            checkpoint_id=checkpoint_id,
-            profile=decision.profile,
-            clock_trusted=bool(clock_trusted),
-            verdict=str(result.verdict),
-            admit=bool(decision.admit),
-            tone=str(decision.tone),
-            format=result.format,
-            issuer=result.issuer,
-            code_id=result.code_id.hex() if result.code_id else None,
-            subject=result.subject.hex() if result.subject else None,
-            code_type=_text(result.code_type),
-            status=_text(result.status),
-            guardian=result.guardian is not None,
-            trust_list_version=result.trust_list_version,
-            status_list_version=result.status_list_version,
-            latency_ms=round(latency_ms),
-            extra=validate_extra(extra),
-            decided_by=decided_by,
-            gate=gate,
-            ref_visit=ref_visit,
-            outcome=decision.outcome,
-        )
 
 
 @dataclass(frozen=True)
@@ -133,16 +61,6 @@ class StoredVisit:
     seq: int
     visit_id: str
     chain: str
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    ok: bool
-    rows: int
-    bad_seq: int | None = None
-    problem: str | None = None
-    # The highest seq vouched for by a signed checkpoint or the hub's acknowledgement (None: nothing).
-    anchored_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -332,7 +250,7 @@ class VisitLog:
         cur = self._read(
             f"SELECT {', '.join('v.' + f for f in ROW_FIELDS)} FROM outbox o JOIN visits v ON v.seq = o.seq "
             "WHERE o.seq > ? ORDER BY o.seq LIMIT ?", (after_seq, limit))
-        return [self._row_dict(r) for r in cur]
+        return [row_from_sql(r) for r in cur]
 
     def pending_count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM outbox").fetchone()[0])
@@ -394,15 +312,6 @@ class VisitLog:
             except sqlite3.Error as e:
                 raise StorageError(f"visit log {self.path}: cannot read: {e}") from e
 
-    @staticmethod
-    def _row_dict(r: sqlite3.Row) -> ChainedVisitRow:
-        d = {name: r[name] for name in ROW_FIELDS}
-        d["extra"] = json.loads(d["extra"])
-        for name in ("clock_trusted", "admit", "guardian"):
-            d[name] = bool(d[name])
-        # The columns are ROW_FIELDS, written only by `append` from a validated record.
-        return cast("ChainedVisitRow", d)
-
     def rows(self, since_ms: int | None = None) -> Iterator[ChainedVisitRow]:
         """Every row (oldest first), optionally from a time on; read in pages to bound memory."""
         after = 0
@@ -413,83 +322,16 @@ class VisitLog:
             if not batch:
                 return
             for r in batch:
-                yield self._row_dict(r)
+                yield row_from_sql(r)
             after = batch[-1]["seq"]
 
     def count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM visits").fetchone()[0])
 
     def verify(self, public_key: CertificatePublicKeyTypes | None = None, device_id: str | None = None) -> ChainReport:
-        """Walk the whole chain from the anchor; report the first row that does not link or hash.
-
-        Then the chain is held against what lies outside it: each signed checkpoint must match the row
-        at its seq (and, given the device's public key and id, carry a valid signature), no checkpoint
-        or hub acknowledgement may lie beyond the last row (a cut tail), and every visit not yet
-        uploaded must still be in the outbox. Reads one snapshot on its own connection, so appends and
-        purges by other processes meanwhile neither block it nor make it report a false break.
-        """
+        """Walk the whole chain and hold it against its checkpoints (`scanner.storage.logaudit`)."""
         self._handoff.settle()
-        try:
-            conn = connect(self.path, readonly=True, row_factory=True)
-        except sqlite3.Error as e:
-            raise StorageError(f"visit log {self.path}: cannot read: {e}") from e
-        try:
-            conn.execute("BEGIN")
-            anchor_seq, prev = json.loads(conn.execute(
-                "SELECT value FROM meta WHERE key = 'chain_anchor'").fetchone()[0])
-            marks = self._vouched(conn, public_key, device_id)
-            if isinstance(marks, ChainReport):
-                return marks
-            anchored = max(marks, default=None)
-            if anchor_seq in marks and marks[anchor_seq][0] != prev:
-                return ChainReport(False, 0, anchor_seq, f"the chain anchor differs from the "
-                                   f"{marks[anchor_seq][1]} at seq {anchor_seq}", anchored)
-            expected_seq = anchor_seq + 1
-            n = 0
-            for r in conn.execute(f"SELECT {', '.join(ROW_FIELDS)} FROM visits ORDER BY seq"):
-                row = self._row_dict(r)
-                n += 1
-                if row["seq"] != expected_seq:
-                    return ChainReport(False, n, row["seq"], f"row {expected_seq} is missing", anchored)
-                if row["prev_chain"] != prev:
-                    return ChainReport(False, n, row["seq"], "does not link to the previous row", anchored)
-                if chain_hash(prev, row) != row["chain"]:
-                    return ChainReport(False, n, row["seq"], "content does not match its hash (edited)", anchored)
-                if row["seq"] in marks and marks[row["seq"]][0] != row["chain"]:
-                    return ChainReport(False, n, row["seq"], f"chain differs from the {marks[row['seq']][1]} "
-                                       "(rows edited and the chain recomputed)", anchored)
-                prev = row["chain"]
-                expected_seq += 1
-            last = expected_seq - 1
-            if anchored is not None and anchored > last:
-                return ChainReport(False, n, last + 1, f"rows {last + 1} to {anchored} are missing: the "
-                                   f"{marks[anchored][1]} vouches for seq {anchored} (tail cut)", anchored)
-            lost = conn.execute("SELECT MIN(seq) FROM visits WHERE synced_at_ms IS NULL "
-                                "AND seq NOT IN (SELECT seq FROM outbox)").fetchone()[0]
-            if lost is not None:
-                return ChainReport(False, n, lost, "not uploaded yet but missing from the outbox", anchored)
-            return ChainReport(True, n, anchored_seq=anchored)
-        except sqlite3.Error as e:
-            raise StorageError(f"visit log {self.path}: cannot read: {e}") from e
-        finally:
-            conn.close()
-
-    def _vouched(self, conn: sqlite3.Connection, public_key: CertificatePublicKeyTypes | None,
-                 device_id: str | None) -> dict[int, tuple[str, str]] | ChainReport:
-        """seq -> (chain, what vouches for it) from signed checkpoints and the hub's ack."""
-        marks: dict[int, tuple[str, str]] = {}
-        ack = conn.execute("SELECT value FROM meta WHERE key = 'hub_ack'").fetchone()
-        if ack is not None:
-            seq, chain = json.loads(ack[0])
-            if chain:
-                marks[int(seq)] = (str(chain), "hub's acknowledgement")
-        for seq, chain, signature, _ in conn.execute("SELECT * FROM checkpoints ORDER BY seq"):
-            if public_key is not None and device_id is not None and not checkpoint_signature_ok(
-                    public_key, checkpoint_message(device_id, self.log_id, seq, chain), signature):
-                return ChainReport(False, 0, seq, f"checkpoint at seq {seq}: the device key's signature "
-                                   "does not verify (forged or altered)")
-            marks[seq] = (chain, "signed checkpoint")
-        return marks
+        return audit_chain(self.path, self.log_id, public_key, device_id)
 
     def integrity_check(self) -> str:
         return str(self._read("PRAGMA integrity_check").fetchone()[0])

@@ -8,8 +8,8 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from scanner.storage.chain import chain_hash, checkpoint_message, sign_checkpoint
-from scanner.storage.visitlog import VisitLog, VisitRecord, new_visit_id
+from scanner.storage.chain import chain_hash, checkpoint_message, new_visit_id, sign_checkpoint
+from scanner.storage.visitlog import VisitLog, VisitRecord
 
 DEVICE = "dev-1"
 
