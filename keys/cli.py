@@ -50,13 +50,11 @@ def _write_json(path: str, doc: Json) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from keys.keyfile import generate_key, kid_of, write_private_key, write_public_key
+    from keys.keyfile import generate_key, kid_of, refuse_overwrite, write_private_key, write_public_key
 
     out = Path(args.out)
     priv, pub = out.with_suffix(".key"), out.with_suffix(".pub.pem")
-    for p in (priv, pub):
-        if p.exists() and not args.force:
-            raise KeyFileError(f"{p} exists; use --force to overwrite")
+    refuse_overwrite((priv, pub), args.force)
     key = generate_key(args.alg)
     write_private_key(priv, key, _passphrase(args, confirm=True))
     write_public_key(pub, key)

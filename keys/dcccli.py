@@ -18,13 +18,11 @@ from keys.errors import KeyFileError, KeysError
 def cmd_dsc(args: argparse.Namespace) -> int:
     from keys.dcc import generate_dsc_key, make_dsc
     from keys.dsc import dcc_kid
-    from keys.keyfile import write_private_key
+    from keys.keyfile import refuse_overwrite, write_private_key
 
     out = Path(args.out)
     key_path, cert_path = out.with_suffix(".key"), out.with_suffix(".der")
-    for p in (key_path, cert_path):
-        if p.exists() and not args.force:
-            raise KeyFileError(f"{p} exists; use --force to overwrite")
+    refuse_overwrite((key_path, cert_path), args.force)
     bad = set(args.types) - set("vtr")
     if bad:
         raise KeysError(f"--types {args.types!r}: letters v (vaccination), t (test), r (recovery) only")

@@ -68,6 +68,13 @@ def private_pem(key: PrivateKey | rsa.RSAPrivateKey, passphrase: str | None = No
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
 
 
+def refuse_overwrite(paths: tuple[Path, ...], force: bool) -> None:
+    """A key-writing command never replaces existing key material unless told to (`--force`)."""
+    for p in paths:
+        if p.exists() and not force:
+            raise KeyFileError(f"{p} exists; use --force to overwrite")
+
+
 def write_private_key(path: str | Path, key: PrivateKey | rsa.RSAPrivateKey, passphrase: str | None = None) -> Path:
     """Write PKCS#8 PEM with mode 0600 from the first byte on (never readable by others, even briefly)."""
     p = Path(path)
