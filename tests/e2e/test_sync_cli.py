@@ -48,12 +48,7 @@ data_dir = "{data}"
 [trust]
 anchors = ["{world.anchor_path}"]
 
-[hub]
-url = "https://127.0.0.1:1"
-client_cert = "{pki.device_cert}"
-client_key = "{pki.device_key}"
-ca_cert = "{pki.ca}"
-
+{pki.hub_toml("https://127.0.0.1:1")}
 [sync]
 batch_size = 500
 timeout = 30
@@ -135,12 +130,7 @@ def test_agent_daemon_notifies_systemd_uploads_new_visits_and_stops_on_sigterm(t
 id = "gate-d"
 data_dir = "{data}"
 
-[hub]
-url = "{hub.url}"
-client_cert = "{pki.device_cert}"
-client_key = "{pki.device_key}"
-ca_cert = "{pki.ca}"
-
+{pki.hub_toml(hub.url)}
 [sync]
 interval = 1
 timeout = 30

@@ -31,12 +31,7 @@ data_dir = "{data}"
 [trust]
 anchors = ["{world.anchor_path}"]
 
-[hub]
-url = "{url}"
-client_cert = "{pki.device_cert}"
-client_key = "{pki.device_key}"
-ca_cert = "{pki.ca}"
-
+{pki.hub_toml(url)}
 [sync]
 timeout = 60
 interval = 30

@@ -46,6 +46,11 @@ class Pki:
     device_key: Path
     device_id: str
 
+    def hub_toml(self, url: str) -> str:
+        """The device settings' `[hub]` section for a hub at `url` trusting this PKI."""
+        return (f'[hub]\nurl = "{url}"\nclient_cert = "{self.device_cert}"\nclient_key = "{self.device_key}"\n'
+                f'ca_cert = "{self.ca}"\n')
+
 
 def make_pki(directory: Path, device_id: str = "dev-1") -> Pki:
     ca_dir = directory / "device-ca"

@@ -119,12 +119,7 @@ checkpoint_id = "east-1"
 checkpoint_name = "Metro L1 East"
 data_dir = "{data}"
 
-[hub]
-url = "{hub.url}"
-client_cert = "{pki.device_cert}"
-client_key = "{pki.device_key}"
-ca_cert = "{pki.ca}"
-""")
+{pki.hub_toml(hub.url)}""")
         out = subprocess.run([sys.executable, "-m", "scanner.cli", "sync", "--once", "--config", str(config)],
                              cwd=ROOT, capture_output=True, text=True, timeout=120,
                              env={**os.environ, "PYTHONPATH": str(ROOT)})

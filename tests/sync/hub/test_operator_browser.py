@@ -125,12 +125,7 @@ data_dir = "{data}"
 [trust]
 anchors = ["{world.anchor_path}"]
 
-[hub]
-url = "{hub.url}"
-client_cert = "{pki.device_cert}"
-client_key = "{pki.device_key}"
-ca_cert = "{pki.ca}"
-
+{pki.hub_toml(hub.url)}
 [sync]
 interval = 1
 timeout = 30
