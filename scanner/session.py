@@ -35,7 +35,7 @@ from scanner.gate.repeats import Admissions, RepeatNote, already_admitted, repea
 from scanner.gate.shown import PIN_NEEDED, AckResult, Shown
 from scanner.gate.texts import GUARD_ADMITTED, GUARD_DENIED, GUARD_GUIDANCE
 from scanner.status import StatusSnapshot, read_sync_status
-from scanner.storage.datadir import VENUE_PROFILES_FILE
+from scanner.storage.datadir import EXPORTS_DIR, TRUST_LIST_FILE, VENUE_PROFILES_FILE
 
 if TYPE_CHECKING:
     from keys.keyfile import PublicKey
@@ -115,7 +115,7 @@ class Session:
     @property
     def fast_stream(self) -> bool:
         """Replace a result with the next person's at once (`display.fast_stream` or the profile's)."""
-        return self._fast_stream or bool(getattr(self.profile, "fast_stream", False))
+        return self._fast_stream or self.profile.fast_stream
 
     def counts(self) -> Counts:
         return self.tally.counts()
@@ -151,7 +151,7 @@ class Session:
         self.tally.decision(d, "device")
         self._remember(d, now)
         group = self.grouper.place(source=event.source, frame_timestamp=event.frame_timestamp,
-                                   codes_in_frame=getattr(event, "codes_in_frame", 1))
+                                   codes_in_frame=event.codes_in_frame)
         return Shown(d, event.payload, event.frame_timestamp, event.decided_at, event.source, token, group,
                      visit_id, gate, repeat, now - r.iat if r.iat is not None else None)
 
@@ -314,7 +314,7 @@ class Session:
     def export_logs(self, directory: Path | None = None) -> Path:
         if self.visit_log is None:
             raise CheckpointError("no visit log is open")
-        out_dir = Path(directory) if directory else self.data_dir / "exports"
+        out_dir = Path(directory) if directory else self.data_dir / EXPORTS_DIR
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / time.strftime("visits-%Y%m%d-%H%M%S.jsonl", time.localtime(self.clock.now()))
         with open(path, "w", encoding="utf-8") as f:
@@ -325,7 +325,7 @@ class Session:
     def _trust_file_mtime(self) -> float | None:
         directory = self.checker.trust.directory
         try:
-            return (Path(directory) / "trustlist.json").stat().st_mtime if directory else None
+            return (Path(directory) / TRUST_LIST_FILE).stat().st_mtime if directory else None
         except OSError:
             return None
 
