@@ -4,7 +4,8 @@ The kiosk presents a `Session`; having no Qt, the headless gate (`scanner.gate.r
 `Session.handle(event)` runs on the pipeline's worker thread for every decision: it refuses an anti-passback
 repeat, pulses the gate (before anything slower, so the turnstile opens at once), hands the visit to the
 log's writer thread (the screen shows the decision at once; the row is on disk right after, and at most
-that one decision is lost to a crash before it is, see `scanner.storage.handoff`) and returns what the
+that one decision is lost to a crash before it is, see `scanner.storage.handoff`; the headless gate,
+whose decision events are acknowledgements, writes it first) and returns what the
 screen needs (`Shown`). One code is one
 decision and one screen; `Shown.group` says when decisions share a screen (`scanner.gate.grouping`).
 A manual check waits for the guard's `guard_decide` (logged as its own row, `decided_by = "guard"`); a
@@ -72,7 +73,7 @@ class Session:
                  anchors: list[PublicKey] | None = None, trust_grace: float = 0.0, status_grace: float = 0.0,
                  profile_overrides: dict[str, JsonObject] | None = None, gate: Gate | None = None,
                  family_window: float = 2.0, fast_stream: bool = False, ack_pin_hash: str | None = None,
-                 ntp: NtpWatch | None = None):
+                 ntp: NtpWatch | None = None, show_before_durable: bool = True):
         self.checker = checker
         self.visit_log = visit_log
         self.clock = clock
@@ -87,6 +88,9 @@ class Session:
         self.ntp = ntp  # scanner.timesync.NtpWatch or None
         self.ack_pin_hash = ack_pin_hash  # set: acknowledging an alert needs this PIN
         self._fast_stream = fast_stream
+        # A kiosk paints first and fsyncs right after (at most the decision on screen is lost to a crash);
+        # the headless gate's decision events are its acknowledgements, so there the row is on disk first.
+        self.show_before_durable = show_before_durable
         self.recent: deque[RecentDecision] = deque(maxlen=RECENT)
         self.storage_message = ""
         self._storage_checked = -1e9
@@ -256,8 +260,11 @@ class Session:
             rec = VisitRecord.from_decision(d, device_id=self.device_id, checkpoint_id=self.checkpoint_id,
                                             clock_trusted=d.clock_trusted, latency_ms=latency_ms, extra=extra,
                                             at=at, decided_by=decided_by, gate=gate, ref_visit=ref_visit)
-            # Shown at once, on disk right after (the log's writer thread, one visit in flight at most).
-            self.visit_log.hand_off(rec, on_error=self._not_logged)
+            if self.show_before_durable:
+                # Shown at once, on disk right after (the log's writer thread, one visit in flight at most).
+                self.visit_log.hand_off(rec, on_error=self._not_logged)
+            else:
+                self.visit_log.append(rec)
             self.storage_message = ""
             return rec.visit_id
         except CheckpointError as e:

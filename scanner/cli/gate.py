@@ -34,7 +34,8 @@ def run_gate(args: argparse.Namespace) -> int:
 
         raise ConfigError(settings.source, ["gate.sources: no source (set camera.source, scanner.serial_port or "
                                             "gate.sources, or pass --source)"])
-    session = build_session(settings)
+    # No screen to paint: a decision event goes out only once its visit is on disk.
+    session = build_session(settings, show_before_durable=False)
     sound = open_announcer(settings.sound, DataDir(session.data_dir).voice) if settings.sound.enabled else None
     runner = GateRunner(session, sources, settings=settings, out=sys.stdout, as_json=args.json, sound=sound)
     signal.signal(signal.SIGTERM, lambda *_: runner.stop())

@@ -22,11 +22,12 @@ if TYPE_CHECKING:
 
 def build_session(settings: Settings, *, clock: Clock | None = None, profile: VenueProfile | None = None,
                   pin_factory: Factory | None = None, ntp: NtpWatch | None = None,
-                  gate: Gate | None = None) -> Session:
+                  gate: Gate | None = None, show_before_durable: bool = True) -> Session:
     """Stores, checker, clock, gate outputs and visit log from the settings (the data directory is created).
 
     `profile` replaces the config's venue profile (the kiosk's on-site choice); `ntp` defaults to polling
     systemd's NTP state; `gate` to the `[gate]` outputs (`pin_factory` for gpiozero, e.g. a mock one).
+    `show_before_durable=False` writes each visit before its decision is returned (the headless gate).
     """
     from scanner.checker import Checker
     from scanner.clock import TrustedClock
@@ -51,4 +52,4 @@ def build_session(settings: Settings, *, clock: Clock | None = None, profile: Ve
                    gate=gate if gate is not None else Gate(settings.gate, pin_factory=pin_factory),
                    family_window=settings.display.family_window, fast_stream=settings.display.fast_stream,
                    ack_pin_hash=settings.admin.pin_hash if settings.admin.ack_requires_pin else None,
-                   ntp=ntp if ntp is not None else NtpWatch())
+                   ntp=ntp if ntp is not None else NtpWatch(), show_before_durable=show_before_durable)
