@@ -100,11 +100,17 @@ def test_placed_device_venue_refusals_and_site_admissions_in_the_round(hub, tmp_
     assert (ack["stored"], len(ack["acked"]), [r["seq"] for r in ack["refused"]]) == (2, 3, [3])
     ack = upload(sa, proc.url, rows, log).json()  # a replay, the refused row included, is a duplicate
     assert (ack["stored"], ack["duplicates"], ack["refused"]) == (0, 3, [])
-    answer = sb.post(f"{proc.url}/v1/round", json={"have": {}, "health": {"pending_uploads": 0}}, timeout=30)
-    assert answer.status_code == 200
-    got = answer.json()
-    assert {(x["code_id"], x["device_id"]) for x in got["admissions"]} == {
-        (rows[0]["code_id"], "gate-a"), (rows[1]["code_id"], "gate-a")}
+    expected = {(rows[0]["code_id"], "gate-a"), (rows[1]["code_id"], "gate-a")}
+
+    def site_admissions() -> set[tuple[str, str]]:
+        answer = sb.post(f"{proc.url}/v1/round", json={"have": {}, "health": {"pending_uploads": 0}}, timeout=30)
+        assert answer.status_code == 200
+        return {(x["code_id"], x["device_id"]) for x in answer.json()["admissions"]}
+
+    # gate-b's registry entry was read (unplaced) by its first request; its placement reaches the hub
+    # within the registry's cache time.
+    wait_for(lambda: site_admissions() == expected)
+    assert site_admissions() == expected
     store = HubStore(d / "hub.sqlite", create=False)
     assert [r["reason"] for r in store.refusals("gate-a")] == ["venue 'somewhere-else' is not registered for "
                                                               "this device"]
