@@ -32,7 +32,7 @@ from scanner.clock import Clock, TrustedClock
 from scanner.errors import CheckpointError, InputError
 from scanner.gate.counts import Counts, Tally
 from scanner.gate.grouping import FamilyGrouper
-from scanner.gate.repeats import Admissions, RepeatNote, already_admitted, repeat_note
+from scanner.gate.repeats import HORIZON_S, Admissions, RepeatNote, already_admitted, repeat_note
 from scanner.gate.shown import PIN_NEEDED, AckResult, Shown
 from scanner.gate.texts import GUARD_ADMITTED, GUARD_DENIED, GUARD_GUIDANCE
 from scanner.status import StatusSnapshot, read_sync_status
@@ -100,9 +100,8 @@ class Session:
         self._guard_decided: set[str] = set()
         self._tokens = itertools.count(1)
         self.tally = Tally(clock.now)
-        self.tally.seed(visit_log)
-        self.admissions = Admissions(device_id=device_id, data_dir=self.data_dir, visit_log=visit_log,
-                                     now=clock.now())
+        self.admissions = Admissions(device_id=device_id, data_dir=self.data_dir)
+        self._seed_from_log(clock.now())
         self.grouper = FamilyGrouper(family_window)
         self.last_decision_at: float | None = None
         self._trust_mtime = self._trust_file_mtime()
@@ -111,6 +110,18 @@ class Session:
         self.hub_profiles_version: int | None = None
         self._profiles_mtime: float | None = None
         self._reload_profiles()
+
+    def _seed_from_log(self, now: float) -> None:
+        """Today's counts and the recent admissions from one pass over the visit log (a restart keeps both)."""
+        if self.visit_log is None:
+            return
+        since_ms = min(self.tally.day_start_ms, int((now - HORIZON_S) * 1000))
+        try:
+            for row in self.visit_log.rows(since_ms=since_ms):
+                self.tally.seed_row(row)
+                self.admissions.seed_row(row, now)
+        except CheckpointError as e:
+            log.warning("cannot read today's visits and recent admissions from the visit log: %s", e)
 
     @property
     def profile(self) -> VenueProfile:

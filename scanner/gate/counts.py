@@ -7,22 +7,18 @@ admission nor a refusal. A pharmacy registration (`decided_by = "clerk"`) is not
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from scanner.errors import CheckpointError
 from scanner.gate.repeats import ALREADY_ADMITTED
 from scanner.status import local_midnight
 
 if TYPE_CHECKING:
     from scanner.policy import Decision
     from scanner.storage.chain import ChainedVisitRow
-    from scanner.storage.visitlog import VisitLog
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,15 +51,14 @@ class Tally:
         self._day = local_midnight(now())
         self._counts: dict[str, int] = dict.fromkeys(Counts.__dataclass_fields__, 0)
 
-    def seed(self, visit_log: VisitLog | None) -> None:
-        """Start from today's rows in the visit log (a restart keeps the day's figures)."""
-        if visit_log is None:
-            return
-        try:
-            for row in visit_log.rows(since_ms=int(self._day * 1000)):
-                self._add(_row_kind(row))
-        except CheckpointError as e:
-            log.warning("cannot count today's visits: %s", e)
+    @property
+    def day_start_ms(self) -> int:
+        return int(self._day * 1000)
+
+    def seed_row(self, row: ChainedVisitRow) -> None:
+        """Count one of the visit log's rows read at start (a restart keeps the day's figures)."""
+        if row["ts_ms"] >= self.day_start_ms:
+            self._add(_row_kind(row))
 
     def _add(self, kind: str | None) -> None:
         if kind is None:

@@ -34,6 +34,7 @@ from scanner.storage.datadir import DataDir
 
 if TYPE_CHECKING:
     from scanner.policy import Decision
+    from scanner.storage.chain import ChainedVisitRow
     from scanner.storage.visitlog import VisitLog
 
 log = logging.getLogger(__name__)
@@ -131,13 +132,18 @@ class Admissions:
     def _seed(self, visit_log: VisitLog, now: float) -> None:
         try:
             for row in visit_log.rows(since_ms=int((now - HORIZON_S) * 1000)):
-                if row["admit"] and row["code_id"]:
-                    a = Admission(row["ts_ms"] / 1000, row["device_id"], row["visit_id"])
-                    self._own[row["code_id"]] = a
-                    if row["subject"]:
-                        self._own[SUBJECT + row["subject"]] = a
+                self.seed_row(row, now)
         except CheckpointError as e:
             log.warning("cannot read recent admissions from the visit log: %s", e)
+
+    def seed_row(self, row: ChainedVisitRow, now: float) -> None:
+        """Remember an admission from one of the visit log's rows read at start."""
+        if row["admit"] and row["code_id"] and row["ts_ms"] >= (now - HORIZON_S) * 1000:
+            a = Admission(row["ts_ms"] / 1000, row["device_id"], row["visit_id"])
+            with self._lock:
+                self._own[row["code_id"]] = a
+                if row["subject"]:
+                    self._own[SUBJECT + row["subject"]] = a
 
     def add(self, code_id: str, at: float, visit_id: str | None, subject: str | None = None) -> None:
         with self._lock:
