@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 ALREADY_ADMITTED = "already_admitted"
 HORIZON_S = 86400  # admissions older than this never matter (the longest window is "until noon")
+PRUNE_EVERY_S = 600  # a gate runs for months: forget admissions past the horizon this often
 MAX_FEED_BYTES = 4 * 1024 * 1024
 SUBJECT = "subject:"  # own admissions are also kept under the holder's pseudonym
 REPEAT_NOTE = LocalText("已核验，请勿重复扫码", "Already checked")
@@ -124,6 +125,7 @@ class Admissions:
         self._own: dict[str, Admission] = {}
         self._site: dict[str, Admission] = {}
         self._feed_mtime: float | None = None
+        self._pruned_at = time.time() if now is None else now
         self.feed_problem = ""
         if visit_log is not None:
             self._seed(visit_log, time.time() if now is None else now)
@@ -172,9 +174,27 @@ class Admissions:
         a, here = max(live, key=lambda x: x[0].at)
         return Repeat(code_id, a.at, a.device_id, here, a.visit_id, already_admitted_text(a, here))
 
-    def refresh(self) -> None:
-        """Re-read the site feed when the sync agent has replaced it. Called from the status tick, never on
-        the way from a decision to the turnstile (a file system call there lets other threads in first)."""
+    def prune(self, now: float) -> int:
+        """Forget own admissions older than the horizon; returns how many were dropped."""
+        cutoff = now - HORIZON_S
+        with self._lock:
+            old = [key for key, a in self._own.items() if a.at < cutoff]
+            for key in old:
+                del self._own[key]
+            self._pruned_at = now
+        return len(old)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._own)
+
+    def refresh(self, now: float | None = None) -> None:
+        """Re-read the site feed when the sync agent has replaced it, and now and then forget admissions past
+        the horizon. Called from the status tick, never on the way from a decision to the turnstile (a file
+        system call there lets other threads in first)."""
+        now = time.time() if now is None else now
+        if now - self._pruned_at >= PRUNE_EVERY_S:
+            self.prune(now)
         path = self._feed_path
         if path is None:
             return
