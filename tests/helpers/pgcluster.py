@@ -81,6 +81,11 @@ class PgCluster:
             log = server_log.read_text(errors="replace")[-2000:] if server_log.exists() else ""
             raise RuntimeError(f"{Path(args[0]).name} failed: {out.stderr.strip()} {log}")
 
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id (its backends are its children)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def database(self, name: str | None = None) -> str:
         """A new empty database; its URL."""
         import psycopg
