@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from fastapi import FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.concurrency import run_in_threadpool
@@ -25,10 +26,19 @@ from scanner.storage.chain import VISIT_FIELDS
 from sync.errors import HubStoreError
 from sync.hub import metrics
 from sync.hub.ingest import IngestRules
-from sync.hub.limits import DEFAULT_LIMITS, BodyLimits, BodyRefused, check_content_length, decode_body, read_capped
+from sync.hub.limits import (
+    DEFAULT_LIMITS,
+    BodyLimits,
+    BodyRefused,
+    check_content_length,
+    check_json_shape,
+    decode_body,
+    read_capped,
+)
 from sync.hub.registry import Device, NotEnrolled, Registry
 from sync.hub.round import add_round
 from sync.hub.store import HubStore, Published
+from sync.hub.uploadcodec import Batch, Checkpoint, decode_batch
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
@@ -209,36 +219,38 @@ def create_app(store: HubStore, *, registry: Registry | None = None, enrolled: s
         "requestBody": {"required": True, "description": "UploadBatch as JSON, optionally gzip-encoded "
                         "(Content-Encoding: gzip)",
                         "content": {"application/json": {"schema": UploadBatch.model_json_schema()}}}})
-    async def upload(request: Request) -> UploadAck:
+    async def upload(request: Request) -> Response:
         """Store a batch of visits. Idempotent per (device, log id, seq): a row already held is acknowledged,
         not stored twice; a different row under the same key is a reported conflict."""
         device, peer = _who(request)
         device_id = device.device_id
         raw = await _body(request, limits)
 
-        def parse_and_store() -> UploadAck:
+        def parse_and_store() -> Response:
             # Off the event loop: inflating, parsing and the database never hold up another device's request.
             try:
-                text = decode_body(raw, request.headers.get("content-encoding"), limits)
+                text = decode_body(raw, request.headers.get("content-encoding"), limits, shape=False)
+                batch = decode_batch(text, limits)
+                if batch is None:  # not accepted outright: the careful path says exactly why (or accepts)
+                    check_json_shape(text, limits)
             except BodyRefused as e:
                 raise HTTPException(e.status, e.detail) from None
-            try:
-                batch = UploadBatch.model_validate_json(text)
-            except ValidationError as e:
-                raise HTTPException(422, e.errors(include_url=False, include_input=False)) from None
-            rows: list[JsonObject] = [v.model_dump() for v in batch.visits]  # type: ignore[attr-defined]
-            others = sorted({r["device_id"] for r in rows} - {device_id})
+            if batch is None:
+                batch = _validated(text)
+            rows = batch.rows
+            others = sorted({str(r["device_id"]) for r in rows} - {device_id})
             if others:
                 raise HTTPException(403, f"device {device_id} may not upload visits of {', '.join(others)}")
             signed = _signed(batch, rows, device_id, peer)
             res = store.upload(device_id, rows, log_id=batch.log_id, signed=signed,
                                rules=replace(verdicts_rules, checkpoints=device.checkpoints, site=device.site))
             metrics.visits_ingested(res.stored)
-            return UploadAck(device_id=device_id, received=len(rows), stored=res.stored,
-                             duplicates=res.duplicates, acked=res.acked, chain_breaks=res.chain_breaks,
-                             log_id=res.log_id, conflicts=[SeqReason.model_validate(c) for c in res.conflicts],
-                             refused=[SeqReason.model_validate(r) for r in res.refused], gaps=res.gaps,
-                             last_seq=res.last_seq, last_chain=res.last_chain)
+            # The answer is encoded directly (the same fields as UploadAck, which documents it).
+            return Response(msgspec.json.encode({
+                "device_id": device_id, "received": len(rows), "stored": res.stored,
+                "duplicates": res.duplicates, "acked": res.acked, "chain_breaks": res.chain_breaks,
+                "log_id": res.log_id, "conflicts": res.conflicts, "refused": res.refused, "gaps": res.gaps,
+                "last_seq": res.last_seq, "last_chain": res.last_chain}), media_type="application/json")
 
         return await run_in_threadpool(parse_and_store)
 
@@ -303,7 +315,18 @@ async def _body(request: Request, limits: BodyLimits) -> bytes:
         raise HTTPException(e.status, e.detail, headers={"Connection": "close"}) from None
 
 
-def _signed(batch: UploadBatch, rows: list[JsonObject], device_id: str, peer: Peer) -> tuple[int, str] | None:
+def _validated(text: bytes) -> Batch:
+    """The batch through the API's pydantic model: a 422 that names every problem, or the batch."""
+    try:
+        model = UploadBatch.model_validate_json(text)
+    except ValidationError as e:
+        raise HTTPException(422, e.errors(include_url=False, include_input=False)) from None
+    cp = model.checkpoint
+    return Batch(model.log_id, [v.model_dump() for v in model.visits],  # type: ignore[attr-defined]
+                 Checkpoint(cp.seq, cp.chain, cp.signature) if cp else None)
+
+
+def _signed(batch: Batch, rows: list[JsonObject], device_id: str, peer: Peer) -> tuple[int, str] | None:
     """The batch's checkpoint, verified with the device certificate's key; a bad one refuses the batch."""
     from scanner.storage.chain import checkpoint_message, checkpoint_signature_ok
 

@@ -9,7 +9,8 @@ upload body is never read whole before being judged:
 3. gzip is inflated chunk by chunk with `max_length`, so a small bomb stops at `max_inflated`;
 4. before JSON parsing, the text's nesting depth and number of items are measured with C-speed byte
    operations and refused beyond `max_depth` / `max_items`, so the parser never builds millions of
-   tiny objects.
+   tiny objects. Uploads take a faster road to the same bound (`sync/hub/uploadcodec.py`): a count that
+   can only over-estimate, then a typed decoder that builds nothing the schema does not name.
 
 The measurement runs on the caller's thread; the upload handler calls it from a worker thread, keeping
 the event loop free for other devices.
@@ -98,6 +99,12 @@ def inflate_capped(raw: bytes, limits: BodyLimits = DEFAULT_LIMITS) -> bytes:
     return bytes(out)
 
 
+def items_at_most(raw: bytes, max_items: int) -> bool:
+    """True if the JSON text surely holds at most `max_items` values: commas and opening brackets counted
+    without blanking strings first, so text inside strings only adds (C-speed; `check_json_shape` is exact)."""
+    return raw.count(b",") + raw.count(b"[") + raw.count(b"{") <= max_items
+
+
 def check_json_shape(raw: bytes, limits: BodyLimits = DEFAULT_LIMITS) -> None:
     """Refuse (413) JSON text nested deeper than `max_depth` or holding more than `max_items` values.
 
@@ -119,12 +126,15 @@ def check_json_shape(raw: bytes, limits: BodyLimits = DEFAULT_LIMITS) -> None:
         depth += 1
 
 
-def decode_body(raw: bytes, content_encoding: str | None, limits: BodyLimits = DEFAULT_LIMITS) -> bytes:
-    """The JSON text of an upload: inflated if gzip, then its shape checked. Raises `BodyRefused`."""
+def decode_body(raw: bytes, content_encoding: str | None, limits: BodyLimits = DEFAULT_LIMITS, *,
+                shape: bool = True) -> bytes:
+    """The JSON text of an upload: inflated if gzip, then its shape checked (`shape=False`: the caller's
+    decoder bounds it, see `sync/hub/uploadcodec.py`). Raises `BodyRefused`."""
     encoding = (content_encoding or "").strip().lower()
     if encoding == "gzip":
         raw = inflate_capped(raw, limits)
     elif encoding not in ("", "identity"):
         raise BodyRefused(415, f"Content-Encoding {encoding[:40]!r} is not supported (use gzip or none)")
-    check_json_shape(raw, limits)
+    if shape:
+        check_json_shape(raw, limits)
     return raw
