@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeGuard
+from typing import TYPE_CHECKING, TypeGuard
 
 from keys import jws
-from keys.dsc import DccSigner, read_signers
 from keys.durable import atomic_write, open_cached
 from keys.errors import RollbackError, TrustListError
 from keys.jsontypes import Json, JsonObject, SignedJson
 from keys.keyfile import PublicKey, alg_of, kid_of, load_spki_der
 from keys.localtext import LocalText
 from keys.signing import verify_raw
+
+if TYPE_CHECKING:
+    from keys.dsc import DccSigner
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +144,35 @@ class TrustList:
     keys: dict[bytes, tuple[TrustKey, ...]]
     dcc: tuple[JsonObject, ...]
     document: JsonObject
-    skipped: tuple[str, ...] = ()
+    # The `keys` entries dropped, and why.
+    skipped_keys: tuple[str, ...] = ()
     names: dict[str, LocalText] = field(default_factory=dict)
-    # The `dcc` entries read into DCC signers (certificates parsed once, here), by kid.
-    dcc_signers: dict[bytes, tuple[DccSigner, ...]] = field(default_factory=dict)
+    # The `dcc` array as signed, and where the list came from (for the skipped entries' log lines).
+    dcc_entries: tuple[Json, ...] = ()
+    source: str = "<trust list>"
+
+    @functools.cached_property
+    def _dcc_read(self) -> tuple[dict[bytes, tuple[DccSigner, ...]], tuple[str, ...]]:
+        # The certificates are parsed (and X.509 loaded) once, when first needed: `checkpoint check` on
+        # an HCC1 code never needs them. A device reads them as it loads the list (`read_dcc_signers`).
+        from keys.dsc import read_signers
+
+        signers, skipped = read_signers(self.dcc_entries, self.source, b64decode_strict)
+        return signers, tuple(skipped)
+
+    @property
+    def dcc_signers(self) -> dict[bytes, tuple[DccSigner, ...]]:
+        """The `dcc` entries read into DCC signers, by kid."""
+        return self._dcc_read[0]
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """Every entry dropped from the list (`keys` and `dcc`), and why."""
+        return self.skipped_keys + self._dcc_read[1]
+
+    def read_dcc_signers(self) -> None:
+        """Parse the DCC signers' certificates now rather than at the first DCC scanned."""
+        self._dcc_read  # noqa: B018  (the cached property is the work)
 
     @classmethod
     def verify(cls, doc: SignedJson, anchors: Sequence[PublicKey],
@@ -176,13 +204,12 @@ class TrustList:
         dcc = payload.get("dcc") or []
         if not isinstance(dcc, list):
             raise TrustListError(source, "dcc is not a list")
-        signers, dcc_skipped = read_signers(dcc, source, b64decode_strict)
         doc_obj = jws.load_json(doc, "the document") if isinstance(doc, bytes | str) else doc
         return cls(version=payload["version"], issued_at=payload["issued_at"],
                    next_update=payload["next_update"],
                    keys={kid: tuple(v) for kid, v in keys.items()},
                    dcc=tuple(d for d in dcc if isinstance(d, dict)), document=doc_obj,
-                   skipped=tuple(skipped + dcc_skipped), dcc_signers=signers,
+                   skipped_keys=tuple(skipped), dcc_entries=tuple(dcc), source=source,
                    names={k.issuer: k.name for ks in reversed(list(keys.values())) for k in reversed(ks)})
 
 
@@ -237,6 +264,7 @@ class TrustStore:
 
         def load(data: bytes, source: str) -> None:
             store.current = TrustList.verify(data, store.anchors, source)
+            store.current.read_dcc_signers()  # a device's first DCC at the gate does not wait for them
 
         if not set_aside and path.exists():
             try:
@@ -255,6 +283,7 @@ class TrustStore:
                                         f"version {self.current.version}")
         if self.directory is not None:
             atomic_write(self.directory / self.FILE, json.dumps(new.document, ensure_ascii=False))
+            new.read_dcc_signers()
         self.current = new
         self.problem = None
         return new

@@ -16,11 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypedDict
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from keys.durable import atomic_write
-from scanner.config import ClockSettings
 from scanner.storage.datadir import CLOCK_FILE
+
+if TYPE_CHECKING:
+    from scanner.config import ClockSettings
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,11 @@ class TrustedClock:
                  wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
                  boot_id: Callable[[], str] = read_boot_id):
         self.path = Path(path)
-        self.settings = settings or ClockSettings()
+        if settings is None:
+            from scanner.config import ClockSettings
+
+            settings = ClockSettings()
+        self.settings = settings
         self._wall = wall
         self._mono = monotonic
         self._boot_id = boot_id()

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from keys.jsontypes import Json, JsonObject
 from scanner.errors import ConfigError
+from scanner.profiles import DEFAULT_PROFILE
 
 T = TypeVar("T")
 
@@ -51,7 +52,7 @@ class DeviceSettings:
 
 @dataclass(frozen=True)
 class VenueSettings:
-    profile: str = "transport"
+    profile: str = DEFAULT_PROFILE
     name: str = ""
     # 0 keeps the profile's own maximum code age.
     max_code_age: int = _opt(0, minimum=0)

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from keys.jsontypes import JsonObject
 from keys.localtext import LocalText
 from keys.signing import verify_raw
-from keys.statusstore import StatusStore
 from keys.trustlist import DEFAULT_CARD_LIFETIME, TrustKey, TrustStore
 from scanner.codes import DCC_PREFIX, CodeError, DecodedCode, Guardian, decode_payload, normalise
-from scanner.codes.dcc import DccInfo
+
+if TYPE_CHECKING:
+    # Types only: the DCC decoder (and its schema checker) loads when a DCC is first verified.
+    from keys.statusstore import StatusStore
+    from scanner.codes.dcc import DccInfo
 
 
 class Verdict(StrEnum):

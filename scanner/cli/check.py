@@ -25,7 +25,9 @@ from scanner.errors import InputError
 
 if TYPE_CHECKING:
     from scanner.checker import Checker
+    from scanner.config import Settings
     from scanner.policy import Decision
+    from scanner.rules.ruleslist import RulesStore
 
 
 def parse_time(text: str) -> float:
@@ -69,13 +71,18 @@ def checker_from_args(args: argparse.Namespace) -> Checker:
     from keys.trustlist import TrustStore
     from scanner.checker import Checker
     from scanner.clock import Clock, FixedClock, SystemClock
-    from scanner.config import Settings, load_settings
     from scanner.policy import load_profile
-    from scanner.rules.ruleslist import RulesStore
+    from scanner.profiles import DEFAULT_PROFILE
     from scanner.verify import VerifySettings
 
-    settings = load_settings(args.config) if args.config else Settings()
-    anchor_paths = args.anchor or settings.trust.anchors
+    settings: Settings | None = None
+    if args.config:
+        from scanner.config import load_settings
+
+        settings = load_settings(args.config)
+    # Without --config every setting is its default: the settings module (a quarter of the start-up
+    # time of a one-code check) is not even loaded. tests/scanner/cli holds the defaults to Settings()'s.
+    anchor_paths = args.anchor or (settings.trust.anchors if settings else [])
     if not anchor_paths:
         raise InputError("no trust anchor: give --anchor ROOT.pem (or trust.anchors in --config)")
     anchors = [load_public_key(p) for p in anchor_paths]
@@ -85,7 +92,7 @@ def checker_from_args(args: argparse.Namespace) -> Checker:
     if args.trust_list:
         trust = TrustStore.from_file(args.trust_list, anchors)
         status = StatusStore.open(":memory:")
-    elif args.config:
+    elif settings is not None:
         from scanner.storage.stores import open_stores
 
         trust_settings = dataclasses.replace(settings.trust, anchors=anchor_paths)
@@ -113,16 +120,24 @@ def checker_from_args(args: argparse.Namespace) -> Checker:
             print(f"checkpoint: warning: status list {path}: {e} (ignored)", file=sys.stderr)
 
     if args.rules_list:
+        from scanner.rules.ruleslist import RulesStore
+
         # Like the trust list: a rules list that does not verify is fatal, never silently skipped.
         rules = RulesStore.from_file(args.rules_list, anchors)
     clock: Clock = FixedClock(parse_time(args.at)) if args.at else SystemClock()
-    profile = load_profile(args.profile or settings.venue.profile, settings.profiles)
-    max_age = args.max_code_age if args.max_code_age is not None else settings.venue.max_code_age
+    if settings is None:
+        profile = load_profile(args.profile or DEFAULT_PROFILE)
+        max_age = args.max_code_age if args.max_code_age is not None else 0
+        verify, region = VerifySettings(), ""
+    else:
+        profile = load_profile(args.profile or settings.venue.profile, settings.profiles)
+        max_age = args.max_code_age if args.max_code_age is not None else settings.venue.max_code_age
+        verify = VerifySettings(clock_skew=settings.verify.clock_skew, status_grace=settings.verify.status_grace)
+        region = settings.venue.region
     if max_age < 0:
         raise InputError(f"--max-code-age {max_age}: must be 0 (profile default) or more seconds")
-    verify = VerifySettings(clock_skew=settings.verify.clock_skew, status_grace=settings.verify.status_grace)
     return Checker(trust=trust, status=status, profile=profile, settings=verify, clock=clock,
-                   max_code_age=max_age, rules=rules, region=settings.venue.region)
+                   max_code_age=max_age, rules=rules, region=region)
 
 
 def format_line(d: Decision) -> str:
