@@ -8,9 +8,11 @@ Why this order: zxing-cpp decodes more and faster than zbar (about 0.5 ms on a c
 zbar about 9 ms, both measured by `bench/decode.py`). The fallbacks (smoothing, a global threshold,
 sharpening, inversion, contrast normalisation, upscaling, zbar) cost up to several ms each, and even
 zxing costs more than an idle gate should, so on a camera a `FrameDecoder` first glances at the frame
-for a code-like patch (about 0.06 ms): without one it reads the frame with one global threshold
-(about 0.15 ms), the fast pass following on every Nth frame only; the fallbacks, one or two per frame
-in turn, are spent only on evidence of a code. Still images get every pass while a code may be missing.
+for code-like patches (about 0.06 ms, `scanner.qr.glance`): without one it reads the frame with one
+global threshold (about 0.15 ms), the fast pass following on every Nth frame only; with some, the fast
+pass reads the box around them. The fallbacks, a few per frame in turn, are spent only on evidence of a
+code not read yet, and only on the box around that evidence. Still images get every pass while a code
+may be missing.
 
 The engines themselves (and why a misread never comes back as a code) are in `scanner.qr.engines`.
 """
@@ -26,6 +28,7 @@ import numpy as np
 
 from scanner.errors import InputError
 from scanner.qr.engines import DECODER_NAMES, Polygon, QrSymbol, ZbarDecoder, ZxingDecoder, text_of, to_gray
+from scanner.qr.glance import EVIDENCE, Box, code_evidence, glance
 
 log = logging.getLogger(__name__)
 
@@ -124,39 +127,6 @@ def _dedupe(found: list[QrSymbol]) -> list[QrSymbol]:
     return out
 
 
-# A patch is "code-like" when at least this share of its neighbouring samples differ strongly both
-# across and down. On the gate corpus (`bench/decode.py`) frames with codes score 0.56 or more,
-# cluttered empty frames at most 0.44.
-EVIDENCE = 0.5
-_PATCH = 12  # samples per patch side: 48 px at 640x480, about a quarter of the smallest code
-_EDGE = 20  # grey levels between neighbouring samples that count as a module edge, well above noise
-
-
-def code_evidence(gray: np.ndarray) -> tuple[float, np.ndarray]:
-    """How code-like the busiest patch of a frame is (0 to 1), and the patches' mean brightness.
-
-    A QR symbol is a dense checkerboard: across a patch a few dozen modules wide, most samples a few
-    pixels apart differ strongly both horizontally and vertically. Smooth shading has no such edges,
-    clutter has them along lines only, sensor noise is too weak. Sampling a frame on a grid of about
-    160 columns keeps this to a few hundredths of a millisecond.
-    """
-    import cv2
-
-    h, w = gray.shape
-    step = max(1, max(h, w) // 160)
-    s = cv2.resize(gray, (w // step, h // step), interpolation=cv2.INTER_NEAREST) if step > 1 else gray
-    rows, cols = (s.shape[0] - 1) // _PATCH, (s.shape[1] - 1) // _PATCH
-    if rows < 1 or cols < 1:
-        return 1.0, s  # too small to tell: let the fallbacks look
-    r, c = rows * _PATCH, cols * _PATCH
-    here = s[:r, :c]
-    _, across = cv2.threshold(cv2.absdiff(s[:r, 1:c + 1], here), _EDGE, 255, cv2.THRESH_BINARY)
-    _, down = cv2.threshold(cv2.absdiff(s[1:r + 1, :c], here), _EDGE, 255, cv2.THRESH_BINARY)
-    both = cv2.min(cv2.resize(across, (cols, rows), interpolation=cv2.INTER_AREA),
-                   cv2.resize(down, (cols, rows), interpolation=cv2.INTER_AREA))
-    return cv2.minMaxLoc(both)[1] / 255, cv2.resize(here, (cols, rows), interpolation=cv2.INTER_AREA)
-
-
 # What each pass costs on a 640x480 frame, in ms, on the reference machine (`bench/decode.py` prints
 # this table, measured, and how far the figures in use are from it). A camera pass starts only when its
 # cost fits what is left of the frame's budget, so no wall clock decides which pass runs: the same frames
@@ -182,16 +152,17 @@ class FrameDecoder:
     """Decodes frames with the configured decoders; stateful only for the turns of the fallback passes.
 
     Not thread-safe: give each worker thread its own. `decoders` names the decoders to use, in order
-    (`"zxing"`, `"zbar"`). On a camera the work follows the evidence of a code, so that an empty gate
-    costs a glance (`code_evidence`) per frame:
-    - a frame with a code-like patch gets the fast pass and, if that reads nothing, fallback passes:
-      the global-threshold one, then the others taking turns, each only if its cost (`pass_costs`,
-      ms per 640x480 frame) fits what is left of `slow_pass_ms`. A pass that never fits is for still
-      images only. A scene every fitting pass has already searched in vain rests until it changes;
+    (`"zxing"`, `"zbar"`). On a camera the work follows the evidence of a code (`scanner.qr.glance`),
+    so that an empty gate costs a glance per frame and a code costs a read of the box around it:
+    - a frame with a code-like patch gets the fast pass on the box around the code-like patches;
     - a frame without one gets a global-threshold read (a clean code in even light needs no more),
-      and the fast pass on every Nth (`slow_pass_every`) frame only, in case; fallbacks follow if
-      zxing saw a symbol it could not read, and blindly on every 30th Nth frame;
-    - on every Nth frame, codes read bring in the fallbacks that fit for a neighbour only they can read.
+      and the fast pass on every Nth (`slow_pass_every`) frame only, in case;
+    - fallback passes follow where a code may be missing, on the box around it: code-like patches no
+      code read covers (nothing read yet, or a second phone beside one read), or a symbol zxing saw but
+      could not read; and blindly on the whole of every 30th Nth frame. The global-threshold pass runs
+      first, the others take turns, each only if its cost (`pass_costs`, ms per 640x480 frame, scaled
+      by the box's pixels) fits what is left of `slow_pass_ms`. A new scene starts the turns from the
+      most useful pass; a scene every fitting pass has already searched in vain rests until it changes.
     """
 
     def __init__(self, decoders: Sequence[str] = DECODER_NAMES, *, slow_pass_every: int = 3,
@@ -214,7 +185,7 @@ class FrameDecoder:
                 self._zb = ZbarDecoder()
             except (ImportError, OSError) as e:
                 log.warning("zbar is not available, decoding without it: %s", e)
-        self._fast: Callable[[np.ndarray], tuple[list[tuple[bytes, Polygon]], bool]]
+        self._fast: Callable[[np.ndarray], tuple[list[tuple[bytes, Polygon]], list[Polygon]]]
         if self._zx is not None:
             z = self._zx
             # The fast pass: no inversion and, on camera-sized frames, no downscaled copies: each
@@ -223,7 +194,7 @@ class FrameDecoder:
             first = "zxing"
         elif self._zb is not None:
             b = self._zb
-            self._fast, first = (lambda img: (b.decode(img), False)), "zbar"
+            self._fast, first = (lambda img: (b.decode(img), [])), "zbar"
         else:
             raise InputError("none of the configured decoders is available")
         self._first = Pass(first, lambda img: self._fast(img)[0])
@@ -232,9 +203,8 @@ class FrameDecoder:
         self.slow_pass_ms = slow_pass_ms
         # A pass missing from the table has an unknown cost: it never runs on a camera.
         self.pass_costs = dict(PASS_COST_MS if pass_costs is None else pass_costs)
-        # The camera passes that can fit a 640x480 frame's budget: the first on every frame that needs
-        # fallbacks, the others in turn (see `_fitting` for other frame sizes).
-        self.camera_passes = self._fitting([p for p in self.passes if p.camera], REFERENCE_PIXELS)
+        # The passes a camera may run, most useful first: on a box small enough, even a dear one fits.
+        self.camera_passes = [p for p in self.passes if p.camera and p.name in self.pass_costs]
         self._frames = 0
         self._next_pass = 0
         # The patches of the scene the fallbacks last searched in vain, and how many passes it has had.
@@ -245,8 +215,9 @@ class FrameDecoder:
         """What `p` is expected to cost on a frame of `pixels` pixels, in ms (infinite when unknown)."""
         return self.pass_costs.get(p.name, math.inf) * pixels / REFERENCE_PIXELS
 
-    def _fitting(self, passes: list[Pass], pixels: int) -> list[Pass]:
-        """`passes` cut to those a frame's budget can hold: the first, and each other one after it."""
+    def fitting(self, pixels: int = REFERENCE_PIXELS) -> list[Pass]:
+        """The camera passes the budget can hold on `pixels` pixels: the first, and each other one after it."""
+        passes = self.camera_passes
         if not passes or self.cost(passes[0], pixels) > self.slow_pass_ms:
             return []
         rest = self.slow_pass_ms - self.cost(passes[0], pixels)
@@ -275,27 +246,33 @@ class FrameDecoder:
     def _camera(self, gray: np.ndarray) -> list[QrSymbol]:
         self._frames += 1
         due = self._frames % self.slow_pass_every == 0
-        score, patches = code_evidence(gray)
-        unread = False
-        if score < EVIDENCE and not due and self._zx is not None:
+        look = glance(gray)
+        unread: list[Polygon] = []
+        if look.score < EVIDENCE and not due and self._zx is not None:
             # Nothing code-like: one global threshold, a fraction of the fast pass's cost, reads a clean
             # code in even light (a printed card, a phone at full brightness, dark mode too) all the
             # same. The fast pass proper follows on every Nth frame only, in case.
             raw, unread = self._zx.scan(gray, binarizer="global", downscale=False)
             if not unread:
                 return _dedupe([QrSymbol(data, text_of(data), poly, "zxing+global") for data, poly in raw])
-        raw, unread_here = self._fast(gray)
-        unread = unread or unread_here
-        found = _dedupe([QrSymbol(data, text_of(data), poly, self._first.name) for data, poly in raw])
-        pixels = gray.shape[0] * gray.shape[1]
-        passes = self.camera_passes if pixels == REFERENCE_PIXELS else self._fitting(self.camera_passes, pixels)
-        # A second phone beside an easy one may need a pass: looked for on every Nth frame. A symbol
-        # zxing saw but could not read is evidence too, even where the glance saw none.
-        # And every 30th Nth frame (3 s at 30 fps) without any evidence, in case all of that missed a code.
-        hunting = bool(found)
-        evidence = unread or score >= EVIDENCE or self._frames % (30 * self.slow_pass_every) == 0
-        worth = (due and hunting) or (not found and evidence and self._unsearched(patches, len(passes)))
-        if not passes or not worth:
+        h, w = gray.shape
+        box = look.region() if look.score >= EVIDENCE else None
+        box = box or (0, 0, w, h)
+        raw, unread_here = self._fast(_crop(gray, box))
+        unread += [_shift(poly, box[0], box[1]) for poly in unread_here]
+        found = _dedupe([QrSymbol(data, text_of(data), _shift(poly, box[0], box[1]), self._first.name)
+                         for data, poly in raw])
+        # Where a code may still be: code-like patches no code read covers (a second phone beside an
+        # easy one), a symbol zxing saw but could not read; and, every 30th Nth frame (3 s at 30 fps)
+        # without either, the whole frame, in case all of that missed a code.
+        where = look.region(exclude=[c.polygon for c in found], include=unread)
+        if where is None and not found and self._frames % (30 * self.slow_pass_every) == 0:
+            where = (0, 0, w, h)
+        if where is None:
+            return found
+        pixels = (where[2] - where[0]) * (where[3] - where[1])
+        passes = self.fitting(pixels)
+        if not passes or self._searched(look.means, len(passes)):
             return found
         # The global-threshold pass on every such frame: the cheapest, and it rescues the most (see
         # `bench/decode.py`). Then the others take turns, each starting only if it fits what is left of
@@ -312,31 +289,50 @@ class FrameDecoder:
             else:
                 p = passes[0]
             left -= self.cost(p, pixels)
-            more = self._run(p, gray)
+            more = _read(p, gray, where)
             if more:
                 self._idle = None
-                if not hunting:
+                if not found:
                     return more
             found = _dedupe(found + more)
         return found
 
-    def _unsearched(self, patches: np.ndarray, passes: int) -> bool:
-        """False for a code-like scene that has not changed since all `passes` searched it in vain.
+    def _searched(self, means: np.ndarray, passes: int) -> bool:
+        """True for a scene that has not changed since all `passes` searched it in vain.
 
         A textured scene that stays put (a poster, a tiled wall) gets every pass once, then rests
         until it changes: a phone moving in, a person passing. Patch means barely feel sensor noise.
+        A new scene starts the turns over from the most useful pass.
         """
         import cv2
 
         idle = self._idle
-        if idle is not None and idle.shape == patches.shape and int(cv2.absdiff(idle, patches).max()) <= 8:
-            return self._idle_passes < passes - 1
-        self._idle, self._idle_passes = patches, 0
-        return True
+        if idle is not None and idle.shape == means.shape and int(cv2.absdiff(idle, means).max()) <= 8:
+            return self._idle_passes >= passes - 1
+        self._idle, self._idle_passes, self._next_pass = means, 0, 0
+        return False
 
     @staticmethod
     def _run(p: Pass, gray: np.ndarray) -> list[QrSymbol]:
-        return _dedupe([QrSymbol(data, text_of(data), poly, p.name) for data, poly in p.run(gray)])
+        return _read(p, gray, (0, 0, gray.shape[1], gray.shape[0]))
+
+
+def _crop(gray: np.ndarray, box: Box) -> np.ndarray:
+    """The part of `gray` inside `box`: a view (zxing-cpp and OpenCV both take its row stride)."""
+    x0, y0, x1, y1 = box
+    return gray[y0:y1, x0:x1]
+
+
+def _shift(points: Polygon, dx: float, dy: float) -> Polygon:
+    a, b, c, d = ((x + dx, y + dy) for x, y in points)
+    return (a, b, c, d)
+
+
+def _read(p: Pass, gray: np.ndarray, box: Box) -> list[QrSymbol]:
+    """`p` on the part of `gray` inside `box`, the codes' corners in frame pixels."""
+    x0, y0 = box[0], box[1]
+    return _dedupe([QrSymbol(data, text_of(data), _shift(poly, x0, y0), p.name)
+                    for data, poly in p.run(_crop(gray, box))])
 
 
 def decode_image(image: np.ndarray, decoders: Sequence[str] = DECODER_NAMES) -> list[QrSymbol]:

@@ -123,22 +123,22 @@ class ZxingDecoder:
         return self.scan(gray, binarizer=binarizer, invert=invert, downscale=downscale)[0]
 
     def scan(self, gray: np.ndarray, *, binarizer: str = "local", invert: bool = True,
-             downscale: bool = True) -> tuple[list[tuple[bytes, Polygon]], bool]:
-        """The codes, and whether a QR symbol was found that could not be read (a checksum error, say)."""
+             downscale: bool = True) -> tuple[list[tuple[bytes, Polygon]], list[Polygon]]:
+        """The codes, and where QR symbols were found that could not be read (a checksum error, say)."""
         extra: dict[str, Any] = {"return_errors": True} if self._errors else {}
         results = self._zx.read_barcodes(gray, formats=self._formats, try_rotate=False,
                                          try_invert=invert, try_downscale=downscale,
                                          binarizer=self._binarizers[binarizer], **extra)
         out = []
-        unread = False
+        unread: list[Polygon] = []
         for r in results:
-            if not r.valid or not r.bytes:
-                unread = True
-                continue
             p = r.position
-            corners = [(float(q.x), float(q.y)) for q in (p.top_left, p.top_right, p.bottom_right,
-                                                          p.bottom_left)]
-            out.append((bytes(r.bytes), _box(corners)))
+            corners = _box([(float(q.x), float(q.y)) for q in (p.top_left, p.top_right, p.bottom_right,
+                                                                p.bottom_left)])
+            if not r.valid or not r.bytes:
+                unread.append(corners)
+            else:
+                out.append((bytes(r.bytes), corners))
         return out, unread
 
 

@@ -141,18 +141,50 @@ COSTS = {"zxing+global": 0.2, "zxing+sharpen": 0.4, "zxing+smooth": 0.4, "zxing+
          "zxing+area": 0.1, "zxing+upscale": 0.5, "zxing+clahe": 0.5, "zxing+clahe+upscale": 0.8}
 
 
-def counted(fd: FrameDecoder) -> list[str]:
-    """The names of the fallback passes `fd` runs on camera frames from now on, in order."""
+def counted(fd: FrameDecoder, shapes: list[tuple[int, ...]] | None = None) -> list[str]:
+    """The names of the fallback passes `fd` runs on camera frames from now on, in order (and the shape of
+    the image each was given, into `shapes`)."""
     calls: list[str] = []
 
     def count(p: Pass) -> Pass:
         def run(img):
             calls.append(p.name)
+            if shapes is not None:
+                shapes.append(img.shape)
             return p.run(img)
         return Pass(p.name, run, p.camera)
 
     fd.camera_passes = [count(p) for p in fd.camera_passes]
     return calls
+
+
+def test_a_code_read_with_nothing_else_code_like_gets_no_fallback_passes(payloads):
+    frame, _ = gate_frame(np.random.default_rng(8), [payloads[2]], distortion=SCENES["plain"])
+    fd = FrameDecoder(slow_pass_every=3)
+    calls = counted(fd)
+    for _ in range(6):  # every Nth frame among them: no search for a second phone without evidence of one
+        (code,) = fd.decode(frame)
+        assert code.text == payloads[2] and code.method == "zxing"
+    assert calls == []
+
+
+def test_a_second_phone_only_a_fallback_reads_is_read_in_the_same_frame_from_a_crop(payloads):
+    # Two phones, the right one in dark mode: the fast pass (no inversion) reads the left one only.
+    frame, placed = gate_frame(np.random.default_rng(9), payloads[:2], distortion=SCENES["plain"])
+    xs = [int(x) for x, _ in placed[1].polygon]
+    ys = [int(y) for _, y in placed[1].polygon]
+    x0, x1, y0, y1 = min(xs) - 12, max(xs) + 12, min(ys) - 12, max(ys) + 12
+    frame[y0:y1, x0:x1] = 255 - frame[y0:y1, x0:x1]
+    fd = FrameDecoder(slow_pass_every=3)
+    assert [c.text for c in fd.decode(frame, thorough=False)] == [payloads[0]]
+    shapes: list[tuple[int, ...]] = []
+    counted(fd, shapes)
+    codes = fd.decode(frame)  # the first camera frame, not an Nth one
+    assert sorted(c.text for c in codes) == sorted(payloads[:2])
+    (second,) = [c for c in codes if c.text == payloads[1]]
+    assert math.hypot(*(a - b for a, b in zip(second.center, centre(placed[1].polygon), strict=True))) < 8
+    # The fallbacks read the box around the unread phone, not the frame.
+    assert shapes and all(h * w < frame.size / 2 for h, w in shapes)
 
 
 def test_a_code_like_frame_gets_the_fallbacks_at_once(payloads):
@@ -235,9 +267,11 @@ def test_a_camera_pass_starts_only_when_its_cost_fits_what_is_left_of_the_budget
     costs = {"zxing+global": 0.2, "zxing+sharpen": 0.4, "zxing+smooth": 0.4, "zxing+invert": 0.9,
              "zbar": 0.1}
     fd = FrameDecoder(slow_pass_every=3, slow_pass_ms=0.7, pass_costs=costs)
-    # Inverting never fits beside the global threshold, passes without a known cost never run, and zbar
-    # is for still images whatever it costs.
-    assert [p.name for p in fd.camera_passes] == ["zxing+global", "zxing+sharpen", "zxing+smooth"]
+    # On a whole 640x480 frame inverting never fits beside the global threshold, on a box a quarter of its
+    # size it does; passes without a known cost never run, and zbar is for still images whatever it costs.
+    assert [p.name for p in fd.camera_passes] == ["zxing+global", "zxing+sharpen", "zxing+smooth", "zxing+invert"]
+    assert [p.name for p in fd.fitting()] == ["zxing+global", "zxing+sharpen", "zxing+smooth"]
+    assert [p.name for p in fd.fitting(640 * 480 // 4)] == [p.name for p in fd.camera_passes]
     calls = counted(fd)
     assert fd.decode(tiles) == []
     assert calls == ["zxing+global", "zxing+sharpen"]  # smooth would overrun the 0.7 ms: next frame

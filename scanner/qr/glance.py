@@ -1,0 +1,121 @@
+"""Where in a camera frame a QR code may be: a glance at every patch for module-like edges, and boxes around them.
+
+A QR symbol is a dense checkerboard: across a patch a few dozen modules wide, most samples a few pixels
+apart differ strongly both horizontally and vertically. Smooth shading has no such edges, clutter has them
+along lines only, sensor noise is too weak. Sampling a frame on a grid of about 160 columns keeps the glance
+to a few hundredths of a millisecond, and its patch scores say where the decoding passes should look: the
+fast pass reads only the box around code-like patches, the fallbacks only the box around code-like patches
+that no code read so far covers (a second phone), or around a symbol zxing found but could not read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from scanner.qr.engines import Polygon
+
+# (x0, y0, x1, y1) in frame pixels, x1 and y1 exclusive.
+Box = tuple[int, int, int, int]
+
+# A patch is "code-like" when at least this share of its neighbouring samples differ strongly both
+# across and down. On the gate corpus (`bench/decode.py`) frames with codes score 0.54 or more,
+# cluttered empty frames at most 0.44.
+EVIDENCE = 0.5
+# Patches around a code-like one that score at least this belong to the same symbol: its edges, its
+# glare spot, its blurred corner. The box holds them and one patch more on every side (the quiet zone).
+_LOW = 0.35
+_PATCH = 12  # samples per patch side: 48 px at 640x480, about a quarter of the smallest code
+_EDGE = 20  # grey levels between neighbouring samples that count as a module edge, well above noise
+# A box this large a share of the frame is read whole: cropping would save little.
+_WHOLE = 0.6
+
+
+@dataclass(frozen=True)
+class Glance:
+    """What a glance saw: the busiest patch's score, every patch's score and mean brightness."""
+
+    score: float  # 0 to 1
+    scores: np.ndarray  # uint8, 0 to 255, one per patch (rows x cols)
+    means: np.ndarray  # uint8 mean brightness per patch, to tell whether a scene changed
+    cell: int  # frame pixels per patch side
+    shape: tuple[int, int]  # the frame's height and width
+
+    def region(self, exclude: Sequence[Polygon] = (), include: Sequence[Polygon] = ()) -> Box | None:
+        """The box around the code-like patches that no polygon of `exclude` covers, joined with the
+        boxes of `include` (symbols seen but not read); None when there is neither.
+
+        A box that would hold most of the frame is the whole frame.
+        """
+        import cv2
+
+        h, w = self.shape
+        cell = self.cell
+        boxes: list[Box] = [_grown(p, cell, w, h) for p in include]
+        if self.score >= EVIDENCE and self.scores.size:
+            if not exclude:
+                # Every patch that scores as part of a symbol: the code-like ones and their surroundings.
+                _, low = cv2.threshold(self.scores, _LOW * 255, 255, cv2.THRESH_BINARY)
+                x, y, bw, bh = cv2.boundingRect(low)
+                boxes.append(_cells(x - 1, y - 1, x + bw + 1, y + bh + 1, cell, w, h))
+            else:
+                _, seeds = cv2.threshold(self.scores, EVIDENCE * 255 - 0.5, 255, cv2.THRESH_BINARY)
+                for poly in exclude:
+                    # A read code's bezel and quiet zone score as code-like too: cover a little more.
+                    cx, cy = sum(p[0] for p in poly) / 4, sum(p[1] for p in poly) / 4
+                    pts = [(round(((x - cx) * 1.3 + cx) / cell - 0.5), round(((y - cy) * 1.3 + cy) / cell - 0.5))
+                           for x, y in poly]
+                    cv2.fillConvexPoly(seeds, np.array(pts, dtype=np.int32), 0)
+                x, y, bw, bh = cv2.boundingRect(seeds)
+                if bw:
+                    # Code-like patches lie well inside a symbol: two patches more reach its quiet zone.
+                    boxes.append(_cells(x - 2, y - 2, x + bw + 2, y + bh + 2, cell, w, h))
+        if not boxes:
+            return None
+        # The box starts on zxing-cpp's 8-pixel binarizer grid, so that inside it a code is binarized just
+        # as in the whole frame (a code at the edge of readability stays readable in the crop).
+        x0, y0 = min(b[0] for b in boxes) // 8 * 8, min(b[1] for b in boxes) // 8 * 8
+        x1, y1 = min(w, -(-max(b[2] for b in boxes) // 8) * 8), min(h, -(-max(b[3] for b in boxes) // 8) * 8)
+        if (x1 - x0) * (y1 - y0) >= _WHOLE * w * h:
+            return (0, 0, w, h)
+        return (x0, y0, x1, y1)
+
+
+def _cells(x0: int, y0: int, x1: int, y1: int, cell: int, w: int, h: int) -> Box:
+    """Patch coordinates to a box in frame pixels, inside the frame."""
+    return (max(0, x0 * cell), max(0, y0 * cell), min(w, x1 * cell), min(h, y1 * cell))
+
+
+def _grown(poly: Polygon, margin: int, w: int, h: int) -> Box:
+    xs, ys = [p[0] for p in poly], [p[1] for p in poly]
+    return (max(0, int(min(xs)) - margin), max(0, int(min(ys)) - margin),
+            min(w, int(max(xs)) + 1 + margin), min(h, int(max(ys)) + 1 + margin))
+
+
+def glance(gray: np.ndarray) -> Glance:
+    """Score every patch of a grayscale frame for how code-like it is (see the module)."""
+    import cv2
+
+    h, w = gray.shape
+    step = max(1, max(h, w) // 160)
+    s = cv2.resize(gray, (w // step, h // step), interpolation=cv2.INTER_NEAREST) if step > 1 else gray
+    rows, cols = (s.shape[0] - 1) // _PATCH, (s.shape[1] - 1) // _PATCH
+    if rows < 1 or cols < 1:
+        # Too small to tell: let the fallbacks look, at the whole frame.
+        return Glance(1.0, np.zeros((0, 0), np.uint8), s, step * _PATCH, (h, w))
+    r, c = rows * _PATCH, cols * _PATCH
+    here = s[:r, :c]
+    _, across = cv2.threshold(cv2.absdiff(s[:r, 1:c + 1], here), _EDGE, 255, cv2.THRESH_BINARY)
+    _, down = cv2.threshold(cv2.absdiff(s[1:r + 1, :c], here), _EDGE, 255, cv2.THRESH_BINARY)
+    both = cv2.min(cv2.resize(across, (cols, rows), interpolation=cv2.INTER_AREA),
+                   cv2.resize(down, (cols, rows), interpolation=cv2.INTER_AREA))
+    return Glance(cv2.minMaxLoc(both)[1] / 255, both, cv2.resize(here, (cols, rows), interpolation=cv2.INTER_AREA),
+                  step * _PATCH, (h, w))
+
+
+def code_evidence(gray: np.ndarray) -> tuple[float, np.ndarray]:
+    """How code-like the busiest patch of a frame is (0 to 1), and the patches' mean brightness."""
+    g = glance(gray)
+    return g.score, g.means
