@@ -20,6 +20,11 @@ COSE_SIGNATURE_ALGS: dict[int, tuple[str, hashes.HashAlgorithm]] = {
     -7: ("ec", hashes.SHA256()), -35: ("ec", hashes.SHA384()), -36: ("ec", hashes.SHA512()),
     -37: ("rsa", hashes.SHA256()), -38: ("rsa", hashes.SHA384()), -39: ("rsa", hashes.SHA512()),
 }
+# The signature schemes made once, not per verification.
+_COSE_SCHEMES: dict[int, ec.ECDSA | padding.PSS] = {
+    alg: ec.ECDSA(digest) if kind == "ec" else padding.PSS(padding.MGF1(digest), padding.PSS.AUTO)
+    for alg, (kind, digest) in COSE_SIGNATURE_ALGS.items()
+}
 
 
 def sign_raw(key: PrivateKey, data: bytes) -> bytes:
@@ -50,16 +55,16 @@ def verify_raw(key: PublicKey, signature: bytes, data: bytes) -> bool:
 def verify_cose(key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey, alg: int, signature: bytes, data: bytes) -> bool:
     """True only for a valid COSE signature by `key` with COSE algorithm `alg` (a key of the other kind,
     or an ECDSA signature not exactly twice the curve's size, does not verify)."""
-    kind, digest = COSE_SIGNATURE_ALGS.get(alg, ("", hashes.SHA256()))
+    scheme = _COSE_SCHEMES.get(alg)
     try:
-        if kind == "ec" and isinstance(key, ec.EllipticCurvePublicKey):
+        if isinstance(scheme, ec.ECDSA) and isinstance(key, ec.EllipticCurvePublicKey):
             n = (key.curve.key_size + 7) // 8
             if len(signature) != 2 * n:
                 return False
             der = encode_dss_signature(int.from_bytes(signature[:n], "big"), int.from_bytes(signature[n:], "big"))
-            key.verify(der, data, ec.ECDSA(digest))
-        elif kind == "rsa" and isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, data, padding.PSS(padding.MGF1(digest), padding.PSS.AUTO), digest)
+            key.verify(der, data, scheme)
+        elif isinstance(scheme, padding.PSS) and isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, data, scheme, COSE_SIGNATURE_ALGS[alg][1])
         else:
             return False
     except InvalidSignature:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
+from functools import cache
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -93,6 +94,12 @@ _FACTS_SQL = """
     LEFT JOIN issuers AS i ON i.issuer = q.issuer
     LEFT JOIN subjects AS s ON s.issuer = q.issuer AND s.sub = ?3
 """
+
+
+@cache
+def _dcc_revoked_sql(n: int) -> str:
+    # One primary-key lookup per (hash, type) pair in one statement; the first hit answers.
+    return " UNION ALL ".join(["SELECT kind FROM dcc_revoked WHERE hash = ? AND kind = ?"] * n)
 
 
 # Rows sort by the primary key's varying part: the issuer is the same for every row of one list.
@@ -198,16 +205,14 @@ class StatusStore:
                 raise
         return ApplyResult(DCC_REVOCATION_ISSUER, rl.version, True, 0, len(rl.hashes))
 
-    def dcc_revoked(self, hashes: Iterable[tuple[str, bytes]]) -> str | None:
+    def dcc_revoked(self, hashes: Sequence[tuple[str, bytes]]) -> str | None:
         """The hash type under which a DCC is revoked, or None."""
-        wanted = dict((h, k) for k, h in hashes)
-        if not wanted:
+        if not hashes:
             return None
-        marks = ",".join("?" * len(wanted))
         with self._lock:
-            rows = self._conn.execute(f"SELECT hash, kind FROM dcc_revoked WHERE hash IN ({marks})",
-                                      tuple(wanted)).fetchall()
-        return next((k for h, k in rows if wanted.get(h) == k), None)
+            row = self._conn.execute(_dcc_revoked_sql(len(hashes)),
+                                     [x for kind, h in hashes for x in (h, kind)]).fetchone()
+        return row[0] if row else None
 
     # --- lookups ------------------------------------------------------------------------------
     def info(self, issuer: str) -> IssuerInfo | None:
