@@ -12,8 +12,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
-from functools import cache
 from dataclasses import dataclass
+from functools import cache
 from operator import itemgetter
 from pathlib import Path
 
