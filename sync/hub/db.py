@@ -55,6 +55,10 @@ class Tx(Protocol):
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         """Run one statement for each row of arguments."""
 
+    def execute_all(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[list[Row]]:
+        """Run statements in order; each one's result rows. On PostgreSQL they go to the server together
+        (pipeline mode: one network round trip instead of one per statement)."""
+
     def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         """Bulk-insert rows (COPY on PostgreSQL; one prepared INSERT on SQLite). No conflict handling."""
 
@@ -100,6 +104,9 @@ class _SqliteTx:
 
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         self.conn.executemany(sql, rows)
+
+    def execute_all(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[list[Row]]:
+        return [self.execute(sql, args) for sql, args in statements]
 
     def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
@@ -196,24 +203,40 @@ _QMARK = re.compile(r"\?")
 class _PgTx:
     dialect = POSTGRESQL
 
-    def __init__(self, conn: psycopg.Connection[Row]):
+    def __init__(self, conn: psycopg.Connection[Row], prelude: Sequence[str] = ()):
         self.conn = conn
+        # Statements the transaction starts with, sent with its first statement(s) rather than alone.
+        self.prelude = list(prelude)
+
+    def _flush(self) -> None:
+        if self.prelude:
+            self.execute_all([])
 
     def execute(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        if self.prelude:
+            return self.execute_all([(sql, args)])[0]
         cur = self.conn.execute(_QMARK.sub("%s", sql), args)
         return list(cur.fetchall()) if cur.description is not None else []
 
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._flush()
         with self.conn.cursor() as cur:
             cur.executemany(_QMARK.sub("%s", sql), rows)
 
+    def execute_all(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[list[Row]]:
+        first, self.prelude = [(sql, ()) for sql in self.prelude], []
+        with self.conn.pipeline():
+            cursors = [self.conn.execute(_QMARK.sub("%s", sql), args) for sql, args in [*first, *statements]]
+        return [list(c.fetchall()) if c.description is not None else [] for c in cursors[len(first):]]
+
     def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        self._flush()
         with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
             for r in rows:
                 cp.write_row(r)
 
     def lock(self, key: str) -> None:
-        self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+        self.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
 
 
 class PostgresDatabase:
@@ -238,10 +261,9 @@ class PostgresDatabase:
     def transaction(self, *, durable: bool = True) -> Iterator[Tx]:
         try:
             with self.pool.connection() as conn:
-                if not durable:  # the commit does not wait for the WAL flush (a crash may lose it)
-                    conn.execute("SET LOCAL synchronous_commit = off")
+                # durable=False: the commit does not wait for the WAL flush (a crash may lose it).
                 # The pool commits on a clean exit and rolls back on an exception.
-                yield _PgTx(conn)
+                yield _PgTx(conn, () if durable else ("SET LOCAL synchronous_commit = off",))
         except self._errors as e:
             raise HubStoreError(f"hub database {_safe(self.url)}: {e}") from e
 

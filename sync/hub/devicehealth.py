@@ -122,14 +122,19 @@ def history(store: HubStore, device_id: str) -> list[DeviceHealth]:
         "ORDER BY received_ms DESC", (device_id,))]
 
 
-def record_health(store: HubStore, device_id: str, raw: Json, now: float | None = None) -> DeviceHealth:
-    """Store a device's health record as its latest; add it to the history if the last entry is old enough."""
-    now_ms = int((time.time() if now is None else now) * 1000)
+# The device's latest record and the time of its last history entry, in one statement.
+PREVIOUS = ("SELECT (SELECT record FROM device_health WHERE device_id = ?), "
+            "(SELECT MAX(received_ms) FROM device_health_history WHERE device_id = ?)")
+
+
+def health_writes(device_id: str, raw: Json, previous: Row, now_ms: int) -> tuple[DeviceHealth,
+                                                                                  list[tuple[str, tuple[Any, ...]]]]:
+    """The record to keep and the statements that keep it, given the `PREVIOUS` row read before."""
     rec = clean_record(raw)
-    before = latest(store, device_id)
+    prev_record, last_hist = previous
     errors = rec.get("errors_since_start")
     if isinstance(errors, int):
-        prev = before.record if before else {}
+        prev = json.loads(prev_record) if prev_record else {}
         same_run = prev.get("started_at") == rec.get("started_at") and isinstance(prev.get("errors_since_start"), int)
         rec["errors_since_last"] = max(0, errors - prev["errors_since_start"]) if same_run else errors
     body = json.dumps(rec, sort_keys=True, ensure_ascii=False)
@@ -137,15 +142,23 @@ def record_health(store: HubStore, device_id: str, raw: Json, now: float | None 
         "INSERT INTO device_health (device_id, received_ms, record) VALUES (?, ?, ?) "
         "ON CONFLICT (device_id) DO UPDATE SET received_ms = excluded.received_ms, record = excluded.record",
         (device_id, now_ms, body))]
-    last_hist = store.query("SELECT MAX(received_ms) FROM device_health_history WHERE device_id = ?", (device_id,))
-    if last_hist[0][0] is None or now_ms - int(last_hist[0][0]) >= HISTORY_EVERY * 1000:
+    if last_hist is None or now_ms - int(last_hist) >= HISTORY_EVERY * 1000:
         steps += [("INSERT INTO device_health_history (device_id, received_ms, record) VALUES (?, ?, ?) "
                    "ON CONFLICT DO NOTHING", (device_id, now_ms, body)),
                   ("DELETE FROM device_health_history WHERE device_id = ? AND received_ms < ?",
                    (device_id, now_ms - HISTORY_KEEP * 1000))]
+    return DeviceHealth(device_id, now_ms, rec), steps
+
+
+def record_health(store: HubStore, device_id: str, raw: Json, now: float | None = None) -> DeviceHealth:
+    """Store a device's health record as its latest; add it to the history if the last entry is old enough."""
+    now_ms = int((time.time() if now is None else now) * 1000)
     # Every round brings a fresh record: a crash losing the last ones costs nothing, so no disk wait.
-    store.write(steps, durable=False)
-    return DeviceHealth(device_id, now_ms, rec)
+    with store.db.transaction(durable=False) as tx:
+        previous = tx.execute(PREVIOUS, (device_id, device_id))[0]
+        health, steps = health_writes(device_id, raw, previous, now_ms)
+        tx.execute_all(steps)
+    return health
 
 
 @dataclass(frozen=True)

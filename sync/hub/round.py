@@ -14,14 +14,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+import msgspec
+from fastapi import FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from sync.hub.devicehealth import record_health
+from sync.hub.devicehealth import PREVIOUS, health_writes
 from sync.hub.limits import BodyLimits, BodyRefused, check_content_length, decode_body, read_capped
 from sync.hub.registry import Device
-from sync.hub.store import HubStore
+from sync.hub.store import HEADS, HubStore, heads_of
 
 # A round's body: the versions held and a health record (the agent sends about 1 KiB).
 ROUND_LIMITS = BodyLimits(max_body=256 * 1024, max_inflated=256 * 1024, max_depth=8, max_items=20_000)
@@ -63,17 +64,22 @@ class RoundAnswer(BaseModel):
 
 
 def answer_round(store: HubStore, device: Device, req: RoundRequest, *, admissions_window_s: float,
-                 max_admissions: int) -> RoundAnswer:
-    now = time.time()
-    now_ms = int(now * 1000)
-    # Reads only (no write lock): the device's last contact is its health record's time.
-    with store.db.read() as tx:
-        heads = store.heads(tx)
-        admissions = [] if not device.site else tx.execute(
-            "SELECT code_id, ts_ms, device_id FROM site_admissions WHERE site = ? AND ts_ms >= ? "
-            f"ORDER BY ts_ms DESC LIMIT {int(max_admissions)}",
-            (device.site, now_ms - int(admissions_window_s * 1000)))
-    record_health(store, device.device_id, req.health, now=now)
+                 max_admissions: int) -> bytes:
+    """The round's answer (`RoundAnswer` as JSON); the health record is kept in the same transaction."""
+    now_ms = int(time.time() * 1000)
+    reads: list[tuple[str, tuple[object, ...]]] = [(HEADS, ()), (PREVIOUS, (device.device_id, device.device_id))]
+    if device.site:
+        reads.append(("SELECT code_id, ts_ms, device_id FROM site_admissions WHERE site = ? AND ts_ms >= ? "
+                      f"ORDER BY ts_ms DESC LIMIT {int(max_admissions)}",
+                      (device.site, now_ms - int(admissions_window_s * 1000))))
+    # One transaction, two trips to the database (reads, then the health record's writes); the record is
+    # the device's last contact, and a crash losing the latest one costs nothing: no disk wait.
+    with store.db.transaction(durable=False) as tx:
+        got = tx.execute_all(reads)
+        _, writes = health_writes(device.device_id, req.health, got[1][0], now_ms)
+        tx.execute_all(writes)
+    heads = heads_of(got[0])
+    admissions = got[2] if device.site else []
 
     def differs(kind: str, etag: str | None) -> bool:
         head = heads.get((kind, ""))
@@ -81,11 +87,12 @@ def answer_round(store: HubStore, device: Device, req: RoundRequest, *, admissio
 
     status = {issuer: top for (kind, issuer), (_, _, top) in heads.items() if kind == "status"}
     held = req.have.status
-    return RoundAnswer(time=time.time(), changed=RoundChanged(
-        trust_list=differs("trust", req.have.trust_list), profiles=differs("profiles", req.have.profiles),
-        rules=differs("rules", req.have.rules),
-        status=sorted(i for i, v in status.items() if held.get(i) is None or v > (held[i] or 0))),
-        admissions=[Admission(code_id=c, ts_ms=int(t), device_id=d) for c, t, d in admissions])
+    # Encoded directly: the same fields as RoundAnswer, which documents them.
+    return msgspec.json.encode({"time": time.time(), "changed": {
+        "trust_list": differs("trust", req.have.trust_list), "profiles": differs("profiles", req.have.profiles),
+        "rules": differs("rules", req.have.rules),
+        "status": sorted(i for i, v in status.items() if held.get(i) is None or v > (held[i] or 0))},
+        "admissions": [{"code_id": c, "ts_ms": int(t), "device_id": d} for c, t, d in admissions]})
 
 
 def add_round(app: FastAPI, store: HubStore, device_of: Callable[[Request], Device], *,
@@ -93,7 +100,7 @@ def add_round(app: FastAPI, store: HubStore, device_of: Callable[[Request], Devi
     @app.post("/v1/round", response_model=RoundAnswer, openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": RoundRequest.model_json_schema()}}}})
-    async def hub_round(request: Request) -> RoundAnswer:
+    async def hub_round(request: Request) -> Response:
         """The hub's time, which lists changed since the device's versions, the admissions at its site;
         stores the device's health record."""
         device = device_of(request)
@@ -103,7 +110,7 @@ def add_round(app: FastAPI, store: HubStore, device_of: Callable[[Request], Devi
         except BodyRefused as e:
             raise HTTPException(e.status, e.detail, headers={"Connection": "close"}) from None
 
-        def work() -> RoundAnswer:
+        def work() -> Response:
             try:
                 text = decode_body(raw, request.headers.get("content-encoding"), ROUND_LIMITS)
                 req = RoundRequest.model_validate_json(text)
@@ -111,7 +118,7 @@ def add_round(app: FastAPI, store: HubStore, device_of: Callable[[Request], Devi
                 raise HTTPException(e.status, e.detail) from None
             except ValidationError as e:
                 raise HTTPException(422, e.errors(include_url=False, include_input=False)) from None
-            return answer_round(store, device, req, admissions_window_s=admissions_window_s,
-                                max_admissions=max_admissions)
+            return Response(answer_round(store, device, req, admissions_window_s=admissions_window_s,
+                                         max_admissions=max_admissions), media_type="application/json")
 
         return await run_in_threadpool(work)

@@ -312,11 +312,17 @@ class HubStore:
 
     def heads(self, tx: Tx) -> dict[tuple[str, str], tuple[int, str, int]]:
         """(kind, issuer) -> (version, etag, highest version) of what each kind published last; one query."""
-        rows = tx.execute(
-            "SELECT p.kind, p.issuer, p.version, p.etag, m.top FROM published p JOIN (SELECT kind, issuer, "
-            "MAX(published_ms) AS at, MAX(version) AS top FROM published GROUP BY kind, issuer) m "
-            "ON m.kind = p.kind AND m.issuer = p.issuer AND m.at = p.published_ms")
-        return {(str(k), str(i)): (int(v), str(e), int(t)) for k, i, v, e, t in rows}
+        return heads_of(tx.execute(HEADS))
+
+
+# What each (kind, issuer) published last, and its highest version (`heads_of` reads the rows).
+HEADS = ("SELECT p.kind, p.issuer, p.version, p.etag, m.top FROM published p JOIN (SELECT kind, issuer, "
+         "MAX(published_ms) AS at, MAX(version) AS top FROM published GROUP BY kind, issuer) m "
+         "ON m.kind = p.kind AND m.issuer = p.issuer AND m.at = p.published_ms")
+
+
+def heads_of(rows: list[Row]) -> dict[tuple[str, str], tuple[int, str, int]]:
+    return {(str(k), str(i)): (int(v), str(e), int(t)) for k, i, v, e, t in rows}
 
 
 def log_gaps(tx: Tx, device_id: str, log_id: str, from_seq: int, last_seq: int) -> list[tuple[int, int]]:
