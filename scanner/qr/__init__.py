@@ -2,8 +2,8 @@
 
     engines.py  ZxingDecoder and ZbarDecoder (QR only, exact bytes, corners in input pixels) and the
                 symbol type QrSymbol
-    glance.py   where a code may be: code_evidence and glance (code-like patches), Glance.region (the box
-                the camera's passes read)
+    glance.py   where a code may be: code_evidence and glance (code-like patches), Glance.regions (the
+                boxes the camera's passes read)
     decoder.py  FrameDecoder: the frame strategy (a glance for code-like evidence, the fast pass, fallback
                 passes in turn, each on the box around the evidence; every pass for still images);
                 read_image, decode_image

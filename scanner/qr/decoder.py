@@ -256,21 +256,23 @@ class FrameDecoder:
             if not unread:
                 return _dedupe([QrSymbol(data, text_of(data), poly, "zxing+global") for data, poly in raw])
         h, w = gray.shape
-        box = look.region() if look.score >= EVIDENCE else None
-        box = box or (0, 0, w, h)
-        raw, unread_here = self._fast(_crop(gray, box))
-        unread += [_shift(poly, box[0], box[1]) for poly in unread_here]
-        found = _dedupe([QrSymbol(data, text_of(data), _shift(poly, box[0], box[1]), self._first.name)
-                         for data, poly in raw])
+        boxes = look.regions() if look.score >= EVIDENCE else []
+        found: list[QrSymbol] = []
+        for box in boxes or [(0, 0, w, h)]:
+            raw, unread_here = self._fast(_crop(gray, box))
+            unread += [_shift(poly, box[0], box[1]) for poly in unread_here]
+            found += [QrSymbol(data, text_of(data), _shift(poly, box[0], box[1]), self._first.name)
+                      for data, poly in raw]
+        found = _dedupe(found)
         # Where a code may still be: code-like patches no code read covers (a second phone beside an
         # easy one), a symbol zxing saw but could not read; and, every 30th Nth frame (3 s at 30 fps)
         # without either, the whole frame, in case all of that missed a code.
-        where = look.region(exclude=[c.polygon for c in found], include=unread)
-        if where is None and not found and self._frames % (30 * self.slow_pass_every) == 0:
-            where = (0, 0, w, h)
-        if where is None:
+        where = look.regions(exclude=[c.polygon for c in found], include=unread)
+        if not where and not found and self._frames % (30 * self.slow_pass_every) == 0:
+            where = [(0, 0, w, h)]
+        if not where:
             return found
-        pixels = (where[2] - where[0]) * (where[3] - where[1])
+        pixels = sum((b[2] - b[0]) * (b[3] - b[1]) for b in where)
         passes = self.fitting(pixels)
         if not passes or self._searched(look.means, len(passes)):
             return found
@@ -289,12 +291,17 @@ class FrameDecoder:
             else:
                 p = passes[0]
             left -= self.cost(p, pixels)
-            more = _read(p, gray, where)
+            more = _dedupe([code for box in where for code in _read(p, gray, box)])
             if more:
                 self._idle = None
                 if not found:
                     return more
-            found = _dedupe(found + more)
+                found = _dedupe(found + more)
+                # The second phone is read: search on only if code-like patches are still unexplained.
+                where = look.regions(exclude=[c.polygon for c in found])
+                if not where:
+                    return found
+                pixels = sum((b[2] - b[0]) * (b[3] - b[1]) for b in where)
         return found
 
     def _searched(self, means: np.ndarray, passes: int) -> bool:

@@ -30,7 +30,7 @@ _LOW = 0.35
 _PATCH = 12  # samples per patch side: 48 px at 640x480, about a quarter of the smallest code
 _EDGE = 20  # grey levels between neighbouring samples that count as a module edge, well above noise
 # A box this large a share of the frame is read whole: cropping would save little.
-_WHOLE = 0.6
+_WHOLE = 0.75
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,11 @@ class Glance:
     cell: int  # frame pixels per patch side
     shape: tuple[int, int]  # the frame's height and width
 
-    def region(self, exclude: Sequence[Polygon] = (), include: Sequence[Polygon] = ()) -> Box | None:
-        """The box around the code-like patches that no polygon of `exclude` covers, joined with the
-        boxes of `include` (symbols seen but not read); None when there is neither.
+    def regions(self, exclude: Sequence[Polygon] = (), include: Sequence[Polygon] = ()) -> list[Box]:
+        """Boxes around the code-like patches that no polygon of `exclude` covers (one per cluster of
+        patches: one per phone), and around each polygon of `include` (symbols seen but not read).
 
-        A box that would hold most of the frame is the whole frame.
+        Empty when there is neither; the whole frame when the boxes would hold most of it.
         """
         import cv2
 
@@ -55,37 +55,47 @@ class Glance:
         cell = self.cell
         boxes: list[Box] = [_grown(p, cell, w, h) for p in include]
         if self.score >= EVIDENCE and self.scores.size:
-            if not exclude:
-                # Every patch that scores as part of a symbol: the code-like ones and their surroundings.
-                _, low = cv2.threshold(self.scores, _LOW * 255, 255, cv2.THRESH_BINARY)
-                x, y, bw, bh = cv2.boundingRect(low)
-                boxes.append(_cells(x - 1, y - 1, x + bw + 1, y + bh + 1, cell, w, h))
-            else:
-                _, seeds = cv2.threshold(self.scores, EVIDENCE * 255 - 0.5, 255, cv2.THRESH_BINARY)
-                for poly in exclude:
-                    # A read code's bezel and quiet zone score as code-like too: cover a little more.
-                    cx, cy = sum(p[0] for p in poly) / 4, sum(p[1] for p in poly) / 4
-                    pts = [(round(((x - cx) * 1.3 + cx) / cell - 0.5), round(((y - cy) * 1.3 + cy) / cell - 0.5))
-                           for x, y in poly]
-                    cv2.fillConvexPoly(seeds, np.array(pts, dtype=np.int32), 0)
-                x, y, bw, bh = cv2.boundingRect(seeds)
-                if bw:
-                    # Code-like patches lie well inside a symbol: two patches more reach its quiet zone.
-                    boxes.append(_cells(x - 2, y - 2, x + bw + 2, y + bh + 2, cell, w, h))
-        if not boxes:
-            return None
-        # The box starts on zxing-cpp's 8-pixel binarizer grid, so that inside it a code is binarized just
-        # as in the whole frame (a code at the edge of readability stays readable in the crop).
-        x0, y0 = min(b[0] for b in boxes) // 8 * 8, min(b[1] for b in boxes) // 8 * 8
-        x1, y1 = min(w, -(-max(b[2] for b in boxes) // 8) * 8), min(h, -(-max(b[3] for b in boxes) // 8) * 8)
-        if (x1 - x0) * (y1 - y0) >= _WHOLE * w * h:
-            return (0, 0, w, h)
-        return (x0, y0, x1, y1)
+            # Code-like patches and, around them, the patches that score as part of the same symbol.
+            _, low = cv2.threshold(self.scores, _LOW * 255, 255, cv2.THRESH_BINARY)
+            for poly in exclude:
+                # A read code's bezel and quiet zone score as code-like too: cover a little more.
+                cx, cy = sum(p[0] for p in poly) / 4, sum(p[1] for p in poly) / 4
+                pts = [(round(((x - cx) * 1.3 + cx) / cell - 0.5), round(((y - cy) * 1.3 + cy) / cell - 0.5))
+                       for x, y in poly]
+                cv2.fillConvexPoly(low, np.array(pts, dtype=np.int32), 0)
+            seeds = (self.scores >= EVIDENCE * 255) & (low > 0)
+            if seeds.any():
+                _, labels, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
+                for label in np.unique(labels[seeds]):
+                    x, y, bw, bh = (int(v) for v in stats[label, :4])
+                    # One patch more on every side: the symbol's corners and quiet zone.
+                    boxes.append((max(0, (x - 1) * cell), max(0, (y - 1) * cell),
+                                  min(w, (x + bw + 1) * cell), min(h, (y + bh + 1) * cell)))
+        boxes = _merged([_aligned(b, w, h) for b in boxes])
+        if sum((b[2] - b[0]) * (b[3] - b[1]) for b in boxes) >= _WHOLE * w * h:
+            return [(0, 0, w, h)]
+        return boxes
 
 
-def _cells(x0: int, y0: int, x1: int, y1: int, cell: int, w: int, h: int) -> Box:
-    """Patch coordinates to a box in frame pixels, inside the frame."""
-    return (max(0, x0 * cell), max(0, y0 * cell), min(w, x1 * cell), min(h, y1 * cell))
+def _aligned(box: Box, w: int, h: int) -> Box:
+    """`box` grown to start on zxing-cpp's 8-pixel binarizer grid, so that inside it a code is binarized
+    just as in the whole frame (a code at the edge of readability stays readable in the crop)."""
+    x0, y0, x1, y1 = box
+    return (x0 // 8 * 8, y0 // 8 * 8, min(w, -(-x1 // 8) * 8), min(h, -(-y1 // 8) * 8))
+
+
+def _merged(boxes: list[Box]) -> list[Box]:
+    """Overlapping boxes joined into one, so that no pixel is read twice."""
+    out: list[Box] = []
+    for box in boxes:
+        while True:
+            hit = next((o for o in out if box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3]), None)
+            if hit is None:
+                break
+            out.remove(hit)
+            box = (min(box[0], hit[0]), min(box[1], hit[1]), max(box[2], hit[2]), max(box[3], hit[3]))
+        out.append(box)
+    return out
 
 
 def _grown(poly: Polygon, margin: int, w: int, h: int) -> Box:
