@@ -2,7 +2,8 @@
 
 Fills a hub database (SQLite file, or `--db postgresql://…`) with `--devices` health records and
 `--visits` visits spread over the last 24 hours, then times (median of 5) what each page reads:
-the device list (every latest record judged), /metrics (the same plus the counters), the traffic
+the device list (states and counts in SQL, the first 500 shown judged in words; beside it the old way,
+every latest record judged in Python), /metrics (the same plus the counters), the traffic
 chart (hourly counts of 24 hours), a device's visit search with gaps, and one device's page. The
 floor is reading the same health rows without judging them, measured in the same run; the figures
 are printed as milliseconds and as ratios to it. `--one-core` repeats the run under `taskset -c 0`.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from sync.hub import metrics
 from sync.hub.devicehealth import DEFAULT_THRESHOLDS, fleet, judge, latest, record_health
+from sync.hub.fleetstate import device_list, state_counts
 from sync.hub.operator.queries import HOUR_MS, search_visits, traffic
 from sync.hub.store import HubStore
 from tests.helpers.hubrows import chain_rows, new_log_id
@@ -70,7 +72,10 @@ def run(db: str, devices: int, visits: int) -> None:
     until = (now_ms // HOUR_MS + 1) * HOUR_MS
     floor = timed(lambda: store.query("SELECT device_id, received_ms, record FROM device_health"))
     rows = {
-        "device list (fleet + judge)": timed(lambda: [judge(h, now, DEFAULT_THRESHOLDS) for h in fleet(store)]),
+        "device list (states in SQL)": timed(lambda: (
+            state_counts(store, now, DEFAULT_THRESHOLDS),
+            [judge(h, now, DEFAULT_THRESHOLDS) for h, _ in device_list(store, now, DEFAULT_THRESHOLDS)])),
+        "judging all in Python (before)": timed(lambda: [judge(h, now, DEFAULT_THRESHOLDS) for h in fleet(store)]),
         "/metrics": timed(lambda: metrics.render(store, DEFAULT_THRESHOLDS)),
         "traffic, 24 h": timed(lambda: traffic(store, {}, until - 24 * HOUR_MS, until)),
         "visit search, 1 device, 24 h": timed(lambda: search_visits(store, "gate-00000", now_ms - 86_400_000,

@@ -122,9 +122,38 @@ def history(store: HubStore, device_id: str) -> list[DeviceHealth]:
         "ORDER BY received_ms DESC", (device_id,))]
 
 
+# Kept beside each latest record so the fleet's states are judged in SQL (`sync/hub/fleetstate.py`):
+# the problems that need no threshold (as `judge` words them), and the measures judged against the
+# operator's thresholds (ages and the clock offset in whole milliseconds, rounded up).
+JUDGED_COLUMNS = ("fixed_problems", "appliance_age_ms", "backlog", "trust_age_ms", "status_age_ms",
+                  "clock_offset_ms")
+
+
+def _ms(seconds: Json) -> int | None:
+    return -int(-float(seconds) * 1000 // 1) if isinstance(seconds, int | float) else None
+
+
+def judged_columns(rec: JsonObject) -> tuple[str, int | None, int | None, int | None, int | None, int | None]:
+    """`JUDGED_COLUMNS` of a cleaned record."""
+    never = Thresholds(appliance_age=float("inf"), backlog=2**62, trust_list_age=float("inf"),
+                       status_list_age=float("inf"), clock_offset=float("inf"))
+    fixed = judge(DeviceHealth("", 0, rec), 0.0, never).problems
+    tl = rec.get("trust_list") or {}
+    ages = [sl["age"] for sl in (rec.get("status_lists") or {}).values() if sl and sl.get("age") is not None]
+    off = rec.get("clock_offset")
+    pending = rec.get("pending_uploads")
+    return ("\n".join(fixed), _ms(rec.get("appliance_age") or 0), pending if isinstance(pending, int) else None,
+            _ms(tl.get("age")), _ms(max(ages)) if ages else None, _ms(abs(off)) if off is not None else None)
+
+
 # The device's latest record and the time of its last history entry, in one statement.
 PREVIOUS = ("SELECT (SELECT record FROM device_health WHERE device_id = ?), "
             "(SELECT MAX(received_ms) FROM device_health_history WHERE device_id = ?)")
+
+
+_UPSERT = (f"INSERT INTO device_health (device_id, received_ms, record, {', '.join(JUDGED_COLUMNS)}) "
+           f"VALUES (?, ?, ?, {', '.join('?' * len(JUDGED_COLUMNS))}) ON CONFLICT (device_id) DO UPDATE SET "
+           + ", ".join(f"{c} = excluded.{c}" for c in ("received_ms", "record", *JUDGED_COLUMNS)))
 
 
 def health_writes(device_id: str, raw: Json, previous: Row, now_ms: int) -> tuple[DeviceHealth,
@@ -138,10 +167,7 @@ def health_writes(device_id: str, raw: Json, previous: Row, now_ms: int) -> tupl
         same_run = prev.get("started_at") == rec.get("started_at") and isinstance(prev.get("errors_since_start"), int)
         rec["errors_since_last"] = max(0, errors - prev["errors_since_start"]) if same_run else errors
     body = json.dumps(rec, sort_keys=True, ensure_ascii=False)
-    steps: list[tuple[str, tuple[Any, ...]]] = [(
-        "INSERT INTO device_health (device_id, received_ms, record) VALUES (?, ?, ?) "
-        "ON CONFLICT (device_id) DO UPDATE SET received_ms = excluded.received_ms, record = excluded.record",
-        (device_id, now_ms, body))]
+    steps: list[tuple[str, tuple[Any, ...]]] = [(_UPSERT, (device_id, now_ms, body, *judged_columns(rec)))]
     if last_hist is None or now_ms - int(last_hist) >= HISTORY_EVERY * 1000:
         steps += [("INSERT INTO device_health_history (device_id, received_ms, record) VALUES (?, ?, ?) "
                    "ON CONFLICT DO NOTHING", (device_id, now_ms, body)),

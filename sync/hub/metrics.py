@@ -18,7 +18,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from sync.hub.devicehealth import Thresholds, fleet, judge
+from sync.hub.devicehealth import Thresholds
+from sync.hub.fleetstate import state_counts
 from sync.hub.store import HubStore
 
 if TYPE_CHECKING:
@@ -89,10 +90,7 @@ class DevicesByState(Collector):
         self.store, self.thresholds, self.clock = store, thresholds, clock
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        counts = {"ok": 0, "attention": 0, "offline": 0}
-        now = self.clock()
-        for h in fleet(self.store):
-            counts[judge(h, now, self.thresholds).state] += 1
+        counts = state_counts(self.store, self.clock(), self.thresholds)
         g = GaugeMetricFamily("checkpoint_hub_devices", "Devices by state (latest health record)", labels=["state"])
         for state, n in counts.items():
             g.add_metric([state], n)

@@ -89,6 +89,19 @@ CREATE INDEX site_admissions_site_ts ON site_admissions (site, ts_ms);
 CREATE INDEX published_latest ON published (kind, issuer, published_ms)
 """
 
+def _judged_columns(tx: Tx) -> None:
+    import json
+
+    from sync.hub.devicehealth import JUDGED_COLUMNS, judged_columns
+
+    tx.execute("ALTER TABLE device_health ADD COLUMN fixed_problems TEXT NOT NULL DEFAULT ''")
+    for name in JUDGED_COLUMNS[1:]:
+        tx.execute(f"ALTER TABLE device_health ADD COLUMN {name} BIGINT")
+    for device_id, record in tx.execute("SELECT device_id, record FROM device_health"):
+        tx.execute(f"UPDATE device_health SET {', '.join(f'{c} = ?' for c in JUDGED_COLUMNS)} WHERE device_id = ?",
+                   (*judged_columns(json.loads(record)), device_id))
+
+
 MIGRATIONS: list[Step] = [
     Step(1, "visits and published lists", """
         CREATE TABLE schema_version (version BIGINT NOT NULL);
@@ -133,6 +146,7 @@ MIGRATIONS: list[Step] = [
         "decided_by", "gate", "ref_visit", "outcome")),
     Step(5, "hourly traffic counts per device and checkpoint (the fleet page's chart)",
          f"{traffic.TABLE};\n{traffic.BACKFILL}"),
+    Step(6, "each latest health record's judged columns (device states judged in SQL)", _judged_columns),
 ]
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +25,7 @@ from keys.jsontypes import Json, JsonObject
 from sync.errors import PublishError
 from sync.hub import metrics
 from sync.hub.devicehealth import DEFAULT_THRESHOLDS, Thresholds, fleet, history, judge, latest
+from sync.hub.fleetstate import device_list, state_counts
 from sync.hub.operator.auth import OperatorConfig, Sessions
 from sync.hub.operator.chart import hour_chart
 from sync.hub.operator.queries import device_ids, search_visits, traffic
@@ -34,6 +35,7 @@ from sync.hub.traffic import HOUR_MS
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_PUBLISH = 64 * 1024 * 1024
+SHOWN = 500  # devices listed on one page (the counts cover the whole fleet)
 PUBLISHERS = {"trust-list": publish_trust_list, "status-list": publish_status_list, "rules-list": publish_rules_list,
               "profiles": publish_profiles}
 SECURITY_HEADERS = {
@@ -167,15 +169,12 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
     def devices(request: Request, attention: bool = False) -> Response:
         who, csrf = operator(request)
         now = time.time()
-        rows: list[dict[str, Any]] = []
-        for h in fleet(store):
-            j = judge(h, now, thresholds)
-            rows.append({"h": h, "r": h.record, "j": j, "seen_ago": now - h.received_ms / 1000})
-        counts = {s: sum(1 for x in rows if x["j"].state == s) for s in ("ok", "attention", "offline")}
-        shown = [x for x in rows if x["j"].state != "ok"] if attention else rows
-        shown.sort(key=lambda x: ({"offline": 0, "attention": 1, "ok": 2}[x["j"].state], x["h"].device_id))
-        return page(request, "devices.html", title="Devices", who=who, csrf=csrf, rows=shown, counts=counts,
-                    attention=attention, total=len(rows))
+        # States, counts and the order come from SQL; only the devices shown get their problems worded.
+        counts = state_counts(store, now, thresholds)
+        rows = [{"h": h, "r": h.record, "j": judge(h, now, thresholds), "seen_ago": now - h.received_ms / 1000}
+                for h, _ in device_list(store, now, thresholds, attention=attention, limit=SHOWN)]
+        return page(request, "devices.html", title="Devices", who=who, csrf=csrf, rows=rows, counts=counts,
+                    attention=attention, total=sum(counts.values()), shown_limit=SHOWN)
 
     @app.get("/devices/{device_id}", response_class=HTMLResponse)
     def device(request: Request, device_id: str) -> Response:
