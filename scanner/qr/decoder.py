@@ -228,17 +228,17 @@ class FrameDecoder:
 
         None (the camera case): the fast pass, and on evidence of a code the next fallbacks in turn
         (see the class). True (still images): the fast pass, then, while a code may be missing
-        (nothing read, or a symbol seen but not read), every pass, results merged, so a second code that
-        only a fallback can read is not missed next to an easy one. False: the fast pass only.
+        (nothing read, a symbol seen but not read, or code-like patches no code read covers), every
+        pass, results merged, so a second code that only a fallback can read is not missed next to an
+        easy one. False: the fast pass only.
         """
         gray = to_gray(image)
         if thorough is None:
             return self._camera(gray)
         raw, unread = self._fast(gray)
         found = _dedupe([QrSymbol(data, text_of(data), poly, self._first.name) for data, poly in raw])
-        # Further passes only while a code may be missing: nothing read yet, or a symbol zxing found
-        # but could not read. Codes the fast pass read are the whole image otherwise.
-        if thorough and (not found or unread):
+        # Codes the fast pass read, with no other symbol seen and nothing else code-like, are the image.
+        if thorough and (not found or unread or glance(gray).regions(exclude=[c.polygon for c in found])):
             for p in self.passes:
                 found = _dedupe(found + self._run(p, gray))
         return found

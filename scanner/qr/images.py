@@ -1,8 +1,8 @@
 """QR payloads from image files, for `checkpoint check --image`: the camera pipeline's thorough decoder.
 
 A still image gets every pass (zxing-cpp, zbar with exact bytes, contrast, inversion, rescaling,
-sharpening) while a code may be missing: when the fast pass read codes and saw no symbol it could not
-read, that is the image.
+sharpening) while a code may be missing: when the fast pass read codes, saw no symbol it could not read
+and nothing else in the image looks code-like, that is the image.
 """
 
 from __future__ import annotations

@@ -168,13 +168,25 @@ def test_a_code_read_with_nothing_else_code_like_gets_no_fallback_passes(payload
     assert calls == []
 
 
-def test_a_second_phone_only_a_fallback_reads_is_read_in_the_same_frame_from_a_crop(payloads):
-    # Two phones, the right one in dark mode: the fast pass (no inversion) reads the left one only.
+def two_phones_one_dark(payloads: list[str]):
+    """Two phones, the right one in dark mode: the fast pass (no inversion) reads the left one only."""
     frame, placed = gate_frame(np.random.default_rng(9), payloads[:2], distortion=SCENES["plain"])
     xs = [int(x) for x, _ in placed[1].polygon]
     ys = [int(y) for _, y in placed[1].polygon]
     x0, x1, y0, y1 = min(xs) - 12, max(xs) + 12, min(ys) - 12, max(ys) + 12
     frame[y0:y1, x0:x1] = 255 - frame[y0:y1, x0:x1]
+    return frame, placed
+
+
+def test_a_still_image_with_a_second_code_only_a_fallback_reads_gives_both(payloads):
+    frame, _ = two_phones_one_dark(payloads)
+    fd = FrameDecoder()
+    assert [c.text for c in fd.decode(frame, thorough=False)] == [payloads[0]]
+    assert sorted(c.text for c in fd.decode(frame, thorough=True)) == sorted(payloads[:2])
+
+
+def test_a_second_phone_only_a_fallback_reads_is_read_in_the_same_frame_from_a_crop(payloads):
+    frame, placed = two_phones_one_dark(payloads)
     fd = FrameDecoder(slow_pass_every=3)
     assert [c.text for c in fd.decode(frame, thorough=False)] == [payloads[0]]
     shapes: list[tuple[int, ...]] = []
