@@ -59,12 +59,11 @@ def verify_dcc(text: str, trust: TrustStore, status: StatusStore | None, now: fl
         return VerifyResult(verdict=Verdict(e.verdict), reasons=(e.reason,), format="HC1",
                             trust_list_version=tl_version)
     info = code.info
-    notes = (info.schema_problem,) if info.schema_problem else ()
     base = dict(format="HC1", issuer=info.country or None, name=info.name_latin or info.name_printed,
                 iat=code.iat, exp=code.exp, kid=code.kid, trust_list_version=tl_version, dcc=info)
 
     def fail(verdict: Verdict, reason: str) -> VerifyResult:
-        return VerifyResult(verdict=verdict, reasons=(reason, *notes), **base)  # type: ignore[arg-type]
+        return VerifyResult(verdict=verdict, reasons=(reason,), **base)  # type: ignore[arg-type]
 
     signer, verdict, why = _signer(code, trust)
     if signer is None:
@@ -81,5 +80,5 @@ def verify_dcc(text: str, trust: TrustStore, status: StatusStore | None, now: fl
     if now > code.exp:
         return fail(Verdict.EXPIRED, f"expired {int(now - code.exp)} s ago")
     return VerifyResult(verdict=Verdict.OK, status=Status.GREEN,
-                        reasons=(f"signed by {signer.country} DSC {signer.kid.hex()}", *notes),
+                        reasons=(f"signed by {signer.country} DSC {signer.kid.hex()}",),
                         **base)  # type: ignore[arg-type]

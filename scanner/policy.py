@@ -17,6 +17,7 @@ from enum import StrEnum
 from functools import cache
 from importlib import resources
 
+from keys.fastinit import fast_init
 from keys.jsontypes import Json, JsonObject
 from keys.localtext import LocalText
 from scanner.errors import ConfigError
@@ -93,6 +94,7 @@ def _issuer_matcher(patterns: tuple[str, ...]) -> Callable[[str], re.Match[str] 
     return re.compile("|".join(fnmatch.translate(p) for p in patterns) or "(?!)").match
 
 
+@fast_init
 @dataclass(frozen=True)
 class Decision:
     result: VerifyResult

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from keys.fastinit import fast_init
 from keys.jsontypes import JsonObject
 from keys.localtext import LocalText
 from keys.signing import verify_raw
@@ -60,6 +61,7 @@ class VerifySettings:
     status_grace: int = 0
 
 
+@fast_init
 @dataclass(frozen=True)
 class VerifyResult:
     verdict: Verdict
@@ -105,7 +107,8 @@ class VerifyResult:
             "iat": self.iat,
             "exp": self.exp,
             "kid": self.kid.hex() if self.kid else None,
-            "reasons": list(self.reasons),
+            # A DCC's notes (its schema check) are reported with the reasons whatever the verdict.
+            "reasons": [*self.reasons, *self.dcc.notes] if self.dcc is not None else list(self.reasons),
             "trust_list_version": self.trust_list_version,
             "status_list_version": self.status_list_version,
             "failed_rule": self.failed_rule.to_json() if self.failed_rule else None,

@@ -15,10 +15,12 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import NamedTuple
 
 import cbor2
 
+from keys.fastinit import fast_init
 from keys.hcc1 import MAX_DECOMPRESSED
 from keys.jsontypes import Cbor, Json, JsonObject
 from keys.signing import COSE_SIGNATURE_ALGS
@@ -82,9 +84,14 @@ def _text(v: object) -> str:
     return v if isinstance(v, str) else ""
 
 
+@fast_init
 @dataclass(frozen=True)
 class DccInfo:
-    """What a DCC says, for the screen, `--json` and the business rules."""
+    """What a DCC says, for the screen, `--json` and the business rules.
+
+    The schema check (`schema_problem`) runs when it is first read: it is a report that never changes a
+    verdict, so a gate that only decides never pays for it, and `--json` always shows it.
+    """
 
     kind: str | None           # "v", "t" or "r"; None unless exactly one group is present
     kinds: tuple[str, ...]     # every group present (a valid DCC has exactly one)
@@ -96,13 +103,23 @@ class DccInfo:
     given_std: str
     dob: str
     facts: JsonObject
-    schema_problem: str | None = None
     signer_country: str | None = None
 
     def with_signer(self, country: str) -> DccInfo:
-        # The fields from __dict__ directly: dataclasses.replace walks fields() and costs a tenth of
-        # what decoding a whole certificate does.
-        return DccInfo(**{**self.__dict__, "signer_country": country})
+        # Every field by name rather than dataclasses.replace, which walks fields() on each call.
+        return DccInfo(self.kind, self.kinds, self.hcert, self.country, self.family, self.given, self.family_std,
+                       self.given_std, self.dob, self.facts, country)
+
+    @cached_property
+    def schema_problem(self) -> str | None:
+        """None when the payload matches the DCC schema 1.3, else the first mismatch in words."""
+        return schema_problem(self.hcert)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What is worth reporting about a certificate that does not change its verdict."""
+        problem = self.schema_problem
+        return (problem,) if problem else ()
 
     @property
     def type(self) -> str | None:
@@ -154,7 +171,7 @@ def _info(hcert: Mapping[str, Json], iss: str | None) -> DccInfo:
     country = iss if iss and _COUNTRY.fullmatch(iss) else _text(entry.get("co"))
     return DccInfo(kind=kind, kinds=kinds, hcert=data, country=country, family=_text(nam.get("fn")),
                    given=_text(nam.get("gn")), family_std=_text(nam.get("fnt")), given_std=_text(nam.get("gnt")),
-                   dob=_text(data.get("dob")), facts=facts, schema_problem=schema_problem(data))
+                   dob=_text(data.get("dob")), facts=facts)
 
 
 def _inflate(raw: bytes) -> bytes:

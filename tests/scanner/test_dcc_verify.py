@@ -163,7 +163,7 @@ def test_schema_problems_are_reported_not_refused(world, trust) -> None:
     body["v"][0]["dn"] = "two"
     r = check(trust, code(signer(world, "DE"), body))
     assert r.verdict is Verdict.OK and r.dcc is not None and r.dcc.schema_problem
-    assert any("schema" in x for x in r.reasons)
+    assert any("schema" in x for x in r.to_json()["reasons"])
 
 
 def test_bad_dsc_entries_are_skipped_not_fatal(world) -> None:
