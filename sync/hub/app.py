@@ -13,13 +13,16 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keys.jsontypes import JsonObject
 from scanner.storage.chain import VISIT_FIELDS
@@ -140,16 +143,28 @@ class _Peers:
         return hit
 
 
+Endpoint: TypeAlias = "Callable[[Request], Awaitable[Response]]"
+
+
+def _unavailable(exc: HubStoreError) -> Response:
+    # The database failing is the hub being unavailable (the device retries later), not a bug.
+    log.error("%s", exc)
+    return Response(json.dumps({"detail": f"hub database unavailable: {exc}"}), status_code=503,
+                    media_type="application/json", headers={"Retry-After": "5"})
+
+
 class EnrolmentGate:
     """ASGI middleware: every request, whatever its path, comes from an enrolled, unrevoked certificate.
 
-    The registered `Device` and the `Peer` go into the scope for the handlers.
+    The registered `Device` and the `Peer` go into the scope for the handlers. `direct` endpoints (the
+    device's round and upload) are called from here, not through the framework's router.
     """
 
-    def __init__(self, app: ASGIApp, registry: Registry):
+    def __init__(self, app: ASGIApp, registry: Registry, direct: dict[tuple[str, str], Endpoint] | None = None):
         self.app = app
         self.registry = registry
         self.peers = _Peers()
+        self.direct = {} if direct is None else direct
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -174,7 +189,20 @@ class EnrolmentGate:
                                     (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
             return
-        await self.app({**scope, DEVICE_KEY: (device, peer)}, receive, send)
+        scope = {**scope, DEVICE_KEY: (device, peer)}
+        endpoint = self.direct.get((scope["method"], scope["path"]))
+        if endpoint is None:
+            await self.app(scope, receive, send)
+            return
+        # A device's polls and uploads skip the framework's routing and middleware (a good part of a
+        # round's CPU); errors are answered as FastAPI answers them.
+        try:
+            response = await endpoint(Request(scope, receive))
+        except StarletteHTTPException as e:
+            response = JSONResponse({"detail": e.detail}, status_code=e.status_code, headers=e.headers)
+        except HubStoreError as e:
+            response = _unavailable(e)
+        await response(scope, receive, send)
 
 
 def _who(request: Request) -> tuple[Device, Peer]:
@@ -194,16 +222,14 @@ def create_app(store: HubStore, *, registry: Registry | None = None, enrolled: s
 
     @app.exception_handler(HubStoreError)
     async def database_unavailable(_request: Request, exc: HubStoreError) -> Response:
-        # The database failing is the hub being unavailable (the device retries later), not a bug.
-        log.error("%s", exc)
-        return Response(json.dumps({"detail": f"hub database unavailable: {exc}"}), status_code=503,
-                        media_type="application/json", headers={"Retry-After": "5"})
+        return _unavailable(exc)
 
     # Outermost first: metrics see every answer, refusals by the enrolment gate too.
-    app.add_middleware(EnrolmentGate, registry=registry)
+    direct: dict[tuple[str, str], Endpoint] = {}
+    app.add_middleware(EnrolmentGate, registry=registry, direct=direct)
     app.add_middleware(metrics.RequestMetrics)
-    add_round(app, store, lambda request: _who(request)[0], admissions_window_s=admissions_window_s,
-              max_admissions=max_admissions)
+    direct["POST", "/v1/round"] = add_round(app, store, lambda request: _who(request)[0],
+                                            admissions_window_s=admissions_window_s, max_admissions=max_admissions)
     verdicts_rules = rules
 
     @app.get("/v1/health")
@@ -253,6 +279,8 @@ def create_app(store: HubStore, *, registry: Registry | None = None, enrolled: s
                 "last_seq": res.last_seq, "last_chain": res.last_chain}), media_type="application/json")
 
         return await run_in_threadpool(parse_and_store)
+
+    direct["POST", "/v1/visits"] = upload
 
     @app.get("/v1/trust-list", responses={304: {"description": "not modified (If-None-Match)"},
                                           404: {"description": "nothing published"}})

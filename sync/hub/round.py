@@ -11,7 +11,7 @@ fails the round.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -96,7 +96,9 @@ def answer_round(store: HubStore, device: Device, req: RoundRequest, *, admissio
 
 
 def add_round(app: FastAPI, store: HubStore, device_of: Callable[[Request], Device], *,
-              admissions_window_s: float = 86_400, max_admissions: int = 10_000) -> None:
+              admissions_window_s: float = 86_400,
+              max_admissions: int = 10_000) -> Callable[[Request], Awaitable[Response]]:
+    """Add the route; the endpoint is returned too (the hub serves it directly, `sync.hub.app`)."""
     @app.post("/v1/round", response_model=RoundAnswer, openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": RoundRequest.model_json_schema()}}}})
@@ -122,3 +124,5 @@ def add_round(app: FastAPI, store: HubStore, device_of: Callable[[Request], Devi
                                          max_admissions=max_admissions), media_type="application/json")
 
         return await run_in_threadpool(work)
+
+    return hub_round

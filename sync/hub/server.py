@@ -130,6 +130,8 @@ def _run(apps: Apps, sock: socket.socket, op_sock: socket.socket | None, *, cert
                             # Not uvloop: its TLS close goes on reading a refused upload's body until the
                             # sender stops, where asyncio's stops the sender at once.
                             loop="asyncio", timeout_keep_alive=30,
+                            # Devices reach the hub through TCP passthrough, never an HTTP proxy.
+                            proxy_headers=False,
                             # In-flight uploads finish (each commits in one step); idle TLS keep-alive
                             # connections are not waited for beyond this.
                             timeout_graceful_shutdown=2)
