@@ -154,7 +154,8 @@ class FrameDecoder:
     Not thread-safe: give each worker thread its own. `decoders` names the decoders to use, in order
     (`"zxing"`, `"zbar"`). On a camera the work follows the evidence of a code (`scanner.qr.glance`),
     so that an empty gate costs a glance per frame and a code costs a read of the box around it:
-    - a frame with a code-like patch gets the fast pass on the box around the code-like patches;
+    - a frame with code-like patches gets, on the box around each cluster of them (a phone), a
+      global-threshold read and, if that reads nothing or sees a symbol it cannot read, the fast pass;
     - a frame without one gets a global-threshold read (a clean code in even light needs no more),
       and the fast pass on every Nth (`slow_pass_every`) frame only, in case;
     - fallback passes follow where a code may be missing, on the box around it: code-like patches no
@@ -259,10 +260,20 @@ class FrameDecoder:
         boxes = look.regions() if look.score >= EVIDENCE else []
         found: list[QrSymbol] = []
         for box in boxes or [(0, 0, w, h)]:
-            raw, unread_here = self._fast(_crop(gray, box))
-            unread += [_shift(poly, box[0], box[1]) for poly in unread_here]
-            found += [QrSymbol(data, text_of(data), _shift(poly, box[0], box[1]), self._first.name)
-                      for data, poly in raw]
+            crop = _crop(gray, box)
+            codes: list[tuple[bytes, Polygon]] = []
+            seen: list[Polygon] = []
+            method = "zxing+global"
+            if boxes and self._zx is not None:
+                # Around a code, light is even enough for one threshold far more often than across the
+                # frame, and it costs a fraction of the local one: the fast pass proper follows only if it
+                # read nothing or saw a symbol it could not read.
+                codes, seen = self._zx.scan(crop, binarizer="global", invert=False, downscale=False)
+            if not codes or seen:
+                fast, seen = self._fast(crop)
+                codes, method = codes + fast, self._first.name
+            unread += [_shift(poly, box[0], box[1]) for poly in seen]
+            found += [QrSymbol(data, text_of(data), _shift(poly, box[0], box[1]), method) for data, poly in codes]
         found = _dedupe(found)
         # Where a code may still be: code-like patches no code read covers (a second phone beside an
         # easy one), a symbol zxing saw but could not read; and, every 30th Nth frame (3 s at 30 fps)
