@@ -175,7 +175,7 @@ class HubStore:
     @staticmethod
     def _row(r: Row) -> JsonObject:
         d = dict(zip(STORED_FIELDS, r, strict=True))
-        d["extra"] = json.loads(d["extra"])
+        d["extra"] = {} if d["extra"] == "{}" else json.loads(d["extra"])  # most rows have none
         for name in (*BOOL_FIELDS, "chain_ok"):
             d[name] = bool(d[name])
         return d
