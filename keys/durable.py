@@ -176,9 +176,13 @@ def connect(path: str | Path, *, synchronous: str = "FULL", timeout: float = 30.
 
 
 @contextmanager
-def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE (take the write lock now, not halfway), COMMIT, or ROLLBACK on any exception."""
-    conn.execute("BEGIN IMMEDIATE")
+def immediate_transaction(conn: sqlite3.Connection, *, write_lock: bool = True) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE (take the write lock now, not halfway), COMMIT, or ROLLBACK on any exception.
+
+    `write_lock=False` begins without taking the database's write lock, for a transaction that writes
+    only the connection's TEMP tables (which no other connection sees or waits for).
+    """
+    conn.execute("BEGIN IMMEDIATE" if write_lock else "BEGIN")
     try:
         yield conn
         conn.execute("COMMIT")

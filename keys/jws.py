@@ -73,7 +73,18 @@ def parse(doc: SignedJson) -> JwsParts:
     for field in ("protected", "payload", "signature"):
         if not isinstance(doc.get(field), str):
             raise ValueError(f"JWS field {field!r} missing or not a string")
-    protected = doc["protected"]
+    header, kid = read_header(doc["protected"], doc.get("header", {}))
+    return JwsParts(
+        header=header,
+        payload=b64url_decode(doc["payload"]),
+        signing_input=(doc["protected"] + "." + doc["payload"]).encode("ascii"),
+        signature=b64url_decode(doc["signature"]),
+        kid=kid,
+    )
+
+
+def read_header(protected: str, unprotected: Json) -> tuple[JsonObject, bytes | None]:
+    """The protected header and the `kid`, checked: shared by `parse` and readers that stream the payload."""
     header_bytes = b64url_decode(protected)
     try:
         header = load_json(header_bytes, "protected header", strict_members=True)
@@ -81,7 +92,6 @@ def parse(doc: SignedJson) -> JwsParts:
         raise ValueError(f"protected header: {e}") from None
     if not isinstance(header, dict):
         raise ValueError("protected header is not a JSON object")
-    unprotected = doc.get("header", {})
     if not isinstance(unprotected, dict):
         raise ValueError("unprotected header is not a JSON object")
     if "kid" in header and "kid" in unprotected:
@@ -94,13 +104,7 @@ def parse(doc: SignedJson) -> JwsParts:
         if not isinstance(header["kid"], str):
             raise ValueError("header kid is not a string")
         kid = b64url_decode(header["kid"])
-    return JwsParts(
-        header=header,
-        payload=b64url_decode(doc["payload"]),
-        signing_input=(protected + "." + doc["payload"]).encode("ascii"),
-        signature=b64url_decode(doc["signature"]),
-        kid=kid,
-    )
+    return header, kid
 
 
 def sign(payload: JsonObject, key: PrivateKey, typ: str) -> dict[str, str]:

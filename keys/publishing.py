@@ -7,15 +7,23 @@ status lists. Both are JWS documents (docs/format.md); devices verify them again
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Sequence
+import itertools
+import json
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
-from keys import jws
+from keys import durable, jws
 from keys.dsc import dcc_kid
 from keys.jsontypes import JsonObject
 from keys.keyfile import PrivateKey, PublicKey, alg_of, kid_of, spki_der
+from keys.signing import SigningInput
 from keys.statuslist import STATUS_TYP
 from keys.trustlist import TRUST_TYP
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -62,13 +70,70 @@ def sign_trust_list(root: PrivateKey, keys: Iterable[KeyEntry], *, version: int,
 
 
 # --- status lists -------------------------------------------------------------------------------
+def _status_entry(sub: bytes, s: int, sd: int) -> JsonObject:
+    return {"sub": base64.b64encode(sub).decode(), "s": s, "sd": sd}
+
+
 def sign_status_list(signer: PrivateKey, *, issuer: str, version: int, issued_at: int, next_update: int,
                      subjects: Iterable[tuple[bytes, int, int]] = (), revoked: Iterable[bytes] = (),
                      base: int | None = None) -> dict[str, str]:
     """A snapshot (base None) or a delta on `base`. Subjects are (pseudonym, status, since)."""
     payload = {"type": "hc-statuslist", "issuer": issuer, "version": version, "base": base,
                "issued_at": issued_at, "next_update": next_update,
-               "subjects": [{"sub": base64.b64encode(sub).decode(), "s": s, "sd": sd}
-                            for sub, s, sd in subjects],
+               "subjects": [_status_entry(*e) for e in subjects],
                "revoked": [base64.b64encode(c).decode() for c in revoked]}
     return jws.sign(payload, signer, STATUS_TYP)
+
+
+def write_status_list(path: str | Path, signer: PrivateKey, *, issuer: str, version: int, issued_at: int,
+                      next_update: int, subjects: Iterable[tuple[bytes, int, int]] = (),
+                      revoked: Iterable[bytes] = (), base: int | None = None) -> Path:
+    """`sign_status_list` written to `path` a batch at a time, for a list larger than memory: the same
+    document, byte for byte, as `json.dumps(sign_status_list(...))`. The file appears only when whole."""
+    header = {"alg": alg_of(signer), "kid": jws.b64url_encode(kid_of(signer)), "typ": STATUS_TYP}
+    protected = jws.b64url_encode(json.dumps(header, separators=(",", ":")).encode())
+    head = {"type": "hc-statuslist", "issuer": issuer, "version": version, "base": base,
+            "issued_at": issued_at, "next_update": next_update}
+    signed = SigningInput(alg_of(signer))
+    signed.update(protected.encode() + b".")
+
+    def dumps(obj: object) -> str:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+    def payload_text() -> Iterator[str]:
+        yield dumps(head)[:-1] + ',"subjects":['
+        sep = ""
+        for batch in _batched(subjects):
+            yield sep + ",".join(dumps(_status_entry(*e)) for e in batch)
+            sep = ","
+        yield '],"revoked":['
+        sep = ""
+        for cti_batch in _batched(revoked):
+            yield sep + ",".join(dumps(base64.b64encode(c).decode()) for c in cti_batch)
+            sep = ","
+        yield "]}"
+
+    with tempfile.TemporaryFile() as body, durable.atomic_writer(path) as out:
+        rest = b""
+        for text in payload_text():
+            data = rest + text.encode()
+            cut = len(data) - len(data) % 3
+            chunk = jws.b64url_encode(data[:cut]).encode()
+            rest = data[cut:]
+            signed.update(chunk)
+            body.write(chunk)
+        chunk = jws.b64url_encode(rest).encode()
+        signed.update(chunk)
+        body.write(chunk)
+        out.write(f'{{"protected": "{protected}", "payload": "')
+        body.seek(0)
+        while piece := body.read(1 << 20):
+            out.write(piece.decode("ascii"))
+        out.write(f'", "signature": "{jws.b64url_encode(signed.sign(signer))}"}}')
+    return Path(path)
+
+
+def _batched(items: Iterable[T], n: int = 10_000) -> Iterator[tuple[T, ...]]:
+    it = iter(items)
+    while batch := tuple(itertools.islice(it, n)):
+        yield batch

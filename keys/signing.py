@@ -7,14 +7,17 @@ SHA-256/384/512 on any curve, RSASSA-PSS), where an r‖s signature is sized by 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 
 from keys.keyfile import PrivateKey, PublicKey
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_ECDSA_PREHASHED_SHA256 = ec.ECDSA(Prehashed(hashes.SHA256()))
 # COSE algorithm id -> (key kind, hash): ES256/384/512, PS256/384/512.
 COSE_SIGNATURE_ALGS: dict[int, tuple[str, hashes.HashAlgorithm]] = {
     -7: ("ec", hashes.SHA256()), -35: ("ec", hashes.SHA384()), -36: ("ec", hashes.SHA512()),
@@ -50,6 +53,54 @@ def verify_raw(key: PublicKey, signature: bytes, data: bytes) -> bool:
     except InvalidSignature:
         return False
     return True
+
+
+class SigningInput:
+    """The bytes a JWS signature covers, taken a piece at a time, for a document too large to hold.
+
+    ES256 signs the SHA-256 of the bytes, so they are hashed as they come and never held. Ed25519 has no
+    such form (it hashes the message twice, with the key in between), so for EdDSA the bytes are kept.
+    """
+
+    def __init__(self, alg: str):
+        self.alg = alg
+        self._hash = hashes.Hash(hashes.SHA256()) if alg == "ES256" else None
+        self._kept = bytearray()
+
+    def update(self, data: bytes) -> None:
+        if self._hash is not None:
+            self._hash.update(data)
+        else:
+            self._kept += data
+
+    def sign(self, key: PrivateKey) -> bytes:
+        """The raw signature (ES256 r‖s, or EdDSA) of the bytes taken, by `key` of this algorithm."""
+        if self._hash is None:
+            return key.sign(bytes(self._kept)) if isinstance(key, ed25519.Ed25519PrivateKey) else b""
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            return b""
+        r, s = decode_dss_signature(key.sign(self._hash.finalize(), _ECDSA_PREHASHED_SHA256))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    def verifier(self) -> Callable[[PublicKey, bytes], bool]:
+        """`verify(key, signature)` for the bytes taken (ends the taking), like `verify_raw`'s answer."""
+        if self._hash is None:
+            data = bytes(self._kept)
+            self._kept = bytearray()
+            return lambda key, signature: self.alg == "EdDSA" and verify_raw(key, signature, data)
+        digest = self._hash.finalize()
+
+        def verify(key: PublicKey, signature: bytes) -> bool:
+            if len(signature) != 64 or not isinstance(key, ec.EllipticCurvePublicKey):
+                return False
+            der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+            try:
+                key.verify(der, digest, _ECDSA_PREHASHED_SHA256)
+            except InvalidSignature:
+                return False
+            return True
+
+        return verify
 
 
 def verify_cose(key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey, alg: int, signature: bytes, data: bytes) -> bool:

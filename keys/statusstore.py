@@ -2,27 +2,35 @@
 
 Snapshots replace everything held for an issuer; a delta applies only on top of the version it names
 as its base (a device at another version must fetch a snapshot). `s: 0` returns a subject to green by
-removing its entry. Revoked code ids are never dropped by a delta. Each list is applied in one
-transaction, so a crash leaves the previous version whole.
+removing its entry. Revoked code ids are never dropped by a delta.
+
+A list is read from its file a batch at a time into staging tables (TEMP: a file of the connection's
+own, gone with it) while its signature is computed; only a list that verified is merged into the held
+one, in key order (SQLite sorts the staged rows on disk), in one transaction. Memory stays flat however
+long the list, and a refused, failed or interrupted apply leaves the previous version whole.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from operator import itemgetter
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from keys import durable
-from keys.dccrevocation import DccRevocationList, is_dcc_revocation, verify_dcc_revocation
+from keys.dccrevocation import DCC_REVOCATION_TYP, DccRevocationList, verify_dcc_revocation
 from keys.errors import StatusListError
 from keys.jsontypes import SignedJson
-from keys.statuslist import StatusListDoc, verify_status_list
-from keys.trustlist import TrustStore
+from keys.statuslist import StatusListDoc, StatusListHead, SubjectRow, read_status_list, typ_of
+
+if TYPE_CHECKING:
+    from keys.trustlist import TrustStore
 
 SCHEMA_VERSION = 2
 _MIGRATIONS = {
@@ -102,8 +110,12 @@ def _dcc_revoked_sql(n: int) -> str:
     return " UNION ALL ".join(["SELECT kind FROM dcc_revoked WHERE hash = ? AND kind = ?"] * n)
 
 
-# Rows sort by the primary key's varying part: the issuer is the same for every row of one list.
-_BY_KEY = itemgetter(1)
+# A list's entries as read, before it verified; rowid keeps the list's order (the later of two entries
+# for one subject wins).
+_STAGING = """
+    CREATE TEMP TABLE IF NOT EXISTS staged_subjects (sub BLOB NOT NULL, s INTEGER NOT NULL, sd INTEGER NOT NULL);
+    CREATE TEMP TABLE IF NOT EXISTS staged_revoked (cti BLOB NOT NULL);
+"""
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,7 @@ class StatusStore:
         conn = durable.connect(p, synchronous="NORMAL", timeout=5.0)
         store = cls(conn, p)
         durable.migrate(conn, [_MIGRATIONS[v] for v in range(1, SCHEMA_VERSION + 1)], name=f"status store {p}")
+        conn.executescript(_STAGING)
         return store
 
     def close(self) -> None:
@@ -139,50 +152,85 @@ class StatusStore:
     # --- applying lists ---------------------------------------------------------------------------
     def apply(self, doc: SignedJson | StatusListDoc, trust: TrustStore,
               source: str = "<status list>", now: float | None = None) -> ApplyResult:
-        """Verify and apply one status list (or the DCC revocation list, told apart by its `typ`); raise
-        `StatusListError` and change nothing if refused."""
-        if not isinstance(doc, StatusListDoc) and is_dcc_revocation(doc):
-            return self.apply_dcc_revocation(verify_dcc_revocation(doc, trust.anchors, source), now=now)
-        parsed = doc if isinstance(doc, StatusListDoc) else verify_status_list(doc, trust, source, now=now)
-        return self.apply_verified(parsed, now=now)
+        """Verify and apply one status list (or the DCC revocation list, told apart by its `typ`) held in
+        memory; raise `StatusListError` and change nothing if refused."""
+        if isinstance(doc, StatusListDoc):
+            return self.apply_verified(doc, now=now)
+        data = json.dumps(doc).encode() if isinstance(doc, dict) else doc.encode() if isinstance(doc, str) else doc
+        return self.apply_stream(io.BytesIO(data), trust, source, now=now)
+
+    def apply_file(self, path: str | Path, trust: TrustStore, source: str | None = None,
+                   now: float | None = None) -> ApplyResult:
+        """`apply` for a list in a file, read a batch at a time (OSError if it cannot be read)."""
+        with open(path, "rb") as f:
+            return self.apply_stream(f, trust, str(path) if source is None else source, now=now)
+
+    def apply_stream(self, f: IO[bytes], trust: TrustStore, source: str = "<status list>",
+                     now: float | None = None) -> ApplyResult:
+        """`apply` for a list read from a seekable binary stream."""
+        if typ_of(f) == DCC_REVOCATION_TYP:  # one list for the EU, read whole
+            return self.apply_dcc_revocation(verify_dcc_revocation(f.read(), trust.anchors, source), now=now)
+        with self._lock:
+            try:
+                with durable.immediate_transaction(self._conn, write_lock=False):
+                    head = read_status_list(f, trust, source, now, subjects=self._stage_subjects,
+                                            revoked=self._stage_revoked)
+                return self._merge(head, now)
+            finally:
+                self._unstage()
 
     def apply_verified(self, sl: StatusListDoc, now: float | None = None) -> ApplyResult:
-        applied_at = time.time() if now is None else now
+        """Apply a list already verified (`keys.statuslist.verify_status_list`)."""
+        head = StatusListHead(issuer=sl.issuer, version=sl.version, base=sl.base, issued_at=sl.issued_at,
+                              next_update=sl.next_update, subjects=len(sl.subjects), revoked=len(sl.revoked),
+                              source=sl.source)
         with self._lock:
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
             try:
-                row = c.execute("SELECT version FROM issuers WHERE issuer=?", (sl.issuer,)).fetchone()
-                held = row[0] if row else None
-                if sl.base is None:
-                    if held is not None and sl.version <= held:
-                        raise StatusListError(sl.source, f"snapshot version {sl.version} is not newer "
-                                                         f"than the held version {held}")
-                    c.execute("DELETE FROM subjects WHERE issuer=?", (sl.issuer,))
-                    c.execute("DELETE FROM revoked WHERE issuer=?", (sl.issuer,))
-                    # In key order: each insert lands next to the last one in the B-tree instead of
-                    # on a random page. The sort is stable, so of a subject listed twice the later
-                    # entry still wins.
-                    c.executemany("INSERT OR REPLACE INTO subjects VALUES (?,?,?,?)",
-                                  sorted(((sl.issuer, sub, s, sd) for sub, s, sd in sl.subjects if s), key=_BY_KEY))
-                else:
-                    if held != sl.base:
-                        raise StatusListError(sl.source, f"delta on base {sl.base} but version "
-                                                         f"{held if held is not None else 'none'} is held; "
-                                                         "a snapshot is needed")
-                    c.executemany("DELETE FROM subjects WHERE issuer=? AND sub=?",
-                                  ((sl.issuer, sub) for sub, s, _ in sl.subjects if s == 0))
-                    c.executemany("INSERT OR REPLACE INTO subjects VALUES (?,?,?,?)",
-                                  sorted(((sl.issuer, sub, s, sd) for sub, s, sd in sl.subjects if s), key=_BY_KEY))
-                c.executemany("INSERT OR IGNORE INTO revoked VALUES (?,?)",
-                              sorted(((sl.issuer, cti) for cti in sl.revoked), key=_BY_KEY))
-                c.execute("INSERT OR REPLACE INTO issuers VALUES (?,?,?,?,?)",
-                          (sl.issuer, sl.version, sl.issued_at, sl.next_update, applied_at))
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-        return ApplyResult(sl.issuer, sl.version, sl.base is None, len(sl.subjects), len(sl.revoked))
+                with durable.immediate_transaction(self._conn, write_lock=False):
+                    self._stage_subjects(sl.subjects)
+                    self._stage_revoked(sl.revoked)
+                return self._merge(head, now)
+            finally:
+                self._unstage()
+
+    def _stage_subjects(self, rows: Iterable[SubjectRow]) -> None:
+        self._conn.executemany("INSERT INTO temp.staged_subjects VALUES (?,?,?)", rows)
+
+    def _stage_revoked(self, ctis: Iterable[bytes]) -> None:
+        self._conn.executemany("INSERT INTO temp.staged_revoked VALUES (?)", ((c,) for c in ctis))
+
+    def _unstage(self) -> None:
+        self._conn.execute("DELETE FROM temp.staged_subjects")
+        self._conn.execute("DELETE FROM temp.staged_revoked")
+
+    def _merge(self, sl: StatusListHead, now: float | None) -> ApplyResult:
+        """Move the staged rows of a verified list into the held ones, in key order, in one transaction."""
+        applied_at = time.time() if now is None else now
+        with durable.immediate_transaction(self._conn) as c:
+            row = c.execute("SELECT version FROM issuers WHERE issuer=?", (sl.issuer,)).fetchone()
+            held = row[0] if row else None
+            if sl.base is None:
+                if held is not None and sl.version <= held:
+                    raise StatusListError(sl.source, f"snapshot version {sl.version} is not newer "
+                                                     f"than the held version {held}")
+                c.execute("DELETE FROM subjects WHERE issuer=?", (sl.issuer,))
+                c.execute("DELETE FROM revoked WHERE issuer=?", (sl.issuer,))
+            else:
+                if held != sl.base:
+                    raise StatusListError(sl.source, f"delta on base {sl.base} but version "
+                                                     f"{held if held is not None else 'none'} is held; "
+                                                     "a snapshot is needed")
+                c.execute("DELETE FROM subjects WHERE issuer=? AND sub IN "
+                          "(SELECT sub FROM temp.staged_subjects WHERE s = 0)", (sl.issuer,))
+            # In key order: each insert lands next to the last one in the B-tree instead of on a random
+            # page. Of a subject listed twice the later entry wins (rowid order, then REPLACE).
+            c.execute("INSERT OR REPLACE INTO subjects SELECT ?, sub, s, sd FROM temp.staged_subjects "
+                      "WHERE s != 0 ORDER BY sub, rowid", (sl.issuer,))
+            c.execute("INSERT OR IGNORE INTO revoked SELECT ?, cti FROM temp.staged_revoked ORDER BY cti",
+                      (sl.issuer,))
+            c.execute("INSERT OR REPLACE INTO issuers VALUES (?,?,?,?,?)",
+                      (sl.issuer, sl.version, sl.issued_at, sl.next_update, applied_at))
+        return ApplyResult(sl.issuer, sl.version, sl.base is None, sl.subjects, sl.revoked)
 
     def apply_dcc_revocation(self, rl: DccRevocationList, now: float | None = None) -> ApplyResult:
         """Replace the held DCC revocation list with a newer one."""

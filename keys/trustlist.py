@@ -66,7 +66,8 @@ def b64decode_strict(text: object, what: str) -> bytes:
     if not isinstance(text, str):
         raise ValueError(f"{what} is not a base64 string")
     try:
-        return base64.b64decode(text, validate=True)
+        # Strict: any character outside the alphabet, or padding out of place, is an error.
+        return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError):
         raise ValueError(f"{what} is not valid base64") from None
 

@@ -18,7 +18,6 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.errors import InputError
@@ -107,13 +106,10 @@ def checker_from_args(args: argparse.Namespace) -> Checker:
 
     for path in args.status_list:
         try:
-            data = Path(path).read_bytes()
+            status.apply_file(path, trust, source=path)
         except OSError as e:
             print(f"checkpoint: warning: status list {path}: cannot read: {e.strerror} (ignored)",
                   file=sys.stderr)
-            continue
-        try:
-            status.apply(data, trust, source=path)
         except StatusListError as e:
             print(f"checkpoint: warning: {e} (ignored)", file=sys.stderr)
         except KeysError as e:

@@ -141,7 +141,7 @@ def test_iso_time_and_profile(world) -> None:
 
 def test_hostile_lists_give_verdicts_or_a_clear_refusal(world, tmp_path: Path) -> None:
     deep = tmp_path / "deep.json"
-    deep.write_bytes(b"[" * 200_000 + b"]" * 200_000)
+    deep.write_bytes(b'{"protected": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")
     huge = tmp_path / "huge.json"
     # Signed lists with integers beyond 64 bits are covered in tests/keys; here an unsigned one.
     huge.write_text('{"protected": "e30", "payload": "e30", "signature": "", "x": ' + "9" * 30 + "}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,32 @@ def test_rows_go_in_key_order_yet_a_subject_listed_twice_keeps_its_later_entry()
     store.apply_verified(delta, now=13)
     assert store.lookup("CN-ZJ", b) == (1, 10) and store.lookup("CN-ZJ", c) == (1, 9)
     assert store.count("CN-ZJ") == 3
+
+
+def test_a_list_written_a_batch_at_a_time_is_the_signed_document(tmp_path: Path) -> None:
+    """`write_status_list` streams the very bytes `sign_status_list` makes (ES256 signatures differ per
+    signing, so the signed part is compared), and the store reads it back from the file."""
+    from keys.keyfile import generate_key
+    from keys.publishing import KeyEntry, sign_status_list, sign_trust_list, write_status_list
+    from keys.statusstore import StatusStore
+    from keys.trustlist import TrustStore
+
+    root, zj = generate_key("ES256"), generate_key("ES256")
+    trust = TrustStore.from_document(sign_trust_list(root, [KeyEntry(zj.public_key(), "CN-ZJ", "浙江", "Zhejiang",
+                                                                     not_before=0, not_after=2_000_000_000)],
+                                                     version=1, issued_at=100, next_update=10_000),
+                                     [root.public_key()])
+    subjects = [(bytes([i % 256]) * 16, 1 + i % 2, 50 + i) for i in range(25_000)]
+    revoked = [bytes([7]) * 16, bytes([8]) * 16]
+    meta = {"issuer": "CN-ZJ", "version": 3, "issued_at": 100, "next_update": 200}
+    path = write_status_list(tmp_path / "sl.json", zj, subjects=subjects, revoked=revoked, **meta)
+    written = json.loads(path.read_text(encoding="utf-8"))
+    expected = sign_status_list(zj, subjects=subjects, revoked=revoked, **meta)
+    assert list(written) == ["protected", "payload", "signature"]
+    assert (written["protected"], written["payload"]) == (expected["protected"], expected["payload"])
+    store = StatusStore.open(tmp_path / "status.sqlite")
+    result = store.apply_file(path, trust, now=150)
+    assert (result.version, result.subjects, result.revoked) == (3, 25_000, 2)
+    last = max(i for i in range(25_000) if i % 256 == 5)  # of a subject listed again and again, the last entry
+    assert store.lookup("CN-ZJ", bytes([5]) * 16) == (1 + last % 2, 50 + last)
+    assert store.is_revoked("CN-ZJ", bytes([8]) * 16)
