@@ -8,6 +8,7 @@ SHA-256/384/512 on any curve, RSASSA-PSS), where an r‖s signature is sized by 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -23,6 +24,9 @@ COSE_SIGNATURE_ALGS: dict[int, tuple[str, hashes.HashAlgorithm]] = {
     -7: ("ec", hashes.SHA256()), -35: ("ec", hashes.SHA384()), -36: ("ec", hashes.SHA512()),
     -37: ("rsa", hashes.SHA256()), -38: ("rsa", hashes.SHA384()), -39: ("rsa", hashes.SHA512()),
 }
+# The kind of a DCC signer's key by its concrete type: isinstance against cryptography's key ABCs is a
+# Python-level call each time, and for its Rust key types the answer is not cached.
+_KEY_KINDS: dict[type, str] = {}
 # The signature schemes made once, not per verification.
 _COSE_SCHEMES: dict[int, ec.ECDSA | padding.PSS] = {
     alg: ec.ECDSA(digest) if kind == "ec" else padding.PSS(padding.MGF1(digest), padding.PSS.AUTO)
@@ -103,19 +107,30 @@ class SigningInput:
         return verify
 
 
+def cose_key_kind(key: object) -> str:
+    """"ec", "rsa" or "" for a public key, by its concrete type (cached)."""
+    kind = _KEY_KINDS.get(type(key))
+    if kind is None:
+        kind = ("ec" if isinstance(key, ec.EllipticCurvePublicKey)
+                else "rsa" if isinstance(key, rsa.RSAPublicKey) else "")
+        _KEY_KINDS[type(key)] = kind
+    return kind
+
+
 def verify_cose(key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey, alg: int, signature: bytes, data: bytes) -> bool:
     """True only for a valid COSE signature by `key` with COSE algorithm `alg` (a key of the other kind,
     or an ECDSA signature not exactly twice the curve's size, does not verify)."""
     scheme = _COSE_SCHEMES.get(alg)
+    kind = cose_key_kind(key)
     try:
-        if isinstance(scheme, ec.ECDSA) and isinstance(key, ec.EllipticCurvePublicKey):
-            n = (key.curve.key_size + 7) // 8
+        if kind == "ec" and isinstance(scheme, ec.ECDSA):
+            n = (cast(ec.EllipticCurvePublicKey, key).key_size + 7) // 8
             if len(signature) != 2 * n:
                 return False
             der = encode_dss_signature(int.from_bytes(signature[:n], "big"), int.from_bytes(signature[n:], "big"))
-            key.verify(der, data, scheme)
-        elif isinstance(scheme, padding.PSS) and isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, data, scheme, COSE_SIGNATURE_ALGS[alg][1])
+            cast(ec.EllipticCurvePublicKey, key).verify(der, data, scheme)
+        elif kind == "rsa" and isinstance(scheme, padding.PSS):
+            cast(rsa.RSAPublicKey, key).verify(signature, data, scheme, COSE_SIGNATURE_ALGS[alg][1])
         else:
             return False
     except InvalidSignature:

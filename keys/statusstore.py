@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import chain
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -107,7 +108,7 @@ _FACTS_SQL = """
 @cache
 def _dcc_revoked_sql(n: int) -> str:
     # One primary-key lookup per (hash, type) pair in one statement; the first hit answers.
-    return " UNION ALL ".join(["SELECT kind FROM dcc_revoked WHERE hash = ? AND kind = ?"] * n)
+    return " UNION ALL ".join(["SELECT kind FROM dcc_revoked WHERE kind = ? AND hash = ?"] * n)
 
 
 # A list's entries as read, before it verified; rowid keeps the list's order (the later of two entries
@@ -258,8 +259,7 @@ class StatusStore:
         if not hashes:
             return None
         with self._lock:
-            row = self._conn.execute(_dcc_revoked_sql(len(hashes)),
-                                     [x for kind, h in hashes for x in (h, kind)]).fetchone()
+            row = self._conn.execute(_dcc_revoked_sql(len(hashes)), list(chain.from_iterable(hashes))).fetchone()
         return row[0] if row else None
 
     # --- lookups ------------------------------------------------------------------------------

@@ -10,11 +10,9 @@ rules), and the code's `iss` need not be the DSC's country.
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from keys.dccrevocation import revocation_hashes
 from keys.dsc import DccSigner
-from keys.signing import verify_cose
+from keys.signing import cose_key_kind, verify_cose
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
 from scanner.codes.base import CodeError
@@ -70,7 +68,7 @@ def verify_dcc(text: str, trust: TrustStore, status: StatusStore | None, now: fl
         return fail(verdict, why)
     base["dcc"] = info.with_signer(signer.country)
     if status is not None:
-        ecdsa = isinstance(signer.public_key, ec.EllipticCurvePublicKey)
+        ecdsa = cose_key_kind(signer.public_key) == "ec"
         hit = status.dcc_revoked(revocation_hashes(str(info.facts.get("uci", "")), info.country, code.signature,
                                                    ecdsa))
         if hit is not None:

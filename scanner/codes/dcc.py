@@ -27,7 +27,7 @@ from keys.signing import COSE_SIGNATURE_ALGS
 from scanner.codes import DCC_PREFIX
 from scanner.codes.base import CodeError
 from scanner.codes.dccschema import schema_problem
-from scanner.codes.hcc1 import base45_body, cose_parts, decode_cbor
+from scanner.codes.hcc1 import base45_body, cose_parts, decode_cbor, is_map
 
 TYPE_NAMES = {"v": "vaccination", "t": "test", "r": "recovery"}
 COSE_ALG_NAMES = {-7: "ES256", -35: "ES384", -36: "ES512", -37: "PS256", -38: "PS384", -39: "PS512"}
@@ -65,7 +65,7 @@ def json_safe(v: Cbor) -> Json:
         return {k if type(k) is str else str(k): x if type(x) in _PLAIN else json_safe(x) for k, x in v.items()}
     if t is list:
         return [x if type(x) in _PLAIN else json_safe(x) for x in v]
-    if isinstance(v, Mapping):
+    if is_map(v):
         return {str(k): json_safe(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
         return [json_safe(x) for x in v]
@@ -163,10 +163,10 @@ def _info(hcert: Mapping[str, Json], iss: str | None) -> DccInfo:
     if kind is not None:
         group = data[kind]
         first = group[0] if isinstance(group, list) and group else group
-        entry = first if isinstance(first, Mapping) else {}
+        entry = first if is_map(first) else {}
     facts = {name: entry[k] for k, name in _FACTS.get(kind or "", {}).items() if k in entry}
     nam = data.get("nam")
-    nam = nam if isinstance(nam, Mapping) else {}
+    nam = nam if is_map(nam) else {}
     # Some issuers put a ministry's name in iss: show a country code only.
     country = iss if iss and _COUNTRY.fullmatch(iss) else _text(entry.get("co"))
     return DccInfo(kind=kind, kinds=kinds, hcert=data, country=country, family=_text(nam.get("fn")),
@@ -198,7 +198,7 @@ def _unwrap(msg: Cbor) -> Cbor:
 
 def _headers(protected: bytes, unprotected: Mapping[object, object]) -> tuple[int, bytes]:
     prot = decode_cbor(protected, "protected header") if protected else {}
-    if not isinstance(prot, Mapping):
+    if not is_map(prot):
         raise _malformed("protected header is not a map")
     # Real codes carry alg in the unprotected header when the protected one is empty.
     alg = prot.get(1, unprotected.get(1))
@@ -224,7 +224,7 @@ def decode_dcc(text: str) -> DecodedDcc:
     protected, unprotected, payload, signature = cose_parts(_unwrap(decode_cbor(cose, "COSE message")))
     alg, kid = _headers(protected, unprotected)
     cwt = decode_cbor(payload, "CWT payload")
-    if not isinstance(cwt, Mapping):
+    if not is_map(cwt):
         raise _malformed("CWT payload is not a map")
     iss, iat, exp = cwt.get(1), _num(cwt.get(6)), _num(cwt.get(4))
     if iat is None:
@@ -232,8 +232,8 @@ def decode_dcc(text: str) -> DecodedDcc:
     if exp is None:
         raise _malformed("expiry (exp) missing or not a number")
     hc = cwt.get(-260)
-    hcert = hc.get(1) if isinstance(hc, Mapping) else None
-    if not isinstance(hcert, Mapping):
+    hcert = hc.get(1) if is_map(hc) else None
+    if not is_map(hcert):
         raise _malformed("DCC payload (claim -260, key 1) missing or not a map")
     issuer = iss if isinstance(iss, str) and iss else None
     signed = cbor2.dumps(["Signature1", protected, b"", payload])
