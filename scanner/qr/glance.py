@@ -55,18 +55,21 @@ class Glance:
         cell = self.cell
         boxes: list[Box] = [_grown(p, cell, w, h) for p in include]
         if self.score >= EVIDENCE and self.scores.size:
-            # Code-like patches and, around them, the patches that score as part of the same symbol.
-            _, low = cv2.threshold(self.scores, _LOW * 255, 255, cv2.THRESH_BINARY)
+            _, seeds = cv2.threshold(self.scores, EVIDENCE * 255 - 0.5, 255, cv2.THRESH_BINARY)
+            covers = []
             for poly in exclude:
                 # A read code's bezel and quiet zone score as code-like too: cover a little more.
                 cx, cy = sum(p[0] for p in poly) / 4, sum(p[1] for p in poly) / 4
-                pts = [(round(((x - cx) * 1.3 + cx) / cell - 0.5), round(((y - cy) * 1.3 + cy) / cell - 0.5))
-                       for x, y in poly]
-                cv2.fillConvexPoly(low, np.array(pts, dtype=np.int32), 0)
-            seeds = (self.scores >= EVIDENCE * 255) & (low > 0)
-            if seeds.any():
+                covers.append(np.array([(round(((x - cx) * 1.3 + cx) / cell - 0.5),
+                                         round(((y - cy) * 1.3 + cy) / cell - 0.5)) for x, y in poly], np.int32))
+                cv2.fillConvexPoly(seeds, covers[-1], 0)
+            if cv2.countNonZero(seeds):
+                # Code-like patches and, around them, the patches that score as part of the same symbol.
+                _, low = cv2.threshold(self.scores, _LOW * 255, 255, cv2.THRESH_BINARY)
+                for cover in covers:
+                    cv2.fillConvexPoly(low, cover, 0)
                 _, labels, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
-                for label in np.unique(labels[seeds]):
+                for label in np.unique(labels[seeds > 0]):
                     x, y, bw, bh = (int(v) for v in stats[label, :4])
                     # One patch more on every side: the symbol's corners and quiet zone.
                     boxes.append((max(0, (x - 1) * cell), max(0, (y - 1) * cell),
