@@ -69,7 +69,8 @@ class Glance:
                 for cover in covers:
                     cv2.fillConvexPoly(low, cover, 0)
                 _, labels, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
-                for label in np.unique(labels[seeds > 0]):
+                # Not np.unique: its first call costs a quarter of a second (a lazy import), on a frame.
+                for label in sorted(set(labels[seeds > 0].tolist())):
                     x, y, bw, bh = (int(v) for v in stats[label, :4])
                     # One patch more on every side: the symbol's corners and quiet zone.
                     boxes.append((max(0, (x - 1) * cell), max(0, (y - 1) * cell),
