@@ -147,6 +147,31 @@ def cmd_status_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dcc_revocation(args: argparse.Namespace) -> int:
+    from keys.dccrevocation import HASH_TYPES, revocation_hash, sign_dcc_revocation
+
+    hashes = [("UCI", revocation_hash(uci.encode())) for uci in args.uci]
+    for spec in args.country_uci:
+        country, sep, uci = spec.partition(":")
+        if not sep or not country or not uci:
+            raise KeysError(f"--country-uci {spec!r}: expected COUNTRY:UCI")
+        hashes.append(("COUNTRYCODEUCI", revocation_hash((country + uci).encode())))
+    for spec in args.hash:
+        kind, _, value = spec.partition(":")
+        try:
+            h = bytes.fromhex(value)
+        except ValueError:
+            h = b""
+        if kind not in HASH_TYPES or len(h) != 16:
+            raise KeysError(f"--hash {spec!r}: expected {'|'.join(HASH_TYPES)}:HASH (16 bytes as hex)")
+        hashes.append((kind, h))
+    now = int(time.time())
+    doc = sign_dcc_revocation(_load_private(args, args.root), hashes, version=args.version, issued_at=now,
+                              next_update=now + args.valid_for)
+    _write_json(args.out, doc)
+    return 0
+
+
 def cmd_issue(args: argparse.Namespace) -> int:
     if args.format == "dcc":
         from keys.dcccli import cmd_issue_dcc
@@ -268,6 +293,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="-")
     _add_passphrase(p)
     p.set_defaults(func=cmd_status_list)
+
+    p = ks.add_parser("dcc-revocation", help="build and sign the EU DCC revocation list with the national root key")
+    p.add_argument("--root", required=True, help="root private key (the trust list's anchor)")
+    p.add_argument("--version", type=int, required=True, help="must grow with every list")
+    p.add_argument("--uci", action="append", default=[], metavar="UCI", help="revoke by certificate identifier")
+    p.add_argument("--country-uci", action="append", default=[], metavar="COUNTRY:UCI",
+                   help="revoke by issuing country and certificate identifier")
+    p.add_argument("--hash", action="append", default=[], metavar="TYPE:HEX",
+                   help="a revocation hash as the EU gateway gives it: UCI, COUNTRYCODEUCI or SIGNATURE, 16 bytes")
+    p.add_argument("--valid-for", type=int, default=86400, help="seconds until next_update")
+    p.add_argument("--out", default="-")
+    _add_passphrase(p)
+    p.set_defaults(func=cmd_dcc_revocation)
 
     p = ks.add_parser("issue", help="issue a code: payload text, and a QR PNG with --png")
     p.add_argument("--format", choices=("hcc1", "dcc"), default="hcc1", help="HCC1 code or EU DCC (HC1:)")

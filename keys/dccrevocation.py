@@ -26,15 +26,16 @@ HASH_TYPES = ("UCI", "COUNTRYCODEUCI", "SIGNATURE")
 HASH_BYTES = 16
 
 
-def _h(data: bytes) -> bytes:
+def revocation_hash(data: bytes) -> bytes:
+    """The scheme's hash: the first 16 bytes of SHA-256."""
     return hashlib.sha256(data).digest()[:HASH_BYTES]
 
 
 def revocation_hashes(uci: str, country: str, signature: bytes, ecdsa: bool) -> tuple[tuple[str, bytes], ...]:
     """The (type, hash) pairs under which a certificate may be revoked."""
-    out = [("SIGNATURE", _h(signature[:len(signature) // 2] if ecdsa else signature))]
+    out = [("SIGNATURE", revocation_hash(signature[:len(signature) // 2] if ecdsa else signature))]
     if uci:
-        out += [("UCI", _h(uci.encode())), ("COUNTRYCODEUCI", _h((country + uci).encode()))]
+        out += [("UCI", revocation_hash(uci.encode())), ("COUNTRYCODEUCI", revocation_hash((country + uci).encode()))]
     return tuple(out)
 
 

@@ -263,6 +263,13 @@ class StatusStore:
         return row[0] if row else None
 
     # --- lookups ------------------------------------------------------------------------------
+    def dcc_revocation_info(self) -> IssuerInfo | None:
+        """The DCC revocation list held (its issuer reads `DCC_REVOCATION_ISSUER`), or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT version, issued_at, next_update, applied_at FROM dcc_revocation_list").fetchone()
+        return IssuerInfo(DCC_REVOCATION_ISSUER, *row) if row else None
+
     def info(self, issuer: str) -> IssuerInfo | None:
         with self._lock:
             row = self._conn.execute(

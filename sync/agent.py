@@ -12,7 +12,9 @@ One round (`run_once`) is a series of independent steps; each one's failure is r
 3. fetches the trust list (conditional GET, ETag; streamed to disk with a size cap) and hands it to
    `TrustStore.update`, which refuses a tampered or rolled-back list and keeps the cached one;
 4. fetches each issuer's status list with `since=` its held version, same caps, `StatusStore.apply`;
-   then the rules list (business rules, `RulesStore.update`: verified, every rule compiled, rollback
+   the EU DCC revocation list when the hub says it changed (conditional GET; verified against the
+   pinned anchors, an older version refused, applied whole to the status store); then the rules list
+   (business rules, `RulesStore.update`: verified, every rule compiled, rollback
    refused) and venue profile overrides, if the hub publishes any (checked, newer versions only);
 5. purges synced visits past the retention, and writes `sync-status.json` for the kiosk.
 
@@ -128,6 +130,7 @@ class RoundReport:
     status_lists: dict[str, str] = field(default_factory=dict)
     profiles: str = "unchanged"
     rules: str = "unchanged"
+    dcc_revocation: str = "unchanged"
     purged: int = 0
     failed: dict[str, str] = field(default_factory=dict)
 
@@ -226,6 +229,8 @@ class SyncAgent(ListSteps):
         have = {"trust_list": self.state.trust_list.get("etag") if self.trust and self.trust.version else None,
                 "profiles": self.state.profiles.get("etag"),
                 "rules": self.state.rules_list.get("etag") if self.rules and self.rules.version else None,
+                "dcc_revocation": self.state.dcc_revocation.get("etag")
+                if self.status_store and self.status_store.dcc_revocation_info() else None,
                 "status": {i.issuer: i.version for i in self.status_store.issuers()} if self.status_store else {}}
         try:
             log_bytes: int | None = self.log.storage().used_bytes
@@ -339,6 +344,11 @@ class SyncAgent(ListSteps):
                 self.state.status_lists.setdefault(info.issuer, {}).update(
                     version=info.version, issued_at=info.issued_at, next_update=info.next_update,
                     age=round(now - info.issued_at, 1))
+            revocation = self.status_store.dcc_revocation_info()
+            self.state.dcc_revocation.update(version=revocation.version if revocation else None,
+                                             issued_at=revocation.issued_at if revocation else None,
+                                             next_update=revocation.next_update if revocation else None,
+                                             age=round(now - revocation.issued_at, 1) if revocation else None)
         st = self.log.storage()
         self.state.storage = {"percent": st.percent, "alarm": st.alarm, "full": st.full, "message": st.message}
         self.state.pending = self.log.pending_count()
@@ -390,6 +400,9 @@ class SyncAgent(ListSteps):
             only = None if changed is None or changed.trust_list else list(changed.status)
             _, status_lists = self._step("status_lists", report, lambda: self.fetch_status_lists(only))
             report.status_lists = status_lists if status_lists is not None else {}
+            if changed is None or changed.dcc_revocation:
+                _, revocation = self._step("dcc_revocation", report, self.fetch_dcc_revocation)
+                report.dcc_revocation = revocation if revocation is not None else "failed"
             if changed is None or changed.rules or (self.rules is not None and self.rules.version is None):
                 _, rules = self._step("rules_list", report, self.fetch_rules_list)
                 report.rules = rules if rules is not None else "failed"
@@ -408,7 +421,7 @@ class SyncAgent(ListSteps):
             self.state.last_success = time.time()
             # A refused list is no failed round (the device kept its own), but it must stay visible.
             refusals = [x for x in [self.state.trust_list.get("error"), self.state.rules_list.get("error"),
-                                    self.state.profiles.get("error"),
+                                    self.state.profiles.get("error"), self.state.dcc_revocation.get("error"),
                                     *(v.get("error") for v in self.state.status_lists.values())] if x]
             self.state.last_error = refusals[0] if refusals else None
         self.write_state()

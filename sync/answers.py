@@ -68,6 +68,7 @@ class RoundChanged(_Answer):
     trust_list: bool = False
     profiles: bool = False
     rules: bool = False
+    dcc_revocation: bool = False
     status: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=1000)
 
 

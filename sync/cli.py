@@ -57,7 +57,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(f"sync ok: {report.uploaded} uploaded, {report.duplicates} already on the hub, "
               f"{agent.state.pending} pending; trust list {report.trust_list}; "
               + ("; ".join(f"{k} {v}" for k, v in report.status_lists.items()) or "no status lists")
-              + f"; rules list {report.rules}; venue profiles {report.profiles}")
+              + f"; DCC revocation list {report.dcc_revocation}; rules list {report.rules}"
+              + f"; venue profiles {report.profiles}")
         if report.chain_breaks:
             print(f"warning: the hub flagged {report.chain_breaks} chain breaks", file=sys.stderr)
         return 0

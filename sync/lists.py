@@ -1,5 +1,5 @@
-"""The agent's list steps: trust list, status lists, rules list and venue profiles, fetched conditionally
-under size caps.
+"""The agent's list steps: trust list, status lists, the DCC revocation list, rules list and venue profiles,
+fetched conditionally under size caps.
 
 Each list is streamed to a spool file in the data directory (never more than its cap, `sync.max_*_mb`),
 then verified by its store (`keys`, `scanner.rules`), which keeps the held list when it refuses a new one.
@@ -155,6 +155,38 @@ class ListSteps:
                 result = f"{kind} {applied.version}"
             out[issuer] = result
         return out
+
+    def fetch_dcc_revocation(self) -> str:
+        """The EU DCC revocation list: verified against the pinned anchors, applied whole to the status store
+        only when newer than the held one (a refusal keeps the held list and is recorded)."""
+        from keys.dccrevocation import verify_dcc_revocation
+        from keys.errors import StatusListError
+
+        if self.trust is None or self.status_store is None:
+            return "no trust anchors configured"
+        info = self.state.dcc_revocation
+        held = self.status_store.dcc_revocation_info()
+        headers = {"If-None-Match": info["etag"]} if info.get("etag") and held is not None else {}
+        status, got, body = self._download("/v1/dcc-revocation", "dccrevocation", self.config.max_status_list_bytes,
+                                           headers=headers)
+        if status == 304:
+            info["error"] = None
+            return "unchanged"
+        if status == 404:
+            return "none published"
+        try:
+            rl = verify_dcc_revocation(body, self.trust.anchors, "hub DCC revocation list")
+            if held is not None and rl.version == held.version:
+                # The list already held (a lost ETag): not a rollback.
+                info.update(etag=got.get("ETag"), error=None)
+                return "unchanged"
+            applied = self.status_store.apply_dcc_revocation(rl)
+        except StatusListError as e:
+            info["error"] = str(e)
+            log.warning("%s", e)
+            return f"refused: {e.reason}"
+        info.update(etag=got.get("ETag"), error=None)
+        return f"updated to version {applied.version} ({applied.revoked} hashes)"
 
     def fetch_profiles(self) -> str:
         """Venue profile overrides from the hub, checked like a settings file, kept in `PROFILES_FILE`."""

@@ -16,10 +16,12 @@ for a sync now by creating `sync-request`; the agent takes (removes) it and star
 * `trust_list`: `{version, issued_at, next_update, age, etag, error}`;
 * `status_lists`: per issuer `{version, issued_at, next_update, age, error}`;
 * `rules_list`: the signed business rules `{version, issued_at, next_update, age, etag, error, problem}`;
+* `dcc_revocation`: the EU DCC revocation list `{version, issued_at, next_update, age, etag, error}`;
 * `profiles`: venue profile overrides from the hub `{version, etag, error}` (file `venue-profiles.json`);
 * `storage`: the visit log's `{percent, alarm, full, message}`;
 * `steps`: the last round's steps (`checkpoint`, `contact`, `upload`, `trust_list`, `status_lists`,
-  `rules_list`, `profiles`, `purge`), each `{ok, at, error}`: one failing step never hides the others' outcome.
+  `dcc_revocation`, `rules_list`, `profiles`, `purge`), each `{ok, at, error}`: one failing step never
+  hides the others' outcome.
   `online` is true only when every step that needed the hub got a valid answer;
 * `trust_list.problem`: why the device holds no valid trust list (or runs on its bootstrap list): a
   cached list refused at start-up and set aside, or a refused bootstrap file.
@@ -58,6 +60,7 @@ class SyncStatus:
     status_lists: dict[str, JsonObject] = field(default_factory=dict)
     profiles: JsonObject = field(default_factory=dict)
     rules_list: JsonObject = field(default_factory=dict)
+    dcc_revocation: JsonObject = field(default_factory=dict)
     storage: JsonObject = field(default_factory=dict)
     steps: dict[str, JsonObject] = field(default_factory=dict)
 

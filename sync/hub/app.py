@@ -40,7 +40,7 @@ from sync.hub.limits import (
 )
 from sync.hub.registry import Device, NotEnrolled, Registry
 from sync.hub.round import add_round
-from sync.hub.store import HubStore, Published
+from sync.hub.store import DCC_REVOCATION_KIND, HubStore, Published
 from sync.hub.uploadcodec import Batch, Checkpoint, decode_batch
 
 if TYPE_CHECKING:
@@ -293,6 +293,13 @@ def create_app(store: HubStore, *, registry: Registry | None = None, enrolled: s
     def rules_list(request: Request) -> Response:
         """The rules list published last (business rules, rule sets, value sets) as its signed JWS document."""
         return _conditional(request, store.latest("rules"), "no rules list published")
+
+    @app.get("/v1/dcc-revocation", responses={304: {"description": "not modified (If-None-Match)"},
+                                              404: {"description": "nothing published"}})
+    def dcc_revocation(request: Request) -> Response:
+        """The EU DCC revocation list published last (hashes of revoked certificates), as its signed JWS
+        document; conditional GET by ETag."""
+        return _conditional(request, store.latest(DCC_REVOCATION_KIND), "no DCC revocation list published")
 
     @app.get("/v1/profiles", responses={304: {"description": "not modified (If-None-Match)"},
                                         404: {"description": "nothing published"}})

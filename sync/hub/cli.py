@@ -182,7 +182,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from sync.hub.publish import publish_profiles, publish_rules_list, publish_status_list, publish_trust_list
+    from sync.hub.publish import (
+        publish_dcc_revocation,
+        publish_profiles,
+        publish_rules_list,
+        publish_status_list,
+        publish_trust_list,
+    )
 
     store = open_store(args, pool_size=1)
     if args.hub_command == "publish-profiles":
@@ -194,6 +200,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
     elif args.hub_command == "publish-rules-list":
         pub = publish_rules_list(store, args.file)
         print(f"published rules list version {pub.version} (ETag {pub.etag})")
+    elif args.hub_command == "publish-dcc-revocation":
+        pub = publish_dcc_revocation(store, args.file)
+        print(f"published DCC revocation list version {pub.version} (ETag {pub.etag})")
     else:
         pub = publish_status_list(store, args.file)
         kind = "snapshot" if pub.base is None else f"delta on {pub.base}"
@@ -314,6 +323,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for name, what in (("publish-trust-list", "a signed trust list (JWS JSON file)"),
                        ("publish-status-list", "a signed status list (JWS JSON file)"),
                        ("publish-rules-list", "a signed rules list (JWS JSON file; checkpoint rules sign-list)"),
+                       ("publish-dcc-revocation",
+                        "a signed EU DCC revocation list (JWS JSON file; checkpoint keys dcc-revocation)"),
                        ("publish-profiles", "venue profile overrides (TOML: version, [profiles.NAME])")):
         p = with_db(sub.add_parser(name, help=f"publish {what} for devices to fetch"))
         p.add_argument("file", metavar="FILE")

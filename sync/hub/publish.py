@@ -1,4 +1,5 @@
-"""Reading the files given to `checkpoint hub publish-…`: signed trust/status/rules lists, venue profiles.
+"""Reading the files given to `checkpoint hub publish-…`: signed trust/status/rules lists, the DCC
+revocation list, venue profiles.
 
 The hub stores and serves the document as it was signed; devices verify it themselves against their
 pinned anchors. The hub only reads the envelope's payload for the version (and issuer, base) it needs
@@ -14,7 +15,7 @@ from keys import jws
 from keys.errors import KeysError
 from keys.jsontypes import JsonObject
 from sync.errors import PublishError
-from sync.hub.store import HubStore, Published
+from sync.hub.store import DCC_REVOCATION_KIND, HubStore, Published
 
 
 def _payload(path: Path, expected_type: str) -> tuple[str, JsonObject]:
@@ -49,6 +50,14 @@ def publish_status_list(store: HubStore, path: str | Path) -> Published:
     if base is not None and type(base) is not int:
         raise PublishError(f"{path}: base is neither null nor an integer")
     return store.publish("status", issuer, payload["version"], base, text)
+
+
+def publish_dcc_revocation(store: HubStore, path: str | Path) -> Published:
+    """The signed EU DCC revocation list (`checkpoint keys dcc-revocation`); one list, replaced whole."""
+    text, payload = _payload(Path(path), "hc-dccrevocation")
+    if not isinstance(payload.get("hashes"), list):
+        raise PublishError(f"{path}: DCC revocation list has no hashes list")
+    return store.publish(DCC_REVOCATION_KIND, "", payload["version"], None, text)
 
 
 def publish_rules_list(store: HubStore, path: str | Path) -> Published:

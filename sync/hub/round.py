@@ -1,7 +1,7 @@
 """`POST /v1/round`: a device's whole poll in one request.
 
-The device sends the versions it holds (`have`: trust list, venue profiles and rules ETags, status list
-versions per issuer) and its health record. The hub answers with its clock, which lists changed (one
+The device sends the versions it holds (`have`: trust list, venue profiles, rules and DCC revocation list
+ETags, status list versions per issuer) and its health record. The hub answers with its clock, which lists changed (one
 query over the published heads, so the device fetches only those), and the code ids admitted at the
 device's site recently (gate-to-gate anti-passback, from `site_admissions`); it keeps the health record
 (`sync.hub.devicehealth`), whose time is the device's last contact. A malformed health record never
@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from sync.hub.devicehealth import PREVIOUS, health_writes
 from sync.hub.limits import BodyLimits, BodyRefused, check_content_length, decode_body, read_capped
 from sync.hub.registry import Device
-from sync.hub.store import HEADS, HubStore, heads_of
+from sync.hub.store import DCC_REVOCATION_KIND, HEADS, HubStore, heads_of
 
 # A round's body: the versions held and a health record (the agent sends about 1 KiB).
 ROUND_LIMITS = BodyLimits(max_body=256 * 1024, max_inflated=256 * 1024, max_depth=8, max_items=20_000)
@@ -34,6 +34,7 @@ class RoundHave(BaseModel):
     trust_list: str | None = Field(default=None, max_length=200)
     profiles: str | None = Field(default=None, max_length=200)
     rules: str | None = Field(default=None, max_length=200)
+    dcc_revocation: str | None = Field(default=None, max_length=200)
     status: dict[str, int | None] = Field(default_factory=dict, max_length=1000)
 
 
@@ -48,6 +49,7 @@ class RoundChanged(BaseModel):
     trust_list: bool
     profiles: bool
     rules: bool
+    dcc_revocation: bool
     status: list[str]
 
 
@@ -91,6 +93,7 @@ def answer_round(store: HubStore, device: Device, req: RoundRequest, *, admissio
     return msgspec.json.encode({"time": time.time(), "changed": {
         "trust_list": differs("trust", req.have.trust_list), "profiles": differs("profiles", req.have.profiles),
         "rules": differs("rules", req.have.rules),
+        "dcc_revocation": differs(DCC_REVOCATION_KIND, req.have.dcc_revocation),
         "status": sorted(i for i, v in status.items() if held.get(i) is None or v > (held[i] or 0))},
         "admissions": [{"code_id": c, "ts_ms": int(t), "device_id": d} for c, t, d in admissions]})
 

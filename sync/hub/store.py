@@ -315,6 +315,9 @@ class HubStore:
         return heads_of(tx.execute(HEADS))
 
 
+# The published kind of the EU DCC revocation list (`GET /v1/dcc-revocation`).
+DCC_REVOCATION_KIND = "dccrevocation"
+
 # What each (kind, issuer) published last, and its highest version (`heads_of` reads the rows).
 HEADS = ("SELECT p.kind, p.issuer, p.version, p.etag, m.top FROM published p JOIN (SELECT kind, issuer, "
          "MAX(published_ms) AS at, MAX(version) AS top FROM published GROUP BY kind, issuer) m "

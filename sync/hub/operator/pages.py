@@ -29,15 +29,21 @@ from sync.hub.fleetstate import device_list, state_counts
 from sync.hub.operator.auth import OperatorConfig, Sessions
 from sync.hub.operator.chart import hour_chart
 from sync.hub.operator.queries import device_ids, search_visits, traffic
-from sync.hub.publish import publish_profiles, publish_rules_list, publish_status_list, publish_trust_list
-from sync.hub.store import HubStore
+from sync.hub.publish import (
+    publish_dcc_revocation,
+    publish_profiles,
+    publish_rules_list,
+    publish_status_list,
+    publish_trust_list,
+)
+from sync.hub.store import DCC_REVOCATION_KIND, HubStore
 from sync.hub.traffic import HOUR_MS
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_PUBLISH = 64 * 1024 * 1024
 SHOWN = 500  # devices listed on one page (the counts cover the whole fleet)
 PUBLISHERS = {"trust-list": publish_trust_list, "status-list": publish_status_list, "rules-list": publish_rules_list,
-              "profiles": publish_profiles}
+              "dcc-revocation": publish_dcc_revocation, "profiles": publish_profiles}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
@@ -255,11 +261,13 @@ def _publish_bytes(store: HubStore, kind: str, name: str, data: bytes) -> tuple[
         except PublishError as e:
             return str(e).replace(str(path), name), False
     what = {"trust-list": "trust list", "status-list": f"status list {pub.issuer}", "rules-list": "rules list",
-            "profiles": "venue profiles"}
+            "dcc-revocation": "DCC revocation list", "profiles": "venue profiles"}
     return f"published {what[kind]} version {pub.version} from {name}", True
 
 
 def _published(store: HubStore) -> JsonObject:
     trust, profiles = store.latest("trust"), store.latest("profiles")
+    rules, revocation = store.latest("rules"), store.latest(DCC_REVOCATION_KIND)
     return {"trust": trust.version if trust else None, "profiles": profiles.version if profiles else None,
+            "rules": rules.version if rules else None, "dcc_revocation": revocation.version if revocation else None,
             "status": store.status_issuers()}

@@ -9,6 +9,7 @@ import time
 import pytest
 import requests
 
+from keys.dccrevocation import sign_dcc_revocation
 from keys.deviceca import enroll
 from keys.keyfile import generate_key
 from keys.publishing import KeyEntry, sign_trust_list
@@ -168,6 +169,15 @@ def test_publishing_from_the_page_uses_the_cli_checks(hub, tmp_path):
     r = s.post(proc.operator_url + "/publish/profiles", data={"csrf": token},
                files={"file": ("p.toml", b'version = 3\n[profiles.transport]\n')}, timeout=30)
     assert r.status_code == 200 and "published venue profiles version 3" in r.text
+    revocation = json.dumps(sign_dcc_revocation(root, [("UCI", bytes(16))], version=4, issued_at=now,
+                                                next_update=now + 3600))
+    r = s.post(proc.operator_url + "/publish/dcc-revocation", data={"csrf": token},
+               files={"file": ("revoked.json", revocation)}, timeout=30)
+    assert r.status_code == 200 and "published DCC revocation list version 4 from revoked.json" in r.text
+    assert "DCC revocation list v4" in r.text
+    r = s.post(proc.operator_url + "/publish/dcc-revocation", data={"csrf": token},
+               files={"file": ("tl.json", tl)}, timeout=30)
+    assert r.status_code == 422 and "tl.json: payload type is not" in r.text
 
 
 def test_operator_listener_beyond_loopback_needs_tls(tmp_path):
