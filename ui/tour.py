@@ -23,7 +23,8 @@ GATE_NAME = "2号线 东门 · Line 2 East gate"
 # Each shot's sample code (see scanner.demo.world).
 RESULT_SHOTS = (("green", "green"), ("yellow", "yellow"), ("red", "red"), ("invalid", "forged"),
                 ("expired", "expired"), ("guardian", "guardian"), ("printed-card", "card"),
-                ("other-region", "other_region"))
+                ("other-region", "other_region"), ("dcc-vaccination", "dcc_vaccination"), ("dcc-test", "dcc_test"),
+                ("dcc-expired", "dcc_expired"))
 
 
 def settle() -> None:
@@ -128,6 +129,15 @@ def tour(width: int, height: int, workdir: Path, *, now: int | None = None) -> I
         yield "pharmacy", shown(w)
         w.result.pharmacy.confirm.click()
         yield "pharmacy-registered", shown(w)
+        w.close()
+
+        # A hospital takes a negative test only: a valid vaccination certificate is refused by that rule,
+        # whose description the screen shows.
+        hospital, _ = demo_core(workdir / "hospital", profile="hospital", world=world, clock=FixedClock(now + 60))
+        cores.append(hospital)
+        w = window(hospital)
+        w.show_decision(decide_now(hospital, world.payloads["dcc_vaccination"]))
+        yield "dcc-refused-by-rule", shown(w)
         w.close()
 
         school, _ = demo_core(workdir / "school", profile="school", world=world, clock=FixedClock(now + 60))
