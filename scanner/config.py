@@ -85,7 +85,7 @@ class CameraSettings:
     fps: int = _opt(30, minimum=1, maximum=120)
     decoders: list[str] = _opt(["zxing", "zbar"])
     # Frames with nothing code-like in them get the full fast decoding pass on every Nth frame only
-    # (a cheap one otherwise), and a code read brings in the fallbacks for a second one every Nth frame.
+    # (a cheap one otherwise); the fallbacks look only where something code-like is left unread.
     slow_pass_every: int = _opt(3, minimum=1)
     debounce: float = _opt(4.0, minimum=0)
 
