@@ -11,6 +11,7 @@ default factory are supported; anything else is refused when the class is define
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -25,9 +26,12 @@ def fast_init(cls: type[T]) -> type[T]:
         raise TypeError(f"{cls.__name__}: fast_init is for frozen dataclasses without slots")
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__}: fast_init does not call __post_init__")
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if list(inspect.signature(cls.__init__).parameters)[1:] != [f.name for f in fields]:
+        raise TypeError(f"{cls.__name__}: fast_init needs __init__ to take exactly the fields (no InitVar)")
     args, items = [], []
     env: dict[str, Any] = {"_NO_VALUE": _NO_VALUE}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in fields:
         if not f.init or f.kw_only:
             raise TypeError(f"{cls.__name__}.{f.name}: fast_init supports only plain init fields")
         if f.default is not dataclasses.MISSING:

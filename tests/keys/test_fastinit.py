@@ -76,6 +76,11 @@ def test_refuses_what_it_cannot_copy() -> None:
     class KwOnly:
         a: int = field(kw_only=True)
 
-    for cls in (Mutable, WithPostInit, KwOnly):
+    @dataclass(frozen=True)
+    class WithInitVar:
+        a: int
+        b: dataclasses.InitVar[int]
+
+    for cls in (Mutable, WithPostInit, KwOnly, WithInitVar):
         with pytest.raises(TypeError):
             fast_init(cls)
