@@ -19,7 +19,7 @@ from keys.jsontypes import Json, JsonObject, SignedJson
 from scanner.storage.datadir import VENUE_PROFILES_FILE
 from scanner.storage.syncstate import SyncStatus
 from sync.answers import ProfilesDoc, parse_answer
-from sync.transport import HubClient, spool_path
+from sync.transport import Answer, HubClient, spool_path
 
 if TYPE_CHECKING:
     from keys.errors import TrustListError
@@ -67,12 +67,18 @@ class ListSteps:
     status_store: StatusStore | None
     rules: RulesStore | None
 
+    def _fetch(self, path: str, name: str, max_bytes: int, *, headers: Mapping[str, str] | None = None,
+               params: Mapping[str, int] | None = None) -> Answer:
+        """GET a list, streamed to a spool file under the size cap (`path` of the answer; the caller
+        removes it)."""
+        spool = spool_path(self.config.data_dir, name)
+        return self.client.request("GET", path, max_bytes=max_bytes, to_file=spool, what=f"GET {path}",
+                                   headers=headers, params=params)
+
     def _download(self, path: str, name: str, max_bytes: int, *, headers: Mapping[str, str] | None = None,
                   params: Mapping[str, int] | None = None) -> tuple[int, Mapping[str, str], bytes]:
-        """GET a list, streamed to a spool file under the size cap; (status, headers, body)."""
-        spool = spool_path(self.config.data_dir, name)
-        a = self.client.request("GET", path, max_bytes=max_bytes, to_file=spool, what=f"GET {path}",
-                                headers=headers, params=params)
+        """`_fetch` read into memory; (status, headers, body)."""
+        a = self._fetch(path, name, max_bytes, headers=headers, params=params)
         if a.path is None:
             return a.status, a.headers, a.body
         try:
@@ -135,21 +141,28 @@ class ListSteps:
             for _ in range(MAX_STATUS_STEPS):
                 since = self.status_store.version(issuer)
                 params = {"since": since} if since is not None else {}
-                status, _, body = self._download(f"/v1/status/{issuer}", f"status-{issuer}"[:80],
-                                                 self.config.max_status_list_bytes, params=params)
-                if status == 404:
-                    result = "none published"
-                    break
-                if status == 304:
-                    entry["error"] = None
-                    break
+                # Applied straight from the spool file, a batch at a time: a province's list (millions
+                # of entries) never sits in memory.
+                a = self._fetch(f"/v1/status/{issuer}", f"status-{issuer}"[:80], self.config.max_status_list_bytes,
+                                params=params)
                 try:
-                    applied = self.status_store.apply(body, self.trust, source=f"hub {issuer}")
+                    if a.status == 404:
+                        result = "none published"
+                        break
+                    if a.status == 304:
+                        entry["error"] = None
+                        break
+                    source = f"hub {issuer}"
+                    applied = (self.status_store.apply_file(a.path, self.trust, source=source) if a.path is not None
+                               else self.status_store.apply(a.body, self.trust, source=source))
                 except StatusListError as e:
                     entry["error"] = str(e)
                     log.warning("%s", e)
                     result = f"refused: {e.reason}"
                     break
+                finally:
+                    if a.path is not None:
+                        a.path.unlink(missing_ok=True)
                 entry["error"] = None
                 kind = "snapshot" if applied.snapshot else "delta"
                 result = f"{kind} {applied.version}"
