@@ -169,3 +169,63 @@ def test_a_list_written_a_batch_at_a_time_is_the_signed_document(tmp_path: Path)
     last = max(i for i in range(25_000) if i % 256 == 5)  # of a subject listed again and again, the last entry
     assert store.lookup("CN-ZJ", bytes([5]) * 16) == (1 + last % 2, 50 + last)
     assert store.is_revoked("CN-ZJ", bytes([8]) * 16)
+
+
+class _BreaksHalfway:
+    """A list file whose reading fails partway (an SD card giving out, a process being stopped)."""
+
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def read(self, n: int) -> bytes:
+        if self.pos > len(self.data) // 2:
+            raise OSError(5, "Input/output error")
+        chunk = self.data[self.pos:self.pos + min(n, 4096)]
+        self.pos += len(chunk)
+        return chunk
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, pos: int) -> None:
+        self.pos = pos
+
+
+@pytest.mark.parametrize("signer", ["zj", "sh"])
+def test_a_refused_or_broken_list_leaves_the_held_one_whole(pki, tmp_path: Path, signer: str) -> None:
+    """Entries are staged while a list is read; nothing of a list that fails its signature, or whose
+    reading breaks off, reaches the held list (ES256 hashed as it streams, EdDSA kept whole)."""
+    root, zj, sh, tl = pki
+    key, issuer = (zj, "CN-ZJ") if signer == "zj" else (sh, "CN-SH")
+    trust = TrustStore.from_document(tl(1), [root.public_key()])
+    store = StatusStore.open(tmp_path / "status.sqlite")
+    held = [(bytes([i]) * 16, 2, NOW - 5) for i in range(1, 4)]
+    store.apply(sign_status_list(key, issuer=issuer, version=1, issued_at=NOW, next_update=NOW + 60,
+                                 subjects=held), trust, now=NOW)
+    new = sign_status_list(key, issuer=issuer, version=2, issued_at=NOW, next_update=NOW + 60,
+                           subjects=[(i.to_bytes(16, "big"), 1, NOW) for i in range(10, 3000)])
+    forged = dict(new, signature=b64url_encode(b"\x00" * 64))
+    with pytest.raises(StatusListError, match="signature does not verify"):
+        store.apply(forged, trust, now=NOW)
+    with pytest.raises(OSError):
+        store.apply_stream(_BreaksHalfway(json.dumps(new).encode()), trust, "broken", now=NOW)  # type: ignore[arg-type]
+    assert store.version(issuer) == 1 and store.count(issuer) == 3
+    assert store.lookup(issuer, bytes([2]) * 16) == (2, NOW - 5)
+    assert store.lookup(issuer, (10).to_bytes(16, "big")) is None
+    assert store._conn.execute("SELECT COUNT(*) FROM temp.staged_subjects").fetchone() == (0,)
+    store.apply(new, trust, now=NOW)
+    assert store.version(issuer) == 2 and store.count(issuer) == 2990
+
+
+def test_a_list_whose_header_comes_after_its_payload_still_verifies(pki) -> None:
+    root, zj, _, tl = pki
+    trust = TrustStore.from_document(tl(1), [root.public_key()])
+    doc = sign_status_list(zj, issuer="CN-ZJ", version=1, issued_at=NOW, next_update=NOW + 60,
+                           subjects=[(b"\x05" * 16, 2, NOW)], revoked=[b"\x06" * 16])
+    reordered = json.dumps({"payload": doc["payload"], "signature": doc["signature"], "protected": doc["protected"]})
+    store = StatusStore.open(":memory:")
+    assert store.apply(reordered, trust, now=NOW).subjects == 1
+    assert store.lookup("CN-ZJ", b"\x05" * 16) == (2, NOW) and store.is_revoked("CN-ZJ", b"\x06" * 16)
+    tampered = reordered.replace(doc["payload"][:8], doc["payload"][:7] + ("A" if doc["payload"][7] != "A" else "B"))
+    with pytest.raises(StatusListError):
+        StatusStore.open(":memory:").apply(tampered, trust, now=NOW)
