@@ -1,10 +1,10 @@
 """QR decoding figures on the generated gate corpus, all cores then one: per decoder and for the combined strategy.
 
 For 640x480 and 1280x720: decode rate and ms per frame (median, p95) for zxing-cpp alone, zbar alone
-and the combined camera strategy (a glance for a code-like patch; zxing on such frames and on every
-Nth frame, a cheap global-threshold zxing read on the others; fallback passes where zxing read nothing
-on a code-like frame); the rate within 3
-and 15 frames of a code held in view (0.1 s and 0.5 s at 30 fps: the budgeted fallbacks take turns);
+and the combined camera strategy (a glance for code-like patches; zxing on the boxes around them, a
+cheap global-threshold zxing read of frames without any and the fast pass on every Nth of those; fallback
+passes on the boxes around what is code-like and still unread); the rate within 3 and 15 frames of a
+code held in view (0.1 s and 0.5 s at 30 fps: the budgeted fallbacks take turns);
 ms on empty frames, also one still scene and the glance alone; how far apart the glance's scores are on
 frames with and without codes; which fallback pass rescues what the fast pass misses, at what cost;
 and false decodes (any code that was not in the frame).
