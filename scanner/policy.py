@@ -32,8 +32,8 @@ class Tone(StrEnum):
 
 
 FLOWS = ("none", "pharmacy", "school")
-OUTCOMES = ("green", "yellow", "red", "dcc_valid", "not_accepted", *(v.value for v in Verdict if v is not Verdict.OK),
-            "clock_untrusted")
+OUTCOMES = ("green", "yellow", "red", "dcc_valid", "dcc_expired", "not_accepted",
+            *(v.value for v in Verdict if v is not Verdict.OK), "clock_untrusted")
 RULE_FIELDS = {"admit", "tone", "headline", "guidance", "alert_guard"}
 PROFILE_FIELDS = {"title", "max_code_age", "accepted_issuers", "flow", "rule_sets", "anti_passback",
                   "fast_stream"}
@@ -48,6 +48,7 @@ REASONS: dict[str, LocalText] = {
     "unsupported": LocalText("不支持的二维码", "Not a supported health code"),
     "not_yet_valid": LocalText("签发时间晚于当前时间", "Issue time lies in the future"),
     "expired": LocalText("超过发码机构设定的有效期", "Past the validity period its issuer set"),
+    "dcc_expired": LocalText("已过签发国设定的截止日期", "Past the end date its issuing country set"),
     "stale": LocalText("生成时间超过本场所允许的时长", "Generated longer ago than this venue allows"),
     "status_unverified": LocalText("纸质码状态名单缺失或过期",
                                    "Status list for printed cards missing or out of date"),
@@ -274,6 +275,9 @@ def outcome_of(result: VerifyResult, profile: VenueProfile, clock_trusted: bool 
         # Expiry, staleness and status-list freshness all hang on the clock: none can be judged.
         return "clock_untrusted"
     if result.verdict is not Verdict.OK:
+        # An EU certificate cannot be refreshed like a health code: its expiry has words of its own.
+        if result.verdict is Verdict.EXPIRED and result.dcc is not None:
+            return "dcc_expired"
         return result.verdict.value
     # A DCC's issuer is a country code; profiles name DCC countries as "HC1:DE" (or "HC1:*").
     issuer = result.issuer if result.dcc is None or result.issuer is None else f"HC1:{result.issuer}"

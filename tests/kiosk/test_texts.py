@@ -17,7 +17,7 @@ from scanner.policy import OUTCOMES, REASONS, builtin_names, decide, load_profil
 from scanner.verify import Status, Verdict, VerifyResult
 from ui.model.view import result_view
 
-OTHER_FORMATS = ("dcc_valid",)
+OTHER_FORMATS = ("dcc_valid", "dcc_expired")
 # Words that carry no meaning of their own on these screens.
 STOP_WORDS = {"a", "an", "the", "and", "or", "to", "of", "for", "this", "is", "it", "its", "by", "in", "on",
               "at", "code", "codes", "health", "please", "your", "be", "may", "not", "here", "then", "with"}
