@@ -26,6 +26,7 @@ from scanner.storage.chain import BOOL_FIELDS, ROW_FIELDS
 from sync.errors import HubStoreError
 from sync.hub.db import POSTGRESQL, SQLITE, Database, Row, Tx, migrate, open_database, schema_version
 from sync.hub.schema import MIGRATIONS, missing_visit_columns
+from sync.hub.traffic import HOUR_MS
 
 if TYPE_CHECKING:
     from sync.hub.ingest import IngestRules, UploadResult
@@ -233,7 +234,7 @@ class HubStore:
     # -- retention ----------------------------------------------------------------------------------
 
     def retain(self, days: int, now: float | None = None) -> int:
-        """Remove visits (and refusals, conflicts, site admissions) older than `days` whole days.
+        """Remove visits (and refusals, conflicts, site admissions, hourly counts) older than `days` whole days.
 
         PostgreSQL drops each day partition entirely before the cut-off day (returns partitions dropped);
         SQLite deletes the rows (returns rows deleted).
@@ -259,6 +260,7 @@ class HubStore:
             tx.execute("DELETE FROM visit_refusals WHERE received_ms < ?", (cutoff,))
             tx.execute("DELETE FROM visit_conflicts WHERE received_ms < ?", (cutoff,))
             tx.execute("DELETE FROM site_admissions WHERE ts_ms < ?", (cutoff,))
+            tx.execute("DELETE FROM traffic_hourly WHERE hour < ?", (cutoff // HOUR_MS,))
         if self.dialect == POSTGRESQL:
             self.forget_partitions()
         return removed

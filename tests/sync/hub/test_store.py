@@ -14,6 +14,7 @@ from sync.hub.db import schema_version
 from sync.hub.ingest import IngestRules
 from sync.hub.schema import MIGRATIONS
 from sync.hub.store import HubStore
+from sync.hub.traffic import HOUR_MS
 from tests.helpers.hubrows import chain_rows, new_log_id
 
 
@@ -133,8 +134,13 @@ def test_retention_removes_old_days(store):
     new = chain_rows("dev-1", 3, start_seq=4, prev=old[-1]["chain"])
     store.upload("dev-1", old + new, log_id=new_log_id(), now=now)
     assert store.count() == 6
+    with store.db.read() as tx:
+        hours = sorted(h for (h,) in tx.execute("SELECT hour FROM traffic_hourly"))
+    assert len(hours) == 2 and hours[0] < (now - 39 * 86400) * 1000 // HOUR_MS
     assert store.retain(30, now=now) >= 1
     assert [v["seq"] for v in store.visits()] == [4, 5, 6]
+    with store.db.read() as tx:  # the fleet page's hourly counts go with the visits
+        assert [h for (h,) in tx.execute("SELECT hour FROM traffic_hourly")] == hours[1:]
     # Rows older than the retention are refused on arrival, reported, not silently dropped.
     res = store.upload("dev-1", chain_rows("dev-9", 1, ts_ms=int((now - 40 * 86400) * 1000)),
                        log_id=new_log_id(), now=now, rules=IngestRules(max_age_days=30))
