@@ -36,7 +36,14 @@ from scanner.storage.visitlog import VisitLog, VisitRecord
 from tests.helpers.faultproxy import ROOT, HubProcess, make_pki
 from tests.helpers.operator import OPERATOR, PASSWORD, Browser, write_operator_config
 
-pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromedriver").exists(), reason="needs Debian chromium-driver")
+
+@pytest.fixture(autouse=True)
+def _chromedriver() -> None:
+    # scripts/setup.sh installs Debian's chromium and chromium-driver: without them this is a broken set-up,
+    # not a reason to pass quietly.
+    if not Path("/usr/bin/chromedriver").exists():
+        pytest.fail("/usr/bin/chromedriver is missing: run scripts/setup.sh (Debian chromium-driver)", pytrace=False)
+
 
 OFFLINE_AFTER = 8
 
