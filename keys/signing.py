@@ -17,8 +17,27 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_ds
 
 from keys.keyfile import PrivateKey, PublicKey
 
-_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
-_ECDSA_PREHASHED_SHA256 = ec.ECDSA(Prehashed(hashes.SHA256()))
+
+class Ecdsa(ec.ECDSA):
+    """ECDSA with a given hash, randomised signing: cryptography's own constructor imports its whole OpenSSL
+    backend module (about 20 ms, a tenth of a one-shot `checkpoint check`) only to ask whether deterministic
+    signing is available, which this project never uses. cryptography reads the public `algorithm` and
+    `deterministic_signing` properties, which this class answers itself."""
+
+    def __init__(self, algorithm: Prehashed | hashes.HashAlgorithm) -> None:  # no super().__init__(): see above
+        self._hash = algorithm
+
+    @property
+    def algorithm(self) -> Prehashed | hashes.HashAlgorithm:
+        return self._hash
+
+    @property
+    def deterministic_signing(self) -> bool:
+        return False
+
+
+_ECDSA_SHA256 = Ecdsa(hashes.SHA256())
+_ECDSA_PREHASHED_SHA256 = Ecdsa(Prehashed(hashes.SHA256()))
 # COSE algorithm id -> (key kind, hash): ES256/384/512, PS256/384/512.
 COSE_SIGNATURE_ALGS: dict[int, tuple[str, hashes.HashAlgorithm]] = {
     -7: ("ec", hashes.SHA256()), -35: ("ec", hashes.SHA384()), -36: ("ec", hashes.SHA512()),
@@ -28,8 +47,8 @@ COSE_SIGNATURE_ALGS: dict[int, tuple[str, hashes.HashAlgorithm]] = {
 # Python-level call each time, and for its Rust key types the answer is not cached.
 _KEY_KINDS: dict[type, str] = {}
 # The signature schemes made once, not per verification.
-_COSE_SCHEMES: dict[int, ec.ECDSA | padding.PSS] = {
-    alg: ec.ECDSA(digest) if kind == "ec" else padding.PSS(padding.MGF1(digest), padding.PSS.AUTO)
+_COSE_SCHEMES: dict[int, Ecdsa | padding.PSS] = {
+    alg: Ecdsa(digest) if kind == "ec" else padding.PSS(padding.MGF1(digest), padding.PSS.AUTO)
     for alg, (kind, digest) in COSE_SIGNATURE_ALGS.items()
 }
 
