@@ -120,6 +120,29 @@ def test_the_typed_row_follows_the_one_row_declaration() -> None:
     assert VisitRow.__required_keys__ == frozenset(VISIT_FIELDS)
 
 
+def test_the_device_record_has_the_row_declarations_types() -> None:
+    """`VisitRecord` (the device's builder) carries every row field but `seq` with the declared JSON type."""
+    import dataclasses
+    from typing import get_origin, get_type_hints
+
+    from scanner.storage.chain import VISIT_FIELDS
+    from scanner.storage.visitrecord import VisitRecord
+
+    hints = get_type_hints(VisitRecord)
+    assert [f.name for f in dataclasses.fields(VisitRecord)] == [n for n in hints]
+    for name, spec in VISIT_FIELDS.items():
+        if name == "seq":
+            assert name not in hints
+            continue
+        hint = hints[name]
+        if isinstance(spec, tuple):
+            assert hint == spec[0] | None, name
+        elif spec is dict:
+            assert get_origin(hint) is dict, name
+        else:
+            assert hint is spec, name
+
+
 def _reference(row: dict) -> bytes:
     """The canonical encoding as the module docstring defines it, written out with json.dumps."""
     obj = {name: row.get(name) for name in CHAIN_FIELDS}
