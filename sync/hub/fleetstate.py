@@ -12,7 +12,9 @@ hold them to it): offline when last heard from longer ago than `offline_after` (
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
+from sync.hub.db import SQLITE
 from sync.hub.devicehealth import DeviceHealth, Thresholds
 from sync.hub.store import HubStore
 
@@ -50,10 +52,58 @@ def device_list(store: HubStore, now: float, t: Thresholds, *, attention: bool =
                 limit: int = 500) -> list[tuple[DeviceHealth, str]]:
     """Devices with their states, offline first, then needing attention, then by device id; `attention`:
     only those not "ok"; at most `limit`."""
+    return device_page(store, now, t, attention=attention, per_page=limit).rows
+
+
+@dataclass(frozen=True)
+class DevicePage:
+    """One page of the fleet's device list: `rows` (device, state), `total` devices that match."""
+
+    rows: list[tuple[DeviceHealth, str]]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own % and _ taken literally (escape character \\)."""
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def device_page(store: HubStore, now: float, t: Thresholds, *, attention: bool = False, state: str | None = None,
+                match: str = "", page: int = 1, per_page: int = 500) -> DevicePage:
+    """Page `page` (from 1) of the device list in its order (offline first, then needing attention, then
+    by device id). `attention`: only devices not "ok"; `state`: only devices in that one of STATES; `match`:
+    text the device id or the site name contains (any case). The total comes from the same query."""
     sql, args = _fleet(now, t)
+    conds: list[str] = []
+    if attention:
+        conds.append("state <> 'ok'")
+    if state is not None:
+        if state not in STATES:
+            raise ValueError(f"unknown device state {state!r}")
+        conds.append("state = ?")
+        args.append(state)
+    if match:
+        # The name the page shows: the registry's site, else the site and checkpoint the device reports.
+        field = ("json_extract(record, '$.{}')" if store.dialect == SQLITE else "(record::jsonb ->> '{}')").format
+        named = f"COALESCE(site, COALESCE({field('site')}, '') || ' ' || COALESCE({field('checkpoint_id')}, ''))"
+        conds.append(f"(LOWER(device_id) LIKE ? ESCAPE '\\' OR LOWER({named}) LIKE ? ESCAPE '\\')")
+        args += [_like(match), _like(match)]
+    where = f" WHERE {' AND '.join(conds)}" if conds else ""
     rank = "CASE state WHEN 'offline' THEN 0 WHEN 'attention' THEN 1 ELSE 2 END"
-    where = " WHERE state <> 'ok'" if attention else ""
-    rows = store.query(f"SELECT device_id, received_ms, record, site, state FROM ({sql}) f{where} "
-                       f"ORDER BY {rank}, device_id LIMIT {int(limit)}", args)
-    return [(DeviceHealth(str(r[0]), int(r[1] or 0), json.loads(r[2]) if r[2] else {}, r[3] or None), str(r[4]))
-            for r in rows]
+    per_page = max(1, int(per_page))
+    page = max(1, int(page))
+    rows = store.query(f"SELECT device_id, received_ms, record, site, state, COUNT(*) OVER () FROM ({sql}) f"
+                       f"{where} ORDER BY {rank}, device_id LIMIT {per_page} OFFSET {(page - 1) * per_page}", args)
+    total = int(rows[0][5]) if rows else 0
+    if not rows and page > 1:
+        # Past the end (the fleet shrank, or a hand-typed page): the count still says how many match.
+        total = int(store.query(f"SELECT COUNT(*) FROM ({sql}) f{where}", args)[0][0])
+    listed = [(DeviceHealth(str(r[0]), int(r[1] or 0), json.loads(r[2]) if r[2] else {}, r[3] or None), str(r[4]))
+              for r in rows]
+    return DevicePage(listed, total, page, per_page)

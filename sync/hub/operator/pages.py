@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -25,7 +25,7 @@ from keys.jsontypes import Json, JsonObject
 from sync.errors import PublishError
 from sync.hub import metrics
 from sync.hub.devicehealth import DEFAULT_THRESHOLDS, Thresholds, fleet, history, judge, latest
-from sync.hub.fleetstate import device_list, state_counts
+from sync.hub.fleetstate import STATES, device_page, state_counts
 from sync.hub.operator.auth import OperatorConfig, Sessions
 from sync.hub.operator.chart import hour_chart
 from sync.hub.operator.queries import device_ids, search_visits, traffic
@@ -172,15 +172,21 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
         return response
 
     @app.get("/", response_class=HTMLResponse)
-    def devices(request: Request, attention: bool = False) -> Response:
+    def devices(request: Request, attention: bool = False, state: str = "", q: str = "",
+                page_no: Annotated[int, Query(alias="page")] = 1) -> Response:
         who, csrf = operator(request)
         now = time.time()
-        # States, counts and the order come from SQL; only the devices shown get their problems worded.
+        if state and state not in STATES:
+            raise HTTPException(422, f"unknown device state {state!r}: one of {', '.join(STATES)}")
+        q = q.strip()[:100]
+        # States, counts, the order and the page come from SQL; only the devices shown get their problems worded.
         counts = state_counts(store, now, thresholds)
+        listed = device_page(store, now, thresholds, attention=attention, state=state or None, match=q,
+                             page=min(max(page_no, 1), 1_000_000), per_page=SHOWN)
         rows = [{"h": h, "r": h.record, "j": judge(h, now, thresholds), "seen_ago": now - h.received_ms / 1000}
-                for h, _ in device_list(store, now, thresholds, attention=attention, limit=SHOWN)]
+                for h, _ in listed.rows]
         return page(request, "devices.html", title="Devices", who=who, csrf=csrf, rows=rows, counts=counts,
-                    attention=attention, total=sum(counts.values()), shown_limit=SHOWN)
+                    attention=attention, state=state, q=q, listing=listed, total=sum(counts.values()), states=STATES)
 
     @app.get("/devices/{device_id}", response_class=HTMLResponse)
     def device(request: Request, device_id: str) -> Response:

@@ -68,3 +68,37 @@ def test_records_stored_before_the_judged_columns_are_judged_after_the_migration
     states = {h.device_id: s for h, s in device_list(store, 1000.0, DEFAULT_THRESHOLDS)}
     assert states == {"gate-ok": "ok", "gate-cam": "attention", "gate-old-list": "attention"}
     store.close()
+
+
+def test_device_pages_cover_the_fleet_in_order_and_filter_by_state_and_name(hub_db):
+    from sync.hub.fleetstate import device_page
+
+    store = HubStore(hub_db)
+    now = 1_000_000.0
+    for i in range(23):
+        record_health(store, f"gate-{i:02d}", {**GOOD, "site": f"Metro L{i % 3} 50%_off", "checkpoint_id": f"cp{i}",
+                                               **({"camera": {"state": "error"}} if i % 4 == 0 else {})},
+                      now=now - (900 if i % 5 == 0 else 0))
+    store.write([("INSERT INTO devices (device_id, state, site, enrolled_ms) VALUES (?, ?, ?, ?)",
+                  ("gate-placed", "enrolled", "Airport T2", 1))])
+    whole = device_list(store, now, DEFAULT_THRESHOLDS, limit=1000)
+    pages = [device_page(store, now, DEFAULT_THRESHOLDS, page=n, per_page=5) for n in range(1, 7)]
+    assert [p.total for p in pages] == [24] * 6 and pages[0].pages == 5
+    assert [row for p in pages for row in p.rows] == whole and pages[5].rows == []
+
+    offline = device_page(store, now, DEFAULT_THRESHOLDS, state="offline", per_page=100)
+    assert {h.device_id for h, _ in offline.rows} == {"gate-placed", *(f"gate-{i:02d}" for i in range(0, 23, 5))}
+    assert offline.total == len(offline.rows) and {s for _, s in offline.rows} == {"offline"}
+    needing = device_page(store, now, DEFAULT_THRESHOLDS, attention=True, state="attention", per_page=100)
+    assert {h.device_id for h, _ in needing.rows} == {f"gate-{i:02d}" for i in range(0, 23, 4) if i % 5}
+
+    def named(text: str) -> set[str]:
+        return {h.device_id for h, _ in device_page(store, now, DEFAULT_THRESHOLDS, match=text, per_page=100).rows}
+
+    assert named("GATE-1") == {f"gate-{i}" for i in range(10, 20)}
+    assert named("metro l2") == {f"gate-{i:02d}" for i in range(2, 23, 3)}
+    assert named("airport") == {"gate-placed"}  # the registry's site
+    assert named("cp7") == {"gate-07"}  # the checkpoint the device reports
+    assert named("50%_") == {f"gate-{i:02d}" for i in range(23)}  # % and _ are taken literally
+    assert named("5_%") == set() and named("x%") == set()
+    store.close()

@@ -119,6 +119,15 @@ def test_fleet_pages_show_health_traffic_and_gaps(hub, tmp_path):
     assert "gate-7" in page and "Metro L7 East" in page and "camera disconnected" in page and "2.1.0" in page
     assert 'id="device-gate-8"' in page and "never reported" in page
     assert "gate-7" in s.get(proc.operator_url + "/?attention=1", timeout=30).text
+    found = s.get(proc.operator_url + "/", params={"q": "l7 EAST"}, timeout=30).text
+    assert 'id="device-gate-7"' in found and 'id="device-gate-8"' not in found and "Devices 1–1 of 1 matching" in found
+    found = s.get(proc.operator_url + "/", params={"state": "offline"}, timeout=30).text
+    assert 'id="device-gate-8"' in found and 'id="device-gate-7"' not in found
+    assert "No device matches." in s.get(proc.operator_url + "/", params={"q": "nowhere"}, timeout=30).text
+    past = s.get(proc.operator_url + "/", params={"page": 9}, timeout=30).text
+    assert "past the last page" in past and 'id="prev-page"' in past
+    bad = s.get(proc.operator_url + "/", params={"state": "asleep"}, timeout=30)
+    assert bad.status_code == 422 and "unknown device state" in bad.text
     detail = s.get(proc.operator_url + "/devices/gate-7", timeout=30).text
     assert "disconnected" in detail and "History" in detail
     assert s.get(proc.operator_url + "/devices/nobody", timeout=30).status_code == 404
