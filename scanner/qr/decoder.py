@@ -155,7 +155,8 @@ class FrameDecoder:
     (`"zxing"`, `"zbar"`). On a camera the work follows the evidence of a code (`scanner.qr.glance`),
     so that an empty gate costs a glance per frame and a code costs a read of the box around it:
     - a frame with code-like patches gets, on the box around each cluster of them (a phone), a
-      global-threshold read and, if that reads nothing or sees a symbol it cannot read, the fast pass;
+      global-threshold read (of the inverted box too when it finds no symbol at all: a dark-mode
+      screen) and, if that reads nothing or sees a symbol it cannot read, the fast pass;
     - a frame without one gets a global-threshold read (a clean code in even light needs no more),
       and the fast pass on every Nth (`slow_pass_every`) frame only, in case;
     - fallback passes follow where a code may be missing, on the box around it: code-like patches no
@@ -269,6 +270,12 @@ class FrameDecoder:
                 # frame, and it costs a fraction of the local one: the fast pass proper follows only if it
                 # read nothing or saw a symbol it could not read.
                 codes, seen = self._zx.scan(crop, binarizer="global", invert=False, downscale=False)
+                if not codes and not seen:
+                    # Not even a finder pattern, on code-like patches: most often a dark-mode screen.
+                    # Inverting the crop ourselves costs one more read only here; zxing's own try_invert
+                    # would read every box twice, looking for more symbols.
+                    codes, seen = self._zx.scan(255 - crop, binarizer="global", invert=False,
+                                                downscale=False)
             if not codes or seen:
                 fast, seen = self._fast(crop)
                 codes, method = codes + fast, self._first.name

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -39,9 +40,19 @@ class Glance:
 
     score: float  # 0 to 1
     scores: np.ndarray  # uint8, 0 to 255, one per patch (rows x cols)
-    means: np.ndarray  # uint8 mean brightness per patch, to tell whether a scene changed
+    samples: np.ndarray  # the sampled pixels the scores come from, _PATCH per patch side
     cell: int  # frame pixels per patch side
     shape: tuple[int, int]  # the frame's height and width
+
+    @cached_property
+    def means(self) -> np.ndarray:
+        """uint8 mean brightness per patch, to tell whether a scene changed (only the fallbacks ask)."""
+        import cv2
+
+        if not self.scores.size:
+            return self.samples
+        rows, cols = self.scores.shape
+        return cv2.resize(self.samples, (cols, rows), interpolation=cv2.INTER_AREA)
 
     def regions(self, exclude: Sequence[Polygon] = (), include: Sequence[Polygon] = ()) -> list[Box]:
         """Boxes around the code-like patches that no polygon of `exclude` covers (one per cluster of
@@ -114,19 +125,23 @@ def glance(gray: np.ndarray) -> Glance:
 
     h, w = gray.shape
     step = max(1, max(h, w) // 160)
-    s = cv2.resize(gray, (w // step, h // step), interpolation=cv2.INTER_NEAREST) if step > 1 else gray
+    # Every step-th pixel of every step-th row: a strided view, so only those rows are fetched.
+    s = gray[::step, ::step]
     rows, cols = (s.shape[0] - 1) // _PATCH, (s.shape[1] - 1) // _PATCH
     if rows < 1 or cols < 1:
         # Too small to tell: let the fallbacks look, at the whole frame.
-        return Glance(1.0, np.zeros((0, 0), np.uint8), s, step * _PATCH, (h, w))
+        return Glance(1.0, np.zeros((0, 0), np.uint8), np.ascontiguousarray(s), step * _PATCH, (h, w))
     r, c = rows * _PATCH, cols * _PATCH
+    s = np.ascontiguousarray(s[:r + 1, :c + 1])
     here = s[:r, :c]
-    _, across = cv2.threshold(cv2.absdiff(s[:r, 1:c + 1], here), _EDGE, 255, cv2.THRESH_BINARY)
-    _, down = cv2.threshold(cv2.absdiff(s[1:r + 1, :c], here), _EDGE, 255, cv2.THRESH_BINARY)
-    both = cv2.min(cv2.resize(across, (cols, rows), interpolation=cv2.INTER_AREA),
-                   cv2.resize(down, (cols, rows), interpolation=cv2.INTER_AREA))
-    return Glance(cv2.minMaxLoc(both)[1] / 255, both, cv2.resize(here, (cols, rows), interpolation=cv2.INTER_AREA),
-                  step * _PATCH, (h, w))
+    # The edges across (top half) and down (bottom half) in one buffer: one threshold, one reduction.
+    edges = np.empty((2 * r, c), np.uint8)
+    cv2.absdiff(s[:r, 1:], here, dst=edges[:r])
+    cv2.absdiff(s[1:, :c], here, dst=edges[r:])
+    cv2.threshold(edges, _EDGE, 255, cv2.THRESH_BINARY, dst=edges)
+    shares = cv2.resize(edges, (cols, 2 * rows), interpolation=cv2.INTER_AREA)
+    both = cv2.min(shares[:rows], shares[rows:])
+    return Glance(cv2.minMaxLoc(both)[1] / 255, both, here, step * _PATCH, (h, w))
 
 
 def code_evidence(gray: np.ndarray) -> tuple[float, np.ndarray]:
