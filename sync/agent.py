@@ -27,29 +27,26 @@ sends READY/WATCHDOG/STATUS notifications.
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from keys.durable import atomic_write_json
 from scanner.errors import CheckpointError
 from scanner.service.sdnotify import Notifier
-from scanner.storage.chain import ChainedVisitRow
 from scanner.storage.datadir import DataDir
 from scanner.storage.syncstate import SyncStatus, read_status, take_sync_request, write_status
-from sync.answers import RoundAnswer, TimeAnswer, UploadAck, parse_answer
+from sync.answers import RoundAnswer, TimeAnswer, parse_answer
 from sync.errors import HubRefused, SyncConfigError, SyncError
 from sync.health import health_record
 from sync.lists import PROFILES_FILE, ListSteps
 from sync.transport import HubClient
+from sync.upload import UploadSteps
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -135,15 +132,7 @@ class RoundReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-class SignedCheckpoint(TypedDict):
-    """The device key's signature over the log's head, as the hub receives it."""
-
-    seq: int
-    chain: str
-    signature: str
-
-
-class SyncAgent(ListSteps):
+class SyncAgent(UploadSteps, ListSteps):
     def __init__(self, config: AgentConfig, visit_log: VisitLog, trust: TrustStore | None = None,
                  status: StatusStore | None = None, *, notifier: Notifier | None = None,
                  rng: random.Random | None = None, stop: threading.Event | None = None,
@@ -168,40 +157,6 @@ class SyncAgent(ListSteps):
     def close(self) -> None:
         """Close pooled connections to the hub."""
         self.client.close()
-
-    # -- the device key and checkpoints -------------------------------------------------------------
-
-    def _key(self) -> ec.EllipticCurvePrivateKey:
-        """The device's TLS client key, which also signs the log's checkpoints (EC P-256)."""
-        if self._device_key is None:
-            from cryptography.hazmat.primitives.asymmetric import ec
-
-            from keys.errors import KeysError
-            from keys.keyfile import load_private_key
-
-            try:
-                key = load_private_key(self.config.client_key)
-            except (KeysError, OSError, ValueError) as e:
-                raise SyncConfigError(f"device key {self.config.client_key}: cannot load it to sign "
-                                      f"checkpoints ({e})") from None
-            if not isinstance(key, ec.EllipticCurvePrivateKey):
-                raise SyncConfigError(f"device key {self.config.client_key}: not an EC P-256 key")
-            self._device_key = key
-        return self._device_key
-
-    def checkpoint(self) -> SignedCheckpoint | None:
-        """Sign the log's head if no checkpoint covers it yet; return the newest checkpoint for the hub."""
-        from scanner.storage.chain import checkpoint_message, sign_checkpoint
-
-        seq, chain = self.log.head()
-        if seq == 0:
-            return None
-        last = self.log.last_checkpoint()
-        if last is None or last.seq < seq:
-            message = checkpoint_message(self.config.device_id, self.log.log_id, seq, chain)
-            self.log.add_checkpoint(seq, chain, sign_checkpoint(self._key(), message))
-            last = self.log.last_checkpoint()
-        return SignedCheckpoint(seq=last.seq, chain=last.chain, signature=last.signature) if last else None
 
     # -- talking to the hub -------------------------------------------------------------------------
 
@@ -254,71 +209,6 @@ class SyncAgent(ListSteps):
         atomic_write_json(DataDir(self.config.data_dir).site_admissions,
                           {"received_at": time.time(), "admissions": [x.model_dump() for x in answer.admissions]})
         return answer
-
-    def _prepare(self, after_seq: int) -> tuple[list[ChainedVisitRow], bytes] | None:
-        rows = self.log.pending(self.config.batch_size, after_seq=after_seq)
-        if not rows:
-            return None
-        from scanner.storage.chain import checkpoint_message, sign_checkpoint
-
-        last = rows[-1]
-        # Each batch carries the device's signature over its last row, so the hub can anchor the chain.
-        cp = SignedCheckpoint(seq=last["seq"], chain=last["chain"], signature=sign_checkpoint(
-            self._key(), checkpoint_message(self.config.device_id, self.log.log_id, last["seq"], last["chain"])))
-        body = json.dumps({"log_id": self.log.log_id, "visits": rows, "checkpoint": cp},
-                          separators=(",", ":"), ensure_ascii=False).encode()
-        return rows, gzip.compress(body, compresslevel=3)
-
-    def _post_batch(self, body: bytes) -> UploadAck:
-        a = self.client.request("POST", "/v1/visits", data=body, what="upload",
-                                headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
-        if a.status != 200:
-            raise HubRefused(a.status, "upload not accepted")
-        return parse_answer(UploadAck, a.body, "upload")
-
-    def upload(self) -> RoundReport:
-        """Upload the whole outbox; each batch is marked synced only once the hub acknowledged it."""
-        report = RoundReport()
-        batch = self._prepare(0)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload") as pool:
-            while batch is not None:
-                rows, body = batch
-                sending = pool.submit(self._post_batch, body)
-                # Read and compress the next batch while the hub stores this one.
-                batch = self._prepare(rows[-1]["seq"])
-                ack = sending.result()
-                sent = {row["visit_id"] for row in rows}
-                acked = [i for i in ack.acked if i in sent]
-                self._record_ack(ack)
-                if not acked:
-                    raise HubRefused(200, "the hub acknowledged none of the batch"
-                                     + (f" ({ack.refused[0].reason})" if ack.refused else ""))
-                # Rows the hub did not acknowledge stay in the outbox for the next round.
-                self.log.mark_synced(acked)
-                report.uploaded += ack.stored
-                report.duplicates += ack.duplicates
-                report.chain_breaks += len(ack.chain_breaks)
-                for b in ack.chain_breaks[:5]:
-                    log.warning("hub flagged a chain break at visit %s (seq %s): %s", b.visit_id, b.seq, b.problem)
-                for c in [*ack.conflicts, *ack.refused][:5]:
-                    log.warning("hub flagged visit seq %s: %s", c.seq, c.reason)
-                self.state.uploaded_total += len(acked)
-                self.state.duplicates_total += ack.duplicates
-                self.notifier.watchdog()
-        self.state.pending = self.log.pending_count()
-        return report
-
-    def _record_ack(self, ack: UploadAck) -> None:
-        """Keep the hub's view of this log; a hub holding more than the device has means a lost tail."""
-        if ack.last_seq is None or (ack.log_id is not None and ack.log_id != self.log.log_id):
-            return
-        self.log.set_hub_ack(ack.last_seq, ack.last_chain)
-        head, _ = self.log.head()
-        if ack.last_seq > head:
-            raise HubRefused(200, f"the hub holds this log up to seq {ack.last_seq} but the device's log ends at "
-                                  f"{head}: rows were removed from the device")
-        if ack.gaps:
-            log.warning("hub reports missing seq ranges of this log: %s", ack.gaps[:5])
 
     # -- state --------------------------------------------------------------------------------------
 
@@ -393,7 +283,7 @@ class SyncAgent(ListSteps):
             # The lists are fetched whatever the upload's outcome: a refused batch must not freeze them.
             _, up = self._step("upload", report, self.upload)
             if up is not None:
-                report.uploaded, report.duplicates, report.chain_breaks = up.uploaded, up.duplicates, up.chain_breaks
+                report.uploaded, report.duplicates, report.chain_breaks = up.stored, up.duplicates, up.chain_breaks
             if changed is None or changed.trust_list or (self.trust is not None and self.trust.version is None):
                 _, trust_list = self._step("trust_list", report, self.fetch_trust_list)
                 report.trust_list = trust_list if trust_list is not None else "failed"
