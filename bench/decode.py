@@ -63,8 +63,8 @@ class Tally:
         got = set(texts)
         self.false += len(got - want)
         self.codes += len(want)
-        self.found += len(want & got)  # type: ignore[operator]
-        self.complete += want <= got  # type: ignore[operator]
+        self.found += len(want & got)
+        self.complete += want <= got
 
     def line(self, label: str) -> str:
         rate = 100 * self.complete / self.frames if self.frames else float("nan")

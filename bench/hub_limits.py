@@ -25,6 +25,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -87,7 +88,7 @@ def ms(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
 
 
-def hostile(url: str, pki: Pki, pid: int, bodies: list[tuple[str, object, dict[str, str]]]) -> None:
+def hostile(url: str, pki: Pki, pid: int, bodies: list[tuple[str, bytes | Iterator[bytes], dict[str, str]]]) -> None:
     peak = rss_mb(pid)
     base = peak
     done = threading.Event()
@@ -95,7 +96,7 @@ def hostile(url: str, pki: Pki, pid: int, bodies: list[tuple[str, object, dict[s
     outcome: dict[str, str] = {}
     times: list[float] = []
 
-    def upload(name: str, body: object, headers: dict[str, str]) -> None:
+    def upload(name: str, body: bytes | Iterator[bytes], headers: dict[str, str]) -> None:
         s = session(pki)
         try:
             r = s.post(f"{url}/v1/visits", data=body, headers=headers, timeout=600)
@@ -147,7 +148,7 @@ def hostile(url: str, pki: Pki, pid: int, bodies: list[tuple[str, object, dict[s
           f"median {ms(ok, 0.5):.1f} ms, max {max(ok) * 1000:.1f} ms" if ok else "  other device: no answers")
 
 
-def endless(limit: int, counter: dict[str, int], name: str):  # type: ignore[no-untyped-def]
+def endless(limit: int, counter: dict[str, int], name: str) -> Iterator[bytes]:
     chunk = b"[" + b" " * (MiB - 1)
     while counter[name] < limit:
         counter[name] += len(chunk)
@@ -172,7 +173,7 @@ def main() -> None:
             print(f"  floor (same client, bare TLS responder): median {ms(floor, 0.5):.2f} ms; ratio {ratio:.1f}x")
             limit = int(args.gib * 1024 * MiB)
             counters: dict[str, int] = {}
-            bodies: list[tuple[str, object, dict[str, str]]] = []
+            bodies: list[tuple[str, bytes | Iterator[bytes], dict[str, str]]] = []
             for i in range(args.uploads):
                 name = f"upload {i + 1} ({args.gib:g} GiB chunked)"
                 counters[name] = 0

@@ -164,7 +164,6 @@ def main() -> int:
 
 def passenger_stream(pace: float, cores: str, passengers: int = 12) -> int:
     """Section 3: twelve strangers `pace` seconds apart at a transport gate with a turnstile relay."""
-    import dataclasses
 
     from gpiozero.pins.mock import MockFactory
     from PySide6.QtCore import QTimer
@@ -175,6 +174,7 @@ def passenger_stream(pace: float, cores: str, passengers: int = 12) -> int:
     from scanner.demo.session import demo_core
     from scanner.demo.world import build_demo_world
     from scanner.gate.control import Gate, GateAction
+    from scanner.pipeline import DecisionEvent
     from scanner.sources.synthetic import SyntheticSource
     from ui.app import KioskApp, KioskOptions
     from ui.sound import RecordingSound
@@ -195,8 +195,6 @@ def passenger_stream(pace: float, cores: str, passengers: int = 12) -> int:
     source = SyntheticSource(codes, fps=fps, show_frames=show, gap_frames=max(1, round(pace * fps) - show),
                              seed=4, frames=round((passengers + 1) * pace * fps))
     options = KioskOptions(result_seconds=0.8)
-    if hasattr(options, "group_window"):
-        options = dataclasses.replace(options, group_window=0.0)  # one person per screen, whatever the window
     kiosk = KioskApp(core, [source], sound=RecordingSound(), camera_settings=CameraSettings(debounce=4.0),
                      options=options)
     w = kiosk.window
@@ -245,7 +243,7 @@ def passenger_stream(pace: float, cores: str, passengers: int = 12) -> int:
         bare.on()
         floor.append((time.perf_counter() - t0) * 1000)
         bare.off()
-    decisions = [e for e in kiosk.events if type(e).__name__ == "DecisionEvent"]
+    decisions = [e for e in kiosk.events if isinstance(e, DecisionEvent)]
     gate_ms = [(p.at - d.decided_at) * 1000 for p, d in zip(pulses, decisions, strict=False)]
     rows = list(core.visit_log.rows()) if core.visit_log is not None else []
     print(f"Passenger stream ({cores}): {passengers} different green codes {pace} s apart, synthetic camera "
