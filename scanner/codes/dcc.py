@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import cbor2
 
@@ -44,6 +44,7 @@ _FACTS = {
 _COUNTRY = re.compile(r"[A-Z]{2,3}")
 # Types json_safe returns unchanged (exact types: a subclass of int, say, still goes through it).
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+_GROUPS = ("v", "t", "r")
 
 
 def _malformed(reason: str) -> CodeError:
@@ -89,13 +90,14 @@ def _text(v: object) -> str:
 class DccInfo:
     """What a DCC says, for the screen, `--json` and the business rules.
 
-    The schema check (`schema_problem`) runs when it is first read: it is a report that never changes a
-    verdict, so a gate that only decides never pays for it, and `--json` always shows it.
+    The payload stays as decoded CBOR (`payload`); its JSON form (`hcert`) and the schema check
+    (`schema_problem`) are made when first read: the verdict needs only the fields below, so a gate
+    that only decides never pays for them, while the rules and `--json` always get them.
     """
 
     kind: str | None           # "v", "t" or "r"; None unless exactly one group is present
     kinds: tuple[str, ...]     # every group present (a valid DCC has exactly one)
-    hcert: JsonObject      # the payload, JSON-safe
+    payload: Mapping[Any, Cbor]  # the payload (claim -260, key 1) as decoded
     country: str               # the CWT issuer, else the entry's country of vaccination/test/recovery
     family: str
     given: str
@@ -107,8 +109,14 @@ class DccInfo:
 
     def with_signer(self, country: str) -> DccInfo:
         # Every field by name rather than dataclasses.replace, which walks fields() on each call.
-        return DccInfo(self.kind, self.kinds, self.hcert, self.country, self.family, self.given, self.family_std,
+        return DccInfo(self.kind, self.kinds, self.payload, self.country, self.family, self.given, self.family_std,
                        self.given_std, self.dob, self.facts, country)
+
+    @cached_property
+    def hcert(self) -> JsonObject:
+        """The payload as JSON data: what CertLogic and `--json` see (text keys, dates as ISO text)."""
+        data: JsonObject = json_safe(self.payload)
+        return data
 
     @cached_property
     def schema_problem(self) -> str | None:
@@ -155,9 +163,9 @@ class DecodedDcc(NamedTuple):
     info: DccInfo
 
 
-def _info(hcert: Mapping[str, Json], iss: str | None) -> DccInfo:
-    data = json_safe(hcert)
-    kinds = tuple(k for k in ("v", "t", "r") if data.get(k))
+def _info_from_json(data: Mapping[str, Json], payload: Mapping[Any, Cbor], iss: str | None) -> DccInfo:
+    """The fields the verdict and the screen need, read from the payload's JSON form `data`."""
+    kinds = tuple(k for k in _GROUPS if data.get(k))
     kind = kinds[0] if len(kinds) == 1 else None
     entry: Mapping[str, Json] = {}
     if kind is not None:
@@ -169,9 +177,33 @@ def _info(hcert: Mapping[str, Json], iss: str | None) -> DccInfo:
     nam = nam if is_map(nam) else {}
     # Some issuers put a ministry's name in iss: show a country code only.
     country = iss if iss and _COUNTRY.fullmatch(iss) else _text(entry.get("co"))
-    return DccInfo(kind=kind, kinds=kinds, hcert=data, country=country, family=_text(nam.get("fn")),
+    return DccInfo(kind=kind, kinds=kinds, payload=payload, country=country, family=_text(nam.get("fn")),
                    given=_text(nam.get("gn")), family_std=_text(nam.get("fnt")), given_std=_text(nam.get("gnt")),
                    dob=_text(data.get("dob")), facts=facts)
+
+
+def _info(payload: Mapping[Any, Cbor], iss: str | None) -> DccInfo:
+    """`_info_from_json` of the payload's JSON form, without making that form for a payload as real DCCs are.
+
+    A real payload is a dict with one group, a list of dict entries, and text and numbers where the
+    fields are read: those are then the same in the JSON form, so they are read from the payload
+    directly. Anything else takes the general path, which makes the JSON form first.
+    """
+    if type(payload) is dict:
+        get = payload.get
+        groups = [k for k in _GROUPS if k in payload]
+        group = get(groups[0]) if len(groups) == 1 else None
+        nam = get("nam", {})
+        if type(group) is list and group and type(entry := group[0]) is dict and type(nam) is dict:
+            kind = groups[0]
+            facts = {name: entry[k] for k, name in _FACTS[kind].items() if k in entry}
+            texts = (iss, entry.get("co"), nam.get("fn"), nam.get("gn"), nam.get("fnt"), nam.get("gnt"), get("dob"))
+            if _PLAIN.issuperset(map(type, texts)) and _PLAIN.issuperset(map(type, facts.values())):
+                iss, co, fn, gn, fnt, gnt, dob = (v if type(v) is str else "" for v in texts)
+                return DccInfo(kind=kind, kinds=(kind,), payload=payload,
+                               country=iss if iss and _COUNTRY.fullmatch(iss) else co,
+                               family=fn, given=gn, family_std=fnt, given_std=gnt, dob=dob, facts=facts)
+    return _info_from_json(json_safe(payload), payload, iss)
 
 
 def _inflate(raw: bytes) -> bytes:
