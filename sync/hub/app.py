@@ -10,10 +10,11 @@ request. The OpenAPI document is served at `/openapi.json` (to enrolled devices 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -28,6 +29,7 @@ from keys.jsontypes import JsonObject
 from scanner.storage.chain import VISIT_FIELDS
 from sync.errors import HubStoreError
 from sync.hub import metrics
+from sync.hub.healthbuffer import HealthBuffer
 from sync.hub.ingest import IngestRules
 from sync.hub.limits import (
     DEFAULT_LIMITS,
@@ -40,6 +42,7 @@ from sync.hub.limits import (
 )
 from sync.hub.registry import Device, NotEnrolled, Registry
 from sync.hub.round import add_round
+from sync.hub.roundcache import RoundCache
 from sync.hub.store import DCC_REVOCATION_KIND, HubStore, Published
 from sync.hub.uploadcodec import Batch, Checkpoint, decode_batch
 
@@ -212,10 +215,20 @@ def _who(request: Request) -> tuple[Device, Peer]:
 
 def create_app(store: HubStore, *, registry: Registry | None = None, enrolled: str | None = None,
                limits: BodyLimits = DEFAULT_LIMITS, rules: IngestRules = DEFAULT_RULES,
-               admissions_window_s: float = 86_400, max_admissions: int = 10_000) -> FastAPI:
+               admissions_window_s: float = 86_400, max_admissions: int = 10_000,
+               health_records: HealthBuffer | None = None, list_window: float = 1.0) -> FastAPI:
     """The hub API over `store`; every request is checked against the device registry (`registry`, or
-    one over the same database fed from `enrolled`, a device CA's enrolled.jsonl)."""
-    app = FastAPI(title="Checkpoint reference hub", version="1", docs_url=None, redoc_url=None,
+    one over the same database fed from `enrolled`, a device CA's enrolled.jsonl). Rounds keep health
+    records in `health_records` (written behind; pending ones are written when the app shuts down) and read the
+    published heads and site admissions at most once per `list_window` seconds."""
+    records = health_records or HealthBuffer(store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(records.close)
+
+    app = FastAPI(title="Checkpoint reference hub", version="1", docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Visit uploads from enrolled devices (mutual TLS); trust list and status "
                               "list distribution; one-request sync rounds; time and health.")
     registry = registry or Registry(store, enrolled_file=enrolled)
@@ -228,8 +241,9 @@ def create_app(store: HubStore, *, registry: Registry | None = None, enrolled: s
     direct: dict[tuple[str, str], Endpoint] = {}
     app.add_middleware(EnrolmentGate, registry=registry, direct=direct)
     app.add_middleware(metrics.RequestMetrics)
-    direct["POST", "/v1/round"] = add_round(app, store, lambda request: _who(request)[0],
-                                            admissions_window_s=admissions_window_s, max_admissions=max_admissions)
+    cache = RoundCache(store, window=list_window, admissions_window_s=admissions_window_s,
+                       max_admissions=max_admissions)
+    direct["POST", "/v1/round"] = add_round(app, cache, records, lambda request: _who(request)[0])
     verdicts_rules = rules
 
     @app.get("/v1/health")

@@ -19,6 +19,7 @@ from scanner.errors import InputError
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from sync.hub.healthbuffer import HealthBuffer
     from sync.hub.operator.auth import OperatorConfig
     from sync.hub.server import Apps, OperatorListener
     from sync.hub.store import HubStore
@@ -66,6 +67,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise InputError(f"--{name.replace('_', '-')} {getattr(args, name)}: no such file")
     if args.workers < 1:
         raise InputError("--workers: give 1 or more")
+    if args.list_cache < 0:
+        raise InputError("--list-cache: give 0 or more seconds")
     operator = _operator_listener(args)
     # Migrate once, in the parent, before any worker starts serving.
     open_store(args, pool_size=1).close()
@@ -73,6 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def make_apps() -> Apps:
         """The device API and the operator pages of one serving process (its own database pool)."""
         from sync.hub.app import create_app
+        from sync.hub.healthbuffer import HealthBuffer
         from sync.hub.ingest import IngestRules
 
         store = open_store(args, pool_size=args.pool_size)
@@ -81,8 +85,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                              name="retention").start()
         rules = IngestRules(max_ahead_ms=int(args.max_clock_ahead * 1000),
                             max_age_days=args.retention_days if args.retention_days > 0 else 3650)
-        app = create_app(store, enrolled=args.enrolled, rules=rules, admissions_window_s=args.admissions_window)
-        return app, _operator_app(args, store) if operator else None
+        health = HealthBuffer(store)
+        app = create_app(store, enrolled=args.enrolled, rules=rules, admissions_window_s=args.admissions_window,
+                         health_records=health, list_window=args.list_cache)
+        return app, _operator_app(args, store, health) if operator else None
 
     serve(make_apps, host=args.host, port=args.port, certfile=args.cert, keyfile=args.key,
           device_ca=args.device_ca, workers=args.workers, log_level="debug" if args.debug else "warning",
@@ -131,12 +137,12 @@ def _operator_config(args: argparse.Namespace) -> OperatorConfig:
     return load_operator_config(args.operator_config)
 
 
-def _operator_app(args: argparse.Namespace, store: HubStore) -> FastAPI:
+def _operator_app(args: argparse.Namespace, store: HubStore, health: HealthBuffer) -> FastAPI:
     from sync.hub.devicehealth import Thresholds
     from sync.hub.operator.pages import create_operator_app
 
     return create_operator_app(store, _operator_config(args), thresholds=Thresholds(offline_after=args.offline_after),
-                               secure_cookies=bool(args.operator_cert))
+                               secure_cookies=bool(args.operator_cert), health=health)
 
 
 def cmd_operator_password(args: argparse.Namespace) -> int:
@@ -306,6 +312,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="refuse visits timed further than this past the hub's clock (default 3600)")
     s.add_argument("--admissions-window", type=float, default=86_400, metavar="SECONDS",
                    help="admissions at a device's site sent with each round (default 24 h)")
+    s.add_argument("--list-cache", type=float, default=1.0, metavar="SECONDS",
+                   help="rounds read the published lists' versions and site admissions at most this often per "
+                        "process: a publication reaches devices' rounds within this time (default 1; 0 reads "
+                        "them for every round)")
     s.add_argument("--operator-listen", metavar="HOST:PORT",
                    help="also serve the operator pages and /metrics here (plain HTTP on loopback, else TLS)")
     s.add_argument("--operator-config", metavar="TOML", help="operators' password hashes and the session secret")

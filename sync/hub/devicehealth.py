@@ -151,9 +151,11 @@ PREVIOUS = ("SELECT (SELECT record FROM device_health WHERE device_id = ?), "
             "(SELECT MAX(received_ms) FROM device_health_history WHERE device_id = ?)")
 
 
+# A record never replaces a newer one (records are written behind, by more than one process).
 _UPSERT = (f"INSERT INTO device_health (device_id, received_ms, record, {', '.join(JUDGED_COLUMNS)}) "
            f"VALUES (?, ?, ?, {', '.join('?' * len(JUDGED_COLUMNS))}) ON CONFLICT (device_id) DO UPDATE SET "
-           + ", ".join(f"{c} = excluded.{c}" for c in ("received_ms", "record", *JUDGED_COLUMNS)))
+           + ", ".join(f"{c} = excluded.{c}" for c in ("received_ms", "record", *JUDGED_COLUMNS))
+           + " WHERE device_health.received_ms <= excluded.received_ms")
 
 
 def health_writes(device_id: str, raw: Json, previous: Row, now_ms: int) -> tuple[DeviceHealth,
@@ -185,6 +187,31 @@ def record_health(store: HubStore, device_id: str, raw: Json, now: float | None 
         health, steps = health_writes(device_id, raw, previous, now_ms)
         tx.execute_all(steps)
     return health
+
+
+def record_many(store: HubStore, records: Mapping[str, tuple[int, Json]]) -> None:
+    """Store many devices' records (device id -> (received ms, raw record)) in one transaction: the
+    previous records read in one statement per 500 devices, each kind of write sent as one batch."""
+    ids = list(records)
+    writes: dict[str, list[tuple[Any, ...]]] = {}
+    with store.db.transaction(durable=False) as tx:
+        known: dict[str, Any] = {}
+        history: dict[str, Any] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ", ".join("?" * len(chunk))
+            got = tx.execute_all([
+                (f"SELECT device_id, record FROM device_health WHERE device_id IN ({marks})", chunk),
+                (f"SELECT device_id, MAX(received_ms) FROM device_health_history WHERE device_id IN ({marks}) "
+                 "GROUP BY device_id", chunk)])
+            known.update((str(d), r) for d, r in got[0])
+            history.update((str(d), t) for d, t in got[1])
+        for device_id, (received_ms, raw) in records.items():
+            _, steps = health_writes(device_id, raw, (known.get(device_id), history.get(device_id)), received_ms)
+            for sql, args in steps:
+                writes.setdefault(sql, []).append(args)
+        for sql, rows in writes.items():  # upserts, then history entries, then history trimming
+            tx.executemany(sql, rows)
 
 
 @dataclass(frozen=True)

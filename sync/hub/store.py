@@ -79,6 +79,9 @@ class HubStore:
         # Days whose visit partition this process has seen exist (PostgreSQL); only saves a catalog query.
         self._days: set[dt.date] = set()
         self._days_lock = threading.Lock()
+        # Lists published through this store object: a cache of the heads (`sync.hub.roundcache`) in
+        # the same process reloads at once after one.
+        self.publications = 0
 
     def _check_schema(self, create: bool) -> None:
         with self.db.read() as tx:
@@ -289,6 +292,7 @@ class HubStore:
             tx.execute("DELETE FROM published WHERE kind = ? AND issuer = ? AND version = ?", (kind, issuer, version))
             tx.execute("INSERT INTO published (kind, issuer, version, base, etag, body, published_ms) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?)", (kind, issuer, version, base, etag, body, at))
+        self.publications += 1
         return Published(kind, issuer, version, base, etag, body)
 
     def _published(self, where: str, args: Sequence[object]) -> Published | None:

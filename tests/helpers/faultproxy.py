@@ -60,6 +60,11 @@ def make_pki(directory: Path, device_id: str = "dev-1") -> Pki:
     return Pki(ca_dir, ca_dir / "ca.pem", srv.cert, srv.key, dev.cert, dev.key, device_id)
 
 
+# Hub options for tests that publish lists straight into the hub's database and sync at once: the hub
+# reads the published heads for every round instead of once a second (`sync.hub.roundcache`).
+FRESH_LISTS = ("--list-cache", "0")
+
+
 class HubProcess:
     """`python -m sync.hub serve` on 127.0.0.1, port 0; the URL is read from its first output line."""
 

@@ -22,7 +22,7 @@ from sync.agent import AgentConfig, SyncAgent, backoff_delay
 from sync.errors import HubUnavailable
 from sync.hub.publish import publish_status_list, publish_trust_list
 from sync.hub.store import HubStore
-from tests.helpers.faultproxy import FaultProxy, HubProcess, make_pki
+from tests.helpers.faultproxy import FRESH_LISTS, FaultProxy, HubProcess, make_pki
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ def world_hub(tmp_path, pki):
     publish_trust_list(store, world.trust_list_path)
     for p in world.status_list_paths:
         publish_status_list(store, p)
-    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+    with HubProcess(tmp_path / "hub.sqlite", pki, extra=FRESH_LISTS) as hub:
         yield world, store, hub
 
 
@@ -241,7 +241,7 @@ def test_venue_profile_updates_are_checked_and_rollback_refused(tmp_path, pki):
     with pytest.raises(PublishError, match="max_code_age"):
         publish_profiles(store, bad)
     log = VisitLog(tmp_path / "visits.sqlite")
-    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+    with HubProcess(tmp_path / "hub.sqlite", pki, extra=FRESH_LISTS) as hub:
         agent = agent_for(hub.url, pki, tmp_path, log)
         assert agent.run_once().profiles == "updated to version 2"
         held = json.loads((tmp_path / PROFILES_FILE).read_text())

@@ -27,7 +27,7 @@ from sync.agent import AgentConfig, SyncAgent
 from sync.errors import PublishError
 from sync.hub.publish import publish_dcc_revocation
 from sync.hub.store import HubStore
-from tests.helpers.faultproxy import HubProcess, make_pki
+from tests.helpers.faultproxy import FRESH_LISTS, HubProcess, make_pki
 
 UCI = "URN:UVCI:01:DE:DEMO1#V"  # the demo's vaccination certificate
 
@@ -63,7 +63,7 @@ def test_revocation_list_is_published_fetched_verified_applied_and_seen_by_the_k
                     load_profile("transport"), clock=FixedClock(world.now))
     dcc = world.payloads["dcc_vaccination"]
     assert kiosk.check(dcc).admit
-    with HubProcess(hub_db, pki) as hub:
+    with HubProcess(hub_db, pki, extra=FRESH_LISTS) as hub:
         cfg = AgentConfig(url=hub.url, client_cert=str(pki.device_cert), client_key=str(pki.device_key),
                           ca_cert=str(pki.ca), data_dir=data, device_id=pki.device_id)
         agent = SyncAgent(cfg, log, TrustStore.from_file(world.trust_list_path, anchors), status,

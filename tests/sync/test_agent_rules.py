@@ -20,7 +20,7 @@ from sync.agent import AgentConfig, SyncAgent
 from sync.errors import PublishError
 from sync.hub.publish import publish_rules_list
 from sync.hub.store import HubStore
-from tests.helpers.faultproxy import HubProcess, make_pki
+from tests.helpers.faultproxy import FRESH_LISTS, HubProcess, make_pki
 from tests.helpers.rules import make_rule
 
 
@@ -44,7 +44,7 @@ def test_rules_list_is_published_fetched_verified_and_reaches_the_kiosk(tmp_path
     log = VisitLog(data / "visits.sqlite")
     rules = RulesStore.open(data / "rules", anchors)
     kiosk = RulesStore.open(data / "rules", anchors)   # the kiosk process's own view of the same folder
-    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+    with HubProcess(tmp_path / "hub.sqlite", pki, extra=FRESH_LISTS) as hub:
         cfg = AgentConfig(url=hub.url, client_cert=str(pki.device_cert), client_key=str(pki.device_key),
                           ca_cert=str(pki.ca), data_dir=data, device_id=pki.device_id)
         agent = SyncAgent(cfg, log, None, None, rng=random.Random(1), rules=rules)
@@ -125,7 +125,7 @@ def test_a_regions_new_standard_reaches_the_gate_in_one_sync(tmp_path, pki):
                     rules=RulesStore.open(data / "rules", anchors))
     eight_hours = issue_code(world.issuers["CN-SH"], CodeClaims(iss="CN-SH", iat=world.now - 8 * 3600,
                                                                  exp=world.now + 3600, name="M*** D****"))
-    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+    with HubProcess(tmp_path / "hub.sqlite", pki, extra=FRESH_LISTS) as hub:
         cfg = AgentConfig(url=hub.url, client_cert=str(pki.device_cert), client_key=str(pki.device_key),
                           ca_cert=str(pki.ca), data_dir=data, device_id=pki.device_id)
         agent = SyncAgent(cfg, log, None, None, rng=random.Random(1),

@@ -7,6 +7,7 @@ Pages are rendered on the server from Jinja2 templates with autoescaping; no scr
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import tempfile
 import time
@@ -22,10 +23,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from keys.jsontypes import Json, JsonObject
-from sync.errors import PublishError
+from sync.errors import HubStoreError, PublishError
 from sync.hub import metrics
 from sync.hub.devicehealth import DEFAULT_THRESHOLDS, Thresholds, fleet, history, judge, latest
 from sync.hub.fleetstate import STATES, device_page, state_counts
+from sync.hub.healthbuffer import HealthBuffer
 from sync.hub.operator.auth import OperatorConfig, Sessions
 from sync.hub.operator.chart import hour_chart
 from sync.hub.operator.queries import device_ids, search_visits, traffic
@@ -96,8 +98,22 @@ def parse_when(value: str | None, default_ms: int) -> int:
 
 
 def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: Thresholds = DEFAULT_THRESHOLDS,
-                        secure_cookies: bool = False) -> FastAPI:
+                        secure_cookies: bool = False, health: HealthBuffer | None = None) -> FastAPI:
+    """The operator pages over `store`; `health`: the device API's write-behind buffer in this process,
+    written out before each page, so a page shows every round this process has answered."""
     app = FastAPI(title="Checkpoint hub operator pages", docs_url=None, redoc_url=None, openapi_url=None)
+
+    if health is not None:
+        pending = health
+
+        @app.middleware("http")
+        async def health_written(request: Request,
+                                 call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+            if pending.pending():
+                with contextlib.suppress(HubStoreError):  # the page's own reads then say what is wrong
+                    await run_in_threadpool(pending.flush)
+            response: Response = await call_next(request)
+            return response
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.filters.update(utc=utc, ago=ago, show=show)
     sessions = Sessions(config)

@@ -127,7 +127,13 @@ def test_round_says_which_lists_changed(hub):
     store.publish("rules", "", 3, None, '{"rules": 3}')
     store.publish("status", "CN-ZJ", 12, None, "{}")
     store.close()
-    got = s.post(f"{proc.url}/v1/round", json={"have": {"status": {"CN-ZJ": 12}}}, timeout=30).json()
+
+    def changed() -> dict:
+        return s.post(f"{proc.url}/v1/round", json={"have": {"status": {"CN-ZJ": 12}}}, timeout=30).json()["changed"]
+
+    # Published by another process: the hub's rounds see it within their cache window (one second).
+    wait_for(lambda: changed()["rules"] is True)
+    got = {"changed": changed()}
     assert got["changed"]["rules"] is True and got["changed"]["status"] == []
     etag = s.get(f"{proc.url}/v1/rules", timeout=30).headers["ETag"]
     got = s.post(f"{proc.url}/v1/round", json={"have": {"rules": etag, "status": {"CN-ZJ": 11}}}, timeout=30).json()

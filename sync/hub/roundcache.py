@@ -1,0 +1,73 @@
+"""What a sync round reads, shared by the rounds one hub process answers within a short window.
+
+A round compares the device's list versions with the heads of the published lists and sends the
+admissions recorded at its site. Both are the same for every device (of one site) at a given moment,
+and reading them for each round was most of a round's database work. So each hub process reads them at
+most once per `window` seconds (1 s by default): the heads in one query, the admissions once per site,
+in one transaction. The database stays the only source; this is a copy at most `window` seconds old,
+and nothing another process needs lives only here:
+
+* a list published through another process (or the CLI) reaches every process's rounds within the
+  window; one published through this process's own store (the operator page) at once;
+* an admission at one gate reaches the rounds of the site's other gates within the window.
+
+Against a device's poll interval (30 s) a second's delay changes nothing a device or a guard sees.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sync.hub.db import Row
+from sync.hub.store import HEADS, HubStore, heads_of
+
+Heads = dict[tuple[str, str], tuple[int, str, int]]
+
+
+class RoundCache:
+    def __init__(self, store: HubStore, *, window: float = 1.0, admissions_window_s: float = 86_400,
+                 max_admissions: int = 10_000, max_sites: int = 4096):
+        self.store = store
+        self.window = window
+        self.admissions_window_ms = int(admissions_window_s * 1000)
+        self.max_sites = max_sites
+        self._admissions = ("SELECT code_id, ts_ms, device_id FROM site_admissions WHERE site = ? AND ts_ms >= ? "
+                            f"ORDER BY ts_ms DESC LIMIT {int(max_admissions)}")
+        # (monotonic time read, the store's publication count then, heads)
+        self._heads: tuple[float, int, Heads] | None = None
+        self._sites: dict[str, tuple[float, list[Row]]] = {}
+        self._lock = threading.Lock()
+
+    def fresh(self, site: str | None) -> tuple[Heads, list[Row]] | None:
+        """The heads and the site's admissions if read within the window; None: `load` them."""
+        now = time.monotonic()
+        heads = self._heads
+        if self.window <= 0 or heads is None or now - heads[0] > self.window or heads[1] != self.store.publications:
+            return None
+        if not site:
+            return heads[2], []
+        admissions = self._sites.get(site)
+        if admissions is None or now - admissions[0] > self.window:
+            return None
+        return heads[2], admissions[1]
+
+    def load(self, site: str | None) -> tuple[Heads, list[Row]]:
+        """Read the heads (and the site's admissions) from the database, keeping them for the window."""
+        now, publications = time.monotonic(), self.store.publications
+        reads: list[tuple[str, tuple[object, ...]]] = [(HEADS, ())]
+        if site:
+            reads.append((self._admissions, (site, int(time.time() * 1000) - self.admissions_window_ms)))
+        with self.store.db.read() as tx:
+            got = tx.execute_all(reads)
+        heads = heads_of(got[0])
+        admissions = got[1] if site else []
+        with self._lock:
+            self._heads = (now, publications, heads)
+            if site:
+                if len(self._sites) >= self.max_sites:
+                    self._sites = {s: a for s, a in self._sites.items() if now - a[0] <= self.window}
+                    if len(self._sites) >= self.max_sites:
+                        self._sites.clear()
+                self._sites[site] = (now, admissions)
+        return heads, admissions

@@ -1,0 +1,114 @@
+"""A sync round without the database: health records written behind (`HealthBuffer`), the published heads
+and site admissions read at most once per window (`RoundCache`); on both back ends."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from sync.errors import HubStoreError
+from sync.hub.devicehealth import history, latest, record_many
+from sync.hub.healthbuffer import HealthBuffer
+from sync.hub.roundcache import RoundCache
+from sync.hub.store import HubStore
+
+GOOD = {"software_version": "1.4.0", "started_at": 1000.0, "errors_since_start": 3, "pending_uploads": 2}
+
+
+@pytest.fixture
+def store(hub_db):
+    s = HubStore(hub_db)
+    yield s
+    s.close()
+
+
+def test_records_wait_for_the_writer_and_a_clean_close_writes_them(store):
+    buf = HealthBuffer(store, window=3600)  # the writer writes the first record, then waits an hour
+    assert buf.add("gate-1", GOOD, 1_000_000)
+    wait = threading.Event()
+    while latest(store, "gate-1") is None:  # written at once: the process was idle
+        wait.wait(0.01)
+    buf.add("gate-2", {**GOOD, "pending_uploads": 7}, 1_000_500)
+    buf.add("gate-1", {**GOOD, "errors_since_start": 4}, 1_001_000)
+    assert buf.pending() == 2 and latest(store, "gate-2") is None  # within the window: not yet
+    buf.close()
+    assert buf.pending() == 0
+    one, two = latest(store, "gate-1"), latest(store, "gate-2")
+    assert one is not None and one.received_ms == 1_001_000 and one.record["errors_since_last"] == 1
+    assert two is not None and two.record["pending_uploads"] == 7
+
+
+def test_rounds_of_one_device_in_a_window_lose_no_error_count(store):
+    record_many(store, {"gate-1": (1_000_000, GOOD)})
+    buf = HealthBuffer(store, window=3600)
+    buf.add("gate-1", {**GOOD, "errors_since_start": 5}, 1_010_000)
+    buf.add("gate-1", {**GOOD, "errors_since_start": 9}, 1_020_000)  # replaces the one before
+    assert buf.flush() == 1
+    h = latest(store, "gate-1")
+    assert h is not None and h.received_ms == 1_020_000 and h.record["errors_since_last"] == 6
+    assert [x.received_ms for x in history(store, "gate-1")] == [1_000_000]
+
+
+def test_an_older_record_never_replaces_a_newer_one(store):
+    # Two processes: one holds an older record of the device than the other has written already.
+    record_many(store, {"gate-1": (2_000_000, {**GOOD, "pending_uploads": 1})})
+    record_many(store, {"gate-1": (1_000_000, {**GOOD, "pending_uploads": 99}), "gate-2": (1_000_000, GOOD)})
+    h = latest(store, "gate-1")
+    assert h is not None and h.received_ms == 2_000_000 and h.record["pending_uploads"] == 1
+    assert latest(store, "gate-2") is not None
+
+
+def test_many_devices_go_in_one_write(store):
+    records = {f"gate-{i:04d}": (1_000_000 + i, {**GOOD, "pending_uploads": i}) for i in range(1200)}
+    record_many(store, records)
+    assert [int(r[0]) for r in store.query("SELECT COUNT(*) FROM device_health")] == [1200]
+    h = latest(store, "gate-1199")
+    assert h is not None and h.record["pending_uploads"] == 1199
+    assert len(store.query("SELECT 1 FROM device_health_history")) == 1200
+
+
+def test_a_failed_write_keeps_the_records_and_a_full_buffer_says_so(tmp_path):
+    store = HubStore(tmp_path / "hub.sqlite")
+    buf = HealthBuffer(store, limit=2, writer=False)
+    assert buf.add("gate-1", GOOD, 1_000_000)
+    assert not buf.add("gate-2", GOOD, 1_000_000)  # full: the caller writes before answering
+    with store.db.transaction() as tx:
+        tx.execute("ALTER TABLE device_health RENAME TO device_health_away")
+    with pytest.raises(HubStoreError):
+        buf.flush()
+    assert buf.pending() == 2
+    with store.db.transaction() as tx:
+        tx.execute("ALTER TABLE device_health_away RENAME TO device_health")
+    assert buf.flush() == 2 and latest(store, "gate-2") is not None
+    store.close()
+
+
+def test_heads_are_read_once_per_window_and_a_publication_here_at_once(store):
+    cache = RoundCache(store, window=3600)
+    assert cache.fresh(None) is None
+    heads, admissions = cache.load(None)
+    assert heads == {} and admissions == []
+    assert cache.fresh(None) == ({}, [])
+    other = HubStore(store.url)  # another process's publication: seen when the window has passed
+    other.publish("rules", "", 3, None, '{"rules": 3}')
+    other.close()
+    assert cache.fresh(None) == ({}, [])
+    store.publish("trust", "", 7, None, "{}")  # this process's own: at once
+    assert cache.fresh(None) is None
+    heads, _ = cache.load(None)
+    assert set(heads) == {("rules", ""), ("trust", "")}
+
+
+def test_site_admissions_are_cached_per_site(store):
+    with store.db.transaction() as tx:
+        tx.execute("INSERT INTO site_admissions (site, code_id, ts_ms, device_id) VALUES (?, ?, ?, ?)",
+                   ("north", "code-1", 10**13, "gate-1"))
+    cache = RoundCache(store, window=3600, max_sites=2)
+    assert cache.load("north")[1] == [("code-1", 10**13, "gate-1")]
+    assert cache.fresh("south") is None  # heads are fresh, the site's admissions not yet read
+    assert cache.load("south")[1] == []
+    assert cache.fresh("north") is not None and cache.fresh("south") is not None
+    cache.load("east")  # beyond max_sites: the copies are dropped, never grown without bound
+    assert cache.fresh("east") is not None
+    assert cache.fresh("north") is None and cache.fresh("south") is None
