@@ -29,7 +29,8 @@ def label() -> str:
 
 
 def header(name: str) -> None:
-    print(f"=== {name} — {label()}", flush=True)
+    load = f" (load average {os.getloadavg()[0]:.2f} at start)" if hasattr(os, "getloadavg") else ""
+    print(f"=== {name} — {label()}{load}", flush=True)
 
 
 def then_one_core(module: str) -> None:

@@ -219,11 +219,14 @@ def test_a_clean_code_that_does_not_look_code_like_is_read_on_every_frame(payloa
     code = render_qr(payloads[1], module_px=5)
     card[10:10 + code.shape[0], 100:100 + code.shape[1]] = code
     assert code_evidence(card)[0] < EVIDENCE
+    middle = (100 + code.shape[1] / 2, 10 + code.shape[0] / 2)
     for image in (card, 255 - card):  # dark mode too
         fd = FrameDecoder(slow_pass_every=3)
         for _ in range(2):
             (found,) = fd.decode(image)
             assert found.text == payloads[1] and found.method == "zxing+global"
+            # Read at half the resolution, placed in the frame's own pixels.
+            assert math.hypot(found.center[0] - middle[0], found.center[1] - middle[1]) < 3
 
 
 def test_a_code_too_small_to_look_code_like_is_still_read_on_every_nth_frame():
