@@ -7,13 +7,16 @@ batch at a time. Every value and element is parsed by the standard library's `js
 between them (braces, brackets, commas, colons, whitespace) is followed here. A batch of elements is
 parsed in one call: a cut at a comma that is not between two elements always leaves unbalanced brackets
 or an unterminated string, so a batch that parses is exactly a run of whole elements (otherwise the
-elements are read one by one). A member named twice is refused: the document would be ambiguous.
+elements are read one by one). A caller may name a parser of its own for an array's elements in the
+form it expects nearly always (one pass of regular expressions instead of a parse into Python objects);
+where that parser takes nothing, the elements are parsed as above. A member named twice is refused: the
+document would be ambiguous.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
 from keys.jsontypes import Json
 
@@ -24,6 +27,11 @@ _NUMBER_GOES_ON = ("", *"0123456789.eE+-")
 BATCH_CHARS = 1 << 20
 # A member or element larger than this is refused rather than buffered (the streamed ones have no limit).
 MAX_VALUE_CHARS = 1 << 20
+
+
+# A caller's parser of an array's elements: given the unread text of the array (from the start of an element),
+# (n, batch) when text[:n] is a run of whole elements followed by a comma, else None.
+BatchParser = Callable[[str], tuple[int, object] | None]
 
 
 class JsonStreamError(ValueError):
@@ -112,8 +120,9 @@ class _Text:
             if not self.more():
                 raise JsonStreamError("unterminated string")
 
-    def elements(self, batch_chars: int) -> Iterator[list[Json]]:
-        """The elements of an array (after `peek` found its bracket), a batch at a time."""
+    def elements(self, batch_chars: int, parser: BatchParser | None = None) -> Iterator[Json]:
+        """The elements of an array (after `peek` found its bracket), a batch at a time: lists of them, or
+        what `parser` made of a run of them."""
         self.pos += 1
         if self.peek() == "]":
             self.pos += 1
@@ -123,6 +132,11 @@ class _Text:
             self.ensure(batch_chars)
             if self.dropped + self.pos >= singly_until:
                 window = self.text[self.pos:self.pos + batch_chars]
+                parsed = parser(window) if parser is not None else None
+                if parsed is not None:
+                    self.pos += parsed[0] + 1
+                    yield parsed[1]
+                    continue
                 cut = window.rfind(",")
                 # A window that runs past the array's end does not parse: try its first half, and so on.
                 while cut > 0:
@@ -144,11 +158,13 @@ class _Text:
 
 
 def object_events(chunks: Iterable[str], *, strings: Collection[str] = (),
-                  arrays: Collection[str] = (), batch_chars: int = BATCH_CHARS) -> Iterator[tuple[str, str, Json]]:
+                  arrays: Collection[str] = (), batch_chars: int = BATCH_CHARS,
+                  parsers: Mapping[str, BatchParser] | None = None) -> Iterator[tuple[str, str, Json]]:
     """(kind, member name, value) for one JSON object read from `chunks`, in document order:
     ("member", name, value) for a member read whole, ("piece", name, text) for each piece of a member in
     `strings` whose value is a string, ("items", name, [elements]) for each batch of a member in `arrays`
-    whose value is an array. Raises `JsonStreamError` naming what is wrong."""
+    whose value is an array (or what `parsers[name]` made of a run of its elements). Raises `JsonStreamError`
+    naming what is wrong."""
     t = _Text(chunks)
     t.expect("{", "a JSON object")
     seen: set[str] = set()
@@ -168,7 +184,7 @@ def object_events(chunks: Iterable[str], *, strings: Collection[str] = (),
                 for piece in t.string_pieces():
                     yield "piece", name, piece
             elif name in arrays and c == "[":
-                for batch in t.elements(batch_chars):
+                for batch in t.elements(batch_chars, (parsers or {}).get(name)):
                     yield "items", name, batch
             else:
                 yield "member", name, t.value()

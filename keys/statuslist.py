@@ -27,6 +27,7 @@ from keys import jws
 from keys.errors import StatusListError
 from keys.jsonstream import JsonStreamError, object_events
 from keys.jsontypes import Json, JsonObject, SignedJson
+from keys.packedrows import PackedSubjects, SubjectRow, packed_subjects
 from keys.signing import SigningInput
 from keys.trustlist import INT_MAX, TrustStore, b64decode_strict, is_int
 
@@ -35,8 +36,8 @@ _a2b = binascii.a2b_base64
 # A list is read from its file this many bytes at a time.
 READ_BYTES = 1 << 20
 
-# (pseudonym, status, since) as listed; status 0 returns a subject to green.
-SubjectRow = tuple[bytes, int, int]
+# A batch of checked entries as handed on: rows, or (nearly always) packed (`keys.packedrows`).
+SubjectBatch = list[SubjectRow] | PackedSubjects
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def _text(f: IO[bytes]) -> Iterator[str]:
 
 
 def read_status_list(f: IO[bytes], trust: TrustStore, source: str = "<status list>", now: float | None = None, *,
-                     subjects: Callable[[list[SubjectRow]], object],
+                     subjects: Callable[[SubjectBatch], object],
                      revoked: Callable[[list[bytes]], object]) -> StatusListHead:
     """Read a status list (a flattened JWS) from `f` a batch at a time and check that a key allowed for its
     issuer signed it; batches of checked entries go to `subjects` and `revoked` as they are read. Raises
@@ -229,11 +230,12 @@ def read_status_list(f: IO[bytes], trust: TrustStore, source: str = "<status lis
     payload: JsonObject = {}
     counts = {"subjects": 0, "revoked": 0}
     try:
-        for kind, name, value in object_events(payload_text(), arrays=("subjects", "revoked")):
+        for kind, name, value in object_events(payload_text(), arrays=("subjects", "revoked"),
+                                               parsers={"subjects": packed_subjects}):
             if kind == "member":
                 payload[name] = value
             elif name == "subjects":
-                subjects(_subject_rows(value, counts[name]))
+                subjects(value if isinstance(value, PackedSubjects) else _subject_rows(value, counts[name]))
                 counts[name] += len(value)
             else:
                 revoked([b64decode_strict(c, f"revoked[{i}]") for i, c in enumerate(value, counts[name])])

@@ -5,7 +5,8 @@ as its base (a device at another version must fetch a snapshot). `s: 0` returns 
 removing its entry. Revoked code ids are never dropped by a delta.
 
 A list is read from its file a batch at a time into staging tables (TEMP: a file of the connection's
-own, gone with it) while its signature is computed; only a list that verified is merged into the held
+own, gone with it) while its signature is computed (a batch packed by `keys.packedrows` by one statement
+in which SQLite cuts the rows itself); only a list that verified is merged into the held
 one, in key order (SQLite sorts the staged rows on disk), in one transaction. Memory stays flat however
 long the list, and a refused, failed or interrupted apply leaves the previous version whole.
 """
@@ -28,7 +29,8 @@ from keys import durable
 from keys.dccrevocation import DCC_REVOCATION_TYP, DccRevocationList, verify_dcc_revocation
 from keys.errors import StatusListError
 from keys.jsontypes import SignedJson
-from keys.statuslist import StatusListDoc, StatusListHead, SubjectRow, read_status_list, typ_of
+from keys.packedrows import PackedSubjects, SubjectRow
+from keys.statuslist import StatusListDoc, StatusListHead, read_status_list, typ_of
 
 if TYPE_CHECKING:
     from keys.trustlist import TrustStore
@@ -119,6 +121,17 @@ _STAGING = """
 """
 
 
+# Packed entries (`keys.packedrows`) cut into rows by SQLite itself, in the list's order: no Python object
+# and no bound parameter per row.
+_STAGE_PACKED = """
+    WITH RECURSIVE i(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM i WHERE k + 1 < :count)
+    INSERT INTO temp.staged_subjects
+    SELECT substr(:subs, 16 * k + 1, 16), CAST(substr(:statuses, k + 1, 1) AS INTEGER),
+           CAST(substr(:sinces, :width * k + 1, :width) AS INTEGER)
+    FROM i
+"""
+
+
 @dataclass(frozen=True)
 class ApplyResult:
     issuer: str
@@ -195,6 +208,12 @@ class StatusStore:
                 self._unstage()
 
     def _stage_subjects(self, rows: Iterable[SubjectRow]) -> None:
+        if isinstance(rows, PackedSubjects):
+            if rows.count:
+                self._conn.execute(_STAGE_PACKED, {"count": rows.count, "subs": rows.subs,
+                                                   "statuses": rows.statuses, "sinces": rows.sinces,
+                                                   "width": rows.width})
+            return
         self._conn.executemany("INSERT INTO temp.staged_subjects VALUES (?,?,?)", rows)
 
     def _stage_revoked(self, ctis: Iterable[bytes]) -> None:

@@ -229,3 +229,36 @@ def test_a_list_whose_header_comes_after_its_payload_still_verifies(pki) -> None
     tampered = reordered.replace(doc["payload"][:8], doc["payload"][:7] + ("A" if doc["payload"][7] != "A" else "B"))
     with pytest.raises(StatusListError):
         StatusStore.open(":memory:").apply(tampered, trust, now=NOW)
+
+
+def test_a_list_read_packed_from_its_file_holds_what_the_same_rows_parsed_hold(tmp_path: Path) -> None:
+    """Entries in the compact form go to SQLite packed (`keys.packedrows`); the store then holds exactly what
+    the same rows applied one by one give: repeated subjects, s 0 in a snapshot and in a delta, any `sd`."""
+    import random
+
+    from keys.publishing import write_status_list
+    from keys.statuslist import StatusListDoc
+
+    root, zj = generate_key("ES256"), generate_key("ES256")
+    trust = TrustStore.from_document(sign_trust_list(root, [KeyEntry(zj.public_key(), "CN-ZJ", "浙江", "Zhejiang",
+                                                                     not_before=0, not_after=2 * NOW)],
+                                                     version=1, issued_at=NOW, next_update=NOW + 60),
+                                     [root.public_key()])
+    rng = random.Random(5)
+    pool = [rng.randbytes(16) for _ in range(3000)]
+    since = [NOW, 0, 7, 10**18 - 1]
+
+    def rows(n: int) -> list[tuple[bytes, int, int]]:
+        got = [(rng.choice(pool), rng.choice((0, 1, 2)), rng.choice(since)) for _ in range(n)]
+        got[n // 2] = (pool[0], 2, 2**63 - 1)  # 19 digits: parsed, between packed runs
+        return got
+
+    lists = [(1, None, rows(30_000)), (2, 1, rows(20_000))]
+    packed, parsed = StatusStore.open(tmp_path / "packed.sqlite"), StatusStore.open(tmp_path / "parsed.sqlite")
+    for version, base, subjects in lists:
+        meta = {"issuer": "CN-ZJ", "version": version, "base": base, "issued_at": NOW, "next_update": NOW + 60}
+        path = write_status_list(tmp_path / f"sl-{version}.json", zj, subjects=subjects, **meta)
+        assert packed.apply_file(path, trust, now=NOW).subjects == len(subjects)
+        parsed.apply_verified(StatusListDoc(subjects=tuple(subjects), revoked=(), **meta), now=NOW)  # type: ignore[arg-type]
+        held = [s._conn.execute("SELECT * FROM subjects ORDER BY issuer, sub").fetchall() for s in (packed, parsed)]
+        assert held[0] == held[1] and len(held[0]) > 1000
