@@ -83,3 +83,40 @@ def test_bad_hash_entries_are_refused(world) -> None:
                "hashes": [{"type": "UCI", "hash": "AAAA"}]}
     with pytest.raises(StatusListError, match=r"hashes\[0\].hash is not 16 bytes"):
         StatusStore.open(":memory:").apply(sign(payload, world.root, "hc-dccrevocation+json"), world.trust())
+
+
+def test_a_list_applied_by_another_connection_is_seen_at_once(world, tmp_path) -> None:
+    # The kiosk's store keeps a filter of the list in memory; the sync agent applies lists through its own.
+    trust = world.trust()
+    dsc = world.signers[0]
+    payload = code(dsc, payload_test("DE", "URN:UVCI:01:DE:AGENT"), iss="DE")
+    uci_hash = dict(revocation_hashes("URN:UVCI:01:DE:AGENT", "DE", signature_of(payload), ecdsa=True))["UCI"]
+    kiosk, agent = StatusStore.open(tmp_path / "status.sqlite"), StatusStore.open(tmp_path / "status.sqlite")
+
+    def publish(hashes, version):
+        agent.apply(sign_dcc_revocation(world.root, hashes, version=version, issued_at=NOW - 60,
+                                        next_update=NOW + 3600), trust)
+
+    def verdict():
+        return verify_code(payload, trust, kiosk, NOW, max_code_age=0).verdict
+
+    others = [("UCI", bytes([i]) * 16) for i in range(1, 200)]
+    publish(others, 1)
+    assert verdict() is Verdict.OK
+    publish([*others, ("UCI", uci_hash)], 2)
+    assert verdict() is Verdict.REVOKED
+    publish(others, 3)
+    assert verdict() is Verdict.OK
+    # The kiosk's own apply is seen too.
+    kiosk.apply(sign_dcc_revocation(world.root, [("UCI", uci_hash)], version=4, issued_at=NOW - 60,
+                                    next_update=NOW + 3600), trust)
+    assert verdict() is Verdict.REVOKED
+
+
+def test_a_hash_the_filter_cannot_tell_apart_gets_the_exact_answer(world) -> None:
+    # Same first 8 bytes (the filter's bit positions) as a listed hash: the filter says "maybe", SQLite "no".
+    listed = bytes(range(16))
+    store = store_with(world, [("UCI", listed)])
+    assert store.dcc_revoked([("UCI", listed[:8] + bytes(8))]) is None
+    assert store.dcc_revoked([("SIGNATURE", listed)]) is None  # listed under another type
+    assert store.dcc_revoked([("SIGNATURE", bytes(16)), ("UCI", listed)]) == "UCI"
