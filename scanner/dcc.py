@@ -16,7 +16,7 @@ from keys.signing import cose_key_kind, verify_cose
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
 from scanner.codes.base import CodeError
-from scanner.codes.dcc import COSE_ALG_NAMES, DecodedDcc, decode_dcc
+from scanner.codes.dcc import COSE_ALG_NAMES, DccInfo, DecodedDcc, decode_dcc
 from scanner.verify import Status, Verdict, VerifyResult, VerifySettings
 
 
@@ -57,26 +57,28 @@ def verify_dcc(text: str, trust: TrustStore, status: StatusStore | None, now: fl
         return VerifyResult(verdict=Verdict(e.verdict), reasons=(e.reason,), format="HC1",
                             trust_list_version=tl_version)
     info = code.info
-    base = dict(format="HC1", issuer=info.country or None, name=info.name_latin or info.name_printed,
-                iat=code.iat, exp=code.exp, kid=code.kid, trust_list_version=tl_version, dcc=info)
+    issuer, name = info.country or None, info.name_latin or info.name_printed
 
-    def fail(verdict: Verdict, reason: str) -> VerifyResult:
-        return VerifyResult(verdict=verdict, reasons=(reason,), **base)  # type: ignore[arg-type]
+    def fail(verdict: Verdict, reason: str, dcc: DccInfo = info) -> VerifyResult:
+        return VerifyResult(verdict=verdict, reasons=(reason,), format="HC1", issuer=issuer, name=name,
+                            iat=code.iat, exp=code.exp, kid=code.kid, trust_list_version=tl_version, dcc=dcc)
 
     signer, verdict, why = _signer(code, trust)
     if signer is None:
         return fail(verdict, why)
-    base["dcc"] = info.with_signer(signer.country)
+    signed = info.with_signer(signer.country)
     if status is not None:
         ecdsa = cose_key_kind(signer.public_key) == "ec"
-        hit = status.dcc_revoked(revocation_hashes(str(info.facts.get("uci", "")), info.country, code.signature,
-                                                   ecdsa))
+        hit = status.dcc_revoked(revocation_hashes(info.uci, info.country, code.signature, ecdsa))
         if hit is not None:
-            return fail(Verdict.REVOKED, f"certificate is on the DCC revocation list (by its {hit} hash)")
+            return fail(Verdict.REVOKED, f"certificate is on the DCC revocation list (by its {hit} hash)", signed)
     if code.iat > now + settings.clock_skew:
-        return fail(Verdict.NOT_YET_VALID, f"issued {int(code.iat - now)} s in the future")
+        return fail(Verdict.NOT_YET_VALID, f"issued {int(code.iat - now)} s in the future", signed)
     if now > code.exp:
-        return fail(Verdict.EXPIRED, f"expired {int(now - code.exp)} s ago")
-    return VerifyResult(verdict=Verdict.OK, status=Status.GREEN,
-                        reasons=(f"signed by {signer.country} DSC {signer.kid.hex()}",),
-                        **base)  # type: ignore[arg-type]
+        return fail(Verdict.EXPIRED, f"expired {int(now - code.exp)} s ago", signed)
+    # Every field in order, without keywords: this is the result of every valid DCC, and keywords cost
+    # a third more. (verdict, status, reasons, format, issuer, issuer_name, name, code_type, guardian,
+    # code_id, subject, iat, exp, kid, trust_list_version, status_list_version, dcc)
+    return VerifyResult(Verdict.OK, Status.GREEN, (f"signed by {signer.country} DSC {signer.kid.hex()}",), "HC1",
+                        issuer, None, name, None, None, None, None, code.iat, code.exp, code.kid, tl_version, None,
+                        signed)

@@ -13,7 +13,7 @@ import base64
 import re
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -81,6 +81,10 @@ def json_safe(v: Cbor) -> Json:
     return str(v)
 
 
+def _json(v: Cbor) -> Json:
+    return v if type(v) in _PLAIN else json_safe(v)
+
+
 def _text(v: object) -> str:
     return v if isinstance(v, str) else ""
 
@@ -104,19 +108,34 @@ class DccInfo:
     family_std: str
     given_std: str
     dob: str
-    facts: JsonObject
+    # The group's (first) entry, as decoded or as JSON; `facts` and `uci` read it.
+    entry: Mapping[Any, Cbor] = field(compare=False)
     signer_country: str | None = None
 
     def with_signer(self, country: str) -> DccInfo:
-        # Every field by name rather than dataclasses.replace, which walks fields() on each call.
-        return DccInfo(self.kind, self.kinds, self.payload, self.country, self.family, self.given, self.family_std,
-                       self.given_std, self.dob, self.facts, country)
+        # A copy of the fields (and of anything already made from them) rather than a call of the
+        # constructor, which costs twice as much on every DCC checked.
+        other = object.__new__(DccInfo)
+        object.__setattr__(other, "__dict__", {**self.__dict__, "signer_country": country})
+        return other
 
     @cached_property
     def hcert(self) -> JsonObject:
         """The payload as JSON data: what CertLogic and `--json` see (text keys, dates as ISO text)."""
         data: JsonObject = json_safe(self.payload)
         return data
+
+    @cached_property
+    def facts(self) -> JsonObject:
+        """The entry's fields a guard or a log needs, by name, as JSON data."""
+        e = self.entry
+        return {name: _json(e[k]) for k, name in _FACTS.get(self.kind or "", {}).items() if k in e}
+
+    @property
+    def uci(self) -> str:
+        """The unique certificate identifier (`ci`) as text, "" when there is none: what revocation hashes."""
+        e = self.entry
+        return str(_json(e["ci"])) if "ci" in e else ""
 
     @cached_property
     def schema_problem(self) -> str | None:
@@ -136,12 +155,13 @@ class DccInfo:
     @property
     def name_latin(self) -> str:
         """The ICAO-transliterated name as a passport's machine-readable zone has it, made readable."""
-        fam, giv = (self.family_std.replace("<", " ").strip(), self.given_std.replace("<", " ").strip())
-        return ", ".join(p for p in (fam, giv) if p)
+        fam, giv = self.family_std.replace("<", " ").strip(), self.given_std.replace("<", " ").strip()
+        return f"{fam}, {giv}" if fam and giv else fam or giv
 
     @property
     def name_printed(self) -> str:
-        return ", ".join(p for p in (self.family.strip(), self.given.strip()) if p)
+        fam, giv = self.family.strip(), self.given.strip()
+        return f"{fam}, {giv}" if fam and giv else fam or giv
 
     def to_json(self) -> JsonObject:
         return {"type": self.type, "schema_version": self.hcert.get("ver"),
@@ -172,14 +192,13 @@ def _info_from_json(data: Mapping[str, Json], payload: Mapping[Any, Cbor], iss: 
         group = data[kind]
         first = group[0] if isinstance(group, list) and group else group
         entry = first if is_map(first) else {}
-    facts = {name: entry[k] for k, name in _FACTS.get(kind or "", {}).items() if k in entry}
     nam = data.get("nam")
     nam = nam if is_map(nam) else {}
     # Some issuers put a ministry's name in iss: show a country code only.
     country = iss if iss and _COUNTRY.fullmatch(iss) else _text(entry.get("co"))
     return DccInfo(kind=kind, kinds=kinds, payload=payload, country=country, family=_text(nam.get("fn")),
                    given=_text(nam.get("gn")), family_std=_text(nam.get("fnt")), given_std=_text(nam.get("gnt")),
-                   dob=_text(data.get("dob")), facts=facts)
+                   dob=_text(data.get("dob")), entry=entry)
 
 
 def _info(payload: Mapping[Any, Cbor], iss: str | None) -> DccInfo:
@@ -196,13 +215,12 @@ def _info(payload: Mapping[Any, Cbor], iss: str | None) -> DccInfo:
         nam = get("nam", {})
         if type(group) is list and group and type(entry := group[0]) is dict and type(nam) is dict:
             kind = groups[0]
-            facts = {name: entry[k] for k, name in _FACTS[kind].items() if k in entry}
             texts = (iss, entry.get("co"), nam.get("fn"), nam.get("gn"), nam.get("fnt"), nam.get("gnt"), get("dob"))
-            if _PLAIN.issuperset(map(type, texts)) and _PLAIN.issuperset(map(type, facts.values())):
+            if _PLAIN.issuperset(map(type, texts)):
                 iss, co, fn, gn, fnt, gnt, dob = (v if type(v) is str else "" for v in texts)
                 return DccInfo(kind=kind, kinds=(kind,), payload=payload,
                                country=iss if iss and _COUNTRY.fullmatch(iss) else co,
-                               family=fn, given=gn, family_std=fnt, given_std=gnt, dob=dob, facts=facts)
+                               family=fn, given=gn, family_std=fnt, given_std=gnt, dob=dob, entry=entry)
     return _info_from_json(json_safe(payload), payload, iss)
 
 

@@ -51,8 +51,12 @@ issuers = st.none() | st.sampled_from(["DE", "FRA", "Ministry of Health", "de", 
 @settings(max_examples=1500, deadline=None)
 def test_same_fields_as_from_the_json_form(payload: object, iss: str | None) -> None:
     fast = _info(payload, iss)  # type: ignore[arg-type]
-    assert fast == _info_from_json(json_safe(payload), payload, iss)  # type: ignore[arg-type]
+    slow = _info_from_json(json_safe(payload), payload, iss)  # type: ignore[arg-type]
+    assert fast == slow and fast.facts == slow.facts and fast.uci == slow.uci
     assert fast.hcert == json_safe(payload)
+    signed = fast.with_signer("DE")
+    assert signed.signer_country == "DE" and fast.signer_country is None
+    assert signed == _info_from_json(json_safe(payload), payload, iss).with_signer("DE")  # type: ignore[arg-type]
 
 
 def test_a_real_payload_takes_the_direct_path_and_keeps_its_json_form() -> None:
@@ -61,6 +65,6 @@ def test_a_real_payload_takes_the_direct_path_and_keeps_its_json_form() -> None:
                "v": [{"dn": 2, "sd": 2, "dt": "2021-06-01", "co": "DE", "ci": "URN:UVCI:01:DE:X#1",
                       "mp": "EU/1/20/1528", "ma": "ORG-100030215"}]}
     info = _info(payload, "DE")
-    assert info.kind == "v" and info.country == "DE" and info.facts["uci"] == "URN:UVCI:01:DE:X#1"
+    assert info.kind == "v" and info.country == "DE" and info.facts["uci"] == info.uci == "URN:UVCI:01:DE:X#1"
     assert info.name_latin == "MUELLER, ANNA" and info.dob == "1990-01-01"
     assert info.hcert == payload and info.hcert is not payload  # the JSON form is a copy the rules may keep
