@@ -42,6 +42,10 @@ ROUTES = ("/v1/visits", "/v1/round", "/v1/trust-list", "/v1/profiles", "/v1/stat
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
+# The latency histogram's child per (path, status) seen, so a request skips the label lookup.
+_LATENCY_CHILDREN: dict[tuple[str, int], Histogram] = {}
+
+
 def visits_ingested(stored: int) -> None:
     VISITS.inc(stored)
 
@@ -75,7 +79,13 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             path = scope.get("path", "")
-            LATENCY.labels(_route(path), str(status[0])).observe(time.perf_counter() - t0)
+            key = (path, status[0])
+            child = _LATENCY_CHILDREN.get(key)
+            if child is None:
+                child = LATENCY.labels(_route(path), str(status[0]))
+                if len(_LATENCY_CHILDREN) < 1000:  # paths with an issuer in them are many; keep the common
+                    _LATENCY_CHILDREN[key] = child
+            child.observe(time.perf_counter() - t0)
             if path == "/v1/visits" and scope.get("method") == "POST":
                 if status[0] == 200:
                     UPLOADS.inc()
