@@ -3,6 +3,7 @@ p99 upload ≤ 250 ms for 500-visit batches, a per-device query ≤ 50 ms at 10M
 core polling every 30 s.
 
     .venv/bin/python -m bench.hub_ingest [--batches 20] [--big 10000000] [--backends sqlite,postgresql]
+        [--only ingest,queries,rounds] [--round-seconds 8]
 
 Runs on all cores, then again pinned to one (`bench/cores.py`). For each back end (PostgreSQL from a
 throwaway cluster with fsync and synchronous_commit on):
@@ -83,6 +84,7 @@ class Ingest:
     visits: int
     hub_cpu: float  # CPU seconds of the hub processes over the run
     db_cpu: float  # … of the PostgreSQL server (0 on SQLite: the hub process does the database work)
+    client_cpu: float  # … of the simulated devices (this process's threads; bodies were made before)
 
 
 def ingest(hub: HubProcess, pki: Pki, creds: dict[str, tuple[Path, Path]], batches: int,
@@ -123,15 +125,17 @@ def ingest(hub: HubProcess, pki: Pki, creds: dict[str, tuple[Path, Path]], batch
     hub_cpu.start()
     if db_cpu:
         db_cpu.start()
+    c0 = os.times()
     t0 = time.perf_counter()
     go.set()
     for t in threads:
         t.join()
     took = time.perf_counter() - t0
+    c1 = os.times()
     if errors:
         raise RuntimeError("uploads failed: " + "; ".join(errors[:3]))
     return Ingest(took, latencies, len(creds) * batches * BATCH, hub_cpu.seconds(),
-                  db_cpu.seconds() if db_cpu else 0.0)
+                  db_cpu.seconds() if db_cpu else 0.0, c1.user + c1.system - c0.user - c0.system)
 
 
 def floor(url: str, rows_total: int) -> float:
@@ -255,9 +259,44 @@ def rounds(hub: HubProcess, pki: Pki, creds: dict[str, tuple[Path, Path]], secon
 
 def run_backend(name: str, url: str, pki: Pki, creds: dict[str, tuple[Path, Path]], args: argparse.Namespace,
                 floor_url: str, db_pid: int | None = None) -> None:
+    phases = set(args.only.split(","))
     store = HubStore(url)
-    size0 = store.size_bytes()
     workers = "2" if name == "postgresql" else "1"
+    cores = os.sched_getaffinity(0)
+    ingested = 0
+    if "ingest" in phases:
+        ingested = run_ingest(name, url, store, pki, creds, args, floor_url, workers, db_pid)
+    for total in (args.first, args.big) if "queries" in phases else ():
+        if total <= ingested:  # the query runs need rows of their own beyond the ingested ones
+            continue
+        t = time.perf_counter()
+        fill(store, total, ingested)
+        print(f"[{name}] {store.count():,} rows (filled in {time.perf_counter() - t:.0f} s): {queries(store)}",
+              flush=True)
+    store.close()
+    if "rounds" not in phases:
+        return
+    hub_core = min(cores)
+    pin = ["taskset", "-c", str(hub_core)] if len(cores) > 1 else []
+    with HubProcess(url, pki, extra=("--workers", "1"), prefix=tuple(pin)) as hub:
+        if len(cores) > 1:
+            os.sched_setaffinity(0, cores - {hub_core})
+        per_s, hub_round, db_round = rounds(hub, pki, creds, seconds=args.round_seconds, db_pid=db_pid)
+        os.sched_setaffinity(0, cores)
+    devices = per_s * 30
+    per_core = 30 / hub_round
+    print(f"[{name}] /v1/round: {per_s:,.0f} rounds/s on one hub core = {devices:,.0f} devices at a 30 s interval"
+          + ("" if len(cores) > 1 else " [hub, database and clients share the one core]")
+          + f"; hub CPU {hub_round * 1000:.2f} ms per round"
+          + (f" (+ PostgreSQL server {db_round * 1000:.2f} ms)" if db_pid else "")
+          + f" = {per_core:,.0f} devices per hub core at 30 s (goal ≥30,000: "
+          f"{'met' if per_core >= 30_000 else 'NOT met'})", flush=True)
+
+
+def run_ingest(name: str, url: str, store: HubStore, pki: Pki, creds: dict[str, tuple[Path, Path]],
+               args: argparse.Namespace, floor_url: str, workers: str, db_pid: int | None) -> int:
+    """The ingestion figures (back to back, then at a steady half rate) and the size; the visits stored."""
+    size0 = store.size_bytes()
     hub = HubProcess(url, pki, extra=("--workers", workers))
     try:
         run = ingest(hub, pki, creds, args.batches, db_pid)
@@ -279,11 +318,13 @@ def run_backend(name: str, url: str, pki: Pki, creds: dict[str, tuple[Path, Path
           f"(goal ≥20,000: {'met' if rate >= 20_000 else 'NOT met'}; store alone {base:,.0f} visits/s, ratio "
           f"{rate / base:.2f}); upload p50 {p50:.0f} ms, p99 {p99:.0f} ms for {BATCH}-visit batches (goal p99 "
           f"≤250 ms: {'met' if p99 <= 250 else 'NOT met'})", flush=True)
+    client_ms = run.client_cpu / n * 1000 * 1000
     print(f"[{name}] ingest CPU per 1,000 visits: hub {hub_ms:.0f} ms"
           + (f", PostgreSQL server {db_ms:.0f} ms" if db_pid else "")
           + f" = {server_rate:,.0f} visits/s on {len(cores)} core(s) with no client load "
           f"(goal ≥20,000: {'met' if server_rate >= 20_000 else 'NOT met'}); hub alone {1000 / hub_ms * 1000:,.0f} "
-          "visits/s per core", flush=True)
+          f"visits/s per core; the simulated devices took {client_ms:.0f} ms per 1,000 visits of the same cores "
+          f"(load average {os.getloadavg()[0]:.2f}: other jobs' share too)", flush=True)
     # Back to back, the uploads queue behind each other: latency at a steady half of that rate says
     # what a device waits for when the hub is busy but not saturated.
     offered = rate / 2
@@ -295,29 +336,7 @@ def run_backend(name: str, url: str, pki: Pki, creds: dict[str, tuple[Path, Path
     print(f"[{name}] upload latency at a steady {offered:,.0f} visits/s (half the rate above): p50 {s50:.0f} ms, "
           f"p99 {s99:.0f} ms (goal p99 ≤250 ms: {'met' if s99 <= 250 else 'NOT met'})", flush=True)
     print(f"[{name}] size: {size:,.0f} MiB per million visits (database growth over the ingest)", flush=True)
-    for total in (args.first, args.big):
-        if total <= n + steady.visits:  # the query runs need rows of their own beyond the ingested ones
-            continue
-        t = time.perf_counter()
-        fill(store, total, n + steady.visits)
-        print(f"[{name}] {store.count():,} rows (filled in {time.perf_counter() - t:.0f} s): {queries(store)}",
-              flush=True)
-    store.close()
-    hub_core = min(cores)
-    pin = ["taskset", "-c", str(hub_core)] if len(cores) > 1 else []
-    with HubProcess(url, pki, extra=("--workers", "1"), prefix=tuple(pin)) as hub:
-        if len(cores) > 1:
-            os.sched_setaffinity(0, cores - {hub_core})
-        per_s, hub_round, db_round = rounds(hub, pki, creds, db_pid=db_pid)
-        os.sched_setaffinity(0, cores)
-    devices = per_s * 30
-    per_core = 30 / hub_round
-    print(f"[{name}] /v1/round: {per_s:,.0f} rounds/s on one hub core = {devices:,.0f} devices at a 30 s interval"
-          + ("" if len(cores) > 1 else " [hub, database and clients share the one core]")
-          + f"; hub CPU {hub_round * 1000:.2f} ms per round"
-          + (f" (+ PostgreSQL server {db_round * 1000:.2f} ms)" if db_pid else "")
-          + f" = {per_core:,.0f} devices per hub core at 30 s (goal ≥30,000: "
-          f"{'met' if per_core >= 30_000 else 'NOT met'})", flush=True)
+    return n + steady.visits
 
 
 def main() -> None:
@@ -327,6 +346,9 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=10_000_000, help="rows for the large query run (default 10M)")
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--all-cores-only", action="store_true", help="skip the one-core re-run (e.g. a 10M-row run)")
+    ap.add_argument("--only", default="ingest,queries,rounds",
+                    help="phases to run, comma-separated (default ingest,queries,rounds)")
+    ap.add_argument("--round-seconds", type=float, default=8.0, help="length of the /v1/round run (default 8)")
     args = ap.parse_args()
     header("bench.hub_ingest")
     print(f"cores: {sorted(os.sched_getaffinity(0))}; load average {os.getloadavg()[0]:.2f}", flush=True)
