@@ -33,10 +33,13 @@ def revocation_hash(data: bytes) -> bytes:
 
 def revocation_hashes(uci: str, country: str, signature: bytes, ecdsa: bool) -> tuple[tuple[str, bytes], ...]:
     """The (type, hash) pairs under which a certificate may be revoked."""
-    out = [("SIGNATURE", revocation_hash(signature[:len(signature) // 2] if ecdsa else signature))]
-    if uci:
-        out += [("UCI", revocation_hash(uci.encode())), ("COUNTRYCODEUCI", revocation_hash((country + uci).encode()))]
-    return tuple(out)
+    # `revocation_hash` written out: this runs for every DCC checked.
+    sig = hashlib.sha256(signature[:len(signature) // 2] if ecdsa else signature).digest()[:HASH_BYTES]
+    if not uci:
+        return (("SIGNATURE", sig),)
+    u = uci.encode()
+    return (("SIGNATURE", sig), ("UCI", hashlib.sha256(u).digest()[:HASH_BYTES]),
+            ("COUNTRYCODEUCI", hashlib.sha256(country.encode() + u).digest()[:HASH_BYTES]))
 
 
 @dataclass(frozen=True)

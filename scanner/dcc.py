@@ -10,6 +10,8 @@ rules), and the code's `iss` need not be the DSC's country.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from keys.dccrevocation import revocation_hashes
 from keys.dsc import DccSigner
 from keys.signing import cose_key_kind, verify_cose
@@ -44,6 +46,11 @@ def _signer(code: DecodedDcc, trust: TrustStore) -> tuple[DccSigner | None, Verd
         if verify_cose(s.public_key, code.alg, code.signature, code.signed_data):
             return s, Verdict.OK, ""
     return None, Verdict.BAD_SIGNATURE, f"{COSE_ALG_NAMES[code.alg]} signature does not verify"
+
+
+class DccVerifier(Protocol):
+    def __call__(self, text: str, trust: TrustStore, status: StatusStore | None, now: float, *,
+                 settings: VerifySettings | None = None) -> VerifyResult: ...
 
 
 def verify_dcc(text: str, trust: TrustStore, status: StatusStore | None, now: float, *,

@@ -22,9 +22,9 @@ _LOOKUP = bytes(_TABLE)
 
 
 @lru_cache(maxsize=64)
-def _low_bytes(n: int) -> int:
-    """The mask of the low byte of each of `n` 24-bit lanes."""
-    return int.from_bytes(b"\0\0\xff" * n, "big")
+def _masks(n: int) -> tuple[int, int]:
+    """The masks of the low byte and of the high byte of each of `n` 24-bit lanes."""
+    return int.from_bytes(b"\0\0\xff" * n, "big"), int.from_bytes(b"\xff\0\0" * n, "big")
 
 
 def b45decode(text: str) -> bytes:
@@ -43,11 +43,11 @@ def b45decode(text: str) -> bytes:
     if n:
         # Each triplet c0 c1 c2 is already a 24-bit lane of `x`; its value is c0 + 45*c1 + 2025*c2.
         x = int.from_bytes(values[:3 * n], "big")
-        low = _low_bytes(n)
+        low, high = _masks(n)
         total = (x >> 16 & low) + (x >> 8 & low) * 45 + (x & low) * 2025
-        words = total.to_bytes(3 * n, "big")
-        if words[0::3].count(0) != n:  # the top byte of a lane: a triplet above 0xFFFF
+        if total & high:  # the top byte of a lane: a triplet above 0xFFFF
             raise ValueError("Base45 triplet out of range")
+        words = total.to_bytes(3 * n, "big")
         pairs = bytearray(2 * n)
         pairs[0::2] = words[1::3]
         pairs[1::2] = words[2::3]

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 import cbor2
@@ -45,6 +45,7 @@ _COUNTRY = re.compile(r"[A-Z]{2,3}")
 # Types json_safe returns unchanged (exact types: a subclass of int, say, still goes through it).
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 _GROUPS = ("v", "t", "r")
+_GROUP_SET = frozenset(_GROUPS)
 
 
 def _malformed(reason: str) -> CodeError:
@@ -209,18 +210,21 @@ def _info(payload: Mapping[Any, Cbor], iss: str | None) -> DccInfo:
     directly. Anything else takes the general path, which makes the JSON form first.
     """
     if type(payload) is dict:
-        get = payload.get
-        groups = [k for k in _GROUPS if k in payload]
-        group = get(groups[0]) if len(groups) == 1 else None
-        nam = get("nam", {})
+        groups = payload.keys() & _GROUP_SET
+        group = payload[next(iter(groups))] if len(groups) == 1 else None
+        nam = payload.get("nam", {})
         if type(group) is list and group and type(entry := group[0]) is dict and type(nam) is dict:
-            kind = groups[0]
-            texts = (iss, entry.get("co"), nam.get("fn"), nam.get("gn"), nam.get("fnt"), nam.get("gnt"), get("dob"))
-            if _PLAIN.issuperset(map(type, texts)):
-                iss, co, fn, gn, fnt, gnt, dob = (v if type(v) is str else "" for v in texts)
-                return DccInfo(kind=kind, kinds=(kind,), payload=payload,
-                               country=iss if iss and _COUNTRY.fullmatch(iss) else co,
-                               family=fn, given=gn, family_std=fnt, given_std=gnt, dob=dob, entry=entry)
+            co, fn, gn, fnt, gnt, dob = (entry.get("co"), nam.get("fn"), nam.get("gn"), nam.get("fnt"),
+                                         nam.get("gnt"), payload.get("dob"))
+            if _PLAIN.issuperset(map(type, (iss, co, fn, gn, fnt, gnt, dob))):
+                kind = next(iter(groups))
+                # Positional, in field order (kind, kinds, payload, country, family, given, family_std,
+                # given_std, dob, entry): keywords cost a third more, on every DCC checked.
+                return DccInfo(kind, (kind,), payload,
+                               iss if type(iss) is str and _COUNTRY.fullmatch(iss) else co if type(co) is str else "",
+                               fn if type(fn) is str else "", gn if type(gn) is str else "",
+                               fnt if type(fnt) is str else "", gnt if type(gnt) is str else "",
+                               dob if type(dob) is str else "", entry)
     return _info_from_json(json_safe(payload), payload, iss)
 
 
@@ -246,19 +250,33 @@ def _unwrap(msg: Cbor) -> Cbor:
     return msg
 
 
-def _headers(protected: bytes, unprotected: Mapping[object, object]) -> tuple[int, bytes]:
+_ABSENT = object()
+
+
+@lru_cache(maxsize=1024)
+def _protected(protected: bytes) -> tuple[Cbor, Cbor]:
+    """A protected header's alg (`_ABSENT` when it has none) and kid (None when it has none).
+
+    Every code a DSC signs carries the same protected header (its kid and alg), so a gate meets few
+    different ones: each is decoded once. An undecodable header raises each time (nothing is cached).
+    """
     prot = decode_cbor(protected, "protected header") if protected else {}
     if not is_map(prot):
         raise _malformed("protected header is not a map")
+    return prot.get(1, _ABSENT), prot.get(4)
+
+
+def _headers(protected: bytes, unprotected: Mapping[object, object]) -> tuple[int, bytes]:
+    alg, kid = _protected(protected)
     # Real codes carry alg in the unprotected header when the protected one is empty.
-    alg = prot.get(1, unprotected.get(1))
+    if alg is _ABSENT:
+        alg = unprotected.get(1)
     if alg is None:
         raise _malformed("no alg in either COSE header")
     if _num(alg) is None or isinstance(alg, float):
         raise _malformed("alg is not an integer")
     if alg not in COSE_SIGNATURE_ALGS:
         raise CodeError("unsupported", f"signature algorithm {alg} is not supported")
-    kid = prot.get(4)
     if kid is None:
         kid = unprotected.get(4)
     if kid is None:

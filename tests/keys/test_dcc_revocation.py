@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 
 import base45
@@ -9,7 +10,7 @@ import cbor2
 import pytest
 
 from keys.dcc import payload_test
-from keys.dccrevocation import revocation_hashes, sign_dcc_revocation
+from keys.dccrevocation import revocation_hash, revocation_hashes, sign_dcc_revocation
 from keys.errors import StatusListError
 from keys.keyfile import generate_key
 from keys.statusstore import StatusStore
@@ -120,3 +121,12 @@ def test_a_hash_the_filter_cannot_tell_apart_gets_the_exact_answer(world) -> Non
     assert store.dcc_revoked([("UCI", listed[:8] + bytes(8))]) is None
     assert store.dcc_revoked([("SIGNATURE", listed)]) is None  # listed under another type
     assert store.dcc_revoked([("SIGNATURE", bytes(16)), ("UCI", listed)]) == "UCI"
+
+
+def test_the_three_hashes_are_the_schemes() -> None:
+    sig = bytes(range(64))
+    assert revocation_hashes("URN:UVCI:01:DE:Ä#1", "DE", sig, ecdsa=True) == (
+        ("SIGNATURE", revocation_hash(sig[:32])), ("UCI", revocation_hash("URN:UVCI:01:DE:Ä#1".encode())),
+        ("COUNTRYCODEUCI", revocation_hash("DEURN:UVCI:01:DE:Ä#1".encode())))
+    assert revocation_hashes("", "DE", sig, ecdsa=False) == (("SIGNATURE", revocation_hash(sig)),)
+    assert revocation_hash(b"x") == hashlib.sha256(b"x").digest()[:16]
