@@ -4,11 +4,12 @@ Snapshots replace everything held for an issuer; a delta applies only on top of 
 as its base (a device at another version must fetch a snapshot). `s: 0` returns a subject to green by
 removing its entry. Revoked code ids are never dropped by a delta.
 
-A list is read from its file a batch at a time into staging tables (TEMP: a file of the connection's
-own, gone with it) while its signature is computed (a batch packed by `keys.packedrows` by one statement
-in which SQLite cuts the rows itself); only a list that verified is merged into the held
-one, in key order (SQLite sorts the staged rows on disk), in one transaction. Memory stays flat however
-long the list, and a refused, failed or interrupted apply leaves the previous version whole.
+A list is read from its file a batch at a time while its signature is computed: its subjects into
+buckets on disk (`keys.bucketstage`), its revoked code ids into a TEMP table (a file of the connection's
+own, gone with it). Only a list that verified is merged into the held one, in one transaction, bucket
+by bucket in key order (each bucket sorted as it is read back), each bucket's rows cut out of packed
+bytes by one SQL statement. Memory stays flat however long the list, and a refused, failed or
+interrupted apply leaves the previous version whole.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from keys import durable
+from keys.bucketstage import SINCE_DIGITS, BucketStage
 from keys.dccrevocation import DCC_REVOCATION_TYP, DccRevocationList, verify_dcc_revocation
 from keys.errors import StatusListError
 from keys.jsontypes import SignedJson
-from keys.packedrows import PackedSubjects, SubjectRow
 from keys.statuslist import StatusListDoc, StatusListHead, read_status_list, typ_of
 
 if TYPE_CHECKING:
@@ -132,22 +133,31 @@ def _dcc_revoked_sql(n: int) -> str:
     return " UNION ALL ".join(["SELECT kind FROM dcc_revoked WHERE kind = ? AND hash = ?"] * n)
 
 
-# A list's entries as read, before it verified; rowid keeps the list's order (the later of two entries
-# for one subject wins).
+# A list's revoked code ids as read, before it verified (its subjects are staged in `keys.bucketstage`);
+# and the row numbers 0 .. COUNTING - 1, by which SQL cuts packed rows out of bytes (a recursive CTE
+# counting as it goes costs as much again).
+COUNTING = 1 << 14
 _STAGING = """
-    CREATE TEMP TABLE IF NOT EXISTS staged_subjects (sub BLOB NOT NULL, s INTEGER NOT NULL, sd INTEGER NOT NULL);
     CREATE TEMP TABLE IF NOT EXISTS staged_revoked (cti BLOB NOT NULL);
+    CREATE TEMP TABLE IF NOT EXISTS counting (k INTEGER PRIMARY KEY);
+"""
+_COUNT = f"""
+    INSERT INTO temp.counting
+    WITH RECURSIVE i(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM i WHERE k + 1 < {COUNTING}) SELECT k FROM i
+    WHERE NOT EXISTS (SELECT 1 FROM temp.counting)
 """
 
-
-# Packed entries (`keys.packedrows`) cut into rows by SQLite itself, in the list's order: no Python object
-# and no bound parameter per row.
-_STAGE_PACKED = """
-    WITH RECURSIVE i(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM i WHERE k + 1 < :count)
-    INSERT INTO temp.staged_subjects
-    SELECT substr(:subs, 16 * k + 1, 16), CAST(substr(:statuses, k + 1, 1) AS INTEGER),
-           CAST(substr(:sinces, :width * k + 1, :width) AS INTEGER)
+# Part of a sorted run of a verified list (`keys.bucketstage.SortedRun`), cut into rows by SQLite itself:
+# no Python object and no bound parameter per row. In key order, each insert lands next to the last one.
+_ROWS = "WITH i(k) AS (SELECT k FROM temp.counting WHERE k < :count) "
+_INSERT_RUN = _ROWS + f"""
+    INSERT OR REPLACE INTO subjects
+    SELECT :issuer, substr(:subs, 16 * k + 1, 16), CAST(substr(:statuses, k + 1, 1) AS INTEGER),
+           CAST(substr(:sinces, {SINCE_DIGITS} * k + 1, {SINCE_DIGITS}) AS INTEGER)
     FROM i
+"""
+_DELETE_CLEARED = _ROWS + """
+    DELETE FROM subjects WHERE issuer = :issuer AND sub IN (SELECT substr(:subs, 16 * k + 1, 16) FROM i)
 """
 
 
@@ -208,12 +218,11 @@ class StatusStore:
         """`apply` for a list read from a seekable binary stream."""
         if typ_of(f) == DCC_REVOCATION_TYP:  # one list for the EU, read whole
             return self.apply_dcc_revocation(verify_dcc_revocation(f.read(), trust.anchors, source), now=now)
-        with self._lock:
+        with self._lock, self._stage() as stage:
             try:
                 with durable.immediate_transaction(self._conn, write_lock=False):
-                    head = read_status_list(f, trust, source, now, subjects=self._stage_subjects,
-                                            revoked=self._stage_revoked)
-                return self._merge(head, now)
+                    head = read_status_list(f, trust, source, now, subjects=stage.add, revoked=self._stage_revoked)
+                return self._merge(head, stage, now)
             finally:
                 self._unstage()
 
@@ -222,34 +231,29 @@ class StatusStore:
         head = StatusListHead(issuer=sl.issuer, version=sl.version, base=sl.base, issued_at=sl.issued_at,
                               next_update=sl.next_update, subjects=len(sl.subjects), revoked=len(sl.revoked),
                               source=sl.source)
-        with self._lock:
+        with self._lock, self._stage() as stage:
             try:
                 with durable.immediate_transaction(self._conn, write_lock=False):
-                    self._stage_subjects(sl.subjects)
+                    stage.add(sl.subjects)
                     self._stage_revoked(sl.revoked)
-                return self._merge(head, now)
+                return self._merge(head, stage, now)
             finally:
                 self._unstage()
 
-    def _stage_subjects(self, rows: Iterable[SubjectRow]) -> None:
-        if isinstance(rows, PackedSubjects):
-            if rows.count:
-                self._conn.execute(_STAGE_PACKED, {"count": rows.count, "subs": rows.subs,
-                                                   "statuses": rows.statuses, "sinces": rows.sinces,
-                                                   "width": rows.width})
-            return
-        self._conn.executemany("INSERT INTO temp.staged_subjects VALUES (?,?,?)", rows)
+    def _stage(self) -> BucketStage:
+        """Buckets beside the database file (a device's /tmp may be memory), else in the temporary folder."""
+        return BucketStage(None if self.path == ":memory:" else str(Path(self.path).resolve().parent))
 
     def _stage_revoked(self, ctis: Iterable[bytes]) -> None:
         self._conn.executemany("INSERT INTO temp.staged_revoked VALUES (?)", ((c,) for c in ctis))
 
     def _unstage(self) -> None:
-        self._conn.execute("DELETE FROM temp.staged_subjects")
         self._conn.execute("DELETE FROM temp.staged_revoked")
 
-    def _merge(self, sl: StatusListHead, now: float | None) -> ApplyResult:
-        """Move the staged rows of a verified list into the held ones, in key order, in one transaction."""
+    def _merge(self, sl: StatusListHead, stage: BucketStage, now: float | None) -> ApplyResult:
+        """Move the staged entries of a verified list into the held ones, in key order, in one transaction."""
         applied_at = time.time() if now is None else now
+        self._conn.execute(_COUNT)
         with durable.immediate_transaction(self._conn) as c:
             row = c.execute("SELECT version FROM issuers WHERE issuer=?", (sl.issuer,)).fetchone()
             held = row[0] if row else None
@@ -259,17 +263,21 @@ class StatusStore:
                                                      f"than the held version {held}")
                 c.execute("DELETE FROM subjects WHERE issuer=?", (sl.issuer,))
                 c.execute("DELETE FROM revoked WHERE issuer=?", (sl.issuer,))
-            else:
-                if held != sl.base:
-                    raise StatusListError(sl.source, f"delta on base {sl.base} but version "
-                                                     f"{held if held is not None else 'none'} is held; "
-                                                     "a snapshot is needed")
-                c.execute("DELETE FROM subjects WHERE issuer=? AND sub IN "
-                          "(SELECT sub FROM temp.staged_subjects WHERE s = 0)", (sl.issuer,))
-            # In key order: each insert lands next to the last one in the B-tree instead of on a random
-            # page. Of a subject listed twice the later entry wins (rowid order, then REPLACE).
-            c.execute("INSERT OR REPLACE INTO subjects SELECT ?, sub, s, sd FROM temp.staged_subjects "
-                      "WHERE s != 0 ORDER BY sub, rowid", (sl.issuer,))
+            elif held != sl.base:
+                raise StatusListError(sl.source, f"delta on base {sl.base} but version "
+                                                 f"{held if held is not None else 'none'} is held; "
+                                                 "a snapshot is needed")
+            # Bucket by bucket in key order. A delta first returns its status-0 subjects to green; a
+            # snapshot replaced everything, so they are simply not listed.
+            for run in stage.runs():
+                if sl.base is not None:
+                    for a in range(0, len(run.cleared) // 16, COUNTING):
+                        part = run.cleared[16 * a:16 * (a + COUNTING)]
+                        c.execute(_DELETE_CLEARED, {"count": len(part) // 16, "subs": part, "issuer": sl.issuer})
+                for a in range(0, run.count, COUNTING):
+                    b, w = min(a + COUNTING, run.count), SINCE_DIGITS
+                    c.execute(_INSERT_RUN, {"count": b - a, "issuer": sl.issuer, "subs": run.subs[16 * a:16 * b],
+                                            "statuses": run.statuses[a:b], "sinces": run.sinces[w * a:w * b]})
             c.execute("INSERT OR IGNORE INTO revoked SELECT ?, cti FROM temp.staged_revoked ORDER BY cti",
                       (sl.issuer,))
             c.execute("INSERT OR REPLACE INTO issuers VALUES (?,?,?,?,?)",

@@ -12,6 +12,7 @@ from keys.errors import RollbackError, StatusListError, TrustListError
 from keys.jws import b64url_decode, b64url_encode
 from keys.keyfile import generate_key
 from keys.publishing import KeyEntry, sign_status_list, sign_trust_list
+from keys.statuslist import StatusListDoc
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
 
@@ -212,7 +213,8 @@ def test_a_refused_or_broken_list_leaves_the_held_one_whole(pki, tmp_path: Path,
     assert store.version(issuer) == 1 and store.count(issuer) == 3
     assert store.lookup(issuer, bytes([2]) * 16) == (2, NOW - 5)
     assert store.lookup(issuer, (10).to_bytes(16, "big")) is None
-    assert store._conn.execute("SELECT COUNT(*) FROM temp.staged_subjects").fetchone() == (0,)
+    assert store._conn.execute("SELECT COUNT(*) FROM temp.staged_revoked").fetchone() == (0,)
+    assert not [p for p in tmp_path.iterdir() if not p.name.startswith("status.sqlite")]
     store.apply(new, trust, now=NOW)
     assert store.version(issuer) == 2 and store.count(issuer) == 2990
 
@@ -231,14 +233,16 @@ def test_a_list_whose_header_comes_after_its_payload_still_verifies(pki) -> None
         StatusStore.open(":memory:").apply(tampered, trust, now=NOW)
 
 
-def test_a_list_read_packed_from_its_file_holds_what_the_same_rows_parsed_hold(tmp_path: Path) -> None:
-    """Entries in the compact form go to SQLite packed (`keys.packedrows`); the store then holds exactly what
-    the same rows applied one by one give: repeated subjects, s 0 in a snapshot and in a delta, any `sd`."""
+def test_lists_read_from_their_files_hold_what_their_entries_say(tmp_path: Path, monkeypatch) -> None:
+    """Entries go packed (`keys.packedrows`) into buckets (`keys.bucketstage`) and from there, in pieces of
+    `COUNTING` rows, into SQLite; the store then holds what the entries say in list order: of a subject
+    listed twice the later entry, s 0 ignored in a snapshot and returning a subject to green in a delta."""
     import random
 
+    from keys import statusstore
     from keys.publishing import write_status_list
-    from keys.statuslist import StatusListDoc
 
+    monkeypatch.setattr(statusstore, "COUNTING", 97)  # many pieces per bucket, as in a list of 30M entries
     root, zj = generate_key("ES256"), generate_key("ES256")
     trust = TrustStore.from_document(sign_trust_list(root, [KeyEntry(zj.public_key(), "CN-ZJ", "浙江", "Zhejiang",
                                                                      not_before=0, not_after=2 * NOW)],
@@ -253,12 +257,69 @@ def test_a_list_read_packed_from_its_file_holds_what_the_same_rows_parsed_hold(t
         got[n // 2] = (pool[0], 2, 2**63 - 1)  # 19 digits: parsed, between packed runs
         return got
 
-    lists = [(1, None, rows(30_000)), (2, 1, rows(20_000))]
-    packed, parsed = StatusStore.open(tmp_path / "packed.sqlite"), StatusStore.open(tmp_path / "parsed.sqlite")
-    for version, base, subjects in lists:
+    store = StatusStore.open(tmp_path / "status.sqlite")
+    expected: dict[bytes, tuple[int, int]] = {b"\x01" * 16: (2, 1)}  # held before: gone with the snapshot
+    store.apply_verified(StatusListDoc(issuer="CN-ZJ", version=1, base=None, issued_at=NOW, next_update=NOW + 60,
+                                       subjects=((b"\x01" * 16, 2, 1),), revoked=()), now=NOW)
+    for version, base, subjects in [(2, None, rows(30_000)), (3, 2, rows(20_000))]:
         meta = {"issuer": "CN-ZJ", "version": version, "base": base, "issued_at": NOW, "next_update": NOW + 60}
         path = write_status_list(tmp_path / f"sl-{version}.json", zj, subjects=subjects, **meta)
-        assert packed.apply_file(path, trust, now=NOW).subjects == len(subjects)
-        parsed.apply_verified(StatusListDoc(subjects=tuple(subjects), revoked=(), **meta), now=NOW)  # type: ignore[arg-type]
-        held = [s._conn.execute("SELECT * FROM subjects ORDER BY issuer, sub").fetchall() for s in (packed, parsed)]
-        assert held[0] == held[1] and len(held[0]) > 1000
+        assert store.apply_file(path, trust, now=NOW).subjects == len(subjects)
+        if base is None:
+            expected = {}
+        expected = {k: v for k, v in expected.items() if k not in {sub for sub, s, _ in subjects if s == 0}}
+        expected.update({sub: (s, sd) for sub, s, sd in subjects if s})
+        held = store._conn.execute("SELECT issuer, sub, s, sd FROM subjects ORDER BY sub").fetchall()
+        assert held == sorted(("CN-ZJ", sub, s, sd) for sub, (s, sd) in expected.items()) and len(held) > 1000
+
+
+_DIES_WHILE_MERGING = """
+import os, signal, sys
+from keys import bucketstage
+from keys.keyfile import load_public_key
+from keys.statusstore import StatusStore
+from keys.trustlist import TrustStore
+
+runs = bucketstage.BucketStage.runs
+
+def dying(self):
+    for i, run in enumerate(runs(self)):
+        if i == 3:  # a few buckets merged, the transaction open: the power goes
+            os.kill(os.getpid(), signal.SIGKILL)
+        yield run
+
+bucketstage.BucketStage.runs = dying
+trust = TrustStore.from_file(sys.argv[2], [load_public_key(sys.argv[3])])
+StatusStore.open(sys.argv[1]).apply_file(sys.argv[4], trust, now=float(sys.argv[5]))
+"""
+
+
+def test_a_process_killed_while_merging_a_verified_list_leaves_the_held_one_whole(pki, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from keys.keyfile import write_public_key
+    from keys.publishing import write_status_list
+
+    root, zj, _, tl = pki
+    (tmp_path / "trustlist.json").write_text(json.dumps(tl(1)), encoding="utf-8")
+    anchor = write_public_key(tmp_path / "root.pem", root.public_key())
+    trust = TrustStore.from_document(tl(1), [root.public_key()])
+    data = tmp_path / "data"
+    store = StatusStore.open(data / "status.sqlite")
+    held = [(bytes([i]) * 16, 2, NOW - 5) for i in range(1, 4)]
+    store.apply(sign_status_list(zj, issuer="CN-ZJ", version=1, issued_at=NOW, next_update=NOW + 60,
+                                 subjects=held), trust, now=NOW)
+    new = write_status_list(tmp_path / "sl.json", zj, issuer="CN-ZJ", version=2, issued_at=NOW, next_update=NOW + 60,
+                            subjects=[(i.to_bytes(16, "little"), 1, NOW) for i in range(5000)])
+    died = subprocess.run([sys.executable, "-c", _DIES_WHILE_MERGING, str(data / "status.sqlite"),
+                           str(tmp_path / "trustlist.json"), str(anchor), str(new), str(NOW)],
+                          capture_output=True, text=True, check=False)
+    assert died.returncode == -9, died.stderr
+    assert store.version("CN-ZJ") == 1 and store.count("CN-ZJ") == 3
+    assert store.lookup("CN-ZJ", bytes([2]) * 16) == (2, NOW - 5) and store.lookup("CN-ZJ", bytes(16)) is None
+    store.close()
+    assert sorted(p.name for p in data.iterdir() if not p.name.startswith("status.sqlite")) == []
+    again = StatusStore.open(data / "status.sqlite")
+    assert (again.version("CN-ZJ"), again.count("CN-ZJ")) == (1, 3)
+    assert again.apply_file(new, trust, now=NOW).version == 2 and again.count("CN-ZJ") == 5000

@@ -1,0 +1,105 @@
+"""A status list's subject entries staged on disk in buckets by key, then handed on sorted, a bucket at a time.
+
+A province's list holds millions of entries in no particular order, while the held list is a B-tree in key
+order: inserted in list order each row lands on a random page, and having SQLite sort the whole list first
+costs about as much again as staging it. Instead, as the list is read, its entries are spread over
+`BUCKETS` anonymous temporary files by the first byte of their pseudonym (pseudonyms are hashes, so the
+buckets fill about equally). Once the list verified, each bucket is read back and sorted by numpy; bucket
+after bucket, the whole list comes out in key order while only one bucket is in memory at a time, so
+memory stays flat however long the list. The sort is stable, so of a subject listed twice the later entry
+wins, as it would in list order. The files vanish with the process, however it ends.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+import numpy as np
+
+from keys.packedrows import PackedSubjects, SubjectRow
+
+BUCKETS = 256
+# Digits of a staged `sd`: every integer from 0 to 2^63-1, left-aligned and padded with NUL bytes, which
+# SQLite's CAST reads as the number before them.
+SINCE_DIGITS = 19
+_RECORD = np.dtype([("sub", "V16"), ("s", "S1"), ("sd", f"S{SINCE_DIGITS}")])
+_ZERO = b"0"
+
+
+@dataclass(frozen=True)
+class SortedRun:
+    """One bucket's entries in key order, as `PackedSubjects` are packed (`sinces` `SINCE_DIGITS` bytes each):
+    each subject once, with the last of its entries whose status is not 0; `cleared` holds, 16 bytes each,
+    the subjects listed with status 0 (in a delta they return to green)."""
+
+    count: int
+    subs: bytes
+    statuses: bytes
+    sinces: bytes
+    cleared: bytes
+
+
+class BucketStage:
+    """Entries added in list order (`add`), taken back sorted (`runs`); `close` removes the files."""
+
+    def __init__(self, directory: str | None = None):
+        self._directory = directory
+        self._files: list[IO[bytes] | None] = [None] * BUCKETS
+        self.count = 0
+
+    def __enter__(self) -> BucketStage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for f in self._files:
+            if f is not None:
+                f.close()
+        self._files = [None] * BUCKETS
+
+    def add(self, batch: PackedSubjects | Iterable[SubjectRow]) -> None:
+        if not isinstance(batch, PackedSubjects):
+            rows = list(batch)
+            batch = PackedSubjects(len(rows), b"".join(r[0] for r in rows), bytes(48 + r[1] for r in rows),
+                                   "".join([str(r[2]).zfill(SINCE_DIGITS) for r in rows]).encode("ascii"),
+                                   SINCE_DIGITS)
+        if not batch.count:
+            return
+        records = np.empty(batch.count, _RECORD)
+        records["sub"] = np.frombuffer(batch.subs, "V16")
+        records["s"] = np.frombuffer(batch.statuses, "S1")
+        records["sd"] = np.frombuffer(batch.sinces, f"S{batch.width}")
+        first = np.frombuffer(batch.subs, np.uint8)[::16]
+        order = np.argsort(first, kind="stable")  # stable: list order within a bucket
+        records, first = records[order], first[order]
+        bounds = np.searchsorted(first, np.arange(BUCKETS + 1))
+        for b in np.flatnonzero(bounds[1:] > bounds[:-1]).tolist():
+            f = self._files[b]
+            if f is None:
+                f = self._files[b] = tempfile.TemporaryFile(dir=self._directory)  # noqa: SIM115 (closed in close)
+            f.write(records[bounds[b]:bounds[b + 1]].tobytes())
+        self.count += batch.count
+
+    def runs(self) -> Iterator[SortedRun]:
+        """Every bucket's entries, sorted, in key order."""
+        for f in self._files:
+            if f is None:
+                continue
+            f.seek(0)
+            records = np.frombuffer(f.read(), _RECORD)
+            cleared = records["s"] == _ZERO
+            listed = records[~cleared]
+            # The pseudonym as two big-endian integers: their order is the byte order SQLite keeps.
+            halves = np.ascontiguousarray(listed["sub"]).view(">u8").reshape(-1, 2).astype(np.uint64)
+            order = np.lexsort((halves[:, 1], halves[:, 0]))  # stable: the later of equal entries stays later
+            listed, halves = listed[order], halves[order]
+            last = np.ones(len(listed), bool)  # the last entry of each subject
+            last[:-1] = (halves[1:] != halves[:-1]).any(axis=1)
+            listed = listed[last]
+            yield SortedRun(len(listed), np.ascontiguousarray(listed["sub"]).tobytes(), listed["s"].tobytes(),
+                            listed["sd"].tobytes(), np.ascontiguousarray(records["sub"][cleared]).tobytes())

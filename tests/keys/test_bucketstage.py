@@ -1,0 +1,53 @@
+"""Subject entries staged in buckets come back in key order, each subject once with its last listed entry."""
+
+from __future__ import annotations
+
+import base64
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keys.bucketstage import SINCE_DIGITS, BucketStage
+from keys.packedrows import packed_subjects
+
+INT_MAX = 2**63 - 1
+# A small pool of pseudonyms, so that subjects are listed more than once; some share their first byte.
+pseudonyms = st.sampled_from([bytes([i % 3]) + bytes([i]) * 15 for i in range(12)] + [b"\xff" * 16, bytes(16)])
+rows = st.lists(st.tuples(pseudonyms, st.integers(0, 2), st.integers(0, 10**12) | st.integers(0, INT_MAX)),
+                max_size=60)
+
+
+def expected(listed: list[tuple[bytes, int, int]]) -> tuple[dict[bytes, tuple[int, int]], set[bytes]]:
+    held: dict[bytes, tuple[int, int]] = {}
+    for sub, s, sd in listed:
+        if s:
+            held[sub] = (s, sd)
+    return held, {sub for sub, s, _ in listed if s == 0}
+
+
+@settings(max_examples=200, deadline=None)
+@given(listed=rows, cuts=st.lists(st.integers(0, 60), max_size=4), packed=st.booleans())
+def test_runs_are_in_key_order_with_the_last_entry_of_each_subject(listed, cuts: list[int], packed: bool) -> None:
+    bounds = sorted({0, len(listed), *(c for c in cuts if c < len(listed))})
+    with BucketStage() as stage:
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            batch = listed[a:b]
+            if packed and all(sd < 10**18 for _, _, sd in batch):
+                text = ",".join(f'{{"sub":"{base64.b64encode(sub).decode()}","s":{s},"sd":{sd}}}'
+                                for sub, s, sd in batch) + ","
+                got = packed_subjects(text)
+                assert got is not None and len(got[1]) == len(batch)
+                stage.add(got[1])
+            else:
+                stage.add(batch)
+        assert stage.count == len(listed)
+        subs, held, cleared = [], {}, set()
+        for run in stage.runs():
+            w = SINCE_DIGITS
+            for i in range(run.count):
+                sub = run.subs[16 * i:16 * i + 16]
+                subs.append(sub)
+                held[sub] = (run.statuses[i] - 48, int(run.sinces[w * i:w * i + w].rstrip(b"\0")))
+            cleared |= {run.cleared[i:i + 16] for i in range(0, len(run.cleared), 16)}
+    assert subs == sorted(set(subs))
+    assert (held, cleared) == expected(listed)
