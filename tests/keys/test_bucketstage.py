@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,7 +31,7 @@ def expected(listed: list[tuple[bytes, int, int]]) -> tuple[dict[bytes, tuple[in
 def test_runs_are_in_key_order_with_the_last_entry_of_each_subject(listed, cuts: list[int], packed: bool) -> None:
     bounds = sorted({0, len(listed), *(c for c in cuts if c < len(listed))})
     with BucketStage() as stage:
-        for a, b in zip(bounds, bounds[1:], strict=False):
+        for a, b in pairwise(bounds):
             batch = listed[a:b]
             if packed and all(sd < 10**18 for _, _, sd in batch):
                 text = ",".join(f'{{"sub":"{base64.b64encode(sub).decode()}","s":{s},"sd":{sd}}}'
