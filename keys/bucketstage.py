@@ -8,6 +8,9 @@ buckets fill about equally). Once the list verified, each bucket is read back an
 after bucket, the whole list comes out in key order while only one bucket is in memory at a time, so
 memory stays flat however long the list. The sort is stable, so of a subject listed twice the later entry
 wins, as it would in list order. The files vanish with the process, however it ends.
+
+A list of up to `IN_MEMORY` entries (a delta, a bootstrap list given to `checkpoint check`) is kept in
+memory and sorted by Python: numpy is imported only for a longer one.
 """
 
 from __future__ import annotations
@@ -15,18 +18,25 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO
+from functools import cache
+from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
+from keys.packedrows import SINCE_DIGITS, PackedSubjects, SubjectRow
 
-from keys.packedrows import PackedSubjects, SubjectRow
+if TYPE_CHECKING:
+    import numpy as np
 
 BUCKETS = 256
-# Digits of a staged `sd`: every integer from 0 to 2^63-1, left-aligned and padded with NUL bytes, which
-# SQLite's CAST reads as the number before them.
-SINCE_DIGITS = 19
-_RECORD = np.dtype([("sub", "V16"), ("s", "S1"), ("sd", f"S{SINCE_DIGITS}")])
+# Entries held in memory before they go to the bucket files.
+IN_MEMORY = 1 << 16
 _ZERO = b"0"
+
+
+@cache
+def _record() -> np.dtype[Any]:
+    import numpy as np
+
+    return np.dtype([("sub", "V16"), ("s", "S1"), ("sd", f"S{SINCE_DIGITS}")])
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,8 @@ class BucketStage:
 
     def __init__(self, directory: str | None = None):
         self._directory = directory
-        self._files: list[IO[bytes] | None] = [None] * BUCKETS
+        self._held: list[PackedSubjects] = []
+        self._files: list[IO[bytes] | None] | None = None  # once the entries outgrew memory
         self.count = 0
 
     def __enter__(self) -> BucketStage:
@@ -57,10 +68,10 @@ class BucketStage:
         self.close()
 
     def close(self) -> None:
-        for f in self._files:
+        for f in self._files or ():
             if f is not None:
                 f.close()
-        self._files = [None] * BUCKETS
+        self._files, self._held = None, []
 
     def add(self, batch: PackedSubjects | Iterable[SubjectRow]) -> None:
         if not isinstance(batch, PackedSubjects):
@@ -70,7 +81,23 @@ class BucketStage:
                                    SINCE_DIGITS)
         if not batch.count:
             return
-        records = np.empty(batch.count, _RECORD)
+        self.count += batch.count
+        if self._files is None:
+            self._held.append(batch)
+            if self.count <= IN_MEMORY:
+                return
+            self._files = [None] * BUCKETS
+            held, self._held = self._held, []
+            for b in held:
+                self._spill(b)
+        else:
+            self._spill(batch)
+
+    def _spill(self, batch: PackedSubjects) -> None:
+        import numpy as np
+
+        assert self._files is not None
+        records = np.empty(batch.count, _record())
         records["sub"] = np.frombuffer(batch.subs, "V16")
         records["s"] = np.frombuffer(batch.statuses, "S1")
         records["sd"] = np.frombuffer(batch.sinces, f"S{batch.width}")
@@ -83,15 +110,20 @@ class BucketStage:
             if f is None:
                 f = self._files[b] = tempfile.TemporaryFile(dir=self._directory)  # noqa: SIM115 (closed in close)
             f.write(records[bounds[b]:bounds[b + 1]].tobytes())
-        self.count += batch.count
 
     def runs(self) -> Iterator[SortedRun]:
-        """Every bucket's entries, sorted, in key order."""
+        """Every bucket's entries, sorted, in key order (one run for entries held in memory)."""
+        if self._files is None:
+            if self._held:
+                yield self._sorted_in_memory()
+            return
+        import numpy as np
+
         for f in self._files:
             if f is None:
                 continue
             f.seek(0)
-            records = np.frombuffer(f.read(), _RECORD)
+            records = np.frombuffer(f.read(), _record())
             cleared = records["s"] == _ZERO
             listed = records[~cleared]
             # The pseudonym as two big-endian integers: their order is the byte order SQLite keeps.
@@ -103,3 +135,11 @@ class BucketStage:
             listed = listed[last]
             yield SortedRun(len(listed), np.ascontiguousarray(listed["sub"]).tobytes(), listed["s"].tobytes(),
                             listed["sd"].tobytes(), np.ascontiguousarray(records["sub"][cleared]).tobytes())
+
+    def _sorted_in_memory(self) -> SortedRun:
+        rows = [row for batch in self._held for row in batch]
+        latest = {sub: (s, sd) for sub, s, sd in rows if s}  # of a subject listed twice, the later entry
+        subs = sorted(latest)
+        return SortedRun(len(subs), b"".join(subs), bytes(48 + latest[sub][0] for sub in subs),
+                         b"".join([str(latest[sub][1]).encode().ljust(SINCE_DIGITS, b"\0") for sub in subs]),
+                         b"".join(sub for sub, s, _ in rows if not s))

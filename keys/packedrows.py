@@ -25,6 +25,9 @@ SubjectRow = tuple[bytes, int, int]
 
 # Digits of a packed `sd`: up to 18 digits always fit a signed 64-bit integer (`INT_MAX` is 19 digits).
 SD_DIGITS = 18
+# Digits of a staged `sd` (`keys.bucketstage`): every integer from 0 to 2^63-1, left-aligned and padded with
+# NUL bytes, which SQLite's CAST reads as the number before them.
+SINCE_DIGITS = 19
 _ENTRY = r'\{"sub":"[A-Za-z0-9+/]{22}==","s":[0-2],"sd":(?:0|[1-9][0-9]{0,' + str(SD_DIGITS - 1) + r'})\}'
 _RUN = re.compile(f"{_ENTRY}(?:,{_ENTRY})*")
 _SUBS = re.compile(r'\{"sub":"([^"]*)"')

@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from keys import durable
-from keys.bucketstage import SINCE_DIGITS, BucketStage
+from keys.bucketstage import BucketStage
 from keys.dccrevocation import DCC_REVOCATION_TYP, DccRevocationList, verify_dcc_revocation
 from keys.errors import StatusListError
 from keys.jsontypes import SignedJson
+from keys.packedrows import SINCE_DIGITS
 from keys.statuslist import StatusListDoc, StatusListHead, read_status_list, typ_of
 
 if TYPE_CHECKING:

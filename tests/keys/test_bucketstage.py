@@ -8,6 +8,7 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from keys import bucketstage
 from keys.bucketstage import SINCE_DIGITS, BucketStage
 from keys.packedrows import packed_subjects
 
@@ -27,9 +28,21 @@ def expected(listed: list[tuple[bytes, int, int]]) -> tuple[dict[bytes, tuple[in
 
 
 @settings(max_examples=200, deadline=None)
-@given(listed=rows, cuts=st.lists(st.integers(0, 60), max_size=4), packed=st.booleans())
-def test_runs_are_in_key_order_with_the_last_entry_of_each_subject(listed, cuts: list[int], packed: bool) -> None:
+@given(listed=rows, cuts=st.lists(st.integers(0, 60), max_size=4), packed=st.booleans(), in_memory=st.integers(0, 70))
+def test_runs_are_in_key_order_with_the_last_entry_of_each_subject(listed, cuts: list[int], packed: bool,
+                                                                   in_memory: int) -> None:
+    """Held in memory and sorted by Python, or spilled to the bucket files and sorted by numpy."""
     bounds = sorted({0, len(listed), *(c for c in cuts if c < len(listed))})
+    kept, bucketstage.IN_MEMORY = bucketstage.IN_MEMORY, in_memory
+    try:
+        held, cleared, subs = staged(listed, bounds, packed)
+    finally:
+        bucketstage.IN_MEMORY = kept
+    assert subs == sorted(set(subs))
+    assert (held, cleared) == expected(listed)
+
+
+def staged(listed, bounds: list[int], packed: bool):
     with BucketStage() as stage:
         for a, b in pairwise(bounds):
             batch = listed[a:b]
@@ -42,7 +55,9 @@ def test_runs_are_in_key_order_with_the_last_entry_of_each_subject(listed, cuts:
             else:
                 stage.add(batch)
         assert stage.count == len(listed)
-        subs, held, cleared = [], {}, set()
+        subs: list[bytes] = []
+        held: dict[bytes, tuple[int, int]] = {}
+        cleared: set[bytes] = set()
         for run in stage.runs():
             w = SINCE_DIGITS
             for i in range(run.count):
@@ -50,5 +65,4 @@ def test_runs_are_in_key_order_with_the_last_entry_of_each_subject(listed, cuts:
                 subs.append(sub)
                 held[sub] = (run.statuses[i] - 48, int(run.sinces[w * i:w * i + w].rstrip(b"\0")))
             cleared |= {run.cleared[i:i + 16] for i in range(0, len(run.cleared), 16)}
-    assert subs == sorted(set(subs))
-    assert (held, cleared) == expected(listed)
+    return held, cleared, subs

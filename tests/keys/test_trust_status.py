@@ -239,10 +239,11 @@ def test_lists_read_from_their_files_hold_what_their_entries_say(tmp_path: Path,
     listed twice the later entry, s 0 ignored in a snapshot and returning a subject to green in a delta."""
     import random
 
-    from keys import statusstore
+    from keys import bucketstage, statusstore
     from keys.publishing import write_status_list
 
     monkeypatch.setattr(statusstore, "COUNTING", 97)  # many pieces per bucket, as in a list of 30M entries
+    monkeypatch.setattr(bucketstage, "IN_MEMORY", 1000)  # the snapshot to bucket files, the delta too
     root, zj = generate_key("ES256"), generate_key("ES256")
     trust = TrustStore.from_document(sign_trust_list(root, [KeyEntry(zj.public_key(), "CN-ZJ", "浙江", "Zhejiang",
                                                                      not_before=0, not_after=2 * NOW)],
@@ -289,6 +290,7 @@ def dying(self):
         yield run
 
 bucketstage.BucketStage.runs = dying
+bucketstage.IN_MEMORY = 100  # to the bucket files, as a province's list goes
 trust = TrustStore.from_file(sys.argv[2], [load_public_key(sys.argv[3])])
 StatusStore.open(sys.argv[1]).apply_file(sys.argv[4], trust, now=float(sys.argv[5]))
 """
