@@ -70,6 +70,16 @@ def _verdicts() -> frozenset[str]:
     return _VERDICTS
 
 
+_DECIDED_BY = frozenset((None, *DECIDED_BY))
+_GATES = frozenset((None, "open", "failed"))
+# Where the stored row's values come from: the uploaded row's fields in `STORED_FIELDS` order, between
+# the log id and the three the hub adds; booleans and `extra` are converted in place.
+_FROM_ROW = STORED_FIELDS[1:-3]
+assert ("log_id", *_FROM_ROW, "chain_ok", "chain_problem", "received_ms") == STORED_FIELDS
+_BOOL_AT = tuple(1 + _FROM_ROW.index(name) for name in BOOL_FIELDS)
+_EXTRA_AT = 1 + _FROM_ROW.index("extra")
+
+
 def refusal(row: JsonObject, rules: IngestRules, now_ms: int, verdicts: frozenset[str]) -> str | None:
     """Why the hub refuses this row, or None."""
     if row["ts_ms"] > now_ms + rules.max_ahead_ms:
@@ -78,16 +88,17 @@ def refusal(row: JsonObject, rules: IngestRules, now_ms: int, verdicts: frozense
         return f"visit time is more than {rules.max_age_days} days before the hub's clock"
     if row["verdict"] not in verdicts:
         return f"verdict {str(row['verdict'])[:40]!r} does not exist"
-    if row.get("decided_by") not in (None, *DECIDED_BY):
+    if row.get("decided_by") not in _DECIDED_BY:
         return f"decided_by {str(row['decided_by'])[:40]!r} does not exist"
-    if row.get("gate") not in (None, "open", "failed"):
+    if row.get("gate") not in _GATES:
         return f"gate {str(row['gate'])[:40]!r} does not exist"
     if rules.checkpoints is not None and row["checkpoint_id"] not in rules.checkpoints:
         return f"venue {str(row['checkpoint_id'])[:64]!r} is not registered for this device"
-    try:
-        validate_extra(row["extra"])
-    except InputError as e:
-        return str(e)
+    if row["extra"]:
+        try:
+            validate_extra(row["extra"])
+        except InputError as e:
+            return str(e)
     return None
 
 
@@ -108,7 +119,8 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[JsonObject], *, 
         return res
     lo, hi = ordered[0]["seq"] - 1, ordered[-1]["seq"] + 1
     # Rows within the window go to day partitions that must exist first (their own short transaction).
-    days = {day_of(r["ts_ms"]) for r in ordered if refusal_time_ok(r, rules, now_ms)}
+    lo_ms, hi_ms = now_ms - rules.max_age_days * DAY_MS, now_ms + rules.max_ahead_ms
+    days = {day_of(d * DAY_MS) for d in {r["ts_ms"] // DAY_MS for r in ordered if lo_ms <= r["ts_ms"] <= hi_ms}}
     store.ensure_partitions(days)
     # The CPU work (hashes, field rules) before the transaction: the log's lock is held for the SQL only.
     checked = [(r, refusal(r, rules, now_ms, verdicts), chain_hash(r["prev_chain"], r) == r["chain"])
@@ -159,11 +171,11 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[JsonObject], *, 
                 problem = "the next row held does not link to it (a fork)"
             if problem:
                 res.chain_breaks.append({"visit_id": r["visit_id"], "seq": seq, "problem": problem})
-            row = {**r, "log_id": log_id, "extra": _json(r["extra"]) if r["extra"] else "{}",
-                   "chain_ok": 0 if problem else 1, "chain_problem": problem, "received_ms": now_ms}
-            for name in BOOL_FIELDS:
-                row[name] = int(row[name])
-            values.append([row.get(f) for f in STORED_FIELDS])
+            value: list[Any] = [log_id, *map(r.get, _FROM_ROW), 0 if problem else 1, problem, now_ms]
+            for i in _BOOL_AT:
+                value[i] = int(value[i])
+            value[_EXTRA_AT] = _json(r["extra"]) if r["extra"] else "{}"
+            values.append(value)
             stored_rows.append(r)
             if rules.site and r["admit"] and r.get("code_id"):
                 admissions.append([rules.site, r["ts_ms"], r["code_id"], device_id])
@@ -181,10 +193,6 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[JsonObject], *, 
             tx.copy_rows("site_admissions", ("site", "ts_ms", "code_id", "device_id"), admissions)
         _update_head(tx, res, device_id, log_id, head, held, signed, now_ms)
     return res
-
-
-def refusal_time_ok(row: JsonObject, rules: IngestRules, now_ms: int) -> bool:
-    return now_ms - rules.max_age_days * DAY_MS <= row["ts_ms"] <= now_ms + rules.max_ahead_ms
 
 
 def _update_head(tx: Tx, res: UploadResult, device_id: str, log_id: str, head: list[Row],
