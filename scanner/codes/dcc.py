@@ -254,8 +254,9 @@ _ABSENT = object()
 
 
 @lru_cache(maxsize=1024)
-def _protected(protected: bytes) -> tuple[Cbor, Cbor]:
-    """A protected header's alg (`_ABSENT` when it has none) and kid (None when it has none).
+def _protected(protected: bytes) -> tuple[Cbor, Cbor, bytes]:
+    """A protected header's alg (`_ABSENT` when it has none), kid (None when it has none), and the start of
+    every Sig_structure made with it (all of it but the payload's byte string).
 
     Every code a DSC signs carries the same protected header (its kid and alg), so a gate meets few
     different ones: each is decoded once. An undecodable header raises each time (nothing is cached).
@@ -263,11 +264,19 @@ def _protected(protected: bytes) -> tuple[Cbor, Cbor]:
     prot = decode_cbor(protected, "protected header") if protected else {}
     if not is_map(prot):
         raise _malformed("protected header is not a map")
-    return prot.get(1, _ABSENT), prot.get(4)
+    # An array's encoding is its head then its items': ending it with an empty byte string (one byte,
+    # dropped here) leaves what comes before the payload's encoding.
+    return prot.get(1, _ABSENT), prot.get(4), cbor2.dumps(["Signature1", protected, b"", b""])[:-1]
+
+
+def sig_structure(protected: bytes, payload: bytes) -> bytes:
+    """The COSE Sig_structure of a COSE_Sign1 (`["Signature1", protected, b"", payload]`, encoded): the bytes
+    its signature covers."""
+    return _protected(protected)[2] + cbor2.dumps(payload)
 
 
 def _headers(protected: bytes, unprotected: Mapping[object, object]) -> tuple[int, bytes]:
-    alg, kid = _protected(protected)
+    alg, kid, _ = _protected(protected)
     # Real codes carry alg in the unprotected header when the protected one is empty.
     if alg is _ABSENT:
         alg = unprotected.get(1)
@@ -304,6 +313,5 @@ def decode_dcc(text: str) -> DecodedDcc:
     if not is_map(hcert):
         raise _malformed("DCC payload (claim -260, key 1) missing or not a map")
     issuer = iss if isinstance(iss, str) and iss else None
-    signed = cbor2.dumps(["Signature1", protected, b"", payload])
-    return DecodedDcc(alg=alg, kid=kid, signed_data=signed, signature=signature, issuer=issuer, iat=iat,
-                      exp=exp, info=_info(hcert, issuer))
+    # Positional (alg, kid, signed_data, signature, issuer, iat, exp, info): keywords cost twice as much.
+    return DecodedDcc(alg, kid, sig_structure(protected, payload), signature, issuer, iat, exp, _info(hcert, issuer))

@@ -8,6 +8,7 @@ Verification of the signature and of the claims' meaning happens in `scanner.ver
 from __future__ import annotations
 
 import io
+import os
 import zlib
 from collections.abc import Mapping
 from typing import Any, TypeGuard
@@ -48,7 +49,31 @@ def _is_uint(v: object) -> TypeGuard[int]:
     return _is_int(v) and v >= 0
 
 
+# A random value only this process knows, encoded: decoding `data` followed by it as a two-item array and
+# finding it whole as the second item proves `data` was exactly one CBOR item. Trailing bytes would begin
+# the second item, which could then equal the marker only if they were made knowing its 16 random bytes,
+# or were only heads of the tags cbor2 decodes to their content unchanged (28, 256, 55799): data that
+# ends like such a head takes the exact path. One `loads` costs half of what a decoder on a stream does.
+_MARK = os.urandom(16)
+_PAIR_HEAD, _MARK_TAIL = cbor2.dumps([None, None])[:1], cbor2.dumps(_MARK)
+# The last bytes of any head of tag 28 (its number's low byte), 256 and 55799 (their two low bytes).
+TRANSPARENT_TAGS = (28, 256, 55799)
+_TRANSPARENT_ENDS = (b"\x1c", b"\x01\x00", b"\xd9\xf7")
+
+
 def decode_cbor(data: bytes, what: str) -> Cbor:
+    """The one CBOR item `data` holds; `malformed` when it is not valid CBOR or has bytes after the item."""
+    if not data.endswith(_TRANSPARENT_ENDS):
+        try:
+            pair = cbor2.loads(_PAIR_HEAD + data + _MARK_TAIL)
+        except DECODE_ERRORS:
+            pair = None
+        if type(pair) is list and len(pair) == 2 and type(pair[1]) is bytes and pair[1] == _MARK:
+            return pair[0]
+    return _decode_cbor_exactly(data, what)
+
+
+def _decode_cbor_exactly(data: bytes, what: str) -> Cbor:
     fp = io.BytesIO(data)
     try:
         obj = cbor2.CBORDecoder(fp).decode()

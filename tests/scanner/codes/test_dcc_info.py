@@ -13,7 +13,7 @@ import cbor2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.codes.dcc import _FACTS, _info, _info_from_json, json_safe
+from scanner.codes.dcc import _FACTS, _info, _info_from_json, json_safe, sig_structure
 
 FIELDS = sorted({k for group in _FACTS.values() for k in group} | {"co", "fn", "gn", "fnt", "gnt"})
 
@@ -68,3 +68,10 @@ def test_a_real_payload_takes_the_direct_path_and_keeps_its_json_form() -> None:
     assert info.kind == "v" and info.country == "DE" and info.facts["uci"] == info.uci == "URN:UVCI:01:DE:X#1"
     assert info.name_latin == "MUELLER, ANNA" and info.dob == "1990-01-01"
     assert info.hcert == payload and info.hcert is not payload  # the JSON form is a copy the rules may keep
+
+
+@given(st.binary(max_size=40).map(lambda kid: cbor2.dumps({1: -7, 4: kid})) | st.just(b""),
+       st.sampled_from([0, 1, 23, 24, 255, 256, 65535, 65536]).flatmap(lambda n: st.binary(min_size=n, max_size=n)))
+@settings(max_examples=200, deadline=None)
+def test_sig_structure_is_cbor2s_encoding(protected: bytes, payload: bytes) -> None:
+    assert sig_structure(protected, payload) == cbor2.dumps(["Signature1", protected, b"", payload])
