@@ -2,8 +2,8 @@
 
 A check is the whole path a scan takes after the QR decoder: decode (Base45, zlib, CBOR, COSE), trust
 lookup, signature verification, status-list lookups in SQLite, time checks and the venue policy.
-A DCC check adds the DSC lookup (key usage, validity) and the revocation lookup (three hashes, one
-SQLite statement) instead of the status lookups; its schema check is a report made when first read,
+A DCC check adds the DSC lookup (key usage, validity) and the revocation lookup (three hashes, the
+in-memory filter, SQLite's data_version) instead of the status lookups; its schema check is a report made when first read,
 shown on a line of its own. Goals: >= 5,000 checks/s and <= 2x the raw verify cost, for both formats;
 each figure is printed with its goal. The figures are measured on all cores, then again pinned to one
 (`taskset -c 0`, bench/cores.py).
