@@ -3,10 +3,10 @@
 A check is the whole path a scan takes after the QR decoder: decode (Base45, zlib, CBOR, COSE), trust
 lookup, signature verification, status-list lookups in SQLite, time checks and the venue policy.
 A DCC check adds the DSC lookup (key usage, validity) and the revocation lookup (three hashes, the
-in-memory filter, SQLite's data_version) instead of the status lookups; its schema check is a report made when first read,
-shown on a line of its own. Goals: >= 5,000 checks/s and <= 2x the raw verify cost, for both formats;
-each figure is printed with its goal. The figures are measured on all cores, then again pinned to one
-(`taskset -c 0`, bench/cores.py).
+in-memory filter, SQLite's data_version) instead of the status lookups; its schema check is a report
+made when first read, shown on a line of its own. Goals: >= 5,000 checks/s and <= 2x the raw verify
+cost, for both formats; each figure is printed with its goal. The figures are measured on all cores,
+then again pinned to one (`taskset -c 0`, bench/cores.py).
 The figures take turns in several rounds and each is its best round (a shared machine's bursts
 spoil single rounds, not whole figures).
     .venv/bin/python -m bench.verify [--seconds 3] [--rounds 6]
