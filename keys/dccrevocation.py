@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from hashlib import sha256
 
 from keys import jws
 from keys.errors import StatusListError, TrustListError
@@ -25,31 +26,20 @@ HASH_TYPES = ("UCI", "COUNTRYCODEUCI", "SIGNATURE")
 HASH_BYTES = 16
 
 
-try:
-    # CPython's own SHA-256 (`_sha2` from 3.12): for a few dozen bytes it costs a fifth less than OpenSSL's,
-    # whose set-up per hash outweighs the hashing; hashlib's is the same function where it is missing.
-    from _sha256 import sha256 as _sha256  # type: ignore[import-not-found,unused-ignore]
-except ImportError:
-    try:
-        from _sha2 import sha256 as _sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
-    except ImportError:
-        from hashlib import sha256 as _sha256  # type: ignore[assignment,unused-ignore]
-
-
 def revocation_hash(data: bytes) -> bytes:
     """The scheme's hash: the first 16 bytes of SHA-256."""
-    return _sha256(data).digest()[:HASH_BYTES]
+    return sha256(data).digest()[:HASH_BYTES]
 
 
 def revocation_hashes(uci: str, country: str, signature: bytes, ecdsa: bool) -> tuple[tuple[str, bytes], ...]:
     """The (type, hash) pairs under which a certificate may be revoked."""
     # `revocation_hash` written out: this runs for every DCC checked.
-    sig = _sha256(signature[:len(signature) // 2] if ecdsa else signature).digest()[:HASH_BYTES]
+    sig = sha256(signature[:len(signature) // 2] if ecdsa else signature).digest()[:HASH_BYTES]
     if not uci:
         return (("SIGNATURE", sig),)
     u = uci.encode()
-    return (("SIGNATURE", sig), ("UCI", _sha256(u).digest()[:HASH_BYTES]),
-            ("COUNTRYCODEUCI", _sha256(country.encode() + u).digest()[:HASH_BYTES]))
+    return (("SIGNATURE", sig), ("UCI", sha256(u).digest()[:HASH_BYTES]),
+            ("COUNTRYCODEUCI", sha256(country.encode() + u).digest()[:HASH_BYTES]))
 
 
 @dataclass(frozen=True)
