@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from keys.durable import atomic_write_json
 from keys.jsontypes import Json, JsonObject, SignedJson
+from scanner.errors import StorageError
 from scanner.storage.datadir import VENUE_PROFILES_FILE
 from scanner.storage.syncstate import SyncStatus
 from sync.answers import ProfilesDoc, parse_answer
@@ -160,6 +162,11 @@ class ListSteps:
                     log.warning("%s", e)
                     result = f"refused: {e.reason}"
                     break
+                except (OSError, sqlite3.Error) as e:
+                    # The device's own storage failed (disk full, I/O error): the held list stays whole,
+                    # the step fails as an environment failure, and the next round tries again.
+                    raise StorageError(f"status list {issuer}: cannot apply it on this device "
+                                       f"({getattr(e, 'strerror', None) or e})") from e
                 finally:
                     if a.path is not None:
                         a.path.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from keys.publishing import KeyEntry, sign_status_list, sign_trust_list
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
 from scanner.demo.world import REGIONS, build_demo_world
+from scanner.errors import StorageError
 from scanner.service.sdnotify import Notifier
 from scanner.storage.chain import new_visit_id
 from scanner.storage.syncstate import read_status
@@ -200,6 +201,38 @@ def test_trust_and_status_lists_are_fetched_verified_and_kept(tmp_path, pki, wor
     assert report.status_lists["CN-ZJ"].startswith("refused") and status.version("CN-ZJ") == 2
     assert status.lookup("CN-ZJ", b"\x01" * 16) is None
     assert read_status(data).status_lists["CN-ZJ"]["error"]
+    agent.close()
+    log.close()
+
+
+def test_a_full_disk_while_a_status_list_is_applied_fails_the_step_not_the_device(tmp_path, pki, world_hub,
+                                                                                    monkeypatch, caplog):
+    """Disk full while a list is applied: the step fails naming the list and the cause (an environment
+    failure, no traceback), the device stays online with its held lists, and the next round applies it."""
+    import errno
+
+    world, _, hub = world_hub
+    data = tmp_path / "device"
+    log = VisitLog(data / "visits.sqlite")
+    trust = TrustStore.open(data / "trust", [load_public_key(world.anchor_path)])
+    status = StatusStore.open(data / "status.sqlite")
+    agent = agent_for(hub.url, pki, data, log, trust=trust, status=status)
+    real_apply = StatusStore.apply_file
+
+    def disk_full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(StatusStore, "apply_file", disk_full)
+    with pytest.raises(StorageError, match=r"status list CN.*cannot apply it on this device \(No space left"):
+        agent.run_once()
+    assert not [r for r in caplog.records if r.exc_info]
+    state = read_status(data)
+    assert state is not None and state.online and state.steps["status_lists"]["ok"] is False
+    assert "No space left on device" in state.last_error and trust.version == 1
+    assert status.issuers() == []
+    monkeypatch.setattr(StatusStore, "apply_file", real_apply)
+    report = agent.run_once()
+    assert report.status_lists == {iss: "snapshot 1" for iss in sorted(REGIONS)} and not report.failed
     agent.close()
     log.close()
 
