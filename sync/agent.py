@@ -34,10 +34,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from keys.durable import atomic_write_json
 from scanner.errors import CheckpointError
+from scanner.gate.repeats import HORIZON_S
 from scanner.service.sdnotify import Notifier
 from scanner.storage.datadir import DataDir
 from scanner.storage.syncstate import SyncStatus, read_status, take_sync_request, write_status
@@ -153,6 +154,9 @@ class SyncAgent(UploadSteps, ListSteps):
         self.started_at = time.time()
         self._device_key: ec.EllipticCurvePrivateKey | None = None
         self._round_supported = True
+        # The site's admissions as last written to the feed file, and the hub's `admissions_until` for them.
+        self._admissions: list[dict[str, Any]] = []
+        self._admissions_until: int | None = None
 
     def close(self) -> None:
         """Close pooled connections to the hub."""
@@ -194,6 +198,9 @@ class SyncAgent(UploadSteps, ListSteps):
         health = health_record(self.config.data_dir, self.state, log_bytes=log_bytes, started_at=self.started_at,
                                clock_trusted=None)
         health.update(checkpoint_id=self.config.checkpoint_id, site=self.config.site)
+        since = self._admissions_until
+        if since is not None:
+            have["admissions_since"] = since
         t0 = time.time()
         m0 = time.monotonic()
         a = self.client.request("POST", "/v1/round", json={"have": have, "health": health})
@@ -205,10 +212,33 @@ class SyncAgent(UploadSteps, ListSteps):
             return None
         answer = parse_answer(RoundAnswer, a.body, "POST /v1/round", a.status)
         self._record_time(answer.time, t0, rtt)
-        # Code ids admitted at this device's site recently (gate-to-gate anti-passback).
-        atomic_write_json(DataDir(self.config.data_dir).site_admissions,
-                          {"received_at": time.time(), "admissions": [x.model_dump() for x in answer.admissions]})
+        self._keep_admissions(answer, since)
         return answer
+
+    def _keep_admissions(self, answer: RoundAnswer, since: int | None) -> None:
+        """Keep the code ids admitted at this device's site recently (gate-to-gate anti-passback) in the
+        feed file the kiosk reads. A hub that said when it read them (`admissions_until`) sends, once the
+        device said what it has, only those received since: they are merged with the held ones (each once,
+        none older than the horizon); otherwise the answer is the whole feed."""
+        got = [x.model_dump() for x in answer.admissions]
+        if answer.admissions_until is not None and since is not None:
+            horizon_ms = (answer.time - HORIZON_S) * 1000
+            seen: set[tuple[str, int, str]] = set()
+            kept = []
+            for x in [*got, *self._admissions]:
+                key = (x["code_id"], x["ts_ms"], x["device_id"])
+                if key not in seen and x["ts_ms"] >= horizon_ms:
+                    seen.add(key)
+                    kept.append(x)
+            kept.sort(key=lambda x: -x["ts_ms"])
+        else:
+            kept = got
+        self._admissions_until = answer.admissions_until
+        if kept == self._admissions and since is not None:
+            return  # unchanged: the kiosk need not read the file again
+        atomic_write_json(DataDir(self.config.data_dir).site_admissions,
+                          {"received_at": time.time(), "admissions": kept})
+        self._admissions = kept
 
     # -- state --------------------------------------------------------------------------------------
 

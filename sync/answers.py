@@ -84,6 +84,9 @@ class RoundAnswer(_Answer):
     time: float
     changed: RoundChanged
     admissions: list[Admission] = Field(default_factory=list, max_length=100_000)
+    # When present: the hub's time the admissions were read (the next round's `admissions_since`), and the
+    # admissions are only those received since the round's `admissions_since`, if it sent one.
+    admissions_until: Count | None = None
 
     @field_validator("time", mode="before")
     @classmethod

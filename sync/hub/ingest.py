@@ -178,7 +178,7 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[JsonObject], *, 
             values.append(value)
             stored_rows.append(r)
             if rules.site and r["admit"] and r.get("code_id"):
-                admissions.append([rules.site, r["ts_ms"], r["code_id"], device_id])
+                admissions.append([rules.site, r["ts_ms"], r["code_id"], device_id, now_ms])
         if values:
             tx.copy_rows("visits", STORED_FIELDS, values)
             res.stored = len(values)
@@ -190,7 +190,7 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[JsonObject], *, 
             tx.executemany("INSERT INTO visit_conflicts (device_id, log_id, seq, chain, visit_id, held_chain, "
                            "row_json, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", conflicts)
         if admissions:
-            tx.copy_rows("site_admissions", ("site", "ts_ms", "code_id", "device_id"), admissions)
+            tx.copy_rows("site_admissions", ("site", "ts_ms", "code_id", "device_id", "received_ms"), admissions)
         _update_head(tx, res, device_id, log_id, head, held, signed, now_ms)
     return res
 

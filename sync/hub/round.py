@@ -20,11 +20,10 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from sync.hub.db import Row
 from sync.hub.healthbuffer import HealthBuffer
 from sync.hub.limits import BodyLimits, BodyRefused, check_content_length, decode_body, read_capped
 from sync.hub.registry import Device
-from sync.hub.roundcache import Heads, RoundCache
+from sync.hub.roundcache import Heads, RoundCache, SiteAdmissions
 from sync.hub.store import DCC_REVOCATION_KIND
 
 # A round's body: the versions held and a health record (the agent sends about 1 KiB).
@@ -39,6 +38,8 @@ class RoundHave(BaseModel):
     rules: str | None = Field(default=None, max_length=200)
     dcc_revocation: str | None = Field(default=None, max_length=200)
     status: dict[str, int | None] = Field(default_factory=dict, max_length=1000)
+    # The `admissions_until` of the last answer whose admissions the device keeps: send only newer ones.
+    admissions_since: int | None = Field(default=None, ge=0, le=2**62)
 
 
 class RoundRequest(BaseModel):
@@ -66,9 +67,13 @@ class RoundAnswer(BaseModel):
     time: float
     changed: RoundChanged
     admissions: list[Admission]
+    # The hub's time (ms) the admissions were read: the device's next `have.admissions_since`. The
+    # admissions are then those received since the device's `admissions_since` (if it sent one), else all
+    # of the window.
+    admissions_until: int
 
 
-def answer_round(heads: Heads, admissions: list[Row], req: RoundRequest) -> bytes:
+def answer_round(heads: Heads, admissions: SiteAdmissions, req: RoundRequest) -> bytes:
     """The round's answer (`RoundAnswer` as JSON) from the published heads and the site's admissions."""
 
     def differs(kind: str, etag: str | None) -> bool:
@@ -83,7 +88,9 @@ def answer_round(heads: Heads, admissions: list[Row], req: RoundRequest) -> byte
         "rules": differs("rules", req.have.rules),
         "dcc_revocation": differs(DCC_REVOCATION_KIND, req.have.dcc_revocation),
         "status": sorted(i for i, v in status.items() if held.get(i) is None or v > (held[i] or 0))},
-        "admissions": [{"code_id": c, "ts_ms": int(t), "device_id": d} for c, t, d in admissions]})
+        "admissions": [{"code_id": c, "ts_ms": int(t), "device_id": d}
+                       for c, t, d, _ in admissions.since(req.have.admissions_since)],
+        "admissions_until": admissions.read_ms})
 
 
 # Bodies up to this size are parsed on the event loop (tens of microseconds); larger ones in a worker

@@ -11,6 +11,10 @@ and nothing another process needs lives only here:
   window; one published through this process's own store (the operator page) at once;
 * an admission at one gate reaches the rounds of the site's other gates within the window.
 
+A site's admissions are read with the hub's time of receipt, and the copy with the hub's time it was read
+(`SiteAdmissions.read_ms`): a device that says what it has (`admissions_since`) is sent only those
+received since then, less `OVERLAP_MS` (a transaction that took its time, another process's clock).
+
 Against a device's poll interval (30 s) a second's delay changes nothing a device or a guard sees.
 """
 
@@ -18,11 +22,34 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 from sync.hub.db import Row
 from sync.hub.store import HEADS, HubStore, heads_of
 
 Heads = dict[tuple[str, str], tuple[int, str, int]]
+# Admissions received this long before a device's `admissions_since` are sent again (it keeps each once):
+# a row's receipt time is taken when its upload began, and another hub process's clock may differ a little.
+OVERLAP_MS = 10_000
+
+
+@dataclass(frozen=True)
+class SiteAdmissions:
+    """A site's admissions of the window, newest first: (code_id, ts_ms, device_id, received_ms) rows, and
+    the hub's time (ms) when they were read."""
+
+    rows: list[Row]
+    read_ms: int
+
+    def since(self, since_ms: int | None) -> list[Row]:
+        """All rows, or those received since `since_ms` (less the overlap)."""
+        if since_ms is None:
+            return self.rows
+        after = since_ms - OVERLAP_MS
+        return [r for r in self.rows if r[3] is None or r[3] >= after]
+
+
+NO_ADMISSIONS = SiteAdmissions([], 0)
 
 
 class RoundCache:
@@ -32,36 +59,36 @@ class RoundCache:
         self.window = window
         self.admissions_window_ms = int(admissions_window_s * 1000)
         self.max_sites = max_sites
-        self._admissions = ("SELECT code_id, ts_ms, device_id FROM site_admissions WHERE site = ? AND ts_ms >= ? "
-                            f"ORDER BY ts_ms DESC LIMIT {int(max_admissions)}")
+        self._admissions = ("SELECT code_id, ts_ms, device_id, received_ms FROM site_admissions "
+                            f"WHERE site = ? AND ts_ms >= ? ORDER BY ts_ms DESC LIMIT {int(max_admissions)}")
         # (monotonic time read, the store's publication count then, heads)
         self._heads: tuple[float, int, Heads] | None = None
-        self._sites: dict[str, tuple[float, list[Row]]] = {}
+        self._sites: dict[str, tuple[float, SiteAdmissions]] = {}
         self._lock = threading.Lock()
 
-    def fresh(self, site: str | None) -> tuple[Heads, list[Row]] | None:
+    def fresh(self, site: str | None) -> tuple[Heads, SiteAdmissions] | None:
         """The heads and the site's admissions if read within the window; None: `load` them."""
         now = time.monotonic()
         heads = self._heads
         if self.window <= 0 or heads is None or now - heads[0] > self.window or heads[1] != self.store.publications:
             return None
         if not site:
-            return heads[2], []
+            return heads[2], NO_ADMISSIONS
         admissions = self._sites.get(site)
         if admissions is None or now - admissions[0] > self.window:
             return None
         return heads[2], admissions[1]
 
-    def load(self, site: str | None) -> tuple[Heads, list[Row]]:
+    def load(self, site: str | None) -> tuple[Heads, SiteAdmissions]:
         """Read the heads (and the site's admissions) from the database, keeping them for the window."""
-        now, publications = time.monotonic(), self.store.publications
+        now, publications, read_ms = time.monotonic(), self.store.publications, int(time.time() * 1000)
         reads: list[tuple[str, tuple[object, ...]]] = [(HEADS, ())]
         if site:
-            reads.append((self._admissions, (site, int(time.time() * 1000) - self.admissions_window_ms)))
+            reads.append((self._admissions, (site, read_ms - self.admissions_window_ms)))
         with self.store.db.read() as tx:
             got = tx.execute_all(reads)
         heads = heads_of(got[0])
-        admissions = got[1] if site else []
+        admissions = SiteAdmissions(got[1], read_ms) if site else NO_ADMISSIONS
         with self._lock:
             self._heads = (now, publications, heads)
             if site:

@@ -147,6 +147,10 @@ MIGRATIONS: list[Step] = [
     Step(5, "hourly traffic counts per device and checkpoint (the fleet page's chart)",
          f"{traffic.TABLE};\n{traffic.BACKFILL}"),
     Step(6, "each latest health record's judged columns (device states judged in SQL)", _judged_columns),
+    Step(7, "site admissions keep the hub's time of receipt (rounds send a device only what arrived since)",
+         "ALTER TABLE site_admissions ADD COLUMN received_ms BIGINT;"
+         "UPDATE site_admissions SET received_ms = ts_ms;"
+         "CREATE INDEX site_admissions_site_received ON site_admissions (site, received_ms)"),
 ]
 
 

@@ -237,6 +237,51 @@ def test_a_full_disk_while_a_status_list_is_applied_fails_the_step_not_the_devic
     log.close()
 
 
+def test_site_admissions_arrive_once_then_only_what_is_new(tmp_path, pki, world_hub):
+    """The first round brings the site's whole feed; later rounds only what the hub received since, merged
+    into the feed file the kiosk reads (an admission made long ago but uploaded late included); a round
+    with nothing new leaves the file alone."""
+    from scanner.gate.repeats import Admissions
+    from scanner.storage.datadir import DataDir
+    from sync.hub.registry import Registry
+
+    _, store, hub = world_hub
+    data = tmp_path / "device"
+    log = VisitLog(data / "visits.sqlite")
+    agent = agent_for(hub.url, pki, data, log)
+    agent.run_once()  # the hub registers the device
+    Registry(store, ttl=0).place(pki.device_id, site="metro-l1", checkpoints=None)
+    now_ms = int(time.time() * 1000)
+
+    def admitted(code_id: str, ts_ms: int) -> None:
+        store.write([("INSERT INTO site_admissions (site, ts_ms, code_id, device_id, received_ms) "
+                      "VALUES (?, ?, ?, ?, ?)", ("metro-l1", ts_ms, code_id, "gate-x", int(time.time() * 1000)))])
+
+    def feed() -> dict[str, int]:
+        doc = json.loads(DataDir(data).site_admissions.read_text())
+        return {x["code_id"]: x["ts_ms"] for x in doc["admissions"]}
+
+    admitted("c1", now_ms - 60_000)
+    deadline = time.monotonic() + 20
+    while "c1" not in feed():  # the placement reaches the hub's registry within its cache second
+        assert time.monotonic() < deadline
+        agent.run_once()
+    agent.run_once()  # from now on the agent says what it has
+    written = DataDir(data).site_admissions.stat().st_mtime_ns
+    time.sleep(0.05)
+    agent.run_once()
+    assert DataDir(data).site_admissions.stat().st_mtime_ns == written  # nothing new: not rewritten
+    admitted("c2", now_ms - 2 * 3600_000)  # made two hours ago, uploaded only now
+    admitted("c3", now_ms - 25 * 3600_000)  # past the day the feed covers
+    agent.run_once()
+    assert feed() == {"c1": now_ms - 60_000, "c2": now_ms - 2 * 3600_000}
+    gate = Admissions(device_id=pki.device_id, data_dir=data)
+    gate.refresh()
+    assert gate.feed_problem == "" and gate.check("c2", 86400, time.time()) is not None
+    agent.close()
+    log.close()
+
+
 def test_full_log_is_reported_and_recovers_after_sync_and_purge(tmp_path, pki):
     from scanner.errors import StorageError
 

@@ -119,6 +119,26 @@ def test_placed_device_venue_refusals_and_site_admissions_in_the_round(hub, tmp_
     assert last_seen["gate-b"] is not None and last_seen["gate-a"] is None
     store.close()
 
+    # Once gate-b says what it has, it is sent only what the hub received since (less a few seconds of
+    # overlap): also an admission made an hour ago that gate-a uploads only now.
+    def round_since(since: int) -> dict:
+        answer = sb.post(f"{proc.url}/v1/round", json={"have": {"admissions_since": since}}, timeout=30)
+        assert answer.status_code == 200
+        return answer.json()
+
+    whole = sb.post(f"{proc.url}/v1/round", json={"have": {}}, timeout=30).json()
+    until = whole["admissions_until"]
+    assert abs(until / 1000 - time.time()) < 60
+    assert {(x["code_id"], x["device_id"]) for x in round_since(until)["admissions"]} <= expected
+    assert round_since(until + 3_600_000)["admissions"] == []
+    hour_ago = int(time.time() * 1000) - 3_600_000
+    late = chain_rows("gate-a", 1, ts_ms=hour_ago, code_id="ab" * 16)
+    assert upload(sa, proc.url, late, new_log_id()).json()["stored"] == 1
+    wait_for(lambda: any(x["code_id"] == "ab" * 16 for x in round_since(until)["admissions"]))
+    sent = [x for x in round_since(until)["admissions"] if x["code_id"] == "ab" * 16]
+    assert sent == [{"code_id": "ab" * 16, "ts_ms": hour_ago, "device_id": "gate-a"}]
+    assert round_since(int(time.time() * 1000) + 60_000)["admissions"] == []
+
 
 def test_round_says_which_lists_changed(hub):
     proc, pki, d = hub

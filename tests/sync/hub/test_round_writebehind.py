@@ -10,7 +10,7 @@ import pytest
 from sync.errors import HubStoreError
 from sync.hub.devicehealth import history, latest, record_many
 from sync.hub.healthbuffer import HealthBuffer
-from sync.hub.roundcache import RoundCache
+from sync.hub.roundcache import NO_ADMISSIONS, OVERLAP_MS, RoundCache, SiteAdmissions
 from sync.hub.store import HubStore
 
 GOOD = {"software_version": "1.4.0", "started_at": 1000.0, "errors_since_start": 3, "pending_uploads": 2}
@@ -88,12 +88,12 @@ def test_heads_are_read_once_per_window_and_a_publication_here_at_once(store):
     cache = RoundCache(store, window=3600)
     assert cache.fresh(None) is None
     heads, admissions = cache.load(None)
-    assert heads == {} and admissions == []
-    assert cache.fresh(None) == ({}, [])
+    assert heads == {} and admissions.rows == []
+    assert cache.fresh(None) == ({}, NO_ADMISSIONS)
     other = HubStore(store.url)  # another process's publication: seen when the window has passed
     other.publish("rules", "", 3, None, '{"rules": 3}')
     other.close()
-    assert cache.fresh(None) == ({}, [])
+    assert cache.fresh(None) == ({}, NO_ADMISSIONS)
     store.publish("trust", "", 7, None, "{}")  # this process's own: at once
     assert cache.fresh(None) is None
     heads, _ = cache.load(None)
@@ -105,10 +105,19 @@ def test_site_admissions_are_cached_per_site(store):
         tx.execute("INSERT INTO site_admissions (site, code_id, ts_ms, device_id) VALUES (?, ?, ?, ?)",
                    ("north", "code-1", 10**13, "gate-1"))
     cache = RoundCache(store, window=3600, max_sites=2)
-    assert cache.load("north")[1] == [("code-1", 10**13, "gate-1")]
+    assert cache.load("north")[1].rows == [("code-1", 10**13, "gate-1", None)]
     assert cache.fresh("south") is None  # heads are fresh, the site's admissions not yet read
-    assert cache.load("south")[1] == []
+    assert cache.load("south")[1].rows == []
     assert cache.fresh("north") is not None and cache.fresh("south") is not None
     cache.load("east")  # beyond max_sites: the copies are dropped, never grown without bound
     assert cache.fresh("east") is not None
     assert cache.fresh("north") is None and cache.fresh("south") is None
+
+
+def test_a_device_that_says_what_it_has_gets_what_was_received_since():
+    rows = [("new", 5, "gate-1", 100_000), ("edge", 4, "gate-1", 90_000 - OVERLAP_MS), ("old", 9, "gate-2", 50_000),
+            ("before-receipt-times", 1, "gate-2", None)]
+    feed = SiteAdmissions(rows, 120_000)
+    assert feed.since(None) == rows
+    assert [r[0] for r in feed.since(90_000)] == ["new", "edge", "before-receipt-times"]
+    assert [r[0] for r in feed.since(200_000)] == ["before-receipt-times"]
