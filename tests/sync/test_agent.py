@@ -49,6 +49,15 @@ def agent_for(url, pki, data_dir, log, *, trust=None, status=None, **kw) -> Sync
     return SyncAgent(cfg, log, trust, status, rng=random.Random(1))
 
 
+def device_with_lists(tmp_path, pki, world, hub) -> tuple[SyncAgent, VisitLog, TrustStore, StatusStore]:
+    """A device holding the world's anchor and no lists yet, its agent pointed at `hub`."""
+    data = tmp_path / "device"
+    log = VisitLog(data / "visits.sqlite")
+    trust = TrustStore.open(data / "trust", [load_public_key(world.anchor_path)])
+    status = StatusStore.open(data / "status.sqlite")
+    return agent_for(hub.url, pki, data, log, trust=trust, status=status), log, trust, status
+
+
 def hub_ids(db) -> list[str]:
     store = HubStore(db)
     try:
@@ -148,11 +157,8 @@ def world_hub(tmp_path, pki):
 
 def test_trust_and_status_lists_are_fetched_verified_and_kept(tmp_path, pki, world_hub):
     world, store, hub = world_hub
+    agent, log, trust, status = device_with_lists(tmp_path, pki, world, hub)
     data = tmp_path / "device"
-    log = VisitLog(data / "visits.sqlite")
-    trust = TrustStore.open(data / "trust", [load_public_key(world.anchor_path)])
-    status = StatusStore.open(data / "status.sqlite")
-    agent = agent_for(hub.url, pki, data, log, trust=trust, status=status)
     report = agent.run_once()
     assert report.trust_list == "updated to version 1" and trust.version == 1
     assert report.status_lists == {iss: "snapshot 1" for iss in sorted(REGIONS)}
@@ -212,11 +218,8 @@ def test_a_full_disk_while_a_status_list_is_applied_fails_the_step_not_the_devic
     import errno
 
     world, _, hub = world_hub
+    agent, log, trust, status = device_with_lists(tmp_path, pki, world, hub)
     data = tmp_path / "device"
-    log = VisitLog(data / "visits.sqlite")
-    trust = TrustStore.open(data / "trust", [load_public_key(world.anchor_path)])
-    status = StatusStore.open(data / "status.sqlite")
-    agent = agent_for(hub.url, pki, data, log, trust=trust, status=status)
     real_apply = StatusStore.apply_file
 
     def disk_full(self, *args, **kwargs):

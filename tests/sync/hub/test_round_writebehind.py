@@ -16,13 +16,6 @@ from sync.hub.store import HubStore
 GOOD = {"software_version": "1.4.0", "started_at": 1000.0, "errors_since_start": 3, "pending_uploads": 2}
 
 
-@pytest.fixture
-def store(hub_db):
-    s = HubStore(hub_db)
-    yield s
-    s.close()
-
-
 def test_records_wait_for_the_writer_and_a_clean_close_writes_them(store):
     buf = HealthBuffer(store, window=3600)  # the writer writes the first record, then waits an hour
     assert buf.add("gate-1", GOOD, 1_000_000)

@@ -18,13 +18,6 @@ from sync.hub.traffic import HOUR_MS
 from tests.helpers.hubrows import chain_rows, new_log_id
 
 
-@pytest.fixture
-def store(hub_db):
-    s = HubStore(hub_db)
-    yield s
-    s.close()
-
-
 def test_fresh_database_is_at_the_last_migration(store):
     with store.db.read() as tx:
         assert schema_version(tx) == MIGRATIONS[-1].version
