@@ -154,9 +154,10 @@ class SyncAgent(UploadSteps, ListSteps):
         self.started_at = time.time()
         self._device_key: ec.EllipticCurvePrivateKey | None = None
         self._round_supported = True
-        # The site's admissions as last written to the feed file, and the hub's `admissions_until` for them.
+        # The site's admissions as last written to the feed file, and the hub's (`admissions_until`,
+        # `admissions_site`) for them.
         self._admissions: list[dict[str, Any]] = []
-        self._admissions_until: int | None = None
+        self._admissions_of: tuple[int, str | None] | None = None
 
     def close(self) -> None:
         """Close pooled connections to the hub."""
@@ -198,9 +199,9 @@ class SyncAgent(UploadSteps, ListSteps):
         health = health_record(self.config.data_dir, self.state, log_bytes=log_bytes, started_at=self.started_at,
                                clock_trusted=None)
         health.update(checkpoint_id=self.config.checkpoint_id, site=self.config.site)
-        since = self._admissions_until
+        since = self._admissions_of
         if since is not None:
-            have["admissions_since"] = since
+            have["admissions_since"], have["admissions_site"] = since
         t0 = time.time()
         m0 = time.monotonic()
         a = self.client.request("POST", "/v1/round", json={"have": have, "health": health})
@@ -215,13 +216,16 @@ class SyncAgent(UploadSteps, ListSteps):
         self._keep_admissions(answer, since)
         return answer
 
-    def _keep_admissions(self, answer: RoundAnswer, since: int | None) -> None:
+    def _keep_admissions(self, answer: RoundAnswer, since: tuple[int, str | None] | None) -> None:
         """Keep the code ids admitted at this device's site recently (gate-to-gate anti-passback) in the
-        feed file the kiosk reads. A hub that said when it read them (`admissions_until`) sends, once the
-        device said what it has, only those received since: they are merged with the held ones (each once,
-        none older than the horizon); otherwise the answer is the whole feed."""
+        feed file the kiosk reads. A hub that said when it read them and for which site (`admissions_until`,
+        `admissions_site`) sends, once the device said what it has of that same site, only those received
+        since: they are merged with the held ones (each once, none older than the horizon); otherwise the
+        answer is the whole feed."""
         got = [x.model_dump() for x in answer.admissions]
-        if answer.admissions_until is not None and since is not None:
+        until = answer.admissions_until
+        incremental = until is not None and since is not None and since[1] == answer.admissions_site
+        if incremental:
             horizon_ms = (answer.time - HORIZON_S) * 1000
             seen: set[tuple[str, int, str]] = set()
             kept = []
@@ -233,8 +237,8 @@ class SyncAgent(UploadSteps, ListSteps):
             kept.sort(key=lambda x: -x["ts_ms"])
         else:
             kept = got
-        self._admissions_until = answer.admissions_until
-        if kept == self._admissions and since is not None:
+        self._admissions_of = (until, answer.admissions_site) if until is not None else None
+        if kept == self._admissions and incremental:
             return  # unchanged: the kiosk need not read the file again
         atomic_write_json(DataDir(self.config.data_dir).site_admissions,
                           {"received_at": time.time(), "admissions": kept})

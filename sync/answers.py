@@ -84,9 +84,11 @@ class RoundAnswer(_Answer):
     time: float
     changed: RoundChanged
     admissions: list[Admission] = Field(default_factory=list, max_length=100_000)
-    # When present: the hub's time the admissions were read (the next round's `admissions_since`), and the
-    # admissions are only those received since the round's `admissions_since`, if it sent one.
+    # When present: the hub's time the admissions were read and the site they are of (the next round's
+    # `admissions_since` and `admissions_site`); the admissions are only those received since the round's
+    # `admissions_since` if it sent one for this same site.
     admissions_until: Count | None = None
+    admissions_site: Annotated[str, Field(max_length=200)] | None = None
 
     @field_validator("time", mode="before")
     @classmethod

@@ -38,8 +38,10 @@ class RoundHave(BaseModel):
     rules: str | None = Field(default=None, max_length=200)
     dcc_revocation: str | None = Field(default=None, max_length=200)
     status: dict[str, int | None] = Field(default_factory=dict, max_length=1000)
-    # The `admissions_until` of the last answer whose admissions the device keeps: send only newer ones.
+    # The `admissions_until` and `admissions_site` of the last answer whose admissions the device keeps:
+    # if the device is still placed at that site, send only what was received since.
     admissions_since: int | None = Field(default=None, ge=0, le=2**62)
+    admissions_site: str | None = Field(default=None, max_length=200)
 
 
 class RoundRequest(BaseModel):
@@ -67,10 +69,11 @@ class RoundAnswer(BaseModel):
     time: float
     changed: RoundChanged
     admissions: list[Admission]
-    # The hub's time (ms) the admissions were read: the device's next `have.admissions_since`. The
-    # admissions are then those received since the device's `admissions_since` (if it sent one), else all
-    # of the window.
+    # The hub's time (ms) the admissions were read, and the site they are of: the device's next
+    # `have.admissions_since` and `have.admissions_site`. The admissions are those received since the
+    # device's `admissions_since` if it sent one for this site, else all of the window.
     admissions_until: int
+    admissions_site: str | None
 
 
 def answer_round(heads: Heads, admissions: SiteAdmissions, req: RoundRequest) -> bytes:
@@ -89,8 +92,8 @@ def answer_round(heads: Heads, admissions: SiteAdmissions, req: RoundRequest) ->
         "dcc_revocation": differs(DCC_REVOCATION_KIND, req.have.dcc_revocation),
         "status": sorted(i for i, v in status.items() if held.get(i) is None or v > (held[i] or 0))},
         "admissions": [{"code_id": c, "ts_ms": int(t), "device_id": d}
-                       for c, t, d, _ in admissions.since(req.have.admissions_since)],
-        "admissions_until": admissions.read_ms})
+                       for c, t, d, _ in admissions.since(req.have.admissions_since, req.have.admissions_site)],
+        "admissions_until": admissions.read_ms, "admissions_site": admissions.site})
 
 
 # Bodies up to this size are parsed on the event loop (tens of microseconds); larger ones in a worker

@@ -12,8 +12,9 @@ and nothing another process needs lives only here:
 * an admission at one gate reaches the rounds of the site's other gates within the window.
 
 A site's admissions are read with the hub's time of receipt, and the copy with the hub's time it was read
-(`SiteAdmissions.read_ms`): a device that says what it has (`admissions_since`) is sent only those
-received since then, less `OVERLAP_MS` (a transaction that took its time, another process's clock).
+(`SiteAdmissions.read_ms`): a device that says what it has of this site (`admissions_since`, and the site
+it was for) is sent only those received since then, less `OVERLAP_MS` (a transaction that took its time,
+another process's clock); one placed at another site since is sent the whole window again.
 
 Against a device's poll interval (30 s) a second's delay changes nothing a device or a guard sees.
 """
@@ -35,21 +36,22 @@ OVERLAP_MS = 10_000
 
 @dataclass(frozen=True)
 class SiteAdmissions:
-    """A site's admissions of the window, newest first: (code_id, ts_ms, device_id, received_ms) rows, and
-    the hub's time (ms) when they were read."""
+    """The admissions of the window at `site`, newest first: (code_id, ts_ms, device_id, received_ms) rows,
+    and the hub's time (ms) when they were read."""
 
+    site: str | None
     rows: list[Row]
     read_ms: int
 
-    def since(self, since_ms: int | None) -> list[Row]:
-        """All rows, or those received since `since_ms` (less the overlap)."""
-        if since_ms is None:
+    def since(self, since_ms: int | None, site: str | None) -> list[Row]:
+        """The rows received since `since_ms` (less the overlap) if that was this site's; else all of them."""
+        if since_ms is None or site != self.site:
             return self.rows
         after = since_ms - OVERLAP_MS
         return [r for r in self.rows if r[3] is None or r[3] >= after]
 
 
-NO_ADMISSIONS = SiteAdmissions([], 0)
+NO_ADMISSIONS = SiteAdmissions(None, [], 0)
 
 
 class RoundCache:
@@ -88,7 +90,7 @@ class RoundCache:
         with self.store.db.read() as tx:
             got = tx.execute_all(reads)
         heads = heads_of(got[0])
-        admissions = SiteAdmissions(got[1], read_ms) if site else NO_ADMISSIONS
+        admissions = SiteAdmissions(site, got[1], read_ms) if site else NO_ADMISSIONS
         with self._lock:
             self._heads = (now, publications, heads)
             if site:

@@ -256,9 +256,9 @@ def test_site_admissions_arrive_once_then_only_what_is_new(tmp_path, pki, world_
     Registry(store, ttl=0).place(pki.device_id, site="metro-l1", checkpoints=None)
     now_ms = int(time.time() * 1000)
 
-    def admitted(code_id: str, ts_ms: int) -> None:
+    def admitted(code_id: str, ts_ms: int, site: str = "metro-l1") -> None:
         store.write([("INSERT INTO site_admissions (site, ts_ms, code_id, device_id, received_ms) "
-                      "VALUES (?, ?, ?, ?, ?)", ("metro-l1", ts_ms, code_id, "gate-x", int(time.time() * 1000)))])
+                      "VALUES (?, ?, ?, ?, ?)", (site, ts_ms, code_id, "gate-x", int(time.time() * 1000)))])
 
     def feed() -> dict[str, int]:
         doc = json.loads(DataDir(data).site_admissions.read_text())
@@ -281,6 +281,13 @@ def test_site_admissions_arrive_once_then_only_what_is_new(tmp_path, pki, world_
     gate = Admissions(device_id=pki.device_id, data_dir=data)
     gate.refresh()
     assert gate.feed_problem == "" and gate.check("c2", 86400, time.time()) is not None
+    # Placed at another site: its feed replaces the old site's, not merged into it.
+    Registry(store, ttl=0).place(pki.device_id, site="metro-l2", checkpoints=None)
+    admitted("c9", now_ms - 30_000, site="metro-l2")
+    deadline = time.monotonic() + 20
+    while feed() != {"c9": now_ms - 30_000}:
+        assert time.monotonic() < deadline
+        agent.run_once()
     agent.close()
     log.close()
 

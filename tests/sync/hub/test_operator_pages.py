@@ -104,7 +104,8 @@ def test_fleet_pages_show_health_traffic_and_gaps(hub, tmp_path):
               "pending_uploads": 3, "site": "Metro L7 East", "checkpoint_id": "east-7",
               "trust_list": {"version": 4, "age": 100.0}, "clock_offset": 0.4, "storage_alarm": False}
     r = dev.post(f"{proc.url}/v1/round", json={"have": {}, "health": health}, timeout=30)
-    assert r.status_code == 200 and set(r.json()) == {"time", "changed", "admissions", "admissions_until"}
+    assert r.status_code == 200 and set(r.json()) == {"time", "changed", "admissions", "admissions_until",
+                                                         "admissions_site"}
     rows = _visits(tmp_path, 12)
     kept = [x for x in rows if x["seq"] not in (5, 6, 7)]
     body = gzip.compress(json.dumps({"visits": kept}).encode())

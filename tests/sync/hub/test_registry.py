@@ -121,13 +121,15 @@ def test_placed_device_venue_refusals_and_site_admissions_in_the_round(hub, tmp_
 
     # Once gate-b says what it has, it is sent only what the hub received since (less a few seconds of
     # overlap): also an admission made an hour ago that gate-a uploads only now.
-    def round_since(since: int) -> dict:
-        answer = sb.post(f"{proc.url}/v1/round", json={"have": {"admissions_since": since}}, timeout=30)
+    def round_since(since: int, site: str = "metro-l1") -> dict:
+        answer = sb.post(f"{proc.url}/v1/round", json={"have": {"admissions_since": since, "admissions_site": site}},
+                         timeout=30)
         assert answer.status_code == 200
         return answer.json()
 
     whole = sb.post(f"{proc.url}/v1/round", json={"have": {}}, timeout=30).json()
     until = whole["admissions_until"]
+    assert whole["admissions_site"] == "metro-l1"
     assert abs(until / 1000 - time.time()) < 60
     assert {(x["code_id"], x["device_id"]) for x in round_since(until)["admissions"]} <= expected
     assert round_since(until + 3_600_000)["admissions"] == []
@@ -138,6 +140,9 @@ def test_placed_device_venue_refusals_and_site_admissions_in_the_round(hub, tmp_
     sent = [x for x in round_since(until)["admissions"] if x["code_id"] == "ab" * 16]
     assert sent == [{"code_id": "ab" * 16, "ts_ms": hour_ago, "device_id": "gate-a"}]
     assert round_since(int(time.time() * 1000) + 60_000)["admissions"] == []
+    # What a device has of another site (it was placed here since) does not count: the whole window.
+    moved = round_since(int(time.time() * 1000) + 60_000, site="metro-l9")
+    assert {(x["code_id"], x["device_id"]) for x in moved["admissions"]} == expected | {("ab" * 16, "gate-a")}
 
 
 def test_round_says_which_lists_changed(hub):

@@ -99,6 +99,7 @@ def test_site_admissions_are_cached_per_site(store):
                    ("north", "code-1", 10**13, "gate-1"))
     cache = RoundCache(store, window=3600, max_sites=2)
     assert cache.load("north")[1].rows == [("code-1", 10**13, "gate-1", None)]
+    assert cache.load("north")[1].site == "north"
     assert cache.fresh("south") is None  # heads are fresh, the site's admissions not yet read
     assert cache.load("south")[1].rows == []
     assert cache.fresh("north") is not None and cache.fresh("south") is not None
@@ -110,7 +111,8 @@ def test_site_admissions_are_cached_per_site(store):
 def test_a_device_that_says_what_it_has_gets_what_was_received_since():
     rows = [("new", 5, "gate-1", 100_000), ("edge", 4, "gate-1", 90_000 - OVERLAP_MS), ("old", 9, "gate-2", 50_000),
             ("before-receipt-times", 1, "gate-2", None)]
-    feed = SiteAdmissions(rows, 120_000)
-    assert feed.since(None) == rows
-    assert [r[0] for r in feed.since(90_000)] == ["new", "edge", "before-receipt-times"]
-    assert [r[0] for r in feed.since(200_000)] == ["before-receipt-times"]
+    feed = SiteAdmissions("north", rows, 120_000)
+    assert feed.since(None, "north") == rows
+    assert [r[0] for r in feed.since(90_000, "north")] == ["new", "edge", "before-receipt-times"]
+    assert [r[0] for r in feed.since(200_000, "north")] == ["before-receipt-times"]
+    assert feed.since(200_000, "south") == feed.since(200_000, None) == rows  # what it has is another site's
