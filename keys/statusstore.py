@@ -135,17 +135,20 @@ def _dcc_revoked_sql(n: int) -> str:
 
 
 # A list's revoked code ids as read, before it verified (its subjects are staged in `keys.bucketstage`);
-# and the row numbers 0 .. COUNTING - 1, by which SQL cuts packed rows out of bytes (a recursive CTE
-# counting as it goes costs as much again).
+# and the row numbers 0, 1, 2 ..., by which SQL cuts packed rows out of bytes (a recursive CTE counting
+# as it goes costs as much again). They are counted only as far as a list needs, at most COUNTING: a
+# one-shot check applying lists of a few entries would otherwise spend more on them than on the lists.
 COUNTING = 1 << 14
 _STAGING = """
     CREATE TEMP TABLE IF NOT EXISTS staged_revoked (cti BLOB NOT NULL);
     CREATE TEMP TABLE IF NOT EXISTS counting (k INTEGER PRIMARY KEY);
 """
-_COUNT = f"""
+# Adds the row numbers from the first one missing up to :count - 1 (nothing when they are all there).
+_COUNT = """
     INSERT INTO temp.counting
-    WITH RECURSIVE i(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM i WHERE k + 1 < {COUNTING}) SELECT k FROM i
-    WHERE NOT EXISTS (SELECT 1 FROM temp.counting)
+    WITH RECURSIVE i(k) AS (SELECT (SELECT count(*) FROM temp.counting) UNION ALL SELECT k + 1 FROM i
+                            WHERE k + 1 < :count)
+    SELECT k FROM i WHERE k < :count
 """
 
 # Part of a sorted run of a verified list (`keys.bucketstage.SortedRun`), cut into rows by SQLite itself:
@@ -184,6 +187,8 @@ class StatusStore:
         self._dcc_filter: _BitFilter | None = None
         self._dcc_filter_list: object = None
         self._dcc_filter_data_version = -1
+        # Rows in temp.counting (see _COUNT), filled outside any transaction so none is rolled back.
+        self._counted = 0
 
     @classmethod
     def open(cls, path: str | Path = ":memory:") -> StatusStore:
@@ -254,7 +259,11 @@ class StatusStore:
     def _merge(self, sl: StatusListHead, stage: BucketStage, now: float | None) -> ApplyResult:
         """Move the staged entries of a verified list into the held ones, in key order, in one transaction."""
         applied_at = time.time() if now is None else now
-        self._conn.execute(_COUNT)
+        # Row numbers for the longest run (its listed or its cleared entries), which is at most the list.
+        needed = min(COUNTING, stage.count)
+        if needed > self._counted:
+            self._conn.execute(_COUNT, {"count": needed})
+            self._counted = needed
         with durable.immediate_transaction(self._conn) as c:
             row = c.execute("SELECT version FROM issuers WHERE issuer=?", (sl.issuer,)).fetchone()
             held = row[0] if row else None

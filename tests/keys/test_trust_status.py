@@ -274,6 +274,32 @@ def test_lists_read_from_their_files_hold_what_their_entries_say(tmp_path: Path,
         assert held == sorted(("CN-ZJ", sub, s, sd) for sub, (s, sd) in expected.items()) and len(held) > 1000
 
 
+def test_row_numbers_are_counted_only_as_far_as_the_lists_need(pki, monkeypatch) -> None:
+    """SQL cuts rows out of packed bytes by the row numbers in temp.counting: a list of three entries
+    needs three of them, a longer one more, up to COUNTING, and every entry still lands."""
+    from keys import statusstore
+
+    monkeypatch.setattr(statusstore, "COUNTING", 40)
+    root, zj, _, tl = pki
+    trust = TrustStore.from_document(tl(1), [root.public_key()])
+    store = StatusStore.open(":memory:")
+
+    def counted() -> list[int]:
+        return [k for (k,) in store._conn.execute("SELECT k FROM temp.counting ORDER BY k")]
+
+    def apply(version: int, base: int | None, subjects: list[tuple[bytes, int, int]]) -> None:
+        store.apply(sign_status_list(zj, issuer="CN-ZJ", version=version, base=base, issued_at=NOW,
+                                     next_update=NOW + 60, subjects=subjects, revoked=[]), trust, now=NOW)
+
+    apply(1, None, [(bytes([i]) * 16, 1, NOW) for i in range(3)])
+    assert counted() == [0, 1, 2] and store.count("CN-ZJ") == 3
+    apply(2, None, [(bytes([i]) * 16, 2, NOW + i) for i in range(5)])
+    assert counted() == list(range(5)) and store.lookup("CN-ZJ", b"\x04" * 16) == (2, NOW + 4)
+    apply(3, 2, [(bytes([i]) * 16, 0, NOW) for i in range(5)] + [(bytes([i]) * 16, 1, 7) for i in range(10, 110)])
+    assert counted() == list(range(40)) and store.count("CN-ZJ") == 100
+    assert store.lookup("CN-ZJ", b"\x00" * 16) is None and store.lookup("CN-ZJ", bytes([109]) * 16) == (1, 7)
+
+
 _DIES_WHILE_MERGING = """
 import os, signal, sys
 from keys import bucketstage
