@@ -126,7 +126,7 @@ def test_guard_alert_flashes_until_acknowledged(core: Any, world: Any, make_wind
 
 
 def test_alert_acknowledged_by_key_and_tone_repeats(core: Any, world: Any, make_window: Any, qtbot: Any) -> None:
-    import ui.widgets.window
+    import ui.widgets.guard
 
     sound = RecordingSound()
     w = make_window(sound=sound)
@@ -139,7 +139,7 @@ def test_alert_acknowledged_by_key_and_tone_repeats(core: Any, world: Any, make_
     with qtbot.assertNotEmitted(w.acknowledged, wait=200):
         pass
     assert len(sound.played) == n and w.page() == "idle"
-    assert ui.widgets.window.ALERT_REPEAT_MS > 1000  # the real repeat is not a tight loop
+    assert ui.widgets.guard.ALERT_REPEAT_MS > 1000  # the real repeat is not a tight loop
 
 
 def test_sounds_follow_the_decision_and_mute(core: Any, world: Any, make_window: Any) -> None:

@@ -1,16 +1,15 @@
-"""The kiosk window: idle and result screens, family tiles, guard alert and decisions, admin access, keys.
+"""The kiosk window: the page stack (idle, result, PIN, admin) and the status bar, and which decision shows when.
 
 Everything arrives through slots (`show_decision`, `show_repeat`, `ack_answer`, `set_status`,
 `set_preview`) connected to signals from `ui.app`; everything leaves through signals (`key_text` for
 the keyboard-wedge scanner, `purchase`, `guard_decision`, `ack_requested`, `family_held`, and the admin
-panel's requests).
+panel's requests). Its parts are mixed in: keys and touches (`ui.widgets.inputs`), the guard's alerts and
+Admit/Deny (`ui.widgets.guard`), the way into the PIN pad and admin panel (`ui.widgets.access`).
 
 One code, one screen: a decision joins the screen showing only when the core put it in the same group
 (`Shown.group`: codes in one camera frame, or shown while the guard holds the family key). The next
 person's decision replaces the screen at once with `fast_stream`, else after `min_result_seconds`.
-A decision that asks for the guard (`alert_guard`) keeps the flashing border and repeats the alert
-tone until the guard holds the screen 1 s or presses the guard key (the core may ask for the PIN);
-a manual check shows Admit and Deny. Decisions arriving meanwhile wait.
+A decision arriving while the screen must stay (a guard alert, a manual check, the admin pages) waits.
 """
 
 from __future__ import annotations
@@ -32,7 +31,9 @@ from scanner.status import StatusSnapshot
 from ui.model.pinauth import PinGate
 from ui.model.view import ACK_HINT, ACK_PIN_HINT, GroupView, registered_note, shown_view
 from ui.sound import RecordingSound
+from ui.widgets.access import AdminAccess
 from ui.widgets.admin import AdminPage, PinPage
+from ui.widgets.guard import GuardControls
 from ui.widgets.guardkeys import GuardKeys
 from ui.widgets.inputs import KioskInput
 from ui.widgets.panels import DRUGS
@@ -41,16 +42,12 @@ from ui.widgets.screens import IdleScreen, ResultScreen
 
 # Decisions that waited (alert, admin panel) longer than this are logged but no longer shown.
 QUEUE_MAX_AGE_S = 30.0
-LONG_PRESS_MS = 1500
-ACK_HOLD_MS = 1000
 REPEAT_NOTE_MS = 1500
-ALERT_REPEAT_MS = 2500
 PHARMACY_WAIT_S = 90.0
 NOTE_MS = 3000
-ADMIN_ACTIVITY = (QEvent.Type.MouseButtonPress, QEvent.Type.KeyPress, QEvent.Type.TouchBegin, QEvent.Type.Wheel)
 
 
-class KioskWindow(KioskInput, QWidget):
+class KioskWindow(KioskInput, GuardControls, AdminAccess, QWidget):
     key_text = Signal(str)
     purchase = Signal(int, list)
     acknowledged = Signal()
@@ -75,19 +72,10 @@ class KioskWindow(KioskInput, QWidget):
         self.min_result_seconds = min_result_seconds
         self.fast_stream = fast_stream
         self.keys = keys or GuardKeys.named()
-        # Set by the app when the core answers acknowledgements (and may want the PIN); alone, the
-        # window acknowledges by itself.
-        self.ack_via_core = False
-        self.ack_needs_pin = False
-        self.awaiting_guard: Shown | None = None  # a manual check (or repeat) waiting for Admit / Deny
-        self.pin_purpose = "admin"
         self.shown_since = 0.0
-        self.pin_gate = pin_gate or PinGate("")
-        self.recent_source = recent  # callable returning recent decisions for the admin panel
         self.members: list[Shown] = []
         self.queue: deque[Shown] = deque(maxlen=8)
         self._last_key_at = 0.0
-        self.alert_pending = False
         self.last_decision_at = 0.0
         self.profile_name = ""
         self._paint_pending = False
@@ -112,43 +100,17 @@ class KioskWindow(KioskInput, QWidget):
         self.result_timer = QTimer(self)
         self.result_timer.setSingleShot(True)
         self.result_timer.timeout.connect(self._result_timeout)
-        self.alert_timer = QTimer(self)
-        self.alert_timer.setInterval(ALERT_REPEAT_MS)
-        self.alert_timer.timeout.connect(self._alert_tone)
-        # The PIN pad and admin panel go back to scanning after this long without a touch or key.
-        self.admin_idle = QTimer(self)
-        self.admin_idle.setSingleShot(True)
-        self.admin_idle.setInterval(round(admin_timeout_s * 1000))
-        self.admin_idle.timeout.connect(self.go_idle)
-        for page in (self.pin, self.admin):
-            for child in [page, *page.findChildren(QWidget)]:
-                child.installEventFilter(self)
+        self._init_guard(self)
+        self._init_admin(self, pin_gate, recent, admin_timeout_s)
         self.note_timer = QTimer(self)
         self.note_timer.setSingleShot(True)
         self.note_timer.timeout.connect(self._clear_note)
         self.next_timer = QTimer(self)
         self.next_timer.setSingleShot(True)
         self.next_timer.timeout.connect(self._next)
-        self.ack_hold = QTimer(self)
-        self.ack_hold.setSingleShot(True)
-        self.ack_hold.setInterval(ACK_HOLD_MS)
-        self.ack_hold.timeout.connect(lambda: self.request_ack("hold"))
-        self.long_press = QTimer(self)
-        self.long_press.setSingleShot(True)
-        self.long_press.setInterval(LONG_PRESS_MS)
-        self.long_press.timeout.connect(self.open_pin)
 
         self.result.pharmacy.registered.connect(self._register_purchase)
         self.result.guard.decided.connect(self.decide_as_guard)
-        self.pin.submitted.connect(self._pin_submitted)
-        self.pin.cancelled.connect(self._pin_cancelled)
-        self.admin.closed.connect(self.go_idle)
-        self.admin.profile_chosen.connect(self.profile_chosen)
-        self.admin.sync_requested.connect(self.sync_requested)
-        self.admin.export_requested.connect(self.export_requested)
-        self.admin.quit_requested.connect(self.quit_requested)
-        self.admin.volume_changed.connect(self.sound.set_volume)
-        self.admin.mute_changed.connect(self.sound.set_muted)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         # Buttons on the result screen must not take the keyboard from the wedge scanner.
         for b in self.result.findChildren(QPushButton):
@@ -178,10 +140,6 @@ class KioskWindow(KioskInput, QWidget):
         return self.result.group if self.page() == "result" else None
 
     # --- decisions -------------------------------------------------------------------------------
-    def _holding(self) -> bool:
-        """The screen must stay: a guard alert, or a manual check the guard has not decided yet."""
-        return self.alert_pending or self.awaiting_guard is not None
-
     def show_decision(self, shown: Shown) -> None:
         if self._holding() or self.page() in ("pin", "admin"):
             self.queue.append(shown)
@@ -250,70 +208,6 @@ class KioskWindow(KioskInput, QWidget):
         """The same code again within the debounce time: a short blip and a small note, never silence."""
         self.sound.play(note.sound)
         self.show_note(note.text, REPEAT_NOTE_MS)
-
-    # --- the guard's own decisions and acknowledgements --------------------------------------------
-    def decide_as_guard(self, admit: bool) -> None:
-        shown = self.awaiting_guard
-        if shown is None:
-            return
-        self.awaiting_guard = None
-        self.result.show_guard(False)
-        if self.alert_pending:
-            self._clear_alert()
-        self.guard_decision.emit(shown, admit)
-
-    def show_guard_result(self, shown: Shown) -> None:
-        """The guard's logged decision (from the core): shown at once, in place of the manual check."""
-        self.queue.appendleft(shown)
-        self.members = []
-        if self.page() == "result":
-            self._next()
-        else:
-            self.go_idle()
-
-    def request_ack(self, method: str) -> None:
-        if not self.alert_pending:
-            return
-        if self.ack_via_core and self.ack_needs_pin:
-            self._open_ack_pin("")
-        elif self.ack_via_core:
-            self.ack_requested.emit(method, "")
-        else:
-            self.acknowledge()
-
-    def ack_answer(self, ok: bool, message: LocalText | None = None) -> None:
-        """The core's answer to `ack_requested`: done, or the PIN is needed (or was wrong)."""
-        if ok:
-            self.acknowledge()
-            return
-        text = f"{message.zh}\n{message.en}" if message else ""
-        if self.page() == "pin":
-            self.pin.reset(text)
-        else:
-            self._open_ack_pin(text)
-
-    def _open_ack_pin(self, text: str) -> None:
-        self.pin_purpose = "ack"
-        self.pin.reset(text or "请输入密码以确认警报\nEnter the PIN to acknowledge the alert")
-        self._set_page(self.pin)
-
-    def _clear_alert(self) -> None:
-        self.alert_pending = False
-        self.alert_timer.stop()
-        self.ack_hold.stop()
-        self.result.set_alert(False)
-
-    def _alert_tone(self) -> None:
-        self.sound.play("alert")
-
-    def acknowledge(self) -> None:
-        if not self.alert_pending:
-            return
-        self._clear_alert()
-        self.awaiting_guard = None
-        self.result.show_guard(False)
-        self.acknowledged.emit()
-        self.go_idle()  # a decision that waited meanwhile starts a screen of its own
 
     def _result_timeout(self) -> None:
         if self.alert_pending:
@@ -391,44 +285,9 @@ class KioskWindow(KioskInput, QWidget):
         self.profile_name = name
         self.idle.set_venue(title, venue_name)
 
-    # --- admin -----------------------------------------------------------------------------------
-    def open_pin(self) -> None:
-        # An alert is never silenced by opening the panel: it is acknowledged, or it stays.
-        if self.page() in ("pin", "admin") or self._holding():
-            return
-        self.result_timer.stop()
-        self.pin_purpose = "admin"
-        wait = self.pin_gate.locked_for()
-        self.pin.reset(f"已锁定 {wait:.0f} 秒 / Locked for {wait:.0f} s" if wait else "")
-        self._set_page(self.pin)
-
-    def _pin_submitted(self, pin: str) -> None:
-        if self.pin_purpose == "ack":
-            self.ack_requested.emit("pin", pin)
-            return
-        r = self.pin_gate.attempt(pin)
-        if not r.ok:
-            self.pin.reset(f"{r.message_zh}\n{r.message_en}")
-            return
-        recent: Sequence[RecentDecision] = self.recent_source() if self.recent_source else []
-        self.admin.load(profile=self.profile_name, volume=self.sound.volume, muted=self.sound.muted,
-                        recent=list(recent))
-        self._set_page(self.admin)
-
-    def _pin_cancelled(self) -> None:
-        if self.pin_purpose == "ack" and self.alert_pending:
-            self.pin_purpose = "admin"
-            self._set_page(self.result)  # back to the alert, still pending
-            return
-        self.go_idle()
-
-    def admin_message(self, text: str) -> None:
-        self.admin.message.setText(text)
-
     # --- input -----------------------------------------------------------------------------------
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() in ADMIN_ACTIVITY and self.admin_idle.isActive():
-            self.admin_idle.start()  # someone is using the panel: the idle time starts again
+        self._note_activity(event)
         if obj is self.result and event.type() == QEvent.Type.Paint and self._paint_pending:
             self._paint_pending = False
             # Emitted after this paint has finished.
