@@ -4,6 +4,8 @@
                 symbol type QrSymbol
     glance.py   where a code may be: code_evidence and glance (code-like patches), Glance.regions (the
                 boxes the camera's passes read)
+    passes.py   the decoding passes (engines with image clean-up), what each is assumed to cost, and running
+                one on part of a frame
     decoder.py  FrameDecoder: the frame strategy (a glance for code-like evidence, the fast pass, fallback
                 passes in turn, each on the box around the evidence; every pass for still images);
                 read_image, decode_image

@@ -17,7 +17,8 @@ Still images get every pass while a code may be missing. Reading the symbol itse
 correcting errors) is about three quarters of what a box read costs, so a tighter box or a downscaled
 copy of it would save little.
 
-The engines themselves (and why a misread never comes back as a code) are in `scanner.qr.engines`.
+The engines themselves (and why a misread never comes back as a code) are in `scanner.qr.engines`, the
+passes and their assumed costs in `scanner.qr.passes`.
 """
 
 from __future__ import annotations
@@ -25,13 +26,24 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from scanner.errors import InputError
 from scanner.qr.engines import DECODER_NAMES, Polygon, QrSymbol, ZbarDecoder, ZxingDecoder, text_of, to_gray
-from scanner.qr.glance import EVIDENCE, Box, code_evidence, glance
+from scanner.qr.glance import EVIDENCE, code_evidence, glance
+from scanner.qr.passes import (
+    PASS_COST_MS,
+    REFERENCE_PIXELS,
+    Pass,
+    build_passes,
+    crop,
+    dedupe,
+    halved,
+    read_box,
+    scaled,
+    shift,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,108 +61,6 @@ __all__ = [
     "read_image",
     "to_gray",
 ]
-
-@dataclass(frozen=True)
-class Pass:
-    """A decoding pass: an optional image transform, a decoder, results mapped back to input pixels.
-
-    `camera` passes take turns on a live camera's frames; the others run on still images only (they
-    rescue nothing on the gate corpus, see `bench/decode.py`, but cost little next to reading a file).
-    """
-
-    name: str
-    run: Callable[[np.ndarray], list[tuple[bytes, Polygon]]]
-    camera: bool = True
-
-
-def _scaled(points: Polygon, scale: float) -> Polygon:
-    a, b, c, d = ((x / scale, y / scale) for x, y in points)
-    return (a, b, c, d)
-
-
-def _build_passes(zx: ZxingDecoder | None, zb: ZbarDecoder | None) -> list[Pass]:
-    """The fallbacks, most useful first (see the rescue table of `bench/decode.py`); on a camera the
-    first, the cheapest, runs on every frame that needs fallbacks, the others take turns."""
-    import cv2
-
-    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
-
-    def sharpen(img: np.ndarray) -> np.ndarray:
-        blur = cv2.GaussianBlur(img, (0, 0), 2.0)
-        return cv2.addWeighted(img, 2.0, blur, -1.0, 0)
-
-    def rescale(dec: Callable[[np.ndarray], list[tuple[bytes, Polygon]]], f: float,
-                img: np.ndarray) -> list[tuple[bytes, Polygon]]:
-        if f > 1 and max(img.shape) * f > 2600:
-            return []  # already large enough; upscaling a big frame costs much and finds nothing
-        if f < 1 and min(img.shape) * f < 100:
-            return []
-        interp = cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA
-        small = cv2.resize(img, None, fx=f, fy=f, interpolation=interp)
-        return [(d, _scaled(p, f)) for d, p in dec(small)]
-
-    passes: list[Pass] = []
-    if zx is not None:
-        z = zx
-        passes += [
-            # Uneven light and glare: one threshold for the whole frame copes where local ones do not.
-            Pass("zxing+global", lambda img: z.decode(img, binarizer="global")),
-            # Blur and small modules.
-            Pass("zxing+sharpen", lambda img: z.decode(sharpen(img))),
-            # Sensor noise and the moiré of a photographed screen: smooth before binarizing.
-            Pass("zxing+smooth", lambda img: z.decode(cv2.GaussianBlur(img, (0, 0), 1.0))),
-            # Dark-mode screens (light modules on dark), which the fast pass leaves out.
-            Pass("zxing+invert", lambda img: z.decode(255 - img, invert=False)),
-            # Low contrast with small modules: local contrast, then twice the pixels. Dear, so later.
-            Pass("zxing+clahe+upscale", lambda img: rescale(z.decode, 2.0, clahe.apply(img))),
-            Pass("zxing+upscale", lambda img: rescale(z.decode, 2.0, img)),
-            Pass("zxing+clahe", lambda img: z.decode(clahe.apply(img))),
-            Pass("zxing+area", lambda img: rescale(z.decode, 0.5, img)),
-        ]
-    if zb is not None:
-        b = zb
-        # zbar costs tens of ms and, on the gate corpus, reads nothing zxing's passes miss: stills only.
-        passes.append(Pass("zbar", b.decode, camera=False))
-        passes.append(Pass("zbar+clahe", lambda img: b.decode(clahe.apply(img)), camera=False))
-    if zx is not None:
-        # zxing-cpp's own full search (inverted and downscaled copies), for large photos.
-        passes.append(Pass("zxing+full", zx.decode, camera=False))
-    return passes
-
-
-def _dedupe(found: list[QrSymbol]) -> list[QrSymbol]:
-    """Drop the same code reported twice at the same place (e.g. by two binarizations)."""
-    out: list[QrSymbol] = []
-    for code in found:
-        cx, cy = code.center
-        size = max(abs(code.polygon[0][0] - code.polygon[2][0]), abs(code.polygon[0][1] - code.polygon[2][1]))
-        if not any(o.data == code.data and abs(o.center[0] - cx) + abs(o.center[1] - cy) < max(size, 8)
-                   for o in out):
-            out.append(code)
-    return out
-
-
-# What each pass costs on a 640x480 frame, in ms, on the reference machine (`bench/decode.py` prints
-# this table, measured, and how far the figures in use are from it). A camera pass starts only when its
-# cost fits what is left of the frame's budget, so no wall clock decides which pass runs: the same frames
-# get the same passes on an idle machine and on a loaded one. Costs scale with the frame's pixel count.
-REFERENCE_PIXELS = 640 * 480
-# Frames smaller than this (either side, pixels) are never halved: a code in them has few pixels to spare.
-_HALVED_MIN = 240
-PASS_COST_MS: Mapping[str, float] = {
-    "zxing": 0.60,
-    "zxing+global": 0.25,
-    "zxing+sharpen": 2.0,
-    "zxing+smooth": 1.15,
-    "zxing+invert": 0.75,
-    "zxing+area": 0.12,
-    "zxing+upscale": 9.6,
-    "zxing+clahe": 7.5,
-    "zxing+clahe+upscale": 13.6,
-    "zbar": 23.0,
-    "zbar+clahe": 30.0,
-    "zxing+full": 3.7,
-}
 
 
 class FrameDecoder:
@@ -205,7 +115,7 @@ class FrameDecoder:
         else:
             raise InputError("none of the configured decoders is available")
         self._first = Pass(first, lambda img: self._fast(img)[0])
-        passes = _build_passes(self._zx, self._zb) if fallbacks else []
+        passes = build_passes(self._zx, self._zb) if fallbacks else []
         self.passes = [p for p in passes if p.name != first]
         self.slow_pass_ms = slow_pass_ms
         # A pass missing from the table has an unknown cost: it never runs on a camera.
@@ -243,11 +153,11 @@ class FrameDecoder:
         if thorough is None:
             return self._camera(gray)
         raw, unread = self._fast(gray)
-        found = _dedupe([QrSymbol(data, text_of(data), poly, self._first.name) for data, poly in raw])
+        found = dedupe([QrSymbol(data, text_of(data), poly, self._first.name) for data, poly in raw])
         # Codes the fast pass read, with no other symbol seen and nothing else code-like, are the image.
         if thorough and (not found or unread or glance(gray).regions(exclude=[c.polygon for c in found])):
             for p in self.passes:
-                found = _dedupe(found + self._run(p, gray))
+                found = dedupe(found + self._run(p, gray))
         return found
 
     def _camera(self, gray: np.ndarray) -> list[QrSymbol]:
@@ -262,17 +172,17 @@ class FrameDecoder:
             # misses has large modules (few module edges per patch; small ones look code-like), so this
             # read looks at half the resolution: a quarter of the pixels, and a fifth of the cost on a
             # cluttered frame.
-            small, f = _halved(gray)
+            small, f = halved(gray)
             raw, unread = self._zx.scan(small, binarizer="global", downscale=False)
-            unread = [_scaled(poly, f) for poly in unread]
+            unread = [scaled(poly, f) for poly in unread]
             if not unread:
-                return _dedupe([QrSymbol(data, text_of(data), _scaled(poly, f), "zxing+global")
+                return dedupe([QrSymbol(data, text_of(data), scaled(poly, f), "zxing+global")
                                 for data, poly in raw])
         h, w = gray.shape
         boxes = look.regions() if look.score >= EVIDENCE else []
         found: list[QrSymbol] = []
         for box in boxes or [(0, 0, w, h)]:
-            crop = _crop(gray, box)
+            part = crop(gray, box)
             codes: list[tuple[bytes, Polygon]] = []
             seen: list[Polygon] = []
             method = "zxing+global"
@@ -280,19 +190,19 @@ class FrameDecoder:
                 # Around a code, light is even enough for one threshold far more often than across the
                 # frame, and it costs a fraction of the local one: the fast pass proper follows only if it
                 # read nothing or saw a symbol it could not read.
-                codes, seen = self._zx.scan(crop, binarizer="global", invert=False, downscale=False)
+                codes, seen = self._zx.scan(part, binarizer="global", invert=False, downscale=False)
                 if not codes and not seen:
                     # Not even a finder pattern, on code-like patches: most often a dark-mode screen.
                     # Inverting the crop ourselves costs one more read only here; zxing's own try_invert
                     # would read every box twice, looking for more symbols.
-                    codes, seen = self._zx.scan(255 - crop, binarizer="global", invert=False,
+                    codes, seen = self._zx.scan(255 - part, binarizer="global", invert=False,
                                                 downscale=False)
             if not codes or seen:
-                fast, seen = self._fast(crop)
+                fast, seen = self._fast(part)
                 codes, method = codes + fast, self._first.name
-            unread += [_shift(poly, box[0], box[1]) for poly in seen]
-            found += [QrSymbol(data, text_of(data), _shift(poly, box[0], box[1]), method) for data, poly in codes]
-        found = _dedupe(found)
+            unread += [shift(poly, box[0], box[1]) for poly in seen]
+            found += [QrSymbol(data, text_of(data), shift(poly, box[0], box[1]), method) for data, poly in codes]
+        found = dedupe(found)
         # Where a code may still be: code-like patches no code read covers (a second phone beside an
         # easy one), a symbol zxing saw but could not read; and, every 30th Nth frame (3 s at 30 fps)
         # without either, the whole frame, in case all of that missed a code.
@@ -320,12 +230,12 @@ class FrameDecoder:
             else:
                 p = passes[0]
             left -= self.cost(p, pixels)
-            more = _dedupe([code for box in where for code in _read(p, gray, box)])
+            more = dedupe([code for box in where for code in read_box(p, gray, box)])
             if more:
                 self._idle = None
                 if not found:
                     return more
-                found = _dedupe(found + more)
+                found = dedupe(found + more)
                 # The second phone is read: search on only if code-like patches are still unexplained.
                 where = look.regions(exclude=[c.polygon for c in found])
                 if not where:
@@ -350,35 +260,8 @@ class FrameDecoder:
 
     @staticmethod
     def _run(p: Pass, gray: np.ndarray) -> list[QrSymbol]:
-        return _read(p, gray, (0, 0, gray.shape[1], gray.shape[0]))
+        return read_box(p, gray, (0, 0, gray.shape[1], gray.shape[0]))
 
-
-def _halved(gray: np.ndarray) -> tuple[np.ndarray, float]:
-    """`gray` at half its resolution (each pixel the mean of 2x2) and that scale; small frames as they are."""
-    import cv2
-
-    h, w = gray.shape
-    if min(h, w) < _HALVED_MIN:
-        return gray, 1.0
-    return cv2.resize(gray[:h // 2 * 2, :w // 2 * 2], (w // 2, h // 2), interpolation=cv2.INTER_AREA), 0.5
-
-
-def _crop(gray: np.ndarray, box: Box) -> np.ndarray:
-    """The part of `gray` inside `box`: a view (zxing-cpp and OpenCV both take its row stride)."""
-    x0, y0, x1, y1 = box
-    return gray[y0:y1, x0:x1]
-
-
-def _shift(points: Polygon, dx: float, dy: float) -> Polygon:
-    a, b, c, d = ((x + dx, y + dy) for x, y in points)
-    return (a, b, c, d)
-
-
-def _read(p: Pass, gray: np.ndarray, box: Box) -> list[QrSymbol]:
-    """`p` on the part of `gray` inside `box`, the codes' corners in frame pixels."""
-    x0, y0 = box[0], box[1]
-    return _dedupe([QrSymbol(data, text_of(data), _shift(poly, x0, y0), p.name)
-                    for data, poly in p.run(_crop(gray, box))])
 
 
 def decode_image(image: np.ndarray, decoders: Sequence[str] = DECODER_NAMES) -> list[QrSymbol]:
