@@ -84,8 +84,9 @@ class CameraSettings:
     height: int = _opt(480, minimum=120, maximum=4096)
     fps: int = _opt(30, minimum=1, maximum=120)
     decoders: list[str] = _opt(["zxing", "zbar"])
-    # Frames with nothing code-like in them get the full fast decoding pass on every Nth frame only
-    # (a cheap one otherwise); the fallbacks look only where something code-like is left unread.
+    # Frames with nothing code-like in them get a local-threshold read at half resolution on every Nth
+    # frame, the full fast pass on every third of those (a cheap one otherwise); the fallbacks look
+    # only where something code-like is left unread.
     slow_pass_every: int = _opt(3, minimum=1)
     debounce: float = _opt(4.0, minimum=0)
 

@@ -9,8 +9,8 @@ zbar about 9 ms, both measured by `bench/decode.py`). The fallbacks (smoothing, 
 sharpening, inversion, contrast normalisation, upscaling, zbar) cost up to several ms each, and even
 zxing costs more than an idle gate should, so on a camera a `FrameDecoder` first glances at the frame
 for code-like patches (about 0.06 ms, `scanner.qr.glance`): without one it reads the frame at half
-its resolution with one global threshold (about 0.1 ms), the fast pass following on every Nth frame
-only; with some, a global-threshold read of the box around them (upright, then inverted when it finds
+its resolution with one global threshold (about 0.1 ms; a local threshold on every Nth frame, the fast
+pass on the whole frame on every third of those); with some, a global-threshold read of the box around them (upright, then inverted when it finds
 no symbol at all), the fast pass following there only when that fails. The fallbacks, a few per frame
 in turn, are spent only on evidence of a code not read yet, and only on the box around that evidence.
 Still images get every pass while a code may be missing. Reading the symbol itself (sampling its grid,
@@ -47,6 +47,12 @@ from scanner.qr.passes import (
 
 log = logging.getLogger(__name__)
 
+# Of the Nth frames with nothing code-like, every this many get the fast pass on the whole frame at full
+# resolution (about 1 ms on 640x480), the others a local-threshold read at half the resolution (about
+# 0.15 ms): what only the full read finds (a code a few modules wider than a patch, a dim screen with
+# module edges below the glance's threshold) is read within 9 frames instead of 3 at N = 3.
+_BLIND_EVERY = 3
+
 __all__ = [
     "DECODER_NAMES",
     "EVIDENCE",
@@ -72,8 +78,9 @@ class FrameDecoder:
     - a frame with code-like patches gets, on the box around each cluster of them (a phone), a
       global-threshold read (of the inverted box too when it finds no symbol at all: a dark-mode
       screen) and, if that reads nothing or sees a symbol it cannot read, the fast pass;
-    - a frame without one gets a global-threshold read (a clean code in even light needs no more),
-      and the fast pass on every Nth (`slow_pass_every`) frame only, in case;
+    - a frame without one gets a global-threshold read at half resolution (a clean code in even
+      light needs no more); every Nth (`slow_pass_every`) frame a local-threshold one instead, and
+      every third Nth frame the fast pass on the whole frame, in case;
     - fallback passes follow where a code may be missing, on the box around it: code-like patches no
       code read covers (nothing read yet, or a second phone beside one read), or a symbol zxing saw but
       could not read; and blindly on the whole of every 30th Nth frame. The global-threshold pass runs
@@ -165,19 +172,20 @@ class FrameDecoder:
         due = self._frames % self.slow_pass_every == 0
         look = glance(gray)
         unread: list[Polygon] = []
-        if look.score < EVIDENCE and not due and self._zx is not None:
+        blind = due and self._frames % (self.slow_pass_every * _BLIND_EVERY) == 0
+        if look.score < EVIDENCE and not blind and self._zx is not None:
             # Nothing code-like: one global threshold, a fraction of the fast pass's cost, reads a clean
             # code in even light (a printed card, a phone at full brightness, dark mode too) all the
-            # same. The fast pass proper follows on every Nth frame only, in case. A code the glance
-            # misses has large modules (few module edges per patch; small ones look code-like), so this
-            # read looks at half the resolution: a quarter of the pixels, and a fifth of the cost on a
-            # cluttered frame.
+            # same; on every Nth frame the local threshold instead (uneven light), in case. A code the
+            # glance misses has large modules (few module edges per patch; small ones look code-like),
+            # so this read looks at half the resolution: a quarter of the pixels, and a fifth of the cost
+            # on a cluttered frame (the local threshold: an eighth).
             small, f = halved(gray)
-            raw, unread = self._zx.scan(small, binarizer="global", downscale=False)
+            method = "zxing" if due else "zxing+global"
+            raw, unread = self._zx.scan(small, binarizer="local" if due else "global", downscale=False)
             unread = [scaled(poly, f) for poly in unread]
             if not unread:
-                return dedupe([QrSymbol(data, text_of(data), scaled(poly, f), "zxing+global")
-                                for data, poly in raw])
+                return dedupe([QrSymbol(data, text_of(data), scaled(poly, f), method) for data, poly in raw])
         h, w = gray.shape
         boxes = look.regions() if look.score >= EVIDENCE else []
         found: list[QrSymbol] = []

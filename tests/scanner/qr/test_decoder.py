@@ -229,7 +229,7 @@ def test_a_clean_code_that_does_not_look_code_like_is_read_on_every_frame(payloa
             assert math.hypot(found.center[0] - middle[0], found.center[1] - middle[1]) < 3
 
 
-def test_a_code_too_small_to_look_code_like_is_still_read_on_every_nth_frame():
+def test_a_code_too_small_to_look_code_like_is_still_read_on_every_third_nth_frame():
     # One-pixel modules, slightly blurred: beyond the fast pass, within reach of the sharpening pass.
     payload = "HCC1:" + "ABCDEFGH12345" * 8
     frame = np.full((480, 640), 128, np.uint8)
@@ -238,12 +238,30 @@ def test_a_code_too_small_to_look_code_like_is_still_read_on_every_nth_frame():
     frame = cv2.GaussianBlur(frame, (0, 0), 0.6)
     assert code_evidence(frame)[0] < EVIDENCE
     fd = FrameDecoder(slow_pass_every=3, pass_costs=COSTS)
-    assert fd.decode(frame) == []
-    assert fd.decode(frame) == []
-    # Every third frame the fast pass runs anyway; zxing sees a symbol it cannot read, in come the fallbacks.
+    # Half-resolution reads on the other frames (the Nth ones with the local threshold) cannot see it.
+    for _ in range(8):
+        assert fd.decode(frame) == []
+    # On every third Nth frame the fast pass reads the whole frame; zxing sees a symbol it cannot read, in
+    # come the fallbacks.
     (code_found,) = fd.decode(frame)
     assert code_found.text == payload and code_found.method != "zxing"
     assert fd.decode(frame) == []  # the count starts over
+
+
+def test_a_dim_screen_that_does_not_look_code_like_is_read_by_the_full_pass_on_every_third_nth_frame(payloads):
+    # A screen at low brightness: 18 grey levels between modules, below the glance's edge threshold and
+    # beyond the half-resolution reads; only the fast pass on the whole frame reads it.
+    code = render_qr(payloads[3], module_px=3).astype(np.float32)
+    scene = np.full((480, 640), 120, np.float32)
+    scene[60:60 + code.shape[0], 150:150 + code.shape[1]] += code / 255 * 18
+    scene += np.random.default_rng(12).normal(0, 1.5, scene.shape)
+    frame = np.clip(scene, 0, 255).astype(np.uint8)
+    assert code_evidence(frame)[0] < EVIDENCE
+    fd = FrameDecoder(slow_pass_every=3)
+    for _ in range(8):
+        assert fd.decode(frame) == []
+    (found,) = fd.decode(frame)
+    assert found.text == payloads[3] and found.method == "zxing"
 
 
 def test_an_empty_gate_gets_no_fallback_passes():
