@@ -14,16 +14,23 @@ and nothing another process needs lives only here:
 A site's admissions are read with the hub's time of receipt, and the copy with the hub's time it was read
 (`SiteAdmissions.read_ms`): a device that says what it has of this site (`admissions_since`, and the site
 it was for) is sent only those received since then, less `OVERLAP_MS` (a transaction that took its time,
-another process's clock); one placed at another site since is sent the whole window again.
+another process's clock); one placed at another site since is sent the whole window again. The copy is in
+visit-time order (the window and its cap are by visit time) and a late upload's receipt time is out of that
+order, so the first round to ask picks the rows received in the copy's last `RECENT_MS`, in order of
+receipt; the rounds of devices polling every 30 s find their cut in those by bisection instead of each
+scanning the whole window.
 
 Against a device's poll interval (30 s) a second's delay changes nothing a device or a guard sees.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from dataclasses import dataclass
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from operator import itemgetter
 
 from sync.hub.db import Row
 from sync.hub.store import HEADS, HubStore, heads_of
@@ -32,6 +39,9 @@ Heads = dict[tuple[str, str], tuple[int, str, int]]
 # Admissions received this long before a device's `admissions_since` are sent again (it keeps each once):
 # a row's receipt time is taken when its upload began, and another hub process's clock may differ a little.
 OVERLAP_MS = 10_000
+# The rows received this long before a copy was read are kept in order of receipt (`SiteAdmissions.since`):
+# a round every 30 s asks for less than a minute back; a device back after longer gets a scan of the copy.
+RECENT_MS = 300_000
 
 
 @dataclass(frozen=True)
@@ -42,13 +52,31 @@ class SiteAdmissions:
     site: str | None
     rows: list[Row]
     read_ms: int
+    # The rows received in the last RECENT_MS (in the copy's order), and (receipt time, index among them) in
+    # order of receipt; made by the first round that asks for a cut (two at once may both make it, the same).
+    _recent: tuple[list[Row], list[tuple[float, int]]] | None = field(default=None, init=False, repr=False,
+                                                                      compare=False)
 
     def since(self, since_ms: int | None, site: str | None) -> list[Row]:
-        """The rows received since `since_ms` (less the overlap) if that was this site's; else all of them."""
+        """The rows received since `since_ms` (less the overlap) if that was this site's; else all of them.
+        Either way in the copy's order, newest visit first. A row without a receipt time is always sent."""
         if since_ms is None or site != self.site:
             return self.rows
         after = since_ms - OVERLAP_MS
-        return [r for r in self.rows if r[3] is None or r[3] >= after]
+        if after < self.read_ms - RECENT_MS:
+            return received_since(self.rows, after)
+        recent = self._recent
+        if recent is None:
+            rows = received_since(self.rows, self.read_ms - RECENT_MS)
+            recent = rows, sorted((math.inf if r[3] is None else r[3], k) for k, r in enumerate(rows))
+            object.__setattr__(self, "_recent", recent)
+        rows, by_receipt = recent
+        first = bisect_left(by_receipt, after, key=itemgetter(0))
+        return [rows[k] for k in sorted(k for _, k in by_receipt[first:])]
+
+
+def received_since(rows: list[Row], after: int) -> list[Row]:
+    return [r for r in rows if r[3] is None or r[3] >= after]
 
 
 NO_ADMISSIONS = SiteAdmissions(None, [], 0)

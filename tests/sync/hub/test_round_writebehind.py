@@ -4,8 +4,11 @@ and site admissions read at most once per window (`RoundCache`); on both back en
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sync.errors import HubStoreError
 from sync.hub.devicehealth import history, latest, record_many
@@ -116,3 +119,34 @@ def test_a_device_that_says_what_it_has_gets_what_was_received_since():
     assert [r[0] for r in feed.since(90_000, "north")] == ["new", "edge", "before-receipt-times"]
     assert [r[0] for r in feed.since(200_000, "north")] == ["before-receipt-times"]
     assert feed.since(200_000, "south") == feed.since(200_000, None) == rows  # what it has is another site's
+
+
+def sent_by_definition(rows, since_ms):
+    return [r for r in rows if r[3] is None or r[3] >= since_ms - OVERLAP_MS]
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(0, 200_000)), max_size=60), st.lists(st.integers(-20_000, 220_000),
+                                                                                     min_size=1, max_size=8))
+def test_the_cut_is_every_row_received_since_in_the_copys_order(received, cuts):
+    # Newest visit first, receipt times in any order (late uploads, equal times, none at all).
+    rows = [(f"code-{i}", 10**6 - i, f"gate-{i % 3}", t) for i, t in enumerate(received)]
+    feed = SiteAdmissions("north", rows, 300_000)
+    for since in cuts:
+        assert feed.since(since, "north") == sent_by_definition(rows, since)
+
+
+def test_a_late_upload_is_cut_by_its_receipt_not_its_visit_time(store):
+    # Visit times newest first; gate-2's visits arrived an hour late, and one row has no receipt time.
+    now = int(time.time() * 1000)
+    rows = [("a", now - 60_000, "gate-1", now - 59_000), ("late-1", now - 3_600_000, "gate-2", now - 20_000),
+            ("b", now - 4_000_000, "gate-1", now - 3_999_000), ("late-2", now - 5_000_000, "gate-2", now - 20_000),
+            ("c", now - 6_000_000, "gate-1", now - 5_998_000), ("unknown", now - 7_000_000, "gate-3", None)]
+    with store.db.transaction() as tx:
+        tx.copy_rows("site_admissions", ("site", "code_id", "ts_ms", "device_id", "received_ms"),
+                     [("north", *r) for r in rows])
+    feed = RoundCache(store, window=3600).load("north")[1]
+    assert feed.rows == rows
+    # Cuts of rounds 30 s apart (in order of receipt), and of devices back after an hour or more.
+    for ago in (0, 20_000 - OVERLAP_MS, 30_000, 59_000 - OVERLAP_MS, 70_000, 10**6, 3_999_000, 6 * 10**6):
+        assert feed.since(now - ago, "north") == sent_by_definition(rows, now - ago)
+    assert [r[0] for r in feed.since(now - 30_000, "north")] == ["late-1", "late-2", "unknown"]
