@@ -147,11 +147,19 @@ class ChainedVisitRow(VisitRow):
 # through json.dumps. tests/scanner/storage/test_chain.py holds the two to the same bytes.
 _SORTED = msgspec.json.Encoder(order="sorted")
 _PLAIN = frozenset({str, int, bool, type(None)})
+# A row holding exactly the chained fields (with or without its place in the chain, as the hub's
+# decoder and the device's log give it) is copied whole, a C-level copy, instead of field by field.
+_WHOLE = (frozenset(CHAIN_FIELDS), frozenset((*CHAIN_FIELDS, "prev_chain", "chain")))
 
 
 def canonical_bytes(row: Mapping[str, object]) -> bytes:
     """The bytes hashed for one row (see the module docstring)."""
-    obj = {name: row.get(name) for name in CHAIN_FIELDS}
+    if isinstance(row, dict) and row.keys() in _WHOLE:
+        obj = dict(row)
+        obj.pop("prev_chain", None)
+        obj.pop("chain", None)
+    else:
+        obj = dict(zip(CHAIN_FIELDS, map(row.get, CHAIN_FIELDS), strict=True))
     for name in LATER_FIELDS:
         if obj[name] is None:
             del obj[name]
@@ -161,8 +169,8 @@ def canonical_bytes(row: Mapping[str, object]) -> bytes:
     obj["v"] = FORMAT_VERSION
     for name in BOOL_FIELDS:
         obj[name] = bool(obj[name])
-    plain = not extra and all(type(v) in _PLAIN for v in obj.values())
-    obj["extra"] = dict(extra) if isinstance(extra, Mapping) else {}
+    plain = not extra and _PLAIN.issuperset(map(type, obj.values()))
+    obj["extra"] = dict(extra) if extra else {}  # (an empty value of any type is an empty object)
     if plain:
         try:
             return _SORTED.encode(obj)

@@ -65,6 +65,9 @@ class Tx(Protocol):
     def lock(self, key: str) -> None:
         """Serialise with other transactions taking the same key until this one ends."""
 
+    def lock_and_read(self, key: str, statements: Sequence[tuple[str, Sequence[object]]]) -> list[list[Row]]:
+        """`lock(key)`, then `execute_all(statements)`: on PostgreSQL in the same round trip."""
+
 
 class Database(Protocol):
     url: str
@@ -114,6 +117,9 @@ class _SqliteTx:
 
     def lock(self, key: str) -> None:
         """Nothing to do: `BEGIN IMMEDIATE` already holds the database's single write lock."""
+
+    def lock_and_read(self, key: str, statements: Sequence[tuple[str, Sequence[object]]]) -> list[list[Row]]:
+        return self.execute_all(statements)
 
 
 class SqliteDatabase:
@@ -198,6 +204,7 @@ class SqliteDatabase:
 # -- PostgreSQL -------------------------------------------------------------------------------------
 
 _QMARK = re.compile(r"\?")
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"
 
 
 class _PgTx:
@@ -236,7 +243,11 @@ class _PgTx:
                 cp.write_row(r)
 
     def lock(self, key: str) -> None:
-        self.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
+        self.execute(_LOCK, (key,))
+
+    def lock_and_read(self, key: str, statements: Sequence[tuple[str, Sequence[object]]]) -> list[list[Row]]:
+        # Pipelined: the server runs them in order, so the reads see what the lock's holder committed.
+        return self.execute_all([(_LOCK, (key,)), *statements])[1:]
 
 
 class PostgresDatabase:

@@ -168,12 +168,16 @@ def test_canonical_bytes_fast_encoding_writes_the_reference_bytes(texts, ints, f
            "latency_ms": ints[1], "trust_list_version": ints[2], "admit": flags[0], "guardian": flags[1],
            "clock_trusted": flags[2], "outcome": later}
     assert canonical_bytes(row) == _reference(row)
+    # A row holding every field (as the hub's decoder gives it, with or without its chain) is copied whole.
+    whole = {**dict.fromkeys(LATER_FIELDS), **row}
+    assert canonical_bytes(whole) == canonical_bytes({**whole, "prev_chain": GENESIS, "chain": "ab" * 32}) \
+        == _reference(row)
 
 
 def test_canonical_bytes_of_unusual_values_match_the_reference():
     # Types the fast encoder would write differently (floats) or refuse go through json.dumps.
     for odd in ({"latency_ms": 12.5}, {"latency_ms": 1e16}, {"subject": "\ud800"}, {"extra": {"t": 36.6}}):
-        row = {**ROW, "extra": {}, **odd}
+        row = {**dict.fromkeys(LATER_FIELDS), **ROW, "extra": {}, **odd}
         try:
             expected = _reference(row)
         except UnicodeEncodeError:
