@@ -15,12 +15,11 @@ memory and sorted by Python: numpy is imported only for a longer one.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from functools import cache
 from typing import IO, TYPE_CHECKING, Any
 
+from keys.frozen import frozen
 from keys.packedrows import SINCE_DIGITS, PackedSubjects, SubjectRow
 
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ def _record() -> np.dtype[Any]:
     return np.dtype([("sub", "V16"), ("s", "S1"), ("sd", f"S{SINCE_DIGITS}")])
 
 
-@dataclass(frozen=True)
+@frozen
 class SortedRun:
     """One bucket's entries in key order, as `PackedSubjects` are packed (`sinces` `SINCE_DIGITS` bytes each):
     each subject once, with the last of its entries whose status is not 0; `cleared` holds, 16 bytes each,
@@ -94,6 +93,8 @@ class BucketStage:
             self._spill(batch)
 
     def _spill(self, batch: PackedSubjects) -> None:
+        import tempfile  # like numpy, only for a list too long for memory
+
         import numpy as np
 
         assert self._files is not None

@@ -19,9 +19,9 @@ from keys import jws
 from keys.errors import StatusListError, TrustListError
 from keys.jsontypes import JsonObject, SignedJson
 from keys.keyfile import PrivateKey, PublicKey
+from keys.statuslist import DCC_REVOCATION_TYP
 from keys.trustlist import b64decode_strict, is_int, verify_envelope
 
-DCC_REVOCATION_TYP = "hc-dccrevocation+json"
 HASH_TYPES = ("UCI", "COUNTRYCODEUCI", "SIGNATURE")
 HASH_BYTES = 16
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 
+from keys.frozen import frozen
 from keys.jsontypes import Json, JsonObject, SignedJson
 from keys.keyfile import PrivateKey, alg_of, kid_of
 from keys.signing import sign_raw
@@ -55,8 +55,10 @@ def load_json(data: bytes | str, what: str, *, strict_members: bool = False) -> 
         raise ValueError(f"{what} is not JSON: {e}") from None
 
 
-@dataclass(frozen=True)
+@frozen
 class JwsParts:
+    """A flattened JWS taken apart: the protected header, the payload and what was signed."""
+
     header: JsonObject
     payload: bytes
     signing_input: bytes

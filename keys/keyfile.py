@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import os
 from pathlib import Path
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from keys.errors import KeyFileError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 Alg = Literal["ES256", "EdDSA"]
 PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -73,7 +76,10 @@ def public_of(key: PublicKey | PrivateKey) -> PublicKey:
 
 
 def kid_of(key: PublicKey | PrivateKey) -> bytes:
-    return hashlib.sha256(spki_der(public_of(key))).digest()[:8]
+    # cryptography's SHA-256: hashlib would load a second OpenSSL binding at start-up for this alone.
+    h = hashes.Hash(hashes.SHA256())
+    h.update(spki_der(public_of(key)))
+    return h.finalize()[:8]
 
 
 def public_pem(key: PrivateKey | PublicKey) -> str:

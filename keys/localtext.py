@@ -5,10 +5,10 @@ Issuer names in the trust list, the venue profiles' words and the verdict explan
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from keys.frozen import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class LocalText:
     """A text in Chinese and English, as every name and message on the kiosk is shown."""
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+from keys.frozen import frozen
 
 # (pseudonym, status, since) as listed; status 0 returns a subject to green.
 SubjectRow = tuple[bytes, int, int]
@@ -35,7 +36,7 @@ _STATUSES = re.compile(r'","s":([0-2]),')
 _SINCES = re.compile(r',"sd":([0-9]+)\}')
 
 
-@dataclass(frozen=True)
+@frozen
 class PackedSubjects:
     """`count` checked entries: `subs` 16 bytes each, `statuses` one ASCII digit each, `sinces` `width` ASCII
     digits each."""

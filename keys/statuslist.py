@@ -17,14 +17,13 @@ import binascii
 import codecs
 import io
 import json
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import IO
 
 from keys import jws
 from keys.errors import StatusListError
+from keys.frozen import frozen
 from keys.jsonstream import JsonStreamError, object_events
 from keys.jsontypes import Json, JsonObject, SignedJson
 from keys.packedrows import PackedSubjects, SubjectRow, packed_subjects
@@ -32,6 +31,8 @@ from keys.signing import SigningInput
 from keys.trustlist import INT_MAX, TrustStore, b64decode_strict, is_int
 
 STATUS_TYP = "hc-statuslist+json"
+# The EU DCC revocation list's (`keys.dccrevocation`), which a status store tells apart by `typ_of`.
+DCC_REVOCATION_TYP = "hc-dccrevocation+json"
 _a2b = binascii.a2b_base64
 # A list is read from its file this many bytes at a time.
 READ_BYTES = 1 << 20
@@ -40,7 +41,7 @@ READ_BYTES = 1 << 20
 SubjectBatch = list[SubjectRow] | PackedSubjects
 
 
-@dataclass(frozen=True)
+@frozen
 class StatusListHead:
     """What a verified list says about itself, and how many entries it held."""
 
@@ -58,7 +59,7 @@ class StatusListHead:
         return self.base is None
 
 
-@dataclass(frozen=True)
+@frozen
 class StatusListDoc:
     """A verified list held whole in memory (small lists, tests)."""
 
@@ -196,6 +197,8 @@ def read_status_list(f: IO[bytes], trust: TrustStore, source: str = "<status lis
                     if "protected" in envelope:
                         signed = start_signing()
                     else:
+                        import tempfile  # rare (a payload before its header), and slow to load
+
                         early = tempfile.TemporaryFile()  # noqa: SIM115  (closed below, after reading)
                 if not value.isascii():
                     raise bad("payload is not base64url")

@@ -20,7 +20,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import cache
 from itertools import chain
 from pathlib import Path
@@ -28,13 +27,14 @@ from typing import IO, TYPE_CHECKING
 
 from keys import durable
 from keys.bucketstage import BucketStage
-from keys.dccrevocation import DCC_REVOCATION_TYP, DccRevocationList, verify_dcc_revocation
 from keys.errors import StatusListError
+from keys.frozen import frozen
 from keys.jsontypes import SignedJson
 from keys.packedrows import SINCE_DIGITS
-from keys.statuslist import StatusListDoc, StatusListHead, read_status_list, typ_of
+from keys.statuslist import DCC_REVOCATION_TYP, StatusListDoc, StatusListHead, read_status_list, typ_of
 
 if TYPE_CHECKING:
+    from keys.dccrevocation import DccRevocationList
     from keys.trustlist import TrustStore
 
 SCHEMA_VERSION = 2
@@ -80,8 +80,10 @@ _MIGRATIONS = {
 DCC_REVOCATION_ISSUER = "EU-DCC"
 
 
-@dataclass(frozen=True)
+@frozen
 class IssuerInfo:
+    """The status list held for an issuer: its version and when it was issued, is due and was applied."""
+
     issuer: str
     version: int
     issued_at: int
@@ -92,8 +94,10 @@ class IssuerInfo:
         return now <= self.next_update + grace
 
 
-@dataclass(frozen=True)
+@frozen
 class StatusFacts:
+    """What the held lists say about one code: its issuer's list, whether it is revoked, its subject's entry."""
+
     info: IssuerInfo | None
     revoked: bool
     entry: tuple[int, int] | None
@@ -165,8 +169,10 @@ _DELETE_CLEARED = _ROWS + """
 """
 
 
-@dataclass(frozen=True)
+@frozen
 class ApplyResult:
+    """What one applied list held."""
+
     issuer: str
     version: int
     snapshot: bool
@@ -223,6 +229,8 @@ class StatusStore:
                      now: float | None = None) -> ApplyResult:
         """`apply` for a list read from a seekable binary stream."""
         if typ_of(f) == DCC_REVOCATION_TYP:  # one list for the EU, read whole
+            from keys.dccrevocation import verify_dcc_revocation  # loaded only where DCCs are checked
+
             return self.apply_dcc_revocation(verify_dcc_revocation(f.read(), trust.anchors, source), now=now)
         with self._lock, self._stage() as stage:
             try:

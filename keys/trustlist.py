@@ -14,13 +14,14 @@ import functools
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeGuard
 
 from keys import jws
 from keys.durable import atomic_write, open_cached
 from keys.errors import RollbackError, TrustListError
+from keys.frozen import frozen
 from keys.jsontypes import Json, JsonObject, SignedJson
 from keys.keyfile import PublicKey, alg_of, kid_of, load_spki_der
 from keys.localtext import LocalText
@@ -40,8 +41,10 @@ INT_MAX = 2**63 - 1
 DEFAULT_CARD_LIFETIME = 400 * 86400
 
 
-@dataclass(frozen=True)
+@frozen
 class TrustKey:
+    """An issuer's signing key as a verified trust list lists it."""
+
     kid: bytes
     issuer: str
     name: LocalText
@@ -135,7 +138,7 @@ def _parse_key(entry: Json) -> TrustKey:
                     use=frozenset(use), not_before=nb, not_after=na, max_code_lifetime=lifetime)
 
 
-@dataclass(frozen=True)
+@frozen
 class TrustList:
     """A verified trust list: its version, validity and keys indexed by kid."""
 

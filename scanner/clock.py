@@ -14,12 +14,11 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from keys.durable import atomic_write
-from scanner.storage.datadir import CLOCK_FILE
+from keys.frozen import frozen
 
 if TYPE_CHECKING:
     from scanner.config import ClockSettings
@@ -90,8 +89,10 @@ def read_boot_id() -> str:
         return ""
 
 
-@dataclass(frozen=True)
+@frozen
 class ClockState:
+    """Whether the device's time can be trusted now, and why not."""
+
     trusted: bool
     reason: str | None
     now: float
@@ -155,6 +156,8 @@ class TrustedClock:
     def open(cls, data_dir: str | Path, settings: ClockSettings | None = None, *,
              wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
              boot_id: Callable[[], str] = read_boot_id) -> TrustedClock:
+        from scanner.storage.datadir import CLOCK_FILE  # a check without a data directory never loads it
+
         return cls(Path(data_dir) / CLOCK_FILE, settings, wall=wall, monotonic=monotonic, boot_id=boot_id)
 
     # -- the Clock protocol ------------------------------------------------------------------------

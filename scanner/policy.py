@@ -12,12 +12,11 @@ import fnmatch
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache, cached_property
-from importlib import resources
+from pathlib import Path
 
-from keys.fastinit import fast_init
+from keys.frozen import frozen
 from keys.jsontypes import Json, JsonObject
 from keys.localtext import LocalText
 from scanner.errors import ConfigError
@@ -59,8 +58,10 @@ REASONS: dict[str, LocalText] = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class Rule:
+    """What a venue does with one outcome: admit or not, and the words shown."""
+
     admit: bool
     tone: Tone
     headline: LocalText
@@ -68,8 +69,10 @@ class Rule:
     alert_guard: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class VenueProfile:
+    """A venue's profile: which issuers it accepts, for how long a code lives, what each outcome shows."""
+
     name: str
     title: LocalText
     max_code_age: int
@@ -105,9 +108,10 @@ def _issuer_matcher(patterns: tuple[str, ...]) -> Callable[[str], re.Match[str] 
     return re.compile("|".join(fnmatch.translate(p) for p in patterns) or "(?!)").match
 
 
-@fast_init
-@dataclass(frozen=True)
+@frozen
 class Decision:
+    """A verified code's decision at a venue: the result, its outcome under the profile and what to show."""
+
     result: VerifyResult
     profile: str
     outcome: str
@@ -131,14 +135,19 @@ class Decision:
 
 
 # --- loading and validating profile data ------------------------------------------------------
+# The built-in profile files, in the `scanner.profiles` package directory as installed. Found by path:
+# importlib.resources' readers (and the zip-file module they load) cost a one-code `checkpoint check`
+# more than reading the files does.
+_PROFILE_DIR = Path(__file__).parent / "profiles"
+
+
 def _read_builtin(name: str) -> JsonObject:
-    data = resources.files("scanner.profiles").joinpath(f"{name}.toml").read_text(encoding="utf-8")
-    return tomllib.loads(data)
+    return tomllib.loads((_PROFILE_DIR / f"{name}.toml").read_text(encoding="utf-8"))
 
 
 @cache
 def builtin_names() -> tuple[str, ...]:
-    return tuple(sorted(p.name[:-5] for p in resources.files("scanner.profiles").iterdir()
+    return tuple(sorted(p.name[:-5] for p in _PROFILE_DIR.iterdir()
                         if p.name.endswith(".toml") and not p.name.startswith("_")))
 
 

@@ -8,11 +8,11 @@ status_unverified, ok. The venue's policy (admit or not, what to show) is `scann
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from keys.fastinit import fast_init
+from keys.frozen import frozen
 from keys.jsontypes import JsonObject
 from keys.localtext import LocalText
 from keys.signing import verify_raw
@@ -56,15 +56,18 @@ class CodeType(StrEnum):
     CARD = "card"
 
 
-@dataclass(frozen=True)
+@frozen
 class VerifySettings:
+    """The tolerances of verification, in seconds."""
+
     clock_skew: int = 300
     status_grace: int = 0
 
 
-@fast_init
-@dataclass(frozen=True)
+@frozen
 class VerifyResult:
+    """The verdict on one code, with what the code said (for the screen, the log and `--json`)."""
+
     verdict: Verdict
     status: Status | None = None
     reasons: tuple[str, ...] = ()

@@ -6,8 +6,9 @@ A decoder turns scanned text into a `DecodedCode` (signed structure plus claims)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple, Protocol
+
+from keys.frozen import frozen
 
 
 class CodeError(Exception):
@@ -24,7 +25,7 @@ RELATION_NAMES = {1: "parent", 2: "child", 3: "spouse", 4: "grandparent", 5: "gr
 RELATION_ZH = {1: "父母", 2: "子女", 3: "配偶", 4: "祖父母", 5: "孙子女", 6: "兄弟姐妹", 9: "其他"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Guardian:
     """Relatives binding: the code is held and shown by this guardian."""
 

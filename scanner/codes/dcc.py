@@ -13,14 +13,14 @@ import base64
 import re
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date, datetime
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 import cbor2
 
-from keys.fastinit import fast_init
+from keys.frozen import frozen
 from keys.hcc1 import MAX_DECOMPRESSED
 from keys.jsontypes import Cbor, Json, JsonObject
 from keys.signing import COSE_SIGNATURE_ALGS
@@ -90,8 +90,7 @@ def _text(v: object) -> str:
     return v if isinstance(v, str) else ""
 
 
-@fast_init
-@dataclass(frozen=True)
+@frozen
 class DccInfo:
     """What a DCC says, for the screen, `--json` and the business rules.
 

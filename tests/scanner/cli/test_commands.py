@@ -45,6 +45,21 @@ def test_without_a_known_command_every_module_is_loaded() -> None:
     assert command_modules("demo") == everything  # registered by a module whose entry point is named otherwise
 
 
+def test_help_lists_every_command_and_an_unknown_command_is_named(capsys) -> None:
+    from scanner.cli import main
+
+    with pytest.raises(SystemExit) as exit_help:
+        main(["--help"])
+    listed = capsys.readouterr().out
+    assert exit_help.value.code == 0
+    for ep in ENTRY_POINTS:
+        assert f"\n    {command_of(ep.name)} " in listed, ep.name
+    with pytest.raises(SystemExit) as exit_bad:
+        main(["chek", "HCC1:X"])
+    assert exit_bad.value.code == 2
+    assert "invalid choice: 'chek'" in capsys.readouterr().err
+
+
 def test_check_without_a_settings_file_uses_the_settings_defaults() -> None:
     from scanner.config import Settings
     from scanner.profiles import DEFAULT_PROFILE
@@ -59,7 +74,9 @@ def test_check_without_a_settings_file_uses_the_settings_defaults() -> None:
 def test_check_runs_without_the_heavy_dependencies(tmp_path: Path) -> None:
     """`checkpoint check` on an HCC1 payload imports neither the QR decoders, numpy, the HTTP stacks, the
     DCC schema checker, X.509, the settings module, cryptography's OpenSSL backend module nor Qt (they cost
-    start-up time on every call from a script)."""
+    start-up time on every call from a script); nor, of the standard library, hashlib (cryptography hashes),
+    tempfile (only for lists too long for memory), importlib.resources or configparser; nor the DCC
+    revocation list or the data-directory modules."""
     world = build_demo_world(tmp_path, int(time.time()))
     args = ["check", "--anchor", str(world.anchor_path), "--trust-list", str(world.trust_list_path),
             "--status-list", str(world.status_list_paths[0]), world.payloads["green"]]
@@ -70,7 +87,9 @@ def test_check_runs_without_the_heavy_dependencies(tmp_path: Path) -> None:
              "         'fastjsonschema', 'psycopg', 'jinja2')\n"
              "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy}\n"
              "             | {m for m in sys.modules if m in ('cryptography.x509', 'scanner.config',\n"
-             "             'cryptography.hazmat.backends.openssl.backend')}))\n"
+             "             'cryptography.hazmat.backends.openssl.backend', 'hashlib', 'tempfile',\n"
+             "             'importlib.resources', 'configparser', 'keys.dccrevocation',\n"
+             "             'scanner.storage.datadir')}))\n"
              "sys.exit(rc)\n")
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
