@@ -42,7 +42,7 @@ def _fields_of(names: list[str]) -> Callable[[object], tuple[object, ...]]:
     return attrgetter(*names)
 
 
-def _methods(cls: type, names: frozenset[str], compared: list[str], hashed: list[str],
+def _methods(owner: type[Any], names: frozenset[str], compared: list[str], hashed: list[str],
              shown: list[str]) -> dict[str, Callable[..., object]]:
     """Every method but `__init__`: the same for every class but for the names, so made without compiling."""
     compare, hash_values = _fields_of(compared), _fields_of(hashed)
@@ -59,14 +59,14 @@ def _methods(cls: type, names: frozenset[str], compared: list[str], hashed: list
         return hash(hash_values(self))
 
     def __setattr__(self: object, name: str, value: object) -> None:
-        if type(self) is cls or name in names:
+        if type(self) is owner or name in names:
             raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
-        super(cls, self).__setattr__(name, value)
+        super(owner, self).__setattr__(name, value)
 
     def __delattr__(self: object, name: str) -> None:
-        if type(self) is cls or name in names:
+        if type(self) is owner or name in names:
             raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
-        super(cls, self).__delattr__(name)
+        super(owner, self).__delattr__(name)
 
     return {"__repr__": reprlib.recursive_repr()(__repr__),  # "..." for a record inside itself
             "__eq__": __eq__, "__hash__": __hash__, "__setattr__": __setattr__, "__delattr__": __delattr__}
