@@ -54,6 +54,13 @@ class Glance:
         rows, cols = self.scores.shape
         return cv2.resize(self.samples, (cols, rows), interpolation=cv2.INTER_AREA)
 
+    @cached_property
+    def _seeds(self) -> np.ndarray:
+        """The code-like patches (255; the others 0)."""
+        import cv2
+
+        return cv2.threshold(self.scores, EVIDENCE * 255 - 0.5, 255, cv2.THRESH_BINARY)[1]
+
     def regions(self, exclude: Sequence[Polygon] = (), include: Sequence[Polygon] = ()) -> list[Box]:
         """Boxes around the code-like patches that no polygon of `exclude` covers (one per cluster of
         patches: one per phone), and around each polygon of `include` (symbols seen but not read).
@@ -66,30 +73,41 @@ class Glance:
         cell = self.cell
         boxes: list[Box] = [_grown(p, cell, w, h) for p in include]
         if self.score >= EVIDENCE and self.scores.size:
-            _, seeds = cv2.threshold(self.scores, EVIDENCE * 255 - 0.5, 255, cv2.THRESH_BINARY)
-            covers = []
-            for poly in exclude:
-                # A read code's bezel and quiet zone score as code-like too: cover a little more.
-                cx, cy = sum(p[0] for p in poly) / 4, sum(p[1] for p in poly) / 4
-                covers.append(np.array([(round(((x - cx) * 1.3 + cx) / cell - 0.5),
-                                         round(((y - cy) * 1.3 + cy) / cell - 0.5)) for x, y in poly], np.int32))
-                cv2.fillConvexPoly(seeds, covers[-1], 0)
-            if cv2.countNonZero(seeds):
+            seeds = self._seeds
+            # A read code's bezel and quiet zone score as code-like too: cover a little more.
+            covers = [_cover(poly, cell) for poly in exclude]
+            if covers:
+                seeds = seeds.copy()
+                for cover in covers:
+                    cv2.fillConvexPoly(seeds, cover, 0)
+            points = cv2.findNonZero(seeds)
+            if points is not None:
                 # Code-like patches and, around them, the patches that score as part of the same symbol.
                 _, low = cv2.threshold(self.scores, _LOW * 255, 255, cv2.THRESH_BINARY)
                 for cover in covers:
                     cv2.fillConvexPoly(low, cover, 0)
-                _, labels, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
-                # Not np.unique: its first call costs a quarter of a second (a lazy import), on a frame.
-                for label in sorted(set(labels[seeds > 0].tolist())):
-                    x, y, bw, bh = (int(v) for v in stats[label, :4])
-                    # One patch more on every side: the symbol's corners and quiet zone.
-                    boxes.append((max(0, (x - 1) * cell), max(0, (y - 1) * cell),
-                                  min(w, (x + bw + 1) * cell), min(h, (y + bh + 1) * cell)))
+                for x, y in np.asarray(points, np.int32).reshape(-1, 2).tolist():
+                    if low[y, x]:
+                        # Its cluster (8-connected), emptied so that the cluster's other code-like patches
+                        # add no box of their own. A flood fill per cluster, not connected-component
+                        # labelling: OpenCV labels even a grid this small on its worker threads.
+                        bx, by, bw, bh = cv2.floodFill(low, None, (x, y), 0, flags=8)[3]
+                        # One patch more on every side: the symbol's corners and quiet zone.
+                        boxes.append((max(0, (bx - 1) * cell), max(0, (by - 1) * cell),
+                                      min(w, (bx + bw + 1) * cell), min(h, (by + bh + 1) * cell)))
+        if not boxes:
+            return []
         boxes = _merged([_aligned(b, w, h) for b in boxes])
         if sum((b[2] - b[0]) * (b[3] - b[1]) for b in boxes) >= _WHOLE * w * h:
             return [(0, 0, w, h)]
         return boxes
+
+
+def _cover(poly: Polygon, cell: int) -> np.ndarray:
+    """The patches under `poly` grown by 30% about its centre, as a polygon in patch coordinates."""
+    cx, cy = sum(p[0] for p in poly) / 4, sum(p[1] for p in poly) / 4
+    return np.array([(round(((x - cx) * 1.3 + cx) / cell - 0.5), round(((y - cy) * 1.3 + cy) / cell - 0.5))
+                     for x, y in poly], np.int32)
 
 
 def _aligned(box: Box, w: int, h: int) -> Box:
