@@ -1,8 +1,9 @@
 """`checkpoint demo`: the kiosk running on a generated world, fed by a synthetic camera.
 
 A temporary data directory gets a generated root, regions and a national issuer, a trust list, status
-lists and sample codes of every kind; `SyntheticSource` holds each sample (and a family of three in one
-frame) in front of the "camera" in turn, through the real pipeline, decoder, checker and visit log.
+lists and sample codes of every kind; the demo's camera (`scanner.demo.camera`) holds each sample (and a
+family of three in one frame) in front of the kiosk in turn, through the real pipeline, decoder, checker
+and visit log.
 With a display it runs windowed until closed; without one it runs offscreen, prints every decision,
 saves a screenshot of every screen into a folder it names, and stops after one round of samples.
 `--duration` bounds either.
@@ -22,7 +23,6 @@ from ui.model.view import result_view
 if TYPE_CHECKING:
     import argparse
 
-    from scanner.demo.world import DemoWorld
     from scanner.session import Shown
     from ui.model.view import GroupView
 
@@ -31,20 +31,6 @@ FAMILY = "family"
 
 def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def family_codes(world: DemoWorld) -> list[str]:
-    """A parent and two children (codes shown by the parent): three codes in one frame."""
-    from keys.hcc1 import CodeClaims, issue_code
-
-    key = world.issuers["CN-ZJ"]
-    now = world.now
-    parent_sub = os.urandom(16)
-    out = [issue_code(key, CodeClaims(iss="CN-ZJ", iat=now - 3600, exp=now + 82800, name="李*华"))]
-    for child in ("李*明", "李*月"):
-        out.append(issue_code(key, CodeClaims(iss="CN-ZJ", iat=now - 3600, exp=now + 82800, name=child,
-                                              guardian=("李*华", 1, parent_sub))))
-    return out
 
 
 def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | None = None,
@@ -57,9 +43,9 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     from PySide6.QtWidgets import QApplication
 
     from scanner.config import CameraSettings, SoundSettings
+    from scanner.demo.camera import demo_camera, demo_scenes, family_codes
     from scanner.demo.session import demo_core
     from scanner.demo.world import build_demo_world
-    from scanner.sources.synthetic import SyntheticSource
     from scanner.status import read_sync_status
     from scanner.storage.datadir import DataDir
     from ui.app import KioskApp, KioskOptions
@@ -88,10 +74,7 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     family = family_codes(world)
     for p in family:
         names[p] = FAMILY
-    scenes: list[list[str]] = [[s.payload] for s in world.samples.values()] + [family]
-    show = max(3, round(scene_seconds * fps * 0.6))
-    gap = max(3, round(scene_seconds * fps) - show)
-    source = SyntheticSource(scenes, fps=fps, show_frames=show, gap_frames=gap, seed=now % 1000)
+    source = demo_camera(demo_scenes(world, family), seed=now % 1000, scene_seconds=scene_seconds, fps=fps)
     sound = RecordingSound() if offscreen else system_sound(SoundSettings(volume=0.6), DataDir(core.data_dir).voice)
     camera = CameraSettings(debounce=min(4.0, scene_seconds))
     kiosk = KioskApp(core, [source], sound=sound, camera_settings=camera,

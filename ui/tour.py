@@ -37,6 +37,7 @@ def tour(width: int, height: int, workdir: Path, *, now: int | None = None) -> I
     import numpy as np
 
     from scanner.clock import FixedClock
+    from scanner.demo.camera import family_codes
     from scanner.demo.session import decide_now, demo_core
     from scanner.demo.world import build_demo_world
     from scanner.pin import hash_pin
@@ -44,7 +45,6 @@ def tour(width: int, height: int, workdir: Path, *, now: int | None = None) -> I
     from scanner.policy import builtin_names
     from scanner.sources.synthetic import gate_frame
     from ui.app import to_qimage
-    from ui.demo import family_codes
     from ui.model.pinauth import PinGate
     from ui.sound import RecordingSound
 

@@ -4,6 +4,7 @@
                 list, signed status lists and one sample code of every kind
     session.py  demo_core: a `scanner.session.Session` on that world; decide_now
     table.py    run_table: `checkpoint demo --table`, every sample code decided and printed
+    camera.py   demo_camera: the kiosk demo's synthetic camera, every scene one a gate camera would give
 
 The kiosk demo (`checkpoint demo`) and the demo's local hub build on these.
 """

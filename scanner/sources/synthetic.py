@@ -217,14 +217,15 @@ class SyntheticSource:
     def read(self) -> Frame | None:
         if self.frames is not None and self._index >= self.frames:
             return None
-        image = self._render(self._index)
+        image = self.image(self._index)
         if not self._pacer.wait():
             return None
         frame = Frame(image, time.monotonic(), self._index, self.name)
         self._index += 1
         return frame
 
-    def _render(self, index: int) -> np.ndarray:
+    def image(self, index: int) -> np.ndarray:
+        """Frame `index`'s pixels: the scene's placement is fixed by the seed, the sensor noise is fresh."""
         import cv2
 
         period = self.show_frames + self.gap_frames
