@@ -136,12 +136,26 @@ def _run(apps: Apps, sock: socket.socket, op_sock: socket.socket | None, *, cert
                             # connections are not waited for beyond this.
                             timeout_graceful_shutdown=2)
     op = _start_operator(op_app, op_sock, operator, log_level) if op_app and op_sock and operator else None
+    _settle_gc()
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         if op:
             op[0].should_exit = True
             op[1].join(5)
+
+
+def _settle_gc() -> None:
+    """Keep the cyclic garbage collector off the long-lived objects: an upload allocates thousands of
+    containers (rows, their values), so collections run every few uploads, and each full one walked
+    every module, class and app object built at start (about 5% of a serving process's CPU). Those are
+    frozen out of collection, and the young generation collects every 10,000 allocations instead of 700,
+    so fewer rows of uploads still in flight are promoted to be walked again."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, *gc.get_threshold()[1:])
 
 
 def _shown(sock: socket.socket, host: str) -> str:

@@ -41,7 +41,9 @@ def test_a_good_batch_decodes_to_the_rows_pydantic_gives():
 BAD = [
     ("seq", True), ("seq", 1.0), ("seq", 0), ("seq", "1"), ("ts_ms", 2**64), ("admit", 1), ("guardian", None),
     ("visit_id", ""), ("visit_id", "x" * 65), ("chain", ROW["chain"] + "\n"), ("chain", ROW["chain"].upper()),
-    ("prev_chain", "00"), ("extra", []), ("extra", None), ("verdict", None), ("trust_list_version", "7"),
+    ("prev_chain", "00"), ("prev_chain", "0" * 62 + " 0"), ("prev_chain", "0" * 63 + "\t"), ("chain", "é" * 64),
+    ("prev_chain", "0" * 63 + "A"), ("chain", "0" * 63 + "g"), ("extra", []), ("extra", None), ("verdict", None),
+    ("trust_list_version", "7"),
     ("smuggled", "+86 138 0000 0000"),
 ]
 
