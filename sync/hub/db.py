@@ -210,8 +210,10 @@ _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"
 class _PgTx:
     dialect = POSTGRESQL
 
-    def __init__(self, conn: psycopg.Connection[Row], prelude: Sequence[str] = ()):
+    def __init__(self, conn: psycopg.Connection[Row], prelude: Sequence[str] = (),
+                 types: dict[tuple[str, tuple[str, ...]], list[str]] | None = None):
         self.conn = conn
+        self.types = {} if types is None else types  # (table, columns) -> their SQL types, for COPY
         # Statements the transaction starts with, sent with its first statement(s) rather than alone.
         self.prelude = list(prelude)
 
@@ -237,8 +239,19 @@ class _PgTx:
         return [list(c.fetchall()) if c.description is not None else [] for c in cursors[len(first):]]
 
     def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        # Binary COPY: values go as the columns' own binary forms (integers packed, text as UTF-8), which
+        # is cheaper to write here and to read on the server than text (bools become smallint 0/1).
+        key = (table, tuple(columns))
+        types = self.types.get(key)
+        if types is None:
+            found: dict[object, object] = dict(self.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = to_regclass(?) AND attnum > 0 AND NOT attisdropped", (table,)))
+            types = self.types[key] = [str(found[c]) for c in columns]
         self._flush()
-        with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+        with (self.conn.cursor() as cur,
+              cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as cp):
+            cp.set_types(types)
             for r in rows:
                 cp.write_row(r)
 
@@ -260,6 +273,7 @@ class PostgresDatabase:
         from psycopg_pool import ConnectionPool
 
         self.url = url
+        self._types: dict[tuple[str, tuple[str, ...]], list[str]] = {}  # COPY's column types (`_PgTx`)
         self._errors: tuple[type[BaseException], ...] = (psycopg.Error,)
         try:
             self.pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True, timeout=30,
@@ -274,7 +288,7 @@ class PostgresDatabase:
             with self.pool.connection() as conn:
                 # durable=False: the commit does not wait for the WAL flush (a crash may lose it).
                 # The pool commits on a clean exit and rolls back on an exception.
-                yield _PgTx(conn, () if durable else ("SET LOCAL synchronous_commit = off",))
+                yield _PgTx(conn, () if durable else ("SET LOCAL synchronous_commit = off",), self._types)
         except self._errors as e:
             raise HubStoreError(f"hub database {_safe(self.url)}: {e}") from e
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from keys.jsontypes import Json, JsonObject
 from scanner.errors import InputError
-from scanner.storage.chain import BOOL_FIELDS, DECIDED_BY, GENESIS, chain_hash, validate_extra
+from scanner.storage.chain import DECIDED_BY, GENESIS, chain_hash, validate_extra
 from sync.hub.db import Row, Tx
 from sync.hub.store import DAY_MS, STORED_FIELDS, HubStore, day_of, log_gaps
 from sync.hub.traffic import tally
@@ -74,10 +74,9 @@ def _verdicts() -> frozenset[str]:
 _DECIDED_BY = frozenset((None, *DECIDED_BY))
 _GATES = frozenset((None, "open", "failed"))
 # Where the stored row's values come from: the uploaded row's fields in `STORED_FIELDS` order, between
-# the log id and the three the hub adds; booleans and `extra` are converted in place.
+# the log id and the three the hub adds; `extra` is converted in place.
 _FROM_ROW = STORED_FIELDS[1:-3]
 assert ("log_id", *_FROM_ROW, "chain_ok", "chain_problem", "received_ms") == STORED_FIELDS
-_BOOL_AT = tuple(1 + _FROM_ROW.index(name) for name in BOOL_FIELDS)
 _EXTRA_AT = 1 + _FROM_ROW.index("extra")
 _SEQ, _TS, _VERDICT, _CHECKPOINT, _EXTRA = (itemgetter(n) for n in ("seq", "ts_ms", "verdict", "checkpoint_id",
                                                                      "extra"))
@@ -188,9 +187,8 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[JsonObject], *, 
                 problem = "the next row held does not link to it (a fork)"
             if problem:
                 res.chain_breaks.append({"visit_id": r["visit_id"], "seq": seq, "problem": problem})
+            # Booleans go as they are: both drivers store them as 0/1 in their SMALLINT columns.
             value: list[Any] = [log_id, *map(r.get, _FROM_ROW), 0 if problem else 1, problem, now_ms]
-            for i in _BOOL_AT:
-                value[i] = int(value[i])
             value[_EXTRA_AT] = _json(r["extra"]) if r["extra"] else "{}"
             values.append(value)
             stored_rows.append(r)
