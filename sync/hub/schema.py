@@ -7,7 +7,8 @@ here that adds its column (`add_visit_columns`), and `check_visit_columns` refus
 table lacks one.
 
 Visits on PostgreSQL are partitioned by day of `ts_ms` (one table `visits_pYYYYMMDD` per UTC day,
-created on demand by the store, dropped by retention); the primary key must then contain `ts_ms`, so
+created on demand by the store, dropped by retention), with no index but the primary key (a device's time
+range is its day partitions' primary-key range for the device); the primary key must then contain `ts_ms`, so
 uniqueness of (device, log id, seq) across partitions is kept by the per-log lock of the upload
 transaction (`sync/hub/store.py`), which reads before it writes.
 """
@@ -151,6 +152,10 @@ MIGRATIONS: list[Step] = [
          "ALTER TABLE site_admissions ADD COLUMN received_ms BIGINT;"
          "UPDATE site_admissions SET received_ms = ts_ms;"
          "CREATE INDEX site_admissions_site_received ON site_admissions (site, received_ms)"),
+    # Every stored visit paid for this index; on PostgreSQL a time range already picks the day partitions
+    # and, within each, the primary key (device_id, log_id, seq, ts_ms) holds a device's rows together.
+    Step(8, "no (device, time) index on PostgreSQL's day partitions: the partition and the primary key "
+            "serve a device's time range", {SQLITE: "", POSTGRESQL: "DROP INDEX IF EXISTS visits_device_ts"}),
 ]
 
 
