@@ -8,14 +8,18 @@ SHA-256/384/512 on any curve, RSASSA-PSS), where an r‖s signature is sized by 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from functools import cache
+from typing import TYPE_CHECKING, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 
 from keys.keyfile import PrivateKey, PublicKey
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 
 class Ecdsa(ec.ECDSA):
@@ -46,11 +50,20 @@ COSE_SIGNATURE_ALGS: dict[int, tuple[str, hashes.HashAlgorithm]] = {
 # The kind of a DCC signer's key by its concrete type: isinstance against cryptography's key ABCs is a
 # Python-level call each time, and for its Rust key types the answer is not cached.
 _KEY_KINDS: dict[type, str] = {}
-# The signature schemes made once, not per verification.
-_COSE_SCHEMES: dict[int, Ecdsa | padding.PSS] = {
-    alg: Ecdsa(digest) if kind == "ec" else padding.PSS(padding.MGF1(digest), padding.PSS.AUTO)
-    for alg, (kind, digest) in COSE_SIGNATURE_ALGS.items()
-}
+
+
+@cache
+def _cose_scheme(alg: int) -> Ecdsa | padding.PSS | None:
+    """A COSE algorithm's signature scheme, made once, not per verification. cryptography's RSA modules
+    (and the random module they load) are imported only for a DCC signed with RSA."""
+    if alg not in COSE_SIGNATURE_ALGS:
+        return None
+    kind, digest = COSE_SIGNATURE_ALGS[alg]
+    if kind == "ec":
+        return Ecdsa(digest)
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    return padding.PSS(padding.MGF1(digest), padding.PSS.AUTO)
 
 
 def sign_raw(key: PrivateKey, data: bytes) -> bytes:
@@ -130,6 +143,8 @@ def cose_key_kind(key: object) -> str:
     """"ec", "rsa" or "" for a public key, by its concrete type (cached)."""
     kind = _KEY_KINDS.get(type(key))
     if kind is None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         kind = ("ec" if isinstance(key, ec.EllipticCurvePublicKey)
                 else "rsa" if isinstance(key, rsa.RSAPublicKey) else "")
         _KEY_KINDS[type(key)] = kind
@@ -139,7 +154,7 @@ def cose_key_kind(key: object) -> str:
 def verify_cose(key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey, alg: int, signature: bytes, data: bytes) -> bool:
     """True only for a valid COSE signature by `key` with COSE algorithm `alg` (a key of the other kind,
     or an ECDSA signature not exactly twice the curve's size, does not verify)."""
-    scheme = _COSE_SCHEMES.get(alg)
+    scheme = _cose_scheme(alg)
     kind = cose_key_kind(key)
     try:
         if kind == "ec" and isinstance(scheme, ec.ECDSA):
@@ -148,8 +163,8 @@ def verify_cose(key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey, alg: int, sig
                 return False
             der = encode_dss_signature(int.from_bytes(signature[:n], "big"), int.from_bytes(signature[n:], "big"))
             cast(ec.EllipticCurvePublicKey, key).verify(der, data, scheme)
-        elif kind == "rsa" and isinstance(scheme, padding.PSS):
-            cast(rsa.RSAPublicKey, key).verify(signature, data, scheme, COSE_SIGNATURE_ALGS[alg][1])
+        elif kind == "rsa" and scheme is not None and not isinstance(scheme, ec.ECDSA):  # PSS
+            cast("rsa.RSAPublicKey", key).verify(signature, data, scheme, COSE_SIGNATURE_ALGS[alg][1])
         else:
             return False
     except InvalidSignature:

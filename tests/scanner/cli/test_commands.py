@@ -75,8 +75,8 @@ def test_check_runs_without_the_heavy_dependencies(tmp_path: Path) -> None:
     """`checkpoint check` on an HCC1 payload imports neither the QR decoders, numpy, the HTTP stacks, the
     DCC schema checker, X.509, the settings module, cryptography's OpenSSL backend module nor Qt (they cost
     start-up time on every call from a script); nor, of the standard library, hashlib (cryptography hashes),
-    tempfile (only for lists too long for memory), importlib.resources or configparser; nor the DCC
-    revocation list or the data-directory modules."""
+    tempfile (only for lists too long for memory), importlib.resources, configparser or random; nor
+    cryptography's RSA, the DCC revocation list or the data-directory modules."""
     world = build_demo_world(tmp_path, int(time.time()))
     args = ["check", "--anchor", str(world.anchor_path), "--trust-list", str(world.trust_list_path),
             "--status-list", str(world.status_list_paths[0]), world.payloads["green"]]
@@ -89,7 +89,7 @@ def test_check_runs_without_the_heavy_dependencies(tmp_path: Path) -> None:
              "             | {m for m in sys.modules if m in ('cryptography.x509', 'scanner.config',\n"
              "             'cryptography.hazmat.backends.openssl.backend', 'hashlib', 'tempfile',\n"
              "             'importlib.resources', 'configparser', 'keys.dccrevocation',\n"
-             "             'scanner.storage.datadir')}))\n"
+             "             'scanner.storage.datadir', 'random', 'cryptography.hazmat.primitives.asymmetric.rsa')}))\n"
              "sys.exit(rc)\n")
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
