@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from scanner.cli import lasting
 from scanner.errors import InputError
 
 if TYPE_CHECKING:
@@ -201,7 +202,8 @@ def _payloads(args: argparse.Namespace) -> Iterable[tuple[str, str | None]]:
 def run(args: argparse.Namespace) -> int:
     if args.image and args.payload:
         raise InputError("give either payloads or --image files, not both")
-    checker = checker_from_args(args)
+    with lasting():  # the checker's modules, keys and lists
+        checker = checker_from_args(args)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
     failed = 0

@@ -60,6 +60,25 @@ def test_help_lists_every_command_and_an_unknown_command_is_named(capsys) -> Non
     assert "invalid choice: 'chek'" in capsys.readouterr().err
 
 
+def test_what_lasting_makes_is_set_aside_from_the_collector_which_runs_again_after() -> None:
+    import gc
+
+    from scanner.cli import lasting
+
+    try:
+        with lasting():
+            assert not gc.isenabled()
+            made = [[] for _ in range(1000)]
+        assert gc.isenabled() and gc.get_freeze_count() >= len(made)
+        gc.disable()
+        with lasting():
+            pass
+        assert not gc.isenabled()  # as it was before
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
 def test_check_without_a_settings_file_uses_the_settings_defaults() -> None:
     from scanner.config import Settings
     from scanner.profiles import DEFAULT_PROFILE
