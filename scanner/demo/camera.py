@@ -2,12 +2,15 @@
 camera at a gate would show it, so that each scene is read while it is shown.
 
 `scanner.sources.synthetic`'s default `Distortion` is the decoder's test corpus: every hard case, some
-of them together beyond what any decoder reads (a glare spot over a finder pattern of a dim screen; the
+of them together beyond what the camera decoder reads (a glare spot over a finder pattern of a dim screen; the
 smallest modules with the most blur, a dim screen, noise and JPEG). The demo holds each drawn placement
 still for its whole showing, drifting a few pixels, where a person at a gate tilts the code out of a
-glare and brings it nearer the reader within a second. So the demo's scenes have no glare spot and
-modules of at least 3 px at 640 px (a phone or card held at the reader, not at arm's length); the rest
-(rotation, perspective, blur, noise, contrast, dark mode, JPEG) is the corpus's.
+glare and brings it nearer the reader within a second. So the demo's scenes have no glare spot, modules
+of at least 3 px at 640 px (a phone or card held at the reader, not at arm's length), a contrast of at
+least half the full range (a printed card, a screen at a usable brightness) and focus within a quarter
+module: the family's three codes share the frame at about 2.3 px a module, where the corpus's dimmest,
+blurriest screens leave one unread.
+Rotation, perspective, noise, dark mode and JPEG are the corpus's.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Sequence
 from scanner.demo.world import DemoWorld
 from scanner.sources.synthetic import Distortion, SyntheticSource
 
-DEMO_DISTORTION = Distortion(module_px=(3.0, 5.0), glare=0.0)
+DEMO_DISTORTION = Distortion(module_px=(3.0, 5.0), blur=(0.0, 0.25), contrast=(0.5, 1.0), glare=0.0)
 
 
 def family_codes(world: DemoWorld) -> list[str]:

@@ -8,7 +8,7 @@ from scanner.demo.camera import demo_camera, demo_scenes, family_codes
 from scanner.qr.decoder import FrameDecoder
 
 # Fixed placements: the demo draws a fresh one per scene from its seed (the time, modulo 1000).
-SEEDS = (0, 14, 115, 999)
+SEEDS = (0, 14, 41, 115, 999)
 
 
 def test_every_scene_is_read_while_it_is_shown(world: Any) -> None:
