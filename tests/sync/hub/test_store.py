@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from scanner.storage.chain import chain_hash
 from sync.errors import HubStoreError
 from sync.hub.db import schema_version
 from sync.hub.ingest import IngestRules
@@ -95,6 +96,43 @@ def test_links_to_stored_rows_forks_and_gaps(store):
     other_log = new_log_id()
     res = store.upload("dev-1", [edited], log_id=other_log)
     assert "hash" in res.chain_breaks[0]["problem"]
+
+
+def test_a_replayed_batch_stores_and_counts_what_a_fresh_one_does(store):
+    # A fresh batch and the same rows replayed after one of them (a duplicate acknowledged, not stored
+    # again) store the same rows, and count each once in the hourly counts and site admissions.
+    now = time.time()
+    rows = chain_rows("dev-1", 6, ts_ms=int(now * 1000) - 5000)
+    rows[1] = {**rows[1], "admit": False, "tone": "check"}
+    rows[2] = {**rows[2], "extra": {"drug_categories": ["antiviral"]}, "decided_by": "clerk"}
+    rows[3] = {**rows[3], "code_id": None}
+    prev = "00" * 32
+    for r in rows:  # linked again after the edits
+        r["prev_chain"] = prev
+        r["chain"] = prev = chain_hash(prev, r)
+    rules = IngestRules(site="mall-1")
+    usual, replayed = new_log_id(), new_log_id()
+
+    def counts() -> tuple[list[tuple[object, ...]], int]:
+        with store.db.read() as tx:
+            return (tx.execute("SELECT checkpoint_id, admitted, refused, manual FROM traffic_hourly"),
+                    int(tx.execute("SELECT COUNT(*) FROM site_admissions")[0][0]))
+
+    fast = store.upload("dev-1", rows, log_id=usual, now=now, rules=rules)
+    assert (fast.stored, fast.duplicates, fast.chain_breaks, fast.gaps, fast.last_seq) == (6, 0, [], [], 6)
+    assert fast.acked == [r["visit_id"] for r in rows]
+    # Six rows: a clerk's (not a new visit), one refused at the gate (a manual check); five admissions.
+    assert counts() == ([("gate-1", 4, 1, 1)], 4)
+    store.upload("dev-1", rows[:1], log_id=replayed, now=now, rules=rules)
+    slow = store.upload("dev-1", rows, log_id=replayed, now=now, rules=rules)
+    assert (slow.stored, slow.duplicates, slow.chain_breaks, slow.gaps) == (5, 1, [], [])
+    assert counts() == ([("gate-1", 8, 2, 2)], 8)
+
+    def kept(log_id: str) -> list[dict[str, object]]:
+        return [{k: v for k, v in r.items() if k != "log_id"} for r in store.visits("dev-1") if r["log_id"] == log_id]
+
+    assert kept(usual) == kept(replayed)
+    assert kept(usual)[2]["extra"] == {"drug_categories": ["antiviral"]} and kept(usual)[1]["admit"] is False
 
 
 def test_signed_checkpoint_is_kept_as_the_highest(store):
