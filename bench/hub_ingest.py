@@ -17,14 +17,13 @@ throwaway cluster with fsync and synchronous_commit on):
    the hub, so the bench also prints the CPU seconds the hub processes (and the PostgreSQL server) used
    per 1,000 visits, read from /proc (`bench/cpu.py`), the visits/s those costs allow on the cores the hub
    and database have, and the devices' own CPU;
-   latency at the goal's offered load: the same devices send at 20,000 visits/s in all (open loop: each
-   device one batch every 20 × 500 ÷ 20,000 = 0.5 s, the devices staggered), and an upload's latency
-   counts from the moment it was due, so one that waits behind the device's previous late upload is
-   counted late, not left out. Why back-to-back latency follows from throughput (Little's law: requests
-   in flight = arrival rate × time in the system): 20 devices each with one 500-visit batch in flight
-   hold 10,000 visits in the hub, so at R visits/s an upload takes 10,000 ÷ R s; 250 ms back to back
-   needs R ≥ 40,000 visits/s, twice the ingestion goal. The goal's latency is therefore the one at the
-   goal's load, where uploads do not queue behind each other unless the hub falls behind;
+   latency at the goal's offered load: the devices send 20,000 visits/s in all (open loop: each device
+   one batch every 20 × 500 ÷ 20,000 = 0.5 s, staggered), an upload's latency counted from when it was
+   due (one waiting behind the device's previous late upload counts late, not left out). Why back-to-back
+   latency follows from throughput (Little's law: in flight = arrival rate × time in the system): 20
+   devices each with a 500-visit batch in flight hold 10,000 visits, so at R visits/s an upload takes
+   10,000 ÷ R s; 250 ms back to back needs R ≥ 40,000, twice the ingestion goal. So the latency goal is
+   read at the goal's load, where uploads queue only if the hub falls behind;
 2. DB size per million visits (database growth over the ingest);
 3. `hub visits` queries at 1M and `--big` rows (rows made in SQL: generate_series on PostgreSQL, a
    recursive CTE on SQLite): one device's time range (page of 1,000 + count), its last page by keyset,
@@ -40,7 +39,6 @@ import argparse
 import gzip
 import json
 import os
-import statistics
 import tempfile
 import threading
 import time
@@ -52,6 +50,7 @@ import requests
 
 from bench.cores import header, then_one_core
 from bench.cpu import ProcessTree
+from bench.hub_queries import fill, queries
 from keys.deviceca import enroll
 from keys.keyfile import load_private_key
 from scanner.storage.chain import checkpoint_message, sign_checkpoint
@@ -95,6 +94,11 @@ class Ingest:
     hub_cpu: float  # CPU seconds of the hub processes over the run
     db_cpu: float  # … of the PostgreSQL server (0 on SQLite: the hub process does the database work)
     client_cpu: float  # … of the simulated devices (this process's threads; bodies were made before)
+
+    def p50_p99(self) -> tuple[float, float]:
+        """The median and 99th percentile upload latency in milliseconds."""
+        lat = sorted(self.latencies)
+        return lat[len(lat) // 2] * 1000, lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
 
 
 def ingest(hub: HubProcess, pki: Pki, creds: dict[str, tuple[Path, Path]], batches: int,
@@ -164,73 +168,6 @@ def floor(url: str, rows_total: int) -> float:
     took = time.perf_counter() - t0
     store.close()
     return n / took
-
-
-def fill(store: HubStore, total: int, other: int, per_device: int = 1000) -> None:
-    """Bulk rows in SQL up to `total` visits (devices big-0 …, `per_device` rows each, over 10 days);
-    `other` rows in the table are not theirs."""
-    have = store.count() - other
-    if total - other <= have:
-        return
-    now_ms = int(time.time() * 1000) - 86_400_000
-    span = 10 * 86_400_000
-    first = have
-    total -= other
-    if store.dialect == "postgresql":
-        import datetime as dt
-
-        days = {(dt.datetime.fromtimestamp((now_ms - span) / 1000, dt.UTC) + dt.timedelta(days=i)).date()
-                for i in range(12)}
-        store.ensure_partitions(days)
-        src = "generate_series(?::bigint, ?::bigint) AS g(i)"
-    else:
-        src = ("(WITH RECURSIVE c(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM c WHERE i < ?) SELECT i FROM c)")
-    # Rows are spread over time like real traffic: seq order is time order within each device.
-    sql = (
-        "INSERT INTO visits (device_id, log_id, seq, visit_id, ts_ms, checkpoint_id, profile, clock_trusted, "
-        "format, issuer, code_id, subject, code_type, verdict, status, admit, tone, guardian, trust_list_version, "
-        "status_list_version, latency_ms, extra, prev_chain, chain, chain_ok, chain_problem, received_ms) "
-        # No "%" operator: it is psycopg's placeholder mark (the store's SQL rule); i - (i / n) * n is i mod n.
-        f"SELECT 'big-' || (i / {per_device}), 'b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0', i - (i / {per_device}) * "
-        f"{per_device} + 1, 'v-' || i, ? + (i - (i / {per_device}) * {per_device}) * {span // per_device} + "
-        f"(i / {per_device}) - ((i / {per_device}) / 1000) * 1000, 'gate-1', 'transport', 1, 'hcc1', 'CN-ZJ', "
-        "'c' || i, 's' || i, "
-        "'personal', 'ok', 'green', 1, 'pass', 0, 7, 101, 12, '{}', "
-        "'0000000000000000000000000000000000000000000000000000000000000000', "
-        "'1111111111111111111111111111111111111111111111111111111111111111', 1, NULL, ? FROM " + src)
-    step = 1_000_000
-    for lo in range(first, total, step):
-        hi = min(lo + step, total) - 1
-        with store.db.transaction() as tx:
-            tx.execute(sql, (now_ms - span, now_ms, lo, hi))
-    with store.db.transaction() as tx:
-        tx.execute("ANALYZE visits" if store.dialect == "postgresql" else "ANALYZE")
-
-
-def timed(fn: Any, repeat: int = 5) -> float:
-    best = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best.append(time.perf_counter() - t)
-    return statistics.median(best) * 1000
-
-
-def queries(store: HubStore) -> str:
-    device = "big-5"
-    page = store.page(device, limit=1000)
-    since, until = page.rows[100]["ts_ms"], page.rows[900]["ts_ms"]
-    ranged = timed(lambda: (store.page(device, since, until, limit=1000), store.count(device, since, until)))
-    counted = timed(lambda: store.count(device, since, until))
-    first100 = timed(lambda: store.page(device, since, until, limit=100))
-    after = (device, page.rows[0]["log_id"], 900)
-    last = timed(lambda: store.page(device, after=after, limit=1000))
-    total = timed(lambda: store.count(), repeat=1)
-    goal = (f" (goal ≤50 ms at 10M rows: {'met' if ranged <= 50 else 'NOT met'})"
-            if store.count() >= 10_000_000 else "")
-    return (f"one device's time range: 800 rows + count {ranged:.1f} ms{goal} (count alone {counted:.1f} ms, first 100 "
-            f"rows {first100:.1f} ms); its last page by keyset {last:.1f} ms; "
-            f"count of all rows {total:.0f} ms")
 
 
 def rounds(hub: HubProcess, pki: Pki, creds: dict[str, tuple[Path, Path]], seconds: float = 8.0,
@@ -329,8 +266,8 @@ def run_ingest(name: str, url: str, store: HubStore, pki: Pki, creds: dict[str, 
         print(f"[{name}] {e}\nhub's log: {hub.stop()[-3000:]}", flush=True)
         raise
     hub.stop()
-    lat, n = sorted(run.latencies), run.visits
-    p50, p99 = lat[len(lat) // 2] * 1000, lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+    n = run.visits
+    p50, p99 = run.p50_p99()
     rate = n / run.seconds
     base = floor(floor_url, min(n, 100_000))
     size = (store.size_bytes() - size0) / n * 1e6 / 2**20
@@ -357,8 +294,7 @@ def run_ingest(name: str, url: str, store: HubStore, pki: Pki, creds: dict[str, 
     hub = HubProcess(url, pki, extra=("--workers", workers))
     steady = ingest(hub, pki, creds, max(3, args.batches // 2), db_pid, every=DEVICES * BATCH / GOAL_RATE)
     hub.stop()
-    slat = sorted(steady.latencies)
-    s50, s99 = slat[len(slat) // 2] * 1000, slat[min(len(slat) - 1, int(len(slat) * 0.99))] * 1000
+    s50, s99 = steady.p50_p99()
     served = steady.visits / steady.seconds
     print(f"[{name}] upload latency at an offered {GOAL_RATE:,} visits/s (the ingestion goal; open loop, from each "
           f"upload's due time; {served:,.0f} visits/s served): p50 {s50:.0f} ms, p99 {s99:.0f} ms for {BATCH}-visit "
