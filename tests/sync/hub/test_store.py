@@ -24,6 +24,18 @@ def test_fresh_database_is_at_the_last_migration(store):
         assert schema_version(tx) == MIGRATIONS[-1].version
 
 
+def test_visits_on_postgresql_keep_only_their_primary_key_index(store):
+    # Each stored visit updates one index: a device's time range is its day partitions' key range.
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has no partitions: its (device, time) index stays")
+    store.upload("dev-1", chain_rows("dev-1", 3), log_id=new_log_id())
+    with store.db.read() as tx:
+        names = {r[0] for r in tx.execute("SELECT indexname FROM pg_indexes WHERE tablename LIKE ?", ("visits%",))}
+    assert names and all(n.endswith("_pkey") for n in names), names
+    t = int(time.time() * 1000)
+    assert store.count("dev-1", t - 3_600_000, t + 1000) == 3 and store.count("dev-2", t - 3_600_000, t) == 0
+
+
 def test_same_seq_in_another_log_or_device_is_not_a_duplicate(store):
     # A wiped device starts a new log at seq 1; another device reuses nothing of the first.
     a, b = new_log_id(), new_log_id()
