@@ -101,8 +101,12 @@ def inflate_capped(raw: bytes, limits: BodyLimits = DEFAULT_LIMITS) -> bytes:
 
 def items_at_most(raw: bytes, max_items: int) -> bool:
     """True if the JSON text surely holds at most `max_items` values: commas and opening brackets counted
-    without blanking strings first, so text inside strings only adds (C-speed; `check_json_shape` is exact)."""
-    return raw.count(b",") + raw.count(b"[") + raw.count(b"{") <= max_items
+    without blanking strings first, so text inside strings only adds (C-speed, one pass: what is left once
+    every other byte is deleted; `check_json_shape` is exact)."""
+    return len(raw.translate(None, _NOT_ITEM_MARKS)) <= max_items
+
+
+_NOT_ITEM_MARKS = bytes(sorted(set(range(256)) - set(b",[{")))
 
 
 def check_json_shape(raw: bytes, limits: BodyLimits = DEFAULT_LIMITS) -> None:

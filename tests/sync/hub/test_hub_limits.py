@@ -19,6 +19,7 @@ from sync.hub.limits import (
     check_json_shape,
     decode_body,
     inflate_capped,
+    items_at_most,
     read_capped,
 )
 from sync.hub.server import listening_socket
@@ -118,3 +119,8 @@ def test_hub_socket_has_nagle_off() -> None:
             assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     finally:
         sock.close()
+
+
+@given(raw=st.binary(max_size=200), limit=st.integers(min_value=0, max_value=60))
+def test_items_at_most_counts_commas_and_opening_brackets(raw: bytes, limit: int) -> None:
+    assert items_at_most(raw, limit) == (raw.count(b",") + raw.count(b"[") + raw.count(b"{") <= limit)
