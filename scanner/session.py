@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import logging
 import threading
 import time
@@ -28,15 +27,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keys.jsontypes import JsonObject
-from scanner.clock import Clock, TrustedClock
+from scanner.clock import Clock
 from scanner.errors import CheckpointError, InputError
 from scanner.gate.counts import Counts, Tally
 from scanner.gate.grouping import FamilyGrouper
+from scanner.gate.heldfiles import HeldFiles
 from scanner.gate.repeats import HORIZON_S, Admissions, RepeatNote, already_admitted, repeat_note
 from scanner.gate.shown import PIN_NEEDED, AckResult, Shown
 from scanner.gate.texts import GUARD_ADMITTED, GUARD_DENIED, GUARD_GUIDANCE
-from scanner.status import StatusSnapshot, read_sync_status
-from scanner.storage.datadir import EXPORTS_DIR, TRUST_LIST_FILE, VENUE_PROFILES_FILE
+from scanner.storage.datadir import EXPORTS_DIR
 
 if TYPE_CHECKING:
     from keys.keyfile import PublicKey
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
     from scanner.gate.control import Gate
     from scanner.pipeline import DecisionEvent, RepeatEvent
     from scanner.policy import Decision, VenueProfile
-    from scanner.status import SyncState
     from scanner.storage.visitlog import VisitLog, VisitRecord
     from scanner.timesync import NtpWatch
 
@@ -52,7 +50,6 @@ log = logging.getLogger(__name__)
 ack_log = logging.getLogger("checkpoint.ack")
 
 RECENT = 50
-HUB_PROFILES_FILE = VENUE_PROFILES_FILE  # written by the sync agent
 ACK_METHODS = ("hold", "key", "pin")
 
 
@@ -67,7 +64,9 @@ class RecentDecision:
     admit: bool
 
 
-class Session:
+class Session(HeldFiles):
+    """One gate's decisions, logged visits, guard actions and counts (see the module docstring)."""
+
     def __init__(self, checker: Checker, visit_log: VisitLog | None, *, clock: Clock, data_dir: Path,
                  device_id: str, checkpoint_id: str, checkpoint_name: str = "",
                  anchors: list[PublicKey] | None = None, trust_grace: float = 0.0, status_grace: float = 0.0,
@@ -287,40 +286,6 @@ class Session:
         log.error("visit not logged: %s", e)
         self.storage_message = str(e)
 
-    # --- venue profiles --------------------------------------------------------------------------
-    def profile_overrides(self) -> dict[str, JsonObject]:
-        """The config file's `[profiles.NAME]` tables, with the hub's published ones on top (the region's
-        policy changes reach every kiosk without editing its config)."""
-        return {**self.config_profiles, **self.hub_profiles}
-
-    def _reload_profiles(self) -> None:
-        """Pick up `venue-profiles.json` when the sync agent has replaced it, and re-load our profile."""
-        path = self.data_dir / HUB_PROFILES_FILE
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            return
-        if mtime == self._profiles_mtime:
-            return
-        self._profiles_mtime = mtime
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            profiles, version = doc["profiles"], doc["version"]
-            if not isinstance(profiles, dict):
-                raise ValueError("profiles is not an object")
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            log.error("venue profiles from the hub unreadable, ignored: %s", e)
-            return
-        old = self.hub_profiles
-        self.hub_profiles = profiles
-        try:
-            self.set_profile(self.profile.name)
-        except CheckpointError as e:
-            self.hub_profiles = old
-            log.error("venue profiles version %s refused, keeping the loaded ones: %s", version, e)
-            return
-        self.hub_profiles_version = version
-
     # --- settings from the admin panel ---------------------------------------------------------
     def set_profile(self, name: str, overrides: dict[str, JsonObject] | None = None) -> VenueProfile:
         from scanner.policy import load_profile
@@ -338,97 +303,6 @@ class Session:
         with open(path, "w", encoding="utf-8") as f:
             self.visit_log.export(f)
         return path
-
-    # --- status (GUI timer, once a second) -----------------------------------------------------
-    def _trust_file_mtime(self) -> float | None:
-        directory = self.checker.trust.directory
-        try:
-            return (Path(directory) / TRUST_LIST_FILE).stat().st_mtime if directory else None
-        except OSError:
-            return None
-
-    def _reload_trust(self) -> None:
-        """The sync agent (another process) replaced the trust list on disk: pick it up."""
-        directory = self.checker.trust.directory
-        mtime = self._trust_file_mtime()
-        if directory is None or mtime is None or mtime == self._trust_mtime or self.anchors is None:
-            return
-        from keys.errors import KeysError
-        from keys.trustlist import TrustStore
-
-        try:
-            # A running device keeps the list it holds rather than move a bad new one aside.
-            self.checker.trust = TrustStore.open(directory, self.anchors, set_aside=False)
-            self._trust_mtime = mtime
-        except KeysError as e:
-            log.error("new trust list on disk refused, keeping the loaded one: %s", e)
-            self._trust_mtime = mtime
-
-    def _storage_alarm(self) -> str:
-        """The visit log's storage alarm (near its cap, disk almost full), checked every 30 s."""
-        if self.visit_log is None:
-            return ""
-        now = time.monotonic()
-        if now - self._storage_checked >= 30:
-            self._storage_checked = now
-            try:
-                state = self.visit_log.storage()
-                self._storage_alarm_text = state.message if state.alarm else ""
-            except (OSError, CheckpointError) as e:
-                self._storage_alarm_text = f"visit log storage unknown: {e}"
-        return self._storage_alarm_text
-
-    def _confirm_clock(self, sync: SyncState) -> None:
-        """The sync agent measured the hub's time: let the trusted clock use it (applied once each)."""
-        if (not isinstance(self.clock, TrustedClock) or sync.hub_time_offset is None
-                or sync.hub_time_measured_at is None):
-            return
-        try:
-            self.clock.confirm_offset(sync.hub_time_offset, sync.hub_time_measured_at)
-        except ValueError as e:
-            log.warning("hub time from the sync agent refused: %s", e)
-
-    def snapshot(self, *, camera_ok: bool = True, camera_message: str = "") -> StatusSnapshot:
-        self._reload_trust()
-        if self.checker.rules is not None:
-            self.checker.rules.refresh()  # the sync agent may have replaced the rules list
-        self._reload_profiles()
-        sync = read_sync_status(self.data_dir, self.clock.now())
-        self._confirm_clock(sync)
-        if self.ntp is not None:
-            self.ntp.poll(self.clock)
-        self.admissions.refresh()
-        now = self.clock.now()
-        trust = self.checker.trust
-        trust_issued = trust.issued_at
-        trust_stale = trust.is_stale(now, self.trust_grace)
-        status = self.checker.status
-        infos = status.issuers() if status is not None else []
-        known = {i.issuer: i for i in infos}
-        needed = trust.issuers() or list(known)
-        missing = [iss for iss in needed if iss not in known]
-        status_issued = min((float(i.issued_at) for i in infos), default=None)
-        status_stale = bool(missing) or any(not i.is_fresh(now, self.status_grace) for i in infos) or not infos
-        reason = self.clock.state().reason if isinstance(self.clock, TrustedClock) else None
-        extra: dict[str, str] = {}
-        alarm = self._storage_alarm()
-        if self.storage_message or alarm:
-            extra["storage"] = self.storage_message or alarm
-        rules = self.checker.rules
-        if rules is not None and rules.problem:
-            extra["rules_list"] = rules.problem
-        elif rules is not None and rules.current is None and self.profile.rule_sets:
-            extra["rules_list"] = f"no rules list held: rule sets {', '.join(self.profile.rule_sets)} are not applied"
-        if self.gate is not None and self.gate.problem:
-            extra["gate"] = f"闸机输出故障 / Gate output failed: {self.gate.problem}"
-        counts = self.counts()
-        return StatusSnapshot(
-            now=now, clock_trusted=self.clock.trusted(), clock_reason=reason,
-            sync=sync, trust_list_issued=trust_issued,
-            trust_list_stale=trust_stale, status_list_issued=status_issued, status_list_stale=status_stale,
-            device=self.device_id, checkpoint=self.checkpoint_name, admitted_today=counts.admitted,
-            denied_today=counts.refused, manual_today=counts.manual_checks, camera_ok=camera_ok,
-            camera_message=camera_message, flow=self.profile.flow, trust_list_problem=trust.problem, extra=extra)
 
     def health(self) -> JsonObject:
         """This process's part of `appliance-health.json` (the sync agent sends it to the hub)."""

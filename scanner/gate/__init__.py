@@ -7,6 +7,7 @@
     shown.py     Shown: one decision on its way to the screen and the turnstile; AckResult
     counts.py    Tally/Counts: admitted, refused, manual checks, repeats, acknowledgements today
     texts.py     words for the guard's decisions and a code's age ("issued 3 min ago")
+    heldfiles.py HeldFiles: the session's reload of what the sync agent replaced; the status snapshot
     build.py     build_session: settings -> stores, clock, checker, gate, Session
     player.py    sounds without Qt: tones (and spoken prompts when present) through aplay
     runner.py    GateRunner: `checkpoint gate`, the screenless appliance (sources -> decisions -> gate)
