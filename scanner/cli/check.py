@@ -137,6 +137,16 @@ def checker_from_args(args: argparse.Namespace) -> Checker:
                    max_code_age=max_age, rules=rules, region=region)
 
 
+# `json.dumps(value, ensure_ascii=False)` builds an encoder per call, a third of a `--json` line's cost:
+# one encoder with the same settings writes the same text.
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def json_line(d: Decision) -> str:
+    """One JSON object per decision (`--json`): `json.dumps(d.to_json(), ensure_ascii=False)`."""
+    return _JSON_TEXT(d.to_json())
+
+
 def format_line(d: Decision) -> str:
     """One human-readable line per decision."""
     r = d.result
@@ -208,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.reconfigure(encoding="utf-8")
     failed = 0
     write = sys.stdout.write
+    line = json_line if args.json else format_line
     for payload, error in _payloads(args):
         if error is not None:
             failed += 1
@@ -215,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         decision = checker.check(payload)
         # Flushed once per chunk of input read (`_stdin_lines`) and at the end, not per line.
-        write((json.dumps(decision.to_json(), ensure_ascii=False) if args.json else format_line(decision)) + "\n")
+        write(line(decision) + "\n")
     sys.stdout.flush()
     return 1 if failed else 0
 
