@@ -125,7 +125,7 @@ class Decision:
 
     def to_json(self) -> JsonObject:
         out = self.result.to_json()
-        out.update(admit=self.admit, profile=self.profile, outcome=self.outcome, tone=self.tone.value,
+        out.update(admit=self.admit, profile=self.profile, outcome=self.outcome, tone=self.tone._value_,
                    headline=self.headline.to_json(), guidance=self.guidance.to_json(),
                    reason=self.reason.to_json() if self.reason else None, alert_guard=self.alert_guard,
                    clock_trusted=self.clock_trusted,

@@ -96,14 +96,16 @@ class VerifyResult:
 
     def to_json(self) -> JsonObject:
         g = self.guardian
+        # Enum members' `_value_`: `.value` is a property written in Python (`checkpoint check --json`
+        # calls this for every line).
         return {
             "format": self.format,
-            "verdict": self.verdict.value,
-            "status": self.status.value if self.status else None,
+            "verdict": self.verdict._value_,
+            "status": self.status._value_ if self.status else None,
             "issuer": self.issuer,
             "issuer_name": self.issuer_name.to_json() if self.issuer_name else None,
             "name": self.name,
-            "type": self.code_type.value if self.code_type else None,
+            "type": self.code_type._value_ if self.code_type else None,
             "guardian": ({"name": g.name, "relation": g.relation, "relation_name": g.relation_name}
                          if g else None),
             "code_id": self.code_id.hex() if self.code_id else None,

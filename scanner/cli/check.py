@@ -147,19 +147,23 @@ def json_line(d: Decision) -> str:
     return _JSON_TEXT(d.to_json())
 
 
+_MARKS = {"pass": "✓", "stop": "✕", "alert": "✕!", "check": "?"}
+
+
 def format_line(d: Decision) -> str:
     """One human-readable line per decision."""
     r = d.result
-    mark = {"pass": "✓", "stop": "✕", "alert": "✕!", "check": "?"}[d.tone.value]
-    parts = [f"{mark} {'ADMIT' if d.admit else 'DENY '}", f"{r.verdict.value}" +
-             (f"/{r.status.value}" if r.status else "")]
+    # Enum members' `_value_`: `.value` is a property written in Python, read up to four times a line.
+    verdict = r.verdict._value_
+    parts = [f"{_MARKS[d.tone._value_]} {'ADMIT' if d.admit else 'DENY '}",
+             f"{verdict}/{r.status._value_}" if r.status else verdict]
     if r.issuer:
         parts.append(r.issuer + (f" ({r.issuer_name.en})" if r.issuer_name and r.issuer_name.en != r.issuer
                                  else ""))
     if r.name:
         parts.append(r.name)
     if r.code_type:
-        parts.append(r.code_type.value)
+        parts.append(r.code_type._value_)
     if r.guardian:
         parts.append(f"shown by {r.guardian.name} ({r.guardian.relation_name})")
     text = "  ".join(parts) + f" — {d.headline.en}"
