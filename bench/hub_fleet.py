@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from bench.hub_queries import timed
 from sync.hub import metrics
 from sync.hub.devicehealth import DEFAULT_THRESHOLDS, fleet, judge, latest, record_health
 from sync.hub.fleetstate import device_list, state_counts
@@ -35,15 +34,6 @@ HEALTH = {"software_version": "1.4.0", "started_at": 1.0, "camera": {"state": "o
           "pending_uploads": 3, "visit_log_bytes": 4 << 20, "storage_alarm": False,
           "trust_list": {"version": 7, "age": 600.0}, "status_lists": {"CN-ZJ": {"version": 3, "age": 60.0}},
           "clock_trusted": True, "clock_offset": 0.1, "agent_uptime": 5.0}
-
-
-def timed(fn: Callable[[], object], n: int = 5) -> float:
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
 
 
 def fill(store: HubStore, devices: int, visits: int) -> None:
