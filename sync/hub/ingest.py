@@ -84,7 +84,8 @@ _GET_DECIDED_BY, _GET_GATE = methodcaller("get", "decided_by"), methodcaller("ge
 
 
 def refusal(row: JsonObject, rules: IngestRules, now_ms: int, verdicts: frozenset[str]) -> str | None:
-    """Why the hub refuses this row, or None."""
+    """Why the hub refuses this row, or None. `refusals` holds each rule again in its batch form: a rule
+    added here goes there too (tests/sync/hub/test_ingest_rules.py holds the two to the same answers)."""
     if row["ts_ms"] > now_ms + rules.max_ahead_ms:
         return f"visit time is {(row['ts_ms'] - now_ms) / 1000:.0f} s ahead of the hub's clock"
     if row["ts_ms"] < now_ms - rules.max_age_days * DAY_MS:
