@@ -1,6 +1,6 @@
 """Decoding an upload batch in one C pass: msgspec structs built from the visit row's one declaration.
 
-The API's pydantic model (`sync/hub/app.py: UploadBatch`) stays the documented schema and gives the
+The API's pydantic model (`sync/hub/visits.py: UploadBatch`) stays the documented schema and gives the
 detailed 422 answer; decoding 500 rows through it (with the byte-level shape check in front, then
 `model_dump`) cost more hub CPU than everything else of an upload. `decode_batch` applies the same
 rules to the same `VISIT_FIELDS` with msgspec: strict types (no bool for an int, no float for an int),

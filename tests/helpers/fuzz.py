@@ -29,8 +29,8 @@ from keys.statuslist import verify_status_list
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustList, TrustStore
 from scanner.verify import Verdict, verify_code
-from sync.hub.app import UploadBatch
 from sync.hub.limits import BodyLimits, BodyRefused, decode_body
+from sync.hub.visits import UploadBatch
 
 
 @dataclass

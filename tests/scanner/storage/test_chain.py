@@ -98,7 +98,7 @@ def test_the_device_record_and_the_hub_model_follow_the_one_row_declaration() ->
 
     from scanner.storage.chain import ROW_FIELDS, VISIT_FIELDS
     from scanner.storage.visitlog import VisitRecord
-    from sync.hub.app import UploadVisit
+    from sync.hub.visits import UploadVisit
 
     assert {f.name for f in dataclasses.fields(VisitRecord)} == set(VISIT_FIELDS) - {"seq"}
     assert tuple(UploadVisit.model_fields) == ROW_FIELDS

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from sync.hub.app import UploadBatch
 from sync.hub.limits import BodyLimits, BodyRefused
 from sync.hub.uploadcodec import decode_batch
+from sync.hub.visits import UploadBatch
 from tests.helpers.hubrows import chain_rows, new_log_id
 
 LIMITS = BodyLimits()
