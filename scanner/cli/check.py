@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -137,16 +136,6 @@ def checker_from_args(args: argparse.Namespace) -> Checker:
                    max_code_age=max_age, rules=rules, region=region)
 
 
-# `json.dumps(value, ensure_ascii=False)` builds an encoder per call, a third of a `--json` line's cost:
-# one encoder with the same settings writes the same text.
-_JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def json_line(d: Decision) -> str:
-    """One JSON object per decision (`--json`): `json.dumps(d.to_json(), ensure_ascii=False)`."""
-    return _JSON_TEXT(d.to_json())
-
-
 _MARKS = {"pass": "✓", "stop": "✕", "alert": "✕!", "check": "?"}
 
 
@@ -222,7 +211,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.reconfigure(encoding="utf-8")
     failed = 0
     write = sys.stdout.write
-    line = json_line if args.json else format_line
+    line = format_line
+    if args.json:
+        from scanner.cli.jsonline import json_line
+
+        line = json_line
     for payload, error in _payloads(args):
         if error is not None:
             failed += 1

@@ -12,8 +12,12 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scanner.cli import check
+from keys.localtext import LocalText
+from scanner.cli import check, jsonline
+from scanner.codes import Guardian
 from scanner.demo.world import build_demo_world
+from scanner.policy import Decision, builtin_names, decide, load_profile
+from scanner.verify import CodeType, Status, Verdict, VerifyResult
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
@@ -23,7 +27,42 @@ JSON_VALUES = st.recursive(
 
 @given(JSON_VALUES)
 def test_the_json_encoder_writes_what_json_dumps_writes(value) -> None:
-    assert check._JSON_TEXT(value) == json.dumps(value, ensure_ascii=False)
+    assert jsonline.JSON_TEXT(value) == json.dumps(value, ensure_ascii=False)
+
+
+# Text with what JSON escapes, braces (`str.format`'s own) and non-ASCII; a few fixed values, so that
+# decisions of one kind meet again.
+TEXTS = st.sampled_from(["CN-ZJ", "张*三", "", "{0}", "}{", '"q"\\', "\x00\n\u2028", "é"]) | st.text(max_size=8)
+NAMES = st.sampled_from([LocalText("浙江", "Zhejiang"), LocalText("{", "}}")]) | st.builds(LocalText, TEXTS, TEXTS)
+INTS = st.none() | st.integers() | st.sampled_from([0, 1, 1796308469]) | st.booleans() | st.floats()
+IDS = st.none() | st.sampled_from([b"", b"\x00" * 16]) | st.binary(max_size=20)
+RESULTS = st.builds(
+    VerifyResult, verdict=st.sampled_from(Verdict), status=st.none() | st.sampled_from(Status),
+    reasons=st.lists(TEXTS, max_size=3).map(tuple), format=st.none() | st.sampled_from(["HCC1", "HC1"]),
+    issuer=st.none() | TEXTS, issuer_name=st.none() | NAMES, name=st.none() | TEXTS,
+    code_type=st.none() | st.sampled_from(CodeType),
+    guardian=st.none() | st.builds(Guardian, name=TEXTS, relation=st.sampled_from([1, 9]), subject=IDS),
+    code_id=IDS, subject=IDS, iat=INTS, exp=INTS, kid=IDS, trust_list_version=INTS,
+    status_list_version=INTS, failed_rule=st.none() | NAMES,
+).filter(lambda r: r.verdict is not Verdict.OK or r.status is not None)  # as verification gives them
+PROFILES = st.sampled_from([load_profile(name) for name in builtin_names()])
+
+
+@st.composite
+def decisions(draw: st.DrawFn) -> Decision:
+    r, profile = draw(RESULTS), draw(PROFILES)
+    d = decide(r, profile, clock_trusted=draw(st.booleans()))
+    if draw(st.booleans()):  # words of its own, not the profile's
+        d = Decision(r, draw(TEXTS), draw(TEXTS), draw(st.booleans()), d.tone, draw(NAMES), draw(NAMES),
+                     draw(st.none() | NAMES), draw(st.booleans()), draw(st.booleans()))
+    return d
+
+
+@given(st.lists(decisions(), min_size=1, max_size=6))
+def test_a_json_line_is_json_dumps_of_its_decision(ds: list[Decision]) -> None:
+    # The same decisions twice: the second time from the templates the first made.
+    for d in ds + ds:
+        assert jsonline.json_line(d) == json.dumps(d.to_json(), ensure_ascii=False)
 
 
 def _plain_line(d) -> str:
@@ -57,7 +96,7 @@ def test_every_demo_code_s_json_line_is_json_dumps_of_its_decision(tmp_path: Pat
     checker = check.checker_from_args(_args(world, now, "x"))
     decisions = [checker.check(p) for p in payloads]
     expected = [json.dumps(d.to_json(), ensure_ascii=False) for d in decisions]
-    assert [check.json_line(d) for d in decisions] == expected
+    assert [jsonline.json_line(d) for d in decisions] == expected
     assert len({d.result.verdict for d in decisions}) > 3  # passes and refusals of several kinds
 
     # The whole command on stdin: the same lines, in order, one per payload.

@@ -1,0 +1,99 @@
+"""`checkpoint check --json`'s line for a decision: `json.dumps(d.to_json(), ensure_ascii=False)`, quicker.
+
+Encoding the whole object took as long as the rest of a code's check in Python. Most of it is the same for
+every code of one kind (the verdict, the issuer and its names, the venue's words): only the holder's name,
+the ids, the times, the reasons and the list versions differ. So for each kind of decision the object is
+encoded once, by the same encoder, with markers in those fields; the text is cut at the markers, and a
+line is the pieces joined with its own values encoded as the encoder encodes them. The kind is told by the
+identity of the objects a decision shares with others (the profile's words, the trust list's names, enum
+members, True and False), which the template's entry keeps alive so that no other object can take their
+id, and by the value of its strings.
+
+A decision this does not cover (an EU DCC's contents, a guardian, a field of an unexpected type) is
+encoded whole. tests/scanner/cli/test_check_output.py holds every line to `json.dumps`'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from json.encoder import encode_basestring
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scanner.policy import Decision
+
+# `json.dumps(value, ensure_ascii=False)` builds an encoder per call: one encoder with the same settings
+# writes the same text.
+JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode
+
+# The fields filled per code, in the object's order; each marker is random, so no constant text holds it.
+_HOLES = ("name", "code_id", "subject", "iat", "exp", "kid", "reasons", "trust_list_version",
+          "status_list_version")
+_MARKS = {name: os.urandom(12).hex() for name in _HOLES}
+_BYTES_HOLES = ("code_id", "subject", "kid")
+# Templates by kind of decision, each with the objects its key names by id; cleared when full (a command
+# meets a few kinds: a handful of verdicts and statuses per issuer).
+_TEMPLATES: dict[tuple[object, ...], tuple[tuple[str, ...] | None, tuple[object, ...]]] = {}
+_MAX_TEMPLATES = 256
+
+
+def _kind(d: Decision) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """The key of a decision's template, and the objects the key names by id."""
+    r = d.result
+    shared = (d.__class__, r.__class__, r.verdict, r.status, r.issuer_name, r.code_type, r.failed_rule, d.admit,
+              d.tone, d.headline, d.guidance, d.reason, d.alert_guard, d.clock_trusted)
+    return (r.format, r.issuer, d.profile, d.outcome, *map(id, shared)), shared
+
+
+def _template(d: Decision) -> tuple[str, ...] | None:
+    """The decision's object encoded, cut into the text around the fields of `_HOLES`, or None if their
+    markers do not come out whole, once each and in that order (such a decision is encoded whole)."""
+    r = d.result
+    marked: dict[str, Any] = {name: _MARKS[name] for name in _HOLES}
+    for name in _BYTES_HOLES:
+        marked[name] = bytes.fromhex(_MARKS[name])
+    marked["reasons"] = (_MARKS["reasons"],)
+    text = JSON_TEXT(dataclasses.replace(d, result=dataclasses.replace(r, **marked)).to_json())
+    pieces, start = [], 0
+    for name in _HOLES:
+        quoted = f'["{_MARKS[name]}"]' if name == "reasons" else f'"{_MARKS[name]}"'
+        at = text.find(quoted, start)
+        if at < 0 or text.count(quoted) != 1:
+            return None
+        pieces.append(text[start:at])
+        start = at + len(quoted)
+    return (*pieces, text[start:])
+
+
+def _int_text(v: object) -> str:
+    if v is None:
+        return "null"
+    return int.__repr__(v) if v.__class__ is int else JSON_TEXT(v)
+
+
+def _str_text(v: object) -> str:
+    return encode_basestring(v) if v.__class__ is str else JSON_TEXT(v)
+
+
+def json_line(d: Decision) -> str:
+    """`json.dumps(d.to_json(), ensure_ascii=False)`."""
+    r = d.result
+    if r.dcc is not None or r.guardian is not None or r.reasons.__class__ is not tuple:
+        return JSON_TEXT(d.to_json())
+    key, shared = _kind(d)
+    known = _TEMPLATES.get(key)
+    if known is None:
+        if len(_TEMPLATES) >= _MAX_TEMPLATES:
+            _TEMPLATES.clear()
+        known = _TEMPLATES[key] = (_template(d), shared)
+    t = known[0]
+    if t is None:
+        return JSON_TEXT(d.to_json())
+    cid, sub, kid = r.code_id, r.subject, r.kid
+    # Pieces joined in one step: `str.format` on a template would parse it again for every line.
+    return "".join((t[0], _str_text(r.name), t[1], f'"{cid.hex()}"' if cid else "null",
+                    t[2], f'"{sub.hex()}"' if sub else "null", t[3], _int_text(r.iat), t[4], _int_text(r.exp),
+                    t[5], f'"{kid.hex()}"' if kid else "null", t[6], f"[{', '.join(map(_str_text, r.reasons))}]",
+                    t[7], _int_text(r.trust_list_version), t[8], _int_text(r.status_list_version), t[9]))
