@@ -73,17 +73,29 @@ def sign_raw(key: PrivateKey, data: bytes) -> bytes:
     return key.sign(data)
 
 
+# The raw signature kind of a key by its concrete type ("ec", "ed25519" or ""): isinstance against the key
+# ABCs is a Python-level call for every code checked.
+_RAW_KINDS: dict[type, str] = {}
+
+
+def _raw_kind(key: object) -> str:
+    kind = _RAW_KINDS[type(key)] = ("ec" if isinstance(key, ec.EllipticCurvePublicKey)
+                                    else "ed25519" if isinstance(key, ed25519.Ed25519PublicKey) else "")
+    return kind
+
+
 def verify_raw(key: PublicKey, signature: bytes, data: bytes) -> bool:
     """True only for a valid signature of the exact expected length for the key's algorithm."""
     if len(signature) != 64:
         return False
+    kind = _RAW_KINDS.get(type(key)) or _raw_kind(key)
     try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
+        if kind == "ec":
             der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
                                        int.from_bytes(signature[32:], "big"))
-            key.verify(der, data, _ECDSA_SHA256)
-        elif isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signature, data)
+            cast(ec.EllipticCurvePublicKey, key).verify(der, data, _ECDSA_SHA256)
+        elif kind == "ed25519":
+            cast(ed25519.Ed25519PublicKey, key).verify(signature, data)
         else:
             return False
     except InvalidSignature:

@@ -195,6 +195,9 @@ class StatusStore:
         self._dcc_filter_data_version = -1
         # Rows in temp.counting (see _COUNT), filled outside any transaction so none is rolled back.
         self._counted = 0
+        self._facts_cursor = conn.cursor()
+        # The row `facts` last read an issuer record from, and that record.
+        self._last_info: tuple[tuple[object, ...], IssuerInfo] = ((), IssuerInfo("", 0, 0, 0, 0.0))
 
     @classmethod
     def open(cls, path: str | Path = ":memory:") -> StatusStore:
@@ -403,10 +406,19 @@ class StatusStore:
     def facts(self, issuer: str, cti: bytes, sub: bytes) -> StatusFacts:
         """Everything verification needs about one code, in one query (the gate's hot path)."""
         with self._lock:
-            row = self._conn.execute(_FACTS_SQL, (issuer, cti, sub)).fetchone()
-        version, issued_at, next_update, applied_at, revoked, s, sd = row
-        info = IssuerInfo(issuer, version, issued_at, next_update, applied_at) if version is not None else None
-        return StatusFacts(info=info, revoked=bool(revoked), entry=(s, sd) if s is not None else None)
+            # One cursor for every call (`execute` on the connection makes one per call); reading the one
+            # row steps the statement to its end, which resets it.
+            row = self._facts_cursor.execute(_FACTS_SQL, (issuer, cti, sub)).fetchone()
+        head = row[:4]
+        last = self._last_info  # one read: another thread may replace it meanwhile
+        if head[0] is None:
+            info = None
+        elif head == last[0] and issuer == last[1].issuer:
+            info = last[1]  # the same list as the last code's: the same record, not a new one
+        else:
+            info = IssuerInfo(issuer, *head)
+            self._last_info = (head, info)
+        return StatusFacts(info, bool(row[4]), (row[5], row[6]) if row[5] is not None else None)
 
     def count(self, issuer: str) -> int:
         with self._lock:

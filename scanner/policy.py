@@ -297,7 +297,7 @@ def outcome_of(result: VerifyResult, profile: VenueProfile, clock_trusted: bool 
         # An EU certificate cannot be refreshed like a health code: its expiry has words of its own.
         if result.verdict is Verdict.EXPIRED and result.dcc is not None:
             return "dcc_expired"
-        return result.verdict.value
+        return result.verdict._value_  # not `.value`, a property written in Python (this runs per code)
     # A DCC's issuer is a country code; profiles name DCC countries as "HC1:DE" (or "HC1:*").
     issuer = result.issuer if result.dcc is None or result.issuer is None else f"HC1:{result.issuer}"
     if issuer is None or not profile.accepts(issuer):
@@ -305,7 +305,7 @@ def outcome_of(result: VerifyResult, profile: VenueProfile, clock_trusted: bool 
     if result.dcc is not None:
         return "dcc_valid"
     assert result.status is not None
-    return result.status.value
+    return result.status._value_
 
 
 def decide(result: VerifyResult, profile: VenueProfile, *, clock_trusted: bool = True) -> Decision:

@@ -28,7 +28,10 @@ def normalise(payload: str | bytes) -> str:
 
 
 def format_of(text: str) -> CodeFormat | None:
-    return next((f for f in FORMATS if text.startswith(f.prefix)), None)
+    for f in FORMATS:  # a loop, not next() over a generator: a generator costs more than one check
+        if text.startswith(f.prefix):
+            return f
+    return None
 
 
 def decode_payload(payload: str | bytes) -> DecodedCode:

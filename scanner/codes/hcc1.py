@@ -137,7 +137,16 @@ def cose_parts(msg: Cbor) -> tuple[bytes, Mapping[object, object], bytes, bytes]
     return protected, unprotected, payload, signature
 
 
+# Protected headers already parsed, by their exact bytes: an issuer's key signs every code with the same
+# header, so all but the first of its codes skip a CBOR decode. Only headers that parsed are kept.
+_HEADERS: dict[bytes, tuple[str, bytes]] = {}
+_MAX_HEADERS = 1024
+
+
 def _header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str, bytes]:
+    known = _HEADERS.get(protected)
+    if known is not None:
+        return known
     prot = decode_cbor(protected, "protected header") if protected else {}
     if not is_map(prot):
         raise _malformed("protected header is not a map")
@@ -155,7 +164,10 @@ def _header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str
         raise _malformed("no kid in the protected header")
     if not isinstance(kid, bytes):
         raise _malformed("kid is not a byte string")
-    return COSE_ALGS[alg], kid
+    if len(_HEADERS) >= _MAX_HEADERS:
+        _HEADERS.clear()
+    known = _HEADERS[protected] = (COSE_ALGS[alg], kid)
+    return known
 
 
 def _guardian(g: Cbor) -> Guardian:
@@ -178,8 +190,10 @@ def _claims(payload: bytes) -> HealthClaims:
     hc = cwt.get(-65537)
     if not is_map(hc):
         raise _malformed("health-code claims (-65537) missing or not a map")
+    # `type(x) is int` is `_is_int(x)` for what cbor2 decodes (its only int subclass is bool), without
+    # a call per claim.
     v = hc.get("v")
-    if not _is_uint(v):
+    if type(v) is not int or v < 0:
         raise _malformed("claims version (v) missing or not an unsigned integer")
     # A newer claims version may mean anything: never guess at it.
     if v != CLAIMS_VERSION:
@@ -187,9 +201,9 @@ def _claims(payload: bytes) -> HealthClaims:
     iss, iat, exp, cti = cwt.get(1), cwt.get(6), cwt.get(4), cwt.get(7)
     if not isinstance(iss, str) or not iss:
         raise _malformed("issuer (iss) missing or not text")
-    if not _is_int(iat):
+    if type(iat) is not int:
         raise _malformed("issued-at (iat) missing or not an integer")
-    if not _is_int(exp):
+    if type(exp) is not int:
         raise _malformed("expiry (exp) missing or not an integer")
     if not isinstance(cti, bytes) or len(cti) != 16:
         raise _malformed("code id (cti) missing or not 16 bytes")
@@ -198,11 +212,11 @@ def _claims(payload: bytes) -> HealthClaims:
         raise _malformed("subject (sub) missing or not 16 bytes")
     if not isinstance(name, str):
         raise _malformed("name (n) missing or not text")
-    if not _is_uint(s) or s > 2:
+    if type(s) is not int or not 0 <= s <= 2:
         raise _malformed("status (s) missing or not 0, 1 or 2")
-    if not _is_int(sd):
+    if type(sd) is not int:
         raise _malformed("status date (sd) missing or not an integer")
-    if not _is_uint(t) or t > 1:
+    if type(t) is not int or not 0 <= t <= 1:
         raise _malformed("code type (t) missing or not 0 or 1")
     guardian = _guardian(hc["g"]) if "g" in hc else None
     return HealthClaims(issuer=iss, iat=iat, exp=exp, code_id=cti, version=v, subject=sub, name=name,
