@@ -60,8 +60,16 @@ def text_of(data: bytes) -> str | None:
         return None
 
 
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """A contiguous 8-bit grayscale view of a grayscale, BGR or BGRA frame."""
+# OpenCV hands a colour conversion of more than about this many pixels to its worker threads.
+_SERIAL_PIXELS = 1 << 16
+
+
+def to_gray(image: np.ndarray, *, serial: bool = False) -> np.ndarray:
+    """A contiguous 8-bit grayscale view of a grayscale, BGR or BGRA frame.
+
+    `serial`: convert on the calling thread, in bands of rows each too small for OpenCV to share out
+    (the same pixels): a camera frame's conversion then wakes no worker thread, which would spin on
+    another core for a while after every frame (see `scanner.qr.decoder`, "Threads")."""
     if not isinstance(image, np.ndarray):
         raise InputError(f"a frame must be a numpy array, got {type(image).__name__}")
     if image.dtype != np.uint8:
@@ -74,7 +82,13 @@ def to_gray(image: np.ndarray) -> np.ndarray:
         import cv2
 
         code = cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
-        gray = cv2.cvtColor(image, code)
+        if serial:
+            gray = np.empty(image.shape[:2], np.uint8)
+            rows = max(1, _SERIAL_PIXELS // image.shape[1])
+            for y in range(0, image.shape[0], rows):
+                cv2.cvtColor(image[y:y + rows], code, dst=gray[y:y + rows])
+        else:
+            gray = cv2.cvtColor(image, code)
     else:
         raise InputError(f"a frame must be grayscale or BGR, got shape {image.shape}")
     if gray.shape[0] < 8 or gray.shape[1] < 8:

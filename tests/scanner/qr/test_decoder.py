@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from scanner.errors import InputError
-from scanner.qr.decoder import EVIDENCE, FrameDecoder, Pass, code_evidence, decode_image, read_image
+from scanner.qr.decoder import EVIDENCE, FrameDecoder, Pass, code_evidence, decode_image, read_image, to_gray
 from scanner.sources.synthetic import Distortion, background, empty_frame, gate_frame, render_qr
 from tests.helpers.payloads import VECTORS, centre, fresh_payloads, vector_cases
 
@@ -55,6 +55,28 @@ def test_bgr_and_gray_give_the_same_code_and_polygon(decoder, payloads):
     side = code.shape[0]
     assert abs(cx - (300 + side / 2)) < 3 and abs(cy - (40 + side / 2)) < 3
 
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_a_colour_frame_converted_on_the_calling_thread_gives_opencvs_grey(channels):
+    rng = np.random.default_rng(channels)
+    # Row bands that do not divide the height, and a crop of a larger frame (rows with a stride).
+    big = rng.integers(0, 256, (700, 1300, channels), dtype=np.uint8)
+    for frame in (big[:481, :333], big[:480, :640], big[100:140, 7:1207], big):
+        whole = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if channels == 3 else cv2.COLOR_BGRA2GRAY)
+        banded = to_gray(frame, serial=True)
+        assert banded.flags.c_contiguous and banded.shape == whole.shape
+        assert np.array_equal(banded, whole)
+
+
+def test_a_colour_camera_frame_reads_as_its_grey_one(payloads):
+    gray = np.full((480, 640), 200, np.uint8)
+    code = render_qr(payloads[1], module_px=3)
+    gray[100:100 + code.shape[0], 200:200 + code.shape[1]] = code
+    bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    a, b = FrameDecoder().decode(gray), FrameDecoder().decode(bgr)
+    assert [c.text for c in a] == [c.text for c in b] == [payloads[1]]
+    assert a[0].polygon == b[0].polygon
 
 SCENES = {
     "plain": Distortion(angle=5, tilt=0.0, blur=(0, 0), noise=(1, 2), glare=0, inverted=0, jpeg=0),
