@@ -7,8 +7,9 @@ passes on the boxes around what is code-like and still unread), every frame deco
 that every-Nth-frame cycle so the costly frames are measured on all of them; the rate within 3 and 15 frames of a
 code held in view (0.1 s and 0.5 s at 30 fps: the budgeted fallbacks take turns);
 ms on empty frames, also one still scene and the glance alone; how far apart the glance's scores are on
-frames with and without codes; BGR frames (a USB camera's) at a camera's pace, with the CPU the
-process's other threads spend meanwhile; which fallback pass rescues what the fast pass misses, at what cost;
+frames with and without codes; grey and BGR (a USB camera's) frames at a camera's pace, 33 ms apart,
+with the CPU the process's other threads spend meanwhile; which fallback pass rescues what the fast
+pass misses, at what cost;
 and false decodes (any code that was not in the frame). zxing-cpp alone (the floor) and the camera strategy
 (on frames with codes and on empty ones) take turns in small slices of their frames: this VM's speed
 drifts by a quarter or more within seconds, and two figures measured one after the other were measured on
@@ -225,12 +226,13 @@ def other_threads_cpu_ms() -> float:
     return total / 1e6
 
 
-def colour_frames(samples: list[Sample], gap_s: float = 0.005) -> None:
-    """A USB camera's BGR frames, `gap_s` apart (a camera's pace, shortened): what the decoding thread
-    takes, and the CPU the process's other threads (OpenCV's pool, when a call wakes it) spend meanwhile."""
+def paced(samples: list[Sample], *, colour: bool, gap_s: float) -> None:
+    """Frames `gap_s` apart, as a camera gives them (BGR for a USB camera's when `colour`): what the
+    decoding thread takes when it wakes for each frame, and the CPU the process's other threads
+    (OpenCV's pool, when a call wakes it) spend meanwhile."""
     import cv2
 
-    frames = [Sample(cv2.cvtColor(s.image, cv2.COLOR_GRAY2BGR), s.payloads) for s in samples]
+    frames = [Sample(cv2.cvtColor(s.image, cv2.COLOR_GRAY2BGR), s.payloads) for s in samples] if colour else samples
     t = Tally()
     decoder = FrameDecoder(slow_pass_every=3)
     others = other_threads_cpu_ms()
@@ -241,7 +243,7 @@ def colour_frames(samples: list[Sample], gap_s: float = 0.005) -> None:
         t.add(s, [c.text for c in codes], (time.perf_counter() - t0) * 1000)
         t.cpu.append((time.thread_time() - c0) * 1000)
     others = (other_threads_cpu_ms() - others) / len(frames)
-    print(t.line(f"combined, BGR frames {gap_s * 1000:g} ms apart"))
+    print(t.line(f"combined, {'BGR' if colour else 'grey'} frames {gap_s * 1000:.0f} ms apart"))
     print(f"    CPU per frame: the decoding thread {np.mean(t.cpu):.2f} ms, the process's other threads "
           f"{others:.3f} ms (OpenCV's pool: the camera path keeps its work on the calling thread)")
 
@@ -297,7 +299,10 @@ def main() -> None:
         if size == GOAL_SIZE:
             print(camera_goals(camera, floor))
         breakdown(samples)
-        colour_frames(samples[:150])
+        # The goals above are measured back to back; a camera's frames come 33 ms apart, and a decoder
+        # woken from idle for each one finds its caches cold (on this VM about twice the CPU per frame).
+        paced(samples[:100], colour=False, gap_s=1 / 30)
+        paced(samples[:100], colour=True, gap_s=1 / 30)
         for n in (3, 15):
             print(held_in_view(samples, n, args.seed).line(f"combined, held in view {n} frames"))
         empty_floor, empty_camera = side_by_side([(zx, False), (partial(FrameDecoder, slow_pass_every=3), None)],
