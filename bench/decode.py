@@ -169,7 +169,7 @@ def side_by_side(decoders: list[tuple[Callable[[], FrameDecoder], bool | None]],
                  *, blocks: int = 1, warm: int = 0) -> list[Tally]:
     """`run` for each of `decoders`, taking turns in `blocks` slices of each one's frames.
 
-    This machine's speed drifts by a quarter within seconds (a VM's vCPUs), so two decoders measured
+    This machine's speed drifts by a quarter or more within seconds (a VM's vCPUs), so two decoders measured
     one after the other are measured on different machines: taking turns in small slices puts the
     floor and the strategy under the same conditions and keeps their ratio steady. `warm` frames are
     decoded by each first, unmeasured (first calls, caches)."""
@@ -245,7 +245,7 @@ def paced(samples: list[Sample], *, colour: bool, gap_s: float) -> None:
     others = (other_threads_cpu_ms() - others) / len(frames)
     print(t.line(f"combined, {'BGR' if colour else 'grey'} frames {gap_s * 1000:.0f} ms apart"))
     print(f"    CPU per frame: the decoding thread {np.mean(t.cpu):.2f} ms, the process's other threads "
-          f"{others:.3f} ms (OpenCV's pool: the camera path keeps its work on the calling thread)")
+          f"{others:.3f} ms (OpenCV's worker pool, when a call wakes it)")
 
 
 def pass_table(samples: list[Sample], empties: list[Sample]) -> None:
