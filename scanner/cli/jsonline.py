@@ -6,8 +6,8 @@ the ids, the times, the reasons and the list versions differ. So for each kind o
 encoded once, by the same encoder, with markers in those fields; the text is cut at the markers, and a
 line is the pieces joined with its own values encoded as the encoder encodes them. The kind is told by the
 identity of the objects a decision shares with others (the profile's words, the trust list's names, enum
-members, True and False), which the template's entry keeps alive so that no other object can take their
-id, and by the value of its strings.
+members, True and False), which the template's entry keeps alive (it holds the decision it was made from)
+so that no other object can take their id, and by the value of its strings.
 
 A decision this does not cover (an EU DCC's contents, a guardian, a field of an unexpected type) is
 encoded whole. tests/scanner/cli/test_check_output.py holds every line to `json.dumps`'s.
@@ -33,18 +33,10 @@ _HOLES = ("name", "code_id", "subject", "iat", "exp", "kid", "reasons", "trust_l
           "status_list_version")
 _MARKS = {name: os.urandom(12).hex() for name in _HOLES}
 _BYTES_HOLES = ("code_id", "subject", "kid")
-# Templates by kind of decision, each with the objects its key names by id; cleared when full (a command
+# Templates by kind of decision, each with the decision it was made from; cleared when full (a command
 # meets a few kinds: a handful of verdicts and statuses per issuer).
-_TEMPLATES: dict[tuple[object, ...], tuple[tuple[str, ...] | None, tuple[object, ...]]] = {}
+_TEMPLATES: dict[tuple[object, ...], tuple[tuple[str, ...] | None, Decision]] = {}
 _MAX_TEMPLATES = 256
-
-
-def _kind(d: Decision) -> tuple[tuple[object, ...], tuple[object, ...]]:
-    """The key of a decision's template, and the objects the key names by id."""
-    r = d.result
-    shared = (d.__class__, r.__class__, r.verdict, r.status, r.issuer_name, r.code_type, r.failed_rule, d.admit,
-              d.tone, d.headline, d.guidance, d.reason, d.alert_guard, d.clock_trusted)
-    return (r.format, r.issuer, d.profile, d.outcome, *map(id, shared)), shared
 
 
 def _template(d: Decision) -> tuple[str, ...] | None:
@@ -82,18 +74,32 @@ def json_line(d: Decision) -> str:
     r = d.result
     if r.dcc is not None or r.guardian is not None or r.reasons.__class__ is not tuple:
         return JSON_TEXT(d.to_json())
-    key, shared = _kind(d)
+    # The kind of decision: its strings by value, the objects it shares with others by identity (the entry
+    # keeps this decision, and so those objects, alive: no other object can take their ids meanwhile).
+    key = (r.format, r.issuer, d.profile, d.outcome, id(d.__class__), id(r.__class__), id(r.verdict), id(r.status),
+           id(r.issuer_name), id(r.code_type), id(r.failed_rule), id(d.admit), id(d.tone), id(d.headline),
+           id(d.guidance), id(d.reason), id(d.alert_guard), id(d.clock_trusted))
     known = _TEMPLATES.get(key)
     if known is None:
         if len(_TEMPLATES) >= _MAX_TEMPLATES:
             _TEMPLATES.clear()
-        known = _TEMPLATES[key] = (_template(d), shared)
+        known = _TEMPLATES[key] = (_template(d), d)
     t = known[0]
     if t is None:
         return JSON_TEXT(d.to_json())
-    cid, sub, kid = r.code_id, r.subject, r.kid
-    # Pieces joined in one step: `str.format` on a template would parse it again for every line.
-    return "".join((t[0], _str_text(r.name), t[1], f'"{cid.hex()}"' if cid else "null",
-                    t[2], f'"{sub.hex()}"' if sub else "null", t[3], _int_text(r.iat), t[4], _int_text(r.exp),
-                    t[5], f'"{kid.hex()}"' if kid else "null", t[6], f"[{', '.join(map(_str_text, r.reasons))}]",
-                    t[7], _int_text(r.trust_list_version), t[8], _int_text(r.status_list_version), t[9]))
+    cid, sub, kid, iat, exp, tlv, slv = r.code_id, r.subject, r.kid, r.iat, r.exp, r.trust_list_version, \
+        r.status_list_version
+    name = r.name
+    # Pieces joined in one step (`str.format` on a template would parse it again for every line); the
+    # usual types written here, anything else by the encoder.
+    return "".join((
+        t[0], encode_basestring(name) if name.__class__ is str else JSON_TEXT(name),
+        t[1], f'"{cid.hex()}"' if cid else "null",
+        t[2], f'"{sub.hex()}"' if sub else "null",
+        t[3], int.__repr__(iat) if iat.__class__ is int else _int_text(iat),
+        t[4], int.__repr__(exp) if exp.__class__ is int else _int_text(exp),
+        t[5], f'"{kid.hex()}"' if kid else "null",
+        t[6], f"[{', '.join(map(_str_text, r.reasons))}]",
+        t[7], int.__repr__(tlv) if tlv.__class__ is int else _int_text(tlv),
+        t[8], int.__repr__(slv) if slv.__class__ is int else _int_text(slv),
+        t[9]))
