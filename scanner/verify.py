@@ -128,10 +128,13 @@ def code_lifetime(key: TrustKey, card: bool, max_code_age: int | None) -> int:
     Cards: the key's `max_code_lifetime`, else 400 days. Personal codes: the venue's maximum code
     age, bounded by the key's `max_code_lifetime` when the trust list gives one, else 400 days.
     """
+    limit = key.max_code_lifetime
     if card:
-        return key.max_code_lifetime or DEFAULT_CARD_LIFETIME
-    limits = [v for v in (max_code_age, key.max_code_lifetime) if v]
-    return min(limits) if limits else DEFAULT_CARD_LIFETIME
+        return limit or DEFAULT_CARD_LIFETIME
+    # The smaller of the two that are set (no list: this runs for every code checked).
+    if max_code_age and limit:
+        return min(max_code_age, limit)
+    return max_code_age or limit or DEFAULT_CARD_LIFETIME
 
 
 def _select_key(code: DecodedCode, trust: TrustStore, now: float,
