@@ -289,11 +289,15 @@ def builtin_problems() -> list[str]:
 
 
 # --- deciding -------------------------------------------------------------------------------------
+# A global, not `Verdict.OK`: an enum class's attributes are looked up through a slow hook (Python 3.11).
+_OK = Verdict.OK
+
+
 def outcome_of(result: VerifyResult, profile: VenueProfile, clock_trusted: bool = True) -> str:
     if not clock_trusted:
         # Expiry, staleness and status-list freshness all hang on the clock: none can be judged.
         return "clock_untrusted"
-    if result.verdict is not Verdict.OK:
+    if result.verdict is not _OK:
         # An EU certificate cannot be refreshed like a health code: its expiry has words of its own.
         if result.verdict is Verdict.EXPIRED and result.dcc is not None:
             return "dcc_expired"
