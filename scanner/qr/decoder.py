@@ -4,16 +4,16 @@ A frame is a grayscale (the camera's Y plane) or BGR numpy array. The result is 
 frame, each with its raw bytes, its text (None when the bytes are not UTF-8) and its corner polygon in
 the frame's own pixel coordinates.
 
-Why this order: zxing-cpp decodes more and faster than zbar (about 0.5 ms on a cluttered 640x480 frame,
-zbar about 9 ms, both measured by `bench/decode.py`). The fallbacks (smoothing, a global threshold,
-sharpening, inversion, contrast normalisation, upscaling, zbar) cost up to several ms each, and even
-zxing costs more than an idle gate should, so on a camera a `FrameDecoder` first glances at the frame
+Why this order: zxing-cpp decodes more and faster than zbar (about 0.5 ms on a cluttered 640x480 frame, zbar
+about 9 ms, both measured by `bench/decode.py`). The fallbacks (smoothing, a global threshold, flattening a
+glare spot, sharpening, inversion, contrast normalisation, upscaling, zbar) cost up to several ms each, and
+even zxing costs more than an idle gate should, so on a camera a `FrameDecoder` first glances at the frame
 for code-like patches (about 0.1 ms, `scanner.qr.glance`): without one it reads the frame at half its
-resolution with one global threshold (about 0.1 ms; a local threshold on every Nth frame, the fast pass
-on the whole frame on every third of those); with some, a global-threshold read of the box around them
-(upright, then inverted when it finds no symbol at all), the fast pass following there only when that
-fails. The fallbacks, a few per frame in turn, are spent only on evidence of a code not read yet, and
-only on the box around that evidence.
+resolution with one global threshold (about 0.1 ms; a local threshold on every Nth frame, the fast pass on
+the whole frame on every third of those); with some, a global-threshold read of the box around them
+(upright, then inverted when it finds no symbol at all), the fast pass following there only when that fails.
+The fallbacks, a few per frame in turn, are spent only on evidence of a code not read yet, and only on the
+box around that evidence.
 Still images get every pass while a code may be missing. Reading the symbol itself (sampling its grid,
 correcting errors) is about three quarters of what a box read costs, so a tighter box or a downscaled
 copy of it would save little.

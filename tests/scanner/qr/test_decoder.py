@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 from scanner.errors import InputError
-from scanner.qr.decoder import EVIDENCE, FrameDecoder, Pass, code_evidence, decode_image, read_image, to_gray
+from scanner.qr.decoder import (
+    EVIDENCE,
+    PASS_COST_MS,
+    FrameDecoder,
+    Pass,
+    code_evidence,
+    decode_image,
+    read_image,
+    to_gray,
+)
 from scanner.sources.synthetic import Distortion, background, empty_frame, gate_frame, render_qr
 from tests.helpers.payloads import VECTORS, centre, fresh_payloads, vector_cases
 
@@ -159,7 +168,7 @@ def test_byte_mode_data_comes_back_as_the_exact_bytes_from_both_decoders():
 # Pass costs for the tests of the camera's turns: which passes a frame gets follows from these and the
 # budget alone, never from how busy the machine is. Every camera pass fits the 1 ms budget beside the
 # global-threshold one.
-COSTS = {"zxing+global": 0.2, "zxing+sharpen": 0.4, "zxing+smooth": 0.4, "zxing+invert": 0.4,
+COSTS = {"zxing+global": 0.2, "zxing+flatten": 0.4, "zxing+sharpen": 0.4, "zxing+smooth": 0.4, "zxing+invert": 0.4,
          "zxing+area": 0.1, "zxing+upscale": 0.5, "zxing+clahe": 0.5, "zxing+clahe+upscale": 0.8}
 
 
@@ -233,6 +242,26 @@ def test_a_dark_mode_phone_is_read_on_the_first_camera_frame(payloads):
     (code,) = fd.decode(frame)  # the first camera frame, not the third
     assert code.text == payloads[0] and code.method == "zxing+global"
     assert calls == []  # no fallback pass was needed
+
+
+def test_a_code_under_a_glare_spot_is_read_on_the_first_camera_frame(payloads):
+    # A glare spot squeezes the modules under its rim into a few grey levels near white: neither threshold
+    # reads them; less the local mean (the flatten pass, on the box around the code) they read.
+    frame, placed = gate_frame(np.random.default_rng(242), [payloads[0]],
+                               distortion=Distortion(glare=1.0, inverted=0.0, jpeg=0.0))
+    assert FrameDecoder(fallbacks=False).decode(frame, thorough=False) == []
+    without = {name: cost for name, cost in PASS_COST_MS.items() if name != "zxing+flatten"}
+    assert FrameDecoder(slow_pass_every=3, pass_costs=without).decode(frame) == []
+    fd = FrameDecoder(slow_pass_every=3)
+    shapes: list[tuple[int, ...]] = []
+    calls = counted(fd, shapes)
+    (code,) = fd.decode(frame)  # the first camera frame, not an Nth one
+    assert code.text == payloads[0] and code.method == "zxing+flatten"
+    assert math.hypot(*(a - b for a, b in zip(code.center, centre(placed[0].polygon), strict=True))) < 8
+    # Within the frame's budget: on the box around the code, after the global-threshold pass.
+    assert calls == ["zxing+global", "zxing+flatten"]
+    assert all(h * w < frame.size / 2 for h, w in shapes)
+    assert [c.text for c in decode_image(frame)] == [payloads[0]]  # a still image too
 
 
 def test_a_clean_code_that_does_not_look_code_like_is_read_on_every_frame(payloads):
