@@ -196,8 +196,10 @@ class StatusStore:
         # Rows in temp.counting (see _COUNT), filled outside any transaction so none is rolled back.
         self._counted = 0
         self._facts_cursor = conn.cursor()
-        # The row `facts` last read an issuer record from, and that record.
-        self._last_info: tuple[tuple[object, ...], IssuerInfo] = ((), IssuerInfo("", 0, 0, 0, 0.0))
+        # The row `facts` last read an issuer record from, that record, and the facts of a code of that
+        # issuer that is neither revoked nor listed.
+        info = IssuerInfo("", 0, 0, 0, 0.0)
+        self._last_info: tuple[tuple[object, ...], IssuerInfo, StatusFacts] = ((), info, StatusFacts(info, False, None))
 
     @classmethod
     def open(cls, path: str | Path = ":memory:") -> StatusStore:
@@ -409,16 +411,19 @@ class StatusStore:
             # One cursor for every call (`execute` on the connection makes one per call); reading the one
             # row steps the statement to its end, which resets it.
             row = self._facts_cursor.execute(_FACTS_SQL, (issuer, cti, sub)).fetchone()
-        head = row[:4]
+        head, revoked, s = row[:4], row[4], row[5]
         last = self._last_info  # one read: another thread may replace it meanwhile
         if head[0] is None:
             info = None
         elif head == last[0] and issuer == last[1].issuer:
-            info = last[1]  # the same list as the last code's: the same record, not a new one
+            # The same list as the last code's: the same records, not new ones (they are immutable).
+            if not revoked and s is None:
+                return last[2]
+            info = last[1]
         else:
             info = IssuerInfo(issuer, *head)
-            self._last_info = (head, info)
-        return StatusFacts(info, bool(row[4]), (row[5], row[6]) if row[5] is not None else None)
+            self._last_info = (head, info, StatusFacts(info, False, None))
+        return StatusFacts(info, bool(revoked), (s, row[6]) if s is not None else None)
 
     def count(self, issuer: str) -> int:
         with self._lock:
