@@ -16,7 +16,12 @@ drifts by a quarter or more within seconds, and two figures measured one after t
 different machines.
 
 Goals (camera budget, 640x480, frames with a code): mean <= 0.8 ms, p95 <= 1.5 ms, >= 99% of frames read,
-zero false decodes; empty frame <= 0.5 ms mean; each printed beside its figure. Where a frame's time goes:
+zero false decodes; empty frame <= 0.5 ms mean; each printed beside its figure. 1,000 frames
+with codes by default: whether a frame is read hardly depends on the phase of the cycle it is decoded at,
+so the rate rests on the frames, and about 1 in 100 is missed (mostly under a glare spot): 8 seeds of 500
+frames each read 98.4-100% (99.2% of the 4,000), and the standard error of a rate near 99% is 0.6 points
+over 250 frames, 0.3 over 1,000. zbar alone, which has no goal, reads the first 250 (its line is the
+slowest). Where a frame's time goes:
 the glance, the boxes it finds, the fast pass on the whole frame and on the boxes. The pass table prints
 each pass's measured cost next to the one the camera budget assumes (`scanner.qr.decoder.PASS_COST_MS`).
 
@@ -24,7 +29,7 @@ Stills (`checkpoint decode`, `check --image`, `file:`/`dir:` sources): the confo
 `--stills` frames of each size written as PNG files, each read and decoded as `check --image` does (a new
 thorough decoder per file): median ms per image decoded (goal <= 12 ms; reading the file printed apart) and
 the codes read, against every pass run on every image in the same run (goal: no code lost).
-    .venv/bin/python -m bench.decode [--count 300] [--empty 200] [--stills 100] [--sizes 640x480,1280x720]
+    .venv/bin/python -m bench.decode [--count 1000] [--empty 200] [--stills 100] [--sizes 640x480,1280x720]
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from scanner.qr.glance import glance
 # The conformance vectors' QR images, in the repository.
 VECTORS = Path(__file__).resolve().parents[1] / "tests" / "data" / "hcc1"
 GOAL_SIZE = "640x480"
+ZBAR_FRAMES = 250  # zbar alone: ~20 ms a frame and no goal of its own
 
 
 def pct(values: list[float], q: float) -> float:
@@ -271,7 +277,7 @@ def pass_table(samples: list[Sample], empties: list[Sample]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--count", type=int, default=250, help="frames with codes per size")
+    ap.add_argument("--count", type=int, default=1000, help="frames with codes per size")
     ap.add_argument("--empty", type=int, default=150, help="frames without a code per size")
     ap.add_argument("--stills", type=int, default=100, help="frames per size decoded as image files")
     ap.add_argument("--sizes", default="640x480,1280x720")
@@ -294,7 +300,7 @@ def main() -> None:
         # The floor and the camera strategy take turns (see `side_by_side`); zbar, no goal's floor, apart.
         floor, camera = side_by_side([(zx, False), (combined, None)], samples, blocks=30, warm=20)
         print(floor.line("zxing-cpp alone"))
-        print(run(zb, samples, False).line("zbar alone"))
+        print(run(zb, samples[:ZBAR_FRAMES], False).line(f"zbar alone (first {min(ZBAR_FRAMES, len(samples))})"))
         print(camera.line("combined, camera budget (N=3)"))
         if size == GOAL_SIZE:
             print(camera_goals(camera, floor))
