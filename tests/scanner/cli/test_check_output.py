@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import io
 import json
 import sys
@@ -115,3 +117,18 @@ def test_every_demo_code_s_plain_line_holds_its_decision_s_parts(tmp_path: Path)
     lines = [check.format_line(d) for d in decisions]
     assert lines == [_plain_line(d) for d in decisions]
     assert any(" shown by " in x for x in lines) and any(x.startswith("✕ DENY ") for x in lines)
+
+
+def test_every_field_of_a_decision_is_a_hole_a_template_key_or_encoded_whole() -> None:
+    # A field in none of these would be written once into a template and then repeated for every code.
+    names = {f.name for f in dataclasses.fields(VerifyResult)} | {f.name for f in dataclasses.fields(Decision)}
+    kinds = [jsonline.HOLES, jsonline.KEYED, jsonline.WHOLE, jsonline.NOT_WRITTEN, ("result",)]
+    assert sorted(names) == sorted(n for kind in kinds for n in kind)
+    key_source = inspect.getsource(jsonline.json_line)
+    for name in jsonline.KEYED:
+        assert f"r.{name}" in key_source or f"d.{name}" in key_source, name
+    for name in jsonline.WHOLE:
+        assert f"r.{name} is not None" in key_source, name
+    for name in jsonline.NOT_WRITTEN:
+        assert name not in decide(VerifyResult(Verdict.OK, Status.GREEN), load_profile("transport")).to_json()
+        assert name not in VerifyResult(Verdict.OK, Status.GREEN).to_json()
