@@ -178,7 +178,9 @@ def side_by_side(decoders: list[tuple[Callable[[], FrameDecoder], bool | None]],
     This machine's speed drifts by a quarter or more within seconds (a VM's vCPUs), so two decoders measured
     one after the other are measured on different machines: taking turns in small slices puts the
     floor and the strategy under the same conditions and keeps their ratio steady. `warm` frames are
-    decoded by each first, unmeasured (first calls, caches)."""
+    decoded by each kind of decoder first, unmeasured: what that warms is the process's (the engines'
+    first calls, imported code, the CPU's caches); the decoders measured are made afresh, one for each
+    phase of the every-Nth-frame cycle."""
     work = []
     for make, thorough in decoders:
         decoder = make()
@@ -192,11 +194,16 @@ def side_by_side(decoders: list[tuple[Callable[[], FrameDecoder], bool | None]],
     for b in range(blocks):
         for steps, thorough, t in work:
             for decoder, s in steps[b * len(steps) // blocks:(b + 1) * len(steps) // blocks]:
-                c0, t0 = time.thread_time(), time.perf_counter()
-                codes = decoder.decode(s.image, thorough=thorough)
-                t.add(s, [c.text for c in codes], (time.perf_counter() - t0) * 1000)
-                t.cpu.append((time.thread_time() - c0) * 1000)
+                timed(t, decoder, s, thorough)
     return [t for _, _, t in work]
+
+
+def timed(t: Tally, decoder: FrameDecoder, s: Sample, thorough: bool | None = None) -> None:
+    """Decode one frame into `t`: what was read, the wall time and the decoding thread's CPU time."""
+    c0, t0 = time.thread_time(), time.perf_counter()
+    codes = decoder.decode(s.image, thorough=thorough)
+    t.add(s, [c.text for c in codes], (time.perf_counter() - t0) * 1000)
+    t.cpu.append((time.thread_time() - c0) * 1000)
 
 
 def held_in_view(samples: list[Sample], frames: int, seed: int) -> Tally:
@@ -244,10 +251,7 @@ def paced(samples: list[Sample], *, colour: bool, gap_s: float) -> None:
     others = other_threads_cpu_ms()
     for s in frames:
         time.sleep(gap_s)
-        c0, t0 = time.thread_time(), time.perf_counter()
-        codes = decoder.decode(s.image)
-        t.add(s, [c.text for c in codes], (time.perf_counter() - t0) * 1000)
-        t.cpu.append((time.thread_time() - c0) * 1000)
+        timed(t, decoder, s)
     others = (other_threads_cpu_ms() - others) / len(frames)
     print(t.line(f"combined, {'BGR' if colour else 'grey'} frames {gap_s * 1000:.0f} ms apart"))
     print(f"    CPU per frame: the decoding thread {np.mean(t.cpu):.2f} ms, the process's other threads "
