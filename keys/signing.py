@@ -47,7 +47,7 @@ COSE_SIGNATURE_ALGS: dict[int, tuple[str, hashes.HashAlgorithm]] = {
     -7: ("ec", hashes.SHA256()), -35: ("ec", hashes.SHA384()), -36: ("ec", hashes.SHA512()),
     -37: ("rsa", hashes.SHA256()), -38: ("rsa", hashes.SHA384()), -39: ("rsa", hashes.SHA512()),
 }
-# The kind of a DCC signer's key by its concrete type: isinstance against cryptography's key ABCs is a
+# The kind of a key by its concrete type (`key_kind`): isinstance against cryptography's key ABCs is a
 # Python-level call each time, and for its Rust key types the answer is not cached.
 _KEY_KINDS: dict[type, str] = {}
 
@@ -73,22 +73,11 @@ def sign_raw(key: PrivateKey, data: bytes) -> bytes:
     return key.sign(data)
 
 
-# The raw signature kind of a key by its concrete type ("ec", "ed25519" or ""): isinstance against the key
-# ABCs is a Python-level call for every code checked.
-_RAW_KINDS: dict[type, str] = {}
-
-
-def _raw_kind(key: object) -> str:
-    kind = _RAW_KINDS[type(key)] = ("ec" if isinstance(key, ec.EllipticCurvePublicKey)
-                                    else "ed25519" if isinstance(key, ed25519.Ed25519PublicKey) else "")
-    return kind
-
-
 def verify_raw(key: PublicKey, signature: bytes, data: bytes) -> bool:
     """True only for a valid signature of the exact expected length for the key's algorithm."""
     if len(signature) != 64:
         return False
-    kind = _RAW_KINDS.get(type(key)) or _raw_kind(key)
+    kind = _KEY_KINDS.get(type(key)) or key_kind(key)
     try:
         if kind == "ec":
             der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
@@ -151,14 +140,19 @@ class SigningInput:
         return verify
 
 
-def cose_key_kind(key: object) -> str:
-    """"ec", "rsa" or "" for a public key, by its concrete type (cached)."""
+def key_kind(key: object) -> str:
+    """"ec", "ed25519", "rsa" or "" for a public key, by its concrete type (cached)."""
     kind = _KEY_KINDS.get(type(key))
     if kind is None:
-        from cryptography.hazmat.primitives.asymmetric import rsa
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            kind = "ec"
+        elif isinstance(key, ed25519.Ed25519PublicKey):
+            kind = "ed25519"
+        else:
+            # Loaded only here: a check of codes signed with EC keys never needs cryptography's RSA modules.
+            from cryptography.hazmat.primitives.asymmetric import rsa
 
-        kind = ("ec" if isinstance(key, ec.EllipticCurvePublicKey)
-                else "rsa" if isinstance(key, rsa.RSAPublicKey) else "")
+            kind = "rsa" if isinstance(key, rsa.RSAPublicKey) else ""
         _KEY_KINDS[type(key)] = kind
     return kind
 
@@ -167,7 +161,7 @@ def verify_cose(key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey, alg: int, sig
     """True only for a valid COSE signature by `key` with COSE algorithm `alg` (a key of the other kind,
     or an ECDSA signature not exactly twice the curve's size, does not verify)."""
     scheme = _cose_scheme(alg)
-    kind = cose_key_kind(key)
+    kind = key_kind(key)
     try:
         if kind == "ec" and isinstance(scheme, ec.ECDSA):
             n = (cast(ec.EllipticCurvePublicKey, key).key_size + 7) // 8

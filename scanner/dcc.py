@@ -14,7 +14,7 @@ from typing import Protocol
 
 from keys.dccrevocation import revocation_hashes
 from keys.dsc import DccSigner
-from keys.signing import cose_key_kind, verify_cose
+from keys.signing import key_kind, verify_cose
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
 from scanner.codes.base import CodeError
@@ -75,7 +75,7 @@ def verify_dcc(text: str, trust: TrustStore, status: StatusStore | None, now: fl
         return fail(verdict, why)
     signed = info.with_signer(signer.country)
     if status is not None:
-        ecdsa = cose_key_kind(signer.public_key) == "ec"
+        ecdsa = key_kind(signer.public_key) == "ec"
         hit = status.dcc_revoked(revocation_hashes(info.uci, info.country, code.signature, ecdsa))
         if hit is not None:
             return fail(Verdict.REVOKED, f"certificate is on the DCC revocation list (by its {hit} hash)", signed)
