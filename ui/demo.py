@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from ui.model.view import GroupView
 
 FAMILY = "family"
+# How long the offscreen demo waits, after its last scene, for the last visits to reach the hub.
+UPLOAD_WAIT_S = 10.0
 
 
 def has_display() -> bool:
@@ -48,6 +50,7 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     from scanner.demo.world import build_demo_world
     from scanner.status import read_sync_status
     from scanner.storage.datadir import DataDir
+    from scanner.storage.syncstate import request_sync
     from ui.app import KioskApp, KioskOptions
     from ui.sound import RecordingSound, system_sound
 
@@ -128,9 +131,25 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     w.result_painted.connect(on_painted)
     expected = [*world.samples, FAMILY]
 
+    # Once every scene was shown, the offscreen demo waits (at most UPLOAD_WAIT_S) for the sync agent to
+    # upload the last visits, so that its closing line can say whether all of them reached the hub.
+    waiting_since: list[float] = []
+
+    def uploaded() -> bool:
+        """True when no visit waits for the hub (or there is no hub)."""
+        if local_hub is None or core.visit_log is None:
+            return True
+        return not (core.visit_log.pending_count() or read_sync_status(core.data_dir, time.time()).pending)
+
     def check_done() -> None:
-        if offscreen and all(n in shown for n in expected) and shown.count(FAMILY) >= len(family) \
-                and w.page() == "idle":
+        if not (offscreen and all(n in shown for n in expected) and shown.count(FAMILY) >= len(family)
+                and w.page() == "idle"):
+            return
+        if not waiting_since:
+            waiting_since.append(time.monotonic())
+            if not uploaded():
+                request_sync(core.data_dir, time.time())  # a round now, not at the agent's next interval
+        if uploaded() or time.monotonic() - waiting_since[0] > UPLOAD_WAIT_S:
             app.quit()
 
     poll = QTimer()
