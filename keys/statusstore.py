@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -37,6 +38,8 @@ from keys.statusrecords import ApplyResult, IssuerInfo, StatusFacts
 
 if TYPE_CHECKING:
     from keys.trustlist import TrustStore
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 _MIGRATIONS = {
@@ -124,6 +127,8 @@ class StatusStore(DccRevocations):
     def __init__(self, conn: sqlite3.Connection, path: str):
         self.path = path
         self._conn = conn
+        # Why the store started empty (its file was damaged and set aside), or None.
+        self.problem: str | None = None
         # One connection serves the pipeline thread and the UI thread: serialise it.
         self._lock = threading.Lock()
         # Rows in temp.counting (see _COUNT), filled outside any transaction so none is rolled back.
@@ -136,12 +141,35 @@ class StatusStore(DccRevocations):
 
     @classmethod
     def open(cls, path: str | Path = ":memory:") -> StatusStore:
+        """Open (creating) the store. A damaged file (a worn SD card, a file that is not SQLite) is set
+        aside for inspection and the store starts empty, with `problem` saying so: the lists can always
+        be fetched again, and a device must not stop for good over its cache of them."""
         p = str(path)
+        try:
+            return cls._open(p)
+        except sqlite3.DatabaseError as e:
+            if p == ":memory:" or e.sqlite_errorcode not in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                raise  # locked, unreadable, a full disk: not the file's fault, keep it
+            kept = [durable.set_aside(f).name for f in (Path(p), Path(p + "-wal"), Path(p + "-shm")) if f.exists()]
+            problem = (f"status store {p} was damaged ({e}); kept as {', '.join(kept)}, starting empty until "
+                       "the lists are fetched again")
+        log.error("%s", problem)
+        store = cls._open(p)
+        store.problem = problem
+        return store
+
+    @classmethod
+    def _open(cls, p: str) -> StatusStore:
         # The lists can always be fetched again, so NORMAL durability is enough here.
         conn = durable.connect(p, synchronous="NORMAL", timeout=5.0)
-        store = cls(conn, p)
-        durable.migrate(conn, [_MIGRATIONS[v] for v in range(1, SCHEMA_VERSION + 1)], name=f"status store {p}")
-        conn.executescript(_STAGING)
+        try:
+            store = cls(conn, p)
+            durable.migrate(conn, [_MIGRATIONS[v] for v in range(1, SCHEMA_VERSION + 1)],
+                            name=f"status store {p}")
+            conn.executescript(_STAGING)
+        except BaseException:
+            conn.close()
+            raise
         return store
 
     def close(self) -> None:

@@ -237,6 +237,29 @@ def test_anchor_rotation_without_overlap_leaves_an_empty_store(region, tmp_path)
     assert TrustStore.open(tmp_path, [new_root.public_key()]).version == 1
 
 
+
+@pytest.mark.parametrize("damage", ["garbage_tail", "not_a_database"])
+def test_a_damaged_status_store_is_moved_aside_and_started_afresh(region, tmp_path, damage) -> None:
+    root, issuer = region
+    trust = _store(root, [KeyEntry(issuer.public_key(), "CN-ZJ", "浙江", "Zhejiang", not_before=NOW - DAY,
+                                   not_after=NOW + DAY)])
+    listed = sign_status_list(issuer, issuer="CN-ZJ", version=3, issued_at=NOW, next_update=NOW + DAY)
+    path = tmp_path / "status.sqlite"
+    store = StatusStore.open(path)
+    store.apply(listed, trust, now=NOW)
+    store.close()
+    # A worn SD card: the database's pages after the first are gone, or the file is not SQLite at all.
+    damaged = path.read_bytes()[:3000] + b"garbage" * 100 if damage == "garbage_tail" else b"garbage" * 100
+    path.write_bytes(damaged)
+
+    reopened = StatusStore.open(path)  # the lists can be fetched again: the device keeps working
+    assert reopened.issuers() == [] and reopened.problem and "status.sqlite.bad-1" in reopened.problem
+    assert (tmp_path / "status.sqlite.bad-1").read_bytes() == damaged
+    reopened.apply(listed, trust, now=NOW)
+    reopened.close()
+    assert [i.version for i in StatusStore.open(path).issuers()] == [3]
+
+
 # --- device CA ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("days", [0, -5])
 def test_enroll_refuses_certificates_valid_for_no_time(tmp_path, days) -> None:
