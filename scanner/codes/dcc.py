@@ -10,6 +10,7 @@ of `docs/format.md` §5.2; the signature and the signer are `scanner.dcc`'s job.
 from __future__ import annotations
 
 import base64
+import math
 import re
 import zlib
 from collections.abc import Mapping
@@ -53,7 +54,11 @@ def _malformed(reason: str) -> CodeError:
 
 
 def _num(v: object) -> int | None:
-    return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    """A CWT number (an integer, or a float: NumericDate allows one) in whole seconds; None for anything else,
+    an infinite or NaN float included (no time at all, and `int()` of one raises)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    return int(v) if isinstance(v, float) and math.isfinite(v) else None
 
 
 def json_safe(v: Cbor) -> Json:

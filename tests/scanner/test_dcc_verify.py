@@ -152,6 +152,18 @@ def test_decoding_failures(trust, text, verdict) -> None:
     assert check(trust, text).verdict is verdict
 
 
+@pytest.mark.parametrize("iat, exp", [(float("inf"), NOW + DAY), (float("nan"), NOW + DAY),
+                                       (NOW - DAY, float("inf")), (NOW - DAY, float("-inf"))])
+def test_times_that_are_not_finite_numbers_are_malformed(world, trust, iat, exp) -> None:
+    # CBOR floats may be infinite or NaN; such a time is no time at all, whoever signed it.
+    r = check(trust, code(signer(world, "DE"), iat=iat, exp=exp))
+    assert r.verdict is Verdict.MALFORMED and ("iat" in r.reasons[0] if iat != NOW - DAY else "exp" in r.reasons[0])
+
+
+def test_fractional_times_are_accepted(world, trust) -> None:
+    assert check(trust, code(signer(world, "DE"), iat=NOW - 0.5, exp=NOW + 0.5)).verdict is Verdict.OK
+
+
 def test_unknown_alg_is_unsupported(world, trust) -> None:
     msg = cbor2.CBORTag(18, [cbor2.dumps({1: -8, 4: b"12345678"}), {}, cbor2.dumps({6: NOW, 4: NOW + 1}), b"x"])
     text = "HC1:" + base45.b45encode(zlib.compress(cbor2.dumps(msg))).decode()
