@@ -104,9 +104,12 @@ def checker_from_args(args: argparse.Namespace) -> Checker:
     else:
         raise InputError("no trust list: give --trust-list TL.json (or --config with a data directory)")
 
+    # With --at every judgement made with a clock is made at that time, whether a status list's signing
+    # key had retired included; without it, the system clock's.
+    at = parse_time(args.at) if args.at else None
     for path in args.status_list:
         try:
-            status.apply_file(path, trust, source=path)
+            status.apply_file(path, trust, source=path, now=at)
         except OSError as e:
             print(f"checkpoint: warning: status list {path}: cannot read: {e.strerror} (ignored)",
                   file=sys.stderr)
@@ -120,7 +123,7 @@ def checker_from_args(args: argparse.Namespace) -> Checker:
 
         # Like the trust list: a rules list that does not verify is fatal, never silently skipped.
         rules = RulesStore.from_file(args.rules_list, anchors)
-    clock: Clock = FixedClock(parse_time(args.at)) if args.at else SystemClock()
+    clock: Clock = FixedClock(at) if at is not None else SystemClock()
     if settings is None:
         profile = load_profile(args.profile or DEFAULT_PROFILE)
         max_age = args.max_code_age if args.max_code_age is not None else 0
