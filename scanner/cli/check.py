@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -31,15 +32,20 @@ if TYPE_CHECKING:
 
 def parse_time(text: str) -> float:
     """Unix seconds or ISO 8601 (a time without a zone is taken as UTC)."""
+    bad = InputError(f"--at {text!r}: expected Unix seconds or an ISO 8601 time such as 2026-01-01T08:00:00+08:00")
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        # float() also reads "nan" and "inf": at such a time no code would ever be expired.
+        if not math.isfinite(seconds):
+            raise bad
+        return seconds
     try:
         dt = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise InputError(f"--at {text!r}: expected Unix seconds or an ISO 8601 time "
-                         "such as 2026-01-01T08:00:00+08:00") from None
+        raise bad from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()

@@ -7,10 +7,13 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from keys.hcc1 import CodeClaims, issue_code
 from keys.keyfile import generate_key, write_public_key
 from keys.publishing import KeyEntry, sign_status_list, sign_trust_list
 from scanner.cli import check
+from scanner.errors import InputError
 from scanner.verify import Status, Verdict
 
 DAY = 86400
@@ -54,3 +57,17 @@ def test_a_key_retired_at_the_time_asked_for_signs_no_status_list(tmp_path: Path
     checker, card, _ = _checker(tmp_path, at, (at - 500 * DAY, at - 30 * DAY), at - 31 * DAY)
     assert "retired" in capsys.readouterr().err
     assert checker.check(card).result.verdict is Verdict.STATUS_UNVERIFIED
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "1e400", "-Infinity"])
+def test_a_time_that_is_not_a_finite_number_is_refused_by_name(text: str) -> None:
+    # Compared with NaN, no code would ever be expired or issued in the future.
+    with pytest.raises(InputError, match=f"--at '{text}'"):
+        check.parse_time(text)
+
+
+@pytest.mark.parametrize("text, seconds", [("1767225600", 1767225600), (" 1767225600.5 ", 1767225600.5),
+                                           ("2026-01-01T08:00:00+08:00", 1767225600),
+                                           ("2026-01-01T00:00:00", 1767225600), ("2026-01-01", 1767225600)])
+def test_unix_seconds_and_iso_times(text: str, seconds: float) -> None:
+    assert check.parse_time(text) == seconds
