@@ -6,6 +6,7 @@ Export exists for sites with no network at all: the file goes to the hub on a US
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,20 +42,25 @@ def open_log(args: argparse.Namespace) -> VisitLog:
                     alarm_percent=settings.log.storage_alarm_percent)
 
 
-def parse_since(text: str) -> int:
-    """Unix seconds, or an ISO 8601 date/time (UTC unless it says otherwise); returns milliseconds."""
+# The last second a date can name (9999-12-31 23:59:59 UTC); a later or negative time is a typo.
+LATEST_UNIX_S = 253_402_300_799
+
+
+def parse_time(text: str, option: str = "--since") -> int:
+    """Unix seconds, or an ISO 8601 date/time (UTC unless it says otherwise), from 1970 to 9999; returns
+    milliseconds. `option` names what was given in the message."""
     try:
-        return int(float(text) * 1000)
+        seconds = float(text)
     except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"--since {text!r}: expected Unix seconds or an ISO date "
-                         "such as 2026-01-31") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            seconds = math.nan
+        else:
+            seconds = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    if not 0 <= seconds <= LATEST_UNIX_S:  # NaN fails this too
+        raise InputError(f"{option} {text!r}: expected Unix seconds or an ISO date such as 2026-01-31")
+    return int(seconds * 1000)
 
 
 def _device_key(args: argparse.Namespace) -> tuple[CertificatePublicKeyTypes | None, str | None]:
@@ -98,7 +104,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    since = parse_since(args.since) if args.since else None
+    since = parse_time(args.since) if args.since else None
     with open_log(args) as log:
         if args.output in (None, "-"):
             n = log.export(sys.stdout, fmt=args.format, since_ms=since)

@@ -218,11 +218,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_visits(args: argparse.Namespace) -> int:
-    from scanner.cli.log import parse_since
+    from scanner.cli.log import parse_time
 
     store = open_store(args, create=False, pool_size=1)
-    since = parse_since(args.since) if args.since else None
-    until = parse_since(args.until) if args.until else None
+    since = parse_time(args.since) if args.since else None
+    until = parse_time(args.until, "--until") if args.until else None
     if args.count:
         n = store.count(args.device, since, until)
         print(n)

@@ -23,6 +23,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from keys.jsontypes import Json, JsonObject
+from scanner.cli.log import parse_time
+from scanner.errors import InputError
 from sync.errors import HubStoreError, PublishError
 from sync.hub import metrics
 from sync.hub.devicehealth import DEFAULT_THRESHOLDS, Thresholds, fleet, history, judge, latest
@@ -88,12 +90,8 @@ def parse_when(value: str | None, default_ms: int) -> int:
     if not value:
         return default_ms
     try:
-        return int(float(value) * 1000)
-    except ValueError:
-        pass
-    try:
-        return int(datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp() * 1000)
-    except ValueError:
+        return parse_time(value)
+    except InputError:
         raise HTTPException(400, f"not a time: {value[:40]!r} (use YYYY-MM-DDTHH:MM, UTC)") from None
 
 

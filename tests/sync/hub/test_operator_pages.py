@@ -156,6 +156,16 @@ def test_fleet_pages_show_health_traffic_and_gaps(hub, tmp_path):
     assert 'checkpoint_hub_request_seconds_count{route="/v1/round",status="200"} 1.0' in metrics
 
 
+
+@pytest.mark.parametrize("when", ["99999999999999999999", "-99999999999999", "inf", "nan", "1e400", "10000-01-01"])
+def test_a_time_no_date_can_name_is_refused_with_a_clear_answer(hub, when):
+    proc, _, _ = hub
+    s = logged_in(proc.operator_url)
+    for field in ("since", "until"):
+        r = s.get(proc.operator_url + "/visits", params={"device": "gate-7", field: when}, timeout=30)
+        assert r.status_code == 400 and "not a time" in r.text, (field, r.status_code)
+
+
 def test_publishing_from_the_page_uses_the_cli_checks(hub, tmp_path):
     proc, _, _ = hub
     s = logged_in(proc.operator_url)

@@ -189,3 +189,12 @@ def test_read_only_commands_refuse_a_missing_database(tmp_path):
                       *(args[1:] if args[0] != "devices" else ()))
         assert out.returncode == 2 and f"{missing}: no such file" in out.stderr, (args, out.stderr)
     assert not missing.exists()
+
+
+def test_visits_refuse_a_time_no_date_can_name(tmp_path):
+    db = tmp_path / "hub.sqlite"
+    assert hub_cli("migrate", "--db", str(db)).returncode == 0
+    for option in ("--since", "--until"):
+        for when in ("99999999999999999999", "inf", "-1e15"):
+            out = hub_cli("visits", "--db", str(db), f"{option}={when}", "--count")
+            assert out.returncode == 2 and f"{option} {when!r}: expected" in out.stderr, (option, when, out.stderr)
