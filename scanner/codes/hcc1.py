@@ -144,6 +144,10 @@ _MAX_HEADERS = 1024
 
 
 def _header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str, bytes]:
+    # Checked on every code, not cached with the protected bytes: an unprotected kid is not signed, and a
+    # verifier that read it would look up another key, so it is malformed even beside a protected one.
+    if 4 in unprotected:
+        raise _malformed("kid is in the unprotected header (HCC1 requires it protected, and only there)")
     known = _HEADERS.get(protected)
     if known is not None:
         return known
@@ -159,8 +163,6 @@ def _header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str
         raise CodeError("unsupported", f"signature algorithm {alg} is not supported")
     kid = prot.get(4)
     if kid is None:
-        if 4 in unprotected:
-            raise _malformed("kid is in the unprotected header (HCC1 requires it protected)")
         raise _malformed("no kid in the protected header")
     if not isinstance(kid, bytes):
         raise _malformed("kid is not a byte string")

@@ -120,3 +120,20 @@ def test_bad_trust_list_entry_is_skipped_not_fatal(env) -> None:
 
     store = TrustStore.from_document(jws.sign(payload, root, "hc-trustlist+json"), [root.public_key()])
     assert store.issuers() == ["CN-ZJ"] and len(store.current.skipped) == 1
+
+
+def test_a_kid_in_the_unprotected_header_is_malformed_even_beside_a_protected_one(env) -> None:
+    # Unsigned, and a verifier reading it first would look up another key: docs/format.md §1.3.
+    _, zj, trust = env
+    from keys.keyfile import kid_of
+    from keys.signing import sign_raw
+
+    protected, payload = cbor2.dumps({1: -7, 4: kid_of(zj)}), cbor2.dumps(claims().to_cbor_map())
+    sig = sign_raw(zj, cbor2.dumps(["Signature1", protected, b"", payload]))
+    for unprotected in ({4: kid_of(zj)}, {4: b"\x00" * 8}):
+        r = check(trust, encode_payload(cbor2.dumps(cbor2.CBORTag(18, [protected, unprotected, payload, sig]))))
+        assert r.verdict is Verdict.MALFORMED and "unprotected" in r.reasons[0]
+    # The same header and signature without it: the refusal was not cached against the protected bytes.
+    assert check(trust, encode_payload(cbor2.dumps(cbor2.CBORTag(18, [protected, {}, payload, sig])))).ok
+    r = check(trust, encode_payload(cbor2.dumps(cbor2.CBORTag(18, [protected, {4: kid_of(zj)}, payload, sig]))))
+    assert r.verdict is Verdict.MALFORMED
