@@ -61,6 +61,20 @@ def set_aside(path: Path) -> Path:
     return aside
 
 
+def damaged(e: BaseException) -> bool:
+    """Whether a SQLite error says the file itself is damaged or not a database at all (rather than locked,
+    unreadable or on a full disk, which are not the file's fault)."""
+    return isinstance(e, sqlite3.DatabaseError) and e.sqlite_errorcode in (sqlite3.SQLITE_CORRUPT,
+                                                                           sqlite3.SQLITE_NOTADB)
+
+
+def set_aside_database(path: Path) -> list[str]:
+    """Set a damaged SQLite file aside (`set_aside`) with its WAL and shared-memory files, so the next open
+    starts a new one; the names they were kept under."""
+    files = (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
+    return [set_aside(f).name for f in files if f.exists()]
+
+
 def open_cached(path: Path, *, what: str, load: Callable[[bytes, str], object],
                 install: Callable[[bytes, str], object], bootstrap: str | Path | None,
                 refused: tuple[type[Exception], ...]) -> str | None:

@@ -148,9 +148,9 @@ class StatusStore(DccRevocations):
         try:
             return cls._open(p)
         except sqlite3.DatabaseError as e:
-            if p == ":memory:" or e.sqlite_errorcode not in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
-                raise  # locked, unreadable, a full disk: not the file's fault, keep it
-            kept = [durable.set_aside(f).name for f in (Path(p), Path(p + "-wal"), Path(p + "-shm")) if f.exists()]
+            if p == ":memory:" or not durable.damaged(e):
+                raise
+            kept = durable.set_aside_database(Path(p))
             problem = (f"status store {p} was damaged ({e}); kept as {', '.join(kept)}, starting empty until "
                        "the lists are fetched again")
         log.error("%s", problem)

@@ -6,7 +6,8 @@ the same everywhere: a trust list from the config is taken only when none has be
 bootstrap status list older than the synced one is simply not applied.
 Nothing here refuses to start because of a bad list: a cached trust list that no longer verifies is set
 aside for inspection, a bad bootstrap list is skipped, and `trust.problem` says so (the device then holds
-no valid trust list until the sync agent fetches one).
+no valid trust list until the sync agent fetches one). Nor because of a damaged database: a status store
+or visit log that is not SQLite any more is set aside (`.bad-N`) and a new one started.
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ def open_stores(settings: Settings, *, visit_log: bool = True, require_trust: bo
     from keys.statusstore import StatusStore
     from keys.trustlist import TrustStore
     from scanner.rules.ruleslist import RulesStore
-    from scanner.storage.visitlog import VisitLog
 
     data = DataDir(Path(data_dir) if data_dir is not None else settings.data_dir)
     data.root.mkdir(parents=True, exist_ok=True)
@@ -77,6 +77,27 @@ def open_stores(settings: Settings, *, visit_log: bool = True, require_trust: bo
         rules = RulesStore.open(data.rules, anchors, bootstrap=settings.trust.rules_list or None)
     elif require_trust:
         raise ConfigError(settings.source, ["trust.anchors: at least one trust anchor is needed"])
-    log_ = (VisitLog(data.visits_db, storage_cap_mb=settings.log.storage_cap_mb,
-                     alarm_percent=settings.log.storage_alarm_percent) if visit_log else None)
+    log_ = _open_visit_log(data.visits_db, settings) if visit_log else None
     return Stores(data, anchors, trust, status, log_, rules)
+
+
+def _open_visit_log(path: Path, settings: Settings) -> VisitLog:
+    """The visit log; a damaged file is kept aside (its visits can still be recovered from it) and a new log
+    with an id of its own is started, so the device goes on recording instead of failing at every start."""
+    from keys.durable import damaged, set_aside_database
+    from scanner.errors import StorageError
+    from scanner.storage.visitlog import VisitLog
+
+    def open_log() -> VisitLog:
+        return VisitLog(path, storage_cap_mb=settings.log.storage_cap_mb,
+                        alarm_percent=settings.log.storage_alarm_percent)
+
+    try:
+        return open_log()
+    except StorageError as e:
+        if e.__cause__ is None or not damaged(e.__cause__):
+            raise
+        kept = set_aside_database(path)
+        log.error("visit log %s was damaged (%s); kept as %s with the visits it holds, a new log is started",
+                  path, e.__cause__, ", ".join(kept))
+    return open_log()

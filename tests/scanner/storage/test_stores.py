@@ -1,0 +1,50 @@
+"""`open_stores` on a data directory whose files a worn SD card or a power cut damaged: the device starts."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from scanner.config import Settings
+from scanner.errors import StorageError
+from scanner.storage.chain import new_visit_id
+from scanner.storage.stores import open_stores
+from scanner.storage.visitlog import VisitLog, VisitRecord
+
+
+def _record() -> VisitRecord:
+    now = time.time()
+    return VisitRecord(visit_id=new_visit_id(now), ts_ms=int(now * 1000), device_id="gate-1", checkpoint_id="east",
+                       profile="transport", clock_trusted=True, verdict="ok", admit=True, tone="pass")
+
+
+@pytest.mark.parametrize("damage", ["garbage_tail", "not_a_database"])
+def test_a_damaged_visit_log_is_kept_aside_and_a_new_log_started(tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "visits.sqlite"
+    with VisitLog(path) as old:
+        for _ in range(40):
+            old.append(_record())
+        old_id = old.log_id
+    damaged = path.read_bytes()[:6000] + b"garbage" * 500 if damage == "garbage_tail" else b"garbage" * 500
+    path.write_bytes(damaged)
+
+    stores = open_stores(Settings(), require_trust=False, data_dir=tmp_path)
+    try:
+        assert stores.visit_log is not None
+        # A new log, with an id of its own (the hub tells its rows from the old log's), takes visits at once.
+        assert stores.visit_log.log_id != old_id and list(stores.visit_log.rows()) == []
+        stores.visit_log.append(_record())
+        assert len(list(stores.visit_log.rows())) == 1
+    finally:
+        stores.close()
+    # The damaged file, with whatever visits it still holds, is kept for recovery, never overwritten.
+    assert (tmp_path / "visits.sqlite.bad-1").read_bytes() == damaged
+
+
+def test_a_visit_log_that_cannot_be_opened_for_another_reason_is_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "visits.sqlite").mkdir()  # not the file's content: nothing is set aside, the error is told
+    with pytest.raises(StorageError, match="cannot open"):
+        open_stores(Settings(), require_trust=False, data_dir=tmp_path)
+    assert (tmp_path / "visits.sqlite").is_dir() and not list(tmp_path.glob("*.bad-*"))
