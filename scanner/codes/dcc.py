@@ -43,8 +43,9 @@ _FACTS = {
 
 
 _COUNTRY = re.compile(r"[A-Z]{2,3}")
-# Types json_safe returns unchanged (exact types: a subclass of int, say, still goes through it).
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+# Types json_safe returns unchanged (exact types: a subclass of int, say, still goes through it). Not float:
+# NaN and the infinities are CBOR but not JSON.
+_PLAIN = frozenset({str, int, bool, type(None)})
 _GROUPS = ("v", "t", "r")
 _GROUP_SET = frozenset(_GROUPS)
 
@@ -66,8 +67,10 @@ def json_safe(v: Cbor) -> Json:
     t = type(v)
     # The exact-type tests first: nearly every value of a real payload is text, a number or a map,
     # and a map's or list's plain members are taken as they are rather than through a call each.
-    if t is str or t is int or t is float or t is bool or v is None:
+    if t is str or t is int or t is bool or v is None:
         return v
+    if t is float:
+        return v if math.isfinite(v) else None  # as JavaScript's JSON.stringify writes NaN and Infinity
     if t is dict:
         return {k if type(k) is str else str(k): x if type(x) in _PLAIN else json_safe(x) for k, x in v.items()}
     if t is list:
@@ -76,7 +79,9 @@ def json_safe(v: Cbor) -> Json:
         return {str(k): json_safe(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
         return [json_safe(x) for x in v]
-    if isinstance(v, str | int | float | bool) or v is None:
+    if isinstance(v, float):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, str | int | bool) or v is None:
         return v
     if isinstance(v, datetime | date):
         return v.isoformat()
