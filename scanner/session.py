@@ -254,6 +254,14 @@ class Session(HeldFiles):
         with self._lock:
             self._held.clear()
 
+    def close(self) -> None:
+        """At stop: release the gate outputs (the relay off now, whatever pulse was running: a stopped
+        device never leaves a turnstile open), then close the visit log."""
+        if self.gate is not None:
+            self.gate.close()
+        if self.visit_log is not None:
+            self.visit_log.close()
+
     def _flow_extra(self, d: Decision) -> JsonObject | None:
         if self.profile.flow == "school" and d.result.verdict.value == "ok":
             return {"school": {"role": "student", "direction": "in"}}

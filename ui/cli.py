@@ -64,8 +64,7 @@ def run_kiosk(args: argparse.Namespace) -> int:
         beat_timer.stop()
         beat.stopping()
         kiosk.stop()
-        if kiosk.core.visit_log is not None:
-            kiosk.core.visit_log.close()
+        kiosk.core.close()
     return 0
 
 

@@ -177,8 +177,7 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
         kiosk.stop()
         if local_hub is not None:
             local_hub.stop()
-        if core.visit_log is not None:
-            core.visit_log.close()
+        core.close()
     missing = [n for n in expected if n not in shown]
     print(f"Shown: {', '.join(dict.fromkeys(shown))}")
     if missing:

@@ -155,5 +155,4 @@ def tour(width: int, height: int, workdir: Path, *, now: int | None = None) -> I
         w.close()
     finally:
         for c in cores:
-            if c.visit_log is not None:
-                c.visit_log.close()
+            c.close()

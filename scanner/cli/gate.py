@@ -43,10 +43,7 @@ def run_gate(args: argparse.Namespace) -> int:
     try:
         return runner.run(args.duration)
     finally:
-        if session.gate is not None:
-            session.gate.close()  # releases the relay: a stopped gate never stays open
-        if session.visit_log is not None:
-            session.visit_log.close()
+        session.close()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
