@@ -302,7 +302,11 @@ def read_image(path: str) -> np.ndarray:
         raise InputError(f"{path}: is a directory") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror}") from None
-    img = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION) if raw.size else None
+    try:
+        img = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION) if raw.size else None
+    except cv2.error:
+        # OpenCV raises, rather than answering None, for a header claiming more pixels than it decodes.
+        raise InputError(f"{path}: not an image this build can read (damaged, or too many pixels)") from None
     if img is None:
         raise InputError(f"{path}: not an image this build can read")
     return img

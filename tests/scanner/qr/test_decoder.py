@@ -393,3 +393,18 @@ def test_read_image_errors_name_the_file(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         read_image(str(tmp_path / "missing.png"))
     assert decode_image(np.full((64, 64), 255, np.uint8)) == []
+
+
+def test_an_image_larger_than_opencv_decodes_is_refused_by_name(tmp_path) -> None:
+    # A 36-byte PNG header may claim 100,000 x 100,000 pixels; OpenCV raises for it rather than answering None.
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0))
+    path = tmp_path / "huge.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    with pytest.raises(InputError, match="huge.png: not an image this build can read"):
+        read_image(str(path))
