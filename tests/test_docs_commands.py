@@ -28,7 +28,7 @@ def _options(parser: argparse.ArgumentParser) -> set[str]:
 
 
 def documented_commands() -> list[tuple[str, int, list[str]]]:
-    found = []
+    found: list[tuple[str, int, list[str]]] = []
     for page in PAGES:
         for n, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
             found.extend((page.name, n, m.group(1).split()) for m in COMMAND.finditer(line))
