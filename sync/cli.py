@@ -56,7 +56,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         report = agent.run_once()
         print(f"sync ok: {report.uploaded} uploaded, {report.duplicates} already on the hub, "
               f"{agent.state.pending} pending; trust list {report.trust_list}; "
-              + ("; ".join(f"{k} {v}" for k, v in report.status_lists.items()) or "no status lists")
+              + ("; ".join(f"{k} {v}" for k, v in report.status_lists.items())
+                 # The round fetches only the lists the hub says changed: none fetched is not none held.
+                 or ("status lists unchanged" if agent.state.status_lists else "no status lists"))
               + f"; DCC revocation list {report.dcc_revocation}; rules list {report.rules}"
               + f"; venue profiles {report.profiles}")
         if report.chain_breaks:

@@ -79,6 +79,8 @@ timeout = 30
         assert "trust list updated to version 1" in out.stdout
         again = checkpoint("sync", "--once", "--config", str(config))
         assert again.returncode == 0 and "0 uploaded" in again.stdout and "trust list unchanged" in again.stdout
+        # The round said no status list changed: the device holds three, it does not have "no status lists".
+        assert "; status lists unchanged;" in again.stdout, again.stdout
 
     listed = checkpoint("hub", "visits", "--db", str(hub_db), "--device", "gate-e2e", "--count")
     assert f"{N} visits, 0 flagged chain breaks" in listed.stderr
