@@ -346,6 +346,9 @@ def settings_from_dict(data: JsonObject, source: str = "<dict>") -> Settings:
             problems.append(f"[{name}]: unknown section")
             continue
         sections[name] = _build_section(name, cls, table, problems)
+    gate = sections.get("gate")
+    if isinstance(gate, GateSettings) and gate.deny_output and gate.deny_output == gate.output:
+        problems.append(f"gate.deny_output: {gate.deny_output!r} is gate.output's pin too")
     if profiles:
         # Imported here: policy imports this module's types at import time.
         from scanner.policy import profile_problems

@@ -140,3 +140,16 @@ def test_config_names_the_bad_gate_key(tmp_path) -> None:
         load_settings(p)
     text = str(e.value)
     assert "gate.output" in text and "gate.open_on" in text and "gate.deny_output" in text and str(p) in text
+
+
+def test_config_refuses_the_red_lamp_on_the_turnstiles_own_pin(tmp_path) -> None:
+    from scanner.config import load_settings
+    from scanner.errors import ConfigError
+
+    p = tmp_path / "c.toml"
+    # One pin cannot be both: the lamp's output would fail at every start ("pin already in use").
+    p.write_text('[gate]\noutput = "gpio:17"\ndeny_output = "gpio:17"\n')
+    with pytest.raises(ConfigError, match="gate.deny_output: 'gpio:17' is gate.output's pin too"):
+        load_settings(p)
+    p.write_text('[gate]\noutput = "gpio:17"\ndeny_output = "gpio:27"\n')
+    assert load_settings(p).gate.deny_output == "gpio:27"
