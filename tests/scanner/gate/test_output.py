@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
@@ -149,7 +150,7 @@ def test_config_refuses_the_red_lamp_on_the_turnstiles_own_pin(tmp_path) -> None
     p = tmp_path / "c.toml"
     # One pin cannot be both: the lamp's output would fail at every start ("pin already in use").
     p.write_text('[gate]\noutput = "gpio:17"\ndeny_output = "gpio:17"\n')
-    with pytest.raises(ConfigError, match="gate.deny_output: 'gpio:17' is gate.output's pin too"):
+    with pytest.raises(ConfigError, match=re.escape("gate.deny_output: 'gpio:17' is gate.output's pin too")):
         load_settings(p)
     p.write_text('[gate]\noutput = "gpio:17"\ndeny_output = "gpio:27"\n')
     assert load_settings(p).gate.deny_output == "gpio:27"
