@@ -143,14 +143,21 @@ _HEADERS: dict[bytes, tuple[str, bytes]] = {}
 _MAX_HEADERS = 1024
 
 
+_UNPROTECTED_KID = "kid is in the unprotected header (HCC1 requires it protected, and only there)"
+
+
 def _header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str, bytes]:
+    known = _HEADERS.get(protected)
+    if known is None:
+        known = _parse_header(protected, unprotected)
     # Checked on every code, not cached with the protected bytes: an unprotected kid is not signed, and a
     # verifier that read it would look up another key, so it is malformed even beside a protected one.
     if 4 in unprotected:
-        raise _malformed("kid is in the unprotected header (HCC1 requires it protected, and only there)")
-    known = _HEADERS.get(protected)
-    if known is not None:
-        return known
+        raise _malformed(_UNPROTECTED_KID)
+    return known
+
+
+def _parse_header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str, bytes]:
     prot = decode_cbor(protected, "protected header") if protected else {}
     if not is_map(prot):
         raise _malformed("protected header is not a map")
@@ -163,7 +170,7 @@ def _header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str
         raise CodeError("unsupported", f"signature algorithm {alg} is not supported")
     kid = prot.get(4)
     if kid is None:
-        raise _malformed("no kid in the protected header")
+        raise _malformed(_UNPROTECTED_KID if 4 in unprotected else "no kid in the protected header")
     if not isinstance(kid, bytes):
         raise _malformed("kid is not a byte string")
     if len(_HEADERS) >= _MAX_HEADERS:
@@ -225,6 +232,15 @@ def _claims(payload: bytes) -> HealthClaims:
     return HealthClaims(iss, iat, exp, cti, v, sub, name, s, sd, t == 1, guardian)
 
 
+def _unsupported_claims(payload: bytes) -> None:
+    """Raise the claims' refusal when it is `unsupported` (an unknown claims version); else nothing."""
+    try:
+        _claims(payload)
+    except CodeError as e:
+        if e.verdict == "unsupported":
+            raise
+
+
 class HCC1:
     """The HCC1 format."""
 
@@ -234,7 +250,13 @@ class HCC1:
     def decode(self, text: str) -> DecodedCode:
         cose = _decompress(base45_body(text, PREFIX))
         protected, unprotected, payload, signature = cose_parts(decode_cbor(cose, "COSE message"))
-        alg, kid = _header(protected, unprotected)
+        try:
+            alg, kid = _header(protected, unprotected)
+        except CodeError as e:
+            # An unknown claims version is `unsupported`, which comes before `malformed` (§5).
+            if e.verdict == "malformed":
+                _unsupported_claims(payload)
+            raise
         claims = _claims(payload)
         # The Sig_structure is rebuilt from the exact bytes received, never re-encoded claims.
         signed = cbor2.dumps(["Signature1", protected, b"", payload])

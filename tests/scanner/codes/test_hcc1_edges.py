@@ -137,3 +137,50 @@ def test_a_kid_in_the_unprotected_header_is_malformed_even_beside_a_protected_on
     assert check(trust, encode_payload(cbor2.dumps(cbor2.CBORTag(18, [protected, {}, payload, sig])))).ok
     r = check(trust, encode_payload(cbor2.dumps(cbor2.CBORTag(18, [protected, {4: kid_of(zj)}, payload, sig]))))
     assert r.verdict is Verdict.MALFORMED
+
+
+HEADERS = {  # protected map, unprotected map, and the verdict the header alone earns
+    "good": ({1: -7, "kid": True}, {}, None),
+    "kid only unprotected": ({1: -7}, {"kid": True}, "malformed"),
+    "no alg": ({"kid": True}, {}, "malformed"),
+    "alg as text": ({1: "ES256", "kid": True}, {}, "malformed"),
+    "kid as text": ({1: -7, 4: "kid"}, {}, "malformed"),
+    "unknown alg": ({1: -35, "kid": True}, {}, "unsupported"),
+    "unknown alg, kid unprotected": ({1: -35}, {"kid": True}, "unsupported"),
+}
+CLAIMS = {  # a change to the hc map, and the verdict the claims alone earn
+    "good": ({}, None),
+    "version 2": ({"v": 2}, "unsupported"),
+    "version 2 without s": ({"v": 2, "s": None}, "unsupported"),
+    "no s": ({"s": None}, "malformed"),
+    "s out of range": ({"s": 3}, "malformed"),
+}
+
+
+@pytest.mark.parametrize("claims_case", CLAIMS)
+@pytest.mark.parametrize("header_case", HEADERS)
+def test_the_first_verdict_in_the_spec_s_order_wins_between_header_and_claims(env, header_case, claims_case) -> None:
+    # docs/format.md §5: unsupported (unknown alg, unknown claims version) comes before malformed, whichever
+    # part of the code each problem is in.
+    _, zj, trust = env
+    from keys.keyfile import kid_of
+    from keys.signing import sign_raw
+
+    prot, unprot, header_verdict = HEADERS[header_case]
+    change, claims_verdict = CLAIMS[claims_case]
+
+    def with_kid(m: dict) -> dict:
+        return {(4 if k == "kid" else k): (kid_of(zj) if k == "kid" else v) for k, v in m.items()}
+
+    m = claims().to_cbor_map()
+    for k, v in change.items():
+        if v is None:
+            del m[-65537][k]
+        else:
+            m[-65537][k] = v
+    protected, payload = cbor2.dumps(with_kid(prot)), cbor2.dumps(m)
+    sig = sign_raw(zj, cbor2.dumps(["Signature1", protected, b"", payload]))
+    r = check(trust, encode_payload(cbor2.dumps(cbor2.CBORTag(18, [protected, with_kid(unprot), payload, sig]))))
+    verdicts = {header_verdict, claims_verdict} - {None}
+    expected = next((v for v in ("unsupported", "malformed") if v in verdicts), "ok")
+    assert r.verdict.value == expected, r.reasons
