@@ -164,3 +164,23 @@ def test_picamera2_constraints_leave_a_version_the_project_accepts() -> None:
     for c in constraints:
         assert c.specifier.contains(known[c.name]), c
         assert declared[c.name].contains(known[c.name]), (c.name, declared[c.name])
+
+
+def test_checkpoint_install_passes_every_option_of_the_script(tmp_path: Path) -> None:
+    """`checkpoint install` runs install.sh "with the same options" (docs/deploy.md): each one the script
+    takes, and `--gate` staged through the command enables the gate."""
+    import re
+    import sys
+
+    from scanner.cli import build_parser
+
+    script = set(re.findall(r"^\s+(--[a-z-]+)\)", INSTALL.read_text(), re.M))
+    install_parser = next(a for a in build_parser("install")._actions if a.dest == "command").choices["install"]
+    assert script - {"--help"} <= {s for a in install_parser._actions for s in a.option_strings}
+    exe = shutil.which("checkpoint", path=str(Path(sys.executable).parent)) or "checkpoint"
+    root = tmp_path / "root"
+    result = subprocess.run([exe, "install", "--root", str(root), "--skip-python", "--gate"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    assert sorted(p.name for p in wants.iterdir()) == ["checkpoint-gate.service", "checkpoint-sync.service"]
