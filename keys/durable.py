@@ -175,7 +175,10 @@ def connect(path: str | Path, *, synchronous: str = "FULL", timeout: float = 30.
                                check_same_thread=False)
     else:
         if p != ":memory:":
-            Path(p).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(p).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:  # the contract: sqlite3.Error, which callers name with their path
+                raise sqlite3.OperationalError(f"cannot create the folder {Path(p).parent}: {e.strerror}") from e
         conn = sqlite3.connect(p, isolation_level=None, timeout=timeout, check_same_thread=False)
         if p != ":memory:":
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]

@@ -37,3 +37,7 @@ class PublishError(SyncError, InputError):
 
 class HubStoreError(SyncError, EnvironmentFailure):
     """The hub's database cannot be opened or written."""
+
+
+class HubServeError(SyncError, EnvironmentFailure):
+    """`hub serve` cannot start: its address is taken, or a TLS file it was given cannot be used."""

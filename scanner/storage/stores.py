@@ -13,11 +13,12 @@ or visit log that is not SQLite any more is set aside (`.bad-N`) and a new one s
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, StorageError
 from scanner.storage.datadir import DataDir
 
 if TYPE_CHECKING:
@@ -61,22 +62,28 @@ def open_stores(settings: Settings, *, visit_log: bool = True, require_trust: bo
     from scanner.rules.ruleslist import RulesStore
 
     data = DataDir(Path(data_dir) if data_dir is not None else settings.data_dir)
-    data.root.mkdir(parents=True, exist_ok=True)
     anchors = [load_public_key(p) for p in settings.trust.anchors]
+    if not anchors and require_trust:
+        raise ConfigError(settings.source, ["trust.anchors: at least one trust anchor is needed"])
     trust: TrustStore | None = None
     status: StatusStore | None = None
     rules: RulesStore | None = None
-    if anchors:
-        trust = TrustStore.open(data.trust, anchors, bootstrap=settings.trust.trust_list or None)
-        status = StatusStore.open(data.status_db)
-        for p in settings.trust.status_lists:
-            try:
-                status.apply_file(p, trust, p)
-            except (OSError, KeysError) as e:  # an older bootstrap list than the synced one is expected
-                log.info("bootstrap status list %s not applied: %s", p, e)
-        rules = RulesStore.open(data.rules, anchors, bootstrap=settings.trust.rules_list or None)
-    elif require_trust:
-        raise ConfigError(settings.source, ["trust.anchors: at least one trust anchor is needed"])
+    try:
+        data.root.mkdir(parents=True, exist_ok=True)
+        if anchors:
+            trust = TrustStore.open(data.trust, anchors, bootstrap=settings.trust.trust_list or None)
+            status = StatusStore.open(data.status_db)
+            for p in settings.trust.status_lists:
+                try:
+                    status.apply_file(p, trust, p)
+                except (OSError, KeysError) as e:  # an older bootstrap list than the synced one is expected
+                    log.info("bootstrap status list %s not applied: %s", p, e)
+            rules = RulesStore.open(data.rules, anchors, bootstrap=settings.trust.rules_list or None)
+    except (OSError, sqlite3.Error) as e:
+        # A mistyped path, or one the service may not write (the systemd units' ReadWritePaths=).
+        where = getattr(e, "filename", None) or data.root
+        raise StorageError(f"device.data_dir {data.root}: cannot write {where}: "
+                           f"{getattr(e, 'strerror', None) or e}") from e
     log_ = _open_visit_log(data.visits_db, settings) if visit_log else None
     return Stores(data, anchors, trust, status, log_, rules)
 
@@ -85,7 +92,6 @@ def _open_visit_log(path: Path, settings: Settings) -> VisitLog:
     """The visit log; a damaged file is kept aside (its visits can still be recovered from it) and a new log
     with an id of its own is started, so the device goes on recording instead of failing at every start."""
     from keys.durable import damaged, set_aside_database
-    from scanner.errors import StorageError
     from scanner.storage.visitlog import VisitLog
 
     def open_log() -> VisitLog:

@@ -27,6 +27,7 @@ try:  # the C parser costs a fraction of h11 per request
 except ImportError:  # pragma: no cover - httptools is a dependency
     _HttpProtocol = H11Protocol  # type: ignore[assignment,misc]
 
+from sync.errors import HubServeError
 from sync.hub.app import PEER_CERT_KEY
 
 if TYPE_CHECKING:
@@ -94,6 +95,30 @@ def listening_socket(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        return listening_socket(host, port)
+    except OSError as e:
+        raise HubServeError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+
+
+def check_tls(certfile: str, keyfile: str, ca: str | None = None, *,
+              options: tuple[str, str] = ("--cert", "--key")) -> None:
+    """Load a certificate with its key (and a CA) as the server will; `HubServeError` names the file that
+    cannot be used (not PEM, a key that is not the certificate's, swapped files)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        ctx.load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError) as e:
+        raise HubServeError(f"{options[0]} {certfile} with {options[1]} {keyfile}: not a PEM certificate and "
+                            f"its private key ({e})") from e
+    if ca is not None:
+        try:
+            ctx.load_verify_locations(ca)
+        except (ssl.SSLError, OSError) as e:
+            raise HubServeError(f"--device-ca {ca}: not a PEM CA certificate ({e})") from e
 
 
 @dataclass(frozen=True)
@@ -173,11 +198,15 @@ def serve(make_apps: Callable[[], Apps], *, host: str, port: int, certfile: str,
     dies is replaced; SIGTERM to the parent stops them all.
     """
     say = announce or (lambda line: print(line, flush=True, file=sys.stdout))
-    sock = listening_socket(host, port)
+    # Checked once here, before anything is announced or forked: a serving process that cannot load them
+    # would fail at start, be replaced, and fail again.
+    check_tls(certfile, keyfile, device_ca)
+    if operator is not None and operator.certfile and operator.keyfile:
+        check_tls(operator.certfile, operator.keyfile, options=("--operator-cert", "--operator-key"))
+    sock = _listen(host, port)
+    op_sock = _listen(operator.host, operator.port) if operator is not None else None
     say(f"hub listening on https://{_shown(sock, host)}:{sock.getsockname()[1]}")
-    op_sock = None
-    if operator is not None:
-        op_sock = listening_socket(operator.host, operator.port)
+    if operator is not None and op_sock is not None:
         say(f"operator pages on {'https' if operator.certfile else 'http'}://{_shown(op_sock, operator.host)}:"
             f"{op_sock.getsockname()[1]}")
     opts = RunOptions(certfile=certfile, keyfile=keyfile, device_ca=device_ca, log_level=log_level,

@@ -48,3 +48,21 @@ def test_a_visit_log_that_cannot_be_opened_for_another_reason_is_left_alone(tmp_
     with pytest.raises(StorageError, match="cannot open"):
         open_stores(Settings(), require_trust=False, data_dir=tmp_path)
     assert (tmp_path / "visits.sqlite").is_dir() and not list(tmp_path.glob("*.bad-*"))
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "trust_folder_is_a_file"])
+def test_a_data_directory_that_cannot_be_written_is_named(tmp_path: Path, world, where: str) -> None:
+    """A mistyped `device.data_dir`, or one the systemd unit may not write (ReadWritePaths=), is an error
+    naming the setting and the path, not an internal error."""
+    from scanner.config import settings_from_dict
+
+    (tmp_path / "file").write_text("")
+    data = tmp_path / "file" / "data" if where == "under_a_file" else tmp_path / "data"
+    if where == "trust_folder_is_a_file":
+        data.mkdir()
+        (data / "trust").write_text("")
+    settings = settings_from_dict({"device": {"data_dir": str(data)},
+                                   "trust": {"anchors": [str(world.anchor_path)],
+                                             "trust_list": str(world.trust_list_path)}})
+    with pytest.raises(StorageError, match=f"device.data_dir {data}: cannot write"):
+        open_stores(settings)

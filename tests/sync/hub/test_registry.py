@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -198,3 +199,32 @@ def test_visits_refuse_a_time_no_date_can_name(tmp_path):
         for when in ("99999999999999999999", "inf", "-1e15"):
             out = hub_cli("visits", "--db", str(db), f"{option}={when}", "--count")
             assert out.returncode == 2 and f"{option} {when!r}: expected" in out.stderr, (option, when, out.stderr)
+
+
+def test_a_hub_database_path_that_cannot_be_created_is_named(tmp_path):
+    (tmp_path / "file").write_text("")
+    db = tmp_path / "file" / "hub.sqlite"  # its folder cannot be made: a file is in the way
+    out = hub_cli("migrate", "--db", str(db))
+    assert out.returncode == 2 and f"hub database {db}" in out.stderr and "internal error" not in out.stderr, \
+        out.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_names_unusable_tls_files_and_a_taken_port(tmp_path, workers):
+    """Before announcing (or forking workers that would fail and be restarted forever), `hub serve` says
+    which file or address cannot be used, exit 2."""
+    pki = make_pki(tmp_path)
+    db = tmp_path / "hub.sqlite"
+    tls = ["--cert", str(pki.hub_cert), "--key", str(pki.hub_key), "--device-ca", str(pki.ca)]
+    swapped = ["--cert", str(pki.hub_key), "--key", str(pki.hub_cert), "--device-ca", str(pki.ca)]
+    out = hub_cli("serve", "--db", str(db), "--port", "0", "--workers", workers, *swapped)
+    assert out.returncode == 2 and f"--cert {pki.hub_key}" in out.stderr, out.stderr
+    assert "hub listening" not in out.stdout
+    out = hub_cli("serve", "--db", str(db), "--port", "0", "--workers", workers, *tls[:4], "--device-ca",
+                  str(pki.hub_key))
+    assert out.returncode == 2 and f"--device-ca {pki.hub_key}" in out.stderr, out.stderr
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        out = hub_cli("serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port), "--workers", workers,
+                      *tls)
+    assert out.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in out.stderr, out.stderr
