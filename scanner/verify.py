@@ -127,19 +127,21 @@ class VerifyResult:
         }
 
 
-def code_lifetime(key: TrustKey, card: bool, max_code_age: int | None) -> int:
-    """The longest a code of this type signed by `key` may live, seconds.
+def code_lifetime(key: TrustKey, card: bool, max_code_age: int | None) -> int | None:
+    """The longest a code of this type signed by `key` may live, seconds; None when the venue's maximum code
+    age is what ends it.
 
-    Cards: the key's `max_code_lifetime`, else 400 days. Personal codes: the venue's maximum code
-    age, bounded by the key's `max_code_lifetime` when the trust list gives one, else 400 days.
+    Cards: the key's `max_code_lifetime`, else 400 days. Personal codes: the key's `max_code_lifetime` when
+    it is shorter than the venue's maximum code age; None when the venue has a maximum no longer than the
+    key's (a code past it is `stale`, the verdict docs/format.md §5 gives it: a key valid at `iat` retired
+    no earlier, so a code that old is past the venue's maximum anyway); else the key's, else 400 days.
     """
     limit = key.max_code_lifetime
     if card:
         return limit or DEFAULT_CARD_LIFETIME
-    # The smaller of the two that are set (no list: this runs for every code checked).
-    if max_code_age and limit:
-        return min(max_code_age, limit)
-    return max_code_age or limit or DEFAULT_CARD_LIFETIME
+    if max_code_age:
+        return limit if limit and limit < max_code_age else None
+    return limit or DEFAULT_CARD_LIFETIME
 
 
 def _select_key(code: DecodedCode, trust: TrustStore, now: float,
@@ -163,7 +165,7 @@ def _select_key(code: DecodedCode, trust: TrustStore, now: float,
             reasons.append(f"key {k.kid.hex()} is {k.alg}, the code says {code.alg}")
         elif not k.valid_at(c.iat):
             reasons.append(f"key {k.kid.hex()} was not valid at the code's issue time")
-        elif k.retired_for(now, lifetime := code_lifetime(k, c.card, max_code_age)):
+        elif (lifetime := code_lifetime(k, c.card, max_code_age)) is not None and k.retired_for(now, lifetime):
             reasons.append(f"key {k.kid.hex()} retired at {k.not_after}; no code it signed may live "
                            f"longer than {lifetime} s after that")
         else:

@@ -69,19 +69,34 @@ def test_card_default_lifetime_is_400_days(region) -> None:
     assert verify_code(card, trust, StatusStore.open(), NOW, max_code_age=None).verdict is Verdict.KEY_NOT_VALID
 
 
-def test_personal_code_lifetime_is_the_profile_maximum(region) -> None:
+def test_a_personal_code_past_the_venue_s_maximum_age_is_stale_whether_or_not_its_key_retired(region) -> None:
+    # docs/format.md §5: the key was valid at iat, so the code is `stale`; a key retired before now minus
+    # the venue's maximum age signed nothing younger than that maximum.
     root, issuer = region
     entry = KeyEntry(issuer.public_key(), "CN-ZJ", "浙江", "Zhejiang", not_before=NOW - 100 * DAY,
                      not_after=NOW - 2 * DAY)
     trust = _store(root, [entry])
     code = issue_code(issuer, CodeClaims(iss="CN-ZJ", iat=NOW - 3 * DAY, exp=NOW + DAY))
     r = verify_code(code, trust, None, NOW, max_code_age=DAY)
-    assert r.verdict is Verdict.KEY_NOT_VALID
-    # Within the lifetime after not_after the key still verifies what it signed while valid.
+    assert r.verdict is Verdict.STALE
+    # Within the venue's maximum age the key still verifies what it signed while valid.
     fresh = KeyEntry(issuer.public_key(), "CN-ZJ", "浙江", "Zhejiang", not_before=NOW - 100 * DAY,
                      not_after=NOW - 3600)
     code = issue_code(issuer, CodeClaims(iss="CN-ZJ", iat=NOW - 7200, exp=NOW + DAY))
     assert verify_code(code, _store(root, [fresh]), None, NOW, max_code_age=DAY).verdict is Verdict.OK
+    # The key's own lifetime, shorter than the venue's maximum, still retires it.
+    short = KeyEntry(issuer.public_key(), "CN-ZJ", "浙江", "Zhejiang", not_before=NOW - 100 * DAY,
+                     not_after=NOW - 3600, max_code_lifetime=1800)
+    r = verify_code(code, _store(root, [short]), None, NOW, max_code_age=DAY)
+    assert r.verdict is Verdict.KEY_NOT_VALID and "retired" in r.reasons[0]
+
+
+def test_a_personal_code_without_a_venue_maximum_age_lives_400_days_after_its_key(region) -> None:
+    root, issuer = region
+    entry = KeyEntry(issuer.public_key(), "CN-ZJ", "浙江", "Zhejiang", not_before=NOW - 2000 * DAY,
+                     not_after=NOW - 401 * DAY)
+    code = issue_code(issuer, CodeClaims(iss="CN-ZJ", iat=NOW - 402 * DAY, exp=NOW + DAY))
+    assert verify_code(code, _store(root, [entry]), None, NOW, max_code_age=None).verdict is Verdict.KEY_NOT_VALID
 
 
 def test_retired_key_may_not_sign_status_lists(region) -> None:
