@@ -12,7 +12,8 @@ one JSON object per line and event:
     {"event": "repeat", "source": str, "seconds_since": float, "note": str}   (the same code within debounce)
     {"event": "disconnected"|"reconnected"|"ended", "source": str, "message": str}
     {"event": "error", "stage": str, "message": str}
-    {"event": "status", "clock_trusted": bool, "gate_problem": str|null, "audio_problem": str|null}  (changes)
+    {"event": "status", "clock_trusted": bool, "gate_problem": str|null, "audio_problem": str|null,
+     "storage_problem": str|null}   (when one changes; storage: the visit log near its cap, full, not written)
     {"event": "guard", "message": str}   (a guard key with nothing to decide)
 
 The guard decides a manual check (or a repeat) with a USB keypad on a text source: a line holding only
@@ -235,7 +236,7 @@ class GateRunner:
         audio = self.sound.problem if self.sound is not None and self.sound.silent else None
         status: JsonObject = {"event": "status", "clock_trusted": snap.clock_trusted,
                               "gate_problem": (gate.problem or None) if gate is not None else None,
-                              "audio_problem": audio}
+                              "audio_problem": audio, "storage_problem": snap.extra.get("storage") or None}
         if status != self._last_status:
             self._last_status = status
             self.emit(status)

@@ -73,7 +73,8 @@ def test_twelve_passengers_twelve_pulses_twelve_visits_and_a_repeat(tmp_path, wo
     assert last["headline"].startswith("Already admitted at") and last["gate"] is None
     assert pulses == [{"event": "gate", "action": "open", "pulse_ms": 40, "ok": True, "reason": "admit",
                        "problem": None}] * 12
-    assert {"event": "status", "clock_trusted": True, "gate_problem": None, "audio_problem": None} in events
+    assert {"event": "status", "clock_trusted": True, "gate_problem": None, "audio_problem": None,
+            "storage_problem": None} in events
     with VisitLog(tmp_path / "data" / "visits.sqlite") as log:
         rows = list(log.rows())
         assert log.verify().ok
@@ -98,6 +99,17 @@ def test_a_busy_gate_output_is_reported_and_decisions_go_on(tmp_path, world) -> 
     with VisitLog(tmp_path / "data" / "visits.sqlite") as log:
         assert [r["gate"] for r in log.rows()] == ["failed", "failed"]
 
+
+def test_the_visit_logs_storage_alarm_is_reported(tmp_path, world) -> None:
+    # A screenless gate has no status bar: its status event says what the kiosk's would.
+    cfg = gate_config(tmp_path, world)
+    cfg.write_text(cfg.read_text() + "[log]\nstorage_cap_mb = 1\nstorage_alarm_percent = 1\n")
+    r = subprocess.run([EXE, "gate", "--config", str(cfg), "--source", "stdin", "--json"],
+                       input=passenger_codes(world, 1)[0] + "\n", capture_output=True, text=True, timeout=120,
+                       env=ntp_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    statuses = [e for e in map(json.loads, r.stdout.splitlines()) if e["event"] == "status"]
+    assert statuses and "of its storage cap" in (statuses[-1]["storage_problem"] or ""), statuses
 
 def test_bad_config_names_the_key(tmp_path, world) -> None:
     cfg = gate_config(tmp_path, world, output="relay:1")
