@@ -112,15 +112,31 @@ def cmd_trust_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hex16(value: str, option: str) -> bytes:
+    """A pseudonym or code id given as 32 hex digits; KeysError naming the option otherwise."""
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = b""
+    if len(raw) != 16:
+        raise KeysError(f"{option} {value!r}: expected 16 bytes as 32 hex digits")
+    return raw
+
+
 def _read_subjects(path: str | None) -> list[tuple[bytes, int, int]]:
     """Subjects as JSON lines or a JSON list: {"sub": hex or b64, "s": 0-2, "sd": unix}."""
     import base64
 
     if not path:
         return []
-    text = Path(path).read_text(encoding="utf-8")
-    items = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines()
-                                                                      if x.strip()]
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        items = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines()
+                                                                          if x.strip()]
+    except OSError as e:
+        raise KeysError(f"{path}: cannot read: {e.strerror}") from None
+    except ValueError as e:  # not UTF-8, not JSON
+        raise KeysError(f"{path}: not JSON lines or a JSON list: {e}") from None
     out = []
     for i, item in enumerate(items):
         try:
@@ -139,7 +155,7 @@ def cmd_status_list(args: argparse.Namespace) -> int:
     from keys.publishing import sign_status_list
 
     now = int(time.time())
-    revoked = [bytes.fromhex(c) for c in args.revoke]
+    revoked = [_hex16(c, "--revoke") for c in args.revoke]
     doc = sign_status_list(_load_private(args, args.signer), issuer=args.issuer, version=args.version,
                            base=args.base, issued_at=now, next_update=now + args.valid_for,
                            subjects=_read_subjects(args.subjects), revoked=revoked)
@@ -193,7 +209,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
     claims = CodeClaims(iss=args.issuer, iat=iat, exp=iat + args.valid_for, name=args.name,
                         status=STATUS_CODES[args.status], card=args.card, guardian=guardian)
     if args.sub:
-        claims.sub = bytes.fromhex(args.sub)
+        claims.sub = _hex16(args.sub, "--sub")
     payload = issue_code(_load_private(args, args.key), claims)
     print(payload)
     if args.png:

@@ -74,3 +74,21 @@ def test_wrong_passphrase_is_a_clear_error(tmp_path: Path) -> None:
     r = cp("keys", "issue", "--key", str(tmp_path / "k.key"), "--issuer", "CN-ZJ", "--passphrase-env", "P",
            env={"P": "wrong"})
     assert r.returncode == 2 and "passphrase" in r.stderr
+
+
+def test_bad_issuer_input_is_named_never_an_internal_error(tmp_path: Path) -> None:
+    t = tmp_path
+    assert cp("keys", "generate", str(t / "zj")).returncode == 0
+    (t / "bad.jsonl").write_text("{bad\n")
+    status_list = ("keys", "status-list", "--signer", str(t / "zj.key"), "--issuer", "CN-ZJ", "--version", "1",
+                   "--out", str(t / "sl.json"))
+    issue = ("keys", "issue", "--key", str(t / "zj.key"), "--issuer", "CN-ZJ")
+    for args, named in [((*status_list, "--revoke", "zz"), "--revoke 'zz'"),
+                        ((*status_list, "--revoke", "00"), "--revoke '00'"),  # a code id is 16 bytes
+                        ((*status_list, "--subjects", str(t / "bad.jsonl")), "bad.jsonl"),
+                        ((*status_list, "--subjects", str(t / "missing.jsonl")), "missing.jsonl"),
+                        ((*issue, "--sub", "zz"), "--sub 'zz'"),
+                        ((*issue, "--sub", "00"), "--sub '00'")]:  # a pseudonym is 16 bytes
+        r = cp(*args)
+        assert r.returncode == 2 and named in r.stderr and "internal error" not in r.stderr, (args, r.stderr)
+    assert not (t / "sl.json").exists()
