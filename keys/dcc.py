@@ -35,14 +35,14 @@ DCC_PREFIX = "HC1:"
 
 
 def generate_dsc_key(kind: str = "P-256") -> DccPrivateKey:
-    """A DSC key: "P-256", "P-384", "P-521" or "RSA-2048"/"RSA-3072"."""
+    """A DSC key: "P-256", "P-384", "P-521" or "RSA-2048"/"RSA-3072"/"RSA-4096"."""
     curves: dict[str, ec.EllipticCurve] = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(),
                                            "P-521": ec.SECP521R1()}
     if kind in curves:
         return ec.generate_private_key(curves[kind])
-    if kind.startswith("RSA-") and kind[4:].isdigit():
+    if kind in ("RSA-2048", "RSA-3072", "RSA-4096"):
         return rsa.generate_private_key(public_exponent=65537, key_size=int(kind[4:]))
-    raise KeyFileError(f"unknown DSC key kind {kind!r}: use P-256, P-384, P-521, RSA-2048 or RSA-3072")
+    raise KeyFileError(f"unknown DSC key kind {kind!r}: use P-256, P-384, P-521, RSA-2048, RSA-3072 or RSA-4096")
 
 
 def default_alg(key: DccPrivateKey) -> str:

@@ -26,6 +26,8 @@ def cmd_dsc(args: argparse.Namespace) -> int:
     bad = set(args.types) - set("vtr")
     if bad:
         raise KeysError(f"--types {args.types!r}: letters v (vaccination), t (test), r (recovery) only")
+    if not (len(args.country) == 2 and args.country.isascii() and args.country.isalpha()):
+        raise KeysError(f"--country {args.country!r}: a member state's two-letter code, e.g. DE")
     now = int(time.time())
     key = generate_dsc_key(args.kind)
     der = make_dsc(key, args.country, types=args.types, early_arc=args.early_arc, not_before=now - 86400,

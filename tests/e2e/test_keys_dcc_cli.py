@@ -54,6 +54,12 @@ def test_dsc_trust_list_issue_and_check(tmp_path: Path) -> None:
 def test_bad_dcc_arguments_are_named(tmp_path: Path) -> None:
     r = cp("keys", "dsc", str(tmp_path / "x"), "--country", "DE", "--types", "vq")
     assert r.returncode == 2 and "--types" in r.stderr
+    # An X.509 country is two letters; an RSA key this small is no key at all.
+    for args, named in [(("--country", ""), "--country ''"), (("--country", "DEU"), "--country 'DEU'"),
+                        (("--country", "DE", "--kind", "RSA-1"), "'RSA-1'")]:
+        r = cp("keys", "dsc", str(tmp_path / "x"), *args)
+        assert r.returncode == 2 and named in r.stderr and "internal error" not in r.stderr, r.stderr
+    assert not (tmp_path / "x.key").exists()
     assert cp("keys", "generate", str(tmp_path / "root")).returncode == 0
     r = cp("keys", "issue", "--format", "dcc", "--key", str(tmp_path / "root.key"))
     assert r.returncode == 2 and "--dsc" in r.stderr
