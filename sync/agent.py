@@ -240,8 +240,13 @@ class SyncAgent(UploadSteps, ListSteps):
         self._admissions_of = (until, answer.admissions_site) if until is not None else None
         if kept == self._admissions and incremental:
             return  # unchanged: the kiosk need not read the file again
-        atomic_write_json(DataDir(self.config.data_dir).site_admissions,
-                          {"received_at": time.time(), "admissions": kept})
+        path = DataDir(self.config.data_dir).site_admissions
+        try:
+            atomic_write_json(path, {"received_at": time.time(), "admissions": kept})
+        except OSError as e:  # a full disk: the hub was reached all the same; the next round writes it
+            log.error("site admissions not kept: cannot write %s: %s", path, e.strerror or e)
+            self._admissions_of = None
+            return
         self._admissions = kept
 
     # -- state --------------------------------------------------------------------------------------
@@ -283,7 +288,15 @@ class SyncAgent(UploadSteps, ListSteps):
             self._ages()
         except Exception as e:  # the status file must still be written when the log is unreadable
             self.state.last_error = f"{self.state.last_error or ''} (state incomplete: {e})".strip()
-        write_status(self.config.data_dir, self.state)
+        self._save_state()
+
+    def _save_state(self) -> None:
+        """Write `sync-status.json`; a full disk costs the record of this round, never the agent's rounds
+        (uploading is what lets synced visits be purged)."""
+        try:
+            write_status(self.config.data_dir, self.state)
+        except OSError as e:
+            log.error("sync status not written: %s: %s", e.filename or self.config.data_dir, e.strerror or e)
 
     # -- one round ----------------------------------------------------------------------------------
 
@@ -367,13 +380,15 @@ class SyncAgent(UploadSteps, ListSteps):
                 report = self.run_once()
                 delay = self.config.interval
                 self._status(f"online, {report.uploaded} uploaded, {self.state.pending} pending")
-            except CheckpointError as e:
+            except Exception as e:  # a defect costs a round, never the agent (steps catch their own)
+                if not isinstance(e, CheckpointError):
+                    log.exception("sync round failed unexpectedly")
                 delay = backoff_delay(self.state.consecutive_failures, base=self.config.backoff_base,
                                       cap=self.config.backoff_max, rng=self.rng)
                 log.warning("sync failed (%s); retrying in %.1f s", e, delay)
                 self._status(f"offline: {e}" if not self.state.online else f"degraded: {e}")
             self.state.next_attempt_at = time.time() + delay
-            write_status(self.config.data_dir, self.state)
+            self._save_state()
             deadline = time.monotonic() + delay
             while not stop.is_set():
                 self.notifier.watchdog()

@@ -83,6 +83,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if worker.is_alive():
         print(f"checkpoint sync: a round did not end within {STOP_GRACE:g} s of the stop request; exiting",
               file=sys.stderr)
+    if not stop.is_set():
+        # The rounds ended by themselves: a failure, so that systemd (Restart=on-failure) starts it again.
+        print("checkpoint sync: the sync rounds stopped unexpectedly; exiting to be restarted", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -240,6 +240,32 @@ def test_a_full_disk_while_a_status_list_is_applied_fails_the_step_not_the_devic
     log.close()
 
 
+def test_a_full_disk_under_the_agents_own_files_never_stops_its_rounds(tmp_path, pki):
+    """The status file and the site feed cannot be written (as on a full disk: the rename of a finished
+    temporary file fails): each round still uploads and the agent keeps running; once the files can be
+    written again, they are. A full disk is when uploading, which lets synced visits be purged, matters most."""
+    log = VisitLog(tmp_path / "visits.sqlite")
+    (tmp_path / "sync-status.json").mkdir()  # a folder in the way: every replace of the file fails
+    (tmp_path / "site-admissions.json").mkdir()
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        agent = agent_for(hub.url, pki, tmp_path, log, interval=0.05)
+        fill(log, 3)
+        assert agent.run_once().uploaded == 3  # the round's work is done, only its record is not kept
+        stop = threading.Event()
+        rounds = threading.Thread(target=agent.run, args=(stop,), kwargs={"max_rounds": 3})
+        rounds.start()
+        rounds.join(60)
+        assert not rounds.is_alive()
+        assert agent.state.last_error is None and agent.state.online
+        fill(log, 2)
+        (tmp_path / "sync-status.json").rmdir()
+        assert agent.run_once().uploaded == 2
+        agent.close()
+    state = read_status(tmp_path)
+    assert state is not None and state.online and state.pending == 0 and state.uploaded_total == 5
+    log.close()
+
+
 def test_site_admissions_arrive_once_then_only_what_is_new(tmp_path, pki, world_hub):
     """The first round brings the site's whole feed; later rounds only what the hub received since, merged
     into the feed file the kiosk reads (an admission made long ago but uploaded late included); a round
