@@ -29,6 +29,10 @@ DB_HELP = "hub database: a file path, sqlite:///PATH or postgresql://USER@HOST/D
 RETENTION_EVERY = 3600.0
 
 
+# A century: more is a typo, and a date that far back cannot be computed.
+MAX_RETENTION_DAYS = 36500
+
+
 def open_store(args: argparse.Namespace, *, create: bool = True, pool_size: int = 8) -> HubStore:
     from sync.hub.store import HubStore
 
@@ -69,6 +73,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise InputError("--workers: give 1 or more")
     if args.list_cache < 0:
         raise InputError("--list-cache: give 0 or more seconds")
+    if not 0 <= args.retention_days <= MAX_RETENTION_DAYS:
+        raise InputError(f"--retention-days {args.retention_days}: give 0 (keep everything) to "
+                         f"{MAX_RETENTION_DAYS} days")
     operator = _operator_listener(args)
     # Migrate once, in the parent, before any worker starts serving.
     open_store(args, pool_size=1).close()
@@ -276,6 +283,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def cmd_retain(args: argparse.Namespace) -> int:
+    if not 1 <= args.days <= MAX_RETENTION_DAYS:
+        raise InputError(f"--days {args.days}: give 1 to {MAX_RETENTION_DAYS} whole days (visits older are removed)")
     store = open_store(args, create=False, pool_size=1)
     removed = store.retain(args.days)
     unit = "day partitions dropped" if store.dialect == "postgresql" else "visits deleted"

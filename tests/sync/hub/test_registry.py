@@ -228,3 +228,15 @@ def test_serve_names_unusable_tls_files_and_a_taken_port(tmp_path, workers):
         out = hub_cli("serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port), "--workers", workers,
                       *tls)
     assert out.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("days", ["0", "-5", "99999999999"])
+def test_retain_refuses_a_number_of_days_that_keeps_or_removes_nothing_sensible(tmp_path, days):
+    db = tmp_path / "hub.sqlite"
+    assert hub_cli("migrate", "--db", str(db)).returncode == 0
+    out = hub_cli("retain", "--db", str(db), f"--days={days}")
+    assert out.returncode == 2 and "--days" in out.stderr and "internal error" not in out.stderr, out.stderr
+    pki = make_pki(tmp_path)
+    out = hub_cli("serve", "--db", str(db), "--port", "0", "--cert", str(pki.hub_cert), "--key", str(pki.hub_key),
+                  "--device-ca", str(pki.ca), f"--retention-days={'-1' if days == '0' else days}")
+    assert out.returncode == 2 and "--retention-days" in out.stderr, out.stderr
