@@ -18,13 +18,16 @@ __all__ = ["DCC_PREFIX", "FORMATS", "CodeError", "CodeFormat", "DecodedCode", "G
 
 
 def normalise(payload: str | bytes) -> str:
-    """Scanned text without the surrounding whitespace a keyboard-wedge scanner or a file adds."""
+    """Scanned text without the surrounding whitespace a keyboard-wedge scanner or a file adds (a Windows
+    editor's byte order mark included)."""
     if isinstance(payload, bytes):
         try:
             payload = payload.decode("utf-8")
         except UnicodeDecodeError:
             raise CodeError("unsupported", "not a health code (binary data)") from None
-    return payload.strip()
+    text = payload.strip()
+    # str.strip() keeps U+FEFF; one inside the payload stays there (and is not Base45).
+    return text if "\ufeff" not in text else text.strip("\ufeff").strip()
 
 
 def format_of(text: str) -> CodeFormat | None:

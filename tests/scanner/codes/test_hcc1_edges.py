@@ -184,3 +184,16 @@ def test_the_first_verdict_in_the_spec_s_order_wins_between_header_and_claims(en
     verdicts = {header_verdict, claims_verdict} - {None}
     expected = next((v for v in ("unsupported", "malformed") if v in verdicts), "ok")
     assert r.verdict.value == expected, r.reasons
+
+
+@pytest.mark.parametrize("noise", ["\ufeff", " \ufeff", "\ufeff\r\n", "\t"])
+def test_a_byte_order_mark_around_the_payload_is_noise_like_whitespace(env, noise) -> None:
+    # A payload file saved by a Windows editor starts with one (docs/format.md §1: surrounding noise).
+    _, zj, trust = env
+    assert check(trust, noise + issue_code(zj, claims()) + noise).ok
+
+
+def test_a_byte_order_mark_inside_the_payload_is_not_noise(env) -> None:
+    _, zj, trust = env
+    p = issue_code(zj, claims())
+    assert check(trust, p[:20] + "\ufeff" + p[20:]).verdict is Verdict.MALFORMED
