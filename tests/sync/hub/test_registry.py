@@ -240,3 +240,15 @@ def test_retain_refuses_a_number_of_days_that_keeps_or_removes_nothing_sensible(
     out = hub_cli("serve", "--db", str(db), "--port", "0", "--cert", str(pki.hub_cert), "--key", str(pki.hub_key),
                   "--device-ca", str(pki.ca), f"--retention-days={'-1' if days == '0' else days}")
     assert out.returncode == 2 and "--retention-days" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("option", ["--port=99999", "--port=-1", "--max-clock-ahead=-5", "--max-clock-ahead=nan",
+                                    "--admissions-window=-1", "--list-cache=nan", "--pool-size=0", "--workers=0"])
+def test_serve_refuses_numbers_out_of_range_before_listening(tmp_path, option):
+    """A negative --max-clock-ahead would refuse every visit; NaN and out-of-range ports were internal errors."""
+    pki = make_pki(tmp_path)
+    out = hub_cli("serve", "--db", str(tmp_path / "hub.sqlite"), "--cert", str(pki.hub_cert), "--key",
+                  str(pki.hub_key), "--device-ca", str(pki.ca), option)
+    name = option.partition("=")[0]
+    assert out.returncode == 2 and name in out.stderr and "internal error" not in out.stderr, out.stderr
+    assert "hub listening" not in out.stdout
