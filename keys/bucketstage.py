@@ -41,8 +41,8 @@ def _record() -> np.dtype[Any]:
 @frozen
 class SortedRun:
     """One bucket's entries in key order, as `PackedSubjects` are packed (`sinces` `SINCE_DIGITS` bytes each):
-    each subject once, with the last of its entries whose status is not 0; `cleared` holds, 16 bytes each,
-    the subjects listed with status 0 (in a delta they return to green)."""
+    each subject whose last entry's status is not 0, with that entry; `cleared` holds, 16 bytes each, the
+    subjects whose last entry's status is 0 (in a delta they return to green)."""
 
     count: int
     subs: bytes
@@ -125,22 +125,22 @@ class BucketStage:
                 continue
             f.seek(0)
             records = np.frombuffer(f.read(), _record())
+            # The pseudonym as two big-endian integers: their order is the byte order SQLite keeps.
+            halves = np.ascontiguousarray(records["sub"]).view(">u8").reshape(-1, 2).astype(np.uint64)
+            order = np.lexsort((halves[:, 1], halves[:, 0]))  # stable: the later of equal entries stays later
+            records, halves = records[order], halves[order]
+            last = np.ones(len(records), bool)  # the last entry of each subject, a status 0 one too
+            last[:-1] = (halves[1:] != halves[:-1]).any(axis=1)
+            records = records[last]
             cleared = records["s"] == _ZERO
             listed = records[~cleared]
-            # The pseudonym as two big-endian integers: their order is the byte order SQLite keeps.
-            halves = np.ascontiguousarray(listed["sub"]).view(">u8").reshape(-1, 2).astype(np.uint64)
-            order = np.lexsort((halves[:, 1], halves[:, 0]))  # stable: the later of equal entries stays later
-            listed, halves = listed[order], halves[order]
-            last = np.ones(len(listed), bool)  # the last entry of each subject
-            last[:-1] = (halves[1:] != halves[:-1]).any(axis=1)
-            listed = listed[last]
             yield SortedRun(len(listed), np.ascontiguousarray(listed["sub"]).tobytes(), listed["s"].tobytes(),
                             listed["sd"].tobytes(), np.ascontiguousarray(records["sub"][cleared]).tobytes())
 
     def _sorted_in_memory(self) -> SortedRun:
-        rows = [row for batch in self._held for row in batch]
-        latest = {sub: (s, sd) for sub, s, sd in rows if s}  # of a subject listed twice, the later entry
-        subs = sorted(latest)
+        # Of a subject listed twice the later entry, a status 0 one too.
+        latest = {sub: (s, sd) for batch in self._held for sub, s, sd in batch}
+        subs = sorted(sub for sub, (s, _) in latest.items() if s)
         return SortedRun(len(subs), b"".join(subs), bytes(48 + latest[sub][0] for sub in subs),
                          b"".join([str(latest[sub][1]).encode().ljust(SINCE_DIGITS, b"\0") for sub in subs]),
-                         b"".join(sub for sub, s, _ in rows if not s))
+                         b"".join(sorted(sub for sub, (s, _) in latest.items() if not s)))

@@ -1,4 +1,5 @@
-"""Subject entries staged in buckets come back in key order, each subject once with its last listed entry."""
+"""Subject entries staged in buckets come back in key order, each subject once with its last listed entry
+(listed, or cleared when that entry has status 0)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,9 @@ rows = st.lists(st.tuples(pseudonyms, st.integers(0, 2), st.integers(0, 10**12) 
 
 
 def expected(listed: list[tuple[bytes, int, int]]) -> tuple[dict[bytes, tuple[int, int]], set[bytes]]:
-    held: dict[bytes, tuple[int, int]] = {}
-    for sub, s, sd in listed:
-        if s:
-            held[sub] = (s, sd)
-    return held, {sub for sub, s, _ in listed if s == 0}
+    """In list order, the later entry of a subject wins, a status 0 (cleared) one too."""
+    last = {sub: (s, sd) for sub, s, sd in listed}
+    return {sub: e for sub, e in last.items() if e[0]}, {sub for sub, e in last.items() if not e[0]}
 
 
 @settings(max_examples=200, deadline=None)
