@@ -88,6 +88,26 @@ def test_wrong_types_and_ranges_are_all_reported_at_once(tmp_path: Path) -> None
     assert len(problems) == 6
 
 
+def test_every_number_setting_refuses_nan_and_infinity(tmp_path: Path) -> None:
+    """TOML writes `nan` and `inf`; no range check catches NaN (every comparison is false), and a NaN sync
+    interval, volume or debounce would break the device at run time, not at `config check`."""
+    floats: dict[str, list[str]] = {}
+    for f in dataclasses.fields(Settings):
+        if dataclasses.is_dataclass(f.default_factory if callable(f.default_factory) else None):
+            section = f.default_factory()
+            floats[f.name] = [g.name for g in dataclasses.fields(section)
+                              if isinstance(getattr(section, g.name), float)]
+    expected = {f"{section}.{key}" for section, keys in floats.items() for key in keys}
+    assert len(expected) > 10
+    for value in ("nan", "inf", "-inf"):
+        p = tmp_path / "c.toml"
+        p.write_text("".join(f"[{section}]\n" + "".join(f"{key} = {value}\n" for key in keys)
+                             for section, keys in floats.items() if keys))
+        with pytest.raises(ConfigError) as e:
+            load_settings(p)
+        assert set(re.findall(r"(\w+\.\w+): expected a finite number", str(e.value))) == expected, str(e.value)
+
+
 def test_missing_file(tmp_path: Path) -> None:
     assert problems_of(tmp_path / "nope.toml") == ["file not found"]
 
