@@ -260,7 +260,7 @@ def _check_value(key: str, hint: type, value: Json, meta: typing.Mapping[str, Js
         value = float(value)
     if (hint is int and isinstance(value, bool)) or not isinstance(value, hint):
         return None, f"{key}: expected {_TYPE_NAMES.get(hint, hint)}, got {value!r}"
-XX
+    if isinstance(value, float) and not math.isfinite(value):  # TOML's nan passes every range check
         return None, f"{key}: expected a finite number, got {value!r}"
     if "choices" in meta and value not in meta["choices"]:
         allowed = ", ".join(repr(c) for c in meta["choices"])
