@@ -148,6 +148,15 @@ def checker_from_args(args: argparse.Namespace) -> Checker:
 _MARKS = {"pass": "✓", "stop": "✕", "alert": "✕!", "check": "?"}
 
 
+def _shown(text: str) -> str:
+    """Text a code carries, for a terminal: a control or format character (an escape sequence, a carriage
+    return, a bidirectional override) would let a code, even a forged one, rewrite the line; each shows as
+    U+FFFD."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else "\ufffd" for c in text)
+
+
 def format_line(d: Decision) -> str:
     """One human-readable line per decision."""
     r = d.result
@@ -156,14 +165,14 @@ def format_line(d: Decision) -> str:
     parts = [f"{_MARKS[d.tone._value_]} {'ADMIT' if d.admit else 'DENY '}",
              f"{verdict}/{r.status._value_}" if r.status else verdict]
     if r.issuer:
-        parts.append(r.issuer + (f" ({r.issuer_name.en})" if r.issuer_name and r.issuer_name.en != r.issuer
-                                 else ""))
+        parts.append(_shown(r.issuer) + (f" ({r.issuer_name.en})" if r.issuer_name and r.issuer_name.en != r.issuer
+                                         else ""))
     if r.name:
-        parts.append(r.name)
+        parts.append(_shown(r.name))
     if r.code_type:
         parts.append(r.code_type._value_)
     if r.guardian:
-        parts.append(f"shown by {r.guardian.name} ({r.guardian.relation_name})")
+        parts.append(f"shown by {_shown(r.guardian.name)} ({r.guardian.relation_name})")
     text = "  ".join(parts) + f" — {d.headline.en}"
     if d.reason:
         text += f": {d.reason.en}"
