@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import threading
 import time
@@ -115,13 +116,22 @@ class LineSource:
 
     live = True
 
-    def __init__(self, stream: IO[bytes], name: str = "lines"):
+    def __init__(self, stream: IO[bytes], name: str = "lines", *, closes: bool = True):
         self.name = name
         self._stream = stream
+        self._closes = closes
 
     @classmethod
     def stdin(cls) -> LineSource:
-        return cls(sys.stdin.buffer, "stdin")
+        # A reader of its own on a copy of file descriptor 0. The daemon thread blocked in it then holds this
+        # reader's lock, not sys.stdin's: the interpreter closes sys.stdin at exit, and aborts ("could not
+        # acquire lock for <stdin>") if a thread still reads it. It is never closed here either, for the same
+        # lock; the process's exit releases it.
+        try:
+            fd = os.dup(sys.stdin.fileno())
+        except (OSError, ValueError):  # no descriptor behind sys.stdin (an embedding, a test's stream)
+            return cls(sys.stdin.buffer, "stdin", closes=False)
+        return cls(os.fdopen(fd, "rb"), "stdin", closes=False)
 
     @classmethod
     def from_file(cls, path: str) -> LineSource:
@@ -146,7 +156,7 @@ class LineSource:
                 return ScannedText(_text(line), time.monotonic(), self.name)
 
     def close(self) -> None:
-        if self._stream is not sys.stdin.buffer and not isinstance(self._stream, io.BytesIO):
+        if self._closes and not isinstance(self._stream, io.BytesIO):
             self._stream.close()
 
 

@@ -221,3 +221,24 @@ def test_gate_notifies_systemd_pings_the_watchdog_and_stops_on_sigterm(tmp_path,
     assert messages.index("READY=1") < messages.index("WATCHDOG=1") < messages.index("STOPPING=1")
     assert any(m.startswith("STATUS=scanning") for m in messages), messages
     assert "Traceback" not in err
+
+
+def test_a_gate_stopping_while_standard_input_is_still_open_exits_cleanly(tmp_path, world) -> None:
+    """--duration (or SIGTERM) while the stdin reader waits for a next line: exit 0, not an interpreter abort
+    ("could not acquire lock for <stdin> at interpreter shutdown", exit 134)."""
+    cfg = gate_config(tmp_path, world, output="gpio:17")
+    proc = subprocess.Popen([EXE, "gate", "--config", str(cfg), "--source", "stdin", "--duration", "3", "--json"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=ntp_env(tmp_path))
+    assert proc.stdin is not None
+    proc.stdin.write(passenger_codes(world, 1)[0] + "\n")
+    proc.stdin.flush()  # and left open: a scanner that sends nothing more
+    try:
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+        proc.stdin.close()
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = proc.stdout.read(), proc.stderr.read()
+    assert proc.returncode == 0 and "Fatal Python error" not in err, err
+    assert '"event": "decision"' in out
