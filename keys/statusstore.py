@@ -304,8 +304,10 @@ class StatusStore(DccRevocations):
         """Everything verification needs about one code, in one query (the gate's hot path)."""
         with self._lock:
             # One cursor for every call (`execute` on the connection makes one per call); reading the one
-            # row steps the statement to its end, which resets it.
-            row = self._facts_cursor.execute(_FACTS_SQL, (issuer, cti, sub)).fetchone()
+            # row steps the statement to its end, which resets it. The ids go in as bytearrays, bound as the
+            # same BLOBs: sqlite3 binds a bytearray as it is, where it first asks a bytes value to adapt
+            # itself (two failed attribute lookups, each raising and clearing an AttributeError).
+            row = self._facts_cursor.execute(_FACTS_SQL, (issuer, bytearray(cti), bytearray(sub))).fetchone()
         head, revoked, s = row[:4], row[4], row[5]
         last = self._last_info  # one read: another thread may replace it meanwhile
         if head[0] is None:
