@@ -30,12 +30,15 @@ for a sync now by creating `sync-request`; the agent takes (removes) it and star
 from __future__ import annotations
 
 import json
+import math
 import os
+import types
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from keys.durable import atomic_write_json
-from keys.jsontypes import JsonObject
+from keys.jsontypes import Json, JsonObject
 from scanner.storage.datadir import SYNC_REQUEST_FILE, SYNC_STATUS_FILE
 
 STATUS_FILE = SYNC_STATUS_FILE
@@ -66,8 +69,29 @@ class SyncStatus:
 
     @classmethod
     def from_json(cls, data: JsonObject) -> SyncStatus:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        """The fields `data` holds with the types the agent writes; a field of another type (a damaged or
+        foreign file) keeps its default, so no reader fails on it (the kiosk reads this every second)."""
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: v for k, v in data.items() if k in hints and _fits(v, hints[k])})
+
+
+def _fits(value: Json, hint: object) -> bool:
+    """Whether a parsed JSON value is of a `SyncStatus` field's type (`X | None`, float, int, bool, str, a
+    JSON object, or a JSON object of JSON objects)."""
+    union = typing.get_origin(hint) in (types.UnionType, typing.Union)
+    for t in typing.get_args(hint) if union else (hint,):
+        if t is type(None) and value is None:
+            return True
+        if t is float and isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return True
+        if t is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if t in (bool, str) and isinstance(value, t):
+            return True
+        if typing.get_origin(t) is dict and isinstance(value, dict):
+            inner = typing.get_args(t)[1]
+            return typing.get_origin(inner) is not dict or all(isinstance(v, dict) for v in value.values())
+    return False
 
 
 def write_status(data_dir: str | Path, status: SyncStatus) -> Path:

@@ -242,3 +242,14 @@ def test_a_gate_stopping_while_standard_input_is_still_open_exits_cleanly(tmp_pa
     out, err = proc.stdout.read(), proc.stderr.read()
     assert proc.returncode == 0 and "Fatal Python error" not in err, err
     assert '"event": "decision"' in out
+
+
+def test_a_damaged_sync_status_file_does_not_stop_the_gate(tmp_path, world) -> None:
+    cfg = gate_config(tmp_path, world)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "sync-status.json").write_text('{"hub_time_offset": "0.5", "hub_time_measured_at": "x"}')
+    r = subprocess.run([EXE, "gate", "--config", str(cfg), "--source", "stdin", "--json"],
+                       input=passenger_codes(world, 1)[0] + "\n", capture_output=True, text=True, timeout=120,
+                       env=ntp_env(tmp_path))
+    assert r.returncode == 0 and "internal error" not in r.stderr, r.stderr
+    assert [json.loads(line)["admit"] for line in r.stdout.splitlines() if '"decision"' in line] == [True]

@@ -30,6 +30,14 @@ def test_unreadable_or_foreign_files_read_as_none_and_unknown_keys_are_ignored(t
     assert read_status(tmp_path) == SyncStatus(online=True)
 
 
+def test_fields_of_another_type_keep_their_defaults_and_the_rest_is_read(tmp_path):
+    """A damaged or foreign file: the kiosk, the gate and the agent read what fits and never fail on the rest."""
+    (tmp_path / STATUS_FILE).write_text(json.dumps({
+        "online": "yes", "pending": "x", "hub_time_offset": "nan", "hub_time_measured_at": True, "last_error": 5,
+        "status_lists": {"CN": [1]}, "steps": [], "uploaded_total": 7, "last_success": 1.5, "updated_at": 2}))
+    assert read_status(tmp_path) == SyncStatus(uploaded_total=7, last_success=1.5, updated_at=2)
+
+
 def test_cli_prints_the_status_and_fails_without_one(tmp_path):
     def run():
         return subprocess.run([sys.executable, "-m", "scanner.cli", "sync", "--status", "--data-dir", str(tmp_path)],
