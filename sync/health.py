@@ -9,6 +9,7 @@ malformed appliance file is reported as such, never a reason to skip the round.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -20,6 +21,17 @@ from scanner.storage.syncstate import SyncStatus
 MAX_APPLIANCE_HEALTH = 64 * 1024
 APPLIANCE_FIELDS = ("software_version", "started_at", "written_at", "camera", "last_decision_ts", "gate_output",
                     "audio", "errors_since_start", "clock_trusted")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not JSON")
 
 
 def read_appliance_health(data_dir: Path) -> JsonObject:
@@ -35,7 +47,8 @@ def read_appliance_health(data_dir: Path) -> JsonObject:
     if len(raw) > MAX_APPLIANCE_HEALTH:
         return {"state": "unreadable", "error": f"larger than {MAX_APPLIANCE_HEALTH} bytes"}
     try:
-        doc = json.loads(raw)
+        # Infinity and NaN (`1e999`, `NaN`) are not JSON: sent on, they would make the round unsendable.
+        doc = json.loads(raw, parse_float=_finite, parse_constant=_no_constant)
     except (ValueError, RecursionError):
         return {"state": "unreadable", "error": "not JSON"}
     if not isinstance(doc, dict):

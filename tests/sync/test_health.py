@@ -39,3 +39,15 @@ def test_a_missing_or_bad_appliance_file_is_reported_not_fatal(tmp_path):
     rec = health_record(tmp_path, SyncStatus(), log_bytes=None, started_at=0.0, clock_trusted=None, now=1.0)
     assert rec["state"] == "unreadable" and rec["appliance_age"] is None
     assert rec["software_version"]  # the agent's own release when the appliance says nothing
+
+
+def test_numbers_json_cannot_carry_are_refused_so_the_round_still_goes(tmp_path):
+    """`1e999` reads as infinity and `NaN` as NaN: sent on, the round's request could not be encoded and the
+    agent could not reach the hub at all while the file held them."""
+    path = tmp_path / "appliance-health.json"
+    for text in ('{"camera": {"state": "ok", "fps": 1e999}}', '{"last_decision_ts": NaN}',
+                 '{"errors_since_start": -Infinity}'):
+        path.write_text(text)
+        assert read_appliance_health(tmp_path) == {"state": "unreadable", "error": "not JSON"}, text
+        rec = health_record(tmp_path, SyncStatus(), log_bytes=None, started_at=0.0, clock_trusted=None, now=1.0)
+        json.dumps(rec, allow_nan=False)  # what a request body must be
