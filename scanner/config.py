@@ -332,6 +332,14 @@ _VALUE_CHECKS: dict[str, typing.Callable[[str, Json], str | None]] = {
 }
 
 
+def _same_pin(a: str, b: str) -> bool:
+    """Whether two valid output specs drive the same GPIO pin (a pin opens once: the second fails at start)."""
+    from scanner.gate.output import gpio_pin
+
+    pin = gpio_pin(a)
+    return pin is not None and pin == gpio_pin(b)
+
+
 def settings_from_dict(data: JsonObject, source: str = "<dict>") -> Settings:
     """Validate a parsed TOML document; raise `ConfigError` listing every problem."""
     problems: list[str] = []
@@ -350,7 +358,7 @@ def settings_from_dict(data: JsonObject, source: str = "<dict>") -> Settings:
             continue
         sections[name] = _build_section(name, cls, table, problems)
     gate = sections.get("gate")
-    if isinstance(gate, GateSettings) and gate.deny_output and gate.deny_output == gate.output:
+    if isinstance(gate, GateSettings) and gate.deny_output and _same_pin(gate.deny_output, gate.output):
         problems.append(f"gate.deny_output: {gate.deny_output!r} is gate.output's pin too")
     if profiles:
         # Imported here: policy imports this module's types at import time.

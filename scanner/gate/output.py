@@ -31,18 +31,27 @@ REOPEN_S = 2.0
 SERIAL_WRITE_TIMEOUT_S = 0.05
 
 
+def gpio_pin(spec: str) -> int | None:
+    """The pin number a `gpio:PIN` spec names (`gpio:017` is pin 17); None for another kind of spec, or a PIN
+    that is not written in digits."""
+    kind, _, arg = spec.partition(":")
+    # ASCII digits only: str.isdigit() is also true of "²", which int() refuses.
+    return int(arg) if kind == "gpio" and arg.isascii() and arg.isdigit() else None
+
+
 def output_spec_problem(spec: str, *, allow_serial: bool = True) -> str | None:
     """Why `spec` is not a valid output name, or None."""
     kind, _, arg = spec.partition(":")
     if spec in ("none", "") and (spec == "none" or not allow_serial):
         return None
     if kind == "gpio":
-        if not arg.isdigit() or not 0 <= int(arg) <= 53:
+        pin = gpio_pin(spec)
+        if pin is None or not 0 <= pin <= 53:
             return f"{spec!r}: gpio:PIN takes a BCM pin number 0 to 53"
         return None
     if kind == "serial" and allow_serial:
         port, _, baud = arg.partition("@")
-        if not port or (baud and not baud.isdigit()):
+        if not port or (baud and not (baud.isascii() and baud.isdigit())):
             return f"{spec!r}: expected serial:PORT or serial:PORT@BAUD"
         return None
     return f"{spec!r}: expected none, gpio:PIN or serial:PORT[@BAUD]" if allow_serial else \
@@ -257,10 +266,9 @@ def open_output(spec: str, *, pulse_ms: int = 800, active_high: bool = True, pin
     """The output `spec` names (see `output_spec_problem`), not yet opened; None for "none"/""."""
     if spec in ("none", ""):
         return None
-    kind, _, arg = spec.partition(":")
-    if kind == "gpio":
-        pin = int(arg)
+    pin = gpio_pin(spec)
+    if pin is not None:
         return PulseOutput(spec, lambda: GpioSwitch(pin, active_high=active_high, pin_factory=pin_factory))
-    port, _, baud = arg.partition("@")
+    port, _, baud = spec.partition(":")[2].partition("@")
     return PulseOutput(spec, lambda: SerialRelaySwitch(port, baud=int(baud or 9600), pulse_ms=pulse_ms,
                                                        serial_factory=serial_factory))

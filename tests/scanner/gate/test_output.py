@@ -126,7 +126,9 @@ def test_an_unplugged_relay_board_is_a_problem_not_a_crash(tmp_path) -> None:
 
 @pytest.mark.parametrize("spec, ok", [("none", True), ("gpio:17", True), ("gpio:99", False), ("gpio:x", False),
                                       ("serial:/dev/ttyUSB0", True), ("serial:/dev/ttyUSB0@115200", True),
-                                      ("serial:", False), ("relay", False)])
+                                      ("serial:", False), ("relay", False),
+                                      # Digits str.isdigit() knows but int() does not read.
+                                      ("gpio:\u00b2", False), ("serial:/dev/ttyUSB0@\u00b2", False)])
 def test_output_specs(spec: str, ok: bool) -> None:
     assert (output_spec_problem(spec) is None) is ok
 
@@ -152,5 +154,11 @@ def test_config_refuses_the_red_lamp_on_the_turnstiles_own_pin(tmp_path) -> None
     p.write_text('[gate]\noutput = "gpio:17"\ndeny_output = "gpio:17"\n')
     with pytest.raises(ConfigError, match=re.escape("gate.deny_output: 'gpio:17' is gate.output's pin too")):
         load_settings(p)
+    # The same pin however it is spelt: open_output reads both as BCM 17.
+    p.write_text('[gate]\noutput = "gpio:17"\ndeny_output = "gpio:017"\n')
+    with pytest.raises(ConfigError, match=re.escape("gate.deny_output: 'gpio:017' is gate.output's pin too")):
+        load_settings(p)
     p.write_text('[gate]\noutput = "gpio:17"\ndeny_output = "gpio:27"\n')
     assert load_settings(p).gate.deny_output == "gpio:27"
+    p.write_text('[gate]\noutput = "serial:/dev/gpio:17"\ndeny_output = "gpio:17"\n')
+    assert load_settings(p).gate.deny_output == "gpio:17"
