@@ -8,6 +8,7 @@ heavy dependencies inside the handlers, so `checkpoint check` starts fast. The m
     decode.py   `checkpoint decode`: QR codes from image files
     scan.py     `checkpoint scan`: the scanning pipeline, headless
     log.py      `checkpoint log verify / export`
+    times.py    times a person types (`--at`, `--since`, `--until`, the operator search), read one way
     config.py   `checkpoint config check / pin`
     install.py  `checkpoint install`: the appliance, with systemd/install.sh
     rules.py    `checkpoint rules eval / sign-list / show`: CertLogic expressions, signed rules lists

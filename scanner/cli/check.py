@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from scanner.cli import lasting
+from scanner.cli.times import parse_instant
 from scanner.errors import InputError
 
 if TYPE_CHECKING:
@@ -28,27 +27,6 @@ if TYPE_CHECKING:
     from scanner.config import Settings
     from scanner.policy import Decision
     from scanner.rules.ruleslist import RulesStore
-
-
-def parse_time(text: str) -> float:
-    """Unix seconds or ISO 8601 (a time without a zone is taken as UTC)."""
-    bad = InputError(f"--at {text!r}: expected Unix seconds or an ISO 8601 time such as 2026-01-01T08:00:00+08:00")
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        # float() also reads "nan" and "inf": at such a time no code would ever be expired.
-        if not math.isfinite(seconds):
-            raise bad
-        return seconds
-    try:
-        dt = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise bad from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
 
 
 def add_trust_options(p: argparse.ArgumentParser) -> None:
@@ -112,7 +90,7 @@ def checker_from_args(args: argparse.Namespace) -> Checker:
 
     # With --at every judgement made with a clock is made at that time, whether a status list's signing
     # key had retired included; without it, the system clock's.
-    at = parse_time(args.at) if args.at else None
+    at = parse_instant(args.at, "--at") if args.at else None
     for path in args.status_list:
         try:
             status.apply_file(path, trust, source=path, now=at)

@@ -6,13 +6,12 @@ Export exists for sites with no network at all: the file goes to the hub on a US
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keys.durable import atomic_writer
+from scanner.cli.times import parse_instant_ms
 from scanner.errors import InputError, StorageError
 
 if TYPE_CHECKING:
@@ -40,27 +39,6 @@ def open_log(args: argparse.Namespace) -> VisitLog:
         raise InputError(f"visit log {path}: no such file")
     return VisitLog(path, storage_cap_mb=settings.log.storage_cap_mb,
                     alarm_percent=settings.log.storage_alarm_percent)
-
-
-# The last second a date can name (9999-12-31 23:59:59 UTC); a later or negative time is a typo.
-LATEST_UNIX_S = 253_402_300_799
-
-
-def parse_time(text: str, option: str = "--since") -> int:
-    """Unix seconds, or an ISO 8601 date/time (UTC unless it says otherwise), from 1970 to 9999; returns
-    milliseconds. `option` names what was given in the message."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            seconds = math.nan
-        else:
-            seconds = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
-    if not 0 <= seconds <= LATEST_UNIX_S:  # NaN fails this too
-        raise InputError(f"{option} {text!r}: expected Unix seconds or an ISO date such as 2026-01-31")
-    return int(seconds * 1000)
 
 
 def _device_key(args: argparse.Namespace) -> tuple[CertificatePublicKeyTypes | None, str | None]:
@@ -104,7 +82,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    since = parse_time(args.since) if args.since else None
+    since = parse_instant_ms(args.since, "--since") if args.since else None
     with open_log(args) as log:
         if args.output in (None, "-"):
             n = log.export(sys.stdout, fmt=args.format, since_ms=since)

@@ -247,11 +247,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_visits(args: argparse.Namespace) -> int:
-    from scanner.cli.log import parse_time
+    from scanner.cli.times import parse_instant_ms
 
     store = open_store(args, create=False, pool_size=1)
-    since = parse_time(args.since) if args.since else None
-    until = parse_time(args.until, "--until") if args.until else None
+    since = parse_instant_ms(args.since, "--since") if args.since else None
+    until = parse_instant_ms(args.until, "--until") if args.until else None
     if args.count:
         n = store.count(args.device, since, until)
         print(n)

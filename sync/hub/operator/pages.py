@@ -23,7 +23,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from keys.jsontypes import Json, JsonObject
-from scanner.cli.log import parse_time
+from scanner.cli.times import parse_instant_ms
 from scanner.errors import InputError
 from sync.errors import HubStoreError, PublishError
 from sync.hub import metrics
@@ -90,7 +90,7 @@ def parse_when(value: str | None, default_ms: int) -> int:
     if not value:
         return default_ms
     try:
-        return parse_time(value)
+        return parse_instant_ms(value, "time")
     except InputError:
         raise HTTPException(400, f"not a time: {value[:40]!r} (use YYYY-MM-DDTHH:MM, UTC)") from None
 
