@@ -149,6 +149,7 @@ class KioskApp(QObject):
         self.window.profile_chosen.connect(self._switch_profile)
         self.window.export_requested.connect(self._export)
         self.window.sync_requested.connect(self._sync)
+        self.window.time_confirmed.connect(self._confirm_time)
         self.window.admin.volume_changed.connect(self._save_volume)
         self.window.admin.mute_changed.connect(self._save_muted)
         if wedge is not None:
@@ -300,6 +301,18 @@ class KioskApp(QObject):
             self.window.admin_message(f"已导出到U盘，可以拔出 / Exported to the USB stick: {path}")
         else:
             self.window.admin_message(f"未找到U盘，已存入本机 / No USB stick; exported: {path}")
+
+    def _confirm_time(self) -> None:
+        """The administrator says the time shown is right: the trusted clock takes it (and logs it)."""
+        from scanner.clock import TrustedClock
+
+        clock = self.core.clock
+        if not isinstance(clock, TrustedClock):
+            self.window.admin_message("本机时钟无需确认 / This clock needs no confirmation")
+            return
+        state = clock.confirm_admin()
+        self.window.admin_message(time.strftime("时间已确认 / Clock confirmed: %Y-%m-%d %H:%M",
+                                                time.localtime(state.now)))
 
     def _sync(self) -> None:
         if self._sync_now is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -268,3 +269,28 @@ def test_export_goes_to_a_mounted_usb_stick(core: Any, world: Any, make_kiosk: A
     assert "USB stick" in message and "No USB" not in message
     exported = list((stick / "checkpoint-exports").glob("visits-*.jsonl"))
     assert len(exported) == 1 and len(exported[0].read_text().splitlines()) == 1
+
+
+def test_an_admin_confirms_the_time_in_the_panel(make_core: Any, world: Any, make_kiosk: Any, qtbot: Any,
+                                                 tmp_path: Path, caplog: Any) -> None:
+    """No hub and no NTP: the clock never becomes trusted by itself, and every code is a manual check until
+    the administrator confirms the time shown in the PIN-protected panel (logged)."""
+    import logging
+
+    from scanner.clock import TrustedClock
+    from scanner.demo.session import decide_now
+
+    clock = TrustedClock.open(tmp_path / "clock")
+    core = make_core(clock=clock)
+    assert not clock.trusted() and not decide_now(core, world.payloads["green"]).decision.admit
+    k = make_kiosk(core, [], pin_gate=PinGate(hash_pin("1357", ln=10)))
+    w = k.window
+    w.open_pin()
+    w.pin.entry.setText("1357")
+    qtbot.mouseClick(w.pin.keys["OK"], Qt.MouseButton.LeftButton)
+    assert w.page() == "admin" and time.strftime("%H:%M") in w.admin.confirm_time.text()
+    with caplog.at_level(logging.WARNING, logger="scanner.clock"):
+        qtbot.mouseClick(w.admin.confirm_time, Qt.MouseButton.LeftButton)
+    assert clock.trusted() and "Clock confirmed" in w.admin.message.text()
+    assert any("confirmed by an admin" in r.getMessage() for r in caplog.records)
+    assert decide_now(core, world.payloads["card"]).decision.admit

@@ -3,7 +3,7 @@
 `AdminAccess` is mixed into `ui.widgets.window.KioskWindow`. A long press in the top-left corner (or
 Ctrl+Alt+A) opens the PIN pad; a right PIN (`ui.model.pinauth.PinGate`) opens the admin panel, whose
 requests leave by the window's signals (`profile_chosen`, `sync_requested`, `export_requested`,
-`quit_requested`). The pages go back to scanning after `admin_timeout_s` without a touch or a key.
+`time_confirmed`, `quit_requested`). The pages go back to scanning after `admin_timeout_s` without a touch or a key.
 The same PIN pad takes the PIN for an alert's acknowledgement (`pin_purpose == "ack"`).
 """
 
@@ -40,6 +40,7 @@ class AdminAccess:
     profile_chosen: SignalInstance
     sync_requested: SignalInstance
     export_requested: SignalInstance
+    time_confirmed: SignalInstance
     quit_requested: SignalInstance
     ack_requested: SignalInstance
 
@@ -74,6 +75,7 @@ class AdminAccess:
         self.admin.profile_chosen.connect(self.profile_chosen)
         self.admin.sync_requested.connect(self.sync_requested)
         self.admin.export_requested.connect(self.export_requested)
+        self.admin.time_confirmed.connect(self.time_confirmed)
         self.admin.quit_requested.connect(self.quit_requested)
         self.admin.volume_changed.connect(self.sound.set_volume)
         self.admin.mute_changed.connect(self.sound.set_muted)

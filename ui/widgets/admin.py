@@ -95,6 +95,7 @@ class AdminPage(QWidget):
     profile_chosen = Signal(str)
     sync_requested = Signal()
     export_requested = Signal()
+    time_confirmed = Signal()
     volume_changed = Signal(float)
     mute_changed = Signal(bool)
     quit_requested = Signal()
@@ -117,6 +118,10 @@ class AdminPage(QWidget):
         self.sync.clicked.connect(self.sync_requested)
         self.export = QPushButton("导出记录 Export logs")
         self.export.clicked.connect(self.export_requested)
+        # Without a hub or NTP the clock is never trusted by itself: the administrator vouches for the time
+        # shown (its text is set when the panel opens).
+        self.confirm_time = QPushButton("")
+        self.confirm_time.clicked.connect(self.time_confirmed)
         self.camera_test = QPushButton("摄像头测试 Camera test")
         self.camera_test.setCheckable(True)
         self.quit = QPushButton("退出 Quit kiosk")
@@ -160,7 +165,8 @@ class AdminPage(QWidget):
         row.addWidget(self.volume, 1)
         row.addWidget(self.mute)
         left.addLayout(row)
-        for b in (self.sync, self.export, self.camera_test, self.quit, self.quit_confirm, self.back):
+        for b in (self.sync, self.export, self.confirm_time, self.camera_test, self.quit, self.quit_confirm,
+                  self.back):
             left.addWidget(b)
         left.addWidget(self.message)
         left.addStretch(1)
@@ -180,6 +186,7 @@ class AdminPage(QWidget):
         self.mute.setChecked(muted)
         self.mute.blockSignals(False)
         self.message.setText("")
+        self.confirm_time.setText(time.strftime("时间正确 Time is right: %Y-%m-%d %H:%M", time.localtime()))
         self._quit_cancelled()
         self.recent.setRowCount(len(recent))
         for i, r in enumerate(recent):

@@ -56,6 +56,7 @@ class KioskWindow(KioskInput, GuardControls, AdminAccess, QWidget):
     profile_chosen = Signal(str)
     sync_requested = Signal()
     export_requested = Signal()
+    time_confirmed = Signal()
     quit_requested = Signal()
     guard_decision = Signal(object, bool)  # the Shown on screen, admit
     ack_requested = Signal(str, str)  # method ("hold", "key", "pin"), PIN
