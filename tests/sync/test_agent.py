@@ -266,6 +266,30 @@ def test_a_full_disk_under_the_agents_own_files_never_stops_its_rounds(tmp_path,
     log.close()
 
 
+def test_a_defect_in_a_round_costs_that_round_not_the_agent(tmp_path, pki, monkeypatch, caplog):
+    """A round that fails with an error no step expected (a bug, not a `CheckpointError`) is logged with its
+    traceback and retried after a backoff; the agent's rounds go on and upload."""
+    log = VisitLog(tmp_path / "visits.sqlite")
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        agent = agent_for(hub.url, pki, tmp_path, log, interval=0.05, backoff_base=0.05)
+        fill(log, 2)
+        real, calls = agent.run_once, []
+
+        def a_defect_in_the_first_round():
+            calls.append(len(calls))
+            if len(calls) == 1:
+                raise KeyError("a defect")
+            return real()
+
+        monkeypatch.setattr(agent, "run_once", a_defect_in_the_first_round)
+        agent.run(threading.Event(), max_rounds=2)
+        assert calls == [0, 1] and agent.state.pending == 0
+        agent.close()
+    assert "sync round failed unexpectedly" in caplog.text and "KeyError" in caplog.text
+    assert len(hub_ids(tmp_path / "hub.sqlite")) == 2
+    log.close()
+
+
 def test_site_admissions_arrive_once_then_only_what_is_new(tmp_path, pki, world_hub):
     """The first round brings the site's whole feed; later rounds only what the hub received since, merged
     into the feed file the kiosk reads (an admission made long ago but uploaded late included); a round
