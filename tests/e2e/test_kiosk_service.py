@@ -13,7 +13,9 @@ from pathlib import Path
 EXE = shutil.which("checkpoint", path=str(Path(sys.executable).parent)) or "checkpoint"
 
 
-def test_kiosk_notifies_systemd_and_pings_while_frames_flow(world, tmp_path: Path) -> None:
+def kiosk_config(world, tmp_path: Path, codes: Path, *, camera: str = "", tables: str = "") -> Path:
+    """A kiosk on the world's lists, reading the QR images in `codes`, silent and windowed; `camera`: more
+    [camera] lines, `tables`: more tables."""
     cfg = tmp_path / "config.toml"
     cfg.write_text(f"""
 [device]
@@ -24,13 +26,20 @@ anchors = ["{world.anchor_path}"]
 trust_list = "{world.trust_list_path}"
 status_lists = [{", ".join(f'"{p}"' for p in world.status_list_paths)}]
 [camera]
-source = "dir:{world.directory / 'qr'}"
+source = "dir:{codes}"
 fps = 10
+{camera}
 [sound]
 enabled = false
 [display]
 fullscreen = false
+{tables}
 """, encoding="utf-8")
+    return cfg
+
+
+def test_kiosk_notifies_systemd_and_pings_while_frames_flow(world, tmp_path: Path) -> None:
+    cfg = kiosk_config(world, tmp_path, world.directory / "qr")
     sock_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
@@ -68,29 +77,13 @@ def test_a_stopped_kiosk_releases_the_turnstile_relay(world, tmp_path: Path) -> 
     for name in ("green.png", "card.png"):
         shutil.copy(world.directory / "qr" / name, codes / name)
     master, slave = os.openpty()
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(f"""
-[device]
-id = "gate-test"
-data_dir = "{tmp_path / 'data'}"
+    cfg = kiosk_config(world, tmp_path, codes, camera="debounce = 0.5", tables=f"""
 [venue]
 profile = "mall"  # no anti-passback
-[trust]
-anchors = ["{world.anchor_path}"]
-trust_list = "{world.trust_list_path}"
-status_lists = [{", ".join(f'"{p}"' for p in world.status_list_paths)}]
-[camera]
-source = "dir:{codes}"
-fps = 10
-debounce = 0.5
-[sound]
-enabled = false
-[display]
-fullscreen = false
 [gate]
 output = "serial:{os.ttyname(slave)}"
 pulse_ms = 30000
-""", encoding="utf-8")
+""")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     try:
         proc = subprocess.run([EXE, "kiosk", "--config", str(cfg), "--offscreen", "--duration", "6"], env=env,
