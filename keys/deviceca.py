@@ -173,3 +173,21 @@ def enrolled(ca_dir: str | Path) -> list[dict[str, object]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def tls_files_problem(certfile: str, keyfile: str, ca: str | None = None) -> tuple[str, str] | None:
+    """Load a certificate with its private key, then a CA certificate, as a TLS connection will: None when
+    they can be used, else which failed ("cert": the certificate and its key; "ca") and why."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        ctx.load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError) as e:
+        return "cert", str(e)
+    if ca is not None:
+        try:
+            ctx.load_verify_locations(ca)
+        except (ssl.SSLError, OSError) as e:
+            return "ca", str(e)
+    return None

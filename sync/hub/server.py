@@ -108,17 +108,14 @@ def check_tls(certfile: str, keyfile: str, ca: str | None = None, *,
               options: tuple[str, str] = ("--cert", "--key")) -> None:
     """Load a certificate with its key (and a CA) as the server will; `HubServeError` names the file that
     cannot be used (not PEM, a key that is not the certificate's, swapped files)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    try:
-        ctx.load_cert_chain(certfile, keyfile)
-    except (ssl.SSLError, OSError) as e:
+    from keys.deviceca import tls_files_problem
+
+    problem = tls_files_problem(certfile, keyfile, ca)
+    if problem is not None and problem[0] == "cert":
         raise HubServeError(f"{options[0]} {certfile} with {options[1]} {keyfile}: not a PEM certificate and "
-                            f"its private key ({e})") from e
-    if ca is not None:
-        try:
-            ctx.load_verify_locations(ca)
-        except (ssl.SSLError, OSError) as e:
-            raise HubServeError(f"--device-ca {ca}: not a PEM CA certificate ({e})") from e
+                            f"its private key ({problem[1]})")
+    if problem is not None:
+        raise HubServeError(f"--device-ca {ca}: not a PEM CA certificate ({problem[1]})")
 
 
 @dataclass(frozen=True)

@@ -408,3 +408,20 @@ def test_bootstrapped_trust_list_is_unchanged_not_a_rollback(tmp_path, pki, worl
     assert agent.run_once().trust_list == "unchanged"
     state = read_status(data)
     assert state is not None and state.trust_list.get("error") is None and state.last_error is None
+
+
+@pytest.mark.parametrize("wrong", ["client_key", "client_cert", "ca_cert"])
+def test_unusable_tls_files_are_named_at_start(tmp_path, pki, wrong):
+    """Another device's key, a key for a certificate, a non-PEM CA: named with the setting and the file at
+    start, not met as "TLS failed" in every round, retried forever."""
+    from scanner.config import settings_from_dict
+    from sync.errors import SyncConfigError
+
+    other = make_pki(tmp_path / "other")
+    files = {"client_cert": str(pki.device_cert), "client_key": str(pki.device_key), "ca_cert": str(pki.ca)}
+    files[wrong] = {"client_key": str(other.device_key), "client_cert": str(pki.device_key),
+                    "ca_cert": str(pki.device_key)}[wrong]
+    settings = settings_from_dict({"hub": {"url": "https://127.0.0.1:1", **files}}, "device.toml")
+    with pytest.raises(SyncConfigError) as e:
+        AgentConfig.from_settings(settings)
+    assert str(e.value).startswith("device.toml: hub.") and f"hub.{wrong}: {files[wrong]}" in str(e.value)
