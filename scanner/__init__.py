@@ -6,6 +6,7 @@ Read first. What lives where (docs/architecture.md has the whole system):
                  (SourceError, StorageError: the world failing)
     config.py    Settings: one typed, validated object from TOML (load_settings)
     clock.py     Clock protocol, SystemClock, FixedClock, TrustedClock (clock.json, hub-confirmed time)
+    timesync.py  trust without a hub: systemd's NTP synchronisation, polled while the clock is untrusted
     pin.py       the admin PIN's scrypt hash
     codes/       payload formats: HCC1 behind one interface (decode_payload); the EU DCC decoder (dcc.py)
                  and its vendored JSON schema (dccschema.py, schema/)
@@ -18,6 +19,7 @@ Read first. What lives where (docs/architecture.md has the whole system):
     qr/          pixels -> QR symbols (zxing-cpp, zbar, the frame strategy)
     pipeline.py  Pipeline: sources -> qr -> checker -> events, on threads of its own
     session.py   Session: decisions in, visits logged, counts and status out
+    gate/        around a decision at a real gate: turnstile outputs, repeats and anti-passback, families
     status.py    StatusSnapshot: the device's state at a glance
     storage/     the data directory (DataDir, open_stores), the visit log, its row and hash chain (the
                  device<->hub contract), the sync state file

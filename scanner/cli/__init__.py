@@ -7,6 +7,8 @@ heavy dependencies inside the handlers, so `checkpoint check` starts fast. The m
     check.py    `checkpoint check`: verify codes against given anchors, lists and time
     decode.py   `checkpoint decode`: QR codes from image files
     scan.py     `checkpoint scan`: the scanning pipeline, headless
+    gate.py     `checkpoint gate`: the screenless gate, one JSON event per line
+    jsonline.py `check --json`'s line for a decision, encoded quickly
     log.py      `checkpoint log verify / export`
     times.py    times a person types (`--at`, `--since`, `--until`, the operator search), read one way
     config.py   `checkpoint config check / pin`
