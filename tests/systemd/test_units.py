@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO
+from ui.model.exports import USB_ROOTS
 
 UNITS = ["checkpoint-kiosk.service", "checkpoint-gate.service", "checkpoint-sync.service", "checkpoint-hub.service"]
 EXE = "/opt/checkpoint/.venv/bin/checkpoint"
@@ -116,9 +117,13 @@ def test_kiosk_unit_contract() -> None:
     assert s["ExecStart"] == [f"{EXE} kiosk --config /etc/checkpoint/config.toml"]
     assert "QT_QPA_PLATFORM=eglfs" in s["Environment"]
     assert s["EnvironmentFile"] == ["-/etc/checkpoint/kiosk.env"]
-    for key, value in [("ProtectSystem", "strict"), ("ReadWritePaths", "/var/lib/checkpoint"),
-                       ("NoNewPrivileges", "yes"), ("PrivateTmp", "yes"), ("ProtectHome", "yes")]:
+    for key, value in [("ProtectSystem", "strict"), ("NoNewPrivileges", "yes"), ("PrivateTmp", "yes"),
+                       ("ProtectHome", "yes")]:
         assert s[key] == [value], key
+    # The data directory, and wherever the admin panel's export looks for a USB stick: the strict
+    # read-only system would otherwise make a stick read-only inside the service.
+    assert s["ReadWritePaths"][0] == "/var/lib/checkpoint"
+    assert set(" ".join(s["ReadWritePaths"][1:]).split()) == {f"-{root.rstrip('/')}" for root in USB_ROOTS}
     # These would hide /dev/video*, /dev/dri/* and /dev/input/* from the kiosk.
     for key in ("PrivateDevices", "DevicePolicy", "DeviceAllow", "ProtectClock"):
         assert key not in s, key
@@ -135,6 +140,8 @@ def test_gate_unit_contract() -> None:
     hardening = {k: v for k, v in kiosk.items() if k.startswith(("Protect", "Restrict", "Private", "NoNew", "System",
                                                                 "Capability", "Ambient", "Lock", "Remove", "UMask",
                                                                 "ReadWrite"))}
+    # Only the kiosk exports to a USB stick (its admin panel); the gate writes its data directory alone.
+    hardening["ReadWritePaths"] = hardening["ReadWritePaths"][:1]
     for key, value in hardening.items():
         assert s[key] == value, key
     for key in ("PrivateDevices", "DevicePolicy", "DeviceAllow", "ProtectClock"):
