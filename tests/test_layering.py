@@ -83,3 +83,18 @@ def test_checker_import_pulls_in_no_qt() -> None:
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_test_modules_share_helpers_only_through_tests_helpers() -> None:
+    # A test module imported by another runs its fixtures and module set-up twice and ties the two
+    # together; what two test modules share lives in tests/helpers/.
+    bad = []
+    for p in sorted((ROOT / "tests").rglob("*.py")):
+        if "helpers" in p.relative_to(ROOT / "tests").parts:
+            continue
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            bad += [f"{p.relative_to(ROOT)}: {n}" for n in names
+                    if n.startswith("tests.") and not n.startswith("tests.helpers")]
+    assert bad == []

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
 from scanner.storage.chain import new_visit_id
 from scanner.storage.visitlog import VisitLog, VisitRecord
-from tests.helpers import REPO as ROOT
+from tests.helpers.cli import checkpoint
 
 T0 = 1767225600  # 2026-01-01T00:00:00Z
 
-
-def checkpoint(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scanner.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 @pytest.fixture

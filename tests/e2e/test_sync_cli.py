@@ -24,14 +24,11 @@ from scanner.policy import load_profile
 from scanner.storage.chain import GENESIS, chain_hash, new_visit_id
 from scanner.storage.visitlog import VisitLog, VisitRecord
 from sync.hub.store import HubStore
+from tests.helpers.cli import checkpoint
 from tests.helpers.faultproxy import ROOT, HubProcess, make_pki
 
 N = 5000
 
-
-def checkpoint(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scanner.cli", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def test_offline_backlog_reaches_the_hub_exactly_once_with_the_chain_intact(tmp_path):

@@ -14,10 +14,10 @@ from scanner.storage.syncstate import read_status
 from scanner.storage.visitlog import VisitLog
 from sync.hub.publish import publish_trust_list
 from sync.hub.store import HubStore
-from tests.e2e.test_sync_cli import checkpoint
+from tests.helpers.cli import checkpoint
 from tests.helpers.faultproxy import ROOT, HubProcess, make_pki
 from tests.helpers.hostilehub import HostileHub, Reply
-from tests.sync.test_agent import fill
+from tests.helpers.visits import fill
 
 
 def config_for(tmp_path, world, pki, url: str):

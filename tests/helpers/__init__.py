@@ -9,6 +9,8 @@ test reads anything outside the repository.
     faultproxy.py  a PKI for mutual TLS, the hub as a real process, and a fault-injecting proxy
     fakes.py       fakes for hardware that is not here (a USB camera that is plugged and unplugged)
     certlogic.py   the vendored CertLogic specification test suite as assertions, and chai's deepEqual
+    cli.py         `checkpoint ARGS` run as a process from this checkout
+    visits.py      visits appended to a device's log for sync tests
 """
 
 from __future__ import annotations

@@ -16,31 +16,19 @@ from keys.trustlist import TrustStore
 from scanner.demo.world import REGIONS, build_demo_world
 from scanner.errors import StorageError
 from scanner.service.sdnotify import Notifier
-from scanner.storage.chain import new_visit_id
 from scanner.storage.syncstate import read_status
-from scanner.storage.visitlog import VisitLog, VisitRecord
+from scanner.storage.visitlog import VisitLog
 from sync.agent import AgentConfig, SyncAgent, backoff_delay
 from sync.errors import HubUnavailable
 from sync.hub.publish import publish_status_list, publish_trust_list
 from sync.hub.store import HubStore
 from tests.helpers.faultproxy import FRESH_LISTS, FaultProxy, HubProcess, make_pki
+from tests.helpers.visits import fill
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-def fill(log: VisitLog, n: int, device_id: str = "dev-1") -> list[str]:
-    ids = []
-    for i in range(n):
-        now = time.time()
-        rec = VisitRecord(visit_id=new_visit_id(now), ts_ms=int(now * 1000), device_id=device_id,
-                          checkpoint_id="gate-1", profile="pharmacy", clock_trusted=True, verdict="ok",
-                          admit=True, tone="pass", issuer="CN-ZJ", code_id=f"{i:032x}", subject="cd" * 16,
-                          status="green", latency_ms=3, extra={"drug_categories": ["antipyretic"]})
-        ids.append(log.append(rec).visit_id)
-    return ids
 
 
 def agent_for(url, pki, data_dir, log, *, trust=None, status=None, **kw) -> SyncAgent:

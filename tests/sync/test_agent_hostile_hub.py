@@ -23,7 +23,7 @@ from sync.agent import AgentConfig, SyncAgent
 from sync.errors import HubRefused, HubUnavailable
 from tests.helpers.faultproxy import make_pki
 from tests.helpers.hostilehub import HostileHub, Reply
-from tests.sync.test_agent import fill
+from tests.helpers.visits import fill
 
 TIME_OK = Reply(body=json.dumps({"time": time.time()}).encode())
 

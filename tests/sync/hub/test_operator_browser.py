@@ -33,6 +33,7 @@ from scanner.demo.world import build_demo_world
 from scanner.policy import load_profile
 from scanner.storage.chain import new_visit_id
 from scanner.storage.visitlog import VisitLog, VisitRecord
+from tests.helpers.cli import checkpoint
 from tests.helpers.faultproxy import ROOT, HubProcess, make_pki
 from tests.helpers.operator import OPERATOR, PASSWORD, Browser, write_operator_config
 
@@ -47,10 +48,6 @@ def _chromedriver() -> None:
 
 OFFLINE_AFTER = 8
 
-
-def checkpoint(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scanner.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def shots_dir(tmp_path: Path) -> Path:
