@@ -17,7 +17,7 @@ from keys.jsontypes import JsonObject
 from keys.localtext import LocalText
 from keys.signing import verify_raw
 from keys.trustlist import DEFAULT_CARD_LIFETIME, TrustKey, TrustStore
-from scanner.codes import DCC_PREFIX, CodeError, DecodedCode, Guardian, decode_payload, normalise
+from scanner.codes import DCC_PREFIX, CodeError, DecodedCode, Guardian, decode_text, normalise
 
 if TYPE_CHECKING:
     # Types only: the DCC decoder (and its schema checker) loads when a DCC is first verified.
@@ -198,7 +198,7 @@ def verify_code(payload: str | bytes, trust: TrustStore, status: StatusStore | N
     if text.startswith(DCC_PREFIX):
         return (_DCC_VERIFIER or _dcc_verifier())(text, trust, status, now, settings=settings)
     try:
-        code = decode_payload(text)
+        code = decode_text(text)
     except CodeError as e:
         return VerifyResult(verdict=Verdict(e.verdict), reasons=(e.reason,), trust_list_version=tl_version)
 

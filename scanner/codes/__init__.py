@@ -14,7 +14,7 @@ DCC_PREFIX = "HC1:"
 _KNOWN_UNSUPPORTED = {DCC_PREFIX: "an EU Digital COVID Certificate (HC1:): `checkpoint check --json` shows it"}
 
 __all__ = ["DCC_PREFIX", "FORMATS", "CodeError", "CodeFormat", "DecodedCode", "Guardian", "HealthClaims",
-           "decode_payload", "normalise"]
+           "decode_payload", "decode_text", "normalise"]
 
 
 def normalise(payload: str | bytes) -> str:
@@ -38,7 +38,11 @@ def format_of(text: str) -> CodeFormat | None:
 
 
 def decode_payload(payload: str | bytes) -> DecodedCode:
-    text = normalise(payload)
+    return decode_text(normalise(payload))
+
+
+def decode_text(text: str) -> DecodedCode:
+    """`decode_payload` for a payload already `normalise`d (verification normalises it first itself)."""
     fmt = format_of(text)
     if fmt is None:
         for prefix, why in _KNOWN_UNSUPPORTED.items():

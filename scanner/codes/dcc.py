@@ -28,7 +28,7 @@ from keys.signing import COSE_SIGNATURE_ALGS
 from scanner.codes import DCC_PREFIX
 from scanner.codes.base import CodeError
 from scanner.codes.dccschema import schema_problem
-from scanner.codes.hcc1 import base45_body, cose_parts, decode_cbor, is_map
+from scanner.codes.hcc1 import base45_body, cose_parts, decode_cbor, is_map, sig_structure_head
 
 TYPE_NAMES = {"v": "vaccination", "t": "test", "r": "recovery"}
 COSE_ALG_NAMES = {-7: "ES256", -35: "ES384", -36: "ES512", -37: "PS256", -38: "PS384", -39: "PS512"}
@@ -273,9 +273,7 @@ def _protected(protected: bytes) -> tuple[Cbor, Cbor, bytes]:
     prot = decode_cbor(protected, "protected header") if protected else {}
     if not is_map(prot):
         raise _malformed("protected header is not a map")
-    # An array's encoding is its head then its items': ending it with an empty byte string (one byte,
-    # dropped here) leaves what comes before the payload's encoding.
-    return prot.get(1, _ABSENT), prot.get(4), cbor2.dumps(["Signature1", protected, b"", b""])[:-1]
+    return prot.get(1, _ABSENT), prot.get(4), sig_structure_head(protected)
 
 
 def sig_structure(protected: bytes, payload: bytes) -> bytes:

@@ -37,6 +37,11 @@ def is_map(v: object) -> TypeGuard[Mapping[Any, Any]]:
     return isinstance(v, _MAP_TYPES)
 
 
+# `NamedTuple(*fields)` is this call wrapped in a `__new__` written in Python: the records of every code
+# decoded are made by it directly.
+_new_tuple = tuple.__new__
+
+
 def _malformed(reason: str) -> CodeError:
     return CodeError("malformed", reason)
 
@@ -137,16 +142,26 @@ def cose_parts(msg: Cbor) -> tuple[bytes, Mapping[object, object], bytes, bytes]
     return protected, unprotected, payload, signature
 
 
-# Protected headers already parsed, by their exact bytes: an issuer's key signs every code with the same
-# header, so all but the first of its codes skip a CBOR decode. Only headers that parsed are kept.
-_HEADERS: dict[bytes, tuple[str, bytes]] = {}
+def sig_structure_head(protected: bytes) -> bytes:
+    """The start of every COSE Sig_structure (`["Signature1", protected, b"", payload]`, encoded) made with
+    this protected header: all of it but the payload's byte string, which follows as `cbor2.dumps(payload)`.
+    An array's encoding is its head then its items': ending it with an empty byte string (one byte, dropped
+    here) leaves what comes before the payload's encoding."""
+    return cbor2.dumps(["Signature1", protected, b"", b""])[:-1]
+
+
+# Protected headers already parsed, by their exact bytes, with the head of their Sig_structure: an
+# issuer's key signs every code with the same header, so all but the first of its codes skip a CBOR
+# decode and an encode. Only headers that parsed are kept.
+_HEADERS: dict[bytes, tuple[str, bytes, bytes]] = {}
 _MAX_HEADERS = 1024
 
 
 _UNPROTECTED_KID = "kid is in the unprotected header (HCC1 requires it protected, and only there)"
 
 
-def _header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str, bytes]:
+def _header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str, bytes, bytes]:
+    """The code's alg and kid, and the head of its Sig_structure (`sig_structure_head`)."""
     known = _HEADERS.get(protected)
     if known is None:
         known = _parse_header(protected, unprotected)
@@ -157,7 +172,7 @@ def _header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str
     return known
 
 
-def _parse_header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str, bytes]:
+def _parse_header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str, bytes, bytes]:
     prot = decode_cbor(protected, "protected header") if protected else {}
     if not is_map(prot):
         raise _malformed("protected header is not a map")
@@ -175,7 +190,7 @@ def _parse_header(protected: bytes, unprotected: Mapping[object, object]) -> tup
         raise _malformed("kid is not a byte string")
     if len(_HEADERS) >= _MAX_HEADERS:
         _HEADERS.clear()
-    known = _HEADERS[protected] = (COSE_ALGS[alg], kid)
+    known = _HEADERS[protected] = (COSE_ALGS[alg], kid, sig_structure_head(protected))
     return known
 
 
@@ -228,8 +243,8 @@ def _claims(payload: bytes) -> HealthClaims:
     if type(t) is not int or not 0 <= t <= 1:
         raise _malformed("code type (t) missing or not 0 or 1")
     guardian = _guardian(hc["g"]) if "g" in hc else None
-    # Fields in order, without keywords: a named tuple's keyword call costs twice its positional one.
-    return HealthClaims(iss, iat, exp, cti, v, sub, name, s, sd, t == 1, guardian)
+    # Fields in order, made as the named tuple's own `__new__` makes them, without that Python-level call.
+    return _new_tuple(HealthClaims, (iss, iat, exp, cti, v, sub, name, s, sd, t == 1, guardian))
 
 
 def _unsupported_claims(payload: bytes) -> None:
@@ -251,7 +266,7 @@ class HCC1:
         cose = _decompress(base45_body(text, PREFIX))
         protected, unprotected, payload, signature = cose_parts(decode_cbor(cose, "COSE message"))
         try:
-            alg, kid = _header(protected, unprotected)
+            alg, kid, signed_head = _header(protected, unprotected)
         except CodeError as e:
             # An unknown claims version is `unsupported`, which comes before `malformed` (§5).
             if e.verdict == "malformed":
@@ -259,5 +274,5 @@ class HCC1:
             raise
         claims = _claims(payload)
         # The Sig_structure is rebuilt from the exact bytes received, never re-encoded claims.
-        signed = cbor2.dumps(["Signature1", protected, b"", payload])
-        return DecodedCode(self.name, alg, kid, signed, signature, claims)  # fields in order, as above
+        signed = signed_head + cbor2.dumps(payload)
+        return _new_tuple(DecodedCode, (self.name, alg, kid, signed, signature, claims))  # as above

@@ -197,3 +197,18 @@ def test_a_byte_order_mark_inside_the_payload_is_not_noise(env) -> None:
     _, zj, trust = env
     p = issue_code(zj, claims())
     assert check(trust, p[:20] + "\ufeff" + p[20:]).verdict is Verdict.MALFORMED
+
+
+@pytest.mark.parametrize(("name", "long"), [("", False), ("张*三", False), ("x" * 200, True), ("y" * 3000, True)])
+def test_the_signed_bytes_are_the_whole_sig_structure_encoded(env, name: str, long: bool) -> None:
+    # The Sig_structure's head is kept per protected header and the payload's byte string follows it:
+    # a payload under 256 bytes has a 2-byte head, a longer one a 3-byte head.
+    _, zj, trust = env
+    from scanner.codes import decode_payload
+
+    text = issue_code(zj, claims(name=name))
+    cose = cbor2.loads(zlib.decompress(base45.b45decode(text[len("HCC1:"):])))
+    protected, _, payload, _ = cose.value if isinstance(cose, cbor2.CBORTag) else cose
+    assert (len(payload) > 255) == long
+    assert decode_payload(text).signed_data == cbor2.dumps(["Signature1", protected, b"", payload])
+    assert check(trust, text).verdict is Verdict.OK
