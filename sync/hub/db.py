@@ -263,6 +263,9 @@ class _PgTx:
         return self.execute_all([(_LOCK, (key,)), *statements])[1:]
 
 
+_CONNECT_TIMEOUT_S = 10
+
+
 class PostgresDatabase:
     """A psycopg connection pool; each transaction borrows one connection."""
 
@@ -275,6 +278,13 @@ class PostgresDatabase:
         self.url = url
         self._types: dict[tuple[str, tuple[str, ...]], list[str]] = {}  # COPY's column types (`_PgTx`)
         self._errors: tuple[type[BaseException], ...] = (psycopg.Error,)
+        # One plain connection first: a server that is down, a wrong password or a missing database is
+        # named at once with the server's own words, where the pool would retry for its whole timeout
+        # and then say only that it timed out.
+        try:
+            psycopg.connect(url, connect_timeout=_CONNECT_TIMEOUT_S, autocommit=True).close()
+        except psycopg.Error as e:
+            raise HubStoreError(f"hub database {_safe(url)}: cannot connect: {str(e).strip()}") from None
         try:
             self.pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True, timeout=30,
                                        kwargs={"autocommit": False})

@@ -11,7 +11,7 @@ import pytest
 
 from scanner.storage.chain import chain_hash
 from sync.errors import HubStoreError
-from sync.hub.db import schema_version
+from sync.hub.db import open_database, schema_version
 from sync.hub.ingest import IngestRules
 from sync.hub.schema import MIGRATIONS
 from sync.hub.store import HubStore
@@ -258,3 +258,14 @@ def test_a_write_that_need_not_wait_for_the_disk_is_still_committed(store):
                 durable=False)
     store.write([("UPDATE device_health SET received_ms = ? WHERE device_id = ?", (2, "d"))])
     assert store.query("SELECT received_ms FROM device_health WHERE device_id = ?", ("d",)) == [(2,)]
+
+
+def test_a_postgresql_server_that_is_not_there_is_named_at_once(tmp_path):
+    # Nothing listens on a port just freed: the server's own refusal is the message, not a pool timeout.
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(HubStoreError, match=rf"hub database .*127\.0\.0\.1:{port}.*cannot connect: .*refused"):
+        open_database(f"postgresql://hub@127.0.0.1:{port}/hub")
