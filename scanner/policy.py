@@ -1,25 +1,25 @@
 """Venue profiles: how a verification result becomes an admit decision and the words on the screen.
 
-Profiles are data (`scanner/profiles/*.toml`): each starts from `_base.toml` and overrides what differs
-for its venue; the config file's `[profiles.NAME]` tables override again (or define a new profile
-with `base = "mall"`). Verification does not depend on the venue except through the maximum code age;
+Profiles are data (`scanner/profiles/*.toml`, read as `builtin.json`): each starts from `_base.toml` and
+overrides what differs for its venue; the config file's `[profiles.NAME]` tables override again (or define
+a new profile with `base = "mall"`). Verification does not depend on the venue except through the maximum code age;
 everything the guard sees and hears is decided here.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
-import tomllib
 from collections.abc import Callable
 from enum import StrEnum
 from functools import cache, cached_property
-from pathlib import Path
 
 from keys.frozen import frozen
 from keys.jsontypes import Json, JsonObject
 from keys.localtext import LocalText
 from scanner.errors import ConfigError
+from scanner.profiles import BUILTIN_JSON
 from scanner.verify import Verdict, VerifyResult
 
 
@@ -135,20 +135,19 @@ class Decision:
 
 
 # --- loading and validating profile data ------------------------------------------------------
-# The built-in profile files, in the `scanner.profiles` package directory as installed. Found by path:
-# importlib.resources' readers (and the zip-file module they load) cost a one-code `checkpoint check`
-# more than reading the files does.
-_PROFILE_DIR = Path(__file__).parent / "profiles"
+def _builtin_data() -> dict[str, JsonObject]:
+    """Every built-in profile file's data by name, read afresh (callers may keep what they are given)."""
+    data: dict[str, JsonObject] = json.loads(BUILTIN_JSON.read_text(encoding="utf-8"))
+    return data
 
 
 def _read_builtin(name: str) -> JsonObject:
-    return tomllib.loads((_PROFILE_DIR / f"{name}.toml").read_text(encoding="utf-8"))
+    return _builtin_data()[name]
 
 
 @cache
 def builtin_names() -> tuple[str, ...]:
-    return tuple(sorted(p.name[:-5] for p in _PROFILE_DIR.iterdir()
-                        if p.name.endswith(".toml") and not p.name.startswith("_")))
+    return tuple(sorted(name for name in _builtin_data() if not name.startswith("_")))
 
 
 def _text_problem(key: str, value: Json) -> str | None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from keys.localtext import LocalText
 from scanner.config import settings_from_dict
 from scanner.errors import ConfigError
 from scanner.policy import OUTCOMES, Tone, builtin_names, builtin_problems, decide, load_profile
+from scanner.profiles import BUILTIN_JSON, PROFILE_DIR, parsed_toml
 from scanner.verify import CodeType, Status, Verdict, VerifyResult
 
 REQUIRED = {"transport", "mall", "school", "office", "community", "pharmacy", "hospital"}
@@ -25,6 +28,13 @@ def test_shipped_profiles_are_complete_and_valid() -> None:
         p = load_profile(name)
         assert set(p.rules) == set(OUTCOMES)
         assert p.max_code_age > 0 and p.accepts("CN-ZJ") and p.accepts("CN")
+
+
+def test_the_json_commands_read_is_the_toml_files_parsed() -> None:
+    # After editing a profile's TOML file: `python -m scanner.profiles` writes builtin.json again.
+    assert json.loads(BUILTIN_JSON.read_text(encoding="utf-8")) == parsed_toml()
+    assert sorted(parsed_toml()) == sorted([*builtin_names(), "_base"]) == sorted(
+        p.stem for p in PROFILE_DIR.glob("*.toml"))
 
 
 @pytest.mark.parametrize("name", sorted(REQUIRED))
