@@ -28,6 +28,7 @@ import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 # Sub-command modules are found through the "checkpoint.commands" entry points (pyproject.toml), so the
 # core never names the packages that build on it. Each entry point is a module with `register(subparsers)`;
@@ -127,14 +128,48 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, asking the terminal's width only when it writes help or usage (all of which
+    happens in `format_help`): argparse makes a formatter for every option added, only to check it, and
+    asking the width imports shutil and the compression modules it loads, a fiftieth of a one-code
+    `checkpoint check`. tests/scanner/cli holds its text to argparse's own."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width=80 if width is None else width)
+        self._width_known = width is not None
+        self._asked_position = max_help_position
+
+    def format_help(self) -> str:
+        if not self._width_known:
+            import shutil
+
+            # As argparse's own constructor sets them.
+            self._width = shutil.get_terminal_size().columns - 2
+            self._max_help_position = min(self._asked_position, max(self._width - 20, self._indent_increment * 2))
+            self._width_known = True
+        return super().format_help()
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """A parser using `HelpFormatter` unless told otherwise; its sub-command parsers are of this class too
+    (`add_subparsers` makes them of its parser's class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole parser, or with `command` one holding only that sub-command (if it is one)."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="checkpoint",
         description="Offline health-code checkpoint scanner.",
     )
     parser.add_argument("--debug", action="store_true", help="show internal details of failures")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # The sub-commands' usage starts with `prog`, which argparse would otherwise write out with a formatter
+    # (the parser's usage without options: the same word), asking the terminal's width.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog=parser.prog)
     sub.required = True
     for name in command_modules(command):
         importlib.import_module(name).register(sub)
