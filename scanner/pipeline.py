@@ -17,7 +17,9 @@ delivers events to the listener. The kiosk wraps the listener in a Qt signal.
   `ErrorEvent`; the worker carries on.
 - All events reach the listener from the worker thread, in order.
 
-For the watchdog: `last_frame_monotonic` (when a reader last received a frame) and `alive()`.
+For the watchdog: `frame_watch()` (when a frame last arrived, as long as a camera is meant to deliver) and
+`alive()`. A camera that is down is this pipeline's to report and retry, and a restart would not plug it
+back in, so while every camera is down (or there is none: a scanner-only device) frames are not awaited.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import TYPE_CHECKING
 from scanner.config import CameraSettings
 from scanner.errors import CheckpointError, SourceError
 from scanner.qr.decoder import FrameDecoder, Polygon, QrSymbol
-from scanner.sources.base import Frame, ScannedText, Source
+from scanner.sources.base import Frame, ScannedText, Source, gives_frames
 
 if TYPE_CHECKING:
     from scanner.policy import Decision
@@ -129,6 +131,10 @@ class Pipeline:
         self._seen: dict[bytes, float] = {}
         self._busy_since: float | None = None
         self.last_frame_monotonic: float | None = None
+        # Cameras (every source but the hardware scanners) reported down, and when one last came back.
+        self._cameras = {s.name for s in self.sources if gives_frames(s)}
+        self._cameras_down: set[str] = set()
+        self._camera_back: float | None = None
         self.frames_received = 0
         self.frames_dropped = 0
         self.items_processed = 0
@@ -175,6 +181,18 @@ class Pipeline:
         busy = self._busy_since
         return busy is None or time.monotonic() - busy < self._stall_after
 
+    def frame_watch(self) -> float | None:
+        """For the watchdog's frame check: the newest frame (or camera coming back), None before the first.
+
+        While no camera is meant to deliver (none configured, or each one down and being retried) it is
+        now: a missing camera is reported on screen and retried here, not cured by restarting the device.
+        """
+        with self._cv:
+            if self._cameras <= self._cameras_down:
+                return time.monotonic()
+            times = [t for t in (self.last_frame_monotonic, self._camera_back) if t is not None]
+        return max(times) if times else None
+
     def __enter__(self) -> Pipeline:
         self.start()
         return self
@@ -185,6 +203,12 @@ class Pipeline:
     # --- readers ------------------------------------------------------------------------------
     def _post(self, event: PipelineEvent) -> None:
         with self._cv:
+            if isinstance(event, SourceEvent) and event.source in self._cameras:
+                if event.kind == "reconnected":
+                    self._cameras_down.discard(event.source)
+                    self._camera_back = event.at
+                else:
+                    self._cameras_down.add(event.source)
             self._events.append(event)
             self._cv.notify_all()
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeGuard
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
@@ -22,6 +22,7 @@ from PySide6.QtGui import QImage
 from scanner.service.appliancehealth import ApplianceHealthReporter
 from scanner.session import Session, Shown
 from scanner.sound.player import Announcer
+from scanner.sources.base import gives_frames
 from scanner.status import StatusSnapshot
 from ui.model.exports import MOUNTS_FILE, USB_ROOTS
 from ui.model.pinauth import PinGate
@@ -118,6 +119,7 @@ class KioskApp(QObject):
         self._sync_now = sync_now
         self.camera_ok = True
         self.camera_message = ""
+        self.scanner_problems: dict[str, str] = {}  # scanner name -> why it is down
         self.errors = 0
         self.health = ApplianceHealthReporter(core.data_dir, every=self.options.health_every)
         self.events: list[PipelineEvent] = []  # every pipeline event, for the demo's report
@@ -131,9 +133,11 @@ class KioskApp(QObject):
         self.window.ack_via_core = True
         self.window.ack_needs_pin = self.options.ack_requires_pin
         self.window.set_venue(core.profile.name, core.profile.title, self.options.venue_name)
-        self.sources: list[Source] = [PreviewTap(s, self.preview.emit) if _is_camera(s) else s for s in sources]
+        self.sources: list[Source] = [PreviewTap(s, self.preview.emit) if gives_frames(s) else s for s in sources]
         if wedge is not None and wedge not in self.sources:
             self.sources.append(wedge)
+        self.has_camera = any(isinstance(s, PreviewTap) for s in self.sources)
+        self.window.set_camera(self.has_camera)
         self.pipeline: Pipeline | None = None
         self._camera_settings = camera_settings
 
@@ -222,10 +226,18 @@ class KioskApp(QObject):
         log.error("pipeline %s error: %s", e.stage, e.message)
 
     def _on_source(self, ev: SourceEvent) -> None:
+        """A camera or scanner went down or came back: the banner says which, the others keep working."""
+        camera = any(isinstance(s, PreviewTap) and s.name == ev.source for s in self.sources)
         if ev.kind == "disconnected":
-            self.camera_ok, self.camera_message = False, ev.message
+            if camera:
+                self.camera_ok, self.camera_message = False, ev.message
+            else:
+                self.scanner_problems[ev.source] = ev.message
         elif ev.kind == "reconnected":
-            self.camera_ok, self.camera_message = True, ""
+            if camera:
+                self.camera_ok, self.camera_message = True, ""
+            else:
+                self.scanner_problems.pop(ev.source, None)
         self.refresh_status()
 
     def refresh_status(self) -> None:
@@ -238,21 +250,21 @@ class KioskApp(QObject):
     def _report_health(self, snap: StatusSnapshot) -> None:
         """appliance-health.json for the sync agent to send to the hub (written every few seconds)."""
         recent = self.core.recent_decisions()
-        has_camera = any(isinstance(s, PreviewTap) for s in self.sources)
         self.health.report(frames_received=self.pipeline.frames_received if self.pipeline else None,
-                           camera_ok=self.camera_ok if has_camera else None, camera_message=self.camera_message,
+                           camera_ok=self.camera_ok if self.has_camera else None, camera_message=self.camera_message,
                            last_decision_ts=recent[0].at if recent else None, errors_since_start=self.errors,
                            clock_trusted=snap.clock_trusted,
                            audio_problem=self.sound.problem if self.sound.silent else None)
 
     def snapshot(self) -> StatusSnapshot:
         """The core's snapshot plus what only the kiosk knows: whether anything can be heard."""
-        from ui.model.status import AUDIO_PROBLEM, VOICE_PROBLEM
+        from ui.model.status import AUDIO_PROBLEM, SCANNER_PROBLEM, VOICE_PROBLEM
 
         s = self.core.snapshot(camera_ok=self.camera_ok, camera_message=self.camera_message)
         silent, problem = self.sound.silent, self.sound.problem
         extra = {**s.extra, AUDIO_PROBLEM: problem if silent else None,
-                 VOICE_PROBLEM: None if silent else problem}
+                 VOICE_PROBLEM: None if silent else problem,
+                 SCANNER_PROBLEM: "; ".join(self.scanner_problems.values()) or None}
         return dataclasses.replace(s, extra=extra)
 
     # --- admin requests --------------------------------------------------------------------------
@@ -329,13 +341,6 @@ class KioskApp(QObject):
         self.window.admin_message("已请求同步 / Sync requested")
 
 
-def _is_camera(source: Source) -> TypeGuard[FrameSource]:
-    """Every source but the hardware scanners delivers frames (and gets a preview)."""
-    from scanner.sources.scanners import LineSource, SerialScannerSource, WedgeSource
-
-    return not isinstance(source, LineSource | SerialScannerSource | WedgeSource)
-
-
 def build_core(settings: Settings, *, clock: Clock | None = None) -> Session:
     """Stores, checker, clock, gate and visit log from the settings, with the profile chosen on site."""
     from scanner.gate.build import build_session
@@ -361,9 +366,10 @@ def _venue_profile(settings: Settings) -> VenueProfile:
 
 def build_kiosk(settings: Settings, *, core: Session | None = None, sources: Sequence[Source] | None = None,
                 sound: Announcer | None = None) -> KioskApp:
-    """The kiosk the config describes: camera from `camera.source`, serial scanner, keyboard wedge."""
+    """The kiosk the config describes: camera from `camera.source` (none: `no_camera`), serial scanner,
+    keyboard wedge."""
     from scanner.sources.scanners import WedgeSource
-    from scanner.sources.spec import source_from_spec
+    from scanner.sources.spec import no_camera, source_from_spec
     from scanner.storage.datadir import DataDir
     from ui.sound import system_sound
 
@@ -371,8 +377,9 @@ def build_kiosk(settings: Settings, *, core: Session | None = None, sources: Seq
     if sources is None:
         cam = settings.camera
         # Image files and videos are paced like a camera and looped, so a pilot can run on recordings.
-        sources = [source_from_spec(cam.source, width=cam.width, height=cam.height, fps=cam.fps,
-                                    replay_fps=cam.fps, loop=True)]
+        sources = [] if no_camera(cam.source) else [
+            source_from_spec(cam.source, width=cam.width, height=cam.height, fps=cam.fps, replay_fps=cam.fps,
+                             loop=True)]
         if settings.scanner.serial_port:
             sources.append(source_from_spec(f"serial:{settings.scanner.serial_port}", baud=settings.scanner.baud))
     if sound is None:

@@ -69,12 +69,13 @@ def run_kiosk(args: argparse.Namespace) -> int:
 
 
 def heartbeat(kiosk: KioskApp, settings: Settings) -> Heartbeat:
-    """systemd's view of the kiosk: the watchdog is pinged only while frames flow and the pipeline lives,
-    so a frozen camera or a hung decoder gets the service restarted."""
+    """systemd's view of the kiosk: the watchdog is pinged only while the pipeline lives and a camera that is
+    up delivers frames, so a frozen camera or a hung decoder gets the service restarted; a camera that is
+    missing or unplugged is shown on screen and retried, and the scanners go on working."""
     from scanner.service.watchdog import Heartbeat
 
     def last_frame() -> float | None:
-        return kiosk.pipeline.last_frame_monotonic if kiosk.pipeline is not None else None
+        return kiosk.pipeline.frame_watch() if kiosk.pipeline is not None else None
 
     def alive() -> bool:
         return kiosk.pipeline is not None and bool(kiosk.pipeline.alive())

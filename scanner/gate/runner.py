@@ -38,7 +38,7 @@ from scanner.pipeline import DecisionEvent, ErrorEvent, Pipeline, PipelineEvent,
 from scanner.service.appliancehealth import ApplianceHealthReporter
 from scanner.service.watchdog import Heartbeat
 from scanner.session import Session, Shown
-from scanner.sources.base import ScannedText, TextSource
+from scanner.sources.base import ScannedText, TextSource, gives_text
 
 if TYPE_CHECKING:
     from scanner.config import Settings
@@ -82,7 +82,9 @@ def event_text(obj: JsonObject) -> str:
 def default_sources(settings: Settings) -> list[str]:
     if settings.gate.sources:
         return list(settings.gate.sources)
-    specs = [settings.camera.source] if settings.camera.source not in ("", "none") else []
+    from scanner.sources.spec import no_camera
+
+    specs = [] if no_camera(settings.camera.source) else [settings.camera.source]
     if settings.scanner.serial_port:
         specs.append(f"serial:{settings.scanner.serial_port}@{settings.scanner.baud}")
     return specs
@@ -95,6 +97,7 @@ class GuardKeys:
         self.source = source
         self.name = source.name
         self.live = source.live
+        self.scanned_text = True
         self._keys = keys
         self._on_key = on_key
 
@@ -144,9 +147,7 @@ class GateRunner:
         self._stop.set()
 
     def _with_keys(self, source: Source, keys: dict[str, bool]) -> Source:
-        from scanner.sources.scanners import LineSource, SerialScannerSource, WedgeSource
-
-        if keys and isinstance(source, LineSource | SerialScannerSource | WedgeSource):
+        if keys and gives_text(source):
             return GuardKeys(source, keys, self.guard)
         return source
 
@@ -194,13 +195,7 @@ class GateRunner:
         pipeline = Pipeline(self.sources, lambda payload, now: self.session.checker.check(payload, now),
                             self._listener, settings=self.settings.camera, now=self.session.clock.now)
         self.pipeline = pipeline
-        cameras = [s for s in self.sources if not isinstance(s, GuardKeys) and not _is_text(s)]
-
-        def last_frame() -> float | None:
-            # A scanner-only gate has no frames: an idle scanner is normal, liveness is the pipeline's.
-            return pipeline.last_frame_monotonic if cameras else time.monotonic()
-
-        beat = Heartbeat.for_kiosk(last_frame=last_frame, alive=pipeline.alive, clock=self.session.clock)
+        beat = Heartbeat.for_kiosk(last_frame=pipeline.frame_watch, alive=pipeline.alive, clock=self.session.clock)
         health = ApplianceHealthReporter(self.session.data_dir)
         if self.sound is not None:
             from scanner.sound.voice import appliance_cues
@@ -246,9 +241,3 @@ class GateRunner:
                       camera_ok=None, last_decision_ts=self.session.last_decision_at, errors_since_start=self.errors,
                       clock_trusted=snap.clock_trusted, audio_problem=audio,
                       gate_output=str(gate.health()["state"]) if gate is not None else None)
-
-
-def _is_text(source: Source) -> bool:
-    from scanner.sources.scanners import LineSource, SerialScannerSource, WedgeSource
-
-    return isinstance(source, LineSource | SerialScannerSource | WedgeSource)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 if TYPE_CHECKING:
     import numpy as np
@@ -86,7 +86,7 @@ class ScannedText:
 
 
 class TextSource(Protocol):
-    """A hardware scanner: like a frame source, but `read()` gives the decoded text."""
+    """A hardware scanner: like a frame source, but `read()` gives the decoded text (see `gives_text`)."""
 
     name: str
     live: bool
@@ -99,3 +99,16 @@ class TextSource(Protocol):
 
 
 Source = FrameSource | TextSource
+
+
+def gives_text(source: Source) -> TypeGuard[TextSource]:
+    """Whether a source is a hardware scanner (its class says `scanned_text = True`) rather than frames.
+
+    Told before the first item arrives, so a scanner that stays idle is never mistaken for a frozen camera.
+    """
+    return bool(getattr(source, "scanned_text", False))
+
+
+def gives_frames(source: Source) -> TypeGuard[FrameSource]:
+    """A camera, files or a synthetic scene: every source but the hardware scanners."""
+    return not gives_text(source)

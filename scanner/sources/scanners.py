@@ -49,6 +49,7 @@ class SerialScannerSource:
     """A serial (USB CDC/UART) scanner module: each line it sends is one payload."""
 
     live = True
+    scanned_text = True
 
     def __init__(self, port: str, *, baud: int = 9600, poll: float = 0.2,
                  serial_factory: Callable[..., SerialPort] | None = None):
@@ -115,6 +116,7 @@ class LineSource:
     """
 
     live = True
+    scanned_text = True
 
     def __init__(self, stream: IO[bytes], name: str = "lines", *, closes: bool = True):
         self.name = name
@@ -218,6 +220,7 @@ class WedgeSource:
     """A `WedgeBuffer` as a source: the UI thread calls `feed(key_text)`, the pipeline reads payloads."""
 
     live = True
+    scanned_text = True
     name = "wedge"
 
     def __init__(self, timeout: float = 0.15, *, min_length: int = 4,

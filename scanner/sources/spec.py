@@ -10,6 +10,14 @@ from scanner.sources.camera import OpenCVSource, Picamera2Source
 from scanner.sources.files import FileSource
 from scanner.sources.synthetic import SyntheticSource
 
+# `camera.source` values that mean "this device has no camera": codes come from a hardware scanner only.
+NO_CAMERA = ("", "none")
+
+
+def no_camera(spec: str) -> bool:
+    """Whether a `camera.source` setting says the device has no camera (gate and kiosk both ask this)."""
+    return spec.strip().lower() in NO_CAMERA
+
 
 def source_from_spec(spec: str, *, width: int = 640, height: int = 480, fps: int = 30, baud: int = 9600,
                      payloads: Sequence[str] = (), replay_fps: float | None = None, loop: bool = False) -> Source:

@@ -8,6 +8,7 @@ test reads anything outside the repository.
     notifysock.py  a real datagram socket standing in for systemd's $NOTIFY_SOCKET
     faultproxy.py  a PKI for mutual TLS, the hub as a real process, and a fault-injecting proxy
     fakes.py       fakes for hardware that is not here (a USB camera that is plugged and unplugged)
+    serialpty.py   a serial scanner on a real pseudo-terminal
     certlogic.py   the vendored CertLogic specification test suite as assertions, and chai's deepEqual
     cli.py         `checkpoint ARGS` run as a process from this checkout
     visits.py      visits appended to a device's log for sync tests

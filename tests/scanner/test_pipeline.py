@@ -348,3 +348,43 @@ def test_still_photos_get_every_decoding_pass(tmp_path, payloads):
     frame_read = paced.read()
     paced.close()
     assert frame_read is not None and not frame_read.still  # a paced replay is treated like a camera
+
+
+def test_frames_are_awaited_only_from_a_camera_that_is_up(payloads):
+    """The watchdog's view (`frame_watch`): a camera that is down is retried here, not a reason to restart."""
+    from scanner.sources.scanners import WedgeSource
+
+    cam = FakeCamera(cv2.cvtColor(card([payloads[3]]), cv2.COLOR_GRAY2BGR))
+    cam.plugged.clear()
+    events: queue.Queue = queue.Queue()
+    p = Pipeline([OpenCVSource(2, capture_factory=cam.factory), WedgeSource(0.05)], echo, events.put,
+                 retry=(0.01, 0.02))
+    assert p.frame_watch() is None  # a camera that has not spoken yet: the watchdog's start-up grace applies
+    p.start()
+    try:
+        down = events.get(timeout=TIMEOUT)
+        assert isinstance(down, SourceEvent) and down.kind == "disconnected"
+        watch = p.frame_watch()
+        assert watch is not None and watch > down.at  # while the only camera is down: always current
+        cam.plugged.set()
+        up = events.get(timeout=TIMEOUT)
+        assert up.kind == "reconnected"
+        # Back: frames are awaited again, counted from its return, then from each frame.
+        watch = p.frame_watch()
+        assert watch is not None and watch >= up.at
+        seen = events.get(timeout=TIMEOUT)
+        assert isinstance(seen, DecisionEvent)
+        watch = p.frame_watch()
+        assert watch is not None and watch >= seen.frame_timestamp
+    finally:
+        p.stop()
+
+
+def test_a_scanner_only_pipeline_never_awaits_frames():
+    from scanner.sources.scanners import WedgeSource
+
+    p = Pipeline([WedgeSource(0.05)], echo, lambda e: None)
+    before = p.frame_watch()
+    assert before is not None
+    after = p.frame_watch()
+    assert after is not None and after >= before and p.last_frame_monotonic is None

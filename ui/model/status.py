@@ -33,6 +33,7 @@ CHIP_NAMES = ("clock", "network", "pending", "trust_list", "status_list", "devic
 AUDIO_PROBLEM = "audio"
 GATE_PROBLEM = "gate"  # set by the core (`Session.snapshot`) when the turnstile output fails
 VOICE_PROBLEM = "voice"
+SCANNER_PROBLEM = "scanner"  # a hardware scanner (serial) that is down, in the pipeline's words
 NO_SOUND = LocalText("无声音输出", "No sound output")
 
 
@@ -112,6 +113,9 @@ def banners(s: StatusSnapshot) -> list[LocalText]:
     if s.extra.get(GATE_PROBLEM):
         out.append(LocalText("闸机不能自动打开：请人工放行",
                              "The gate does not open by itself: let people through by hand"))
+    scanner = s.extra.get(SCANNER_PROBLEM)
+    if scanner:
+        out.append(LocalText(f"扫码器未连接（{scanner}）", f"Scanner disconnected ({scanner})"))
     if not s.camera_ok:
         out.append(LocalText("摄像头未连接", "Camera disconnected") if not s.camera_message
                    else LocalText(f"摄像头未连接（{s.camera_message}）", f"Camera disconnected ({s.camera_message})"))

@@ -47,6 +47,9 @@ AMBER = "#f0a000"
 
 PRINTED_CARD = LocalText("纸质码", "printed card")
 PROMPT = LocalText("请出示健康码", "Please show your health code")
+# A kiosk without a camera (`camera.source = "none"`): said plainly, so no one looks for a preview.
+SCANNER_ONLY = LocalText("本机由扫码器读码：请将健康码对准扫码器",
+                         "Codes are read by the scanner: hold your code to it")
 GROUP_ALL_ADMITTED = LocalText("全部通过", "Everyone may enter")
 UNVERIFIED = LocalText("未核实", "unverified")
 GROUP_NOT_ALL = LocalText("有人不能进入 请勿放行", "Not everyone may enter — stop the group")

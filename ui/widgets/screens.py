@@ -20,6 +20,7 @@ from ui.model.view import (
     IDLE_COLOURS,
     PRINTED_CARD,
     PROMPT,
+    SCANNER_ONLY,
     GroupView,
     ResultView,
 )
@@ -279,6 +280,8 @@ class IdleScreen(QWidget):
         self.prompt_zh.set(PROMPT.zh)
         self.prompt_en = Text(26, True)
         self.prompt_en.set(PROMPT.en)
+        self.scanner_only = Text(22, True)
+        self.scanner_only.set(None)
         self.venue = Text(22)
         self.count = Text(26, True)
         self.count.set(None)
@@ -291,6 +294,7 @@ class IdleScreen(QWidget):
         side = QVBoxLayout()
         side.addWidget(self.prompt_zh)
         side.addWidget(self.prompt_en)
+        side.addWidget(self.scanner_only)
         side.addSpacing(10)
         side.addWidget(self.venue)
         side.addWidget(self.count)
@@ -301,6 +305,11 @@ class IdleScreen(QWidget):
         self._layout = lay
         lay.addWidget(self.preview, 5)
         lay.addLayout(side, 4)
+
+    def set_camera(self, present: bool) -> None:
+        """Without a camera there is no preview to show: the screen says the scanner reads the codes."""
+        self.preview.setVisible(present)
+        self.scanner_only.set(None if present else f"{SCANNER_ONLY.zh}\n{SCANNER_ONLY.en}")
 
     def set_venue(self, title: LocalText, name: str) -> None:
         self.venue.set(f"{name}\n{title.zh} · {title.en}" if name else f"{title.zh} · {title.en}")

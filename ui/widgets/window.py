@@ -276,6 +276,11 @@ class KioskWindow(KioskInput, GuardControls, AdminAccess, QWidget):
         self.status_bar.set_status(s)
         self.idle.set_status(s)
 
+    def set_camera(self, present: bool) -> None:
+        """Whether this kiosk has a camera: without one, no preview and no camera test."""
+        self.idle.set_camera(present)
+        self.admin.camera_test.setVisible(present)
+
     def set_preview(self, image: QImage) -> None:
         if self.page() == "idle":
             self.idle.preview.set_image(image)
