@@ -114,9 +114,11 @@ def request_sync(data_dir: str | Path, now: float) -> Path:
 
 
 def take_sync_request(data_dir: str | Path) -> bool:
-    """True, once, if a sync was requested since the last call (the request is consumed)."""
+    """True, once, if a sync was requested since the last call (the request is consumed). A request that
+    cannot be consumed (a folder in its place, a data directory the agent may not write) is none: it would
+    otherwise ask for a round at every poll, or end the agent's rounds; they keep their interval."""
     try:
         os.unlink(Path(data_dir) / SYNC_REQUEST_FILE)
-    except FileNotFoundError:
+    except OSError:  # FileNotFoundError: no request
         return False
     return True

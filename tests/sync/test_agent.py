@@ -278,6 +278,22 @@ def test_a_defect_in_a_round_costs_that_round_not_the_agent(tmp_path, pki, monke
     log.close()
 
 
+def test_a_sync_request_that_cannot_be_taken_never_stops_the_rounds(tmp_path, pki):
+    """A `sync-request` the agent cannot remove (a folder in its place) is no request: the rounds go on at
+    their interval, where the agent's rounds ended at the first wait between them."""
+    log = VisitLog(tmp_path / "visits.sqlite")
+    (tmp_path / "sync-request").mkdir()
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        agent = agent_for(hub.url, pki, tmp_path, log, interval=0.05)
+        fill(log, 2)
+        agent.run(threading.Event(), max_rounds=2)
+        fill(log, 1)
+        agent.run(threading.Event(), max_rounds=1)
+        assert agent.state.pending == 0 and agent.state.uploaded_total == 3
+        agent.close()
+    log.close()
+
+
 def test_site_admissions_arrive_once_then_only_what_is_new(tmp_path, pki, world_hub):
     """The first round brings the site's whole feed; later rounds only what the hub received since, merged
     into the feed file the kiosk reads (an admission made long ago but uploaded late included); a round
