@@ -73,6 +73,8 @@ def test_a_kiosk_without_a_camera_reads_the_scanner_and_says_so(camera: str, mak
     os.close(scanner_port[0])  # the scanner's cable is pulled: it is the scanner that is missing, not a camera
     qtbot.waitUntil(lambda: "Scanner disconnected" in idle.banner.text(), timeout=15000)
     assert k.camera_ok and "Camera" not in idle.banner.text()
+    bar = k.window.status_bar
+    assert bar.chip("scanner").warn and bar.cells["scanner"].isVisible() and not bar.cells["camera"].isVisible()
 
 
 def test_a_camera_that_cannot_open_leaves_the_scanner_working(make: Any, world: Any, qtbot: Any, tmp_path: Path,
@@ -86,6 +88,8 @@ def test_a_camera_that_cannot_open_leaves_the_scanner_working(make: Any, world: 
     qtbot.waitUntil(lambda: not k.camera_ok, timeout=15000)
     qtbot.waitUntil(lambda: "Camera disconnected" in k.window.idle.banner.text(), timeout=5000)
     assert "could not be opened" in k.camera_message
+    bar = k.window.status_bar
+    assert bar.chip("camera").warn and "unavailable" in bar.chip("camera").value and bar.cells["camera"].isVisible()
     shown = scan(k, scanner_port[0], world.payloads["green"], qtbot)
     assert shown.source == f"serial:{scanner_port[1]}"
     assert k.pipeline is not None and k.pipeline.alive()

@@ -28,7 +28,8 @@ def age_text(seconds: float | None) -> str:
     return f"{s / 86400:.0f} d"
 
 
-CHIP_NAMES = ("clock", "network", "pending", "trust_list", "status_list", "device", "counts", "audio", "gate")
+CHIP_NAMES = ("clock", "network", "pending", "trust_list", "status_list", "device", "counts", "audio", "gate",
+              "camera", "scanner")
 # Keys of `StatusSnapshot.extra` the kiosk fills: why nothing can be heard, why only tones are.
 AUDIO_PROBLEM = "audio"
 GATE_PROBLEM = "gate"  # set by the core (`Session.snapshot`) when the turnstile output fails
@@ -86,6 +87,11 @@ def chips(s: StatusSnapshot) -> list[Chip]:
         out.append(Chip("audio", LocalText("语音", "Voice"), "仅提示音 tones", True))
     if s.extra.get(GATE_PROBLEM):
         out.append(Chip("gate", LocalText("闸机", "Gate"), "⚠ 输出故障 output failed", True, "⚠ 故障 failed"))
+    # A camera or scanner that is down is retried; the codes the others read are still decided.
+    if not s.camera_ok:
+        out.append(Chip("camera", LocalText("摄像头", "Camera"), "⚠ 不可用 unavailable", True, "⚠ 不可用"))
+    if s.extra.get(SCANNER_PROBLEM):
+        out.append(Chip("scanner", LocalText("扫码器", "Scanner"), "⚠ 未连接 disconnected", True, "⚠ 未连接"))
     return out
 
 

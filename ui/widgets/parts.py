@@ -210,7 +210,7 @@ class StatusBar(QWidget):
             self.cells[name] = cell
         for col in range(self.COLUMNS):
             self._lay.setColumnStretch(col, 1)
-        self._place(CHIP_NAMES[:7])  # the failure cells (sound, gate) appear only when something fails
+        self._place(CHIP_NAMES[:7])  # the failure cells (sound, gate, camera, scanner) appear only on a failure
         self._apply_fonts()
 
     def _place(self, names: Sequence[str]) -> None:
