@@ -18,8 +18,9 @@ delivers events to the listener. The kiosk wraps the listener in a Qt signal.
 - All events reach the listener from the worker thread, in order.
 
 For the watchdog: `frame_watch()` (when a frame last arrived, as long as a camera is meant to deliver) and
-`alive()`. A camera that is down is this pipeline's to report and retry, and a restart would not plug it
-back in, so while every camera is down (or there is none: a scanner-only device) frames are not awaited.
+`alive()`. A disconnected camera is this pipeline's to report and retry, and a restart would not plug it
+back in, so while every camera is disconnected (or there is none: a scanner-only device) frames are not
+awaited. A camera whose reader ended (a driver fault) is retried by nothing here: its frames stay awaited.
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ class Pipeline:
         self._seen: dict[bytes, float] = {}
         self._busy_since: float | None = None
         self.last_frame_monotonic: float | None = None
-        # Cameras (every source but the hardware scanners) reported down, and when one last came back.
+        # Cameras (every source but the hardware scanners), those disconnected and being retried, and when
+        # one last came back.
         self._cameras = {s.name for s in self.sources if gives_frames(s)}
         self._cameras_down: set[str] = set()
         self._camera_back: float | None = None
@@ -204,11 +206,14 @@ class Pipeline:
     def _post(self, event: PipelineEvent) -> None:
         with self._cv:
             if isinstance(event, SourceEvent) and event.source in self._cameras:
-                if event.kind == "reconnected":
-                    self._cameras_down.discard(event.source)
-                    self._camera_back = event.at
-                else:
+                # Only a disconnected camera is retried here. One whose reader ended (a fault, its input
+                # used up) is not: its frames stay awaited, and the watchdog's restart starts it again.
+                if event.kind == "disconnected":
                     self._cameras_down.add(event.source)
+                else:
+                    self._cameras_down.discard(event.source)
+                if event.kind == "reconnected":
+                    self._camera_back = event.at
             self._events.append(event)
             self._cv.notify_all()
 

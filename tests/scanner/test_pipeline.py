@@ -388,3 +388,33 @@ def test_a_scanner_only_pipeline_never_awaits_frames():
     assert before is not None
     after = p.frame_watch()
     assert after is not None and after >= before and p.last_frame_monotonic is None
+
+
+def test_a_camera_whose_reader_failed_stays_awaited_so_the_watchdog_restarts(payloads):
+    """A camera reader that ended on a fault nothing here retries (a driver raising, not a camera gone):
+    its frames stay awaited, so the watchdog's restart is what brings the camera back."""
+    from scanner.sources.scanners import WedgeSource
+
+    cam = FakeCamera(cv2.cvtColor(card([payloads[3]]), cv2.COLOR_GRAY2BGR))
+
+    def faulty_driver(device):
+        capture = cam.factory(device)
+
+        def read():
+            raise RuntimeError("driver fault")
+
+        capture.read = read
+        return capture
+
+    events: queue.Queue = queue.Queue()
+    p = Pipeline([OpenCVSource(2, capture_factory=faulty_driver), WedgeSource(0.05)], echo, events.put,
+                 retry=(0.01, 0.02))
+    p.start()
+    try:
+        ended = events.get(timeout=TIMEOUT)
+        while not isinstance(ended, SourceEvent):
+            ended = events.get(timeout=TIMEOUT)
+        assert ended.kind == "ended"
+        assert p.frame_watch() is None  # never a frame: after the start-up grace the pings stop
+    finally:
+        p.stop()
