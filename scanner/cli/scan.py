@@ -70,7 +70,7 @@ def run_scan(args: argparse.Namespace) -> int:
     from scanner.cli.check import checker_from_args
     from scanner.config import Settings, load_settings
     from scanner.pipeline import DecisionEvent, Pipeline, SourceEvent
-    from scanner.sources.spec import source_from_spec
+    from scanner.sources.spec import no_camera, source_from_spec
 
     if args.frames is not None and args.frames < 1:
         raise InputError(f"--frames {args.frames}: must be at least 1")
@@ -79,6 +79,9 @@ def run_scan(args: argparse.Namespace) -> int:
     settings = load_settings(args.config) if args.config else Settings()
     cam = settings.camera
     spec = args.source or cam.source
+    if no_camera(spec):
+        raise InputError(f"{settings.source}: camera.source is {spec!r} (this device has no camera); "
+                         "name what to read with --source (serial:PORT, stdin, ...)")
     source = source_from_spec(spec, width=cam.width, height=cam.height, fps=cam.fps, baud=settings.scanner.baud,
                               payloads=_show_payloads(args), replay_fps=args.fps, loop=args.loop)
     checker = checker_from_args(args)

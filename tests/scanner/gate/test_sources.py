@@ -37,3 +37,4 @@ def test_a_scanner_only_config_is_accepted_and_reads_the_scanner(tmp_path: Path,
     assert cmd_check(argparse.Namespace(files=[str(cfg)], files_exist=False)) == 0
     assert capsys.readouterr().out == f"{cfg}: ok\n"
     assert default_sources(load_settings(cfg)) == ["serial:/dev/ttyACM0@9600"]
+
