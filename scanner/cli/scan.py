@@ -79,6 +79,8 @@ def run_scan(args: argparse.Namespace) -> int:
     settings = load_settings(args.config) if args.config else Settings()
     cam = settings.camera
     spec = args.source or cam.source
+    if no_camera(spec) and args.source:
+        raise InputError(f"--source {spec!r}: no camera to read; name what to read (serial:PORT, stdin, ...)")
     if no_camera(spec):
         raise InputError(f"{settings.source}: camera.source is {spec!r} (this device has no camera); "
                          "name what to read with --source (serial:PORT, stdin, ...)")
