@@ -322,6 +322,26 @@ def _check_open_on(key: str, value: list[str]) -> str | None:
     return f"{key}: {bad[0]!r} is not one of 'admit', 'guard'" if bad else None
 
 
+def _source_problem(spec: str) -> str | None:
+    from scanner.sources.spec import source_spec_problem
+
+    if spec.partition(":")[0] == "synthetic":
+        return "'synthetic' draws the demo's codes and cannot be set here"
+    return source_spec_problem(spec)
+
+
+def _check_camera_source(key: str, value: str) -> str | None:
+    from scanner.sources.spec import no_camera
+
+    problem = None if no_camera(value) else _source_problem(value)
+    return f"{key}: {problem}" if problem else None
+
+
+def _check_sources(key: str, value: list[str]) -> str | None:
+    problem = next(filter(None, map(_source_problem, value)), None)
+    return f"{key}: {problem}" if problem else None
+
+
 # Checks beyond type and range, by `section.key`.
 _VALUE_CHECKS: dict[str, typing.Callable[[str, Json], str | None]] = {
     "admin.pin_hash": _check_pin_hash,
@@ -329,6 +349,8 @@ _VALUE_CHECKS: dict[str, typing.Callable[[str, Json], str | None]] = {
     "gate.output": _check_gate_output,
     "gate.deny_output": _check_gate_output,
     "gate.open_on": _check_open_on,
+    "camera.source": _check_camera_source,
+    "gate.sources": _check_sources,
 }
 
 

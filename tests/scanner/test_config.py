@@ -142,3 +142,24 @@ def test_bad_profile_override_is_reported_with_the_others(tmp_path: Path) -> Non
     problems = problems_of(f)
     assert "device.idd: unknown setting" in problems
     assert any(p.startswith("profiles.mall.profile.max_code_age") for p in problems)
+
+
+def test_a_mistyped_source_is_named_by_config_check_not_at_the_kiosk_s_start(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[camera]\nsource = "camra:0"\n[gate]\nsources = ["serial:/dev/ttyACM0@fast", "stdin"]\n',
+                    encoding="utf-8")
+    assert problems_of(path) == [
+        "camera.source: unknown source 'camra:0'; use camera:N, v4l2:DEVICE, picamera, file:PATH, dir:PATH, "
+        "video:PATH, serial:PORT[@BAUD], stdin or synthetic",
+        "gate.sources: source 'serial:/dev/ttyACM0@fast': the baud rate after @ must be a number"]
+    path.write_text('[camera]\nsource = "synthetic"\n', encoding="utf-8")
+    assert problems_of(path) == ["camera.source: 'synthetic' draws the demo's codes and cannot be set here"]
+
+
+@pytest.mark.parametrize("source", ["none", "", "None", "camera:1", "camera:-1", "v4l2:/dev/video2", "picamera",
+                                    "dir:/srv/codes", "video:/srv/gate.mp4", "file:/srv/a.png"])
+def test_every_form_the_kiosk_can_open_passes(tmp_path: Path, source: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f'[camera]\nsource = "{source}"\n[gate]\nsources = ["serial:/dev/ttyACM0@115200", "stdin"]\n',
+                    encoding="utf-8")
+    assert load_settings(path).camera.source == source
