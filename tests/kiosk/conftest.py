@@ -47,3 +47,20 @@ def make_window(qtbot: Any) -> Callable[..., Any]:
         return w
 
     return make
+
+
+@pytest.fixture
+def show_kiosk(qtbot: Any) -> Iterator[Callable[[Any], Any]]:
+    """Shows a kiosk's window at the kiosk's 800x480 under qtbot, and stops every kiosk shown at the end."""
+    shown: list[Any] = []
+
+    def show(k: Any) -> Any:
+        qtbot.addWidget(k.window)
+        k.window.resize(800, 480)
+        k.window.show()
+        shown.append(k)
+        return k
+
+    yield show
+    for k in shown:
+        k.stop()

@@ -29,22 +29,13 @@ def scanner_port() -> Iterator[tuple[int, str]]:
 
 
 @pytest.fixture
-def make(core: Any, qtbot: Any, scanner_port: tuple[int, str]) -> Iterator[Any]:
-    made: list[KioskApp] = []
-
+def make(core: Any, show_kiosk: Any, scanner_port: tuple[int, str]) -> Any:
     def make(camera: str) -> KioskApp:
         settings = Settings(device=DeviceSettings(data_dir=str(core.data_dir)), camera=CameraSettings(source=camera),
                             scanner=ScannerSettings(serial_port=scanner_port[1]))
-        k = build_kiosk(settings, core=core, sound=RecordingSound())
-        qtbot.addWidget(k.window)
-        k.window.resize(800, 480)
-        k.window.show()
-        made.append(k)
-        return k
+        return show_kiosk(build_kiosk(settings, core=core, sound=RecordingSound()))
 
-    yield make
-    for k in made:
-        k.stop()
+    return make
 
 
 def scan(k: KioskApp, master: int, payload: str, qtbot: Any) -> Any:

@@ -49,22 +49,13 @@ class UnpluggableCamera:
 
 
 @pytest.fixture
-def make_kiosk(qtbot: Any) -> Any:
-    made: list[KioskApp] = []
-
+def make_kiosk(show_kiosk: Any) -> Any:
     def make(core: Any, sources: list[Any], **kw: Any) -> KioskApp:
         kw.setdefault("sound", RecordingSound())
         kw.setdefault("options", KioskOptions(result_seconds=30))
-        k = KioskApp(core, sources, camera_settings=CameraSettings(debounce=30), **kw)
-        qtbot.addWidget(k.window)
-        k.window.resize(800, 480)
-        k.window.show()
-        made.append(k)
-        return k
+        return show_kiosk(KioskApp(core, sources, camera_settings=CameraSettings(debounce=30), **kw))
 
-    yield make
-    for k in made:
-        k.stop()
+    return make
 
 
 def test_keyboard_wedge_scan_reaches_the_screen(core: Any, world: Any, make_kiosk: Any, qtbot: Any) -> None:
