@@ -141,10 +141,6 @@ def _builtin_data() -> dict[str, JsonObject]:
     return data
 
 
-def _read_builtin(name: str) -> JsonObject:
-    return _builtin_data()[name]
-
-
 @cache
 def builtin_names() -> tuple[str, ...]:
     return tuple(sorted(name for name in _builtin_data() if not name.startswith("_")))
@@ -259,8 +255,9 @@ def load_profile(name: str, overrides: dict[str, JsonObject] | None = None) -> V
     layer = overrides.get(name, {})
     base_name = layer.get("base", name) if name not in builtin_names() else name
     merged: JsonObject = {"profile": {}, "outcomes": {}}
-    _merge(merged, _read_builtin("_base"))
-    _merge(merged, _read_builtin(base_name))
+    builtin = _builtin_data()
+    _merge(merged, builtin["_base"])
+    _merge(merged, builtin[base_name])
     _merge(merged, layer)
     p = merged["profile"]
     rules = {}
@@ -276,14 +273,15 @@ def load_profile(name: str, overrides: dict[str, JsonObject] | None = None) -> V
 
 def builtin_problems() -> list[str]:
     """Problems in the shipped profile files themselves (a test keeps this empty)."""
-    problems = _layer_problems("_base", _read_builtin("_base"), allow_base=False)
-    base = _read_builtin("_base").get("outcomes", {})
+    builtin = _builtin_data()
+    problems = _layer_problems("_base", builtin["_base"], allow_base=False)
+    base = builtin["_base"].get("outcomes", {})
     for outcome in OUTCOMES:
         missing = RULE_FIELDS - set(base.get(outcome, {}))
         if missing:
             problems.append(f"_base.outcomes.{outcome}: missing {', '.join(sorted(missing))}")
     for name in builtin_names():
-        problems.extend(_layer_problems(name, _read_builtin(name), allow_base=False))
+        problems.extend(_layer_problems(name, builtin[name], allow_base=False))
     return problems
 
 
