@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from keys.jsontypes import Json, JsonObject
 from scanner.errors import ConfigError
 from scanner.profiles import DEFAULT_PROFILE
+from scanner.settingchecks import VALUE_CHECKS, same_pin
 
 T = TypeVar("T")
 
@@ -285,81 +286,13 @@ def _build_section(name: str, cls: type, table: Json, problems: list[str]) -> ob
             problems.append(f"{full}: unknown setting")
             continue
         checked, err = _check_value(full, hints[key], value, fields[key].metadata)
-        if err is None and full in _VALUE_CHECKS:
-            err = _VALUE_CHECKS[full](full, checked)
+        if err is None and full in VALUE_CHECKS:
+            err = VALUE_CHECKS[full](full, checked)
         if err:
             problems.append(err)
         else:
             values[key] = checked
     return cls(**values)
-
-
-def _check_pin_hash(key: str, value: str) -> str | None:
-    # Empty means "no admin PIN set": the admin panel stays locked.
-    if not value:
-        return None
-    from scanner.pin import validate_pin_hash
-
-    problem = validate_pin_hash(value)
-    return f"{key}: {problem}" if problem else None
-
-
-def _check_gate_output(key: str, value: str) -> str | None:
-    from scanner.gate.output import output_spec_problem
-
-    problem = output_spec_problem(value, allow_serial=key == "gate.output")
-    return f"{key}: {problem}" if problem else None
-
-
-def _check_region(key: str, value: str) -> str | None:
-    from scanner.rules.model import REGION
-
-    return None if REGION.fullmatch(value) else f"{key}: {value!r} is not up to 5 capital letters or digits"
-
-
-def _check_open_on(key: str, value: list[str]) -> str | None:
-    bad = [v for v in value if v not in ("admit", "guard")]
-    return f"{key}: {bad[0]!r} is not one of 'admit', 'guard'" if bad else None
-
-
-def _source_problem(spec: str) -> str | None:
-    from scanner.sources.spec import source_spec_problem
-
-    if spec.partition(":")[0] == "synthetic":
-        return "'synthetic' draws the demo's codes and cannot be set here"
-    return source_spec_problem(spec)
-
-
-def _check_camera_source(key: str, value: str) -> str | None:
-    from scanner.sources.spec import no_camera
-
-    problem = None if no_camera(value) else _source_problem(value)
-    return f"{key}: {problem}" if problem else None
-
-
-def _check_sources(key: str, value: list[str]) -> str | None:
-    problem = next(filter(None, map(_source_problem, value)), None)
-    return f"{key}: {problem}" if problem else None
-
-
-# Checks beyond type and range, by `section.key`.
-_VALUE_CHECKS: dict[str, typing.Callable[[str, Json], str | None]] = {
-    "admin.pin_hash": _check_pin_hash,
-    "venue.region": _check_region,
-    "gate.output": _check_gate_output,
-    "gate.deny_output": _check_gate_output,
-    "gate.open_on": _check_open_on,
-    "camera.source": _check_camera_source,
-    "gate.sources": _check_sources,
-}
-
-
-def _same_pin(a: str, b: str) -> bool:
-    """Whether two valid output specs drive the same GPIO pin (a pin opens once: the second fails at start)."""
-    from scanner.gate.output import gpio_pin
-
-    pin = gpio_pin(a)
-    return pin is not None and pin == gpio_pin(b)
 
 
 def settings_from_dict(data: JsonObject, source: str = "<dict>") -> Settings:
@@ -380,7 +313,7 @@ def settings_from_dict(data: JsonObject, source: str = "<dict>") -> Settings:
             continue
         sections[name] = _build_section(name, cls, table, problems)
     gate = sections.get("gate")
-    if isinstance(gate, GateSettings) and gate.deny_output and _same_pin(gate.deny_output, gate.output):
+    if isinstance(gate, GateSettings) and gate.deny_output and same_pin(gate.deny_output, gate.output):
         problems.append(f"gate.deny_output: {gate.deny_output!r} is gate.output's pin too")
     if profiles:
         # Imported here: policy imports this module's types at import time.

@@ -1,0 +1,81 @@
+"""Checks of single settings beyond their type and range: a PIN hash, a region, gate outputs, code sources.
+
+`scanner.config` runs `VALUE_CHECKS[key]` on a value that has the right type and range, and `same_pin` across
+the two gate outputs. Each check returns the problem, worded `key: what is wrong`, or None. Imports of the
+modules that own a form (gate outputs, source specs, PIN hashes) happen inside the checks, so loading the
+settings loads only the parts a file uses.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from keys.jsontypes import Json
+
+
+def _check_pin_hash(key: str, value: str) -> str | None:
+    # Empty means "no admin PIN set": the admin panel stays locked.
+    if not value:
+        return None
+    from scanner.pin import validate_pin_hash
+
+    problem = validate_pin_hash(value)
+    return f"{key}: {problem}" if problem else None
+
+
+def _check_gate_output(key: str, value: str) -> str | None:
+    from scanner.gate.output import output_spec_problem
+
+    problem = output_spec_problem(value, allow_serial=key == "gate.output")
+    return f"{key}: {problem}" if problem else None
+
+
+def _check_region(key: str, value: str) -> str | None:
+    from scanner.rules.model import REGION
+
+    return None if REGION.fullmatch(value) else f"{key}: {value!r} is not up to 5 capital letters or digits"
+
+
+def _check_open_on(key: str, value: list[str]) -> str | None:
+    bad = [v for v in value if v not in ("admit", "guard")]
+    return f"{key}: {bad[0]!r} is not one of 'admit', 'guard'" if bad else None
+
+
+def _source_problem(spec: str) -> str | None:
+    from scanner.sources.spec import source_spec_problem
+
+    if spec.partition(":")[0] == "synthetic":
+        return "'synthetic' draws the demo's codes and cannot be set here"
+    return source_spec_problem(spec)
+
+
+def _check_camera_source(key: str, value: str) -> str | None:
+    from scanner.sources.spec import no_camera
+
+    problem = None if no_camera(value) else _source_problem(value)
+    return f"{key}: {problem}" if problem else None
+
+
+def _check_sources(key: str, value: list[str]) -> str | None:
+    problem = next(filter(None, map(_source_problem, value)), None)
+    return f"{key}: {problem}" if problem else None
+
+
+# Checks beyond type and range, by `section.key`.
+VALUE_CHECKS: dict[str, typing.Callable[[str, Json], str | None]] = {
+    "admin.pin_hash": _check_pin_hash,
+    "venue.region": _check_region,
+    "gate.output": _check_gate_output,
+    "gate.deny_output": _check_gate_output,
+    "gate.open_on": _check_open_on,
+    "camera.source": _check_camera_source,
+    "gate.sources": _check_sources,
+}
+
+
+def same_pin(a: str, b: str) -> bool:
+    """Whether two valid output specs drive the same GPIO pin (a pin opens once: the second fails at start)."""
+    from scanner.gate.output import gpio_pin
+
+    pin = gpio_pin(a)
+    return pin is not None and pin == gpio_pin(b)
