@@ -5,7 +5,7 @@ Read first. What lives where (docs/architecture.md has the whole system):
     errors.py    CheckpointError; InputError/ConfigError (bad input) apart from EnvironmentFailure
                  (SourceError, StorageError: the world failing)
     config.py    Settings: one typed, validated object from TOML (load_settings)
-    settingchecks.py  checks of single settings beyond type and range (PIN hash, region, sources, outputs)
+    settingchecks.py  checks of single settings beyond type and range (hub URL, PIN hash, sources, outputs)
     clock.py     Clock protocol, SystemClock, FixedClock, TrustedClock (clock.json, hub-confirmed time)
     timesync.py  trust without a hub: systemd's NTP synchronisation, polled while the clock is untrusted
     pin.py       the admin PIN's scrypt hash

@@ -27,6 +27,13 @@ from scanner.settingchecks import VALUE_CHECKS, same_pin
 
 T = TypeVar("T")
 
+# Every number has a maximum, in seconds where it is a duration: a value beyond what the services can
+# hold (a retention of 10^20 days overflows SQLite's integers, a timeout of 1e300 s a socket's) is named
+# by `config check`, not met as a failure in every sync round.
+HOUR, DAY = 3600, 86400
+WEEK, YEAR = 7 * DAY, 365 * DAY
+LIST_MB = 16384
+
 
 def _opt(default: T, *, choices: tuple[T, ...] | None = None, minimum: float | None = None,
          maximum: float | None = None) -> T:
@@ -57,7 +64,7 @@ class VenueSettings:
     profile: str = DEFAULT_PROFILE
     name: str = ""
     # 0 keeps the profile's own maximum code age.
-    max_code_age: int = _opt(0, minimum=0)
+    max_code_age: int = _opt(0, minimum=0, maximum=YEAR)
     # The venue's region within the rules list's country: business rules with this Region apply here too.
     region: str = ""
 
@@ -75,8 +82,8 @@ class TrustSettings:
 @dataclass(frozen=True)
 class VerifySettingsSection:
     clock_skew: int = _opt(300, minimum=0, maximum=3600)
-    status_grace: int = _opt(0, minimum=0)
-    trust_list_grace: int = _opt(86400, minimum=0)
+    status_grace: int = _opt(0, minimum=0, maximum=YEAR)
+    trust_list_grace: int = _opt(86400, minimum=0, maximum=YEAR)
 
 
 @dataclass(frozen=True)
@@ -89,20 +96,20 @@ class CameraSettings:
     # Frames with nothing code-like in them get a local-threshold read at half resolution on every Nth
     # frame, the full fast pass on every third of those (a cheap one otherwise); the fallbacks look
     # only where something code-like is left unread.
-    slow_pass_every: int = _opt(3, minimum=1)
-    debounce: float = _opt(4.0, minimum=0)
+    slow_pass_every: int = _opt(3, minimum=1, maximum=1000)
+    debounce: float = _opt(4.0, minimum=0, maximum=HOUR)
 
 
 @dataclass(frozen=True)
 class ScannerSettings:
     serial_port: str = ""
-    baud: int = _opt(9600, minimum=1200)
-    wedge_timeout: float = _opt(0.15, minimum=0.01)
+    baud: int = _opt(9600, minimum=1200, maximum=4_000_000)
+    wedge_timeout: float = _opt(0.15, minimum=0.01, maximum=10)
 
 
 @dataclass(frozen=True)
 class DisplaySettings:
-    result_seconds: float = _opt(4.0, minimum=0.5)
+    result_seconds: float = _opt(4.0, minimum=0.5, maximum=HOUR)
     fullscreen: bool = True
     # A decision that waited behind another is shown at least this long before the next replaces it.
     min_result_seconds: float = _opt(0.8, minimum=0.0, maximum=10.0)
@@ -150,10 +157,10 @@ class SoundSettings:
 @dataclass(frozen=True)
 class AdminSettings:
     pin_hash: str = ""
-    max_attempts: int = _opt(5, minimum=1)
-    lockout_seconds: int = _opt(60, minimum=1)
+    max_attempts: int = _opt(5, minimum=1, maximum=100)
+    lockout_seconds: int = _opt(60, minimum=1, maximum=DAY)
     # The PIN pad and admin panel return to scanning after this many seconds without a touch or key.
-    idle_timeout: int = _opt(60, minimum=10)
+    idle_timeout: int = _opt(60, minimum=10, maximum=HOUR)
     # Acknowledging a red alert needs the PIN (otherwise holding the screen 1 s or the guard key).
     ack_requires_pin: bool = False
 
@@ -168,20 +175,20 @@ class HubSettings:
 
 @dataclass(frozen=True)
 class SyncSettings:
-    interval: float = _opt(30.0, minimum=1)
+    interval: float = _opt(30.0, minimum=1, maximum=DAY)
     batch_size: int = _opt(500, minimum=1, maximum=10000)
-    timeout: float = _opt(10.0, minimum=0.5)
-    backoff_max: float = _opt(300.0, minimum=1)
+    timeout: float = _opt(10.0, minimum=0.5, maximum=600)
+    backoff_max: float = _opt(300.0, minimum=1, maximum=DAY)
     # Largest list the agent downloads, in MiB; a bigger answer is refused before it fills memory.
-    max_trust_list_mb: float = _opt(16.0, minimum=0.01)
-    max_status_list_mb: float = _opt(64.0, minimum=0.01)
-    max_rules_list_mb: float = _opt(8.0, minimum=0.01)
+    max_trust_list_mb: float = _opt(16.0, minimum=0.01, maximum=LIST_MB)
+    max_status_list_mb: float = _opt(64.0, minimum=0.01, maximum=LIST_MB)
+    max_rules_list_mb: float = _opt(8.0, minimum=0.01, maximum=LIST_MB)
 
 
 @dataclass(frozen=True)
 class LogSettings:
-    retention_days: int = _opt(28, minimum=1)
-    storage_cap_mb: int = _opt(1024, minimum=1)
+    retention_days: int = _opt(28, minimum=1, maximum=36500)
+    storage_cap_mb: int = _opt(1024, minimum=1, maximum=1024 * 1024)
     storage_alarm_percent: int = _opt(80, minimum=1, maximum=100)
     level: str = _opt("info", choices=("debug", "info", "warning", "error"))
     format: str = _opt("logfmt", choices=("logfmt", "json"))
@@ -190,10 +197,10 @@ class LogSettings:
 @dataclass(frozen=True)
 class ClockSettings:
     # A system time this far before the last known good time makes the clock untrusted.
-    tolerance: int = _opt(300, minimum=0)
+    tolerance: int = _opt(300, minimum=0, maximum=WEEK)
     # A wall-clock jump this large against the monotonic clock makes it untrusted too.
-    jump_threshold: int = _opt(600, minimum=1)
-    persist_interval: int = _opt(60, minimum=1)
+    jump_threshold: int = _opt(600, minimum=1, maximum=WEEK)
+    persist_interval: int = _opt(60, minimum=1, maximum=DAY)
 
 
 SECTIONS: dict[str, type] = {
@@ -325,8 +332,8 @@ def settings_from_dict(data: JsonObject, source: str = "<dict>") -> Settings:
     return Settings(profiles=profiles, source=source, **sections)
 
 
-def load_settings(path: str | Path) -> Settings:
-    """Load and validate a TOML settings file."""
+def read_settings_text(path: str | Path) -> str:
+    """A settings file's text, or a `ConfigError` saying why it cannot be read: missing, a folder, not UTF-8."""
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -335,12 +342,20 @@ def load_settings(path: str | Path) -> Settings:
     except OSError as e:
         raise ConfigError(str(p), [f"cannot read: {e.strerror}"]) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark, which TOML does not allow.
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError(str(p), ["not UTF-8 text"]) from None
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Load and validate a TOML settings file."""
+    text = read_settings_text(path)
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(p), [f"invalid TOML: {e}"]) from None
-    return settings_from_dict(data, str(p))
+        raise ConfigError(str(path), [f"invalid TOML: {e}"]) from None
+    return settings_from_dict(data, str(path))
 
 
 def schema_keys() -> list[str]:

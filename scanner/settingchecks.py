@@ -1,4 +1,4 @@
-"""Checks of single settings beyond their type and range: a PIN hash, a region, gate outputs, code sources.
+"""Checks of single settings beyond their type and range: names, the hub's URL, a PIN hash, outputs, sources.
 
 `scanner.config` runs `VALUE_CHECKS[key]` on a value that has the right type and range, and `same_pin` across
 the two gate outputs. Each check returns the problem, worded `key: what is wrong`, or None. Imports of the
@@ -21,6 +21,28 @@ def _check_pin_hash(key: str, value: str) -> str | None:
 
     problem = validate_pin_hash(value)
     return f"{key}: {problem}" if problem else None
+
+
+def _check_not_empty(key: str, value: str) -> str | None:
+    return None if value.strip() else f"{key}: must not be empty"
+
+
+def _check_hub_url(key: str, value: str) -> str | None:
+    # The hub speaks mutual TLS only; requests met a missing scheme or a bad port as "hub unreachable" in
+    # every sync round, without naming the setting.
+    if not value:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(value)
+        port_ok = url.port is None or url.port > 0
+    except ValueError:
+        port_ok = False
+    if (url.scheme != "https" or not url.hostname or not port_ok or url.query or url.fragment
+            or value != value.strip()):
+        return f"{key}: {value!r} is not the hub's address, https://HOST[:PORT]"
+    return None
 
 
 def _check_gate_output(key: str, value: str) -> str | None:
@@ -63,6 +85,9 @@ def _check_sources(key: str, value: list[str]) -> str | None:
 
 # Checks beyond type and range, by `section.key`.
 VALUE_CHECKS: dict[str, typing.Callable[[str, Json], str | None]] = {
+    "device.id": _check_not_empty,
+    "device.data_dir": _check_not_empty,
+    "hub.url": _check_hub_url,
     "admin.pin_hash": _check_pin_hash,
     "venue.region": _check_region,
     "gate.output": _check_gate_output,

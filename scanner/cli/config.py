@@ -115,16 +115,11 @@ def set_pin_hash(text: str, pin_hash: str) -> str:
 def cmd_pin(args: argparse.Namespace) -> int:
     import tomllib
 
-    from scanner.config import load_settings
+    from scanner.config import load_settings, read_settings_text
     from scanner.pin import hash_pin, pin_problem
 
     path = Path(args.file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), ["file not found"]) from None
-    except OSError as e:
-        raise ConfigError(str(path), [f"cannot read: {e.strerror}"]) from None
+    text = read_settings_text(path)
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -108,6 +108,20 @@ def test_pin_refuses_bad_pins_and_files(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
+def test_pin_reads_the_file_as_config_check_does(tmp_path: Path) -> None:
+    """A file that is not UTF-8 was an internal error (exit 70); one Notepad saved with a byte-order mark
+    was "invalid TOML" to `config pin` alone."""
+    f = tmp_path / "config.toml"
+    f.write_bytes(b'[device]\nname = "Caf\xe9"\n')
+    r = checkpoint("config", "pin", str(f), "--stdin", stdin="1357\n")
+    assert (r.returncode, r.stderr) == (2, f"checkpoint: error: {f}: not UTF-8 text\n")
+    f.write_bytes(b'\xef\xbb\xbf[device]\r\nid = "gate-7"\r\n')
+    r = checkpoint("config", "pin", str(f), "--stdin", stdin="1357\n")
+    assert r.returncode == 0, r.stderr
+    settings = load_settings(f)
+    assert settings.device.id == "gate-7" and verify_pin("1357", settings.admin.pin_hash)
+
+
 def test_install_stages_through_the_cli(tmp_path: Path) -> None:
     root = tmp_path / "root"
     r = checkpoint("install", "--root", str(root), "--skip-python", "--hub")

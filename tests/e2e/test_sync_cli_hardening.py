@@ -3,6 +3,7 @@ ends it within seconds even while the hub drips an answer."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -81,3 +82,25 @@ def test_sigterm_ends_the_agent_within_five_seconds_during_a_slow_answer(tmp_pat
             proc.kill()
         took = time.monotonic() - t0
     assert proc.returncode == 0 and took < 5, (took, proc.stderr.read() if proc.stderr else "")
+
+
+def test_a_round_with_every_sync_and_log_number_at_its_maximum_fails_only_on_the_hub(tmp_path):
+    """The largest values `config check` lets through are ones the agent can use: a timeout beyond what a
+    socket holds, or a retention beyond SQLite's integers, ended every round in an unexpected failure."""
+    from scanner.config import LogSettings, SyncSettings
+
+    world = build_demo_world(tmp_path / "world", int(time.time()))
+    pki = make_pki(tmp_path / "pki")
+    config, data = config_for(tmp_path, world, pki, "https://127.0.0.1:1")
+    text = config.read_text().split("[sync]")[0]
+    for name, cls in (("sync", SyncSettings), ("log", LogSettings)):
+        fields = [f for f in dataclasses.fields(cls) if "max" in f.metadata]
+        text += f"[{name}]\n" + "".join(f"{f.name} = {f.metadata['max']!r}\n" for f in fields)
+    config.write_text(text)
+    assert checkpoint("config", "check", str(config)).returncode == 0
+    log = VisitLog(data / "visits.sqlite")
+    fill(log, 3, pki.device_id)
+    log.close()
+    r = checkpoint("sync", "--once", "--config", str(config), timeout=120)
+    assert r.returncode == 2 and "unreachable" in r.stderr, r.stderr
+    assert "unexpected" not in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -163,3 +163,67 @@ def test_every_form_the_kiosk_can_open_passes(tmp_path: Path, source: str) -> No
     path.write_text(f'[camera]\nsource = "{source}"\n[gate]\nsources = ["serial:/dev/ttyACM0@115200", "stdin"]\n',
                     encoding="utf-8")
     assert load_settings(path).camera.source == source
+
+
+def _number_settings() -> dict[str, dataclasses.Field]:
+    numbers = {}
+    for section_field in dataclasses.fields(Settings):
+        factory = section_field.default_factory
+        if not (callable(factory) and dataclasses.is_dataclass(factory)):
+            continue
+        section = factory()
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                numbers[f"{section_field.name}.{f.name}"] = f
+    return numbers
+
+
+def test_every_number_setting_has_a_maximum_and_a_larger_value_is_named(tmp_path: Path) -> None:
+    """A value past what the services can hold (a retention of 10^20 days overflows SQLite's integers, a
+    sync timeout of 1e300 s the socket's) passed `config check` and then failed at every sync round."""
+    numbers = _number_settings()
+    assert len(numbers) > 30
+    assert [key for key, f in numbers.items() if "max" not in f.metadata] == []
+    sections: dict[str, list[str]] = {}
+    for key, f in numbers.items():
+        section, name = key.split(".")
+        huge = "1e300" if isinstance(f.default, float) else str(10**20)
+        sections.setdefault(section, []).append(f"{name} = {huge}\n")
+    p = tmp_path / "c.toml"
+    p.write_text("".join(f"[{s}]\n" + "".join(lines) for s, lines in sections.items()))
+    found = {problem.split(":")[0] for problem in problems_of(p) if "is above the maximum" in problem}
+    assert found == set(numbers)
+
+
+@pytest.mark.parametrize("url", ["hub.example.org:8443", "http://hub.example.org", "https://", "ftp://hub",
+                                 "https://hub.example.org:port", "https://hub.example.org:99999",
+                                 "https://hub.example.org?x=1", " https://hub.example.org"])
+def test_a_hub_url_that_is_not_an_https_address_is_named(tmp_path: Path, url: str) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text(f'[hub]\nurl = "{url}"\n', encoding="utf-8")
+    (problem,) = problems_of(p)
+    assert problem.startswith(f"hub.url: {url!r} is not") and "https://HOST[:PORT]" in problem
+
+
+@pytest.mark.parametrize("url", ["", "https://hub.example.org", "https://hub.example.org:8443/",
+                                 "https://10.0.0.5:8443", "https://[fd00::1]:8443", "https://hub/region/7"])
+def test_an_https_hub_url_or_none_passes(tmp_path: Path, url: str) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text(f'[hub]\nurl = "{url}"\n', encoding="utf-8")
+    assert load_settings(p).hub.url == url
+
+
+def test_an_empty_data_dir_or_device_id_is_named(tmp_path: Path) -> None:
+    """An empty data directory meant the working directory: the services wrote their visit log wherever
+    they were started (under systemd, the read-only /)."""
+    p = tmp_path / "c.toml"
+    p.write_text('[device]\nid = ""\ndata_dir = ""\n', encoding="utf-8")
+    assert problems_of(p) == ["device.id: must not be empty", "device.data_dir: must not be empty"]
+
+
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Windows Notepad starts UTF-8 files with a byte-order mark, which tomllib calls an invalid statement."""
+    p = tmp_path / "c.toml"
+    p.write_bytes(b'\xef\xbb\xbf[device]\r\nid = "gate-7"\r\n')
+    assert load_settings(p).device.id == "gate-7"
