@@ -1,9 +1,9 @@
 """`checkpoint config check|pin`: validate settings files and set the admin PIN.
 
 `config check FILE…` reports every problem of each file on its own line, `FILE: key: problem`, and
-exits 1 if there was any. `config pin FILE` asks for the admin PIN (twice, never on the command line,
-where `ps` would show it) and writes its scrypt hash into `[admin] pin_hash`, leaving the rest of the
-file, comments included, as it was.
+exits 2 if there was any (bad input, as for every command). `config pin FILE` asks for the admin PIN
+(twice, never on the command line, where `ps` would show it) and writes its scrypt hash into
+`[admin] pin_hash`, leaving the rest of the file, comments included, as it was.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"{f}: {len(problems)} problem{'s' if len(problems) > 1 else ''}", file=sys.stderr)
         else:
             print(f"{f}: ok")
-    return 1 if failed else 0
+    return 2 if failed else 0
 
 
 def _read_pin(from_stdin: bool) -> str:
@@ -141,5 +141,5 @@ def cmd_pin(args: argparse.Namespace) -> int:
         # The PIN is set; the file had other problems before, which the operator should see now.
         for p in e.problems:
             print(f"{path}: {p}", file=sys.stderr)
-        return 1
+        return 2
     return 0

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from scanner.config import load_settings
@@ -33,7 +34,7 @@ def test_check_reports_every_problem_with_key_and_file(tmp_path: Path) -> None:
     bad.write_text('[camera]\nfps = "fast"\nzoom = 2\n[admin]\npin_hash = "1234"\n[hub]\nurl = 5\n')
     missing = tmp_path / "missing.toml"
     r = checkpoint("config", "check", str(good), str(bad), str(missing))
-    assert r.returncode == 1
+    assert r.returncode == 2
     assert r.stdout == f"{good}: ok\n"
     lines = r.stderr.splitlines()
     assert f"{bad}: camera.fps: expected an integer, got 'fast'" in lines
@@ -53,7 +54,7 @@ def test_check_files_exist(tmp_path: Path) -> None:
                  f'[hub]\nclient_key = "{tmp_path}/key.pem"\n')
     assert checkpoint("config", "check", str(f)).returncode == 0
     r = checkpoint("config", "check", "--files-exist", str(f))
-    assert r.returncode == 1
+    assert r.returncode == 2
     assert f"{f}: trust.anchors[1]: cannot read {tmp_path}/gone.pem: No such file or directory" in r.stderr
     assert f"{f}: hub.client_key: cannot read" in r.stderr
     assert "trust.anchors[0]" not in r.stderr
@@ -92,6 +93,16 @@ def test_pin_adds_an_admin_section_when_there_is_none(tmp_path: Path) -> None:
     settings = load_settings(f)
     assert settings.admin.max_attempts == 3 and not settings.sound.enabled
     assert verify_pin("4321", settings.admin.pin_hash)
+
+
+def test_pin_is_set_in_a_file_with_other_problems_which_it_names(tmp_path: Path) -> None:
+    f = tmp_path / "config.toml"
+    f.write_text('[camera]\nfps = "fast"\n')
+    r = checkpoint("config", "pin", str(f), "--stdin", stdin="2468\n")
+    assert (r.returncode, r.stdout) == (2, f"{f}: admin PIN set\n")
+    assert r.stderr == f"{f}: camera.fps: expected an integer, got 'fast'\n"
+    data = tomllib.loads(f.read_text())
+    assert verify_pin("2468", data["admin"]["pin_hash"]) and data["camera"] == {"fps": "fast"}
 
 
 def test_pin_refuses_bad_pins_and_files(tmp_path: Path) -> None:
