@@ -10,6 +10,8 @@ import os
 import signal
 from typing import TYPE_CHECKING
 
+from scanner.cli.argtypes import duration
+
 if TYPE_CHECKING:
     from scanner.config import Settings
     from scanner.service.watchdog import Heartbeat
@@ -88,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", required=True, metavar="FILE", help="settings file (TOML)")
     p.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
     p.add_argument("--offscreen", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--duration", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--duration", type=duration, help=argparse.SUPPRESS)
     p.set_defaults(func=run_kiosk)
     register_demo(sub)
 
@@ -117,10 +119,10 @@ def register_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="keep the generated world in DIR (default: a temp dir)")
     p.add_argument("--profile", default="transport", help="venue profile to decide with")
     p.add_argument("--table", action="store_true", help="print the decision table only (headless)")
-    p.add_argument("--duration", type=float, metavar="S", help="stop the kiosk demo after S seconds")
+    p.add_argument("--duration", type=duration, metavar="S", help="stop the kiosk demo after S seconds")
     p.add_argument("--screenshots", metavar="DIR", help="where the kiosk demo saves its screenshots")
     p.add_argument("--windowed", action="store_true", help="open a window even without a DISPLAY variable")
-    p.add_argument("--scene-seconds", type=float, default=2.5, metavar="S",
+    p.add_argument("--scene-seconds", type=duration, default=2.5, metavar="S",
                    help="how long each sample code is shown to the camera (default 2.5)")
     p.add_argument("--no-hub", action="store_true", help="no local hub and sync agent on loopback")
     p.set_defaults(func=run_demo)

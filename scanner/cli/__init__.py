@@ -11,6 +11,7 @@ heavy dependencies inside the handlers, so `checkpoint check` starts fast. The m
     jsonline.py `check --json`'s line for a decision, encoded quickly
     log.py      `checkpoint log verify / export`
     times.py    times a person types (`--at`, `--since`, `--until`, the operator search), read one way
+    argtypes.py argparse types for durations, seconds, ports and counts typed as options
     config.py   `checkpoint config check / pin`
     install.py  `checkpoint install`: the appliance, with systemd/install.sh
     rules.py    `checkpoint rules eval / sign-list / show`: CertLogic expressions, signed rules lists

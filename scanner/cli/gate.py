@@ -12,6 +12,8 @@ import argparse
 import signal
 import sys
 
+from scanner.cli.argtypes import duration
+
 
 def run_gate(args: argparse.Namespace) -> int:
     from scanner.config import load_settings
@@ -52,6 +54,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", action="append", metavar="SPEC",
                    help="where codes come from (repeatable): camera:N, serial:PORT, stdin, ... "
                         "(default: gate.sources, else camera.source and scanner.serial_port)")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--duration", type=duration, metavar="S", help="stop after S seconds")
     p.add_argument("--json", action="store_true", help="one JSON object per event")
     p.set_defaults(func=run_gate)

@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from keys.jsontypes import JsonObject
+from scanner.cli.argtypes import duration
 from scanner.cli.check import add_trust_options
 from scanner.errors import InputError
 
@@ -74,8 +75,6 @@ def run_scan(args: argparse.Namespace) -> int:
 
     if args.frames is not None and args.frames < 1:
         raise InputError(f"--frames {args.frames}: must be at least 1")
-    if args.duration is not None and args.duration <= 0:
-        raise InputError(f"--duration {args.duration}: must be positive")
     settings = load_settings(args.config) if args.config else Settings()
     cam = settings.camera
     spec = args.source or cam.source
@@ -137,7 +136,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--json", action="store_true", help="one JSON object per line per event")
     stop = s.add_mutually_exclusive_group()
     stop.add_argument("--frames", type=int, metavar="N", help="stop after N frames or scans")
-    stop.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    stop.add_argument("--duration", type=duration, metavar="S", help="stop after S seconds")
     s.add_argument("--fps", type=float, metavar="F",
                    help="replay file sources at F frames per second like a camera (default: every frame)")
     s.add_argument("--loop", action="store_true", help="start file sources over at the end")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scanner.cli import argtypes
 from scanner.errors import InputError
 
 if TYPE_CHECKING:
@@ -32,31 +32,6 @@ RETENTION_EVERY = 3600.0
 
 # A century: more is a typo, and a date that far back cannot be computed.
 MAX_RETENTION_DAYS = 36500
-
-
-def _seconds(text: str) -> float:
-    """argparse type: a finite number of seconds, 0 or more."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds, 0 or more")
-    return value
-
-
-def _port(text: str) -> int:
-    """argparse type: a TCP port, 0 (pick a free one) to 65535."""
-    if not text.isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port, 0 to 65535")
-    return int(text)
-
-
-def _count(text: str) -> int:
-    """argparse type: a whole number, 1 or more."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, 1 or more")
-    return int(text)
 
 
 def open_store(args: argparse.Namespace, *, create: bool = True, pool_size: int = 8) -> HubStore:
@@ -326,7 +301,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     s = with_db(sub.add_parser("serve", help="serve the hub API on TLS with client certificates"))
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=_port, default=8443, help="TCP port (0 picks a free one and prints it)")
+    s.add_argument("--port", type=argtypes.port, default=8443, help="TCP port (0 picks a free one and prints it)")
     s.add_argument("--cert", required=True, metavar="PEM",
                    help="server certificate (from `checkpoint keys device-ca server-cert`)")
     s.add_argument("--key", required=True, metavar="PEM", help="server private key")
@@ -335,15 +310,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--enrolled", metavar="FILE",
                    help="the device CA's enrolled.jsonl: its lines are added to the device registry whenever "
                         "it changes (it may appear later; the registry in the database is always checked)")
-    s.add_argument("--workers", type=_count, default=1, help="processes sharing the port (default 1)")
-    s.add_argument("--pool-size", type=_count, default=8, help="database connections per process (PostgreSQL)")
+    s.add_argument("--workers", type=argtypes.count, default=1, help="processes sharing the port (default 1)")
+    s.add_argument("--pool-size", type=argtypes.count, default=8, help="database connections per process (PostgreSQL)")
     s.add_argument("--retention-days", type=int, default=28,
                    help="visits older than this are removed, and refused on upload (0 keeps everything)")
-    s.add_argument("--max-clock-ahead", type=_seconds, default=3600, metavar="SECONDS",
+    s.add_argument("--max-clock-ahead", type=argtypes.seconds, default=3600, metavar="SECONDS",
                    help="refuse visits timed further than this past the hub's clock (default 3600)")
-    s.add_argument("--admissions-window", type=_seconds, default=86_400, metavar="SECONDS",
+    s.add_argument("--admissions-window", type=argtypes.seconds, default=86_400, metavar="SECONDS",
                    help="admissions at a device's site sent with each round (default 24 h)")
-    s.add_argument("--list-cache", type=_seconds, default=1.0, metavar="SECONDS",
+    s.add_argument("--list-cache", type=argtypes.seconds, default=1.0, metavar="SECONDS",
                    help="rounds read the published lists' versions and site admissions at most this often per "
                         "process: a publication reaches devices' rounds within this time (default 1; 0 reads "
                         "them for every round)")
@@ -352,7 +327,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--operator-config", metavar="TOML", help="operators' password hashes and the session secret")
     s.add_argument("--operator-cert", metavar="PEM", help="TLS certificate for the operator listener")
     s.add_argument("--operator-key", metavar="PEM", help="its private key")
-    s.add_argument("--offline-after", type=_seconds, default=120.0, metavar="SECONDS",
+    s.add_argument("--offline-after", type=argtypes.seconds, default=120.0, metavar="SECONDS",
                    help="a device not heard from for this long is shown offline (default 120)")
     s.set_defaults(func=cmd_serve)
     op = sub.add_parser("operator-password", help="hash an operator's password for the operator file")
