@@ -1,9 +1,9 @@
 """The hub's side of the device health record: checked, stored (latest per device, thinned history), judged.
 
 Each sync round a device sends a health record (`sync/health.py` builds it). The hub keeps only the
-fields it knows, each of the expected type, strings capped in length: a malformed field is dropped and
-named in `dropped`, never a reason to refuse the round. The hub adds `errors_since_last` (the device
-counts errors since it started; the hub subtracts the count it held before).
+fields it knows, each of the expected type, strings capped in length and without NUL characters: a
+malformed field is dropped and named in `dropped`, never a reason to refuse the round. The hub adds
+`errors_since_last` (the device counts errors since it started; the hub subtracts the count it held before).
 
 `judge` turns a record into the fleet page's words: online/offline by when the device was last heard
 from, and the reasons it needs attention (camera, storage, backlog, stale lists, clock, errors).
@@ -45,8 +45,14 @@ def _clean(spec: object, value: Json, path: str, dropped: list[str]) -> Json:
         if not isinstance(value, dict):
             dropped.append(path)
             return None
-        return {str(k)[:MAX_STRING]: _clean(spec[1], v, f"{path}.{k}", dropped)
-                for k, v in list(value.items())[:MAX_ISSUERS]}
+        out: JsonObject = {}
+        for k, v in list(value.items())[:MAX_ISSUERS]:
+            name = str(k)
+            if "\x00" in name:
+                dropped.append(f"{path}.{name!r}")
+            else:
+                out[name[:MAX_STRING]] = _clean(spec[1], v, f"{path}.{name}", dropped)
+        return out
     if isinstance(spec, dict):
         if not isinstance(value, dict):
             dropped.append(path)
@@ -63,7 +69,8 @@ def _clean(spec: object, value: Json, path: str, dropped: list[str]) -> Json:
     elif spec is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 1e15
     else:
-        ok = isinstance(value, str)
+        # PostgreSQL cannot store a NUL, and a device's words reach the judged columns as they are.
+        ok = isinstance(value, str) and "\x00" not in value
         value = value[:MAX_STRING] if ok else value
     if not ok:
         dropped.append(path)

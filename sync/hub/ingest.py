@@ -8,10 +8,11 @@ Each row of a batch ends in exactly one of these, and the answer says which:
 * duplicate — the hub already holds this (device, log id, seq) with the same chain hash: acknowledged;
 * conflict — the hub holds this (device, log id, seq) with a different chain hash: the held row stays,
   the new one is kept in `visit_conflicts`, both are acknowledged and reported;
-* refused — a time outside the window around the hub's clock, a venue the device is not registered for,
-  a verdict that does not exist, or an `extra` field the device rules do not allow: the row is kept in
-  `visit_refusals` (its `extra` reduced to key names, so a smuggled phone number is not stored) and
-  reported; it still counts as held for the chain and for gaps.
+* refused — a text field holding a NUL character (PostgreSQL cannot store one, and a device logs what a
+  crafted code claims, its issuer for one), a time outside the window around the hub's clock, a venue the
+  device is not registered for, a verdict that does not exist, or an `extra` field the device rules do not
+  allow: the row is kept in `visit_refusals` (its `extra` reduced to key names, so a smuggled phone number
+  is not stored; its text as JSON escapes) and reported; it still counts as held for the chain and for gaps.
 
 The transaction takes a lock on the device's log (`tx.lock_and_read`), so hub processes sharing one database store
 each row once, and the read-then-write above is exact. The log's head (last seq, its chain, the signed
@@ -29,7 +30,7 @@ from typing import Any
 
 from keys.jsontypes import Json, JsonObject
 from scanner.errors import InputError
-from scanner.storage.chain import DECIDED_BY, GENESIS, chain_hash, validate_extra
+from scanner.storage.chain import DECIDED_BY, GENESIS, VISIT_FIELDS, chain_hash, validate_extra
 from sync.hub.db import Row, Tx
 from sync.hub.store import DAY_MS, STORED_FIELDS, HubStore, day_of, log_gaps
 from sync.hub.traffic import tally
@@ -43,6 +44,9 @@ class IngestRules:
     max_age_days: int = 60  # … and at most this many days before it (visits older are past retention)
     checkpoints: tuple[str, ...] | None = None  # venues the device is registered for (None: any)
     site: str | None = None  # the device's site, for the site-admissions feed
+    # The caller saw that no text of the batch can hold a NUL (its JSON has no \u0000 escape): the
+    # batch-wide look for one is skipped.
+    nul_free: bool = False
 
 
 @dataclass
@@ -81,11 +85,27 @@ _EXTRA_AT = 1 + _FROM_ROW.index("extra")
 _SEQ, _TS, _VERDICT, _CHECKPOINT, _EXTRA = (itemgetter(n) for n in ("seq", "ts_ms", "verdict", "checkpoint_id",
                                                                      "extra"))
 _GET_DECIDED_BY, _GET_GATE = methodcaller("get", "decided_by"), methodcaller("get", "gate")
+_TEXT_FIELDS = tuple(n for n, t in VISIT_FIELDS.items() if (t[0] if isinstance(t, tuple) else t) is str)
+_GET_TEXTS = tuple(methodcaller("get", n) for n in _TEXT_FIELDS)
+
+
+def _nul_in(rows: Sequence[JsonObject]) -> bool:
+    """Whether any text field of any row holds a NUL character (one C-level join per field)."""
+    return any("\x00" in "".join(filter(None, map(get, rows))) for get in _GET_TEXTS)
+
+
+def storable(text: str) -> str:
+    """Text for a column: a NUL written as its JSON escape (only refused and conflicting rows get here)."""
+    return text.replace("\x00", "\\u0000")
 
 
 def refusal(row: JsonObject, rules: IngestRules, now_ms: int, verdicts: frozenset[str]) -> str | None:
     """Why the hub refuses this row, or None. `refusals` holds each rule again in its batch form: a rule
     added here goes there too (tests/sync/hub/test_ingest_rules.py holds the two to the same answers)."""
+    for name in _TEXT_FIELDS:
+        text = row.get(name)
+        if isinstance(text, str) and "\x00" in text:
+            return f"{name} holds a NUL character, which the hub cannot store"
     if row["ts_ms"] > now_ms + rules.max_ahead_ms:
         return f"visit time is {(row['ts_ms'] - now_ms) / 1000:.0f} s ahead of the hub's clock"
     if row["ts_ms"] < now_ms - rules.max_age_days * DAY_MS:
@@ -115,7 +135,7 @@ def refusals(rows: Sequence[JsonObject], rules: IngestRules, now_ms: int) -> lis
             and verdicts.issuperset(map(_VERDICT, rows))
             and _DECIDED_BY.issuperset(map(_GET_DECIDED_BY, rows)) and _GATES.issuperset(map(_GET_GATE, rows))
             and (rules.checkpoints is None or frozenset(rules.checkpoints).issuperset(map(_CHECKPOINT, rows)))
-            and not any(map(_EXTRA, rows))):
+            and not any(map(_EXTRA, rows)) and (rules.nul_free or not _nul_in(rows))):
         return [None] * len(rows)
     return [refusal(r, rules, now_ms, verdicts) for r in rows]
 
@@ -165,7 +185,7 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[JsonObject], *, 
                 else:
                     res.conflicts.append({"seq": seq, "visit_id": r["visit_id"],
                                           "reason": "the hub holds a different row with this sequence number"})
-                    conflicts.append([device_id, log_id, seq, r["chain"], r["visit_id"], held[seq][1],
+                    conflicts.append([device_id, log_id, seq, r["chain"], storable(r["visit_id"]), held[seq][1],
                                       _json(r), now_ms])
                 res.acked.append(r["visit_id"])
                 continue
@@ -174,8 +194,8 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[JsonObject], *, 
             if why is not None:
                 res.refused.append({"seq": seq, "visit_id": r["visit_id"], "reason": why})
                 kept = {**r, "extra": sorted(r["extra"])} if why.startswith("extra") else r
-                refused.append([device_id, log_id, seq, r["visit_id"], r["ts_ms"], why, r["prev_chain"],
-                                r["chain"], _json(kept), now_ms])
+                refused.append([device_id, log_id, seq, storable(r["visit_id"]), r["ts_ms"], storable(why),
+                                r["prev_chain"], r["chain"], _json(kept), now_ms])
                 continue
             problem = None
             if not hash_ok:

@@ -152,6 +152,19 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
         return page(request, "error.html", exc.status_code, title="Error", message=str(exc.detail),
                     who=None)
 
+    @app.exception_handler(HubStoreError)
+    async def database_unavailable(request: Request, exc: HubStoreError) -> Response:
+        return page(request, "error.html", 503, title="Error", who=None, message=f"hub database unavailable: {exc}")
+
+    @app.middleware("http")
+    async def no_nul(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # No device id, site or time holds a NUL, and PostgreSQL refuses one in any text it is asked about.
+        if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
+            return page(request, "error.html", 400, title="Error", who=None,
+                        message="the address holds a NUL character (%00)")
+        response: Response = await call_next(request)
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
         fields = sorted({".".join(str(x) for x in e.get("loc", ())[1:]) or "request" for e in exc.errors()})
