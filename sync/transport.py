@@ -228,14 +228,17 @@ class HubClient:
 
 
 def _detail(body: bytes) -> str:
+    """The words of a refusal, as text every file and systemd can take: JSON's `"\\udcff"` is a lone
+    surrogate, which no UTF-8 encoder writes (it ended the agent's rounds at the status file)."""
     import json
+    import re
 
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body[:200].decode("utf-8", "replace")
     detail = doc.get("detail") if isinstance(doc, dict) else None
-    return str(detail if detail is not None else doc)[:300]
+    return re.sub("[\ud800-\udfff]", "\ufffd", str(detail if detail is not None else doc)[:300])
 
 
 def _short(e: BaseException) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from collections.abc import Callable, Mapping
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 READY = "READY=1"
 WATCHDOG = "WATCHDOG=1"
 STOPPING = "STOPPING=1"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def status_message(text: str) -> str:
@@ -49,7 +51,8 @@ def notify(state: str, *, env: Mapping[str, str] | None = None) -> bool:
             # Non-blocking: a stalled receiver must never freeze the UI thread that pings.
             sock.setblocking(False)
             sock.connect(addr)
-            sock.sendall(state.encode("utf-8"))
+            # A lone surrogate (from JSON's "\udcff" in a message) cannot be encoded: sent as U+FFFD.
+            sock.sendall(_LONE_SURROGATE.sub("\ufffd", state).encode("utf-8"))
     except OSError as e:
         log.warning("sd_notify failed socket=%s error=%s", addr.replace("\0", "@"), e.strerror or e)
         return False

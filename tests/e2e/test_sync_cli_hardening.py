@@ -18,6 +18,7 @@ from sync.hub.store import HubStore
 from tests.helpers.cli import checkpoint
 from tests.helpers.faultproxy import ROOT, HubProcess, make_pki
 from tests.helpers.hostilehub import HostileHub, Reply
+from tests.helpers.notifysock import drain, notify_socket_at
 from tests.helpers.visits import fill
 
 
@@ -104,3 +105,34 @@ def test_a_round_with_every_sync_and_log_number_at_its_maximum_fails_only_on_the
     r = checkpoint("sync", "--once", "--config", str(config), timeout=120)
     assert r.returncode == 2 and "unreachable" in r.stderr, r.stderr
     assert "unexpected" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_hub_refusal_that_is_not_text_systemd_can_take_does_not_end_the_daemon(tmp_path):
+    """A refusal's `detail` is JSON, where `\\udcff` is a lone surrogate: the status line built from it could
+    not be encoded for sd_notify, which ended the rounds (exit 1, restarted by systemd every 15 s)."""
+    world = build_demo_world(tmp_path / "world", int(time.time()))
+    pki = make_pki(tmp_path / "pki")
+    refusal = Reply(status=403, body=b'{"detail": "device \\udcff revoked"}')
+    with HostileHub(pki, {"/v1/round": refusal}) as hub, notify_socket_at(tmp_path / "n.sock") as (sock, env):
+        config, _ = config_for(tmp_path, world, pki, hub.url)
+        config.write_text(config.read_text().replace("interval = 30", "interval = 1")
+                          + "backoff_max = 1\n")
+        proc = subprocess.Popen([sys.executable, "-m", "scanner.cli", "sync", "--config", str(config)], cwd=ROOT,
+                                env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        statuses: list[bytes] = []
+        try:
+            deadline = time.monotonic() + 60
+            while (len([s for s in statuses if b"revoked" in s]) < 2 and proc.poll() is None
+                   and time.monotonic() < deadline):
+                statuses += [m for m in drain(sock) if m.startswith(b"STATUS=")]
+                time.sleep(0.1)
+            alive = proc.poll() is None
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)
+        finally:
+            proc.kill()
+        err = proc.stderr.read() if proc.stderr else ""
+    assert alive, err
+    assert proc.returncode == 0, err
+    assert any(s.startswith(b"STATUS=offline: ") and "device \ufffd revoked".encode() in s for s in statuses), statuses

@@ -39,6 +39,14 @@ def test_ready_watchdog_status_and_stopping_arrive_as_datagrams(listener) -> Non
     assert sock.recv(4096) == b"READY=1\nSTATUS=up"
 
 
+def test_a_status_that_is_not_valid_unicode_is_sent_with_replacement_characters(listener) -> None:
+    """"Never raises" covers text too: a lone surrogate (JSON's `\\udcff` in an error a hub sent) failed to
+    encode."""
+    sock, env = listener
+    assert sdnotify.status("offline: device \udcff revoked", env=env)
+    assert sock.recv(4096) == "STATUS=offline: device \ufffd revoked".encode()
+
+
 def test_abstract_namespace_address() -> None:
     name = f"checkpoint-test-{uuid.uuid4().hex}"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
