@@ -28,7 +28,7 @@ from keys.signing import COSE_SIGNATURE_ALGS
 from scanner.codes import DCC_PREFIX
 from scanner.codes.base import CodeError
 from scanner.codes.dccschema import schema_problem
-from scanner.codes.hcc1 import base45_body, cose_parts, decode_cbor, is_map, sig_structure_head
+from scanner.codes.hcc1 import base45_body, cose_parts, crit_problem, decode_cbor, is_map, sig_structure_head
 
 TYPE_NAMES = {"v": "vaccination", "t": "test", "r": "recovery"}
 COSE_ALG_NAMES = {-7: "ES256", -35: "ES384", -36: "ES512", -37: "PS256", -38: "PS384", -39: "PS512"}
@@ -263,9 +263,10 @@ _ABSENT = object()
 
 
 @lru_cache(maxsize=1024)
-def _protected(protected: bytes) -> tuple[Cbor, Cbor, bytes]:
-    """A protected header's alg (`_ABSENT` when it has none), kid (None when it has none), and the start of
-    every Sig_structure made with it (all of it but the payload's byte string).
+def _protected(protected: bytes) -> tuple[Cbor, Cbor, bytes, tuple[str, str] | None]:
+    """A protected header's alg (`_ABSENT` when it has none), kid (None when it has none), the start of
+    every Sig_structure made with it (all of it but the payload's byte string), and the (verdict, reason)
+    its `crit` earns (`crit_problem`), None when it has no refusal to give.
 
     Every code a DSC signs carries the same protected header (its kid and alg), so a gate meets few
     different ones: each is decoded once. An undecodable header raises each time (nothing is cached).
@@ -273,7 +274,9 @@ def _protected(protected: bytes) -> tuple[Cbor, Cbor, bytes]:
     prot = decode_cbor(protected, "protected header") if protected else {}
     if not is_map(prot):
         raise _malformed("protected header is not a map")
-    return prot.get(1, _ABSENT), prot.get(4), sig_structure_head(protected)
+    crit = crit_problem(prot)
+    return (prot.get(1, _ABSENT), prot.get(4), sig_structure_head(protected),
+            (crit.verdict, crit.reason) if crit is not None else None)
 
 
 def sig_structure(protected: bytes, payload: bytes) -> bytes:
@@ -283,16 +286,22 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
 
 
 def _headers(protected: bytes, unprotected: Mapping[object, object]) -> tuple[int, bytes]:
-    alg, kid, _ = _protected(protected)
+    alg, kid, _, crit = _protected(protected)
     # Real codes carry alg in the unprotected header when the protected one is empty.
     if alg is _ABSENT:
         alg = unprotected.get(1)
     if alg is None:
         raise _malformed("no alg in either COSE header")
+    if isinstance(alg, str):  # RFC 9052 §3.1: an alg is an int or a text; no DCC algorithm is a text
+        raise CodeError("unsupported", f"signature algorithm {alg!r} is not supported")
     if _num(alg) is None or isinstance(alg, float):
         raise _malformed("alg is not an integer")
     if alg not in COSE_SIGNATURE_ALGS:
         raise CodeError("unsupported", f"signature algorithm {alg} is not supported")
+    if crit is not None:
+        raise CodeError(*crit)
+    if 2 in unprotected:
+        raise _malformed("crit is in the unprotected header (RFC 9052 §3.1: only in the protected one)")
     if kid is None:
         kid = unprotected.get(4)
     if kid is None:

@@ -67,10 +67,12 @@ _TRANSPARENT_ENDS = (b"\x1c", b"\x01\x00", b"\xd9\xf7")
 
 
 def decode_cbor(data: bytes, what: str) -> Cbor:
-    """The one CBOR item `data` holds; `malformed` when it is not valid CBOR or has bytes after the item."""
+    """The one CBOR item `data` holds; `malformed` when it is not valid CBOR, has bytes after the item, or
+    has a map with a key twice (not valid CBOR, RFC 8949 §5.6; and for a COSE header RFC 9052 §3: "if a
+    label appears multiple times, the message MUST be rejected as malformed")."""
     if not data.endswith(_TRANSPARENT_ENDS):
         try:
-            pair = cbor2.loads(_PAIR_HEAD + data + _MARK_TAIL)
+            pair = cbor2.loads(_PAIR_HEAD + data + _MARK_TAIL, allow_duplicate_keys=False)
         except DECODE_ERRORS:
             pair = None
         if type(pair) is list and len(pair) == 2 and type(pair[1]) is bytes and pair[1] == _MARK:
@@ -81,8 +83,10 @@ def decode_cbor(data: bytes, what: str) -> Cbor:
 def _decode_cbor_exactly(data: bytes, what: str) -> Cbor:
     fp = io.BytesIO(data)
     try:
-        obj = cbor2.CBORDecoder(fp).decode()
+        obj = cbor2.CBORDecoder(fp, allow_duplicate_keys=False).decode()
     except DECODE_ERRORS as e:
+        if "Duplicate map key" in str(e):
+            raise _malformed(f"{what} has a map with a duplicate key") from None
         raise _malformed(f"{what} is not valid CBOR ({type(e).__name__})") from None
     if fp.tell() != len(data):
         raise _malformed(f"{what} has trailing bytes after the CBOR item")
@@ -150,11 +154,14 @@ def sig_structure_head(protected: bytes) -> bytes:
     return cbor2.dumps(["Signature1", protected, b"", b""])[:-1]
 
 
-# Protected headers already parsed, by their exact bytes, with the head of their Sig_structure: an
-# issuer's key signs every code with the same header, so all but the first of its codes skip a CBOR
-# decode and an encode. Only headers that parsed are kept.
-_HEADERS: dict[bytes, tuple[str, bytes, bytes]] = {}
+# Protected headers already parsed, by their exact bytes, with the head of their Sig_structure and their
+# labels: an issuer's key signs every code with the same header, so all but the first of its codes skip a
+# CBOR decode and an encode. Only headers that parsed are kept.
+Header = tuple[str, bytes, bytes, frozenset[object]]  # alg, kid, Sig_structure head, the labels
+_HEADERS: dict[bytes, Header] = {}
 _MAX_HEADERS = 1024
+# The header labels this verifier understands (alg, kid): a `crit` naming any other is not understood.
+_UNDERSTOOD = frozenset({1, 4})
 
 
 _UNPROTECTED_KID = "kid is in the unprotected header (HCC1 requires it protected, and only there)"
@@ -167,30 +174,64 @@ def _header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str
         known = _parse_header(protected, unprotected)
     # Checked on every code, not cached with the protected bytes: an unprotected kid is not signed, and a
     # verifier that read it would look up another key, so it is malformed even beside a protected one.
-    if 4 in unprotected:
-        raise _malformed(_UNPROTECTED_KID)
-    return known
+    if unprotected:
+        if 4 in unprotected:
+            raise _malformed(_UNPROTECTED_KID)
+        if 2 in unprotected:
+            raise _malformed("crit is in the unprotected header (RFC 9052 §3.1: only in the protected one)")
+        # RFC 9052 §3: "Applications SHOULD verify that the same label does not occur in both".
+        both = known[3].intersection(unprotected)
+        if both:
+            raise _malformed(f"header label {sorted(both, key=repr)[0]!r} is in both the protected and the "
+                             "unprotected header")
+    return known[:3]
 
 
-def _parse_header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[str, bytes, bytes]:
+def crit_problem(prot: Mapping[object, object]) -> CodeError | None:
+    """Why a protected header's `crit` (label 2) refuses the code, or None.
+
+    RFC 9052 §3.1: `crit` lists labels (ints or texts), at least one, that a recipient must understand or
+    reject the message. One this verifier does not understand makes the code `unsupported` (as an unknown
+    alg does); a `crit` that is not such a list is `malformed`.
+    """
+    if 2 not in prot:
+        return None
+    crit = prot[2]
+    if not isinstance(crit, list) or not crit or not all(type(c) in (int, str) for c in crit):
+        return _malformed("crit is not a non-empty list of header labels")
+    unknown = [c for c in crit if c not in _UNDERSTOOD]
+    if unknown:
+        return CodeError("unsupported", f"critical header parameter {unknown[0]!r} is not understood")
+    return None
+
+
+def _parse_header(protected: bytes, unprotected: Mapping[object, object]) -> Header:
     prot = decode_cbor(protected, "protected header") if protected else {}
     if not is_map(prot):
         raise _malformed("protected header is not a map")
     alg = prot.get(1)
     if alg is None:
         raise _malformed("no alg in the protected header")
+    # RFC 9052 §3.1: an alg is an int or a text; HCC1 knows two ints, so a text alg is an unknown one.
+    if isinstance(alg, str):
+        raise CodeError("unsupported", f"signature algorithm {alg!r} is not supported")
     if not _is_int(alg):
         raise _malformed("alg is not an integer")
     if alg not in COSE_ALGS:
         raise CodeError("unsupported", f"signature algorithm {alg} is not supported")
+    crit = crit_problem(prot)
+    if crit is not None and crit.verdict == "unsupported":
+        raise crit
     kid = prot.get(4)
     if kid is None:
         raise _malformed(_UNPROTECTED_KID if 4 in unprotected else "no kid in the protected header")
     if not isinstance(kid, bytes):
         raise _malformed("kid is not a byte string")
+    if crit is not None:
+        raise crit
     if len(_HEADERS) >= _MAX_HEADERS:
         _HEADERS.clear()
-    known = _HEADERS[protected] = (COSE_ALGS[alg], kid, sig_structure_head(protected))
+    known = _HEADERS[protected] = (COSE_ALGS[alg], kid, sig_structure_head(protected), frozenset(prot))
     return known
 
 

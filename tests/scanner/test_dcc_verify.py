@@ -197,3 +197,39 @@ def test_dsc_the_strict_parser_refuses_still_loads(world, trust) -> None:
         _ = x509.load_der_x509_certificate(fi.certificate).extensions
     assert check(trust, code(fi)).verdict is Verdict.OK
     assert check(trust, code(fi, payload_test("FI", "T"))).verdict is Verdict.KEY_NOT_VALID
+
+
+def _resigned(dsc, protected: dict, unprotected: dict, payload: bytes | None = None) -> str:
+    """The DE code again with these headers (and payload bytes), validly signed."""
+    from keys.dcc import sign_dcc_raw
+
+    cose = cbor2.loads(zlib.decompress(base45.b45decode(code(dsc)[4:])))
+    payload = cose.value[2] if payload is None else payload
+    prot = cbor2.dumps(protected)
+    sig = sign_dcc_raw(dsc.key, "ES256", cbor2.dumps(["Signature1", prot, b"", payload]))
+    cose = cbor2.dumps(cbor2.CBORTag(18, [prot, unprotected, payload, sig]))
+    return "HC1:" + base45.b45encode(zlib.compress(cose)).decode()
+
+
+def test_critical_headers_follow_rfc_9052(world, trust) -> None:
+    # §3.1: a critical header parameter not understood rejects the message; crit only in the protected bucket.
+    dsc = signer(world, "DE")
+    kid = cbor2.loads(cbor2.loads(zlib.decompress(base45.b45decode(code(dsc)[4:]))).value[0])[4]
+    assert check(trust, _resigned(dsc, {1: -7, 4: kid, 2: [1, 4]}, {})).verdict is Verdict.OK
+    r = check(trust, _resigned(dsc, {1: -7, 4: kid, 2: [99], 99: 0}, {}))
+    assert r.verdict is Verdict.UNSUPPORTED and "critical" in r.reasons[0]
+    assert check(trust, _resigned(dsc, {1: -7, 4: kid, 2: []}, {})).verdict is Verdict.MALFORMED
+    assert check(trust, _resigned(dsc, {1: -7, 4: kid}, {2: [99]})).verdict is Verdict.MALFORMED
+    r = check(trust, _resigned(dsc, {1: "ES256", 4: kid}, {}))
+    assert r.verdict is Verdict.UNSUPPORTED and "algorithm" in r.reasons[0]
+
+
+def test_a_map_with_a_key_twice_is_malformed(world, trust) -> None:
+    dsc = signer(world, "DE")
+    cose = cbor2.loads(zlib.decompress(base45.b45decode(code(dsc)[4:])))
+    claims = cbor2.loads(cose.value[2])
+    # The CWT map with iss twice: one reader would take "DE", another "FR".
+    pairs = b"".join(cbor2.dumps(k) + cbor2.dumps(v) for k, v in claims.items())
+    payload = bytes([0xA0 + len(claims) + 1]) + cbor2.dumps(1) + cbor2.dumps("FR") + pairs
+    r = check(trust, _resigned(dsc, cbor2.loads(cose.value[0]), {}, payload))
+    assert r.verdict is Verdict.MALFORMED and "duplicate" in r.reasons[0]

@@ -143,7 +143,11 @@ HEADERS = {  # protected map, unprotected map, and the verdict the header alone 
     "good": ({1: -7, "kid": True}, {}, None),
     "kid only unprotected": ({1: -7}, {"kid": True}, "malformed"),
     "no alg": ({"kid": True}, {}, "malformed"),
-    "alg as text": ({1: "ES256", "kid": True}, {}, "malformed"),
+    "alg as text": ({1: "ES256", "kid": True}, {}, "unsupported"),  # RFC 9052: an alg is an int or a text
+    "alg as bytes": ({1: b"\x26", "kid": True}, {}, "malformed"),
+    "unknown critical header": ({1: -7, "kid": True, 2: [99], 99: 0}, {}, "unsupported"),
+    "crit not a list": ({1: -7, "kid": True, 2: 99}, {}, "malformed"),
+    "alg in both headers": ({1: -7, "kid": True}, {1: -7}, "malformed"),
     "kid as text": ({1: -7, 4: "kid"}, {}, "malformed"),
     "unknown alg": ({1: -35, "kid": True}, {}, "unsupported"),
     "unknown alg, kid unprotected": ({1: -35}, {"kid": True}, "unsupported"),
