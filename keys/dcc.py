@@ -106,6 +106,8 @@ class DccCode:
     wrapping: Wrapping = "tag18"
     compress: bool = True
     extra_claims: CborMap = field(default_factory=dict)
+    # CBOR value sharing (tags 28/29): an item used twice, or inside itself, is encoded once and referred to.
+    value_sharing: bool = False
 
     def claims(self) -> CborMap:
         out: CborMap = {6: self.iat, 4: self.exp, -260: {1: self.hcert}}
@@ -126,7 +128,7 @@ def issue_dcc(key: DccPrivateKey, certificate: bytes, code: DccCode) -> str:
     if code.kid_in in ("unprotected", "both"):
         unprot[4] = kid
     protected = cbor2.dumps(prot)
-    payload = cbor2.dumps(code.claims())
+    payload = cbor2.dumps(code.claims(), value_sharing=code.value_sharing)
     signature = sign_dcc_raw(key, alg, cbor2.dumps(["Signature1", protected, b"", payload]))
     msg: Cbor = [protected, unprot, payload, signature]
     if code.wrapping != "untagged":

@@ -13,7 +13,7 @@ import base64
 import math
 import re
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import field
 from datetime import date, datetime
 from functools import cached_property, lru_cache
@@ -252,6 +252,31 @@ def _inflate(raw: bytes) -> bytes:
     return out
 
 
+def _shares_values(root: Cbor) -> bool:
+    """Whether some non-empty map, array or tag in `root` is reached twice: CBOR value sharing (tags 28/29)
+    at work, since the decoder makes a new object for every other item."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, cbor2.CBORTag):
+            children: Iterable[Cbor] = (v.value,)
+        elif is_map(v):
+            children = (*v.keys(), *v.values())
+        elif isinstance(v, list | tuple | set | frozenset):
+            children = v
+        else:
+            continue
+        # An empty container holds nothing to loop through or multiply (and `()` is one shared object).
+        if not children:
+            continue
+        if id(v) in seen:
+            return True
+        seen.add(id(v))
+        stack.extend(children)
+    return False
+
+
 def _unwrap(msg: Cbor) -> Cbor:
     # CWT tag 61 may wrap the COSE_Sign1, itself tagged 18 or not.
     if isinstance(msg, cbor2.CBORTag) and msg.tag == 61:
@@ -328,6 +353,9 @@ def decode_dcc(text: str) -> DecodedDcc:
     hcert = hc.get(1) if is_map(hc) else None
     if not is_map(hcert):
         raise _malformed("DCC payload (claim -260, key 1) missing or not a map")
+    # Every encoding of tag 28 (shareable) holds the byte 0x1C, so most payloads need no walk.
+    if b"\x1c" in payload and _shares_values(hcert):
+        raise _malformed("DCC payload uses CBOR shared values (tags 28/29); a DCC payload is JSON data")
     issuer = iss if isinstance(iss, str) and iss else None
     # Positional (alg, kid, signed_data, signature, issuer, iat, exp, info): keywords cost twice as much.
     return DecodedDcc(alg, kid, sig_structure(protected, payload), signature, issuer, iat, exp, _info(hcert, issuer))

@@ -164,6 +164,25 @@ def test_fractional_times_are_accepted(world, trust) -> None:
     assert check(trust, code(signer(world, "DE"), iat=NOW - 0.5, exp=NOW + 0.5)).verdict is Verdict.OK
 
 
+@pytest.mark.parametrize("listed", [True, False])
+def test_payload_with_shared_cbor_values_is_malformed(world, trust, listed) -> None:
+    # CBOR value sharing (tags 28/29) lets an item sit inside itself, or once in the bytes and a
+    # million times in the JSON form: neither is the JSON data a DCC payload is. Whoever signed it,
+    # the code is refused as it is decoded, and its result still serialises.
+    dsc = signer(world, "DE") if listed else world.add("NL", listed=False)
+    looped = payload_vaccination("DE", "URN:UVCI:01:DE:LOOP#1")
+    looped["v"][0]["x"] = looped["v"]
+    fanned = payload_vaccination("DE", "URN:UVCI:01:DE:FAN#1")
+    level: list = ["leaf"]
+    for _ in range(40):
+        level = [level, level]
+    fanned["v"][0]["x"] = level
+    for body in (looped, fanned):
+        r = check(trust, code(dsc, body, value_sharing=True))
+        assert r.verdict is Verdict.MALFORMED and "shared" in r.reasons[0]
+        assert r.to_json()["verdict"] == "malformed"
+
+
 def test_unknown_alg_is_unsupported(world, trust) -> None:
     msg = cbor2.CBORTag(18, [cbor2.dumps({1: -8, 4: b"12345678"}), {}, cbor2.dumps({6: NOW, 4: NOW + 1}), b"x"])
     text = "HC1:" + base45.b45encode(zlib.compress(cbor2.dumps(msg))).decode()
