@@ -14,6 +14,7 @@ from pathlib import Path
 from keys import jws
 from keys.errors import KeysError
 from keys.jsontypes import JsonObject
+from keys.trustlist import INT_MAX, is_int
 from sync.errors import PublishError
 from sync.hub.store import DCC_REVOCATION_KIND, HubStore, Published
 
@@ -34,6 +35,8 @@ def _payload(path: Path, expected_type: str) -> tuple[str, JsonObject]:
         raise PublishError(f"{path}: payload type is not {expected_type!r}")
     if type(payload.get("version")) is not int:
         raise PublishError(f"{path}: payload has no integer version")
+    if not is_int(payload["version"]):
+        raise PublishError(f"{path}: version {payload['version']} is outside 0 to {INT_MAX} (no device accepts it)")
     return text, payload
 
 
@@ -47,8 +50,10 @@ def publish_status_list(store: HubStore, path: str | Path) -> Published:
     issuer, base = payload.get("issuer"), payload.get("base")
     if not isinstance(issuer, str) or not issuer:
         raise PublishError(f"{path}: status list names no issuer")
-    if base is not None and type(base) is not int:
-        raise PublishError(f"{path}: base is neither null nor an integer")
+    if "\x00" in issuer:
+        raise PublishError(f"{path}: status list issuer {issuer!r} holds a NUL character")
+    if base is not None and not is_int(base):
+        raise PublishError(f"{path}: base is neither null nor an integer from 0 to {INT_MAX}")
     return store.publish("status", issuer, payload["version"], base, text)
 
 
@@ -91,6 +96,8 @@ def publish_profiles(store: HubStore, path: str | Path) -> Published:
         raise PublishError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'TOML'}: {e}") from None
     if not isinstance(doc, dict) or type(doc.get("version")) is not int or not isinstance(doc.get("profiles"), dict):
         raise PublishError(f"{p}: expected an integer version and [profiles.NAME] tables")
+    if not is_int(doc["version"]):
+        raise PublishError(f"{p}: version {doc['version']} is outside 0 to {INT_MAX} (no device accepts it)")
     unknown = set(doc) - {"version", "profiles"}
     if unknown:
         raise PublishError(f"{p}: unknown key(s) {', '.join(sorted(unknown))}")
