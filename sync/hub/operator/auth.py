@@ -52,6 +52,12 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(dk, _unb64(want))
 
 
+def same_text(a: str, b: str) -> bool:
+    """Constant-time equality of two texts, any characters (`hmac.compare_digest` raises on a str that is
+    not ASCII, and a cookie, form field or header from the network may hold anything)."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+
+
 @dataclass(frozen=True)
 class OperatorConfig:
     secret: bytes
@@ -133,11 +139,11 @@ class Sessions:
         stored = self.config.operators.get(name) if isinstance(name, str) else None
         if stored is None or not isinstance(exp, int) or exp < time.time():
             return None
-        return name if hmac.compare_digest(mac, self._mac("session", body, stored)) else None
+        return name if same_text(mac, self._mac("session", body, stored)) else None
 
     def csrf(self, cookie: str) -> str:
         """The CSRF token for forms shown under this session (or this login cookie)."""
         return self._mac("csrf", cookie)
 
     def csrf_ok(self, cookie: str | None, token: str | None) -> bool:
-        return bool(cookie and token) and hmac.compare_digest(self.csrf(cookie or ""), token or "")
+        return bool(cookie and token) and same_text(self.csrf(cookie or ""), token or "")

@@ -30,7 +30,7 @@ from sync.hub import metrics
 from sync.hub.devicehealth import DEFAULT_THRESHOLDS, Thresholds, fleet, history, judge, latest
 from sync.hub.fleetstate import STATES, device_page, state_counts
 from sync.hub.healthbuffer import HealthBuffer
-from sync.hub.operator.auth import OperatorConfig, Sessions
+from sync.hub.operator.auth import OperatorConfig, Sessions, same_text
 from sync.hub.operator.chart import hour_chart
 from sync.hub.operator.queries import device_ids, search_visits, traffic
 from sync.hub.publish import (
@@ -274,7 +274,7 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
     @app.get("/metrics")
     def metrics_page(request: Request) -> Response:
         bearer = request.headers.get("authorization", "")
-        token_ok = bool(config.metrics_token) and secrets.compare_digest(bearer, f"Bearer {config.metrics_token}")
+        token_ok = bool(config.metrics_token) and same_text(bearer, f"Bearer {config.metrics_token}")
         if not token_ok and sessions.operator(request.cookies.get(Sessions.COOKIE)) is None:
             return Response("log in or send the metrics token\n", status_code=401, media_type="text/plain",
                             headers={"WWW-Authenticate": "Bearer"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import time
@@ -85,6 +86,27 @@ def test_wrong_password_and_missing_csrf_are_refused(hub):
                timeout=30)
     assert r.url.endswith("/login") and s.get(proc.operator_url + "/", timeout=30).url.endswith("/login")
 
+
+
+def test_tokens_that_are_not_ascii_are_refused_not_a_server_error(hub):
+    """A cookie, form token or bearer token holding a non-ASCII character is wrong, like any other."""
+    proc, _, _ = hub
+    base = proc.operator_url
+    body = base64.urlsafe_b64encode(json.dumps({"u": OPERATOR, "exp": int(time.time()) + 600, "n": "x"}).encode())
+    forged = body.rstrip(b"=").decode() + ".\u00e9t\u00e9"
+    s = anonymous()
+    r = s.get(base + "/", headers={"Cookie": f"cp_session={forged}".encode("latin-1")}, allow_redirects=False,
+              timeout=30)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    r = s.get(base + "/metrics", headers={"Authorization": "Bearer \u00e9t\u00e9".encode("latin-1")}, timeout=30)
+    assert r.status_code == 401
+    token = csrf_of(s.get(base + "/login", timeout=30).text)
+    r = s.post(base + "/login", data={"name": OPERATOR, "password": PASSWORD, "csrf": "\u00e9" + token[1:]},
+               timeout=30)
+    assert r.status_code == 403 and "cp_session" not in s.cookies
+    s = logged_in(base)
+    r = s.post(base + "/logout", data={"csrf": "\u00e9t\u00e9"}, allow_redirects=False, timeout=30)
+    assert r.status_code == 403 and s.get(base + "/", timeout=30).url.endswith("/")
 
 def _visits(tmp_path, n):
     with VisitLog(tmp_path / "visits-gate-7.sqlite") as log:
