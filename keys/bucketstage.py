@@ -29,6 +29,7 @@ BUCKETS = 256
 # Entries held in memory before they go to the bucket files.
 IN_MEMORY = 1 << 16
 _ZERO = b"0"
+_NEVER = b"-"  # no status is written so: nothing is cleared
 
 
 @cache
@@ -41,8 +42,8 @@ def _record() -> np.dtype[Any]:
 @frozen
 class SortedRun:
     """One bucket's entries in key order, as `PackedSubjects` are packed (`sinces` `SINCE_DIGITS` bytes each):
-    each subject whose last entry's status is not 0, with that entry; `cleared` holds, 16 bytes each, the
-    subjects whose last entry's status is 0 (in a delta they return to green)."""
+    each subject whose last entry's status is not 0 (any status, for a snapshot), with that entry; `cleared`
+    holds, 16 bytes each, the subjects whose last entry's status is 0 (in a delta they return to green)."""
 
     count: int
     subs: bytes
@@ -112,11 +113,12 @@ class BucketStage:
                 f = self._files[b] = tempfile.TemporaryFile(dir=self._directory)  # noqa: SIM115 (closed in close)
             f.write(records[bounds[b]:bounds[b + 1]].tobytes())
 
-    def runs(self) -> Iterator[SortedRun]:
-        """Every bucket's entries, sorted, in key order (one run for entries held in memory)."""
+    def runs(self, *, keep_green: bool = False) -> Iterator[SortedRun]:
+        """Every bucket's entries, sorted, in key order (one run for entries held in memory). With `keep_green`
+        (a snapshot's entries) a subject whose last entry has status 0 is listed with it, not cleared."""
         if self._files is None:
             if self._held:
-                yield self._sorted_in_memory()
+                yield self._sorted_in_memory(keep_green)
             return
         import numpy as np
 
@@ -132,15 +134,15 @@ class BucketStage:
             last = np.ones(len(records), bool)  # the last entry of each subject, a status 0 one too
             last[:-1] = (halves[1:] != halves[:-1]).any(axis=1)
             records = records[last]
-            cleared = records["s"] == _ZERO
+            cleared = records["s"] == (_NEVER if keep_green else _ZERO)
             listed = records[~cleared]
             yield SortedRun(len(listed), np.ascontiguousarray(listed["sub"]).tobytes(), listed["s"].tobytes(),
                             listed["sd"].tobytes(), np.ascontiguousarray(records["sub"][cleared]).tobytes())
 
-    def _sorted_in_memory(self) -> SortedRun:
+    def _sorted_in_memory(self, keep_green: bool) -> SortedRun:
         # Of a subject listed twice the later entry, a status 0 one too.
         latest = {sub: (s, sd) for batch in self._held for sub, s, sd in batch}
-        subs = sorted(sub for sub, (s, _) in latest.items() if s)
+        subs = sorted(sub for sub, (s, _) in latest.items() if s or keep_green)
         return SortedRun(len(subs), b"".join(subs), bytes(48 + latest[sub][0] for sub in subs),
                          b"".join([str(latest[sub][1]).encode().ljust(SINCE_DIGITS, b"\0") for sub in subs]),
-                         b"".join(sorted(sub for sub, (s, _) in latest.items() if not s)))
+                         b"".join(sorted(sub for sub, (s, _) in latest.items() if not (s or keep_green))))

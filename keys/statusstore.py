@@ -1,8 +1,9 @@
 """The status store: synced status lists held in SQLite, per issuer, for offline lookups at the gate.
 
-Snapshots replace everything held for an issuer; a delta applies only on top of the version it names
-as its base (a device at another version must fetch a snapshot). `s: 0` returns a subject to green by
-removing its entry. Revoked code ids are never dropped by a delta.
+Snapshots replace everything held for an issuer, and hold an `s: 0` entry as an entry (green since its
+`sd`); a delta applies only on top of the version it names as its base (a device at another version must
+fetch a snapshot), and its `s: 0` returns a subject to green by removing the entry. Revoked code ids are
+never dropped by a delta.
 
 A list is read from its file a batch at a time while its signature is computed: its subjects into
 buckets on disk (`keys.bucketstage`), its revoked code ids into a TEMP table (a file of the connection's
@@ -251,9 +252,10 @@ class StatusStore(DccRevocations):
                 raise StatusListError(sl.source, f"delta on base {sl.base} but version "
                                                  f"{held if held is not None else 'none'} is held; "
                                                  "a snapshot is needed")
-            # Bucket by bucket in key order. A delta first returns its status-0 subjects to green; a
-            # snapshot replaced everything, so they are simply not listed.
-            for run in stage.runs():
+            # Bucket by bucket in key order. A delta first returns its status-0 subjects to green (removes
+            # their entries, docs/format.md §4.3); a snapshot replaced everything and holds its status-0
+            # entries like any other: green since `sd`, which outranks a personal code issued before (§4.5).
+            for run in stage.runs(keep_green=sl.base is None):
                 if sl.base is not None:
                     for a in range(0, len(run.cleared) // 16, COUNTING):
                         part = run.cleared[16 * a:16 * (a + COUNTING)]

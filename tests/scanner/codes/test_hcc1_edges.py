@@ -97,17 +97,44 @@ def test_expiry_has_no_skew_but_issue_time_has(env) -> None:
     assert check(trust, issue_code(zj, c)).verdict is Verdict.OK
 
 
-def test_snapshot_green_entry_means_absent_and_stale_list_still_turns_personal_code_red(env) -> None:
+def test_a_stale_list_still_turns_a_personal_code_red(env) -> None:
     _, zj, trust = env
-    a, b = os.urandom(16), os.urandom(16)
+    b = os.urandom(16)
     store = StatusStore.open()
     store.apply(sign_status_list(zj, issuer="CN-ZJ", version=1, issued_at=NOW - 7200, next_update=NOW - 3600,
-                                 subjects=[(a, 0, NOW), (b, 2, NOW - 30)]), trust)
-    assert store.lookup("CN-ZJ", a) is None
+                                 subjects=[(b, 2, NOW - 30)]), trust)
     r = check(trust, issue_code(zj, claims(sub=b)), store)
     assert (r.verdict, r.status) == (Verdict.OK, Status.RED)
     # ... but a printed card needs a fresh list.
     assert check(trust, issue_code(zj, claims(sub=b, card=True)), store).verdict is Verdict.STATUS_UNVERIFIED
+
+
+def test_a_snapshot_s_green_entry_is_an_entry_and_a_delta_s_removes_one(env) -> None:
+    # docs/format.md §4.3: "In a delta, `s: 0` returns a subject to green: the device removes its entry" - said
+    # of deltas only. In a snapshot an `s: 0` entry is a status-list entry like any other, and §4.5 lets it
+    # win over a personal code issued before its `sd` (the holder recovered after the red code was issued).
+    _, zj, trust = env
+    newer, older, cleared = os.urandom(16), os.urandom(16), os.urandom(16)
+    store = StatusStore.open()
+    store.apply(sign_status_list(zj, issuer="CN-ZJ", version=1, issued_at=NOW - 10, next_update=NOW + 3600,
+                                 subjects=[(newer, 0, NOW - 30), (older, 0, NOW - 90), (cleared, 2, NOW - 90)]),
+                trust)
+    assert store.lookup("CN-ZJ", newer) == (0, NOW - 30)
+    r = check(trust, issue_code(zj, claims(sub=newer, status=2)), store)  # issued at NOW - 60
+    assert (r.verdict, r.status) == (Verdict.OK, Status.GREEN), "the green entry is newer than the red code"
+    r = check(trust, issue_code(zj, claims(sub=older, status=2)), store)
+    assert (r.verdict, r.status) == (Verdict.OK, Status.RED), "the code is newer than the green entry"
+    for sub in (newer, older):  # a printed card: the entry always wins
+        r = check(trust, issue_code(zj, claims(sub=sub, status=2, card=True)), store)
+        assert (r.verdict, r.status) == (Verdict.OK, Status.GREEN)
+    # A delta's s: 0 removes the entry: a red code issued before it keeps its own status; a card is green.
+    store.apply(sign_status_list(zj, issuer="CN-ZJ", version=2, base=1, issued_at=NOW - 5, next_update=NOW + 3600,
+                                 subjects=[(cleared, 0, NOW - 20)]), trust)
+    assert store.lookup("CN-ZJ", cleared) is None
+    r = check(trust, issue_code(zj, claims(sub=cleared, status=2)), store)
+    assert (r.verdict, r.status) == (Verdict.OK, Status.RED)
+    r = check(trust, issue_code(zj, claims(sub=cleared, status=2, card=True)), store)
+    assert (r.verdict, r.status) == (Verdict.OK, Status.GREEN)
 
 
 def test_bad_trust_list_entry_is_skipped_not_fatal(env) -> None:
