@@ -9,10 +9,13 @@ code. A refusal by a business rule already shows the rule's own words as the res
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from keys.localtext import LocalText
+from scanner.errors import CertLogicError
+from scanner.rules.datetimes import parse_date_time
 
 if TYPE_CHECKING:
     from scanner.codes.dcc import DccInfo
@@ -34,6 +37,19 @@ def _date(v: object) -> str:
     return str(v)[:10] if v else "?"
 
 
+def _sample_time(v: object) -> str:
+    """When a test's sample was taken, as the device's clock tells time: issuers write it with any UTC offset
+    (or none, which is UTC), and a guard weighs it against the clock on the wall. Anything else as written."""
+    if not isinstance(v, str) or not v:
+        return "?"
+    if "T" in v:
+        try:
+            return time.strftime("%Y-%m-%d %H:%M", time.localtime(parse_date_time(v).ms / 1000))
+        except (CertLogicError, OverflowError, OSError, ValueError):
+            pass
+    return v[:40]
+
+
 def key_fact(info: DccInfo) -> LocalText | None:
     """The one fact that decides whether this certificate counts, in both languages."""
     f = info.facts
@@ -44,7 +60,7 @@ def key_fact(info: DccInfo) -> LocalText | None:
         tt = TEST_TYPES.get(str(f.get("test_type")), LocalText(str(f.get("test_type", "?")),
                                                                str(f.get("test_type", "?"))))
         tr = TEST_RESULTS.get(str(f.get("result")), LocalText(str(f.get("result", "?")), str(f.get("result", "?"))))
-        when = str(f.get("sample_time", "?")).replace("T", " ")[:16]
+        when = _sample_time(f.get("sample_time"))
         return LocalText(f"{tt.zh} {tr.zh}，采样 {when}", f"{tt.en} {tr.en}, sampled {when}")
     if info.type == "recovery":
         return LocalText(f"有效 {_date(f.get('valid_from'))} 至 {_date(f.get('valid_until'))}",
