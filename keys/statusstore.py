@@ -24,7 +24,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -33,7 +33,7 @@ from keys.bucketstage import BucketStage
 from keys.dccrevocationstore import DccRevocations
 from keys.errors import StatusListError
 from keys.jsontypes import SignedJson
-from keys.packedrows import SINCE_DIGITS
+from keys.packedrows import SINCE_DIGITS, PackedSubjects, SubjectRow
 from keys.statuslist import DCC_REVOCATION_TYP, StatusListDoc, StatusListHead, read_status_list, typ_of
 from keys.statusrecords import ApplyResult, IssuerInfo, StatusFacts
 
@@ -178,32 +178,41 @@ class StatusStore(DccRevocations):
 
     # --- applying lists ---------------------------------------------------------------------------
     def apply(self, doc: SignedJson | StatusListDoc, trust: TrustStore,
-              source: str = "<status list>", now: float | None = None) -> ApplyResult:
+              source: str = "<status list>", now: float | None = None,
+              progress: Callable[[], object] | None = None) -> ApplyResult:
         """Verify and apply one status list (or the DCC revocation list, told apart by its `typ`) held in
-        memory; raise `StatusListError` and change nothing if refused."""
+        memory; raise `StatusListError` and change nothing if refused.
+
+        `progress` is called as the work goes on (for each batch of entries read, each bucket merged): a
+        province's list takes minutes on a small device, and its service watchdog must hear it lives."""
         if isinstance(doc, StatusListDoc):
             return self.apply_verified(doc, now=now)
         data = json.dumps(doc).encode() if isinstance(doc, dict) else doc.encode() if isinstance(doc, str) else doc
-        return self.apply_stream(io.BytesIO(data), trust, source, now=now)
+        return self.apply_stream(io.BytesIO(data), trust, source, now=now, progress=progress)
 
     def apply_file(self, path: str | Path, trust: TrustStore, source: str | None = None,
-                   now: float | None = None) -> ApplyResult:
+                   now: float | None = None, progress: Callable[[], object] | None = None) -> ApplyResult:
         """`apply` for a list in a file, read a batch at a time (OSError if it cannot be read)."""
         with open(path, "rb") as f:
-            return self.apply_stream(f, trust, str(path) if source is None else source, now=now)
+            return self.apply_stream(f, trust, str(path) if source is None else source, now=now, progress=progress)
 
     def apply_stream(self, f: IO[bytes], trust: TrustStore, source: str = "<status list>",
-                     now: float | None = None) -> ApplyResult:
+                     now: float | None = None, progress: Callable[[], object] | None = None) -> ApplyResult:
         """`apply` for a list read from a seekable binary stream."""
         if typ_of(f) == DCC_REVOCATION_TYP:  # one list for the EU, read whole
             from keys.dccrevocation import verify_dcc_revocation  # loaded only where DCCs are checked
 
             return self.apply_dcc_revocation(verify_dcc_revocation(f.read(), trust.anchors, source), now=now)
         with self._lock, self._stage() as stage:
+            add = stage.add
+            if progress is not None:
+                def add(batch: PackedSubjects | Iterable[SubjectRow]) -> None:
+                    stage.add(batch)
+                    progress()
             try:
                 with durable.immediate_transaction(self._conn, write_lock=False):
-                    head = read_status_list(f, trust, source, now, subjects=stage.add, revoked=self._stage_revoked)
-                return self._merge(head, stage, now)
+                    head = read_status_list(f, trust, source, now, subjects=add, revoked=self._stage_revoked)
+                return self._merge(head, stage, now, progress)
             finally:
                 self._unstage()
 
@@ -231,7 +240,8 @@ class StatusStore(DccRevocations):
     def _unstage(self) -> None:
         self._conn.execute("DELETE FROM temp.staged_revoked")
 
-    def _merge(self, sl: StatusListHead, stage: BucketStage, now: float | None) -> ApplyResult:
+    def _merge(self, sl: StatusListHead, stage: BucketStage, now: float | None,
+               progress: Callable[[], object] | None = None) -> ApplyResult:
         """Move the staged entries of a verified list into the held ones, in key order, in one transaction."""
         applied_at = time.time() if now is None else now
         # Row numbers for the longest run (its listed or its cleared entries), which is at most the list.
@@ -264,6 +274,8 @@ class StatusStore(DccRevocations):
                     b, w = min(a + COUNTING, run.count), SINCE_DIGITS
                     c.execute(_INSERT_RUN, {"count": b - a, "issuer": sl.issuer, "subs": run.subs[16 * a:16 * b],
                                             "statuses": run.statuses[a:b], "sinces": run.sinces[w * a:w * b]})
+                if progress is not None:
+                    progress()
             c.execute("INSERT OR IGNORE INTO revoked SELECT ?, cti FROM temp.staged_revoked ORDER BY cti",
                       (sl.issuer,))
             c.execute("INSERT OR REPLACE INTO issuers VALUES (?,?,?,?,?)",

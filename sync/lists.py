@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from keys.trustlist import TrustStore
     from scanner.errors import RulesListError
     from scanner.rules.ruleslist import RulesStore
+    from scanner.service.sdnotify import Notifier
     from sync.agent import AgentConfig
 
 log = logging.getLogger("sync.agent")
@@ -68,6 +69,7 @@ class ListSteps:
     trust: TrustStore | None
     status_store: StatusStore | None
     rules: RulesStore | None
+    notifier: Notifier
 
     def _fetch(self, path: str, name: str, max_bytes: int, *, headers: Mapping[str, str] | None = None,
                params: Mapping[str, int] | None = None) -> Answer:
@@ -155,8 +157,11 @@ class ListSteps:
                         entry["error"] = None
                         break
                     source = f"hub {issuer}"
-                    applied = (self.status_store.apply_file(a.path, self.trust, source=source) if a.path is not None
-                               else self.status_store.apply(a.body, self.trust, source=source))
+                    # The apply pings the watchdog as it goes: a long list outlasts WatchdogSec on a Pi.
+                    ping = self.notifier.watchdog
+                    applied = (self.status_store.apply_file(a.path, self.trust, source=source, progress=ping)
+                               if a.path is not None
+                               else self.status_store.apply(a.body, self.trust, source=source, progress=ping))
                 except StatusListError as e:
                     entry["error"] = str(e)
                     log.warning("%s", e)

@@ -429,3 +429,32 @@ def test_unusable_tls_files_are_named_at_start(tmp_path, pki, wrong):
     with pytest.raises(SyncConfigError) as e:
         AgentConfig.from_settings(settings)
     assert str(e.value).startswith("device.toml: hub.") and f"hub.{wrong}: {files[wrong]}" in str(e.value)
+
+
+def test_a_long_status_list_apply_keeps_pinging_the_watchdog(tmp_path, pki, world_hub):
+    """A province's list (10 million entries) takes 45 s to apply here and minutes on a Pi, longer than the
+    sync unit's WatchdogSec=120: the agent pinged only between requests, so systemd killed it mid-apply,
+    and the restarted agent fetched and was killed again, never holding the list. The apply now pings
+    as it goes: while it reads the list and for each of the stage's buckets it merges."""
+    from keys.bucketstage import BUCKETS
+
+    world, store, hub = world_hub
+    agent, log, _trust, status = device_with_lists(tmp_path, pki, world, hub)
+    assert agent.run_once().status_lists == {iss: "snapshot 1" for iss in sorted(REGIONS)}
+    now = world.now
+    entries = 200_000
+    rng = random.Random(5)
+    big = sign_status_list(world.issuers["CN-ZJ"], issuer="CN-ZJ", version=2, issued_at=now, next_update=now + 3600,
+                           subjects=((rng.randbytes(16), 1 + i % 2, now - 60) for i in range(entries)))
+    f = tmp_path / "big.json"
+    f.write_text(json.dumps(big))
+    publish_status_list(store, f)
+    sent: list[str] = []
+    agent.notifier = Notifier(lambda m: sent.append(m) or True)
+    report = agent.run_once()
+    assert report.status_lists["CN-ZJ"] == "snapshot 2" and status.version("CN-ZJ") == 2
+    # Every request's end pings once (a handful a round); the apply adds one per bucket merged and more
+    # while the list is read.
+    pings = sent.count("WATCHDOG=1")
+    assert pings > BUCKETS + 10, sent
+    log.close()
