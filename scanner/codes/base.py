@@ -31,7 +31,7 @@ class Guardian:
 
     name: str
     relation: int
-    subject: bytes | None
+    subject: bytes
 
     @property
     def relation_name(self) -> str:

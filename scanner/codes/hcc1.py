@@ -243,8 +243,9 @@ def _guardian(g: Cbor) -> Guardian:
         raise _malformed("guardian name (g.n) missing or not text")
     if not _is_uint(rel) or rel not in RELATION_CODES:
         raise _malformed("guardian relation (g.r) missing or not one of 1-6, 9")
-    if sub is not None and (not isinstance(sub, bytes) or len(sub) != 16):
-        raise _malformed("guardian pseudonym (g.sub) is not 16 bytes")
+    # Required like n and r: the format marks only g itself optional (docs/format.md §2.2-2.4).
+    if not isinstance(sub, bytes) or len(sub) != 16:
+        raise _malformed("guardian pseudonym (g.sub) missing or not 16 bytes")
     return Guardian(name=name, relation=rel, subject=sub)
 
 

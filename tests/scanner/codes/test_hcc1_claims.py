@@ -63,8 +63,8 @@ def reference(cwt: object) -> str:
             return "malformed: guardian name (g.n) missing or not text"
         if not (_int(g.get("r")) and g["r"] >= 0 and g["r"] in RELATIONS.values()):
             return "malformed: guardian relation (g.r) missing or not one of 1-6, 9"
-        if g.get("sub") is not None and not (isinstance(g["sub"], bytes) and len(g["sub"]) == 16):
-            return "malformed: guardian pseudonym (g.sub) is not 16 bytes"
+        if not (isinstance(g.get("sub"), bytes) and len(g["sub"]) == 16):
+            return "malformed: guardian pseudonym (g.sub) missing or not 16 bytes"
     return "ok"
 
 

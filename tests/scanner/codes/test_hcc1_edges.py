@@ -46,15 +46,19 @@ def test_guardian_relation_out_of_range_is_malformed(env) -> None:
         assert check(trust, issue_code(zj, claims(guardian=("李*华", rel, os.urandom(16))))).verdict is Verdict.OK
 
 
-def test_guardian_pseudonym_may_be_absent_but_not_wrong(env) -> None:
+def test_guardian_pseudonym_is_required(env) -> None:
+    # docs/format.md §2.3: g holds n, r and sub; only g itself is optional (§2.2), and a missing required key is
+    # malformed (§2.4).
     _, zj, trust = env
     c = claims()
     m = c.to_cbor_map()
-    m[-65537]["g"] = {"n": "李*华", "r": 1}
+    for g in ({"n": "李*华", "r": 1}, {"n": "李*华", "r": 1, "sub": b"short"}, {"n": "李*华", "r": 1, "sub": None}):
+        m[-65537]["g"] = g
+        r = check(trust, encode_payload(sign_cose(m, zj)))
+        assert r.verdict is Verdict.MALFORMED and "g.sub" in r.reasons[0]
+    m[-65537]["g"] = {"n": "李*华", "r": 1, "sub": b"\x07" * 16}
     r = check(trust, encode_payload(sign_cose(m, zj)))
-    assert r.verdict is Verdict.OK and r.guardian.name == "李*华" and r.guardian.subject is None
-    m[-65537]["g"] = {"n": "李*华", "r": 1, "sub": b"short"}
-    assert check(trust, encode_payload(sign_cose(m, zj))).verdict is Verdict.MALFORMED
+    assert r.verdict is Verdict.OK and r.guardian.subject == b"\x07" * 16
 
 
 def test_unknown_claims_version_wins_over_other_claim_problems(env) -> None:

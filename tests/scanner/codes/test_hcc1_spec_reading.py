@@ -46,14 +46,14 @@ def spec_verdict(cwt: dict) -> str | None:
         return "malformed"
     if hc["v"] != 1:
         return "unsupported"
-    g = hc.get("g", {"n": "", "r": 1})
+    g = hc.get("g", {"n": "", "r": 1, "sub": bytes(16)})
     checks = [
         isinstance(cwt.get(1), str) and cwt[1] != "",  # the project's reading: an empty issuer names no region
         _int(cwt.get(6)), _int(cwt.get(4)), _bytes16(cwt.get(7)),
         _bytes16(hc.get("sub")), isinstance(hc.get("n"), str),
         _uint(hc.get("s")) and hc["s"] <= 2, _int(hc.get("sd")), _uint(hc.get("t")) and hc["t"] <= 1,
         isinstance(g, dict) and isinstance(g.get("n"), str) and _uint(g.get("r")) and g["r"] in RELATIONS
-        and ("sub" not in g or _bytes16(g["sub"])),
+        and _bytes16(g.get("sub")),  # g's table marks none of n, r, sub optional (only g itself is)
     ]
     return None if all(checks) else "malformed"
 
