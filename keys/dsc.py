@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeAlias
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import load_der_public_key
@@ -115,9 +116,12 @@ def read_signer(kid: bytes, country: str, der: bytes) -> DccSigner:
     if kid != dcc_kid(der):
         raise ValueError("kid is not the first 8 bytes of the certificate's SHA-256")
     try:
-        public, nb, na, types = _strict(der)
-    except ValueError:
-        public, nb, na, types = _lenient(der)
+        try:
+            public, nb, na, types = _strict(der)
+        except ValueError:
+            public, nb, na, types = _lenient(der)
+    except UnsupportedAlgorithm as e:
+        raise ValueError(f"certificate key is of a type this device cannot use ({e})") from None
     if not isinstance(public, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
         raise ValueError(f"certificate key is {type(public).__name__}, not EC or RSA")
     return DccSigner(kid=kid, country=country, public_key=public, not_before=nb, not_after=na, types=types,

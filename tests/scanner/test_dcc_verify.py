@@ -11,7 +11,7 @@ import pytest
 
 from keys.dcc import payload_recovery, payload_test, payload_vaccination
 from scanner.verify import Status, Verdict, verify_code
-from tests.helpers.dcc import DAY, NOW, DccWorld, code
+from tests.helpers.dcc import DAY, NOW, DccWorld, Dsc, code
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +207,19 @@ def test_bad_dsc_entries_are_skipped_not_fatal(world) -> None:
     t = TrustStore.from_document(sign(payload, world.root, TRUST_TYP), [world.root.public_key()])
     assert t.current is not None and any("dcc[1]" in s for s in t.current.skipped)
     assert check(t, code(signer(world, "DE"))).verdict is Verdict.OK
+
+
+def test_dsc_with_a_key_algorithm_cryptography_cannot_read_is_skipped_not_fatal(world) -> None:
+    # The SPKI of a real DSC with its algorithm OID changed to one no library knows (an EC arc that
+    # names no key type): valid DER, just no EC or RSA key, so the entry is skipped and the rest stand.
+    odd = world.add("XX", listed=False)
+    ec_public_key = bytes.fromhex("06072a8648ce3d0201")
+    at = odd.certificate.index(ec_public_key)
+    unknown = odd.certificate[:at] + bytes.fromhex("06072a8648ce3d0209") + odd.certificate[at + len(ec_public_key):]
+    w = DccWorld(root=world.root, signers=[signer(world, "DE"), Dsc(odd.key, unknown, "XX")])
+    t = w.trust()
+    assert check(t, code(signer(world, "DE"))).verdict is Verdict.OK
+    assert t.current is not None and any("dcc[1]" in s and "key" in s for s in t.current.skipped)
 
 
 def test_dsc_the_strict_parser_refuses_still_loads(world, trust) -> None:
