@@ -67,7 +67,7 @@ def run(db: str, devices: int, visits: int) -> None:
             [judge(h, now, DEFAULT_THRESHOLDS) for h, _ in device_list(store, now, DEFAULT_THRESHOLDS)])),
         "judging all in Python (before)": timed(lambda: [judge(h, now, DEFAULT_THRESHOLDS) for h in fleet(store)]),
         "/metrics": timed(lambda: metrics.render(store, DEFAULT_THRESHOLDS)),
-        "traffic, 24 h": timed(lambda: traffic(store, {}, until - 24 * HOUR_MS, until)),
+        "traffic, 24 h": timed(lambda: traffic(store, until - 24 * HOUR_MS, until)),
         "visit search, 1 device, 24 h": timed(lambda: search_visits(store, "gate-00000", now_ms - 86_400_000,
                                                                      now_ms)),
         "device page (latest)": timed(lambda: latest(store, "gate-00000")),

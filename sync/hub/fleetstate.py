@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 
 from sync.hub.db import SQLITE
 from sync.hub.devicehealth import DeviceHealth, Thresholds
@@ -38,6 +39,23 @@ def _fleet(now: float, t: Thresholds) -> tuple[str, list[object]]:
             "LEFT JOIN device_health h ON h.device_id = d.device_id WHERE d.state = 'enrolled' "
             f"UNION ALL SELECT h.device_id, h.received_ms, h.record, NULL, {state} FROM device_health h "
             "WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.device_id = h.device_id)", [*args, *args])
+
+
+def record_field(dialect: str, name: str) -> str:
+    """SQL for a top-level field of `record` (a health record's JSON text) as text, NULL when absent."""
+    return f"json_extract(record, '$.{name}')" if dialect == SQLITE else f"(record::jsonb ->> '{name}')"
+
+
+def sites_sql(dialect: str) -> str:
+    """(device_id, site) of every device `_fleet` lists, the site as `DeviceHealth.site_name` words it:
+    the registry's, else the one the device reports, else the checkpoint it reports (NULL: none)."""
+    def named(registry: str) -> str:
+        return (f"COALESCE(NULLIF({registry}, ''), NULLIF({record_field(dialect, 'site')}, ''), "
+                f"NULLIF({record_field(dialect, 'checkpoint_id')}, ''))")
+    return (f"SELECT d.device_id, {named('d.site')} AS site FROM devices d LEFT JOIN device_health h "
+            "ON h.device_id = d.device_id WHERE d.state = 'enrolled' "
+            f"UNION ALL SELECT h.device_id, {named('NULL')} FROM device_health h "
+            "WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.device_id = h.device_id)")
 
 
 def state_counts(store: HubStore, now: float, t: Thresholds) -> dict[str, int]:
@@ -90,7 +108,7 @@ def device_page(store: HubStore, now: float, t: Thresholds, *, attention: bool =
         args.append(state)
     if match:
         # The name the page shows: the registry's site, else the site and checkpoint the device reports.
-        field = ("json_extract(record, '$.{}')" if store.dialect == SQLITE else "(record::jsonb ->> '{}')").format
+        field = partial(record_field, store.dialect)
         named = f"COALESCE(site, COALESCE({field('site')}, '') || ' ' || COALESCE({field('checkpoint_id')}, ''))"
         conds.append(f"(LOWER(device_id) LIKE ? ESCAPE '\\' OR LOWER({named}) LIKE ? ESCAPE '\\')")
         args += [_like(match), _like(match)]

@@ -27,7 +27,7 @@ from scanner.cli.times import parse_instant_ms
 from scanner.errors import InputError
 from sync.errors import HubStoreError, PublishError
 from sync.hub import metrics
-from sync.hub.devicehealth import DEFAULT_THRESHOLDS, Thresholds, fleet, history, judge, latest
+from sync.hub.devicehealth import DEFAULT_THRESHOLDS, Thresholds, history, judge, latest
 from sync.hub.fleetstate import STATES, device_page, state_counts
 from sync.hub.healthbuffer import HealthBuffer
 from sync.hub.operator.auth import OperatorConfig, Sessions, same_text
@@ -231,8 +231,7 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
         who, csrf = operator(request)
         hours = min(max(hours, 1), 24 * 7)
         until = (int(time.time() * 1000) // HOUR_MS + 1) * HOUR_MS
-        site_of = {h.device_id: h.site_name for h in fleet(store)}
-        sites = traffic(store, site_of, until - hours * HOUR_MS, until)
+        sites = traffic(store, until - hours * HOUR_MS, until)
         charts = [{"site": site, "chart": hour_chart(hs, lambda ms: utc(ms)[11:13] + "h"),
                    "admitted": sum(x.admitted for x in hs), "refused": sum(x.refused for x in hs),
                    "manual": sum(x.manual for x in hs)} for site, hs in sites.items()]
