@@ -58,11 +58,13 @@ def _eku_oids(types: str, early_arc: bool) -> list[x509.ObjectIdentifier]:
 
 def make_dsc(key: DccPrivateKey, country: str, *, types: str = "", early_arc: bool = False,
              other_ekus: tuple[str, ...] = (), not_before: int, not_after: int,
-             issuer_key: DccPrivateKey | None = None, name: str = "DSC", explicit_ca_false: bool = False) -> bytes:
+             issuer_key: DccPrivateKey | None = None, name: str = "DSC", explicit_ca_false: bool = False,
+             second_eku: str | None = None) -> bytes:
     """A DSC (DER) for `key`. `types` holds the letters v/t/r its key usage allows ("" = no DCC OIDs,
     so every type); signed by `issuer_key` (a CSCA) or self-signed. `explicit_ca_false` encodes basic
     constraints with an explicit default cA=FALSE, as some real DSCs do: valid BER, which strict DER
-    parsers refuse."""
+    parsers refuse. `second_eku` (type letters) adds a second extended key usage extension: RFC 5280
+    allows one, strict parsers refuse two, and the DER is still valid."""
     subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, country[:2]),
                          x509.NameAttribute(NameOID.COMMON_NAME, f"{name} {country}")])
     issuer = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, country[:2]),
@@ -77,8 +79,37 @@ def make_dsc(key: DccPrivateKey, country: str, *, types: str = "", early_arc: bo
     if explicit_ca_false:
         b = b.add_extension(x509.UnrecognizedExtension(ExtensionOID.BASIC_CONSTRAINTS, b"\x30\x03\x01\x01\x00"),
                             critical=True)
-    cert = b.sign(issuer_key or key, hashes.SHA256())
-    return cert.public_bytes(serialization.Encoding.DER)
+    if second_eku is not None:
+        # cryptography builds no certificate with an extension twice: the second goes in under a stand-in
+        # OID and is renamed afterwards.
+        b = b.add_extension(x509.UnrecognizedExtension(
+            _STAND_IN_EKU, x509.ExtendedKeyUsage(_eku_oids(second_eku, early_arc)).public_bytes()), critical=False)
+    der = b.sign(issuer_key or key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    return _renamed_stand_in(der, issuer_key or key) if second_eku is not None else der
+
+
+_STAND_IN_EKU = x509.ObjectIdentifier("1.3.6.1.4.1.1847.2021.99")
+
+
+def _renamed_stand_in(der: bytes, signer: DccPrivateKey) -> bytes:
+    """`der` with the `_STAND_IN_EKU` extension renamed to extended key usage, signed again by `signer`."""
+    from pyasn1.codec.der import decoder, encoder
+    from pyasn1.type import univ
+    from pyasn1_modules import rfc5280
+
+    cert, _ = decoder.decode(der, asn1Spec=rfc5280.Certificate())
+    tbs = cert["tbsCertificate"]
+    for ext in tbs["extensions"]:
+        if str(ext["extnID"]) == _STAND_IN_EKU.dotted_string:
+            ext["extnID"] = rfc5280.id_ce_extKeyUsage
+    tbs_der = encoder.encode(tbs)
+    if isinstance(signer, rsa.RSAPrivateKey):
+        signature = signer.sign(tbs_der, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        signature = signer.sign(tbs_der, ec.ECDSA(hashes.SHA256()))
+    cert["signature"] = univ.BitString.fromOctetString(signature)
+    out: bytes = encoder.encode(cert)
+    return out
 
 
 def sign_dcc_raw(key: DccPrivateKey, alg: str, data: bytes) -> bytes:

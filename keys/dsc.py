@@ -2,8 +2,9 @@
 
 A DSC is an X.509 certificate; what verification needs from it is its public key, its validity and
 which certificate types its extended key usage allows. `cryptography`'s parser is strict and refuses
-some real DSCs (e.g. malformed extensions that are still valid DER), so a certificate it refuses is
-read again with pyasn1-modules' RFC 5280 structures. Everything is read once, when the list is loaded.
+some real DSCs (e.g. malformed extensions that are still valid DER, or an extension twice), so a
+certificate it refuses is read again with pyasn1-modules' RFC 5280 structures: there, every extended key
+usage extension counts. Everything is read once, when the list is loaded.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def read_signer(kid: bytes, country: str, der: bytes) -> DccSigner:
     try:
         try:
             public, nb, na, types = _strict(der)
-        except ValueError:
+        except (ValueError, x509.DuplicateExtension):
             public, nb, na, types = _lenient(der)
     except UnsupportedAlgorithm as e:
         raise ValueError(f"certificate key is of a type this device cannot use ({e})") from None

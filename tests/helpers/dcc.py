@@ -27,10 +27,12 @@ class DccWorld:
 
     def add(self, country: str = "DE", *, kind: str = "P-256", types: str = "", early_arc: bool = False,
             other_ekus: tuple[str, ...] = (), not_before: int = NOW - 365 * DAY,
-            not_after: int = NOW + 365 * DAY, listed: bool = True, explicit_ca_false: bool = False) -> Dsc:
+            not_after: int = NOW + 365 * DAY, listed: bool = True, explicit_ca_false: bool = False,
+            second_eku: str | None = None) -> Dsc:
         key = generate_dsc_key(kind)
         cert = make_dsc(key, country, types=types, early_arc=early_arc, other_ekus=other_ekus,
-                        not_before=not_before, not_after=not_after, explicit_ca_false=explicit_ca_false)
+                        not_before=not_before, not_after=not_after, explicit_ca_false=explicit_ca_false,
+                        second_eku=second_eku)
         dsc = Dsc(key, cert, country)
         if listed:
             self.signers.append(dsc)

@@ -24,6 +24,7 @@ def world() -> DccWorld:
     w.add("CH", kind="P-384")
     w.add("SE", kind="RSA-2048")
     w.add("FI", types="v", explicit_ca_false=True)       # strict X.509 parsers refuse it
+    w.add("LU", types="v", second_eku="t")                # two EKU extensions: strict parsers refuse it
     w.add("IT", not_before=NOW - 100 * DAY, not_after=NOW - 10 * DAY)
     return w
 
@@ -229,6 +230,16 @@ def test_dsc_the_strict_parser_refuses_still_loads(world, trust) -> None:
         _ = x509.load_der_x509_certificate(fi.certificate).extensions
     assert check(trust, code(fi)).verdict is Verdict.OK
     assert check(trust, code(fi, payload_test("FI", "T"))).verdict is Verdict.KEY_NOT_VALID
+
+
+def test_dsc_with_two_key_usage_extensions_loads_with_both(world, trust) -> None:
+    from cryptography import x509
+    lu = signer(world, "LU")
+    with pytest.raises(x509.DuplicateExtension):
+        _ = x509.load_der_x509_certificate(lu.certificate).extensions
+    assert check(trust, code(lu)).verdict is Verdict.OK
+    assert check(trust, code(lu, payload_test("LU", "T"))).verdict is Verdict.OK
+    assert check(trust, code(lu, payload_recovery("LU", "R"))).verdict is Verdict.KEY_NOT_VALID
 
 
 def _resigned(dsc, protected: dict, unprotected: dict, payload: bytes | None = None) -> str:
