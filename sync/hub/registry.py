@@ -16,6 +16,7 @@ every hub process within that time while a polling device costs no query per req
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from pathlib import Path
 from keys.jsontypes import JsonObject
 from sync.errors import SyncError
 from sync.hub.store import HubStore
+
+log = logging.getLogger("sync.hub")
 
 
 class NotEnrolled(SyncError):
@@ -93,6 +96,9 @@ class Registry:
         return Device(device_id, site, tuple(json.loads(checkpoints)) if checkpoints else None)
 
     def _refresh_file(self) -> None:
+        """Import the watched file's lines when it changed. What cannot be read is logged and skipped, never
+        a device's answer: the registry in the database decides (a file caught half-written by the CA, or
+        mistyped, would otherwise refuse every device, naming the hub's file to them)."""
         if self.enrolled_file is None:
             return
         try:
@@ -100,22 +106,40 @@ class Registry:
         except OSError:
             return
         if mtime != self._mtime:
-            self.import_file(self.enrolled_file)
             self._mtime = mtime
+            bad: list[str] = []
+            try:
+                self.import_file(self.enrolled_file, bad=bad)
+            except NotEnrolled as e:
+                bad.append(str(e))
+            for problem in bad[:5]:
+                log.warning("%s (skipped; read again when the file changes)", problem)
 
     # -- administration (`checkpoint hub devices …`) ------------------------------------------------
 
-    def import_file(self, path: str | Path) -> int:
-        """Add the certificates listed in a device CA's `enrolled.jsonl`; returns how many were new."""
+    def import_file(self, path: str | Path, *, bad: list[str] | None = None) -> int:
+        """Add the certificates listed in a device CA's `enrolled.jsonl`; returns how many were new.
+
+        A line that is not an enrolment line refuses the file (`NotEnrolled` naming it), or with `bad` is
+        named there and skipped; a file that cannot be read is refused either way."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise NotEnrolled(f"{path}: cannot read: {e.strerror or e}") from None
+        except UnicodeDecodeError:
+            raise NotEnrolled(f"{path}: not UTF-8 text") from None
         entries = []
-        for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 e = json.loads(line)
                 entries.append((str(e["device_id"]), str(e["serial"]), e.get("not_after")))
             except (ValueError, KeyError, TypeError):
-                raise NotEnrolled(f"{path}:{n}: not an enrolment line (JSON with device_id and serial)") from None
+                problem = f"{path}:{n}: not an enrolment line (JSON with device_id and serial)"
+                if bad is None:
+                    raise NotEnrolled(problem) from None
+                bad.append(problem)
         added = 0
         for device_id, serial, not_after in entries:
             added += self.add(device_id, serial, not_after=not_after if isinstance(not_after, int) else None)

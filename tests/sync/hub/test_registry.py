@@ -252,3 +252,30 @@ def test_serve_refuses_numbers_out_of_range_before_listening(tmp_path, option):
     name = option.partition("=")[0]
     assert out.returncode == 2 and name in out.stderr and "internal error" not in out.stderr, out.stderr
     assert "hub listening" not in out.stdout
+
+
+def test_a_broken_line_in_the_watched_enrolment_file_refuses_no_device(tmp_path):
+    """The file may be caught half-written (the CA appending) or mistyped by hand: the registry in the
+    database keeps serving, the good lines still come in, and devices never see the hub's file path."""
+    pki = make_pki(tmp_path / "pki", "gate-r1")
+    registry_file = pki.ca_dir / "enrolled.jsonl"
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        s = session(pki, pki.device_cert, pki.device_key)
+        assert s.get(f"{hub.url}/v1/time", timeout=30).status_code == 200
+        late = enroll(pki.ca_dir, "gate-r2", tmp_path / "r2")
+        lines = registry_file.read_text().splitlines()
+        registry_file.write_text("\n".join([lines[0], '{"device_id": "gate-r3", "ser', lines[1]]) + "\n")
+        time.sleep(1.1)  # past the registry's cache
+        for cert, key in ((pki.device_cert, pki.device_key), (late.cert, late.key)):
+            r = session(pki, cert, key).get(f"{hub.url}/v1/time", timeout=30)
+            assert r.status_code == 200, r.text
+        err = hub.stop()
+    assert "enrolled.jsonl:2: not an enrolment line" in err and "Traceback" not in err, err[-2000:]
+
+
+def test_importing_a_file_that_cannot_be_read_is_named(tmp_path):
+    db = str(tmp_path / "hub.sqlite")
+    HubStore(db).close()
+    for path in (tmp_path, tmp_path / "missing.jsonl"):
+        out = hub_cli("devices", "import", "--db", db, str(path))
+        assert out.returncode == 2 and str(path) in out.stderr and "internal error" not in out.stderr, out.stderr
