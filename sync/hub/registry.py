@@ -124,8 +124,8 @@ class Registry:
         named there and skipped; a file that cannot be read is refused either way."""
         try:
             text = Path(path).read_text(encoding="utf-8")
-        except OSError as e:
-            raise NotEnrolled(f"{path}: cannot read: {e.strerror or e}") from None
+        except OSError as err:
+            raise NotEnrolled(f"{path}: cannot read: {err.strerror or err}") from None
         except UnicodeDecodeError:
             raise NotEnrolled(f"{path}: not UTF-8 text") from None
         entries = []
