@@ -12,9 +12,13 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keys.durable import atomic_write
 from scanner.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from scanner.config import Settings
 
 # Settings that name files the services must be able to read.
 FILE_SETTINGS = ("trust.anchors", "trust.trust_list", "trust.status_lists", "hub.client_cert",
@@ -28,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = sub.add_parser("check", help="validate settings files; every problem with its key and file")
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument("--files-exist", action="store_true",
-                       help="also check that the files named in [trust] and [hub] can be read")
+                       help="also check that the files named in [trust] and [hub] can be read and that "
+                            "device.data_dir can be written")
     check.set_defaults(func=cmd_check)
     pin = sub.add_parser("pin", help="set the admin PIN hash in a settings file")
     pin.add_argument("file", metavar="FILE")
@@ -36,9 +41,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="read the PIN from one line of standard input instead of asking twice")
     pin.set_defaults(func=cmd_pin)
 
-def file_problems(settings: object) -> list[str]:
-    """Settings naming files that cannot be read."""
+def data_dir_problem(path: str) -> str | None:
+    """Why the services could not keep their data in `path` (they create it, and any missing parents, at
+    start): a file in its place or its parents', or a folder this user may not write."""
+    import os
+
+    p = Path(path)
+    if p.exists():
+        if not p.is_dir():
+            return f"{p}: not a directory"
+        return None if os.access(p, os.W_OK | os.X_OK) else f"{p}: not writable by this user"
+    parent = p.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{p}: cannot be created: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{p}: cannot be created: {parent} is not writable by this user"
+    return None
+
+
+def file_problems(settings: Settings) -> list[str]:
+    """Settings naming files that cannot be read, and a data directory that cannot be written."""
     problems = []
+    if problem := data_dir_problem(settings.device.data_dir):
+        problems.append(f"device.data_dir: {problem}")
     for key in FILE_SETTINGS:
         section, name = key.split(".")
         value = getattr(getattr(settings, section), name)

@@ -60,6 +60,25 @@ def test_check_files_exist(tmp_path: Path) -> None:
     assert "trust.anchors[0]" not in r.stderr
 
 
+def test_check_files_exist_names_a_data_dir_the_services_cannot_make_or_write(tmp_path: Path) -> None:
+    """The data directory is where every visit is written: one that is a file, or under one, made every
+    service fail at start while `config check --files-exist` said ok."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    f = tmp_path / "c.toml"
+    for data_dir, problem in ((blocker, "not a directory"),
+                              (blocker / "data", f"cannot be created: {blocker} is not a directory")):
+        f.write_text(f'[device]\ndata_dir = "{data_dir}"\n')
+        assert checkpoint("config", "check", str(f)).returncode == 0
+        r = checkpoint("config", "check", "--files-exist", str(f))
+        assert (r.returncode, r.stderr.splitlines()[0]) == (2, f"{f}: device.data_dir: {data_dir}: {problem}")
+    for data_dir in (tmp_path / "data", tmp_path / "new" / "data"):  # made by the services at start
+        f.write_text(f'[device]\ndata_dir = "{data_dir}"\n')
+        r = checkpoint("config", "check", "--files-exist", str(f))
+        assert r.returncode == 0, r.stderr
+        assert not data_dir.exists()
+
+
 def test_pin_sets_the_hash_and_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
     f = tmp_path / "config.toml"
     shutil.copy(EXAMPLE, f)
