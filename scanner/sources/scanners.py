@@ -25,13 +25,20 @@ from typing import IO, Protocol
 from scanner.errors import InputError, SourceError
 from scanner.sources.base import ScannedText
 
-# A line longer than this is not a health code: drop it rather than grow without bound.
+# A line longer than this is not a health code. Its first MAX_LINE characters are handed on as one scan
+# (the checker answers "not recognised": one scan, one answer) and the rest of the line is dropped, never
+# read as further scans, and the buffer never grows without bound.
 MAX_LINE = 16384
 
 
 def _text(raw: bytes) -> str:
     # Scanners send ASCII; anything else is kept visible (\\xNN) rather than guessed at.
     return raw.decode("utf-8", errors="backslashreplace")
+
+
+def _line_end(buf: bytearray) -> int:
+    """Where the first line in `buf` ends (its CR or LF), or -1."""
+    return min((i for i in (buf.find(b"\r"), buf.find(b"\n")) if i >= 0), default=-1)
 
 
 class SerialPort(Protocol):
@@ -58,6 +65,7 @@ class SerialScannerSource:
         self._factory = serial_factory
         self._serial: SerialPort | None = None
         self._buf = bytearray()
+        self._skipping = False  # the rest of an overlong line, dropped up to its end
         self._closing = threading.Event()
 
     def open(self) -> None:
@@ -69,6 +77,7 @@ class SerialScannerSource:
         except (serial.SerialException, OSError, ValueError) as e:
             raise SourceError(f"scanner on {self.port} could not be opened: {e}") from None
         self._buf.clear()
+        self._skipping = False
         self._closing.clear()
 
     def read(self) -> ScannedText | None:
@@ -78,14 +87,26 @@ class SerialScannerSource:
             port = self._serial
             if port is None:
                 raise SourceError(f"scanner on {self.port} is not open")
-            for sep in (b"\r", b"\n"):
-                self._buf = self._buf.lstrip(sep)
-            end = min((i for i in (self._buf.find(b"\r"), self._buf.find(b"\n")) if i >= 0), default=-1)
-            if end >= 0:
-                line, self._buf = bytes(self._buf[:end]), self._buf[end + 1:]
-                if line.strip():
+            if self._skipping:  # the rest of an overlong line: dropped up to its end
+                end = _line_end(self._buf)
+                if end >= 0:
+                    del self._buf[:end + 1]
+                    self._skipping = False
+                    continue
+                self._buf.clear()
+            else:
+                self._buf = self._buf.lstrip(b"\r\n")
+                end = _line_end(self._buf)
+                if end >= 0:
+                    line = bytes(self._buf[:min(end, MAX_LINE)])
+                    del self._buf[:end + 1]
+                    if line.strip():
+                        return ScannedText(_text(line), time.monotonic(), self.name)
+                    continue
+                if len(self._buf) > MAX_LINE:
+                    line, self._skipping = bytes(self._buf[:MAX_LINE]), True
+                    self._buf.clear()
                     return ScannedText(_text(line), time.monotonic(), self.name)
-                continue
             try:
                 chunk = port.read(max(1, port.in_waiting))
             except (serial.SerialException, OSError, TypeError, AttributeError) as e:
@@ -94,8 +115,6 @@ class SerialScannerSource:
                 self._drop_port()
                 raise SourceError(f"scanner on {self.port} disconnected: {e}") from None
             self._buf += chunk
-            if len(self._buf) > MAX_LINE:
-                self._buf.clear()
         return None
 
     def _drop_port(self) -> None:
@@ -153,9 +172,21 @@ class LineSource:
                 return None
             if not raw:
                 return None
-            line = raw.rstrip(b"\r\n")
+            if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                self._skip_line()
+            line = raw.rstrip(b"\r\n")[:MAX_LINE]
             if line.strip():
                 return ScannedText(_text(line), time.monotonic(), self.name)
+
+    def _skip_line(self) -> None:
+        """Drop the rest of an overlong line, up to and with its newline (or the end of the stream)."""
+        while True:
+            try:
+                rest = self._stream.readline(MAX_LINE)
+            except (OSError, ValueError):
+                return
+            if not rest or rest.endswith(b"\n"):
+                return
 
     def close(self) -> None:
         if self._closes and not isinstance(self._stream, io.BytesIO):
@@ -179,12 +210,16 @@ class WedgeBuffer:
         self.timeout = timeout
         self.min_length = min_length
         self._chars: list[str] = []
+        self._length = 0
+        self._overlong = False  # past MAX_LINE: further keys of this burst are dropped
         self._last = 0.0
         self.started: float | None = None  # when the pending payload's first key arrived
 
     def _finish(self) -> str | None:
-        text = "".join(self._chars)
+        text = "".join(self._chars)[:MAX_LINE]
         self._chars.clear()
+        self._length = 0
+        self._overlong = False
         self.started = None
         return text if len(text) >= self.min_length else None
 
@@ -198,11 +233,11 @@ class WedgeBuffer:
             return done
         if not self._chars:
             self.started = now
-        self._chars.append(text)
         self._last = now
-        if sum(len(c) for c in self._chars) > MAX_LINE:
-            self._chars.clear()
-            self.started = None
+        if not self._overlong:
+            self._chars.append(text)
+            self._length += len(text)
+            self._overlong = self._length >= MAX_LINE
         return done
 
     def poll(self, now: float) -> str | None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.errors import InputError
-from scanner.sources.scanners import LineSource, WedgeBuffer, WedgeSource
+from scanner.sources.scanners import MAX_LINE, LineSource, WedgeBuffer, WedgeSource
 
 CODE = "HCC1:NCFS90X10FFWTWGSLKC 4G79F8483"
 
@@ -128,3 +128,20 @@ def test_wedge_returns_each_burst_exactly(codes, enter, gap):
     if done is not None:
         out.append(done)
     assert out == codes
+
+
+def test_an_overlong_line_is_one_scan_and_its_rest_is_never_read_as_more_scans():
+    """A scanner (or a paste) sending a line longer than any code: one answer for it, not one per chunk."""
+    long_line = b"X" * (MAX_LINE * 3 + 100)
+    src = LineSource(io.BytesIO(long_line + b"\nHCC1:NEXT\n" + b"Y" * (MAX_LINE + 5)), "test")
+    items = []
+    while (item := src.read()) is not None:
+        items.append(item.text)
+    assert items == ["X" * MAX_LINE, "HCC1:NEXT", "Y" * MAX_LINE]
+
+
+def test_an_overlong_wedge_burst_is_one_scan():
+    buf = WedgeBuffer(0.15)
+    out = type_into(buf, "Z" * (MAX_LINE * 2 + 7) + "\r", 0.0, gap=0.00001)
+    assert out == ["Z" * MAX_LINE]
+    assert type_into(buf, CODE + "\r", 10.0) == [CODE]

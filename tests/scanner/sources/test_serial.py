@@ -13,7 +13,7 @@ import pytest
 
 from scanner.errors import SourceError
 from scanner.pipeline import DecisionEvent, Pipeline, RepeatEvent, SourceEvent
-from scanner.sources.scanners import SerialScannerSource
+from scanner.sources.scanners import MAX_LINE, SerialScannerSource
 
 CODE = "HCC1:NCFS90X10FFWTWGSLKC 4G79F8483OPCE3%NU7BV%K3"
 
@@ -88,3 +88,25 @@ def test_scanner_through_the_pipeline_with_a_disconnect(pty_pair):
     finally:
         pipeline.stop()
     assert not pipeline.alive()
+
+
+def test_an_overlong_serial_line_is_one_scan_and_its_rest_is_dropped(pty_pair):
+    master, port = pty_pair
+    src = SerialScannerSource(port, baud=115200, poll=0.05)
+    src.open()
+    try:
+        # Line noise at the wrong baud rate, then a real scan; written while the source reads (a terminal
+        # holds only a few KiB unread).
+        data = b"\x7f" * (MAX_LINE * 2 + 50) + b"\r\n" + CODE.encode() + b"\r\n"
+        def write_all() -> None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(master, view):]
+
+        writer = threading.Thread(target=write_all, daemon=True)
+        writer.start()
+        got = [src.read(), src.read()]
+        writer.join(30)
+    finally:
+        src.close()
+    assert [g.text if g else None for g in got] == ["\x7f" * MAX_LINE, CODE]
