@@ -41,7 +41,7 @@ from scanner.errors import CheckpointError
 from scanner.service.sdnotify import Notifier
 from scanner.storage.syncstate import SyncStatus, read_status, take_sync_request, write_status
 from sync.contact import ContactSteps
-from sync.errors import SyncConfigError, SyncError
+from sync.errors import HubUnavailable, SyncConfigError, SyncError
 from sync.lists import PROFILES_FILE, ListSteps
 from sync.transport import HubClient
 from sync.upload import UploadSteps
@@ -159,6 +159,7 @@ class SyncAgent(ContactSteps, UploadSteps, ListSteps):
         self.started_at = time.time()
         self._device_key: ec.EllipticCurvePrivateKey | None = None
         self._round_supported = True
+        self._errors: list[CheckpointError] = []  # the current (or last) round's failures
         self._admissions: list[dict[str, Any]] = []
         self._admissions_of: tuple[int, str | None] | None = None
 
@@ -239,7 +240,7 @@ class SyncAgent(ContactSteps, UploadSteps, ListSteps):
         """One round of independent steps; raises the first failure after recording every step."""
         self.state.last_attempt = time.time()
         report = RoundReport()
-        self._errors: list[CheckpointError] = []
+        self._errors = []
         self._step("checkpoint", report, self.checkpoint)
         reached, answer = self._step("contact", report, self.hub_round)
         if reached:
@@ -302,6 +303,10 @@ class SyncAgent(ContactSteps, UploadSteps, ListSteps):
                     log.exception("sync round failed unexpectedly")
                 delay = backoff_delay(self.state.consecutive_failures, base=self.config.backoff_base,
                                       cap=self.config.backoff_max, rng=self.rng)
+                # A hub that said how long to wait (Retry-After on 429/503) gets at least that, within the cap.
+                asked = [x.retry_after for x in self._errors if isinstance(x, HubUnavailable) and x.retry_after]
+                if asked:
+                    delay = min(max(delay, *asked), self.config.backoff_max)
                 log.warning("sync failed (%s); retrying in %.1f s", e, delay)
                 self._status(f"offline: {e}" if not self.state.online else f"degraded: {e}")
             self.state.next_attempt_at = time.time() + delay

@@ -1,7 +1,7 @@
 """Exceptions of the sync side (agent and hub).
 
-`HubUnavailable` is the network or the hub failing (timeout, refused connection, 5xx): the agent
-backs off and retries by itself. `HubRefused` is the hub saying no (4xx: not enrolled, bad batch),
+`HubUnavailable` is the network or the hub failing (timeout, refused connection, 5xx, 429 "too many
+requests"): the agent backs off and retries by itself. `HubRefused` is the hub saying no (4xx: not enrolled, bad batch),
 which needs an operator. `PublishError` is a bad file given to `checkpoint hub publish-…`.
 """
 
@@ -15,7 +15,12 @@ class SyncError(CheckpointError):
 
 
 class HubUnavailable(SyncError, EnvironmentFailure):
-    """The hub could not be reached or failed transiently; retried with backoff."""
+    """The hub could not be reached or failed transiently; retried with backoff, and not before the
+    `retry_after` seconds the hub asked for (its Retry-After), if it asked."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class HubRefused(SyncError):

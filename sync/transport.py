@@ -13,6 +13,7 @@ first byte beyond is a refusal, not a full download.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import os
 import socket
 import threading
@@ -189,9 +190,12 @@ class HubClient:
         r = self._http().request(method, f"{self.url}{path}", timeout=(self.timeout, self.timeout), stream=True,
                                  headers=headers, params=params, json=json, data=data)
         with r:
-            if r.status_code >= 500:
+            if r.status_code >= 500 or r.status_code == 429:
                 self.close()
-                raise HubUnavailable(f"hub {self.url}: server error {r.status_code} on {what}")
+                wait = retry_after(r.headers.get("Retry-After"))
+                kind = "too many requests (429)" if r.status_code == 429 else f"server error {r.status_code}"
+                raise HubUnavailable(f"hub {self.url}: {kind} on {what}"
+                                     + (f"; it asks to wait {wait:.0f} s" if wait else ""), retry_after=wait)
             declared = r.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 self.close()
@@ -225,6 +229,26 @@ class HubClient:
         except BaseException:
             path.unlink(missing_ok=True)
             raise
+
+
+# A hub (or a proxy in front of it) asking for more than a day is mistaken; the agent's cap applies anyway.
+MAX_RETRY_AFTER = 86_400.0
+
+
+def retry_after(header: str | None) -> float | None:
+    """Seconds a Retry-After header asks to wait (delta-seconds or an HTTP date), None when it asks nothing
+    usable (absent, malformed, in the past)."""
+    if not header:
+        return None
+    text = header.strip()
+    if text.isdigit():
+        seconds = float(int(text[:12]))
+    else:
+        try:
+            seconds = email.utils.parsedate_to_datetime(text).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return min(seconds, MAX_RETRY_AFTER) if seconds > 0 else None
 
 
 def _detail(body: bytes) -> str:

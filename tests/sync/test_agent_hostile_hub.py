@@ -6,6 +6,7 @@ other steps of the round.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import random
 import threading
@@ -201,3 +202,40 @@ def test_agent_sends_log_id_and_signed_checkpoint_and_keeps_the_ack(tmp_path, pk
                                    sent["checkpoint"]["signature"])
     assert log.hub_ack() == (seq, chain) and log.last_checkpoint().seq == seq
     assert log.verify(cert.public_key(), "dev-1").ok
+
+
+def _wait_asked(status: int, retry_after: str) -> Reply:
+    return Reply(status=status, body=b'{"detail": "busy"}',
+                 headers={"Content-Type": "application/json", "Retry-After": retry_after})
+
+
+@pytest.mark.parametrize(("status", "header", "wait"), [
+    (503, "120", 120.0), (429, "45", 45.0),
+    (503, "HTTP date 90 s ahead", 90.0),
+    (429, "86400", 600.0),  # never beyond the agent's own cap (backoff_max)
+    (503, "soon", None), (503, "-5", None),  # not a wait: the usual backoff
+])
+def test_a_hub_asking_the_device_to_wait_is_given_that_time(tmp_path, pki, status, header, wait) -> None:
+    log = VisitLog(tmp_path / "visits.sqlite")
+    fill(log, 3)
+    if header.startswith("HTTP date"):
+        header = email.utils.formatdate(time.time() + 90, usegmt=True)
+    with HostileHub(pki, {"/v1/round": _wait_asked(status, header), "/v1/time": _wait_asked(status, header)}) as hub:
+        agent = agent_for(hub.url, pki, tmp_path, log, backoff_max=600.0)
+        stop = threading.Event()
+        runner = threading.Thread(target=agent.run, args=(stop,), kwargs={"max_rounds": 1})
+        runner.start()
+        deadline = time.monotonic() + 60
+        while getattr(read_status(tmp_path), "next_attempt_at", None) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        runner.join(30)
+    st = read_status(tmp_path)
+    assert st is not None and st.next_attempt_at is not None and st.last_attempt is not None
+    delay = st.next_attempt_at - st.last_attempt
+    if wait is None:
+        assert delay <= 2.0, delay  # the first backoff step (base 1 s, jitter)
+    else:
+        assert wait - 5 <= delay <= wait + 1, (delay, st.last_error)
+        assert "asks to wait" in (st.last_error or ""), st.last_error
+    assert st.online is False and st.pending == 3
