@@ -141,6 +141,9 @@ class Pipeline:
         self.frames_dropped = 0
         self.items_processed = 0
         self.decisions = 0
+        # Scanned texts handed over, and those decided with their events delivered (`wait_decided`).
+        self._texts_in = 0
+        self._texts_done = 0
 
     # --- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -171,6 +174,14 @@ class Pipeline:
         for t in self._readers:
             # A reader blocked on stdin cannot be woken; it is a daemon, so do not wait long for it.
             t.join(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    def wait_decided(self, timeout: float | None = None) -> bool:
+        """Block until every scanned text handed over so far is decided and its events delivered (False on
+        timeout or stop). For a guard's key read from a scanner line: it answers the scan before it."""
+        with self._cv:
+            target = self._texts_in
+            return self._cv.wait_for(lambda: self._texts_done >= target or self._stop.is_set(), timeout) \
+                and self._texts_done >= target
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every source has ended and all its items are decided (or stop); True if so."""
@@ -279,6 +290,7 @@ class Pipeline:
         with self._cv:
             if isinstance(item, ScannedText):
                 self._texts.append(item)
+                self._texts_in += 1
             else:
                 self.last_frame_monotonic = time.monotonic()
                 self.frames_received += 1
@@ -322,6 +334,10 @@ class Pipeline:
                     finally:
                         self._busy_since = None
                         self.items_processed += 1
+                        if isinstance(item, ScannedText):
+                            with self._cv:
+                                self._texts_done += 1
+                                self._cv.notify_all()
         finally:
             self._finished.set()
 

@@ -17,8 +17,9 @@ one JSON object per line and event:
     {"event": "guard", "message": str}   (a guard key with nothing to decide)
 
 The guard decides a manual check (or a repeat) with a USB keypad on a text source: a line holding only
-`gate.admit_key` ("+") or `gate.deny_key` ("-") is `Session.guard_decide` for the last such decision; its
-decision event has `"decided_by": "guard"`, and an Admit opens the gate.
+`gate.admit_key` ("+") or `gate.deny_key` ("-") is `Session.guard_decide` for the last such decision (after
+the scans read before the key are decided, and within `GUARD_WINDOW_S` of it); its decision event has
+`"decided_by": "guard"`, and an Admit opens the gate.
 
 Without `--json` the same events as short lines for a person watching the console.
 """
@@ -48,6 +49,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
+GUARD_KEY_WAIT_S = 5.0  # a guard key waits at most this long for the scans before it to be decided
+# A manual check (or repeat) waits this long for the guard's key; later, the person is long gone and a key
+# would open the gate for whoever stands there now: the device's refusal stands.
+GUARD_WINDOW_S = 60.0
 
 
 def decision_json(shown: Shown, latency_ms: float | None = None) -> JsonObject:
@@ -152,11 +157,21 @@ class GateRunner:
         return source
 
     def guard(self, admit: bool) -> None:
-        """The guard's Admit (True) or Deny for the last manual check or repeat."""
+        """The guard's Admit (True) or Deny for the last manual check or repeat (a source's reader thread).
+
+        A key line answers the scans read before it: those still queued are decided first, so a keypad
+        sharing the scanner's line, or a script piping codes and keys, never admits the wrong person."""
+        if self.pipeline is not None:
+            self.pipeline.wait_decided(timeout=GUARD_KEY_WAIT_S)
         with self._out_lock:
             shown, self._awaiting_guard = self._awaiting_guard, None
         if shown is None:
             self.emit({"event": "guard", "message": "nothing waits for the guard's decision"})
+            return
+        waited = time.monotonic() - shown.decided_at
+        if waited > GUARD_WINDOW_S:
+            self.emit({"event": "guard", "message": f"nothing waits for the guard's decision: the last manual "
+                       f"check was {waited:.0f} s ago (at most {GUARD_WINDOW_S:.0f} s), its refusal stands"})
             return
         decided = self.session.guard_decide(shown, admit)
         self.emit(decision_json(decided))
