@@ -78,6 +78,10 @@ REASONS = {
 
 # Hub times before this are refused as nonsense (2020-01-01 UTC).
 MIN_PLAUSIBLE_TIME = 1_577_836_800.0
+# Nor after the last second a date can name (9999-12-31 23:59:59 UTC): past it a visit's time in
+# milliseconds overflows SQLite's integers and no date can be shown. Times typed on the command line
+# are held to it too (`scanner.cli.times`).
+LATEST_PLAUSIBLE_TIME = 253_402_300_799.0
 _FORMAT_VERSION = 1
 
 
@@ -190,7 +194,7 @@ class TrustedClock:
         ignored. The sync agent's `sync-status.json` gives `hub_time_offset` at `hub_time_measured_at`:
         `confirm(measured_at + offset, observed_at=measured_at)`.
         """
-        if not math.isfinite(hub_time) or hub_time < MIN_PLAUSIBLE_TIME:
+        if not MIN_PLAUSIBLE_TIME <= hub_time <= LATEST_PLAUSIBLE_TIME:  # NaN fails this too
             raise ValueError(f"implausible hub time {hub_time!r}")
         with self._lock:
             self._observe()

@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from scanner.clock import LATEST_PLAUSIBLE_TIME, MIN_PLAUSIBLE_TIME
 from sync.errors import HubRefused
 
 HEX64 = r"^[0-9a-f]{64}$"
@@ -31,6 +32,8 @@ class TimeAnswer(_Answer):
     def _finite(cls, v: object) -> float:
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             raise ValueError("not a finite number of seconds")
+        if not MIN_PLAUSIBLE_TIME <= v <= LATEST_PLAUSIBLE_TIME:  # the trusted clock would refuse it
+            raise ValueError("not a time from 2020 to 9999")
         return float(v)
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+from scanner.clock import LATEST_PLAUSIBLE_TIME
 from scanner.errors import InputError
 
 # The last second a date can name (9999-12-31 23:59:59 UTC); a later or negative time is a typo.
-LATEST_UNIX_S = 253_402_300_799
+LATEST_UNIX_S = int(LATEST_PLAUSIBLE_TIME)
 
 
 def parse_instant(text: str, option: str) -> float:

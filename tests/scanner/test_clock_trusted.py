@@ -10,6 +10,7 @@ import pytest
 
 from scanner.clock import (
     JUMP,
+    LATEST_PLAUSIBLE_TIME,
     NO_REFERENCE,
     SET_BACK,
     UNCONFIRMED,
@@ -243,6 +244,22 @@ def test_implausible_hub_time_is_refused(path: Path) -> None:
     with pytest.raises(ValueError):
         clock.confirm(float("nan"))
     assert not clock.trusted()
+
+
+def test_a_hub_time_past_any_date_is_refused_and_the_clock_kept(path: Path) -> None:
+    """A broken hub's time of 1e16 s was trusted: every visit's time then overflowed SQLite's integers (no
+    visit logged) and the status bar's date could not be formed; the last good time kept it after."""
+    clock = FakeTime(T0).clock(path)
+    clock.confirm(T0)
+    for i, hub_time in enumerate((LATEST_PLAUSIBLE_TIME + 1, 1e16, 1e300)):
+        with pytest.raises(ValueError, match="implausible"):
+            clock.confirm(hub_time)
+        with pytest.raises(ValueError, match="implausible"):  # the sync agent's measurement
+            clock.confirm_offset(hub_time - (T0 - i), T0 - i)
+    state = clock.state()
+    assert state.trusted and state.now == pytest.approx(T0) and state.offset == 0.0
+    assert json.loads(path.read_text())["last_good"] == pytest.approx(T0)
+    assert clock.confirm(LATEST_PLAUSIBLE_TIME).trusted  # the year 9999 is a date: the hub is the authority
 
 
 def test_last_good_time_is_persisted_periodically(path: Path) -> None:

@@ -50,7 +50,8 @@ def stores(tmp_path, world):
     return trust, StatusStore.open(tmp_path / "status.sqlite")
 
 
-@pytest.mark.parametrize("answer", [b"[1,2,3]", b'{"time": "soon"}', b'{"time": NaN}', b"not json",
+@pytest.mark.parametrize("answer", [b"[1,2,3]", b'{"time": "soon"}', b'{"time": NaN}', b"not json", b'{"time": 1e16}',
+                                    b'{"time": 12}',
                                     b"[" * 100_000 + b"]" * 100_000])
 def test_bad_time_answer_is_a_recorded_failure(tmp_path, pki, answer) -> None:
     log = VisitLog(tmp_path / "visits.sqlite")
