@@ -1,6 +1,9 @@
-"""`checkpoint log verify` and `checkpoint log export`: check the visit log's chain, copy it to a stick.
+"""`checkpoint log verify|export|salvage|acknowledge`: check the visit log's chain, copy it to a stick,
+recover the visits of a damaged log, acknowledge that notice.
 
-Export exists for sites with no network at all: the file goes to the hub on a USB stick.
+Export exists for sites with no network at all: the file goes to the hub on a USB stick. Salvage reads
+a damaged log an operator names (`scanner/storage/salvage.py`, without the start-up's time bound) into
+the log in use, whose sync agent uploads what the hub does not hold yet.
 """
 
 from __future__ import annotations
@@ -81,6 +84,43 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_salvage(args: argparse.Namespace) -> int:
+    from scanner.storage.salvage import salvage
+
+    source = Path(args.file)
+    if not source.is_file():
+        raise InputError(f"damaged visit log {source}: no such file")
+    with open_log(args) as log:
+        if source.resolve() == log.path.resolve():
+            raise InputError(f"{source} is the visit log in use: name a damaged log set aside (visits.sqlite.bad-N)")
+        result = salvage(source)
+        new = log.recovered.add(result)
+        notice = log.recovered.notice()
+    if result.problem and not result.recovered:
+        print(f"{source}: no visit could be read: {result.problem}")
+        return EXIT_CHAIN_BROKEN
+    print(f"{source}: {result.recovered} visits recovered ({result.already_synced} the hub already held, "
+          f"{new} newly kept for upload), {result.unreadable} could not be read"
+          + (f", {result.altered} changed by the damage (uploaded flagged as chain breaks)" if result.altered else ""))
+    if notice:
+        print(f"notice until acknowledged: {notice}")
+    return 0
+
+
+def cmd_acknowledge(args: argparse.Namespace) -> int:
+    with open_log(args) as log:
+        open_ = log.recovered.salvages(unacknowledged=True)
+        done = log.recovered.acknowledge()
+        pending = log.recovered.pending_count()
+    for s in open_:
+        print(f"acknowledged: {s.text()}")
+    if not done:
+        print("nothing to acknowledge: no damaged visit log reported")
+    if pending:
+        print(f"{pending} recovered visits are still to upload; the sync agent sends them")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     since = parse_instant_ms(args.since, "--since") if args.since else None
     with open_log(args) as log:
@@ -98,7 +138,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("log", help="the visit log: verify its chain, export it")
+    p = subparsers.add_parser("log", help="the visit log: verify its chain, export it, salvage a damaged one")
     sub = p.add_subparsers(dest="log_command", metavar="ACTION")
     sub.required = True
     v = sub.add_parser("verify", help="check the hash chain and the database integrity")
@@ -114,3 +154,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     e.add_argument("--output", "-o", metavar="FILE", help="output file (default: standard output)")
     e.set_defaults(func=cmd_export)
+    s = sub.add_parser("salvage", help="recover the readable visits of a damaged log (visits.sqlite.bad-N) "
+                                       "into the log in use, for upload")
+    s.add_argument("file", metavar="FILE", help="the damaged visit log")
+    add_log_location(s)
+    s.set_defaults(func=cmd_salvage)
+    a = sub.add_parser("acknowledge", help="clear the notice of a damaged visit log (after reading it)")
+    add_log_location(a)
+    a.set_defaults(func=cmd_acknowledge)

@@ -10,6 +10,7 @@ that writes it and any number of readers.
 | `rules/ruleslist.json` | `scanner.rules.ruleslist.RulesStore` | the last accepted rules list (`.bad-N` as for trust) |
 | `status.sqlite` | `keys.statusstore.StatusStore` | synced status lists |
 | `visits.sqlite` | `scanner.storage.visitlog.VisitLog` | the visit log and its outbox |
+| `visits.sqlite.bad-N` | `scanner.storage.stores` | a damaged visit log set aside, its visits salvaged |
 | `clock.json` | `scanner.clock.TrustedClock` | last known good time, trust state |
 | `sync-status.json` | the sync agent (`scanner.storage.syncstate`) | last success, pending, hub time |
 | `sync-request` | kiosk (creates), agent (takes) | "sync now" from the admin panel |

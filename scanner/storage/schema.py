@@ -3,7 +3,8 @@
 `visits` holds one row per decision (the fields of `scanner.storage.chain.ROW_FIELDS`, plus when it
 was synced), `outbox` one row per visit still to upload (deleted in the transaction that records the
 hub's acknowledgement), `meta` the chain anchor that moves forward when retention purges old rows, the
-log's `log_id` and the hub's last acknowledgement, `checkpoints` the device-signed heads of the chain.
+log's `log_id` and the hub's last acknowledgement, `checkpoints` the device-signed heads of the chain;
+`salvages` and `recovered` the visits read from a damaged log set aside (`scanner/storage/recovered.py`).
 """
 
 from __future__ import annotations
@@ -66,5 +67,19 @@ def _m3(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE visits ADD COLUMN {column} TEXT")
 
 
+def _m4(conn: sqlite3.Connection) -> None:
+    # Salvages of damaged logs (`scanner.storage.recovered`): what each read, until an operator acknowledges it,
+    # and the visits read that the hub had not acknowledged, verbatim, under their own log's id and seq.
+    conn.execute("CREATE TABLE salvages (id INTEGER PRIMARY KEY, source TEXT NOT NULL, log_id TEXT, "
+                 "at_ms INTEGER NOT NULL, recovered INTEGER NOT NULL, already_synced INTEGER NOT NULL, "
+                 "kept INTEGER NOT NULL, altered INTEGER NOT NULL, unreadable INTEGER NOT NULL, "
+                 "missing_pages INTEGER NOT NULL, "
+                 "complete INTEGER NOT NULL, problem TEXT, acknowledged_ms INTEGER)")
+    conn.execute("CREATE TABLE recovered (log_id TEXT NOT NULL, seq INTEGER NOT NULL, visit_id TEXT NOT NULL, "
+                 "row TEXT NOT NULL, salvage INTEGER NOT NULL REFERENCES salvages (id), synced_at_ms INTEGER, "
+                 "PRIMARY KEY (log_id, seq))")
+    conn.execute("CREATE INDEX recovered_pending ON recovered (synced_at_ms, log_id, seq)")
+
+
 # Append-only: migration N brings a database from user_version N-1 to N (`keys.durable.migrate`).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4]

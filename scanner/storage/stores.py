@@ -7,7 +7,8 @@ bootstrap status list older than the synced one is simply not applied.
 Nothing here refuses to start because of a bad list: a cached trust list that no longer verifies is set
 aside for inspection, a bad bootstrap list is skipped, and `trust.problem` says so (the device then holds
 no valid trust list until the sync agent fetches one). Nor because of a damaged database: a status store
-or visit log that is not SQLite any more is set aside (`.bad-N`) and a new one started.
+or visit log that is not SQLite any more is set aside (`.bad-N`) and a new one started; the visits still
+readable in a damaged visit log are salvaged into the new one (`scanner/storage/salvage.py`).
 """
 
 from __future__ import annotations
@@ -89,8 +90,9 @@ def open_stores(settings: Settings, *, visit_log: bool = True, require_trust: bo
 
 
 def _open_visit_log(path: Path, settings: Settings) -> VisitLog:
-    """The visit log; a damaged file is kept aside (its visits can still be recovered from it) and a new log
-    with an id of its own is started, so the device goes on recording instead of failing at every start."""
+    """The visit log; a damaged file is kept aside, a new log with an id of its own is started (so the device
+    goes on recording instead of failing at every start), and the visits still readable in the damaged file
+    are salvaged into it for the sync agent to upload (`salvage_at_start`)."""
     from keys.durable import damaged, set_aside_database
     from scanner.storage.visitlog import VisitLog
 
@@ -106,4 +108,36 @@ def _open_visit_log(path: Path, settings: Settings) -> VisitLog:
         kept = set_aside_database(path)
         log.error("visit log %s was damaged (%s); kept as %s with the visits it holds, a new log is started",
                   path, e.__cause__, ", ".join(kept))
-    return open_log()
+    new = open_log()
+    salvage_at_start(new, path.with_name(kept[0]) if kept else None)
+    return new
+
+
+# A start-up salvage reads at most this long and a file at most this large: a huge damaged file must not
+# stall the device's start. What it leaves is read by `checkpoint log salvage FILE`, which has no bound.
+START_SALVAGE_SECONDS = 10.0
+START_SALVAGE_BYTES = 512 * 1024 * 1024
+
+
+def salvage_at_start(new: VisitLog, damaged_file: Path | None) -> None:
+    """Salvage the visits of a damaged log just set aside into the new log (bounded), and say so."""
+    import time
+
+    from scanner.storage.salvage import Salvage, salvage
+
+    if damaged_file is None or not damaged_file.exists():
+        return
+    size = damaged_file.stat().st_size
+    if size > START_SALVAGE_BYTES:
+        result = Salvage(damaged_file.name, complete=False,
+                         problem=f"{size // (1024 * 1024)} MB is too large to read at start-up")
+    else:
+        result = salvage(damaged_file, deadline=time.monotonic() + START_SALVAGE_SECONDS)
+    try:
+        new.recovered.add(result)
+    except StorageError as e:
+        log.error("visits salvaged from %s could not be kept: %s", damaged_file, e)
+        return
+    log.error("salvaged %s: %d visits recovered (%d for the hub), %d could not be read%s", damaged_file.name,
+              result.recovered, len(result.rows), result.unreadable,
+              "" if result.complete else f"; stopped early: run `checkpoint log salvage {damaged_file}`")

@@ -45,6 +45,7 @@ from scanner.storage.chain import (
 )
 from scanner.storage.handoff import Handed, HandOff
 from scanner.storage.logaudit import ChainReport, audit_chain
+from scanner.storage.recovered import RecoveredVisits
 from scanner.storage.schema import MIGRATIONS
 from scanner.storage.visitrecord import VisitRecord, row_from_sql
 
@@ -85,6 +86,7 @@ class StorageState:
     alarm: bool
     full: bool
     message: str
+    damage: str = ""  # a damaged log's salvage no operator has acknowledged yet (`RecoveredVisits.notice`)
 
 
 def _is_full(exc: sqlite3.Error) -> bool:
@@ -111,6 +113,8 @@ class VisitLog:
                 "SELECT value FROM meta WHERE key = 'log_id'").fetchone()[0])
             self.page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
             self.set_cap(storage_cap_mb)
+            # Visits salvaged from a damaged log set aside, kept here until the hub has them.
+            self.recovered = RecoveredVisits(self._conn, self._lock, self.path)
         except SchemaTooNew as e:
             raise StorageError(str(e)) from e
         except sqlite3.Error as e:
@@ -253,7 +257,8 @@ class VisitLog:
         return [row_from_sql(r) for r in cur]
 
     def pending_count(self) -> int:
-        return int(self._read("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        """Visits the hub has not acknowledged: the outbox and the visits recovered from a damaged log."""
+        return int(self._read("SELECT COUNT(*) FROM outbox").fetchone()[0]) + self.recovered.pending_count()
 
     def mark_synced(self, visit_ids: Sequence[str], at: float | None = None) -> int:
         """Record the hub's acknowledgement: drop the outbox rows, stamp the visits; one transaction."""
@@ -356,7 +361,9 @@ class VisitLog:
             message = f"disk almost full: {free // (1024 * 1024)} MB free"
         else:
             message = ""
-        return StorageState(used, self.cap_bytes, round(percent, 1), free, bool(message), full, message)
+        damage = self.recovered.notice()
+        message = "; ".join(m for m in (damage, message) if m)
+        return StorageState(used, self.cap_bytes, round(percent, 1), free, bool(message), full, message, damage)
 
     def export(self, out: TextIO, *, fmt: str = "jsonl", since_ms: int | None = None) -> int:
         """Write rows as JSON lines or CSV (`extra` as a JSON string); return how many were written."""

@@ -87,3 +87,35 @@ def test_verify_checks_signed_checkpoints_with_the_device_certificate(data_dir, 
     other = checkpoint("log", "verify", "--data-dir", str(data_dir), "--device-cert", str(creds.cert),
                        "--device-id", "dev-2")
     assert other.returncode == 1 and "signature does not verify" in other.stdout
+
+
+def test_salvage_a_damaged_log_then_acknowledge_the_notice(tmp_path):
+    from tests.helpers.damage import overwrite_pages, written_log
+
+    damaged = tmp_path / "visits.sqlite.bad-2"
+    log_id, _ = written_log(damaged, 600, synced=100)
+    overwrite_pages(damaged, (9, 25))
+    VisitLog(tmp_path / "visits.sqlite").close()
+
+    out = checkpoint("log", "salvage", str(damaged), "--data-dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert f"{damaged}: " in out.stdout and "visits recovered" in out.stdout and "could not be read" in out.stdout
+    assert "checkpoint log acknowledge" in out.stdout
+    with VisitLog(tmp_path / "visits.sqlite") as log:
+        (s,) = log.recovered.salvages()
+        assert s.log_id == log_id and s.recovered + s.unreadable == 600 and log.pending_count() == s.kept
+    # The new log's chain is what it was: the recovered visits sit beside it.
+    assert checkpoint("log", "verify", "--data-dir", str(tmp_path)).returncode == 0
+
+    ack = checkpoint("log", "acknowledge", "--data-dir", str(tmp_path))
+    assert ack.returncode == 0 and "acknowledged: visit log damaged (visits.sqlite.bad-2)" in ack.stdout
+    assert f"{s.kept} recovered visits are still to upload" in ack.stdout
+    again = checkpoint("log", "acknowledge", "--data-dir", str(tmp_path))
+    assert "nothing to acknowledge" in again.stdout
+
+
+def test_salvage_refuses_the_log_in_use_and_a_missing_file(data_dir):
+    live = checkpoint("log", "salvage", str(data_dir / "visits.sqlite"), "--data-dir", str(data_dir))
+    assert live.returncode != 0 and "is the visit log in use" in live.stderr and "Traceback" not in live.stderr
+    missing = checkpoint("log", "salvage", str(data_dir / "nope.bad-1"), "--data-dir", str(data_dir))
+    assert missing.returncode != 0 and "no such file" in missing.stderr

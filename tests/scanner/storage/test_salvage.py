@@ -1,0 +1,147 @@
+"""Salvaging a real visit log damaged for real: every readable row comes back unchanged, the rest is counted,
+and a device starting on a damaged log keeps the recovered visits and says so until acknowledged."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from scanner.config import Settings
+from scanner.storage.chain import chain_hash
+from scanner.storage.salvage import salvage
+from scanner.storage.stores import open_stores
+from scanner.storage.visitlog import VisitLog
+from tests.helpers.damage import is_damaged, overwrite_pages, root_page, truncate, written_log, zero_header
+
+
+def _by_seq(rows):
+    return {r["seq"]: r for r in rows}
+
+
+def test_overwritten_pages_cost_their_rows_only(tmp_path: Path) -> None:
+    path = tmp_path / "visits.sqlite.bad-1"
+    log_id, rows = written_log(path, 2000, synced=500)
+    overwrite_pages(path, (40, 120, 200))
+    assert is_damaged(path)
+    before = path.read_bytes()
+
+    s = salvage(path)
+
+    assert path.read_bytes() == before  # read from a copy: the damaged file stays as it was
+    assert s.complete and s.problem is None and s.log_id == log_id
+    assert 1900 <= s.recovered < 2000 and s.recovered + s.unreadable == 2000
+    original = _by_seq(rows)
+    # Every row read is the row written, field for field; none the hub acknowledged is kept again.
+    assert all(original[r["seq"]] == r for r in s.rows)
+    assert all(r["seq"] > 500 for r in s.rows) and s.already_synced == s.recovered - len(s.rows)
+    assert all(chain_hash(r["prev_chain"], r) == r["chain"] for r in s.rows) and s.altered == 0
+
+
+def test_a_zeroed_header_is_rebuilt_on_the_copy(tmp_path: Path) -> None:
+    path = tmp_path / "visits.sqlite.bad-1"
+    log_id, rows = written_log(path, 300)
+    zero_header(path)
+    assert is_damaged(path)
+
+    s = salvage(path)
+
+    assert (s.log_id, s.recovered, s.unreadable) == (log_id, 300, 0)
+    assert s.rows == rows
+    assert path.read_bytes()[:16] == bytes(16)
+
+
+def test_a_truncated_file_gives_what_it_holds_and_says_it_is_cut_short(tmp_path: Path) -> None:
+    path = tmp_path / "visits.sqlite.bad-1"
+    _, rows = written_log(path, 1500)
+    truncate(path, 0.6)
+
+    s = salvage(path)
+
+    assert 0 < s.recovered < 1500
+    assert all(_by_seq(rows)[r["seq"]] == r for r in s.rows)
+    # The rows past the cut are not known one by one: the header says how many pages are gone.
+    assert s.recovered + s.unreadable <= 1500 and s.missing_pages > 0
+
+
+def test_the_newest_visits_in_the_wal_are_read_too(tmp_path: Path) -> None:
+    path = tmp_path / "visits.sqlite"
+    _, rows = written_log(path, 400, keep_wal=50)
+    # Set aside the way `keys.durable.set_aside_database` names them.
+    path.rename(tmp_path / "visits.sqlite.bad-1")
+    (tmp_path / "visits.sqlite-wal").rename(tmp_path / "visits.sqlite-wal.bad-1")
+    overwrite_pages(tmp_path / "visits.sqlite.bad-1", (10,))
+
+    s = salvage(tmp_path / "visits.sqlite.bad-1")
+
+    seqs = {r["seq"] for r in s.rows}
+    assert set(range(351, 401)) <= seqs  # the 50 only the WAL held
+    assert all(_by_seq(rows)[r["seq"]] == r for r in s.rows)
+
+
+def test_a_file_with_nothing_readable_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "visits.sqlite.bad-1"
+    path.write_bytes(b"garbage" * 3000)
+    s = salvage(path)
+    assert s.recovered == 0 and s.rows == [] and "no visits table" in (s.problem or "")
+
+
+def test_a_salvage_stops_at_its_deadline(tmp_path: Path) -> None:
+    path = tmp_path / "visits.sqlite.bad-1"
+    written_log(path, 100)
+    s = salvage(path, deadline=time.monotonic() - 1)
+    assert not s.complete
+
+
+@pytest.mark.parametrize("damage", ["pages", "header"])
+def test_a_device_starting_on_a_damaged_log_keeps_its_visits_and_says_so(tmp_path: Path, damage: str) -> None:
+    log_id, rows = written_log(tmp_path / "visits.sqlite", 1200, synced=200)
+    if damage == "pages":
+        # The meta table's page too: the log cannot be opened, as when the damage is found at a start.
+        overwrite_pages(tmp_path / "visits.sqlite", (30, 90, root_page(tmp_path / "visits.sqlite", "meta")))
+    else:
+        zero_header(tmp_path / "visits.sqlite")
+
+    stores = open_stores(Settings(), require_trust=False, data_dir=tmp_path)
+    try:
+        new = stores.visit_log
+        assert new is not None and new.log_id != log_id
+        (record,) = new.recovered.salvages()
+        assert record.source == "visits.sqlite.bad-1"
+        # With its meta page gone, the damaged log's id is derived from its first row, the same at every salvage.
+        again = salvage(tmp_path / "visits.sqlite.bad-1").upload_log_id
+        assert record.log_id == (log_id if damage == "header" else again)
+        assert record.recovered + record.unreadable == 1200 and record.already_synced <= 200
+        assert record.kept == record.recovered - record.already_synced >= 1000 - record.unreadable
+        assert new.pending_count() == record.kept
+        batch = new.recovered.pending(5000)
+        assert batch is not None and batch[0] == record.log_id
+        assert all(_by_seq(rows)[r["seq"]] == r for r in batch[1])
+        state = new.storage()
+        assert state.alarm and state.damage and "visits.sqlite.bad-1" in state.message
+        assert f"{record.recovered} visits recovered, {record.unreadable} could not be read" in state.damage
+        # The new log's own chain is untouched by what it keeps.
+        assert new.verify().ok and new.count() == 0
+    finally:
+        stores.close()
+
+    # A restart does not clear the notice; an acknowledgement does, and the visits still go to the hub.
+    with VisitLog(tmp_path / "visits.sqlite") as again:
+        assert again.storage().damage
+        assert again.recovered.acknowledge() == 1
+        assert again.storage().damage == "" and not again.storage().alarm
+        assert again.pending_count() == record.kept
+        lid, first = again.recovered.pending(100) or ("", [])
+        assert again.recovered.mark_synced(lid, [r["visit_id"] for r in first]) == 100
+        assert again.pending_count() == record.kept - 100
+
+
+def test_salvaging_the_same_file_again_keeps_each_visit_once(tmp_path: Path) -> None:
+    damaged = tmp_path / "visits.sqlite.bad-1"
+    written_log(damaged, 300)
+    overwrite_pages(damaged, (12,))
+    with VisitLog(tmp_path / "visits.sqlite") as log:
+        first = log.recovered.add(salvage(damaged))
+        assert first > 0 and log.recovered.add(salvage(damaged)) == 0
+        assert log.recovered.pending_count() == first
