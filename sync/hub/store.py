@@ -31,6 +31,8 @@ from sync.hub.traffic import HOUR_MS
 if TYPE_CHECKING:
     from sync.hub.ingest import IngestRules, UploadResult
 
+# PostgreSQL's SQLSTATE for a row no partition takes (check_violation; the visits have no other check).
+NO_PARTITION = "23514"
 STORED_FIELDS: tuple[str, ...] = ("log_id", *ROW_FIELDS, "chain_ok", "chain_problem", "received_ms")
 DAY_MS = 86_400_000
 
@@ -120,6 +122,14 @@ class HubStore:
         """Store a device's batch; see `sync.hub.ingest.store_batch`."""
         from sync.hub.ingest import store_batch
 
+        try:
+            return store_batch(self, device_id, rows, now=now, log_id=log_id, signed=signed, rules=rules)
+        except HubStoreError as e:
+            if getattr(e.__cause__, "sqlstate", None) != NO_PARTITION:
+                raise
+        # A day this process had seen was dropped since by another (`hub retain` with fewer days than this
+        # process keeps): the transaction stored nothing; forget the days and make the missing ones again.
+        self.forget_partitions()
         return store_batch(self, device_id, rows, now=now, log_id=log_id, signed=signed, rules=rules)
 
     def ensure_partitions(self, days: set[dt.date]) -> None:

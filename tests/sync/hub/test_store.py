@@ -195,6 +195,25 @@ def test_retention_removes_old_days(store):
     assert res.stored == 0 and "days before" in res.refused[0]["reason"]
 
 
+
+def test_a_day_dropped_by_another_process_takes_new_rows_again(hub_db):
+    """`hub retain --days 7` on a hub serving with 28: the serving process still thinks the dropped day's
+    partition exists; a device's backlog from that day must be stored, not answered 503 until the hour's
+    retention pass makes the process forget."""
+    serving, cli = HubStore(hub_db), HubStore(hub_db)
+    try:
+        now = time.time()
+        log_id = new_log_id()
+        rows = chain_rows("dev-1", 4, ts_ms=int((now - 10 * 86400) * 1000))
+        assert serving.upload("dev-1", rows[:2], log_id=log_id, now=now).stored == 2
+        assert cli.retain(7, now=now) >= 1
+        res = serving.upload("dev-1", rows[2:], log_id=log_id, now=now)
+        assert res.stored == 2 and res.refused == [], res
+        assert [v["seq"] for v in serving.visits("dev-1")] == [3, 4]
+    finally:
+        serving.close()
+        cli.close()
+
 def test_concurrent_uploads_of_one_batch_store_it_once(hub_db):
     stores = [HubStore(hub_db) for _ in range(2)]
     log = new_log_id()
