@@ -322,6 +322,9 @@ def settings_from_dict(data: JsonObject, source: str = "<dict>") -> Settings:
     gate = sections.get("gate")
     if isinstance(gate, GateSettings) and gate.deny_output and same_pin(gate.deny_output, gate.output):
         problems.append(f"gate.deny_output: {gate.deny_output!r} is gate.output's pin too")
+    if isinstance(gate, GateSettings) and gate.admit_key and gate.admit_key == gate.deny_key:
+        # One key cannot be both: the guard's Admit would be read as Deny.
+        problems.append(f"gate.deny_key: {gate.deny_key!r} is gate.admit_key too")
     if profiles:
         # Imported here: policy imports this module's types at import time.
         from scanner.policy import profile_problems

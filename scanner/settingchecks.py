@@ -52,6 +52,13 @@ def _check_gate_output(key: str, value: str) -> str | None:
     return f"{key}: {problem}" if problem else None
 
 
+def _check_guard_key(key: str, value: str) -> str | None:
+    # A key line is compared without its spaces and line end, so such a key could never be pressed.
+    if value != value.strip() or not value.isprintable():
+        return f"{key}: {value!r} has spaces or control characters; a key line is read without them"
+    return None
+
+
 def _check_region(key: str, value: str) -> str | None:
     from scanner.rules.model import REGION
 
@@ -93,6 +100,8 @@ VALUE_CHECKS: dict[str, typing.Callable[[str, Json], str | None]] = {
     "gate.output": _check_gate_output,
     "gate.deny_output": _check_gate_output,
     "gate.open_on": _check_open_on,
+    "gate.admit_key": _check_guard_key,
+    "gate.deny_key": _check_guard_key,
     "camera.source": _check_camera_source,
     "gate.sources": _check_sources,
 }

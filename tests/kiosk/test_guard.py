@@ -157,3 +157,17 @@ def test_guard_keys_are_named_as_qt_names_them() -> None:
     assert keys.admit == int(Qt.Key.Key_Return)  # the keypad's Enter and Return are one key
     with pytest.raises(ConfigError, match=r"display\.deny_key"):
         GuardKeys.named(deny="Frobnicate")
+
+
+def test_two_guard_keys_on_one_key_are_refused_by_name() -> None:
+    import pytest
+
+    from scanner.errors import ConfigError
+    from ui.widgets.guardkeys import GuardKeys
+
+    # Enter is Return: as Deny it would never deny (Admit is checked first), and the guard would not know.
+    with pytest.raises(ConfigError, match=r"display\.deny_key: 'Enter' is the key of display\.admit_key"):
+        GuardKeys.named("Return", "Enter", "Space", "F2")
+    # The family key held down would also acknowledge every alert.
+    with pytest.raises(ConfigError, match=r"display\.family_key: 'space' is the key of display\.guard_key"):
+        GuardKeys.named("Return", "Backspace", "Space", "space")

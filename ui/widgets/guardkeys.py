@@ -39,5 +39,12 @@ class GuardKeys:
     @classmethod
     def named(cls, admit: str = "Return", deny: str = "Backspace", ack: str = "Space",
               family: str = "F2") -> GuardKeys:
-        return cls(normal(key_code("admit_key", admit)), normal(key_code("deny_key", deny)),
-                   normal(key_code("guard_key", ack)), normal(key_code("family_key", family)))
+        named: dict[int, tuple[str, str]] = {}
+        for setting, name in (("admit_key", admit), ("deny_key", deny), ("guard_key", ack), ("family_key", family)):
+            code = normal(key_code(setting, name))
+            if code in named:
+                # One key for two acts: the first one checked would always win, silently.
+                raise ConfigError("<settings>", [f"display.{setting}: {name!r} is the key of "
+                                                 f"display.{named[code][0]} ({named[code][1]!r}) too"])
+            named[code] = (setting, name)
+        return cls(*named)

@@ -162,3 +162,20 @@ def test_config_refuses_the_red_lamp_on_the_turnstiles_own_pin(tmp_path) -> None
     assert load_settings(p).gate.deny_output == "gpio:27"
     p.write_text('[gate]\noutput = "serial:/dev/gpio:17"\ndeny_output = "gpio:17"\n')
     assert load_settings(p).gate.deny_output == "gpio:17"
+
+
+def test_config_refuses_guard_keys_that_clash_or_could_never_be_pressed(tmp_path) -> None:
+    from scanner.config import load_settings
+    from scanner.errors import ConfigError
+
+    p = tmp_path / "c.toml"
+    # One key for both: every Admit the guard pressed would be logged as a Deny.
+    p.write_text('[gate]\nadmit_key = "+"\ndeny_key = "+"\n')
+    with pytest.raises(ConfigError, match=re.escape("gate.deny_key: '+' is gate.admit_key too")):
+        load_settings(p)
+    p.write_text('[gate]\nadmit_key = " "\ndeny_key = "-\\t"\n')
+    with pytest.raises(ConfigError) as e:
+        load_settings(p)
+    assert "gate.admit_key: ' ' has spaces" in str(e.value) and "gate.deny_key: '-\\t' has spaces" in str(e.value)
+    p.write_text('[gate]\nadmit_key = ""\ndeny_key = ""\n')  # both off: the keypad is not used
+    assert load_settings(p).gate.admit_key == ""
