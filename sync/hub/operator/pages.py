@@ -244,9 +244,10 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
         since_ms = parse_when(since, now_ms - 24 * HOUR_MS)
         until_ms = parse_when(until, now_ms + 60_000)
         result = search_visits(store, device, since_ms, until_ms) if device else None
+        offered, reporting = device_ids(store)
         return page(request, "visits.html", title="Visits", who=who, csrf=csrf, device=device,
                     since=utc(since_ms)[:16].replace(" ", "T"), until=utc(until_ms)[:16].replace(" ", "T"),
-                    result=result, devices=device_ids(store),
+                    result=result, devices=offered, reporting=reporting,
                     gap_after={a - 1: (a, b) for a, b in result.gaps} if result else {})
 
     @app.get("/publish", response_class=HTMLResponse)

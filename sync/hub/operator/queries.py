@@ -69,6 +69,14 @@ def search_visits(store: HubStore, device_id: str, since_ms: int, until_ms: int)
     return VisitSearch(total, rows, gaps)
 
 
-def device_ids(store: HubStore) -> list[str]:
-    """Devices that reported health, offered in the search form (any id can be typed)."""
-    return [str(r[0]) for r in store.query("SELECT device_id FROM device_health ORDER BY device_id")]
+# Device ids the search form offers as suggestions: a province's every id would make each visits page
+# hundreds of kilobytes (any id can be typed).
+OFFERED_DEVICES = 1000
+
+
+def device_ids(store: HubStore) -> tuple[list[str], int]:
+    """The first `OFFERED_DEVICES` devices that reported health (by id), and how many reported."""
+    total = int(store.query("SELECT COUNT(*) FROM device_health")[0][0])
+    ids = [str(r[0]) for r in store.query(f"SELECT device_id FROM device_health ORDER BY device_id "
+                                           f"LIMIT {OFFERED_DEVICES}")]
+    return ids, total

@@ -251,3 +251,21 @@ def test_operator_listener_beyond_loopback_needs_tls(tmp_path):
         r = s.post(hub.operator_url + "/login", data={"name": OPERATOR, "password": PASSWORD, "csrf": token},
                    allow_redirects=False, timeout=30)
         assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
+
+
+def test_the_visit_search_offers_a_bounded_list_of_device_ids(tmp_path):
+    """A province's fleet must not make every visits page carry every device id (20,000 ids were 540 KB)."""
+    from sync.hub.devicehealth import record_many
+    from sync.hub.operator.queries import OFFERED_DEVICES
+    from sync.hub.store import HubStore
+
+    pki = make_pki(tmp_path / "pki", "gate-v1")
+    db = tmp_path / "hub.sqlite"
+    store = HubStore(db)
+    now_ms = int(time.time() * 1000)
+    record_many(store, {f"gate-{i:05d}": (now_ms, {"software_version": "1"}) for i in range(OFFERED_DEVICES + 200)})
+    store.close()
+    with HubProcess(db, pki, operator_config=write_operator_config(tmp_path / "operators.toml")) as proc:
+        page = logged_in(proc.operator_url).get(proc.operator_url + "/visits", timeout=30).text
+    assert page.count("<option value=") == OFFERED_DEVICES
+    assert f"first {OFFERED_DEVICES} of {OFFERED_DEVICES + 200}" in page
