@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install Checkpoint as an appliance on Raspberry Pi OS (Bookworm or later) or Debian 12+.
 #
-#   sudo systemd/install.sh [--hub] [--gate] [--prefix DIR] [--no-apt] [--no-enable] [--skip-python]
-#   systemd/install.sh --root DIR [--skip-python] [--hub] [--gate]   (stage into DIR; touches nothing else)
+#   sudo systemd/install.sh [--hub] [--gate|--kiosk] [--prefix DIR] [--no-apt] [--no-enable] [--skip-python]
+#   systemd/install.sh --root DIR [--skip-python] [--hub] [--gate|--kiosk]   (stage into DIR; touches nothing else)
 #
-# --gate enables the screenless gate (checkpoint-gate.service) instead of the kiosk.
+# --gate enables the screenless gate (checkpoint-gate.service) instead of the kiosk, --kiosk the kiosk
+# instead of the gate; without either a device keeps the one it has (the kiosk on a first install).
 #
 # Idempotent: run it again after `git pull` to update. It creates the service users and directories
 # (through sysusers.d/tmpfiles.d snippets, the systemd way), a virtualenv with --system-site-packages
@@ -25,10 +26,11 @@ ENABLE=1
 PYTHON=1
 HUB=0
 GATE=0
+KIOSK=0
 PYTHON_BIN=${PYTHON_BIN:-python3}
 
 usage() {
-  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -43,6 +45,7 @@ while [ $# -gt 0 ]; do
     --skip-python) PYTHON=0; shift ;;
     --hub) HUB=1; shift ;;
     --gate) GATE=1; shift ;;
+    --kiosk) KIOSK=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "install: unknown option $1" >&2; usage 2 >&2 ;;
   esac
@@ -50,6 +53,11 @@ done
 
 log() { echo "install: $*" >&2; }
 die() { echo "install: error: $*" >&2; exit 1; }
+
+if [ "$GATE" -eq 1 ] && [ "$KIOSK" -eq 1 ]; then
+  echo "install: --gate and --kiosk exclude each other: a device runs one of them" >&2
+  exit 2
+fi
 
 case "$PREFIX" in /*) ;; *) die "--prefix must be an absolute path, got '$PREFIX'" ;; esac
 if [ -n "$ROOT" ]; then
@@ -72,8 +80,16 @@ else
 fi
 
 UNITS=(checkpoint-kiosk.service checkpoint-gate.service checkpoint-sync.service checkpoint-hub.service)
-ENABLED=(checkpoint-kiosk.service checkpoint-sync.service)
-[ "$GATE" -eq 1 ] && ENABLED=(checkpoint-gate.service checkpoint-sync.service)
+SYSTEMCTL=(systemctl)
+[ "$STAGED" -eq 1 ] && SYSTEMCTL=(systemctl --root="$ROOT")
+# The device's role: the kiosk or the screenless gate, never both (their units conflict). An update
+# without --gate or --kiosk keeps the role the device has.
+if [ "$GATE" -eq 0 ] && [ "$KIOSK" -eq 0 ] && "${SYSTEMCTL[@]}" --quiet is-enabled checkpoint-gate.service 2>/dev/null; then
+  GATE=1
+fi
+ROLE=checkpoint-kiosk.service OTHER=checkpoint-gate.service
+[ "$GATE" -eq 1 ] && ROLE=checkpoint-gate.service OTHER=checkpoint-kiosk.service
+ENABLED=("$ROLE" checkpoint-sync.service)
 [ "$HUB" -eq 1 ] && ENABLED+=(checkpoint-hub.service)
 
 # 1. System packages (never when staging).
@@ -149,6 +165,11 @@ log "units in $ROOT/etc/systemd/system: ${UNITS[*]}"
 
 # 6. Enable (and restart what was running, so an update takes effect).
 if [ "$ENABLE" -eq 1 ]; then
+  if "${SYSTEMCTL[@]}" --quiet is-enabled "$OTHER" 2>/dev/null; then
+    [ "$STAGED" -eq 1 ] || systemctl stop "$OTHER"
+    "${SYSTEMCTL[@]}" --quiet disable "$OTHER"
+    log "disabled: $OTHER (this device runs $ROLE)"
+  fi
   if [ "$STAGED" -eq 1 ]; then
     systemctl --root="$ROOT" --quiet enable "${ENABLED[@]}"
   else

@@ -20,8 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inst.add_argument("--prefix", metavar="DIR", help="where the venv goes (default /opt/checkpoint)")
     inst.add_argument("--skip-python", action="store_true", help="no venv and no package install")
     inst.add_argument("--hub", action="store_true", help="also enable the reference hub")
-    inst.add_argument("--gate", action="store_true",
+    role = inst.add_mutually_exclusive_group()
+    role.add_argument("--gate", action="store_true",
                       help="enable the screenless gate (checkpoint-gate.service) instead of the kiosk")
+    role.add_argument("--kiosk", action="store_true",
+                      help="enable the kiosk instead of the gate (default: the one the device has, else the "
+                           "kiosk)")
     inst.add_argument("--no-apt", action="store_true", help="do not install apt packages")
     inst.add_argument("--no-enable", action="store_true", help="install the units but do not enable them")
     inst.set_defaults(func=cmd_install)
@@ -38,7 +42,7 @@ def cmd_install(args: argparse.Namespace) -> int:
         argv += ["--root", args.root]
     if args.prefix:
         argv += ["--prefix", args.prefix]
-    for flag in ("skip_python", "hub", "gate", "no_apt", "no_enable"):
+    for flag in ("skip_python", "hub", "gate", "kiosk", "no_apt", "no_enable"):
         if getattr(args, flag):
             argv.append("--" + flag.replace("_", "-"))
     return subprocess.run(argv, check=False).returncode

@@ -86,6 +86,24 @@ def test_gate_option_enables_the_screenless_gate_instead_of_the_kiosk(tmp_path: 
     assert "ExecStart=/opt/checkpoint/.venv/bin/checkpoint gate --config /etc/checkpoint/config.toml" in gate
 
 
+def test_an_update_keeps_the_device_s_role_and_a_role_option_switches_it(tmp_path: Path) -> None:
+    """Updating a gate with the documented `install.sh` (no option) enabled the kiosk beside the gate: two
+    units that conflict, both wanted at boot. A device keeps its role; `--gate` / `--kiosk` switch it."""
+    def wanted(root: Path) -> list[str]:
+        return sorted(p.name for p in (root / "etc/systemd/system/multi-user.target.wants").iterdir())
+
+    gate, kiosk = ["checkpoint-gate.service", "checkpoint-sync.service"], ["checkpoint-kiosk.service",
+                                                                           "checkpoint-sync.service"]
+    root = staged(tmp_path / "root", "--gate")
+    assert wanted(staged(root)) == gate
+    assert wanted(staged(root, "--kiosk")) == kiosk
+    assert wanted(staged(root)) == kiosk
+    assert wanted(staged(root, "--gate", "--hub")) == sorted([*gate, "checkpoint-hub.service"])
+    result = install(root, "--gate", "--kiosk")
+    assert result.returncode == 2 and "--gate and --kiosk" in result.stderr
+    assert wanted(root) == sorted([*gate, "checkpoint-hub.service"])
+
+
 def test_install_is_idempotent_and_keeps_the_operators_settings(tmp_path: Path) -> None:
     root = staged(tmp_path / "root")
     first = snapshot(root)
