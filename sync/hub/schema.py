@@ -1,10 +1,10 @@
 """The hub's schema as numbered migrations, the same steps for SQLite and PostgreSQL where SQL allows.
 
 The list is append-only: a new table, column or index is a new `Step` at the end, and a step, once
-released, is never edited (a database migrated by it would not get the change). The visit columns are derived from the visit row's one
-declaration, `scanner.storage.chain.VISIT_FIELDS` (`visit_columns`); a field added there needs a step
-here that adds its column (`add_visit_columns`), and `check_visit_columns` refuses to start a hub whose
-table lacks one.
+released, is never edited (a database migrated by it would not get the change). The visit columns are
+derived from the visit row's one declaration, `scanner.storage.chain.VISIT_FIELDS` (`visit_columns`); a
+field added there needs a step here that adds its column (`add_visit_columns`), and
+`check_visit_columns` refuses to start a hub whose table lacks one.
 
 Visits on PostgreSQL are partitioned by day of `ts_ms` (one table `visits_pYYYYMMDD` per UTC day,
 created on demand by the store, dropped by retention), with no index but the primary key (a device's time
