@@ -4,7 +4,7 @@ The list is append-only: a new table, column or index is a new `Step` at the end
 released, is never edited (a database migrated by it would not get the change). The visit columns are
 derived from the visit row's one declaration, `scanner.storage.chain.VISIT_FIELDS` (`visit_columns`); a
 field added there needs a step here that adds its column (`add_visit_columns`), and
-`check_visit_columns` refuses to start a hub whose table lacks one.
+`HubStore` refuses to start on a table that lacks one (`missing_visit_columns`).
 
 Visits on PostgreSQL are partitioned by day of `ts_ms` (one table `visits_pYYYYMMDD` per UTC day,
 created on demand by the store, dropped by retention), with no index but the primary key (a device's time
