@@ -322,6 +322,10 @@ def settings_from_dict(data: JsonObject, source: str = "<dict>") -> Settings:
     gate = sections.get("gate")
     if isinstance(gate, GateSettings) and gate.deny_output and same_pin(gate.deny_output, gate.output):
         problems.append(f"gate.deny_output: {gate.deny_output!r} is gate.output's pin too")
+    admin = sections.get("admin")
+    if isinstance(admin, AdminSettings) and admin.ack_requires_pin and not admin.pin_hash:
+        # Without a PIN no alert could ever be acknowledged: the first red code would hold the screen for good.
+        problems.append("admin.ack_requires_pin: true needs admin.pin_hash (set it with `checkpoint config pin`)")
     if isinstance(gate, GateSettings) and gate.admit_key and gate.admit_key == gate.deny_key:
         # One key cannot be both: the guard's Admit would be read as Deny.
         problems.append(f"gate.deny_key: {gate.deny_key!r} is gate.admit_key too")

@@ -171,3 +171,35 @@ def test_two_guard_keys_on_one_key_are_refused_by_name() -> None:
     # The family key held down would also acknowledge every alert.
     with pytest.raises(ConfigError, match=r"display\.family_key: 'space' is the key of display\.guard_key"):
         GuardKeys.named("Return", "Backspace", "Space", "space")
+
+
+def test_pins_tried_at_the_alerts_pad_count_toward_the_lockout(core: Any, world: Any, qtbot: Any) -> None:
+    """The red-code holder at the PIN pad of his own alert: as rate-limited as the admin panel's pad (it is
+    the same PIN), and the lockout holds for the admin panel too."""
+    from ui.model.pinauth import PinGate
+
+    core.ack_pin_hash = hash_pin("2468", ln=10)
+    now = [1000.0]
+    gate = PinGate(core.ack_pin_hash, max_attempts=3, lockout_seconds=60, clock=lambda: now[0])
+    k = KioskApp(core, [], sound=RecordingSound(), pin_gate=gate,
+                 options=KioskOptions(result_seconds=30, ack_requires_pin=True))
+    qtbot.addWidget(k.window)
+    w = k.window
+    w.resize(800, 480)
+    w.show()
+    k.decided.emit(decide_now(core, world.payloads["red"]))
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    assert w.page() == "pin"
+    for pin in ("1111", "2222", "3333"):
+        w.pin.entry.setText(pin)
+        qtbot.mouseClick(w.pin.keys["OK"], Qt.MouseButton.LeftButton)
+    assert "locked for 60 s" in w.pin.message.text()
+    w.pin.entry.setText("2468")  # the right PIN, but within the lockout: refused, the alert stays
+    qtbot.mouseClick(w.pin.keys["OK"], Qt.MouseButton.LeftButton)
+    assert w.alert_pending and core.counts().acknowledged == 0 and "Locked" in w.pin.message.text()
+    now[0] += 61
+    w.pin.entry.setText("2468")
+    with qtbot.waitSignal(w.acknowledged, timeout=3000):
+        qtbot.mouseClick(w.pin.keys["OK"], Qt.MouseButton.LeftButton)
+    assert core.counts().acknowledged == 1
+    k.stop()

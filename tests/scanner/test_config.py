@@ -136,6 +136,16 @@ def test_good_and_empty_pin_hashes_are_accepted(tmp_path: Path) -> None:
     assert load_settings(f).admin.pin_hash == ""
 
 
+def test_alerts_acknowledged_by_pin_need_a_pin(tmp_path: Path) -> None:
+    """Without one, no alert could ever be acknowledged: the first red code would hold the kiosk for good."""
+    f = tmp_path / "c.toml"
+    f.write_text('[admin]\nack_requires_pin = true\n')
+    (problem,) = problems_of(f)
+    assert problem.startswith("admin.ack_requires_pin: true needs admin.pin_hash")
+    f.write_text(f'[admin]\nack_requires_pin = true\npin_hash = "{hash_pin("2468", ln=10)}"\n')
+    assert load_settings(f).admin.ack_requires_pin
+
+
 def test_bad_profile_override_is_reported_with_the_others(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_text('[device]\nidd = "x"\n[profiles.mall]\nprofile = { max_code_age = -1 }\n')

@@ -1,6 +1,7 @@
 """The admin PIN gate: `scanner.pin` checks the scrypt hash; attempts are rate-limited here. No Qt.
 
-`PinGate.attempt(pin)` says whether the panel opens. After `max_attempts` wrong PINs in a row the gate
+`PinGate.attempt(pin)` says whether the panel opens; `record(ok)` counts a PIN the core checked (an
+alert's acknowledgement). After `max_attempts` wrong PINs in a row the gate
 locks for `lockout_seconds`, doubling with each further lock-out, so a bystander cannot try PINs on
 the touch screen. The hash is the config's `admin.pin_hash` (`checkpoint config pin` makes one).
 """
@@ -57,6 +58,11 @@ class PinGate:
             ok = self._verify(self.pin_hash, pin)
         except InputError as e:
             return PinResult(False, 0, 0, "管理密码配置有误", f"The admin PIN setting is invalid: {e}")
+        return self.record(ok)
+
+    def record(self, ok: bool) -> PinResult:
+        """Count a PIN checked elsewhere (the core checks the one that acknowledges an alert): the same
+        PIN, so the same count of wrong tries and the same lockout. Ask `locked_for()` before checking."""
         if ok:
             self._failures = self._lockouts = 0
             return PinResult(True, 0, self.max_attempts, "", "")

@@ -92,6 +92,12 @@ class AdminAccess:
 
     def _pin_submitted(self, pin: str) -> None:
         if self.pin_purpose == "ack":
+            # The same PIN as the panel's: tries at the alert's pad are rate-limited with the panel's.
+            wait = self.pin_gate.locked_for()
+            if wait > 0:
+                self.pin.reset(f"已锁定，请 {wait:.0f} 秒后再试\nLocked — try again in {wait:.0f} s")
+                return
+            self.ack_pin_tried = True
             self.ack_requested.emit("pin", pin)
             return
         r = self.pin_gate.attempt(pin)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from scanner.session import Shown
     from scanner.sound.player import Announcer
+    from ui.model.pinauth import PinGate
     from ui.widgets.admin import PinPage
     from ui.widgets.screens import ResultScreen
 
@@ -34,6 +35,7 @@ class GuardControls:
 
     result: ResultScreen
     pin: PinPage
+    pin_gate: PinGate
     sound: Announcer
     queue: deque[Shown]
     members: list[Shown]
@@ -54,6 +56,7 @@ class GuardControls:
         # window acknowledges by itself.
         self.ack_via_core = False
         self.ack_needs_pin = False
+        self.ack_pin_tried = False  # a PIN went to the core for the alert: its answer is counted
         self.awaiting_guard: Shown | None = None  # a manual check (or repeat) waiting for Admit / Deny
         self.alert_pending = False
         self.alert_timer = QTimer(owner)
@@ -98,11 +101,16 @@ class GuardControls:
             self.acknowledge()
 
     def ack_answer(self, ok: bool, message: LocalText | None = None) -> None:
-        """The core's answer to `ack_requested`: done, or the PIN is needed (or was wrong)."""
+        """The core's answer to `ack_requested`: done, or the PIN is needed (or was wrong). A PIN tried
+        at the pad counts toward the admin PIN's lockout (`PinGate.record`)."""
+        tried, self.ack_pin_tried = self.ack_pin_tried, False
+        counted = self.pin_gate.record(ok) if tried else None
         if ok:
             self.acknowledge()
             return
         text = f"{message.zh}\n{message.en}" if message else ""
+        if counted is not None:
+            text = f"{counted.message_zh}\n{counted.message_en}"
         if self.page() == "pin":
             self.pin.reset(text)
         else:
