@@ -322,6 +322,12 @@ class TrustedClock:
             )
             if not all(math.isfinite(v) for v in (out["last_good"], out["wall"], out["mono"], out["offset"])):
                 raise ValueError("not a finite number")
+            # Times no date can name, as a hub's time may not be (`confirm`): one would be the clock's time.
+            times = [out["last_good"], out["wall"] + out["offset"]]
+            if out["hub_confirmed_at"] is not None:
+                times.append(out["hub_confirmed_at"])
+            if not all(0 <= t <= LATEST_PLAUSIBLE_TIME for t in times):
+                raise ValueError("a time past 9999-12-31")
         except (ValueError, TypeError, KeyError, AttributeError) as e:
             log.warning("clock state invalid, ignored path=%s error=%s", self.path, e)
             return None

@@ -283,6 +283,21 @@ def test_corrupt_state_file_is_untrusted_not_a_crash(path: Path) -> None:
     assert not FakeTime(T0).clock(path).trusted()
 
 
+@pytest.mark.parametrize("field", ["last_good", "offset", "hub_confirmed_at"])
+def test_a_saved_time_past_any_date_is_no_reference(path: Path, field: str) -> None:
+    """A clock.json holding a time no date can name (written before hub times were bounded, or damaged)
+    made the trusted clock's time 1e16 s: the kiosk and gate then failed at every start reading the visit
+    log from "today"."""
+    t = FakeTime(T0)
+    trusted_clock(path, t)
+    saved = json.loads(path.read_text())
+    saved[field] = 1e16
+    path.write_text(json.dumps(saved))
+    clock = t.clock(path)
+    assert not clock.trusted() and clock.state().reason == NO_REFERENCE
+    assert clock.now() == pytest.approx(T0)
+
+
 def test_save_is_atomic_and_leaves_no_temporary_files(path: Path) -> None:
     t = FakeTime(T0)
     clock = trusted_clock(path, t)
