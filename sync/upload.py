@@ -4,6 +4,7 @@ goes to the hub in gzip JSON batches.
 Each batch carries the log id and the device's signature over its last row, so the hub can anchor the
 chain. Rows are marked synced only once the hub acknowledged them, and the hub's (last seq, last chain) is
 kept in the log: a hub holding more of the log than the device has means rows were removed from the device.
+Visits salvaged from a damaged log follow the outbox, in batches of their own log.
 """
 
 from __future__ import annotations
@@ -142,8 +143,33 @@ class UploadSteps:
                 self.state.uploaded_total += len(acked)
                 self.state.duplicates_total += ack.duplicates
                 self.notifier.watchdog()
+        self._upload_recovered(report)
         self.state.pending = self.log.pending_count()
         return report
+
+    def _upload_recovered(self, report: UploadReport) -> None:
+        """Visits salvaged from a damaged log (`scanner/storage/recovered.py`): sent verbatim under that log's
+        id and marked recovered, without a checkpoint (the device key does not vouch for rows read back from
+        a damaged file); the hub files each once, whatever of that log it held before."""
+        while (pending := self.log.recovered.pending(self.config.batch_size)) is not None:
+            log_id, rows = pending
+            body = json.dumps({"log_id": log_id, "visits": rows, "recovered": True},
+                              separators=(",", ":"), ensure_ascii=False).encode()
+            ack = self._post_batch(gzip.compress(body, compresslevel=3))
+            sent = {row["visit_id"] for row in rows}
+            acked = [i for i in ack.acked if i in sent]
+            if not acked:
+                raise HubRefused(200, "the hub acknowledged none of the visits recovered from a damaged log"
+                                 + (f" ({ack.refused[0].reason})" if ack.refused else ""))
+            self.log.recovered.mark_synced(log_id, acked)
+            report.stored += ack.stored
+            report.duplicates += ack.duplicates
+            report.chain_breaks += len(ack.chain_breaks)
+            for b in ack.chain_breaks[:5]:
+                log.warning("hub flagged a chain break in recovered log %s at seq %s: %s", log_id, b.seq, b.problem)
+            self.state.uploaded_total += len(acked)
+            self.state.duplicates_total += ack.duplicates
+            self.notifier.watchdog()
 
     def _record_ack(self, ack: UploadAck) -> None:
         """Keep the hub's view of this log; a hub holding more than the device has means a lost tail."""

@@ -142,10 +142,12 @@ def refusals(rows: Sequence[JsonObject], rules: IngestRules, now_ms: int) -> lis
 
 def store_batch(store: HubStore, device_id: str, rows: Sequence[JsonObject], *, now: float | None = None,
                 log_id: str | None = None, signed: tuple[int, str] | None = None,
-                rules: IngestRules | None = None) -> UploadResult:
+                rules: IngestRules | None = None, recovered: bool = False) -> UploadResult:
     """Store one device's batch in one transaction (see the module docstring).
 
     `signed` is a (seq, chain) the device's key has been verified to sign; the hub keeps the highest.
+    `recovered`: the device salvaged these rows from its damaged copy of the log; the log keeps the time
+    it was first sent so (`recovered_ms`).
     """
     rules = rules or IngestRules()
     log_id = log_id or ""  # rows from agents older than log ids belong to the device's "" log
@@ -227,12 +229,13 @@ def store_batch(store: HubStore, device_id: str, rows: Sequence[JsonObject], *, 
                            "row_json, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", conflicts)
         if admissions:
             tx.copy_rows("site_admissions", ("site", "ts_ms", "code_id", "device_id", "received_ms"), admissions)
-        _update_head(tx, res, device_id, log_id, head, held, signed, now_ms)
+        _update_head(tx, res, device_id, log_id, head, held, signed, now_ms, recovered)
     return res
 
 
 def _update_head(tx: Tx, res: UploadResult, device_id: str, log_id: str, head: list[Row],
-                 held: dict[int, tuple[str, str]], signed: tuple[int, str] | None, now_ms: int) -> None:
+                 held: dict[int, tuple[str, str]], signed: tuple[int, str] | None, now_ms: int,
+                 recovered: bool = False) -> None:
     last_seq, last_chain, contiguous, signed_seq = (head[0] if head else (0, "", 0, None))
     top = max(held)
     if top > last_seq:
@@ -247,14 +250,15 @@ def _update_head(tx: Tx, res: UploadResult, device_id: str, log_id: str, head: l
     if head:
         tx.execute("UPDATE logs SET last_seq = ?, last_chain = ?, contiguous_seq = ?, updated_ms = ?, "
                    "signed_seq = COALESCE(?, signed_seq), signed_chain = COALESCE(?, signed_chain), "
-                   "signed_ms = COALESCE(?, signed_ms) WHERE device_id = ? AND log_id = ?",
+                   "signed_ms = COALESCE(?, signed_ms), recovered_ms = COALESCE(recovered_ms, ?) "
+                   "WHERE device_id = ? AND log_id = ?",
                    (last_seq, last_chain, new_contiguous, now_ms, sign_seq, sign_chain,
-                    None if sign_seq is None else now_ms, device_id, log_id))
+                    None if sign_seq is None else now_ms, now_ms if recovered else None, device_id, log_id))
     else:
         tx.execute("INSERT INTO logs (device_id, log_id, last_seq, last_chain, contiguous_seq, first_ms, updated_ms, "
-                   "signed_seq, signed_chain, signed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   "signed_seq, signed_chain, signed_ms, recovered_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (device_id, log_id, last_seq, last_chain, new_contiguous, now_ms, now_ms, sign_seq, sign_chain,
-                    None if sign_seq is None else now_ms))
+                    None if sign_seq is None else now_ms, now_ms if recovered else None))
 
 
 def _json(value: Json) -> str:

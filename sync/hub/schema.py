@@ -156,6 +156,8 @@ MIGRATIONS: list[Step] = [
     # and, within each, the primary key (device_id, log_id, seq, ts_ms) holds a device's rows together.
     Step(8, "no (device, time) index on PostgreSQL's day partitions: the partition and the primary key "
             "serve a device's time range", {SQLITE: "", POSTGRESQL: "DROP INDEX IF EXISTS visits_device_ts"}),
+    Step(9, "logs: when a device first sent rows of the log recovered from its damaged file",
+         "ALTER TABLE logs ADD COLUMN recovered_ms BIGINT"),
 ]
 
 

@@ -118,19 +118,21 @@ class HubStore:
 
     def upload(self, device_id: str, rows: Sequence[JsonObject], now: float | None = None, *,
                log_id: str | None = None, signed: tuple[int, str] | None = None,
-               rules: IngestRules | None = None) -> UploadResult:
+               rules: IngestRules | None = None, recovered: bool = False) -> UploadResult:
         """Store a device's batch; see `sync.hub.ingest.store_batch`."""
         from sync.hub.ingest import store_batch
 
         try:
-            return store_batch(self, device_id, rows, now=now, log_id=log_id, signed=signed, rules=rules)
+            return store_batch(self, device_id, rows, now=now, log_id=log_id, signed=signed, rules=rules,
+                               recovered=recovered)
         except HubStoreError as e:
             if getattr(e.__cause__, "sqlstate", None) != NO_PARTITION:
                 raise
         # A day this process had seen was dropped since by another (`hub retain` with fewer days than this
         # process keeps): the transaction stored nothing; forget the days and make the missing ones again.
         self.forget_partitions()
-        return store_batch(self, device_id, rows, now=now, log_id=log_id, signed=signed, rules=rules)
+        return store_batch(self, device_id, rows, now=now, log_id=log_id, signed=signed, rules=rules,
+                           recovered=recovered)
 
     def ensure_partitions(self, days: set[dt.date]) -> None:
         """Create the day partitions of `visits` that do not exist yet (PostgreSQL; nothing on SQLite)."""
@@ -219,14 +221,14 @@ class HubStore:
 
     def logs(self, device_id: str | None = None) -> list[JsonObject]:
         """Each log the hub holds rows of: its head, its signed checkpoint, and the missing seq ranges."""
-        sql = ("SELECT device_id, log_id, last_seq, last_chain, contiguous_seq, signed_seq, signed_chain "
-               "FROM logs" + (" WHERE device_id = ?" if device_id else "") + " ORDER BY device_id, log_id")
+        sql = ("SELECT device_id, log_id, last_seq, last_chain, contiguous_seq, signed_seq, signed_chain, "
+               "recovered_ms FROM logs" + (" WHERE device_id = ?" if device_id else "") + " ORDER BY device_id, log_id")
         with self.db.read() as tx:
             heads = tx.execute(sql, [device_id] if device_id else [])
             out = []
-            for d, log_id, last, chain, contiguous, sseq, schain in heads:
+            for d, log_id, last, chain, contiguous, sseq, schain, recovered in heads:
                 out.append({"device_id": d, "log_id": log_id, "last_seq": last, "last_chain": chain,
-                            "signed_seq": sseq, "signed_chain": schain,
+                            "signed_seq": sseq, "signed_chain": schain, "recovered_ms": recovered,
                             "gaps": log_gaps(tx, d, log_id, contiguous, last)})
         return out
 

@@ -71,6 +71,7 @@ class _Batch(msgspec.Struct, forbid_unknown_fields=True):
     visits: Annotated[list[_Visit], msgspec.Meta(max_length=10000)]  # type: ignore[valid-type]
     log_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$", min_length=32, max_length=32)] | None = None
     checkpoint: _Checkpoint | None = None
+    recovered: bool = False
 
 
 _DECODER = msgspec.json.Decoder(_Batch)
@@ -88,6 +89,7 @@ class Batch:
     log_id: str | None
     rows: list[JsonObject]
     checkpoint: Checkpoint | None
+    recovered: bool = False  # rows the device salvaged from a damaged log (`scanner/storage/salvage.py`)
 
 
 def decode_batch(text: bytes, limits: BodyLimits) -> Batch | None:
@@ -108,7 +110,7 @@ def decode_batch(text: bytes, limits: BodyLimits) -> Batch | None:
         if row["extra"] and _depth(row["extra"]) > limits.max_depth - _ROWS_ABOVE_EXTRA:
             raise BodyRefused(413, f"body nests JSON deeper than {limits.max_depth} levels")
     cp = batch.checkpoint
-    return Batch(batch.log_id, rows, Checkpoint(cp.seq, cp.chain, cp.signature) if cp else None)
+    return Batch(batch.log_id, rows, Checkpoint(cp.seq, cp.chain, cp.signature) if cp else None, batch.recovered)
 
 
 _PREV_CHAIN, _CHAIN = itemgetter("prev_chain"), itemgetter("chain")

@@ -72,6 +72,9 @@ class UploadBatch(BaseModel):
     log_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
     visits: list[UploadVisit] = Field(max_length=10000)  # type: ignore[valid-type]
     checkpoint: UploadCheckpoint | None = None
+    # Rows the device salvaged from its damaged log (verbatim, under that log's id): the hub notes when the
+    # log was first sent so (`logs.recovered_ms`, `checkpoint hub logs`).
+    recovered: bool = False
 
 
 class SeqReason(BaseModel):
@@ -126,7 +129,7 @@ def add_upload(app: FastAPI, store: HubStore, who: Callable[[Request], tuple[Dev
                 raise HTTPException(403, f"device {device_id} may not upload visits of {', '.join(others)}")
             signed = _signed(batch, rows, device_id, peer)
             # JSON text can hold a NUL only as the escape \u0000: without one, no row needs the look for it.
-            res = store.upload(device_id, rows, log_id=batch.log_id, signed=signed,
+            res = store.upload(device_id, rows, log_id=batch.log_id, signed=signed, recovered=batch.recovered,
                                rules=replace(rules, checkpoints=device.checkpoints, site=device.site,
                                              nul_free=b"\\u0000" not in text))
             metrics.visits_ingested(res.stored)
@@ -159,7 +162,7 @@ def _validated(text: bytes) -> Batch:
         raise HTTPException(422, e.errors(include_url=False, include_input=False)) from None
     cp = model.checkpoint
     return Batch(model.log_id, [v.model_dump() for v in model.visits],  # type: ignore[attr-defined]
-                 Checkpoint(cp.seq, cp.chain, cp.signature) if cp else None)
+                 Checkpoint(cp.seq, cp.chain, cp.signature) if cp else None, model.recovered)
 
 
 def _signed(batch: Batch, rows: list[JsonObject], device_id: str, peer: Peer) -> tuple[int, str] | None:

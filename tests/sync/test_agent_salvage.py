@@ -1,0 +1,111 @@
+"""A device whose visit log was damaged for real: the real agent uploads the visits salvaged from it to a
+real hub on 127.0.0.1, each once, under the damaged log's id, and the hub notes the log was recovered."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+
+from scanner.config import Settings
+from scanner.storage.stores import open_stores
+from scanner.storage.syncstate import read_status
+from scanner.storage.visitlog import VisitLog
+from sync.agent import AgentConfig, SyncAgent
+from sync.hub.store import HubStore
+from tests.helpers.damage import overwrite_pages, written_log, zero_header
+from tests.helpers.faultproxy import HubProcess, make_pki
+from tests.helpers.visits import fill
+
+
+def _agent(url, pki, data_dir, log) -> SyncAgent:
+    cfg = AgentConfig(url=url, client_cert=str(pki.device_cert), client_key=str(pki.device_key),
+                      ca_cert=str(pki.ca), data_dir=data_dir, device_id=pki.device_id, batch_size=200)
+    return SyncAgent(cfg, log, None, None, rng=random.Random(1))
+
+
+def test_salvaged_visits_reach_the_hub_once_each(tmp_path):
+    pki = make_pki(tmp_path / "pki")
+    data = tmp_path / "device"
+    data.mkdir()
+    # The visits the log held are known from a copy written alongside (the test's record of the truth).
+    log_id, truth = written_log(data / "visits.sqlite", 900, device_id=pki.device_id)
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        with VisitLog(data / "visits.sqlite") as log:
+            # The hub stores every visit; the device then loses its record of the answers past seq 250 (as
+            # when the card fails mid-write), so the salvage finds those unacknowledged and sends them again.
+            agent = _agent(hub.url, pki, data, log)
+            assert agent.run_once().uploaded == 900
+            agent.close()
+        conn = sqlite3.connect(data / "visits.sqlite")
+        conn.execute("UPDATE visits SET synced_at_ms = NULL WHERE seq > 250")
+        conn.commit()
+        conn.close()
+        assert len(_hub_rows(tmp_path / "hub.sqlite", pki.device_id)) == 900
+
+        overwrite_pages(data / "visits.sqlite", (20, 60))
+        zero_header(data / "visits.sqlite")
+        stores = open_stores(Settings(), require_trust=False, data_dir=data)
+        try:
+            new = stores.visit_log
+            assert new is not None and new.log_id != log_id
+            (salvage,) = new.recovered.salvages()
+            assert salvage.log_id == log_id and salvage.kept > 500 and salvage.unreadable > 0
+            fill(new, 5, pki.device_id)  # the device goes on recording in its new log
+            agent = _agent(hub.url, pki, data, new)
+            report = agent.run_once()
+            agent.close()
+            # Every recovered visit the hub already held came back as a duplicate, nothing stored twice.
+            assert report.duplicates == salvage.kept and report.uploaded == 5
+            assert new.pending_count() == 0
+            state = read_status(data)
+            assert state is not None and state.pending == 0
+        finally:
+            stores.close()
+
+    rows = _hub_rows(tmp_path / "hub.sqlite", pki.device_id)
+    ids = [r["visit_id"] for r in rows]
+    assert len(ids) == len(set(ids)) == 905
+    by_id = {r["visit_id"]: r for r in rows}
+    assert all(by_id[t["visit_id"]]["chain"] == t["chain"] and by_id[t["visit_id"]]["seq"] == t["seq"]
+               for t in truth)
+    store = HubStore(tmp_path / "hub.sqlite")
+    try:
+        logs = {lg["log_id"]: lg for lg in store.logs(pki.device_id)}
+    finally:
+        store.close()
+    assert logs[log_id]["recovered_ms"] is not None and logs[log_id]["gaps"] == []
+    assert [lg["recovered_ms"] for lid, lg in logs.items() if lid != log_id] == [None]
+
+
+def test_salvaged_visits_the_hub_never_had_are_stored_from_the_recovered_log(tmp_path):
+    pki = make_pki(tmp_path / "pki")
+    data = tmp_path / "device"
+    data.mkdir()
+    log_id, truth = written_log(data / "visits.sqlite", 700, synced=100, device_id=pki.device_id)
+    overwrite_pages(data / "visits.sqlite", (15, 40))
+    zero_header(data / "visits.sqlite")
+    stores = open_stores(Settings(), require_trust=False, data_dir=data)
+    with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+        try:
+            new = stores.visit_log
+            assert new is not None
+            (salvage,) = new.recovered.salvages()
+            agent = _agent(hub.url, pki, data, new)
+            report = agent.run_once()
+            agent.close()
+            assert report.uploaded == salvage.kept and report.duplicates == 0 and report.chain_breaks == 0
+        finally:
+            stores.close()
+    rows = _hub_rows(tmp_path / "hub.sqlite", pki.device_id)
+    original = {t["visit_id"]: t for t in truth}
+    assert len(rows) == salvage.kept and all(r["log_id"] == log_id for r in rows)
+    # Stored as written: every chained field is the original's.
+    assert all(all(r[k] == original[r["visit_id"]][k] for k in original[r["visit_id"]]) for r in rows)
+
+
+def _hub_rows(db, device_id: str) -> list[dict]:
+    store = HubStore(db)
+    try:
+        return list(store.visits(device_id))
+    finally:
+        store.close()
