@@ -329,11 +329,14 @@ def settings_from_dict(data: JsonObject, source: str = "<dict>") -> Settings:
     if isinstance(gate, GateSettings) and gate.admit_key and gate.admit_key == gate.deny_key:
         # One key cannot be both: the guard's Admit would be read as Deny.
         problems.append(f"gate.deny_key: {gate.deny_key!r} is gate.admit_key too")
-    if profiles:
-        # Imported here: policy imports this module's types at import time.
-        from scanner.policy import profile_problems
+    # Imported here: policy imports this module's types at import time.
+    from scanner.policy import profile_problems, unknown_profile_problem
 
+    if profiles:
         problems.extend(profile_problems(profiles))
+    venue = sections.get("venue")
+    if isinstance(venue, VenueSettings) and (unknown := unknown_profile_problem(venue.profile, profiles)):
+        problems.append(unknown)
     if problems:
         raise ConfigError(source, problems)
     return Settings(profiles=profiles, source=source, **sections)

@@ -244,12 +244,20 @@ def _merge(into: JsonObject, layer: JsonObject) -> None:
                 into[section][key] = value
 
 
+def unknown_profile_problem(name: str, overrides: dict[str, JsonObject]) -> str | None:
+    """`venue.profile`'s problem when `name` is neither built in nor defined by `[profiles.NAME]`."""
+    if name in builtin_names() or name in overrides:
+        return None
+    return (f"venue.profile: unknown profile {name!r} (built-in: {', '.join(builtin_names())}; "
+            "or one defined in [profiles.NAME])")
+
+
 def load_profile(name: str, overrides: dict[str, JsonObject] | None = None) -> VenueProfile:
     """The named profile: built-in data, then the config file's overrides. Unknown names are errors."""
     overrides = overrides or {}
     problems = profile_problems({name: overrides[name]} if name in overrides else {})
-    if name not in builtin_names() and name not in overrides:
-        problems.append(f"venue.profile: unknown profile {name!r} (built-in: {', '.join(builtin_names())})")
+    if unknown := unknown_profile_problem(name, overrides):
+        problems.append(unknown)
     if problems:
         raise ConfigError("<profiles>", problems)
     layer = overrides.get(name, {})

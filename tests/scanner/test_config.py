@@ -237,3 +237,13 @@ def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     p = tmp_path / "c.toml"
     p.write_bytes(b'\xef\xbb\xbf[device]\r\nid = "gate-7"\r\n')
     assert load_settings(p).device.id == "gate-7"
+
+
+def test_a_venue_profile_that_is_neither_built_in_nor_defined_is_named(tmp_path: Path) -> None:
+    """`config check` said ok; the kiosk and gate then refused to start ("<profiles>: venue.profile: …")."""
+    p = tmp_path / "c.toml"
+    p.write_text('[venue]\nprofile = "trasnport"\n', encoding="utf-8")
+    assert problems_of(p) == ["venue.profile: unknown profile 'trasnport' (built-in: community, hospital, mall, "
+                              "office, pharmacy, school, transport; or one defined in [profiles.NAME])"]
+    p.write_text('[venue]\nprofile = "night-market"\n[profiles.night-market]\nbase = "mall"\n', encoding="utf-8")
+    assert load_settings(p).venue.profile == "night-market"
