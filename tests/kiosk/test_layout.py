@@ -106,3 +106,30 @@ def test_the_checker_sees_overlapping_and_cut_off_text(qtbot: Any) -> None:
     host.show()
     found = problems_on("probe", host)
     assert any("overlaps" in p for p in found) and any("cut off" in p for p in found)
+
+
+@pytest.mark.parametrize("size", [(800, 480), (480, 320)], ids=["800x480", "480x320"])
+def test_a_family_of_six_in_one_frame_fits(size: tuple[int, int], make_core: Any, world: Any, qtbot: Any) -> None:
+    """A parent with five children at the school gate, one of them red: six tiles, none cut off or overlapping
+    (the screen was fitted before its tiles were shown, so a big family spilled over itself)."""
+    import time
+
+    from scanner.pipeline import DecisionEvent
+    from tests.helpers.payloads import passenger_codes
+    from ui.app import KioskApp, KioskOptions
+    from ui.sound import RecordingSound
+
+    core = make_core("school")
+    k = KioskApp(core, [], sound=RecordingSound(), options=KioskOptions(result_seconds=30))
+    qtbot.addWidget(k.window)
+    k.window.resize(*size)
+    k.window.show()
+    t0 = time.monotonic()
+    for p in [*passenger_codes(world, 5), world.payloads["red"]]:
+        d = core.checker.check(p)
+        k.decided.emit(core.handle(DecisionEvent(d, p, p.encode(), "camera", t0, time.monotonic(), 0, 0, 6)))
+    group = k.window.group()
+    assert group is not None and len(group.members) == 6 and not group.admit
+    qtbot.wait_until(lambda: all(t.isVisible() for t in k.window.result.tiles))
+    assert not problems_on("family of six", k.window)
+    k.stop()

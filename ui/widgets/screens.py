@@ -176,6 +176,8 @@ class ResultScreen(QWidget):
                 tile = Tile(m)
                 self.tiles.append(tile)
                 self.grid.addWidget(tile, i // cols, i % cols)
+                # Shown now, not by the layout's queued show: `refit` must see the tiles' texts to fit them.
+                tile.show()
 
     def _restyle(self, bg: str, fg: str) -> None:
         # Restyling is the costliest step of showing a result: done only when the colours change.
