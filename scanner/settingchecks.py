@@ -67,7 +67,12 @@ def _check_region(key: str, value: str) -> str | None:
 
 def _check_open_on(key: str, value: list[str]) -> str | None:
     bad = [v for v in value if v not in ("admit", "guard")]
-    return f"{key}: {bad[0]!r} is not one of 'admit', 'guard'" if bad else None
+    if bad:
+        return f"{key}: {bad[0]!r} is not one of 'admit', 'guard'"
+    # Empty, the turnstile would never open, not even for the guard's Admit: a gate locked for good.
+    if not value:
+        return f"{key}: empty, the gate would never open; [\"guard\"] opens it for the guard's Admit only"
+    return None
 
 
 def _source_problem(spec: str) -> str | None:

@@ -179,3 +179,15 @@ def test_config_refuses_guard_keys_that_clash_or_could_never_be_pressed(tmp_path
     assert "gate.admit_key: ' ' has spaces" in str(e.value) and "gate.deny_key: '-\\t' has spaces" in str(e.value)
     p.write_text('[gate]\nadmit_key = ""\ndeny_key = ""\n')  # both off: the keypad is not used
     assert load_settings(p).gate.admit_key == ""
+
+
+def test_config_refuses_a_gate_that_never_opens(tmp_path) -> None:
+    from scanner.config import load_settings
+    from scanner.errors import ConfigError
+
+    p = tmp_path / "c.toml"
+    p.write_text('[gate]\noutput = "gpio:17"\nopen_on = []\n')
+    with pytest.raises(ConfigError, match=re.escape("gate.open_on: empty, the gate would never open")):
+        load_settings(p)
+    p.write_text('[gate]\noutput = "gpio:17"\nopen_on = ["guard"]\n')
+    assert load_settings(p).gate.open_on == ["guard"]
