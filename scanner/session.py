@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -203,22 +204,24 @@ class Session(HeldFiles):
                                    gate=gate, repeat=None, decided_by="guard",
                                    group=self.grouper.place(source="guard", frame_timestamp=0.0, codes_in_frame=1))
 
-    def acknowledge(self, shown: Shown | None, *, method: str, pin: str | None = None) -> AckResult:
+    def acknowledge(self, shown: Shown | Sequence[Shown] | None, *, method: str, pin: str | None = None) -> AckResult:
         """The guard silences a red alert: a deliberate act ("hold" 1 s, the guard "key", or "pin"),
-        refused without the PIN when `admin.ack_requires_pin` is set; every acknowledgement is logged."""
+        refused without the PIN when `admin.ack_requires_pin` is set; every acknowledgement is logged with
+        the visits on screen (each member of a family)."""
         if method not in ACK_METHODS:
             raise InputError(f"acknowledge: method {method!r} is not one of {', '.join(ACK_METHODS)}")
+        members = [] if shown is None else [shown] if isinstance(shown, Shown) else list(shown)
+        visits = ",".join(m.visit_id or "-" for m in members) or None
         if self.ack_pin_hash is not None:
             from scanner.pin import verify_pin
 
             if method != "pin" or not pin or not self.ack_pin_hash or not verify_pin(pin, self.ack_pin_hash):
-                ack_log.warning("alert acknowledgement refused method=%s visit=%s", method,
-                                shown.visit_id if shown else None)
+                ack_log.warning("alert acknowledgement refused method=%s visit=%s", method, visits)
                 return AckResult(False, PIN_NEEDED)
         self.tally.acknowledged()
-        d = shown.decision if shown else None
-        ack_log.warning("alert acknowledged method=%s visit=%s outcome=%s at=%.0f", method,
-                        shown.visit_id if shown else None, d.outcome if d else None, self.clock.now())
+        outcomes = ",".join(m.decision.outcome for m in members) or None
+        ack_log.warning("alert acknowledged method=%s visit=%s outcome=%s at=%.0f", method, visits, outcomes,
+                        self.clock.now())
         return AckResult(True)
 
     def set_family_held(self, held: bool) -> None:

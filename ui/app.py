@@ -213,8 +213,7 @@ class KioskApp(QObject):
         self.window.show_guard_result(result)
 
     def _acknowledge(self, method: str, pin: str) -> None:
-        on_screen = self.window.members[0] if len(self.window.members) == 1 else None
-        answer = self.core.acknowledge(on_screen, method=method, pin=pin or None)
+        answer = self.core.acknowledge(list(self.window.members), method=method, pin=pin or None)
         self.window.ack_answer(answer.ok, answer.message)
 
     # Slots return None: PySide6 mishandles a Python bool handed back to Qt from a slot.

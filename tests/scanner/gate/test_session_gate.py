@@ -221,3 +221,13 @@ def test_pharmacy_visit_is_logged_at_the_decision(make, world) -> None:
     rows = list(core.visit_log.rows())
     assert rows[4]["decided_by"] == "clerk" and rows[4]["ref_visit"] == shown[0].visit_id
     assert core.counts().admitted == 4
+
+
+def test_acknowledging_a_family_alert_names_every_visit_it_silenced(make, world, caplog) -> None:
+    """A family screen with a red member: the acknowledgement in the journal says which visits it was for."""
+    core = make()
+    family = [decide_now(core, world.payloads[name]) for name in ("green", "red")]
+    with caplog.at_level(logging.WARNING, logger="checkpoint.ack"):
+        assert core.acknowledge(family, method="hold").ok
+    (record,) = [r.getMessage() for r in caplog.records if "alert acknowledged" in r.getMessage()]
+    assert f"visit={family[0].visit_id},{family[1].visit_id}" in record and "outcome=green,red" in record
