@@ -9,8 +9,12 @@ settings loads only the parts a file uses.
 from __future__ import annotations
 
 import typing
+from typing import TYPE_CHECKING
 
 from keys.jsontypes import Json
+
+if TYPE_CHECKING:
+    from scanner.config import HubSettings
 
 
 def _check_pin_hash(key: str, value: str) -> str | None:
@@ -118,3 +122,17 @@ def same_pin(a: str, b: str) -> bool:
 
     pin = gpio_pin(a)
     return pin is not None and pin == gpio_pin(b)
+
+
+def hub_tls_problem(hub: HubSettings) -> str | None:
+    """Why TLS could not use `[hub]`'s certificate and key, or its CA (files that can be read), worded by
+    setting; None when it can. The sync agent checks this at start, `config check --files-exist` too."""
+    from keys.deviceca import tls_files_problem
+
+    problem = tls_files_problem(hub.client_cert, hub.client_key, hub.ca_cert)
+    if problem is None:
+        return None
+    if problem[0] == "cert":
+        return (f"hub.client_cert: {hub.client_cert} with hub.client_key: {hub.client_key}: not a PEM certificate "
+                f"and its private key ({problem[1]})")
+    return f"hub.ca_cert: {hub.ca_cert}: not a PEM CA certificate ({problem[1]})"

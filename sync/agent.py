@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from keys.deviceca import tls_files_problem
 from scanner.errors import CheckpointError
 from scanner.service.sdnotify import Notifier
+from scanner.settingchecks import hub_tls_problem
 from scanner.storage.syncstate import SyncStatus, read_status, take_sync_request, write_status
 from sync.contact import ContactSteps
 from sync.errors import HubUnavailable, SyncConfigError, SyncError
@@ -106,13 +106,8 @@ class AgentConfig:
             if not Path(getattr(hub, k)).is_file():
                 raise SyncConfigError(f"{settings.source}: hub.{k}: {getattr(hub, k)}: no such file")
         # Checked once here: a file TLS cannot use would otherwise fail every round, retried for good.
-        problem = tls_files_problem(hub.client_cert, hub.client_key, hub.ca_cert)
-        if problem is not None and problem[0] == "cert":
-            raise SyncConfigError(f"{settings.source}: hub.client_cert: {hub.client_cert} with hub.client_key: "
-                                  f"{hub.client_key}: not a PEM certificate and its private key ({problem[1]})")
-        if problem is not None:
-            raise SyncConfigError(f"{settings.source}: hub.ca_cert: {hub.ca_cert}: not a PEM CA certificate "
-                                  f"({problem[1]})")
+        if problem := hub_tls_problem(hub):
+            raise SyncConfigError(f"{settings.source}: {problem}")
         return cls(url=hub.url.rstrip("/"), client_cert=hub.client_cert, client_key=hub.client_key,
                    ca_cert=hub.ca_cert, data_dir=settings.data_dir, device_id=settings.device.id,
                    batch_size=settings.sync.batch_size, timeout=settings.sync.timeout,

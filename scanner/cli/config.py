@@ -32,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = sub.add_parser("check", help="validate settings files; every problem with its key and file")
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument("--files-exist", action="store_true",
-                       help="also check that the files named in [trust] and [hub] can be read and that "
-                            "device.data_dir can be written")
+                       help="also check that the files named in [trust] and [hub] can be read and used, and "
+                            "that device.data_dir can be written")
     check.set_defaults(func=cmd_check)
     pin = sub.add_parser("pin", help="set the admin PIN hash in a settings file")
     pin.add_argument("file", metavar="FILE")
@@ -62,10 +62,16 @@ def data_dir_problem(path: str) -> str | None:
 
 
 def file_problems(settings: Settings) -> list[str]:
-    """Settings naming files that cannot be read, and a data directory that cannot be written."""
+    """Settings naming files that cannot be read or are not what they must be (a trust anchor that is not a
+    public key, a certificate without its key), and a data directory that cannot be written."""
+    from keys.errors import KeysError
+    from keys.keyfile import load_public_key
+    from scanner.settingchecks import hub_tls_problem
+
     problems = []
     if problem := data_dir_problem(settings.device.data_dir):
         problems.append(f"device.data_dir: {problem}")
+    unreadable = set()
     for key in FILE_SETTINGS:
         section, name = key.split(".")
         value = getattr(getattr(settings, section), name)
@@ -77,6 +83,18 @@ def file_problems(settings: Settings) -> list[str]:
                     pass
             except OSError as e:
                 problems.append(f"{label}: cannot read {p}: {e.strerror}")
+                unreadable.add(key)
+                continue
+            if key == "trust.anchors":
+                try:
+                    load_public_key(p)
+                except KeysError as e:
+                    problems.append(f"{label}: {e}")
+    hub = settings.hub
+    tls_set = hub.client_cert and hub.client_key and hub.ca_cert
+    if tls_set and not unreadable & {"hub.client_cert", "hub.client_key", "hub.ca_cert"} and (
+            problem := hub_tls_problem(hub)):
+        problems.append(problem)
     return problems
 
 

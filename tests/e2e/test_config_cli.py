@@ -48,7 +48,7 @@ def test_check_reports_every_problem_with_key_and_file(tmp_path: Path) -> None:
 
 def test_check_files_exist(tmp_path: Path) -> None:
     anchor = tmp_path / "anchor.pem"
-    anchor.write_text("not checked here, only readable\n")
+    anchor.write_text("not a key\n")
     f = tmp_path / "c.toml"
     f.write_text(f'[trust]\nanchors = ["{anchor}", "{tmp_path}/gone.pem"]\n'
                  f'[hub]\nclient_key = "{tmp_path}/key.pem"\n')
@@ -57,7 +57,36 @@ def test_check_files_exist(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert f"{f}: trust.anchors[1]: cannot read {tmp_path}/gone.pem: No such file or directory" in r.stderr
     assert f"{f}: hub.client_key: cannot read" in r.stderr
-    assert "trust.anchors[0]" not in r.stderr
+    assert f"{f}: trust.anchors[0]: {anchor}: not a PEM public key" in r.stderr
+
+
+def test_check_files_exist_names_files_the_services_cannot_use(tmp_path: Path) -> None:
+    """A readable file of the wrong kind (the device CA's certificate given as the trust anchor, a key that
+    is not the certificate's) passed `--files-exist`; the kiosk, gate or sync agent then refused to start."""
+    from tests.helpers.faultproxy import make_pki
+
+    pki = make_pki(tmp_path / "pki", "gate-7")
+    other = make_pki(tmp_path / "other", "gate-8")
+    f = tmp_path / "c.toml"
+    f.write_text(f'[trust]\nanchors = ["{pki.ca}"]\n'
+                 f'[hub]\nurl = "https://hub.example.org"\nclient_cert = "{pki.device_cert}"\n'
+                 f'client_key = "{other.device_key}"\nca_cert = "{pki.ca}"\n')
+    r = checkpoint("config", "check", "--files-exist", str(f))
+    assert r.returncode == 2
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith(f"{f}: trust.anchors[0]: {pki.ca}: not a PEM public key"), lines
+    assert lines[1].startswith(f"{f}: hub.client_cert: {pki.device_cert} with hub.client_key: {other.device_key}: "
+                               "not a PEM certificate and its private key ("), lines
+    assert lines[2:] == [f"{f}: 2 problems"]
+    anchor = tmp_path / "anchor.pem"
+    anchor.write_bytes(pki.device_cert.read_bytes())  # a certificate, not a public key
+    f.write_text(f'[hub]\nclient_cert = "{pki.device_cert}"\nclient_key = "{pki.device_key}"\n'
+                 f'ca_cert = "{anchor}"\n')
+    assert checkpoint("config", "check", "--files-exist", str(f)).returncode == 0
+    f.write_text(f'[hub]\nclient_cert = "{pki.device_cert}"\nclient_key = "{pki.device_key}"\n'
+                 f'ca_cert = "{f}"\n')
+    r = checkpoint("config", "check", "--files-exist", str(f))
+    assert r.stderr.startswith(f"{f}: hub.ca_cert: {f}: not a PEM CA certificate ("), r.stderr
 
 
 def test_check_files_exist_names_a_data_dir_the_services_cannot_make_or_write(tmp_path: Path) -> None:
