@@ -32,6 +32,24 @@ def build_agent(args: argparse.Namespace, settings: Settings) -> SyncAgent:
                      rules=stores.rules)
 
 
+def offline_only(settings: Settings) -> int:
+    """The daemon on a device without a hub (`[hub] url` empty, the example's default, which the installer's
+    enabled unit meets): nothing to sync. Ready, then done with exit 0, which systemd (Restart=on-failure)
+    leaves be, rather than a failure it would restart every 15 s for good."""
+    import logging
+
+    from scanner.service.sdnotify import Notifier
+
+    text = "offline only: no [hub] url set, nothing to sync"
+    notifier = Notifier()
+    notifier.ready()
+    notifier.status(text)
+    logging.getLogger("sync.agent").warning("%s (%s); the agent exits until the hub is set and it is started "
+                                            "again", text, settings.source)
+    notifier.stopping()
+    return 0
+
+
 # Seconds the agent's round may take to wind down after SIGTERM (systemd waits longer; the promise is 5 s).
 STOP_GRACE = 3.0
 
@@ -51,6 +69,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
         # The daemon's logs go to journald as structured lines; --once stays a plain command.
         configure_logging(settings.log)
+        if not settings.hub.url:
+            return offline_only(settings)
     agent = build_agent(args, settings)
     if args.once:
         report = agent.run_once()

@@ -136,3 +136,22 @@ def test_a_hub_refusal_that_is_not_text_systemd_can_take_does_not_end_the_daemon
     assert alive, err
     assert proc.returncode == 0, err
     assert any(s.startswith(b"STATUS=offline: ") and "device \ufffd revoked".encode() in s for s in statuses), statuses
+
+
+def test_the_daemon_on_a_device_without_a_hub_says_so_once_and_stays_down(tmp_path):
+    """An offline-only device (`[hub] url = ""`, the example's default) has the sync unit enabled by the
+    installer: the agent failed with exit 2 and systemd started it again every 15 s for good, a Python start
+    and a journal line each time. It now tells systemd it is ready and done, and exits 0 (not restarted)."""
+    config = tmp_path / "checkpoint.toml"
+    config.write_text(f'[device]\ndata_dir = "{tmp_path / "device"}"\n')
+    with notify_socket_at(tmp_path / "n.sock") as (sock, env):
+        r = subprocess.run([sys.executable, "-m", "scanner.cli", "sync", "--config", str(config)], cwd=ROOT,
+                           env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                           timeout=60)
+        sent = [m.decode() for m in drain(sock)]
+    assert r.returncode == 0, r.stderr
+    said = r.stdout + r.stderr  # the daemon logs to standard output, the journal under systemd
+    assert said.count("\n") == 1 and "no [hub] url" in said and "level=warning" in said, said
+    assert sent[0] == "READY=1" and sent[1].startswith("STATUS=offline only: no [hub] url") and sent[-1] == "STOPPING=1"
+    once = checkpoint("sync", "--once", "--config", str(config))
+    assert once.returncode == 2 and "[hub] url" in once.stderr  # a round asked for by hand is still refused
