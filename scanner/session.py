@@ -95,6 +95,7 @@ class Session(HeldFiles):
         self.storage_message = ""
         self._storage_checked = -1e9
         self._storage_alarm_text = ""
+        self._storage_damage_text = ""
         self._lock = threading.Lock()
         self._held: dict[int, tuple[Decision, str | None]] = {}
         self._guard_decided: set[str] = set()

@@ -192,7 +192,9 @@ class SyncAgent(ContactSteps, UploadSteps, ListSteps):
                                              next_update=revocation.next_update if revocation else None,
                                              age=round(now - revocation.issued_at, 1) if revocation else None)
         st = self.log.storage()
-        self.state.storage = {"percent": st.percent, "alarm": st.alarm, "full": st.full, "message": st.message}
+        status_problem = self.status_store.problem if self.status_store is not None else None
+        self.state.storage = {"percent": st.percent, "alarm": st.alarm, "full": st.full, "message": st.message,
+                              "damage": st.damage or None, "status_store": status_problem}
         self.state.pending = self.log.pending_count()
         self.state.updated_at = now
 

@@ -78,7 +78,10 @@ class ContactSteps:
                 if self.status_store and self.status_store.dcc_revocation_info() else None,
                 "status": {i.issuer: i.version for i in self.status_store.issuers()} if self.status_store else {}}
         try:
-            log_bytes: int | None = self.log.storage().used_bytes
+            st = self.log.storage()
+            log_bytes: int | None = st.used_bytes
+            # The log's damage notice as it is now (a salvage at this start, an acknowledgement since).
+            self.state.storage["damage"] = st.damage or None
         except CheckpointError:
             log_bytes = None
         health = health_record(self.config.data_dir, self.state, log_bytes=log_bytes, started_at=self.started_at,

@@ -1,7 +1,7 @@
 """The device's health record that the agent sends to the hub with each round.
 
 The kiosk or gate process writes `appliance-health.json` (camera, gate output, audio, last decision);
-the agent adds what it knows itself: uploads pending, the visit log's size and storage alarm, the
+the agent adds what it knows itself: uploads pending, the visit log's size, storage alarm and damage, the
 trust and status lists' versions and ages, the clock, its own uptime. A missing, oversized or
 malformed appliance file is reported as such, never a reason to skip the round.
 """
@@ -20,7 +20,7 @@ from scanner.storage.syncstate import SyncStatus
 
 MAX_APPLIANCE_HEALTH = 64 * 1024
 APPLIANCE_FIELDS = ("software_version", "started_at", "written_at", "camera", "last_decision_ts", "gate_output",
-                    "audio", "errors_since_start", "clock_trusted")
+                    "audio", "errors_since_start", "clock_trusted", "status_store_problem")
 
 
 def _finite(text: str) -> float:
@@ -59,6 +59,8 @@ def read_appliance_health(data_dir: Path) -> JsonObject:
 def health_record(data_dir: Path, state: SyncStatus, *, log_bytes: int | None, started_at: float,
                   clock_trusted: bool | None, now: float | None = None) -> JsonObject:
     now = time.time() if now is None else now
+    storage = state.storage
+    damage = storage.get("damage")
     appliance = read_appliance_health(data_dir)
     written = appliance.get("written_at")
     if clock_trusted is None and isinstance(appliance.get("clock_trusted"), bool):
@@ -72,7 +74,13 @@ def health_record(data_dir: Path, state: SyncStatus, *, log_bytes: int | None, s
         "appliance_age": round(now - written, 1) if isinstance(written, int | float) else None,
         "pending_uploads": state.pending,
         "visit_log_bytes": log_bytes,
-        "storage_alarm": bool(state.storage.get("alarm")) if state.storage else None,
+        # The cap's or the disk's alarm (the damage notice, which also raises the log's alarm, goes apart).
+        "storage_alarm": (bool(storage.get("alarm")) and not (damage and storage.get("message") == damage))
+        if storage else None,
+        # A damaged visit log salvaged and not yet acknowledged; a damaged status store set aside (by the
+        # kiosk/gate, or by the agent itself).
+        "visit_log_damage": damage or None,
+        "status_store_problem": appliance.get("status_store_problem") or storage.get("status_store") or None,
         "trust_list": {k: state.trust_list.get(k) for k in ("version", "age", "error")},
         "rules_list": {k: state.rules_list.get(k) for k in ("version", "age", "error")},
         "status_lists": {issuer: {k: v.get(k) for k in ("version", "age", "error")}

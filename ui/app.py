@@ -253,7 +253,8 @@ class KioskApp(QObject):
                            camera_ok=self.camera_ok if self.has_camera else None, camera_message=self.camera_message,
                            last_decision_ts=recent[0].at if recent else None, errors_since_start=self.errors,
                            clock_trusted=snap.clock_trusted,
-                           audio_problem=self.sound.problem if self.sound.silent else None)
+                           audio_problem=self.sound.problem if self.sound.silent else None,
+                           status_store_problem=snap.extra.get("status_store"))
 
     def snapshot(self) -> StatusSnapshot:
         """The core's snapshot plus what only the kiosk knows: whether anything can be heard."""

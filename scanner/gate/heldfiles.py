@@ -5,7 +5,8 @@ agent, another process, replaces the trust list, the rules list and the hub's ve
 session notices by modification time on its once-a-second `snapshot` and loads them, keeping what it holds
 when a new file is refused (a running device never drops a good list for a bad one). The snapshot also
 carries the agent's sync state, the trusted clock's confirmation from the hub's time, the visit log's storage
-alarm (checked every 30 s) and the gate output's problem, for the status bar and the admin panel.
+alarm and the notice of a damaged log salvaged (checked every 30 s), a damaged status store set aside, and the
+gate output's problem, for the status bar and the admin panel.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class HeldFiles:
     storage_message: str
     _storage_checked: float
     _storage_alarm_text: str
+    _storage_damage_text: str
     _trust_mtime: float | None
     config_profiles: dict[str, JsonObject]
     hub_profiles: dict[str, JsonObject]
@@ -140,6 +142,7 @@ class HeldFiles:
             try:
                 state = self.visit_log.storage()
                 self._storage_alarm_text = state.message if state.alarm else ""
+                self._storage_damage_text = state.damage
             except (OSError, CheckpointError) as e:
                 self._storage_alarm_text = f"visit log storage unknown: {e}"
         return self._storage_alarm_text
@@ -180,6 +183,12 @@ class HeldFiles:
         alarm = self._storage_alarm()
         if self.storage_message or alarm:
             extra["storage"] = self.storage_message or alarm
+        if self._storage_damage_text:  # a damaged visit log salvaged, until an operator acknowledges it
+            extra["visit_log_damage"] = self._storage_damage_text
+        status_store = self.checker.status
+        if status_store is not None and status_store.problem and not status_store.issuers():
+            # Its file was damaged and set aside; moot once the sync agent has fetched the lists again.
+            extra["status_store"] = status_store.problem
         rules = self.checker.rules
         if rules is not None and rules.problem:
             extra["rules_list"] = rules.problem

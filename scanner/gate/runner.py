@@ -246,7 +246,8 @@ class GateRunner:
         audio = self.sound.problem if self.sound is not None and self.sound.silent else None
         status: JsonObject = {"event": "status", "clock_trusted": snap.clock_trusted,
                               "gate_problem": (gate.problem or None) if gate is not None else None,
-                              "audio_problem": audio, "storage_problem": snap.extra.get("storage") or None}
+                              "audio_problem": audio, "storage_problem": "; ".join(
+                                  filter(None, (snap.extra.get("storage"), snap.extra.get("status_store")))) or None}
         if status != self._last_status:
             self._last_status = status
             self.emit(status)
@@ -255,4 +256,5 @@ class GateRunner:
         health.report(frames_received=pipeline.frames_received if pipeline.last_frame_monotonic else None,
                       camera_ok=None, last_decision_ts=self.session.last_decision_at, errors_since_start=self.errors,
                       clock_trusted=snap.clock_trusted, audio_problem=audio,
-                      gate_output=str(gate.health()["state"]) if gate is not None else None)
+                      gate_output=str(gate.health()["state"]) if gate is not None else None,
+                      status_store_problem=snap.extra.get("status_store"))

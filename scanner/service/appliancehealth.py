@@ -44,7 +44,8 @@ class ApplianceHealthReporter:
 
     def report(self, *, frames_received: int | None, camera_ok: bool | None, camera_message: str = "",
                last_decision_ts: float | None, errors_since_start: int, clock_trusted: bool | None,
-               audio_problem: str | None = None, gate_output: str | None = None) -> bool:
+               audio_problem: str | None = None, gate_output: str | None = None,
+               status_store_problem: str | None = None) -> bool:
         """Write the record if `every` seconds passed since the last write; True when written."""
         now_m = self._monotonic()
         if self._last_write is not None and now_m - self._last_write < self.every:
@@ -63,7 +64,9 @@ class ApplianceHealthReporter:
                   "camera": camera, "last_decision_ts": last_decision_ts, "errors_since_start": errors_since_start,
                   "clock_trusted": clock_trusted,
                   "audio": {"state": "ok" if audio_problem is None else "silent", "problem": audio_problem},
-                  "gate_output": {"state": gate_output or "none"}}
+                  "gate_output": {"state": gate_output or "none"},
+                  # A damaged status store this process set aside (the agent sends the visit log's own notice).
+                  "status_store_problem": status_store_problem[:200] if status_store_problem else None}
         self._last_write = now_m
         try:
             atomic_write_json(self.path, record)

@@ -18,7 +18,9 @@ for a sync now by creating `sync-request`; the agent takes (removes) it and star
 * `rules_list`: the signed business rules `{version, issued_at, next_update, age, etag, error, problem}`;
 * `dcc_revocation`: the EU DCC revocation list `{version, issued_at, next_update, age, etag, error}`;
 * `profiles`: venue profile overrides from the hub `{version, etag, error}` (file `venue-profiles.json`);
-* `storage`: the visit log's `{percent, alarm, full, message}`;
+* `storage`: the visit log's `{percent, alarm, full, message, damage, status_store}`: `damage` is the notice of
+  a damaged log salvaged (`scanner/storage/recovered.py`) until an operator acknowledges it, `status_store`
+  why the agent's status store started empty (its file was damaged and set aside);
 * `steps`: the last round's steps (`checkpoint`, `contact`, `upload`, `trust_list`, `status_lists`,
   `dcc_revocation`, `rules_list`, `profiles`, `purge`), each `{ok, at, error}`: one failing step never
   hides the others' outcome.

@@ -34,7 +34,8 @@ SPEC: dict[str, Any] = {
     "camera": {"state": str, "fps": float, "source": str, "message": str},
     "gate_output": {"state": str}, "audio": {"state": str, "problem": str},
     "errors_since_start": int, "state": str, "error": str,
-    "pending_uploads": int, "visit_log_bytes": int, "storage_alarm": bool,
+    "pending_uploads": int, "visit_log_bytes": int, "storage_alarm": bool, "visit_log_damage": str,
+    "status_store_problem": str,
     "trust_list": _LIST, "rules_list": _LIST, "status_lists": ("map", _LIST),
     "clock_trusted": bool, "clock_offset": float,
 }
@@ -267,8 +268,12 @@ def judge(h: DeviceHealth, now: float, t: Thresholds = DEFAULT_THRESHOLDS) -> Ju
         problems.append(f"gate output {gate}")
     if _state_of(r.get("audio")) == "silent":
         problems.append("no sound output")
+    if r.get("visit_log_damage"):
+        problems.append(str(r["visit_log_damage"]))
     if r.get("storage_alarm"):
         problems.append("storage alarm")
+    if r.get("status_store_problem"):
+        problems.append("status store damaged: started empty")
     if (r.get("pending_uploads") or 0) > t.backlog:
         problems.append(f"backlog {r['pending_uploads']}")
     tl = r.get("trust_list") or {}

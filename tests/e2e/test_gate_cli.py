@@ -111,6 +111,25 @@ def test_the_visit_logs_storage_alarm_is_reported(tmp_path, world) -> None:
     statuses = [e for e in map(json.loads, r.stdout.splitlines()) if e["event"] == "status"]
     assert statuses and "of its storage cap" in (statuses[-1]["storage_problem"] or ""), statuses
 
+def test_a_damaged_visit_log_is_salvaged_and_reported_by_the_gate(tmp_path, world) -> None:
+    from tests.helpers.damage import overwrite_pages, root_page, written_log
+
+    cfg = gate_config(tmp_path, world)
+    (tmp_path / "data").mkdir()
+    old = tmp_path / "data" / "visits.sqlite"
+    old_id, _ = written_log(old, 300, device_id="gate-A")
+    overwrite_pages(old, (7, root_page(old, "meta")))
+    r = subprocess.run([EXE, "gate", "--config", str(cfg), "--source", "stdin", "--json"],
+                       input=passenger_codes(world, 1)[0] + "\n", capture_output=True, text=True, timeout=120,
+                       env=ntp_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    statuses = [e for e in map(json.loads, r.stdout.splitlines()) if e["event"] == "status"]
+    assert statuses and "visit log damaged (visits.sqlite.bad-1)" in (statuses[-1]["storage_problem"] or "")
+    with VisitLog(old) as log:  # the new log: today's visit in its chain, the salvaged ones beside it
+        assert log.log_id != old_id and log.count() == 1 and log.verify().ok
+        assert log.recovered.pending_count() > 250
+
+
 def test_bad_config_names_the_key(tmp_path, world) -> None:
     cfg = gate_config(tmp_path, world, output="relay:1")
     r = subprocess.run([EXE, "gate", "--config", str(cfg), "--source", "stdin"], input="", capture_output=True,

@@ -335,6 +335,42 @@ def test_visit_log_storage_alarm_is_shown(core: Any, world: Any, make_window: An
     assert "Visit log:" in w.idle.banner.text() and w.idle.banner.isVisibleTo(w.idle)
 
 
+def test_a_damaged_visit_log_is_shown_until_an_operator_acknowledges_it(core: Any, make_window: Any,
+                                                                         tmp_path: Path) -> None:
+    from scanner.storage.salvage import salvage
+    from tests.helpers.damage import overwrite_pages, written_log
+
+    damaged = tmp_path / "visits.sqlite.bad-1"
+    written_log(damaged, 200)
+    overwrite_pages(damaged, (5,))
+    core.visit_log.recovered.add(salvage(damaged))
+    core._storage_checked = -1e9  # the log's state is looked at every 30 s: now
+    w = make_window()
+    w.set_status(core.snapshot())
+    assert w.status_bar.chip("storage").value == "⚠ 已损坏 damaged" and w.status_bar.chip("storage").warn
+    assert "visit log damaged (visits.sqlite.bad-1)" in w.idle.banner.text()
+    assert "could not be read" in w.idle.banner.text()
+
+    core.visit_log.recovered.acknowledge()
+    core._storage_checked = -1e9
+    w.set_status(core.snapshot())
+    assert all(c.name != "storage" for c in w.status_bar.chips) and "damaged" not in w.idle.banner.text()
+
+
+def test_a_status_store_set_aside_is_said_until_the_lists_are_back(make_core: Any, make_window: Any) -> None:
+    from keys.statusstore import StatusStore
+
+    core = make_core()
+    path = Path(core.checker.status.path)
+    core.checker.status.close()
+    path.write_bytes(b"not a database " * 400)
+    core.checker.status = StatusStore.open(path)  # what open_stores does at start-up
+    w = make_window()
+    w.set_status(core.snapshot())
+    assert w.status_bar.chip("storage").warn
+    assert "Status list cache was damaged and set aside" in w.idle.banner.text()
+
+
 def test_a_refused_cached_trust_list_is_said_on_screen(make_core: Any, make_window: Any, world: Any) -> None:
     from keys.trustlist import TrustStore
 

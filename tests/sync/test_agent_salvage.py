@@ -11,6 +11,7 @@ from scanner.storage.stores import open_stores
 from scanner.storage.syncstate import read_status
 from scanner.storage.visitlog import VisitLog
 from sync.agent import AgentConfig, SyncAgent
+from sync.hub.devicehealth import judge, latest
 from sync.hub.store import HubStore
 from tests.helpers.damage import overwrite_pages, written_log, zero_header
 from tests.helpers.faultproxy import HubProcess, make_pki
@@ -58,7 +59,10 @@ def test_salvaged_visits_reach_the_hub_once_each(tmp_path):
             assert report.duplicates == salvage.kept and report.uploaded == 5
             assert new.pending_count() == 0
             state = read_status(data)
+            # `checkpoint sync --status` and the health record say what happened until it is acknowledged.
             assert state is not None and state.pending == 0
+            assert f"{salvage.recovered} visits recovered, {salvage.unreadable} could not be read; all recovered " \
+                   "visits uploaded" in state.storage["damage"]
         finally:
             stores.close()
 
@@ -74,6 +78,9 @@ def test_salvaged_visits_reach_the_hub_once_each(tmp_path):
     finally:
         store.close()
     assert logs[log_id]["recovered_ms"] is not None and logs[log_id]["gaps"] == []
+    health = latest(HubStore(tmp_path / "hub.sqlite"), pki.device_id)
+    assert health is not None and "visit log damaged (visits.sqlite.bad-1)" in health.record["visit_log_damage"]
+    assert any(p.startswith("visit log damaged") for p in judge(health, health.received_ms / 1000).problems)
     assert [lg["recovered_ms"] for lid, lg in logs.items() if lid != log_id] == [None]
 
 

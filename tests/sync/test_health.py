@@ -51,3 +51,19 @@ def test_numbers_json_cannot_carry_are_refused_so_the_round_still_goes(tmp_path)
         assert read_appliance_health(tmp_path) == {"state": "unreadable", "error": "not JSON"}, text
         rec = health_record(tmp_path, SyncStatus(), log_bytes=None, started_at=0.0, clock_trusted=None, now=1.0)
         json.dumps(rec, allow_nan=False)  # what a request body must be
+
+
+def test_storage_damage_is_sent_apart_from_the_storage_alarm(tmp_path):
+    (tmp_path / "appliance-health.json").write_text(json.dumps(
+        {"written_at": 990.0, "status_store_problem": "status store was damaged; kept as status.sqlite.bad-1"}))
+    notice = "visit log damaged (visits.sqlite.bad-1): 12 visits recovered, 3 could not be read"
+    state = SyncStatus(storage={"alarm": True, "message": notice, "damage": notice, "status_store": None})
+    rec = health_record(tmp_path, state, log_bytes=1, started_at=900.0, clock_trusted=None, now=1000.0)
+    # The damage raised the log's alarm; the cap's alarm is not raised by it.
+    assert rec["visit_log_damage"] == notice and rec["storage_alarm"] is False
+    assert rec["status_store_problem"] == "status store was damaged; kept as status.sqlite.bad-1"
+    state.storage = {"alarm": True, "message": f"{notice}; visit log 93% of its storage cap", "damage": notice,
+                     "status_store": "the agent's own"}
+    (tmp_path / "appliance-health.json").write_text(json.dumps({"written_at": 990.0}))
+    rec = health_record(tmp_path, state, log_bytes=1, started_at=900.0, clock_trusted=None, now=1000.0)
+    assert rec["storage_alarm"] is True and rec["status_store_problem"] == "the agent's own"

@@ -29,12 +29,15 @@ def age_text(seconds: float | None) -> str:
 
 
 CHIP_NAMES = ("clock", "network", "pending", "trust_list", "status_list", "device", "counts", "audio", "gate",
-              "camera", "scanner")
+              "camera", "scanner", "storage")
 # Keys of `StatusSnapshot.extra` the kiosk fills: why nothing can be heard, why only tones are.
 AUDIO_PROBLEM = "audio"
 GATE_PROBLEM = "gate"  # set by the core (`Session.snapshot`) when the turnstile output fails
 VOICE_PROBLEM = "voice"
 SCANNER_PROBLEM = "scanner"  # a hardware scanner (serial) that is down, in the pipeline's words
+# Set by the core (`Session.snapshot`): the visit log's storage alarm, the notice of a damaged visit log
+# salvaged (until an operator acknowledges it), a damaged status store set aside.
+STORAGE_PROBLEM, LOG_DAMAGE, STATUS_STORE_PROBLEM = "storage", "visit_log_damage", "status_store"
 NO_SOUND = LocalText("无声音输出", "No sound output")
 
 
@@ -92,6 +95,10 @@ def chips(s: StatusSnapshot) -> list[Chip]:
         out.append(Chip("camera", LocalText("摄像头", "Camera"), "⚠ 不可用 unavailable", True, "⚠ 不可用"))
     if s.extra.get(SCANNER_PROBLEM):
         out.append(Chip("scanner", LocalText("扫码器", "Scanner"), "⚠ 未连接 disconnected", True, "⚠ 未连接"))
+    if s.extra.get(LOG_DAMAGE) or s.extra.get(STATUS_STORE_PROBLEM):
+        out.append(Chip("storage", LocalText("存储", "Storage"), "⚠ 已损坏 damaged", True, "⚠ 损坏"))
+    elif s.extra.get(STORAGE_PROBLEM):
+        out.append(Chip("storage", LocalText("存储", "Storage"), "⚠ 告警 alarm", True, "⚠ 告警"))
     return out
 
 
@@ -111,9 +118,12 @@ def banners(s: StatusSnapshot) -> list[LocalText]:
     rules = s.extra.get("rules_list")
     if rules:
         out.append(LocalText("业务规则名单缺失或已损坏：本场所规则未执行，请联网同步", f"Rules list: {rules}"))
-    storage = s.extra.get("storage")
+    storage = s.extra.get(STORAGE_PROBLEM)
     if storage:
         out.append(LocalText("访客记录存储告警，请联系管理员", f"Visit log: {storage} — call the administrator"))
+    if s.extra.get(STATUS_STORE_PROBLEM):
+        out.append(LocalText("状态名单缓存已损坏并移至一旁：请联网同步",
+                             "Status list cache was damaged and set aside: connect to sync"))
     if s.extra.get(AUDIO_PROBLEM):
         out.append(LocalText(f"{NO_SOUND.zh}：请检查扬声器", f"{NO_SOUND.en}: check the speaker"))
     if s.extra.get(GATE_PROBLEM):

@@ -151,3 +151,14 @@ def test_the_fleet_is_the_registry_with_health_records(hub_db):
     assert devices["gate-b"].received_ms == 0 and devices["gate-b"].record == {}
     assert judge(devices["gate-b"], 1000.0).state == "offline"
     store.close()
+
+
+def test_a_damaged_storage_is_a_problem_in_its_own_words():
+    now = 10_000.0
+    damage = "visit log damaged (visits.sqlite.bad-1): 878 visits recovered, 22 could not be read; 639 still to upload"
+    rec = clean_record({**GOOD, "visit_log_damage": damage,
+                        "status_store_problem": "status store /data/status.sqlite was damaged"})
+    assert rec["visit_log_damage"] == damage[:200] and "dropped" not in rec
+    j = judge(DeviceHealth("g", int(now * 1000), rec), now)
+    assert j.state == "attention"
+    assert j.problems == (damage, "status store damaged: started empty")
