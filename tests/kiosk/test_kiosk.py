@@ -288,3 +288,35 @@ def test_an_admin_confirms_the_time_in_the_panel(make_core: Any, world: Any, mak
     assert clock.trusted() and "Clock confirmed" in w.admin.message.text()
     assert any("confirmed by an admin" in r.getMessage() for r in caplog.records)
     assert decide_now(core, world.payloads["card"]).decision.admit
+
+
+def test_a_wedge_scan_while_the_admin_panel_is_open_is_queued_and_presses_no_button(
+        core: Any, world: Any, make_kiosk: Any, qtbot: Any) -> None:
+    """A customer scans while the pharmacist has the panel open: the scan's spaces and Enter must not press the
+    button last touched (sync, export, quit…), and the scan waits for the screen like a camera's."""
+    from PySide6.QtWidgets import QApplication
+
+    wedge = WedgeSource(timeout=5.0)
+    k = make_kiosk(core, [], wedge=wedge, pin_gate=PinGate(hash_pin("2468", ln=10)))
+    k.start()
+    w = k.window
+    w.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is w)
+    qtbot.keyClick(w, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+    for ch in "2468":
+        qtbot.mouseClick(w.pin.keys[ch], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(w.pin.keys["OK"], Qt.MouseButton.LeftButton)
+    assert w.page() == "admin"
+    syncs: list[bool] = []
+    w.sync_requested.connect(lambda: syncs.append(True))
+    qtbot.mouseClick(w.admin.sync, Qt.MouseButton.LeftButton)
+    assert syncs == [True]
+    payload = world.payloads["green"]
+    assert " " in payload  # Base45: a space, which presses a focused button
+    with qtbot.waitSignal(k.decided, timeout=15000):
+        target = QApplication.focusWidget() or w
+        qtbot.keyClicks(target, payload)
+        qtbot.keyClick(target, Qt.Key.Key_Return)
+    assert syncs == [True] and w.page() == "admin" and len(w.queue) == 1
+    qtbot.mouseClick(w.admin.back, Qt.MouseButton.LeftButton)
+    assert w.page() == "result" and w.group().members[0].code_key

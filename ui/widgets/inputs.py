@@ -49,7 +49,8 @@ class KioskInput:
     def _key(self, event: QKeyEvent) -> bool:
         """Handle a key for the kiosk; True when it was consumed."""
         if self.page() in ("pin", "admin"):
-            return False
+            # Touch pages: keys there are a wedge scanner's (a customer scanning meanwhile), queued as a scan.
+            return self._scanner_key(event)
         mods = event.modifiers()
         ctrl_alt = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
         if event.key() == Qt.Key.Key_A and (mods & ctrl_alt) == ctrl_alt:
@@ -70,7 +71,11 @@ class KioskInput:
         if self.awaiting_guard is not None and not burst and key in (self.keys.admit, self.keys.deny):
             self.decide_as_guard(key == self.keys.admit)
             return True
-        if key == Qt.Key.Key_Return:
+        return self._scanner_key(event)
+
+    def _scanner_key(self, event: QKeyEvent) -> bool:
+        """Forward a key to the keyboard-wedge scanner's buffer; True when it was one it takes."""
+        if normal(event.key()) == Qt.Key.Key_Return:
             self.key_text.emit("\r")
             return True
         text = event.text()

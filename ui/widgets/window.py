@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QLayout, QPushButton, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLayout, QStackedWidget, QVBoxLayout, QWidget
 
 from keys.localtext import LocalText
 from scanner.gate.repeats import RepeatNote
@@ -113,9 +113,11 @@ class KioskWindow(KioskInput, GuardControls, AdminAccess, QWidget):
         self.result.pharmacy.registered.connect(self._register_purchase)
         self.result.guard.decided.connect(self.decide_as_guard)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        # Buttons on the result screen must not take the keyboard from the wedge scanner.
-        for b in self.result.findChildren(QPushButton):
-            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # Controls are touched, never typed into: none may take the keyboard from the wedge scanner (a scan's
+        # spaces and Enter would press the button last touched, on the admin panel too).
+        for page in (self.result, self.pin, self.admin):
+            for c in page.findChildren(QWidget):
+                c.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.result.installEventFilter(self)
 
     # --- what is showing -------------------------------------------------------------------------
