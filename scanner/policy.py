@@ -185,7 +185,8 @@ def _layer_problems(prefix: str, layer: JsonObject, *, allow_base: bool) -> list
         elif key == "flow" and value not in FLOWS:
             problems.append(f"{k}: {value!r} is not one of {', '.join(FLOWS)}")
         elif key == "anti_passback" and not _anti_passback_ok(value):
-            problems.append(f"{k}: expected whole seconds >= 0 or a local time \"HH:MM\", got {value!r}")
+            problems.append(f"{k}: expected whole seconds 0 to {MAX_ANTI_PASSBACK_S} (a day) or a local time "
+                            f"\"HH:MM\", got {value!r}")
         elif key == "fast_stream" and not isinstance(value, bool):
             problems.append(f"{k}: expected true or false, got {value!r}")
     outcomes = layer.get("outcomes", {})
@@ -212,9 +213,14 @@ def _layer_problems(prefix: str, layer: JsonObject, *, allow_base: bool) -> list
     return problems
 
 
+# The longest anti-passback window in seconds: a gate remembers admissions for a day (`scanner.gate.repeats`),
+# so a longer one would end there without a word.
+MAX_ANTI_PASSBACK_S = 86400
+
+
 def _anti_passback_ok(value: Json) -> bool:
     if isinstance(value, int) and not isinstance(value, bool):
-        return value >= 0
+        return 0 <= value <= MAX_ANTI_PASSBACK_S
     if isinstance(value, str) and len(value) == 5 and value[2] == ":" and value.replace(":", "").isdigit():
         return int(value[:2]) < 24 and int(value[3:]) < 60
     return False

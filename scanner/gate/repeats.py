@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from keys.jsontypes import Json
 from keys.localtext import LocalText
 from scanner.errors import CheckpointError
+from scanner.policy import MAX_ANTI_PASSBACK_S
 from scanner.storage.datadir import DataDir
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALREADY_ADMITTED = "already_admitted"
-HORIZON_S = 86400  # admissions older than this never matter (the longest window is "until noon")
+HORIZON_S = MAX_ANTI_PASSBACK_S  # admissions older than this never matter (no window is longer)
 PRUNE_EVERY_S = 600  # a gate runs for months: forget admissions past the horizon this often
 MAX_FEED_BYTES = 4 * 1024 * 1024
 SUBJECT = "subject:"  # own admissions are also kept under the holder's pseudonym

@@ -147,6 +147,15 @@ def test_school_once_per_morning_until_noon() -> None:
     assert window_end(1200, t) == t + 1200
 
 
+def test_an_anti_passback_window_longer_than_admissions_are_kept_is_named() -> None:
+    """Admissions are remembered for a day: a longer window would end there without a word."""
+    from scanner.policy import profile_problems
+
+    assert profile_problems({"office": {"profile": {"anti_passback": 86400}}}) == []
+    (problem,) = profile_problems({"office": {"profile": {"anti_passback": 7 * 86400}}})
+    assert problem.startswith("profiles.office.profile.anti_passback: expected whole seconds 0 to 86400")
+
+
 def test_guard_admit_and_deny_after_a_manual_check_are_logged(make, world, factory) -> None:
     core = make("transport", clock=FixedClock(time.time(), trusted=False))  # untrusted clock: manual check
     door = factory.pin(17)
