@@ -98,12 +98,13 @@ class RecoveredVisits:
                     "INSERT INTO salvages (source, log_id, at_ms, recovered, already_synced, kept, altered, "
                     "unreadable, missing_pages, complete, problem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (s.source, log_id if s.rows or s.log_id else None, at_ms, s.recovered, s.already_synced,
-                     len(s.rows), s.altered, s.unreadable, s.missing_pages, int(s.complete), s.problem))
+                     len(s.rows) + len(s.carried), s.altered, s.unreadable, s.missing_pages, int(s.complete),
+                     s.problem))
                 new = 0
-                for row in s.rows:
+                for lid, row in [*((log_id, r) for r in s.rows), *s.carried]:
                     new += self._conn.execute(
                         "INSERT OR IGNORE INTO recovered (log_id, seq, visit_id, row, salvage) VALUES (?, ?, ?, ?, ?)",
-                        (log_id, row["seq"], row["visit_id"], json.dumps(row, ensure_ascii=False, sort_keys=True),
+                        (lid, row["seq"], row["visit_id"], json.dumps(row, ensure_ascii=False, sort_keys=True),
                          cur.lastrowid)).rowcount
                 return new
         return self._run("keep the recovered visits", write)

@@ -56,6 +56,8 @@ class Salvage:
     source: str  # the damaged file's name
     log_id: str | None = None  # the damaged log's id; None when its meta table could not be read
     rows: list[ChainedVisitRow] = field(default_factory=list)  # readable rows the hub has not acknowledged
+    # Visits the damaged log itself held as recovered from an earlier damage, not uploaded yet: (log id, row).
+    carried: list[tuple[str, ChainedVisitRow]] = field(default_factory=list)
     recovered: int = 0  # rows read, acknowledged ones included
     already_synced: int = 0  # of those, rows the hub had acknowledged
     altered: int = 0  # rows read whose content no longer matches their chain hash (kept, sent, flagged)
@@ -193,7 +195,7 @@ def _read(conn: sqlite3.Connection, result: Salvage, deadline: float | None) -> 
                if isinstance(h, int)]
     top = max(highest) if highest else None
     seen: list[int] = []
-    for r in _rows(conn, columns, top, deadline, result):
+    for r in _rows(conn, f"SELECT {', '.join(columns)} FROM visits", "seq", top, deadline, result):
         seq = r["seq"] if isinstance(r["seq"], int) else None
         row = _checked(r, columns)
         if row is None or seq is None:
@@ -210,12 +212,30 @@ def _read(conn: sqlite3.Connection, result: Salvage, deadline: float | None) -> 
         lo = first if first is not None else (min(seen) if seen else 1)
         hi = max([*seen, top or 0])
         result.unreadable = max(0, hi - lo + 1 - sum(1 for s in seen if lo <= s <= hi))
+    _carried(conn, result, deadline)
 
 
-def _rows(conn: sqlite3.Connection, columns: list[str], top: int | None, deadline: float | None,
+def _carried(conn: sqlite3.Connection, result: Salvage, deadline: float | None) -> None:
+    """The damaged log's own recovered visits not uploaded yet (a second damage before they went)."""
+    top = _try(conn, "SELECT MAX(rowid) FROM recovered")
+    if not isinstance(top, int):
+        return
+    for r in _rows(conn, "SELECT rowid, log_id, row, synced_at_ms FROM recovered", "rowid", top, deadline, result):
+        lid = r["log_id"]
+        try:
+            doc = json.loads(r["row"]) if isinstance(r["row"], str) else None
+        except ValueError:
+            doc = None
+        row = _checked(doc, list(ROW_FIELDS)) if isinstance(doc, dict) and doc.keys() >= set(ROW_FIELDS) else None
+        if row is None or not isinstance(lid, str) or len(lid) != 32 or not _HEX.issuperset(lid):
+            result.unreadable += 1
+        elif r["synced_at_ms"] is None:
+            result.carried.append((lid, row))
+
+
+def _rows(conn: sqlite3.Connection, select: str, key: str, top: int | None, deadline: float | None,
           result: Salvage) -> Iterator[sqlite3.Row]:
-    """Rows by seq, oldest first; a damaged range is stepped over one seq at a time."""
-    select = f"SELECT {', '.join(columns)} FROM visits"
+    """Rows by `key` (the rowid, selected first), in order; a damaged range is stepped over one key at a time."""
     after = 0
     while True:
         if deadline is not None and time.monotonic() > deadline:
@@ -223,8 +243,8 @@ def _rows(conn: sqlite3.Connection, columns: list[str], top: int | None, deadlin
             return
         got = 0
         try:
-            for r in conn.execute(f"{select} WHERE seq > ? ORDER BY seq LIMIT {_BATCH}", (after,)):
-                seq = r["seq"]
+            for r in conn.execute(f"{select} WHERE {key} > ? ORDER BY {key} LIMIT {_BATCH}", (after,)):
+                seq = r[0]
                 if not isinstance(seq, int) or seq <= after:
                     # A damaged page pointing back into the tree: the scan would go round in circles.
                     raise ValueError(f"seq {seq!r} after {after}")
@@ -248,7 +268,7 @@ def _rows(conn: sqlite3.Connection, columns: list[str], top: int | None, deadlin
                 result.complete = False
                 return
             try:
-                r = conn.execute(f"{select} WHERE seq = ?", (after,)).fetchone()
+                r = conn.execute(f"{select} WHERE {key} = ?", (after,)).fetchone()
             except (sqlite3.DatabaseError, ValueError, TypeError):
                 r = None
             if r is not None:
@@ -257,7 +277,7 @@ def _rows(conn: sqlite3.Connection, columns: list[str], top: int | None, deadlin
             misses += 1
 
 
-def _checked(r: sqlite3.Row, columns: list[str]) -> ChainedVisitRow | None:
+def _checked(r: sqlite3.Row | dict[str, object], columns: list[str]) -> ChainedVisitRow | None:
     """The row as the chain and the hub see it, or None when a field is not of its declared type."""
     out: dict[str, object] = {}
     for name, spec in VISIT_FIELDS.items():
@@ -274,7 +294,7 @@ def _checked(r: sqlite3.Row, columns: list[str]) -> ChainedVisitRow | None:
             value = bool(value)
         elif typ is dict:
             try:
-                value = json.loads(value) if isinstance(value, str) else None
+                value = json.loads(value) if isinstance(value, str) else value
             except ValueError:
                 return None
             if not isinstance(value, dict):

@@ -145,3 +145,28 @@ def test_salvaging_the_same_file_again_keeps_each_visit_once(tmp_path: Path) -> 
         first = log.recovered.add(salvage(damaged))
         assert first > 0 and log.recovered.add(salvage(damaged)) == 0
         assert log.recovered.pending_count() == first
+
+
+def test_visits_recovered_once_survive_a_second_damage_before_their_upload(tmp_path: Path) -> None:
+    first = tmp_path / "visits.sqlite.bad-1"
+    _, first_rows = written_log(first, 150)
+    overwrite_pages(first, (6,))
+    first_id = salvage(first).upload_log_id
+    second = tmp_path / "visits.sqlite"
+    # The log started after the first damage: its own visits, and the first log's recovered ones not sent yet.
+    second_id, second_rows = written_log(second, 400)
+    with VisitLog(second) as log:
+        kept = log.recovered.add(salvage(first))
+    overwrite_pages(second, (12,))
+    second.rename(tmp_path / "visits.sqlite.bad-2")
+
+    with VisitLog(tmp_path / "visits.sqlite") as third:
+        third.recovered.add(salvage(tmp_path / "visits.sqlite.bad-2"))
+        by_log: dict[str, list] = {}
+        while (batch := third.recovered.pending(1000)) is not None:
+            by_log.setdefault(batch[0], []).extend(batch[1])
+            third.recovered.mark_synced(batch[0], [r["visit_id"] for r in batch[1]])
+        assert third.pending_count() == 0
+    assert kept > 100 and len(by_log[first_id]) == kept
+    assert all(_by_seq(first_rows)[r["seq"]] == r for r in by_log[first_id])
+    assert 300 < len(by_log[second_id]) <= 400 and all(_by_seq(second_rows)[r["seq"]] == r for r in by_log[second_id])
