@@ -9,9 +9,10 @@ delivers events to the listener. The kiosk wraps the listener in a Qt signal.
   images) wait for the worker instead, so none is skipped, and still photos get every decoding pass.
   Scanned text is queued, never dropped.
 - The same code held in view is debounced: it is decided once, then not decided again until it has been
-  out of sight for `debounce` seconds. A different code is never debounced. A debounced code that is shown
-  again on purpose (scanned again, or back in view after `REAPPEAR_S` out of sight) gives a `RepeatEvent`,
-  so the gate answers with a short beep instead of silence.
+  out of sight for `debounce` seconds. A live camera's code seen again within `REAPPEAR_S` is still the same
+  showing, even with no debounce at all (`debounce = 0`). A different code is never debounced. A debounced
+  code that is shown again on purpose (scanned again, or back in view after `REAPPEAR_S` out of sight) gives
+  a `RepeatEvent`, so the gate answers with a short beep instead of silence.
 - A camera that fails is reported (`SourceEvent` "disconnected"), closed and reopened with backoff
   until it is back ("reconnected"). A decoder or checker exception is logged and reported as an
   `ErrorEvent`; the worker carries on.
@@ -365,17 +366,19 @@ class Pipeline:
         # Left to right, as the guard reads a row of phones.
         for code in sorted(codes, key=lambda c: c.center):
             self._decide(code.data, payload_text(code.data), item.origin or "camera", item.timestamp,
-                         decode_ms, len(codes), code)
+                         decode_ms, len(codes), code, in_view=not item.still)
 
     def _expire(self, now: float) -> None:
-        debounce = self.settings.debounce
-        for key in [k for k, seen in self._seen.items() if now - seen >= debounce]:
+        keep = max(self.settings.debounce, REAPPEAR_S)
+        for key in [k for k, seen in self._seen.items() if now - seen >= keep]:
             del self._seen[key]
 
     def _decide(self, data: bytes, payload: str, source: str, ts: float, decode_ms: float, n: int,
-                code: QrSymbol | None, *, scanned: bool = False) -> None:
+                code: QrSymbol | None, *, scanned: bool = False, in_view: bool = False) -> None:
         seen = self._seen.get(data)
         self._seen[data] = ts
+        if seen is not None and in_view and ts - seen < REAPPEAR_S:
+            return  # still in a live camera's view: the same showing, whatever the debounce
         if seen is not None and ts - seen < self.settings.debounce:
             if scanned or ts - seen >= REAPPEAR_S:
                 self._emit(RepeatEvent(payload, source, ts, ts - seen))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from scanner.config import CameraSettings
-from scanner.pipeline import DecisionEvent, ErrorEvent, Pipeline, SourceEvent
+from scanner.pipeline import REAPPEAR_S, DecisionEvent, ErrorEvent, Pipeline, RepeatEvent, SourceEvent
 from scanner.qr.decoder import FrameDecoder
 from scanner.sources.base import Frame
 from scanner.sources.camera import OpenCVSource
@@ -77,10 +77,19 @@ def test_the_same_code_held_in_view_is_decided_once(payloads):
     fps30 = _Retimed(src, 1 / 30)
     events, _ = run_to_end(fps30, settings=CameraSettings(debounce=1.0))
     assert [e.payload for e in decisions(events)] == [payloads[0], payloads[1]]
-    # Without debounce every sighting is a decision.
+    # Without debounce every showing is a decision: frames REAPPEAR_S or more apart...
     src = SyntheticSource([payloads[0]], fps=None, show_frames=3, gap_frames=0, frames=3, seed=3)
-    events, _ = run_to_end(src, settings=CameraSettings(debounce=0))
+    events, _ = run_to_end(_Retimed(src, REAPPEAR_S), settings=CameraSettings(debounce=0))
     assert [e.payload for e in decisions(events)] == [payloads[0]] * 3
+
+
+def test_a_code_held_in_view_is_one_showing_even_without_debounce(payloads):
+    """camera.debounce = 0 on a camera: a phone held up for a second at 30 fps is one decision, not thirty (at a
+    mall, with no anti-passback, thirty admissions would have held the turnstile open while the code was in view)."""
+    src = SyntheticSource([payloads[0]], fps=None, show_frames=30, gap_frames=0, frames=30, seed=3)
+    events, _ = run_to_end(_Retimed(src, 1 / 30), settings=CameraSettings(debounce=0))
+    assert [e.payload for e in decisions(events)] == [payloads[0]]
+    assert not [e for e in events if isinstance(e, RepeatEvent)]
 
 
 class _Retimed:
