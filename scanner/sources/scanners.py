@@ -53,14 +53,17 @@ class SerialPort(Protocol):
 
 
 class SerialScannerSource:
-    """A serial (USB CDC/UART) scanner module: each line it sends is one payload."""
+    """A serial (USB CDC/UART) scanner module: each line it sends is one payload, and so is whatever it sent
+    before a pause of `pause` seconds (a scanner set up without a line-end suffix, or a glitch's partial line,
+    which must not be glued to the front of the next scan)."""
 
     live = True
     scanned_text = True
 
-    def __init__(self, port: str, *, baud: int = 9600, poll: float = 0.2,
+    def __init__(self, port: str, *, baud: int = 9600, poll: float = 0.2, pause: float = 0.5,
                  serial_factory: Callable[..., SerialPort] | None = None):
-        self.port, self.baud, self.poll = port, baud, poll
+        self.port, self.baud, self.poll, self.pause = port, baud, poll, pause
+        self._last_byte = 0.0  # monotonic time the buffer last grew
         self.name = f"serial:{port}"
         self._factory = serial_factory
         self._serial: SerialPort | None = None
@@ -107,6 +110,11 @@ class SerialScannerSource:
                     line, self._skipping = bytes(self._buf[:MAX_LINE]), True
                     self._buf.clear()
                     return ScannedText(_text(line), time.monotonic(), self.name)
+                if self._buf and time.monotonic() - self._last_byte >= self.pause:
+                    line = bytes(self._buf)
+                    self._buf.clear()
+                    if line.strip():
+                        return ScannedText(_text(line), time.monotonic(), self.name)
             try:
                 chunk = port.read(max(1, port.in_waiting))
             except (serial.SerialException, OSError, TypeError, AttributeError) as e:
@@ -114,7 +122,9 @@ class SerialScannerSource:
                     return None
                 self._drop_port()
                 raise SourceError(f"scanner on {self.port} disconnected: {e}") from None
-            self._buf += chunk
+            if chunk:
+                self._buf += chunk
+                self._last_byte = time.monotonic()
         return None
 
     def _drop_port(self) -> None:
