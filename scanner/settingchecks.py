@@ -9,6 +9,7 @@ settings loads only the parts a file uses.
 from __future__ import annotations
 
 import typing
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keys.jsontypes import Json
@@ -29,6 +30,32 @@ def _check_pin_hash(key: str, value: str) -> str | None:
 
 def _check_not_empty(key: str, value: str) -> str | None:
     return None if value.strip() else f"{key}: must not be empty"
+
+
+def _check_device_id(key: str, value: str) -> str | None:
+    # The hub knows a device by its certificate's common name and refuses visits logged under another id.
+    from keys.deviceca import DEVICE_ID_RE
+
+    if DEVICE_ID_RE.fullmatch(value):
+        return None
+    return (f"{key}: {value!r} is not a device id (up to 64 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit, as the device certificate's common name)")
+
+
+def device_id_problem(device_id: str, client_cert: str) -> str | None:
+    """`device.id`'s problem when it is not the common name of the client certificate (a readable file)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        cert = x509.load_pem_x509_certificate(Path(client_cert).read_bytes())
+    except (OSError, ValueError):
+        return None  # named as hub.client_cert's problem
+    names = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if names == [device_id]:
+        return None
+    return (f"device.id: {device_id!r} is not the common name of hub.client_cert ({', '.join(map(repr, names))}): "
+            "the hub would refuse every visit logged under it")
 
 
 def _check_hub_url(key: str, value: str) -> str | None:
@@ -101,7 +128,7 @@ def _check_sources(key: str, value: list[str]) -> str | None:
 
 # Checks beyond type and range, by `section.key`.
 VALUE_CHECKS: dict[str, typing.Callable[[str, Json], str | None]] = {
-    "device.id": _check_not_empty,
+    "device.id": _check_device_id,
     "device.data_dir": _check_not_empty,
     "hub.url": _check_hub_url,
     "admin.pin_hash": _check_pin_hash,

@@ -66,7 +66,7 @@ def file_problems(settings: Settings) -> list[str]:
     public key, a certificate without its key), and a data directory that cannot be written."""
     from keys.errors import KeysError
     from keys.keyfile import load_public_key
-    from scanner.settingchecks import hub_tls_problem
+    from scanner.settingchecks import device_id_problem, hub_tls_problem
 
     problems = []
     if problem := data_dir_problem(settings.device.data_dir):
@@ -94,6 +94,9 @@ def file_problems(settings: Settings) -> list[str]:
     tls_set = hub.client_cert and hub.client_key and hub.ca_cert
     if tls_set and not unreadable & {"hub.client_cert", "hub.client_key", "hub.ca_cert"} and (
             problem := hub_tls_problem(hub)):
+        problems.append(problem)
+    if hub.client_cert and "hub.client_cert" not in unreadable and (
+            problem := device_id_problem(settings.device.id, hub.client_cert)):
         problems.append(problem)
     return problems
 

@@ -68,7 +68,7 @@ def test_check_files_exist_names_files_the_services_cannot_use(tmp_path: Path) -
     pki = make_pki(tmp_path / "pki", "gate-7")
     other = make_pki(tmp_path / "other", "gate-8")
     f = tmp_path / "c.toml"
-    f.write_text(f'[trust]\nanchors = ["{pki.ca}"]\n'
+    f.write_text(f'[device]\nid = "gate-7"\n[trust]\nanchors = ["{pki.ca}"]\n'
                  f'[hub]\nurl = "https://hub.example.org"\nclient_cert = "{pki.device_cert}"\n'
                  f'client_key = "{other.device_key}"\nca_cert = "{pki.ca}"\n')
     r = checkpoint("config", "check", "--files-exist", str(f))
@@ -78,9 +78,14 @@ def test_check_files_exist_names_files_the_services_cannot_use(tmp_path: Path) -
     assert lines[1].startswith(f"{f}: hub.client_cert: {pki.device_cert} with hub.client_key: {other.device_key}: "
                                "not a PEM certificate and its private key ("), lines
     assert lines[2:] == [f"{f}: 2 problems"]
+    f.write_text(f'[device]\nid = "gate-8"\n[hub]\nclient_cert = "{pki.device_cert}"\n'
+                 f'client_key = "{pki.device_key}"\nca_cert = "{pki.ca}"\n')
+    r = checkpoint("config", "check", "--files-exist", str(f))
+    assert r.stderr.splitlines()[0] == (f"{f}: device.id: 'gate-8' is not the common name of hub.client_cert "
+                                        "('gate-7'): the hub would refuse every visit logged under it")
     anchor = tmp_path / "anchor.pem"
     anchor.write_bytes(pki.device_cert.read_bytes())  # a certificate, not a public key
-    f.write_text(f'[hub]\nclient_cert = "{pki.device_cert}"\nclient_key = "{pki.device_key}"\n'
+    f.write_text(f'[device]\nid = "gate-7"\n[hub]\nclient_cert = "{pki.device_cert}"\nclient_key = "{pki.device_key}"\n'
                  f'ca_cert = "{anchor}"\n')
     assert checkpoint("config", "check", "--files-exist", str(f)).returncode == 0
     f.write_text(f'[hub]\nclient_cert = "{pki.device_cert}"\nclient_key = "{pki.device_key}"\n'

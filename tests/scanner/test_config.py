@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -229,7 +230,19 @@ def test_an_empty_data_dir_or_device_id_is_named(tmp_path: Path) -> None:
     they were started (under systemd, the read-only /)."""
     p = tmp_path / "c.toml"
     p.write_text('[device]\nid = ""\ndata_dir = ""\n', encoding="utf-8")
-    assert problems_of(p) == ["device.id: must not be empty", "device.data_dir: must not be empty"]
+    assert problems_of(p) == [
+        "device.id: '' is not a device id (up to 64 letters, digits, '.', '_' or '-', starting with a letter or "
+        "digit, as the device certificate's common name)", "device.data_dir: must not be empty"]
+
+
+@pytest.mark.parametrize("device_id", ["gate 7", "gate-7\n", "-gate", "闸机7", "g" * 65])
+def test_a_device_id_no_certificate_can_carry_is_named(tmp_path: Path, device_id: str) -> None:
+    """The hub takes a device's id from its certificate's common name and refuses visits logged under
+    another id: a device id that no enrolled certificate can carry logs visits that can never be uploaded."""
+    p = tmp_path / "c.toml"
+    p.write_text(f"[device]\nid = {json.dumps(device_id)}\n", encoding="utf-8")
+    (problem,) = problems_of(p)
+    assert problem.startswith(f"device.id: {device_id!r} is not a device id")
 
 
 def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
