@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 ack_log = logging.getLogger("checkpoint.ack")
 
 RECENT = 50
+# A pharmacy pass waits this long (seconds) for the clerk's registration; its visit is logged already, so one
+# nobody registers (the headless gate, a result that waited too long to be shown) is then simply forgotten.
+HOLD_S = 600
 ACK_METHODS = ("hold", "key", "pin")
 
 
@@ -97,7 +100,7 @@ class Session(HeldFiles):
         self._storage_alarm_text = ""
         self._storage_damage_text = ""
         self._lock = threading.Lock()
-        self._held: dict[int, tuple[Decision, str | None]] = {}
+        self._held: dict[int, tuple[Decision, str | None, float]] = {}
         self._guard_decided: set[str] = set()
         self._tokens = itertools.count(1)
         self.tally = Tally(clock.now)
@@ -162,8 +165,10 @@ class Session(HeldFiles):
         token = None
         if self.profile.flow == "pharmacy" and d.admit:
             with self._lock:
+                for stale in [t for t, (_, _, at) in self._held.items() if now - at > HOLD_S]:
+                    del self._held[stale]
                 token = next(self._tokens)
-                self._held[token] = (d, visit_id)
+                self._held[token] = (d, visit_id, now)
         self.tally.decision(d, "device")
         self._remember(d, now)
         group = self.grouper.place(source=event.source, frame_timestamp=event.frame_timestamp,
@@ -247,7 +252,7 @@ class Session(HeldFiles):
             held = self._held.pop(token, None)
         if held is None:
             return False
-        d, visit_id = held
+        d, visit_id, _ = held
         if categories:
             self._log(d, 0.0, {"drug_categories": list(categories)}, self.clock.now(), decided_by="clerk",
                       ref_visit=visit_id)

@@ -17,6 +17,7 @@ from scanner.config import GateSettings
 from scanner.demo.session import decide_now, demo_core
 from scanner.gate.control import Gate
 from scanner.pipeline import DecisionEvent, RepeatEvent
+from scanner.session import HOLD_S
 from tests.helpers.payloads import passenger_codes
 
 
@@ -240,3 +241,16 @@ def test_acknowledging_a_family_alert_names_every_visit_it_silenced(make, world,
         assert core.acknowledge(family, method="hold").ok
     (record,) = [r.getMessage() for r in caplog.records if "alert acknowledged" in r.getMessage()]
     assert f"visit={family[0].visit_id},{family[1].visit_id}" in record and "outcome=green,red" in record
+
+
+def test_pharmacy_passes_nobody_registers_are_not_held_for_ever(make, world) -> None:
+    """The headless gate at a pharmacy never registers a sale, and a kiosk drops results that waited too long:
+    the passes held for a registration must not pile up for the months a gate runs."""
+    clock = FixedClock(time.time())
+    core = make("pharmacy", anti_passback=False, clock=clock)
+    old = [decide_now(core, p) for p in passenger_codes(world, 3)]
+    clock.advance(HOLD_S + 1)
+    new = decide_now(core, passenger_codes(world, 1)[0])
+    assert not any(core.register_purchase(s.token, ["antiviral"]) for s in old)
+    assert core.register_purchase(new.token, ["antiviral"])
+    assert [r["decided_by"] for r in core.visit_log.rows()] == ["device"] * 4 + ["clerk"]
