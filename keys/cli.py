@@ -252,7 +252,7 @@ def register_device(keys_subparsers: argparse._SubParsersAction) -> None:
     init = sub.add_parser("init", help="create the CA key and certificate")
     init.add_argument("--dir", required=True, metavar="DIR", help="directory for ca.pem and ca.key")
     init.add_argument("--name", default="Checkpoint device CA", help="CA common name")
-    init.add_argument("--days", type=int, default=3650)
+    init.add_argument("--days", type=int, default=3650, help="days the CA certificate is valid (default 3650)")
     init.add_argument("--force", action="store_true", help="replace an existing CA")
     init.set_defaults(func=cmd_ca_init)
     srv = sub.add_parser("server-cert", help="issue the hub's TLS server certificate")
@@ -260,14 +260,14 @@ def register_device(keys_subparsers: argparse._SubParsersAction) -> None:
     srv.add_argument("--host", action="append", required=True,
                      help="host name or IP address (repeat; e.g. --host 127.0.0.1 --host localhost)")
     srv.add_argument("--out", required=True, metavar="DIR", help="where hub.pem, hub.key, ca.pem go")
-    srv.add_argument("--days", type=int, default=825)
+    srv.add_argument("--days", type=int, default=825, help="days the certificate is valid (default 825)")
     srv.set_defaults(func=cmd_server_cert)
     enr = keys_subparsers.add_parser("enroll", help="issue a device's client certificate")
     enr.add_argument("device_id", metavar="DEVICE_ID")
     enr.add_argument("--ca-dir", required=True, metavar="DIR", help="the device CA directory")
     enr.add_argument("--out", required=True, metavar="DIR",
                      help="where DEVICE_ID.pem, DEVICE_ID.key and ca.pem go")
-    enr.add_argument("--days", type=int, default=825)
+    enr.add_argument("--days", type=int, default=825, help="days the certificate is valid (default 825)")
     enr.set_defaults(func=cmd_enroll)
 
 
@@ -279,8 +279,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = ks.add_parser("generate", help="create a root or issuer key pair")
     p.add_argument("out", help="path stem: writes STEM.key (PKCS#8, 0600) and STEM.pub.pem")
-    p.add_argument("--alg", choices=("ES256", "EdDSA"), default="ES256")
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--alg", choices=("ES256", "EdDSA"), default="ES256", help="signature algorithm (default ES256)")
+    p.add_argument("--force", action="store_true", help="replace existing key files")
     _add_passphrase(p)
     p.set_defaults(func=cmd_generate)
 
@@ -290,23 +290,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                    metavar="PUB.pem:ISSUER[:ZH[:EN[:USE]]]", help="a key to list; repeatable")
     p.add_argument("--dcc", action="append", default=[], metavar="CERT.der:COUNTRY",
                    help="an EU DCC Document Signer Certificate to list; repeatable")
-    p.add_argument("--version", type=int, required=True)
+    p.add_argument("--version", type=int, required=True, help="must grow with every list")
     p.add_argument("--valid-for", type=int, default=86400, help="seconds until next_update")
-    p.add_argument("--not-before", type=int)
-    p.add_argument("--not-after", type=int)
-    p.add_argument("--out", default="-")
+    p.add_argument("--not-before", type=int, metavar="UNIX",
+                   help="each --key valid from (default: a day ago)")
+    p.add_argument("--not-after", type=int, metavar="UNIX", help="each --key valid until (default: in two years)")
+    p.add_argument("--out", default="-", metavar="FILE", help="where the signed list goes (default: stdout)")
     _add_passphrase(p)
     p.set_defaults(func=cmd_trust_list)
 
     p = ks.add_parser("status-list", help="build and sign a status list (snapshot, or delta with --base)")
     p.add_argument("--signer", required=True, help="issuer private key with 'status' use")
-    p.add_argument("--issuer", required=True)
-    p.add_argument("--version", type=int, required=True)
+    p.add_argument("--issuer", required=True, help="the region whose list it is, e.g. CN-ZJ")
+    p.add_argument("--version", type=int, required=True, help="must grow with every list")
     p.add_argument("--base", type=int, help="make a delta on this version")
     p.add_argument("--subjects", metavar="FILE", help="JSON lines {sub, s, sd}")
-    p.add_argument("--revoke", action="append", default=[], metavar="CTI_HEX")
-    p.add_argument("--valid-for", type=int, default=3600)
-    p.add_argument("--out", default="-")
+    p.add_argument("--revoke", action="append", default=[], metavar="CTI_HEX",
+                   help="a revoked code id (16 bytes hex); repeatable")
+    p.add_argument("--valid-for", type=int, default=3600, help="seconds until next_update (default 3600)")
+    p.add_argument("--out", default="-", metavar="FILE", help="where the signed list goes (default: stdout)")
     _add_passphrase(p)
     p.set_defaults(func=cmd_status_list)
 
@@ -319,7 +321,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hash", action="append", default=[], metavar="TYPE:HEX",
                    help="a revocation hash as the EU gateway gives it: UCI, COUNTRYCODEUCI or SIGNATURE, 16 bytes")
     p.add_argument("--valid-for", type=int, default=86400, help="seconds until next_update")
-    p.add_argument("--out", default="-")
+    p.add_argument("--out", default="-", metavar="FILE", help="where the signed list goes (default: stdout)")
     _add_passphrase(p)
     p.set_defaults(func=cmd_dcc_revocation)
 
@@ -328,13 +330,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--key", required=True, help="issuer private key (for dcc: the DSC's key)")
     p.add_argument("--issuer", help="HCC1: region, e.g. CN-ZJ; DCC: iss claim (default: --country)")
     p.add_argument("--name", default="张*三", help="masked display name")
-    p.add_argument("--status", choices=("green", "yellow", "red"), default="green")
+    p.add_argument("--status", choices=("green", "yellow", "red"), default="green", help="the code's colour")
     p.add_argument("--card", action="store_true", help="printed card (status from status lists)")
     p.add_argument("--guardian", metavar="NAME:RELATION", help="e.g. 李*华:parent")
     p.add_argument("--sub", metavar="HEX", help="subject pseudonym (16 bytes hex); random by default")
-    p.add_argument("--iat", type=int)
-    p.add_argument("--valid-for", type=int, default=86400)
-    p.add_argument("--png", metavar="FILE")
+    p.add_argument("--iat", type=int, metavar="UNIX", help="issue time (default: now)")
+    p.add_argument("--valid-for", type=int, default=86400, help="seconds from --iat to expiry (default 86400)")
+    p.add_argument("--png", metavar="FILE", help="also write the code as a QR image")
     _add_passphrase(p)
     add_dcc_issue_options(p)
     p.set_defaults(func=cmd_issue)

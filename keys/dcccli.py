@@ -85,7 +85,8 @@ def cmd_issue_dcc(args: argparse.Namespace) -> int:
 def add_dcc_issue_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("EU DCC (--format dcc)")
     g.add_argument("--dsc", metavar="CERT.der", help="the DSC certificate of --key")
-    g.add_argument("--type", choices=("vaccination", "test", "recovery"), default="vaccination")
+    g.add_argument("--type", choices=("vaccination", "test", "recovery"), default="vaccination",
+                   help="the certificate's kind (default vaccination)")
     g.add_argument("--country", default="DE", help="member state of the certificate (co)")
     g.add_argument("--family", default="Mustermann", help="family name as printed")
     g.add_argument("--given", default="Erika", help="given name as printed")
@@ -106,6 +107,6 @@ def register_dsc(ks: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", default="P-256", help="P-256 (default), P-384, P-521, RSA-2048, RSA-3072")
     p.add_argument("--types", default="", help="key usage: letters v, t, r it may sign (default: every type)")
     p.add_argument("--early-arc", action="store_true", help="use the erroneous early key-usage OID arc")
-    p.add_argument("--days", type=int, default=730)
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--days", type=int, default=730, help="days the certificate is valid (default 730)")
+    p.add_argument("--force", action="store_true", help="replace existing files")
     p.set_defaults(func=cmd_dsc)

@@ -151,7 +151,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e = sub.add_parser("export", help="write visits as JSON lines or CSV (for a USB stick)")
     add_log_location(e)
     e.add_argument("--since", metavar="WHEN", help="only visits from this time (Unix seconds or ISO date)")
-    e.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    e.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="JSON lines (default) or CSV")
     e.add_argument("--output", "-o", metavar="FILE", help="output file (default: standard output)")
     e.set_defaults(func=cmd_export)
     s = sub.add_parser("salvage", help="recover the readable visits of a damaged log (visits.sqlite.bad-N) "

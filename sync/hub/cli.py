@@ -300,7 +300,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         return p
 
     s = with_db(sub.add_parser("serve", help="serve the hub API on TLS with client certificates"))
-    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=argtypes.port, default=8443, help="TCP port (0 picks a free one and prints it)")
     s.add_argument("--cert", required=True, metavar="PEM",
                    help="server certificate (from `checkpoint keys device-ca server-cert`)")
@@ -346,17 +346,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("file", metavar="FILE")
         p.set_defaults(func=cmd_publish)
     v = with_db(sub.add_parser("visits", help="list visits that arrived (JSON lines)"))
-    v.add_argument("--device", metavar="ID")
+    v.add_argument("--device", metavar="ID", help="only this device's visits")
     v.add_argument("--since", metavar="WHEN", help="Unix seconds or ISO date")
     v.add_argument("--until", metavar="WHEN", help="Unix seconds or ISO date (exclusive)")
     v.add_argument("--count", action="store_true", help="only print the number of visits")
     v.set_defaults(func=cmd_visits)
     lg = with_db(sub.add_parser("logs", help="each device log's head, signed checkpoint and missing seq ranges"))
-    lg.add_argument("--device", metavar="ID")
+    lg.add_argument("--device", metavar="ID", help="only this device's logs")
     lg.add_argument("--problems", action="store_true", help="also list refused rows and conflicts")
     lg.set_defaults(func=cmd_logs)
     r = with_db(sub.add_parser("retain", help="remove visits older than --days now (serve does it hourly)"))
-    r.add_argument("--days", type=int, required=True)
+    r.add_argument("--days", type=int, required=True, help="keep the visits of the last DAYS days")
     r.set_defaults(func=cmd_retain)
     d = sub.add_parser("devices", help="the device registry: list, import, place, revoke")
     dsub = d.add_subparsers(dest="devices_command", metavar="ACTION")
@@ -372,10 +372,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dr = with_db(dsub.add_parser("revoke", help="refuse a device (or one certificate of it) from now on"))
     dr.add_argument("device_id", metavar="DEVICE")
     dr.add_argument("--serial", help="revoke only this certificate (hex serial from `devices list`/enrolled.jsonl)")
-    dr.add_argument("--reason")
+    dr.add_argument("--reason", help="why, kept in the registry (e.g. stolen)")
     d.set_defaults(func=cmd_devices)
     o = sub.add_parser("openapi", help="write the hub's OpenAPI document")
-    o.add_argument("--output", "-o", metavar="FILE")
+    o.add_argument("--output", "-o", metavar="FILE", help="output file (default: standard output)")
     o.set_defaults(func=cmd_openapi)
 
 

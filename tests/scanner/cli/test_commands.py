@@ -115,3 +115,24 @@ def test_check_runs_without_the_heavy_dependencies(tmp_path: Path) -> None:
     out = r.stdout.strip().splitlines()
     assert "ADMIT" in out[0]
     assert out[-1] == "[]"
+
+
+def test_every_command_and_option_says_what_it_is_for() -> None:
+    """`checkpoint COMMAND --help lists every option` (README): an option without words showed only its
+    name there (`--days DAYS`, `--force`)."""
+    import argparse
+
+    silent = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helped = {a.dest for a in action._choices_actions if a.help}
+                silent.extend(" ".join([*path, n]) for n in action.choices if n not in helped)
+                for name, sub in action.choices.items():
+                    walk(sub, [*path, name])
+            elif action.option_strings and action.help is None:
+                silent.append(f"{' '.join(path)} {action.option_strings[0]}")
+
+    walk(build_parser(), ["checkpoint"])
+    assert silent == []
