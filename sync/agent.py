@@ -290,6 +290,11 @@ class SyncAgent(ContactSteps, UploadSteps, ListSteps):
         self.notifier.ready()
         rounds = 0
         while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
+            if self.log.replaced():
+                # The kiosk or gate found the log damaged, set it aside and started a new one: this process
+                # still holds the old file. The rounds end; the service is restarted on the new log.
+                log.error("visit log %s was replaced (set aside as damaged): stopping to reopen it", self.log.path)
+                break
             rounds += 1
             try:
                 report = self.run_once()

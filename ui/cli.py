@@ -82,7 +82,9 @@ def heartbeat(kiosk: KioskApp, settings: Settings) -> Heartbeat:
     def alive() -> bool:
         return kiosk.pipeline is not None and bool(kiosk.pipeline.alive())
 
-    return Heartbeat.for_kiosk(last_frame=last_frame, alive=alive, clock=kiosk.core.clock)
+    visit_log = kiosk.core.visit_log
+    return Heartbeat.for_kiosk(last_frame=last_frame, alive=alive, clock=kiosk.core.clock,
+                               log_replaced=visit_log.replaced if visit_log is not None else None)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

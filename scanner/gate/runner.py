@@ -210,7 +210,9 @@ class GateRunner:
         pipeline = Pipeline(self.sources, lambda payload, now: self.session.checker.check(payload, now),
                             self._listener, settings=self.settings.camera, now=self.session.clock.now)
         self.pipeline = pipeline
-        beat = Heartbeat.for_kiosk(last_frame=pipeline.frame_watch, alive=pipeline.alive, clock=self.session.clock)
+        visit_log = self.session.visit_log
+        beat = Heartbeat.for_kiosk(last_frame=pipeline.frame_watch, alive=pipeline.alive, clock=self.session.clock,
+                                   log_replaced=visit_log.replaced if visit_log is not None else None)
         health = ApplianceHealthReporter(self.session.data_dir)
         if self.sound is not None:
             from scanner.sound.voice import appliance_cues

@@ -138,12 +138,18 @@ class Heartbeat:
 
     @classmethod
     def for_kiosk(cls, *, last_frame: Callable[[], float | None], alive: Callable[[], bool], clock: Clock | None,
-                  frame_timeout: float = 5.0) -> Heartbeat:
+                  frame_timeout: float = 5.0, log_replaced: Callable[[], bool] | None = None) -> Heartbeat:
         """Watchdog from `$WATCHDOG_USEC` (none outside systemd), e.g.
-        `Heartbeat.for_kiosk(last_frame=lambda: pipeline.last_frame_monotonic, alive=pipeline.alive, ...)`."""
+        `Heartbeat.for_kiosk(last_frame=lambda: pipeline.last_frame_monotonic, alive=pipeline.alive, ...)`.
+
+        `log_replaced` (`VisitLog.replaced`): the visit log was set aside as damaged by another process and a
+        new one started; visits written to the old file would never be uploaded, so the service is restarted.
+        """
         dog = Watchdog.from_env(frame_timeout=frame_timeout, last_frame=last_frame)
         if dog is not None:
             dog.add_check("pipeline", alive)
+            if log_replaced is not None:
+                dog.add_check("visit log file", lambda: not log_replaced())
         return cls(watchdog=dog, clock=clock)
 
     def ready(self) -> bool:

@@ -11,6 +11,7 @@ that writes it and any number of readers.
 | `status.sqlite` | `keys.statusstore.StatusStore` | synced status lists |
 | `visits.sqlite` | `scanner.storage.visitlog.VisitLog` | the visit log and its outbox |
 | `visits.sqlite.bad-N` | `scanner.storage.stores` | a damaged visit log set aside, its visits salvaged |
+| `visits.sqlite.damaged` | `scanner.storage.damagenote` | damage met while running: the next start checks |
 | `clock.json` | `scanner.clock.TrustedClock` | last known good time, trust state |
 | `sync-status.json` | the sync agent (`scanner.storage.syncstate`) | last success, pending, hub time |
 | `sync-request` | kiosk (creates), agent (takes) | "sync now" from the admin panel |
@@ -34,6 +35,7 @@ RULES_DIR = "rules"
 RULES_LIST_FILE = "ruleslist.json"  # inside RULES_DIR; `scanner.rules.ruleslist.RulesStore.FILE` is this name
 STATUS_DB = "status.sqlite"
 VISITS_DB = "visits.sqlite"
+DAMAGE_NOTE_SUFFIX = ".damaged"  # beside the visit log: `visits.sqlite.damaged` (`scanner.storage.damagenote`)
 CLOCK_FILE = "clock.json"
 SYNC_STATUS_FILE = "sync-status.json"
 SYNC_REQUEST_FILE = "sync-request"

@@ -90,10 +90,12 @@ def open_stores(settings: Settings, *, visit_log: bool = True, require_trust: bo
 
 
 def _open_visit_log(path: Path, settings: Settings) -> VisitLog:
-    """The visit log; a damaged file is kept aside, a new log with an id of its own is started (so the device
-    goes on recording instead of failing at every start), and the visits still readable in the damaged file
-    are salvaged into it for the sync agent to upload (`salvage_at_start`)."""
+    """The visit log; a damaged file (one that does not open, or whose damage a process met while running
+    and SQLite's quick check confirms) is kept aside, a new log with an id of its own is started (so the
+    device goes on recording instead of failing at every start), and the visits still readable in the
+    damaged file are salvaged into it for the sync agent to upload (`salvage_at_start`)."""
     from keys.durable import damaged, set_aside_database
+    from scanner.storage.damagenote import clear_note, damage_noted
     from scanner.storage.visitlog import VisitLog
 
     def open_log() -> VisitLog:
@@ -101,13 +103,28 @@ def _open_visit_log(path: Path, settings: Settings) -> VisitLog:
                         alarm_percent=settings.log.storage_alarm_percent)
 
     try:
-        return open_log()
+        opened = open_log()
     except StorageError as e:
         if e.__cause__ is None or not damaged(e.__cause__):
             raise
-        kept = set_aside_database(path)
-        log.error("visit log %s was damaged (%s); kept as %s with the visits it holds, a new log is started",
-                  path, e.__cause__, ", ".join(kept))
+        why = str(e.__cause__)
+    else:
+        if damage_noted(path) is None:
+            return opened
+        # Damage met while running (`scanner.storage.damagenote`): set aside only if SQLite confirms it.
+        try:
+            found = opened.integrity_check(quick=True)
+        except StorageError as e:
+            found = str(e.__cause__ or e)
+        if found == "ok":
+            clear_note(path)
+            return opened
+        opened.close()
+        why = found
+    kept = set_aside_database(path)
+    clear_note(path)
+    log.error("visit log %s was damaged (%s); kept as %s with the visits it holds, a new log is started",
+              path, why, ", ".join(kept))
     new = open_log()
     salvage_at_start(new, path.with_name(kept[0]) if kept else None)
     return new

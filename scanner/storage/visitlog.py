@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from keys.durable import SchemaTooNew, connect, immediate_transaction, migrate
+from keys.durable import SchemaTooNew, connect, damaged, immediate_transaction, migrate
 from scanner.errors import CheckpointError, InputError, StorageError
 from scanner.storage.chain import (
     DECIDED_BY,
@@ -43,6 +43,7 @@ from scanner.storage.chain import (
     chain_hash,
     validate_extra,
 )
+from scanner.storage.damagenote import damage_noted, file_identity, note_damage
 from scanner.storage.handoff import Handed, HandOff
 from scanner.storage.logaudit import ChainReport, audit_chain
 from scanner.storage.recovered import RecoveredVisits
@@ -112,6 +113,7 @@ class VisitLog:
             self.log_id: str = str(self._conn.execute(
                 "SELECT value FROM meta WHERE key = 'log_id'").fetchone()[0])
             self.page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+            self._file = file_identity(self.path)
             self.set_cap(storage_cap_mb)
             # Visits salvaged from a damaged log set aside, kept here until the hub has them.
             self.recovered = RecoveredVisits(self._conn, self._lock, self.path)
@@ -129,6 +131,10 @@ class VisitLog:
         reserve = max(self._cap_pages // 10, 64)
         self._conn.execute(f"PRAGMA max_page_count = {int(self._cap_pages + reserve)}")
         self._full = False
+
+    def replaced(self) -> bool:
+        """Whether the file at `path` is no longer the one open here: another process set it aside as damaged."""
+        return file_identity(self.path) != self._file
 
     def close(self) -> None:
         self._handoff.close()
@@ -158,7 +164,7 @@ class VisitLog:
             try:
                 return self._tail()
             except sqlite3.Error as e:
-                raise StorageError(f"visit log {self.path}: cannot read: {e}") from e
+                raise self._failed("cannot read", e) from e
 
     # -- checkpoints and the hub's acknowledgement --------------------------------------------------
 
@@ -174,7 +180,7 @@ class VisitLog:
                     self._conn.execute("DELETE FROM checkpoints WHERE seq NOT IN (SELECT seq FROM checkpoints "
                                        "ORDER BY seq DESC LIMIT ?)", (CHECKPOINTS_KEPT,))
             except sqlite3.Error as e:
-                raise StorageError(f"visit log {self.path}: cannot record a checkpoint: {e}") from e
+                raise self._failed("cannot record a checkpoint", e) from e
 
     def last_checkpoint(self) -> Checkpoint | None:
         r = self._read("SELECT seq, chain, signature, signed_at_ms FROM checkpoints ORDER BY seq DESC "
@@ -192,7 +198,7 @@ class VisitLog:
                     self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('hub_ack', ?)",
                                        (json.dumps([last_seq, last_chain]),))
             except sqlite3.Error as e:
-                raise StorageError(f"visit log {self.path}: cannot record the hub's ack: {e}") from e
+                raise self._failed("cannot record the hub's ack", e) from e
 
     def hub_ack(self) -> tuple[int, str | None] | None:
         r = self._read("SELECT value FROM meta WHERE key = 'hub_ack'").fetchone()
@@ -243,7 +249,7 @@ class VisitLog:
                 if _is_full(e):
                     self._full = True
                     raise StorageError(f"visit log {self.path}: storage full, visit not logged") from e
-                raise StorageError(f"visit log {self.path}: cannot write: {e}") from e
+                raise self._failed("cannot write", e) from e
         self._full = False
         return StoredVisit(row["seq"], row["visit_id"], row["chain"])
 
@@ -278,7 +284,7 @@ class VisitLog:
                             f"DELETE FROM outbox WHERE seq IN (SELECT seq FROM visits WHERE visit_id IN ({marks}))",
                             chunk).rowcount
             except sqlite3.Error as e:
-                raise StorageError(f"visit log {self.path}: cannot record the upload: {e}") from e
+                raise self._failed("cannot record the upload", e) from e
         return done
 
     def purge(self, retention_days: int, now: float | None = None) -> int:
@@ -302,12 +308,18 @@ class VisitLog:
                         self._conn.execute("UPDATE meta SET value = ? WHERE key = 'chain_anchor'",
                                            (json.dumps([last[0], last[1]]),))
             except sqlite3.Error as e:
-                raise StorageError(f"visit log {self.path}: cannot purge: {e}") from e
+                raise self._failed("cannot purge", e) from e
         if gone:
             self._full = False
         return gone
 
     # -- reading ------------------------------------------------------------------------------------
+
+    def _failed(self, what: str, e: sqlite3.Error) -> StorageError:
+        """The error for a failed operation; a damaged file is noted for the next start (`damagenote`)."""
+        if damaged(e):
+            note_damage(self.path, f"{what}: {e}")
+        return StorageError(f"visit log {self.path}: {what}: {e}")
 
     def _read(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Cursor:
         self._handoff.settle()
@@ -315,7 +327,7 @@ class VisitLog:
             try:
                 return self._conn.execute(sql, args)
             except sqlite3.Error as e:
-                raise StorageError(f"visit log {self.path}: cannot read: {e}") from e
+                raise self._failed("cannot read", e) from e
 
     def rows(self, since_ms: int | None = None) -> Iterator[ChainedVisitRow]:
         """Every row (oldest first), optionally from a time on; read in pages to bound memory."""
@@ -323,7 +335,10 @@ class VisitLog:
         while True:
             cur = self._read(f"SELECT {', '.join(ROW_FIELDS)} FROM visits WHERE seq > ? AND ts_ms >= ? "
                              "ORDER BY seq LIMIT 1000", (after, since_ms if since_ms is not None else -2**62))
-            batch = cur.fetchall()
+            try:
+                batch = cur.fetchall()
+            except sqlite3.Error as e:
+                raise self._failed("cannot read", e) from e
             if not batch:
                 return
             for r in batch:
@@ -338,8 +353,12 @@ class VisitLog:
         self._handoff.settle()
         return audit_chain(self.path, self.log_id, public_key, device_id)
 
-    def integrity_check(self) -> str:
-        return str(self._read("PRAGMA integrity_check").fetchone()[0])
+    def integrity_check(self, *, quick: bool = False) -> str:
+        """"ok", or SQLite's first finding (`quick`: without checking indexes against their tables)."""
+        try:
+            return str(self._read(f"PRAGMA {'quick_check' if quick else 'integrity_check'}").fetchone()[0])
+        except sqlite3.Error as e:
+            raise self._failed("cannot read", e) from e
 
     def storage(self) -> StorageState:
         """How full the log is against its cap, and whether the operator must be alarmed."""
@@ -361,7 +380,10 @@ class VisitLog:
             message = f"disk almost full: {free // (1024 * 1024)} MB free"
         else:
             message = ""
-        damage = self.recovered.notice()
+        noted = damage_noted(self.path)
+        damage = "; ".join(filter(None, (
+            noted and f"visit log damaged ({noted}): restart to set it aside and salvage its visits",
+            self.recovered.notice())))
         message = "; ".join(m for m in (damage, message) if m)
         return StorageState(used, self.cap_bytes, round(percent, 1), free, bool(message), full, message, damage)
 

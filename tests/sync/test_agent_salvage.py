@@ -116,3 +116,22 @@ def _hub_rows(db, device_id: str) -> list[dict]:
         return list(store.visits(device_id))
     finally:
         store.close()
+
+
+def test_an_agent_whose_log_was_set_aside_ends_its_rounds_to_be_restarted(tmp_path, caplog):
+    import threading
+
+    pki = make_pki(tmp_path / "pki")
+    log = VisitLog(tmp_path / "visits.sqlite")
+    try:
+        agent = _agent("https://127.0.0.1:9", pki, tmp_path, log)
+        # The kiosk found the log damaged at its start: set aside, a new log in its place.
+        (tmp_path / "visits.sqlite").rename(tmp_path / "visits.sqlite.bad-1")
+        VisitLog(tmp_path / "visits.sqlite").close()
+        stop = threading.Event()
+        agent.run(stop, max_rounds=3)  # returns at once: `checkpoint sync` then exits to be restarted
+        assert agent.state.last_attempt is None and not stop.is_set()
+        assert "was replaced (set aside as damaged)" in caplog.text
+        agent.close()
+    finally:
+        log.close()
