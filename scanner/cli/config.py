@@ -18,6 +18,7 @@ from keys.durable import atomic_write
 from scanner.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
+    from keys.keyfile import PublicKey
     from scanner.config import Settings
 
 # Settings that name files the services must be able to read.
@@ -72,6 +73,7 @@ def file_problems(settings: Settings) -> list[str]:
     if problem := data_dir_problem(settings.device.data_dir):
         problems.append(f"device.data_dir: {problem}")
     unreadable = set()
+    anchors: list[PublicKey] = []
     for key in FILE_SETTINGS:
         section, name = key.split(".")
         value = getattr(getattr(settings, section), name)
@@ -87,9 +89,17 @@ def file_problems(settings: Settings) -> list[str]:
                 continue
             if key == "trust.anchors":
                 try:
-                    load_public_key(p)
+                    anchors.append(load_public_key(p))
                 except KeysError as e:
                     problems.append(f"{label}: {e}")
+                    unreadable.add(key)
+    if settings.trust.trust_list and anchors and not unreadable & {"trust.anchors", "trust.trust_list"}:
+        from keys.trustlist import TrustStore
+
+        try:
+            TrustStore.from_file(settings.trust.trust_list, anchors)  # as the services take it at start
+        except KeysError as e:
+            problems.append(f"trust.trust_list: {e}")
     hub = settings.hub
     tls_set = hub.client_cert and hub.client_key and hub.ca_cert
     if tls_set and not unreadable & {"hub.client_cert", "hub.client_key", "hub.ca_cert"} and (

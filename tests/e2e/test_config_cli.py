@@ -94,6 +94,29 @@ def test_check_files_exist_names_files_the_services_cannot_use(tmp_path: Path) -
     assert r.stderr.startswith(f"{f}: hub.ca_cert: {f}: not a PEM CA certificate ("), r.stderr
 
 
+def test_check_files_exist_names_a_bootstrap_trust_list_the_anchors_do_not_verify(tmp_path: Path) -> None:
+    """A truncated or foreign `trust.trust_list` left a new device with no trust list until the hub sent one
+    (every code refused as from an unknown key), logged only at the service's start."""
+    import time
+
+    from scanner.demo.world import build_demo_world
+
+    world = build_demo_world(tmp_path / "world", int(time.time()))
+    other = build_demo_world(tmp_path / "other", int(time.time()))
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(world.trust_list_path.read_bytes()[:300])
+    f = tmp_path / "c.toml"
+    for trust_list, problem in ((world.trust_list_path, None), (cut, "not a valid JWS"),
+                                (other.trust_list_path, "signature")):
+        f.write_text(f'[trust]\nanchors = ["{world.anchor_path}"]\ntrust_list = "{trust_list}"\n')
+        r = checkpoint("config", "check", "--files-exist", str(f))
+        if problem is None:
+            assert r.returncode == 0, r.stderr
+        else:
+            assert r.returncode == 2 and r.stderr.startswith(f"{f}: trust.trust_list: "), r.stderr
+            assert problem in r.stderr.splitlines()[0], r.stderr
+
+
 def test_check_files_exist_names_a_data_dir_the_services_cannot_make_or_write(tmp_path: Path) -> None:
     """The data directory is where every visit is written: one that is a file, or under one, made every
     service fail at start while `config check --files-exist` said ok."""
