@@ -20,6 +20,7 @@ from scanner.errors import InputError, StorageError
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
+    from scanner.storage.salvage import Salvage
     from scanner.storage.visitlog import VisitLog
 
 EXIT_CHAIN_BROKEN = 1
@@ -85,6 +86,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_salvage(args: argparse.Namespace) -> int:
+    from scanner.config import load_settings
     from scanner.storage.salvage import salvage
 
     source = Path(args.file)
@@ -94,6 +96,8 @@ def cmd_salvage(args: argparse.Namespace) -> int:
         if source.resolve() == log.path.resolve():
             raise InputError(f"{source} is the visit log in use: name a damaged log set aside (visits.sqlite.bad-N)")
         result = salvage(source)
+        if args.config:
+            _own_visits_only(result, load_settings(args.config).device.id, source)
         new = log.recovered.add(result)
         notice = log.recovered.notice()
     if result.problem and not result.recovered:
@@ -105,6 +109,14 @@ def cmd_salvage(args: argparse.Namespace) -> int:
     if notice:
         print(f"notice until acknowledged: {notice}")
     return 0
+
+
+def _own_visits_only(result: Salvage, device_id: str, source: Path) -> None:
+    """The hub takes a device's visits only from that device: another's would be refused at every upload."""
+    others = sorted({r["device_id"] for r in result.rows} - {device_id})
+    if others:
+        raise InputError(f"{source} holds visits of device {', '.join(others)}, not of {device_id}: salvage it "
+                         "on that device, or with that device's --config")
 
 
 def cmd_acknowledge(args: argparse.Namespace) -> int:

@@ -157,10 +157,11 @@ class RecoveredVisits:
 
     def notice(self) -> str:
         """The storage problem to show until an operator acknowledges it; "" when there is none."""
-        open_ = self.salvages(unacknowledged=True)
-        if not open_:
+        # A file salvaged again (the start-up's bounded salvage, then the command) is told by its latest salvage.
+        latest = {s.source: s for s in self.salvages(unacknowledged=True)}
+        if not latest:
             return ""
-        return "; ".join(s.text() for s in open_) + f" (clear with `{ACKNOWLEDGE_COMMAND}`)"
+        return "; ".join(s.text() for s in latest.values()) + f" (clear with `{ACKNOWLEDGE_COMMAND}`)"
 
     def acknowledge(self, at: float | None = None) -> int:
         """An operator has seen the notices: they are no longer shown. How many were acknowledged."""

@@ -119,3 +119,18 @@ def test_salvage_refuses_the_log_in_use_and_a_missing_file(data_dir):
     assert live.returncode != 0 and "is the visit log in use" in live.stderr and "Traceback" not in live.stderr
     missing = checkpoint("log", "salvage", str(data_dir / "nope.bad-1"), "--data-dir", str(data_dir))
     assert missing.returncode != 0 and "no such file" in missing.stderr
+
+
+def test_salvage_refuses_another_devices_visits(tmp_path):
+    from tests.helpers.damage import overwrite_pages, written_log
+
+    damaged = tmp_path / "visits.sqlite.bad-1"
+    written_log(damaged, 100, device_id="gate-9")
+    overwrite_pages(damaged, (3,))
+    cfg = tmp_path / "device.toml"
+    cfg.write_text(f'[device]\nid = "gate-1"\ndata_dir = "{tmp_path}"\n')
+    VisitLog(tmp_path / "visits.sqlite").close()
+    out = checkpoint("log", "salvage", str(damaged), "--config", str(cfg))
+    assert out.returncode != 0 and "holds visits of device gate-9, not of gate-1" in out.stderr
+    with VisitLog(tmp_path / "visits.sqlite") as log:
+        assert log.recovered.salvages() == [] and log.pending_count() == 0

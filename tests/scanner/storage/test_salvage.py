@@ -170,3 +170,15 @@ def test_visits_recovered_once_survive_a_second_damage_before_their_upload(tmp_p
     assert kept > 100 and len(by_log[first_id]) == kept
     assert all(_by_seq(first_rows)[r["seq"]] == r for r in by_log[first_id])
     assert 300 < len(by_log[second_id]) <= 400 and all(_by_seq(second_rows)[r["seq"]] == r for r in by_log[second_id])
+
+
+def test_a_salvage_finished_by_command_replaces_the_start_ups_unfinished_notice(tmp_path: Path) -> None:
+    damaged = tmp_path / "visits.sqlite.bad-1"
+    written_log(damaged, 300)
+    with VisitLog(tmp_path / "visits.sqlite") as log:
+        log.recovered.add(salvage(damaged, deadline=time.monotonic() - 1))
+        assert "salvage stopped early: run `checkpoint log salvage visits.sqlite.bad-1`" in log.recovered.notice()
+        log.recovered.add(salvage(damaged))
+        notice = log.recovered.notice()
+        assert "stopped early" not in notice and "300 visits recovered, 0 could not be read" in notice
+        assert log.pending_count() == 300
