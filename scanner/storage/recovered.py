@@ -19,7 +19,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
@@ -120,6 +120,25 @@ class RecoveredVisits:
                                       "ORDER BY seq LIMIT ?", (first[0], limit)).fetchall()
             return str(first[0]), [cast("ChainedVisitRow", json.loads(r[0])) for r in rows]
         return self._run("read the recovered visits", read)
+
+    def rows(self, since_ms: int | None = None) -> Iterator[tuple[str, ChainedVisitRow]]:
+        """Every recovered row kept (uploaded or not), as (log id, row), by log and seq, from a time on; read
+        in pages to bound memory."""
+        def page_after(after: tuple[str, int]) -> list[sqlite3.Row]:
+            return self._run("read the recovered visits", lambda: self._conn.execute(
+                "SELECT log_id, seq, row FROM recovered WHERE (log_id, seq) > (?, ?) ORDER BY log_id, seq "
+                "LIMIT 1000", after).fetchall())
+
+        after: tuple[str, int] = ("", 0)
+        while True:
+            page = page_after(after)
+            if not page:
+                return
+            for lid, _, text in page:
+                row = cast("ChainedVisitRow", json.loads(text))
+                if since_ms is None or row["ts_ms"] >= since_ms:
+                    yield str(lid), row
+            after = (str(page[-1][0]), int(page[-1][1]))
 
     def pending_count(self) -> int:
         return int(self._run("read the recovered visits", lambda: self._conn.execute(

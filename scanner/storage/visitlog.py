@@ -20,7 +20,6 @@ still work on a full log (that is how it recovers). `storage()` raises the alarm
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import sqlite3
@@ -46,6 +45,7 @@ from scanner.storage.chain import (
 from scanner.storage.damagenote import damage_noted, file_identity, note_damage
 from scanner.storage.handoff import Handed, HandOff
 from scanner.storage.logaudit import ChainReport, audit_chain
+from scanner.storage.logexport import write_export
 from scanner.storage.recovered import RecoveredVisits
 from scanner.storage.schema import MIGRATIONS
 from scanner.storage.visitrecord import VisitRecord, row_from_sql
@@ -388,21 +388,9 @@ class VisitLog:
         return StorageState(used, self.cap_bytes, round(percent, 1), free, bool(message), full, message, damage)
 
     def export(self, out: TextIO, *, fmt: str = "jsonl", since_ms: int | None = None) -> int:
-        """Write rows as JSON lines or CSV (`extra` as a JSON string); return how many were written."""
-        if fmt not in ("jsonl", "csv"):
-            raise InputError(f"export format {fmt!r}: expected jsonl or csv")
-        writer = csv.DictWriter(out, fieldnames=list(ROW_FIELDS)) if fmt == "csv" else None
-        if writer is not None:
-            writer.writeheader()
-        n = 0
-        for row in self.rows(since_ms):
-            if writer is not None:
-                extra = json.dumps(row["extra"], sort_keys=True, ensure_ascii=False)
-                writer.writerow({**row, "extra": extra})
-            else:
-                out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-            n += 1
-        return n
+        """Write rows as JSON lines or CSV (`extra` as a JSON string), then the visits recovered from a damaged
+        log (`scanner.storage.logexport`); return how many were written."""
+        return write_export(out, self.rows(since_ms), self.recovered.rows(since_ms), fmt=fmt)
 
 
 __all__ = ["DRUG_CATEGORIES", "GENESIS", "SCHOOL_ROLES", "ChainReport", "Checkpoint", "StorageState",

@@ -134,3 +134,27 @@ def test_salvage_refuses_another_devices_visits(tmp_path):
     assert out.returncode != 0 and "holds visits of device gate-9, not of gate-1" in out.stderr
     with VisitLog(tmp_path / "visits.sqlite") as log:
         assert log.recovered.salvages() == [] and log.pending_count() == 0
+
+
+def test_export_carries_the_recovered_visits_marked_with_their_log(tmp_path):
+    from scanner.storage.salvage import salvage
+    from tests.helpers.damage import overwrite_pages, written_log
+
+    damaged = tmp_path / "visits.sqlite.bad-1"
+    old_id, old_rows = written_log(damaged, 120)
+    overwrite_pages(damaged, (3,))
+    with VisitLog(tmp_path / "visits.sqlite") as log:
+        log.append(VisitRecord(visit_id=new_visit_id(T0), ts_ms=T0 * 1000, device_id="dev-1", checkpoint_id="east",
+                               profile="transport", clock_trusted=True, verdict="ok", admit=True, tone="pass"))
+        kept = log.recovered.add(salvage(damaged))
+    out = checkpoint("log", "export", "--data-dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(x) for x in out.stdout.splitlines()]
+    assert len(lines) == 1 + kept and "recovered_from_log" not in lines[0]
+    original = {r["visit_id"]: r for r in old_rows}
+    for line in lines[1:]:
+        assert line.pop("recovered_from_log") == old_id and line == original[line["visit_id"]]
+    table = list(csv.DictReader(checkpoint("log", "export", "--data-dir", str(tmp_path), "--format", "csv")
+                                .stdout.splitlines()))
+    assert len(table) == 1 + kept and table[0]["recovered_from_log"] == ""
+    assert {r["recovered_from_log"] for r in table[1:]} == {old_id}
