@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import sqlite3
 import struct
@@ -83,7 +84,10 @@ def salvage(path: Path, *, deadline: float | None = None) -> Salvage:
     set aside with (`visits.sqlite.bad-1` and `visits.sqlite-wal.bad-1`) or beside it (`<path>-wal`).
     """
     result = Salvage(path.name)
-    with tempfile.TemporaryDirectory(prefix=".salvage-", dir=path.parent) as tmp:
+    # Beside the file (same disk, room for a copy); a folder this process may not write (a file on a stick
+    # mounted read-only) is read from the system's temporary folder instead.
+    beside = path.parent if os.access(path.parent, os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix=".salvage-", dir=beside) as tmp:
         copy = Path(tmp) / "visits.sqlite"
         try:
             shutil.copyfile(path, copy)
@@ -94,7 +98,7 @@ def salvage(path: Path, *, deadline: float | None = None) -> Salvage:
             result.problem = f"cannot copy {path.name} to read it: {e.strerror or e}"
             return result
         result.missing_pages = _missing_pages(copy)
-        conn = _open_copy(copy)
+        conn = _open_copy(copy, path.name)
         if conn is None:
             result.problem = f"{path.name}: no visits table could be read (the file's schema is destroyed)"
             return result
@@ -125,7 +129,7 @@ def _missing_pages(copy: Path) -> int:
     return max(0, pages - copy.stat().st_size // page_size) if page_size >= 512 else 0
 
 
-def _open_copy(copy: Path) -> sqlite3.Connection | None:
+def _open_copy(copy: Path, name: str) -> sqlite3.Connection | None:
     """A connection on the copy whose visits table reads, rewriting a destroyed header if it must."""
     conn = _try_open(copy)
     if conn is not None:
@@ -142,7 +146,7 @@ def _open_copy(copy: Path) -> sqlite3.Connection | None:
             conn = _try_open(copy)
             if conn is not None:
                 log.warning("%s: the database header was destroyed; read with a %d-byte page header rebuilt",
-                            copy.name, page_size)
+                            name, page_size)
                 return conn
     return None
 
