@@ -304,10 +304,25 @@ def builtin_problems() -> list[str]:
 _OK = Verdict.OK
 
 
+# Refusals that hold whatever the time: what the code is (damaged, unknown issuer, forged, revoked).
+_CLOCK_FREE_REFUSALS = frozenset({Verdict.UNSUPPORTED, Verdict.MALFORMED, Verdict.UNKNOWN_KEY, Verdict.BAD_SIGNATURE,
+                                  Verdict.REVOKED})
+
+
 def outcome_of(result: VerifyResult, profile: VenueProfile, clock_trusted: bool = True) -> str:
-    if not clock_trusted:
-        # Expiry, staleness and status-list freshness all hang on the clock: none can be judged.
-        return "clock_untrusted"
+    outcome = _outcome(result, profile)
+    if clock_trusted:
+        return outcome
+    # Admitting at all, expiry, staleness, business rules and status-list freshness hang on the clock: the guard
+    # checks by hand. A refusal no clock can change (a forged, revoked, red or yellow code) stays what it is, so
+    # the screen never offers the guard an Admit for a code it would refuse at any time.
+    if result.verdict in _CLOCK_FREE_REFUSALS or (
+            result.verdict is _OK and outcome in ("red", "yellow") and not profile.rules[outcome].admit):
+        return outcome
+    return "clock_untrusted"
+
+
+def _outcome(result: VerifyResult, profile: VenueProfile) -> str:
     if result.verdict is not _OK:
         # An EU certificate cannot be refreshed like a health code: its expiry has words of its own.
         if result.verdict is Verdict.EXPIRED and result.dcc is not None:

@@ -47,3 +47,25 @@ def test_decisions_follow_the_clock_trust(world: DemoWorld, tmp_path: Path) -> N
     decision = checker_for(world, rebooted).check(green)
     assert not decision.admit and decision.outcome == "clock_untrusted"
     assert decision.reason is not None and decision.reason.en == "Device clock wrong"
+
+
+def test_refusals_no_clock_can_change_stand_while_the_clock_is_untrusted(world: DemoWorld, tmp_path: Path) -> None:
+    """A forged, revoked, red or yellow code is refused whatever the time: on an untrusted clock it must not turn
+    into "manual check — device clock wrong" with an Admit button, which hid from the guard what the code is."""
+    t = Times(float(world.now))
+    clock = TrustedClock.open(tmp_path, wall=lambda: t.wall, monotonic=lambda: t.mono, boot_id=lambda: "b1")
+    checker = checker_for(world, clock)
+    assert not clock.trusted()
+    got = {name: checker.check(world.payloads[name]) for name in
+           ("forged", "revoked", "red", "turned_red", "yellow", "green", "expired", "card")}
+    assert {n: (d.outcome, d.admit, d.alert_guard) for n, d in got.items() if n in (
+        "forged", "revoked", "red", "turned_red")} == {
+        "forged": ("bad_signature", False, True), "revoked": ("revoked", False, True),
+        "red": ("red", False, True), "turned_red": ("red", False, True)}
+    assert got["yellow"].outcome == "yellow" and not got["yellow"].admit
+    assert all(not d.clock_trusted for d in got.values())
+    # What hangs on the time (admitting at all, expiry) is still the guard's to check.
+    for name in ("green", "expired", "card"):
+        assert got[name].outcome == "clock_untrusted" and got[name].tone is Tone.CHECK, name
+    garbage = checker.check("HCC1:not a code")
+    assert garbage.outcome == "malformed" and not garbage.admit
