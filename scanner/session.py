@@ -154,7 +154,9 @@ class Session(HeldFiles):
         r = d.result
         code_id = r.code_id.hex() if r.code_id else None
         subject = r.subject.hex() if r.subject else None
-        repeat = self.admissions.check(code_id, self.profile.anti_passback, now, subject) if d.admit else None
+        # A manual check too: the guard must know the person was admitted already before pressing Admit again.
+        repeat = (self.admissions.check(code_id, self.profile.anti_passback, now, subject)
+                  if d.admit or str(d.tone) == "check" else None)
         if repeat is not None:
             d = already_admitted(d, repeat)
         gate = self.gate.on_decision(d.admit, "device") if self.gate is not None else None

@@ -254,3 +254,18 @@ def test_pharmacy_passes_nobody_registers_are_not_held_for_ever(make, world) -> 
     assert not any(core.register_purchase(s.token, ["antiviral"]) for s in old)
     assert core.register_purchase(new.token, ["antiviral"])
     assert [r["decided_by"] for r in core.visit_log.rows()] == ["device"] * 4 + ["clerk"]
+
+
+def test_a_manual_check_tells_the_guard_the_code_was_admitted_already(make, world) -> None:
+    """No hub and no NTP yet: every green code is a manual check. The guard admitted this one a minute ago; shown
+    again, the manual check must say so instead of inviting a second Admit of the same person."""
+    clock = FixedClock(time.time(), trusted=False)
+    core = make("transport", clock=clock)
+    code = passenger_codes(world, 1)[0]
+    core.guard_decide(decide_now(core, code), True)
+    clock.advance(60)
+    again = decide_now(core, code)
+    assert again.repeat is not None and again.decision.outcome == "already_admitted"
+    assert not again.decision.admit and again.decision.alert_guard
+    assert again.decision.headline.en.startswith("Already admitted at")
+    assert core.counts().admitted == 1
