@@ -200,10 +200,11 @@ class GateRunner:
     def _play(self, shown: Shown) -> None:
         if self.sound is None:
             return
-        from scanner.sound.prompts import tone_for
+        from scanner.sound.prompts import decision_words, tone_for
 
         d = shown.decision
-        self.sound.play(tone_for(admit=d.admit, alert=d.alert_guard, check=shown.manual_check), d.headline)
+        self.sound.play(tone_for(admit=d.admit, alert=d.alert_guard, check=shown.manual_check),
+                        decision_words(d.outcome, d.headline))
 
     # --- main thread ---------------------------------------------------------------------------
     def run(self, duration: float | None = None) -> int:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from keys.localtext import LocalText
+from scanner.gate.repeats import ALREADY_ADMITTED
 from scanner.policy import VenueProfile
 
 # Tone files in `scanner/sound/tones/` (made by scripts/make_sounds.py).
@@ -52,6 +53,12 @@ def spoken(text: LocalText) -> LocalText:
     zh = re.sub(r"\s*[—–]\s*|\s+", "，", text.zh.strip())
     en = re.sub(r"\s+[—–]\s+", ", ", text.en.strip())
     return LocalText(zh, en)
+
+
+def decision_words(outcome: str, headline: LocalText) -> LocalText:
+    """What a decision says: its headline, but for a code admitted already the fixed prompt. That headline holds
+    a time of day ("Already admitted at 08:12"): a voice file for every minute, made while the person waits."""
+    return PROMPTS["already_admitted"] if outcome == ALREADY_ADMITTED else headline
 
 
 def decision_cue(*, admit: bool, alert: bool, headline: LocalText, check: bool = False) -> Cue:

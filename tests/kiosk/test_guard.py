@@ -203,3 +203,20 @@ def test_pins_tried_at_the_alerts_pad_count_toward_the_lockout(core: Any, world:
         qtbot.mouseClick(w.pin.keys["OK"], Qt.MouseButton.LeftButton)
     assert core.counts().acknowledged == 1
     k.stop()
+
+
+def test_an_already_admitted_code_says_the_fixed_prompt_not_a_new_phrase_each_minute(
+        make_core: Callable[..., Any], world: Any, qtbot: Any) -> None:
+    """"Already admitted at 08:12" spoken would need a voice file for every minute of the day, made while the
+    person waits (the tone alone plays until then): the prepared "Already admitted" prompt says the same."""
+    from scanner.sound.prompts import PROMPTS, spoken
+
+    core = make_core("transport")
+    core.set_profile("transport", {})  # the built-in profile: anti-passback on (the demo's core turns it off)
+    k = kiosk_on(core, qtbot)
+    code = world.payloads["green"]
+    k.decided.emit(decide_now(core, code))
+    k.decided.emit(decide_now(core, code))
+    assert k.window.group().members[0].outcome == "already_admitted"
+    assert k.window.sound.said[-1] == spoken(PROMPTS["already_admitted"])
+    k.stop()

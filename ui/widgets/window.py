@@ -26,7 +26,7 @@ from keys.localtext import LocalText
 from scanner.gate.repeats import RepeatNote
 from scanner.session import RecentDecision, Shown
 from scanner.sound.player import Announcer
-from scanner.sound.prompts import tone_for
+from scanner.sound.prompts import decision_words, tone_for
 from scanner.status import StatusSnapshot
 from ui.model.pinauth import PinGate
 from ui.model.view import ACK_HINT, ACK_PIN_HINT, GroupView, registered_note, shown_view
@@ -180,7 +180,8 @@ class KioskWindow(KioskInput, GuardControls, AdminAccess, QWidget):
         self.result.set_alert(group.alert, ACK_PIN_HINT if self.ack_needs_pin else ACK_HINT)
         self.result.refit()
         # The words spoken are the headline shown (`scanner.sound.prompts`): voice and screen agree.
-        speech = group.members[0].headline if len(group.members) == 1 else group.headline
+        first = group.members[0]
+        speech = decision_words(first.outcome, first.headline) if len(group.members) == 1 else group.headline
         self.sound.play(tone_for(admit=group.admit, alert=group.alert, check=group.kind == "check"), speech)
         if group.alert:
             self.alert_timer.start()
