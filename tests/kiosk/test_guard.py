@@ -220,3 +220,20 @@ def test_an_already_admitted_code_says_the_fixed_prompt_not_a_new_phrase_each_mi
     assert k.window.group().members[0].outcome == "already_admitted"
     assert k.window.sound.said[-1] == spoken(PROMPTS["already_admitted"])
     k.stop()
+
+
+def test_an_unattended_mall_kiosk_is_not_held_by_a_red_code(make_core: Callable[..., Any], world: Any,
+                                                            qtbot: Any) -> None:
+    """Nobody stands at a mall kiosk to acknowledge an alert: a red (forged, revoked) code must not hold the screen
+    and queue every later customer until someone comes, with the alarm repeating meanwhile."""
+    core = make_core("mall")
+    assert not any(rule.alert_guard for rule in core.profile.rules.values())
+    k = kiosk_on(core, qtbot, min_result_seconds=0.0)
+    w = k.window
+    for name in ("red", "forged", "revoked"):
+        k.decided.emit(decide_now(core, world.payloads[name]))
+        assert not w.alert_pending and w.group().members[0].kind in ("red", "invalid")
+        assert "wait here for staff" not in " ".join(w.result.texts())
+    k.decided.emit(decide_now(core, world.payloads["national"]))
+    assert w.group().admit and not w.queue
+    k.stop()

@@ -45,7 +45,9 @@ def test_only_green_admits_and_forgeries_alert(name: str) -> None:
     for status in (Status.YELLOW, Status.RED):
         assert not decide(ok(status), p).admit
     forged = decide(VerifyResult(verdict=Verdict.BAD_SIGNATURE), p)
-    assert not forged.admit and forged.alert_guard and forged.reason.en == "Signature invalid — possibly forged"
+    assert not forged.admit and forged.reason.en == "Signature invalid — possibly forged"
+    # The mall's kiosk runs itself: an alert nobody acknowledges would hold its screen for good.
+    assert forged.alert_guard is (name != "mall")
     for v in Verdict:
         if v is not Verdict.OK:
             d = decide(VerifyResult(verdict=v), p)
