@@ -27,6 +27,7 @@ False) before being answered, so a stalled database slows rounds down instead of
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 
@@ -51,7 +52,9 @@ class HealthBuffer:
         if not writer:
             self._stop.set()
         self._thread: threading.Thread | None = None
-        self._last = 0.0  # monotonic time of the last write's start
+        # Monotonic time of the last write's start; none yet: the first record is written at once (the
+        # monotonic clock starts near 0 at boot, so 0.0 would hold it back for a window after a boot).
+        self._last = -math.inf
 
     def add(self, device_id: str, raw: Json, received_ms: int) -> bool:
         """Keep the device's record for the next write; False when the buffer is full (call `flush`)."""

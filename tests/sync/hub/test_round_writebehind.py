@@ -35,6 +35,19 @@ def test_records_wait_for_the_writer_and_a_clean_close_writes_them(store):
     assert two is not None and two.record["pending_uploads"] == 7
 
 
+
+def test_the_first_record_is_written_at_once_soon_after_a_boot(store, monkeypatch):
+    # The monotonic clock starts near 0 when the machine boots: 40 s after a boot, a writer whose window
+    # is an hour must still write the first record at once.
+    monkeypatch.setattr("sync.hub.healthbuffer.time.monotonic", lambda: 40.0)
+    buf = HealthBuffer(store, window=3600)
+    buf.add("gate-1", GOOD, 1_000_000)
+    deadline, wait = time.time() + 20, threading.Event()
+    while latest(store, "gate-1") is None and time.time() < deadline:
+        wait.wait(0.01)
+    assert latest(store, "gate-1") is not None and buf.pending() == 0
+    buf.close()
+
 def test_rounds_of_one_device_in_a_window_lose_no_error_count(store):
     record_many(store, {"gate-1": (1_000_000, GOOD)})
     buf = HealthBuffer(store, window=3600)
