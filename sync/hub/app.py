@@ -113,6 +113,9 @@ class EnrolmentGate:
                     device = await run_in_threadpool(self.registry.check, peer.device_id, peer.serial)
             except NotEnrolled as e:
                 problem = str(e)
+            except HubStoreError as e:  # the registry cannot be read: the hub is unavailable, not refusing
+                await _unavailable(e)(scope, receive, send)
+                return
         if problem is not None or device is None:
             status = 401 if not der else 403
             body = json.dumps({"detail": problem}).encode()

@@ -106,12 +106,13 @@ class Registry:
         except OSError:
             return
         if mtime != self._mtime:
-            self._mtime = mtime
             bad: list[str] = []
             try:
                 self.import_file(self.enrolled_file, bad=bad)
             except NotEnrolled as e:
                 bad.append(str(e))
+            # Not reached when the database failed (HubStoreError): the file is read again next time.
+            self._mtime = mtime
             for problem in bad[:5]:
                 log.warning("%s (skipped; read again when the file changes)", problem)
 

@@ -279,3 +279,33 @@ def test_importing_a_file_that_cannot_be_read_is_named(tmp_path):
     for path in (tmp_path, tmp_path / "missing.jsonl"):
         out = hub_cli("devices", "import", "--db", db, str(path))
         assert out.returncode == 2 and str(path) in out.stderr and "internal error" not in out.stderr, out.stderr
+
+
+def _rename_table(db: str, old: str, new: str) -> None:
+    if db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute(f"ALTER TABLE {old} RENAME TO {new}")
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(db)
+        conn.execute(f"ALTER TABLE {old} RENAME TO {new}")
+        conn.commit()
+        conn.close()
+
+
+def test_a_registry_the_database_cannot_read_is_the_hub_unavailable_not_a_server_error(hub_db, tmp_path):
+    pki = make_pki(tmp_path / "pki", "gate-r5")
+    with HubProcess(hub_db, pki) as hub:
+        s = session(pki, pki.device_cert, pki.device_key)
+        _rename_table(hub_db, "device_certs", "device_certs_away")
+        for path in ("/v1/time", "/v1/round"):
+            r = s.request("POST" if path == "/v1/round" else "GET", f"{hub.url}{path}", json={}, timeout=30)
+            assert r.status_code == 503 and "hub database unavailable" in r.text, (path, r.status_code, r.text)
+            assert r.headers.get("Retry-After") == "5"
+        _rename_table(hub_db, "device_certs_away", "device_certs")
+        assert s.get(f"{hub.url}/v1/time", timeout=30).status_code == 200
+        err = hub.stop()
+    assert "Traceback" not in err, err[-2000:]
