@@ -96,7 +96,8 @@ ENABLED=("$ROLE" checkpoint-sync.service)
 if [ "$APT" -eq 1 ]; then
   packages=(python3 python3-venv python3-pip libzbar0 fonts-wqy-microhei
             libegl1 libgl1 libgbm1 libxkbcommon0 libfontconfig1 libdbus-1-3
-            libpulse0 alsa-utils)  # sound: QtMultimedia, else aplay
+            libpulse0 alsa-utils  # sound: QtMultimedia, else aplay
+            espeak-ng)  # the spoken results ([sound] mode voice or both, the default)
   # Only on Raspberry Pi OS: the camera module's Python bindings and libcamera.
   if apt-cache show python3-picamera2 >/dev/null 2>&1; then packages+=(python3-picamera2); fi
   log "apt packages: ${packages[*]}"

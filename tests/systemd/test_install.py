@@ -202,3 +202,17 @@ def test_checkpoint_install_passes_every_option_of_the_script(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     wants = root / "etc/systemd/system/multi-user.target.wants"
     assert sorted(p.name for p in wants.iterdir()) == ["checkpoint-gate.service", "checkpoint-sync.service"]
+
+
+def test_the_apt_packages_hold_the_programs_the_appliance_runs() -> None:
+    """The default `[sound] mode = "both"` speaks each result with espeak-ng; the installer did not install
+    it, so a new device played tones alone and its status bar said so."""
+    import re
+
+    text = INSTALL.read_text()
+    listed = set(re.search(r"packages=\(([^)]*)\)", text, re.S).group(1).split())  # type: ignore[union-attr]
+    from scanner.config import SoundSettings
+
+    assert SoundSettings().mode != "tones"
+    programs = {"espeak-ng": "espeak-ng", "aplay": "alsa-utils"}  # scanner/sound: voice.py, player.py
+    assert set(programs.values()) <= listed, sorted(listed)
