@@ -45,6 +45,7 @@ from sync.hub.traffic import HOUR_MS
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_PUBLISH = 64 * 1024 * 1024
+MAX_FORM = MAX_PUBLISH + 64 * 1024  # a publish form: the file and its multipart framing
 SHOWN = 500  # devices listed on one page (the counts cover the whole fleet)
 PUBLISHERS = {"trust-list": publish_trust_list, "status-list": publish_status_list, "rules-list": publish_rules_list,
               "dcc-revocation": publish_dcc_revocation, "profiles": publish_profiles}
@@ -117,6 +118,34 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
     sessions = Sessions(config)
 
     @app.middleware("http")
+    async def judged_before_read(request: Request,
+                                 call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """What can be judged from the request line and headers is, before the body is read: a form
+        post from nobody logged in (a publish upload would otherwise be spooled to disk first), a body
+        without a length or over the limit, a NUL in the address (no device id, site or time holds one,
+        and PostgreSQL refuses one in any text it is asked about)."""
+        if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
+            return page(request, "error.html", 400, title="Error", who=None,
+                        message="the address holds a NUL character (%00)")
+        if request.method == "POST":
+            # Answered without reading the body, the connection is closed: the sender stops sending.
+            refused: Response | None = None
+            length = request.headers.get("content-length", "")
+            if request.url.path != "/login" and sessions.operator(request.cookies.get(Sessions.COOKIE)) is None:
+                refused = RedirectResponse("/login", status_code=303)
+            elif not length.isdigit():
+                refused = page(request, "error.html", 411, title="Error", who=None,
+                               message="a form must declare its length (Content-Length)")
+            elif int(length) > MAX_FORM:
+                refused = page(request, "error.html", 413, title="Error", who=None,
+                               message=f"larger than {MAX_PUBLISH // (1024 * 1024)} MiB")
+            if refused is not None:
+                refused.headers["Connection"] = "close"
+                return refused
+        response: Response = await call_next(request)
+        return response
+
+    @app.middleware("http")
     async def security_headers(request: Request,
                                call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response: Response = await call_next(request)
@@ -155,15 +184,6 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
     @app.exception_handler(HubStoreError)
     async def database_unavailable(request: Request, exc: HubStoreError) -> Response:
         return page(request, "error.html", 503, title="Error", who=None, message=f"hub database unavailable: {exc}")
-
-    @app.middleware("http")
-    async def no_nul(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # No device id, site or time holds a NUL, and PostgreSQL refuses one in any text it is asked about.
-        if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
-            return page(request, "error.html", 400, title="Error", who=None,
-                        message="the address holds a NUL character (%00)")
-        response: Response = await call_next(request)
-        return response
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:

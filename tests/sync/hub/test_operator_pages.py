@@ -269,3 +269,56 @@ def test_the_visit_search_offers_a_bounded_list_of_device_ids(tmp_path):
         page = logged_in(proc.operator_url).get(proc.operator_url + "/visits", timeout=30).text
     assert page.count("<option value=") == OFFERED_DEVICES
     assert f"first {OFFERED_DEVICES} of {OFFERED_DEVICES + 200}" in page
+
+
+_HEAD = b'--b\r\nContent-Disposition: form-data; name="file"; filename="t.json"\r\n\r\n'
+_TAIL = b"\r\n--b--\r\n"
+
+
+class _Multipart:
+    """A well-formed multipart body with a file of `mib` MiB, streamed (its length declared), counting in
+    `sent` what was read from it."""
+
+    def __init__(self, mib: int, sent: list[int]):
+        self.parts = (_HEAD, *([b"x" * (1024 * 1024)] * mib), _TAIL)
+        self.sent = sent
+
+    def __len__(self) -> int:
+        return sum(map(len, self.parts))
+
+    def __iter__(self):
+        for part in self.parts:
+            self.sent[0] += len(part)
+            yield part
+
+
+def test_a_post_is_judged_before_its_body_is_read(hub):
+    """Nobody without a session, and no body over the publish limit, gets the hub to spool an upload to disk."""
+    proc, _, _ = hub
+    MiB = 1024 * 1024
+    headers = {"Content-Type": "multipart/form-data; boundary=b"}
+    for session in (anonymous(), logged_in(proc.operator_url)):
+        sent = [0]
+        try:
+            r = session.post(proc.operator_url + "/publish/trust-list", data=_Multipart(256, sent), headers=headers,
+                             allow_redirects=False, timeout=60)
+            assert r.status_code in (303, 413), (r.status_code, r.text[-300:], sent[0])
+        except requests.ConnectionError:
+            pass  # the hub answered and closed while the body was still coming: also a refusal
+        assert sent[0] < 64 * MiB, f"the hub read {sent[0] // MiB} MiB"
+    # Without a declared length a POST is refused before its body too.
+    sent = [0]
+    body = (part for part in _Multipart(256, sent))  # a generator: sent chunked, no length
+    try:
+        r = logged_in(proc.operator_url).post(proc.operator_url + "/publish/trust-list", data=body, headers=headers,
+                                              timeout=60)
+        assert r.status_code == 411
+    except requests.ConnectionError:
+        pass
+    assert sent[0] < 64 * MiB, f"the hub read {sent[0] // MiB} MiB"
+    # A publication within the limit still goes through to its checks.
+    s = logged_in(proc.operator_url)
+    token = csrf_of(s.get(proc.operator_url + "/publish", timeout=30).text)
+    r = s.post(proc.operator_url + "/publish/trust-list", data={"csrf": token}, files={"file": ("t.json", b"{}")},
+               timeout=30)
+    assert r.status_code == 422 and "not a signed JWS document" in r.text
