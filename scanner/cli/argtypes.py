@@ -1,4 +1,4 @@
-"""argparse types for the numbers a person types on the command line: durations, seconds, ports, counts.
+"""argparse types for the numbers a person types on the command line: durations, rates, seconds, ports, counts.
 
 A bad one is refused while the arguments are read (usage, then `checkpoint CMD: error: argument OPTION:
 'TEXT' is not …`, exit 2), before anything starts. `float()` reads `nan` and `inf`, which pass or break every
@@ -27,6 +27,19 @@ def duration(text: str) -> float:
     if not 0 < value <= MAX_DURATION:  # NaN fails this too
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0 and at most "
                                          f"{MAX_DURATION} (a week)")
+    return value
+
+
+# The fastest replay `--fps` paces: more than any camera gives.
+MAX_FPS = 1000
+
+
+def frame_rate(text: str) -> float:
+    """Frames per second: finite, above 0, at most `MAX_FPS`."""
+    value = _number(text)
+    if not 0 < value <= MAX_FPS:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of frames per second above 0 and at most "
+                                         f"{MAX_FPS}")
     return value
 
 

@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from keys.jsontypes import JsonObject
-from scanner.cli.argtypes import duration
+from scanner.cli.argtypes import duration, frame_rate
 from scanner.cli.check import add_trust_options
 from scanner.errors import InputError
 
@@ -137,7 +137,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     stop = s.add_mutually_exclusive_group()
     stop.add_argument("--frames", type=int, metavar="N", help="stop after N frames or scans")
     stop.add_argument("--duration", type=duration, metavar="S", help="stop after S seconds")
-    s.add_argument("--fps", type=float, metavar="F",
+    s.add_argument("--fps", type=frame_rate, metavar="F",
                    help="replay file sources at F frames per second like a camera (default: every frame)")
     s.add_argument("--loop", action="store_true", help="start file sources over at the end")
     s.add_argument("--show", action="append", default=[], metavar="PAYLOAD",

@@ -47,3 +47,13 @@ def test_the_hub_s_numbers_are_read_by_the_same_types(option: str, value: str, p
     with pytest.raises(SystemExit):
         build_parser("hub").parse_args(["hub", "serve", "--db", "h.sqlite", f"{option}={value}"])
     assert capsys.readouterr().err.endswith(f"argument {option}: {value!r} {problem}\n")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-5", "1001", "fast"])
+def test_a_replay_rate_that_is_no_rate_is_refused(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`scan --fps nan` or `-5` replayed every frame unpaced, as if --fps were not given."""
+    with pytest.raises(SystemExit):
+        build_parser("scan").parse_args(["scan", "--source", "dir:x", f"--fps={value}"])
+    assert capsys.readouterr().err.endswith(
+        f"argument --fps: {value!r} is not a number of frames per second above 0 and at most 1000\n")
+    assert build_parser("scan").parse_args(["scan", "--source", "dir:x", "--fps", "0.5"]).fps == 0.5
