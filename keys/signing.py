@@ -89,6 +89,10 @@ def verify_raw(key: PublicKey, signature: bytes, data: bytes) -> bool:
             return False
     except InvalidSignature:
         return False
+    except ValueError:
+        # A key too small for the algorithm (an RSA key that cannot hold a PSS encoding with this hash):
+        # no signature by it can be valid.
+        return False
     return True
 
 
@@ -158,8 +162,8 @@ def key_kind(key: object) -> str:
 
 
 def verify_cose(key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey, alg: int, signature: bytes, data: bytes) -> bool:
-    """True only for a valid COSE signature by `key` with COSE algorithm `alg` (a key of the other kind,
-    or an ECDSA signature not exactly twice the curve's size, does not verify)."""
+    """True only for a valid COSE signature by `key` with COSE algorithm `alg` (a key of the other kind, a key
+    too small for the algorithm, or an ECDSA signature not exactly twice the curve's size, does not verify)."""
     scheme = _cose_scheme(alg)
     kind = key_kind(key)
     try:
@@ -174,5 +178,9 @@ def verify_cose(key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey, alg: int, sig
         else:
             return False
     except InvalidSignature:
+        return False
+    except ValueError:
+        # A key too small for the algorithm (an RSA key that cannot hold a PSS encoding with this hash):
+        # no signature by it can be valid.
         return False
     return True

@@ -184,6 +184,36 @@ def test_payload_with_shared_cbor_values_is_malformed(world, trust, listed) -> N
         assert r.to_json()["verdict"] == "malformed"
 
 
+# A 512-bit RSA key: too small for a PS512 signature (SHA-512 and its salt do not fit), which no
+# verification must turn into anything but "does not verify".
+SMALL_RSA_PEM = b"""-----BEGIN PRIVATE KEY-----
+MIIBVAIBADANBgkqhkiG9w0BAQEFAASCAT4wggE6AgEAAkEAxUApg+yPXYRYAfPY
+I6IBHuIf1Cq72XuOAG+JlEbWaVwb87OgKCzqWqlquadNn2/Le4CmSIrdGgRx1VdO
+qFuZEQIDAQABAkBPrKMYTq16MML7xus/OWkKeHwyzzAhoO6y7lq8MgDZfU1ZOZ1Y
+cKMeGyMWHe8roOhJTYb79+QUNEElIZ4bSikhAiEA7clC87nsdcurgt7BnUiGCvjo
+rPelxPcO6Q8rox0sLusCIQDUXAp9EEXp7t0XbBnb4Xj+YWzhAk2dFkSgby+Vmh0w
+8wIhAN2HI1jtXd5gYOkLnlVpu3d9bUe3cDiP8tQtzfmotAEBAiAeokBpFiXfvzNp
+o5B/ZaE8oPVB6EEl/gZcVm242QiI/QIgAUFjQG7o1fTGRrH86Y3+6N8mtcMybcX6
+tjEpD9kqyJ4=
+-----END PRIVATE KEY-----
+"""
+
+
+@pytest.mark.parametrize("alg", [-37, -38, -39])
+def test_a_signature_the_dscs_key_is_too_small_for_does_not_verify(world, alg) -> None:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from keys.dcc import make_dsc
+    from keys.dsc import dcc_kid
+    key = load_pem_private_key(SMALL_RSA_PEM, None)
+    cert = make_dsc(key, "XS", not_before=NOW - DAY, not_after=NOW + DAY)
+    t = DccWorld(root=world.root, signers=[Dsc(key, cert, "XS")]).trust()
+    claims = {1: "XS", 6: NOW - 60, 4: NOW + DAY, -260: {1: payload_vaccination("XS", "URN:UVCI:01:XS:1")}}
+    msg = cbor2.CBORTag(18, [cbor2.dumps({1: alg, 4: dcc_kid(cert)}), {}, cbor2.dumps(claims), bytes(64)])
+    r = check(t, "HC1:" + base45.b45encode(zlib.compress(cbor2.dumps(msg))).decode())
+    assert r.verdict is Verdict.BAD_SIGNATURE
+
+
 def test_unknown_alg_is_unsupported(world, trust) -> None:
     msg = cbor2.CBORTag(18, [cbor2.dumps({1: -8, 4: b"12345678"}), {}, cbor2.dumps({6: NOW, 4: NOW + 1}), b"x"])
     text = "HC1:" + base45.b45encode(zlib.compress(cbor2.dumps(msg))).decode()
