@@ -124,7 +124,8 @@ class TrustedClock:
 
     `now()` is the system time plus the hub's correction; `trusted()` turns False when the system
     time falls behind the last known good time by more than `tolerance`, when it jumps against the
-    monotonic clock by more than `jump_threshold`, or on a first boot with nothing to compare with.
+    monotonic clock by more than `jump_threshold`, when a reboot finds it more than `reboot_ahead_days`
+    past the last known good time, or on a first boot with nothing to compare with.
     Only `confirm(hub_time)` makes it trusted again. While trusted, the last known good time is
     persisted every `persist_interval` seconds (and on every change), atomically, so a restart or a
     power cut cannot lose the reference. Thread-safe; wall clock, monotonic clock and boot id are
@@ -265,6 +266,9 @@ class TrustedClock:
                 self._distrust(data["reason"] or NO_REFERENCE, "still untrusted from before the restart")
         elif not data["trusted"]:
             self._distrust(data["reason"] or NO_REFERENCE, "still untrusted from before the reboot")
+        elif wall - data["last_good"] > self.settings.reboot_ahead_days * 86400:
+            self._distrust(JUMP, f"system time is {(wall - data['last_good']) / 86400:.0f} days past the last "
+                                 "known good time after a reboot")
         elif abs(data["offset"]) > self.settings.tolerance:
             self._distrust(UNCONFIRMED, f"the last boot needed a hub offset of {data['offset']:+.0f}s")
         else:

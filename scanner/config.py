@@ -201,6 +201,9 @@ class ClockSettings:
     # A wall-clock jump this large against the monotonic clock makes it untrusted too.
     jump_threshold: int = _opt(600, minimum=1, maximum=WEEK)
     persist_interval: int = _opt(60, minimum=1, maximum=DAY)
+    # After a reboot, a system time this many days past the last known good time makes it untrusted too
+    # (a device off longer is confirmed again; a clock running ahead would make every code look expired).
+    reboot_ahead_days: int = _opt(30, minimum=1, maximum=3650)
 
 
 SECTIONS: dict[str, type] = {

@@ -92,6 +92,23 @@ def test_set_back_at_start_beyond_tolerance_is_untrusted(path: Path) -> None:
     assert clock.state().reason == SET_BACK
 
 
+def test_far_ahead_at_start_after_a_reboot_is_untrusted(path: Path) -> None:
+    """A clock that boots years ahead (a bad RTC) passed as trusted: every code then read as expired, a
+    confident red for every holder instead of a manual check."""
+    t = FakeTime(T0)
+    trusted_clock(path, t)
+    t.reboot(T0 + 86400 * 365 * 20)
+    clock = t.clock(path)
+    assert not clock.trusted() and clock.state().reason == JUMP
+    assert json.loads(path.read_text())["last_good"] == pytest.approx(T0)  # the reference is kept
+    t.reboot(T0 + 86400 * (SETTINGS.reboot_ahead_days - 1))  # off for weeks, an RTC kept the time
+    assert t.clock(path).trusted() is False  # still untrusted from the boot before, until confirmed
+    path.unlink()
+    trusted_clock(path, t)
+    t.reboot(t.wall + 86400 * (SETTINGS.reboot_ahead_days - 1))
+    assert t.clock(path).trusted()
+
+
 def test_set_back_within_tolerance_stays_trusted(path: Path) -> None:
     t = FakeTime(T0)
     trusted_clock(path, t)
