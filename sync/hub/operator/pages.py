@@ -268,7 +268,8 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
         return page(request, "visits.html", title="Visits", who=who, csrf=csrf, device=device,
                     since=utc(since_ms)[:16].replace(" ", "T"), until=utc(until_ms)[:16].replace(" ", "T"),
                     result=result, devices=offered, reporting=reporting,
-                    gap_after={a - 1: (a, b) for a, b in result.gaps} if result else {})
+                    gap_after={a - 1: (a, b) for a, b in result.gaps} if result else {},
+                    refused_after={a - 1: (a, b, why) for a, b, why in result.refused} if result else {})
 
     @app.get("/publish", response_class=HTMLResponse)
     def publish_form(request: Request) -> Response:

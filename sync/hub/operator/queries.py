@@ -7,7 +7,7 @@ finds gaps in SQL (a window function over one device's range), never walking row
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sync.hub.fleetstate import sites_sql
@@ -51,6 +51,9 @@ class VisitSearch:
     total: int
     rows: list[dict[str, Any]]
     gaps: list[tuple[int, int]]  # missing sequence ranges (first, last) between rows held in the range
+    # Runs of rows the hub refused and keeps in `visit_refusals` (first, last, reason of the first): held, so
+    # not missing (as `hub logs` counts them), but not among the visits either.
+    refused: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 def search_visits(store: HubStore, device_id: str, since_ms: int, until_ms: int) -> VisitSearch:
@@ -62,11 +65,51 @@ def search_visits(store: HubStore, device_id: str, since_ms: int, until_ms: int)
             for r in store.query(
                 "SELECT seq, visit_id, ts_ms, checkpoint_id, verdict, admit, tone, chain_ok, extra "
                 f"FROM visits {where} ORDER BY log_id, seq LIMIT ?", (*args, SEARCH_LIMIT))]
-    gaps = [(int(a), int(b)) for a, b in store.query(
+    gaps = [(str(log), int(a), int(b)) for log, a, b in store.query(
         # Sequence numbers count per log: a device whose data was wiped starts a new log at 1.
-        "SELECT prev + 1, seq - 1 FROM (SELECT log_id, seq, LAG(seq) OVER (PARTITION BY log_id ORDER BY seq) "
-        f"AS prev FROM visits {where}) AS s WHERE seq > prev + 1 ORDER BY log_id, seq LIMIT 1000", args)]
-    return VisitSearch(total, rows, gaps)
+        "SELECT log_id, prev + 1, seq - 1 FROM (SELECT log_id, seq, LAG(seq) OVER (PARTITION BY log_id ORDER BY "
+        f"seq) AS prev FROM visits {where}) AS s WHERE seq > prev + 1 ORDER BY log_id, seq LIMIT 1000", args)]
+    # Refused rows timed in the range, and those within the range's sequence span whatever time they carry
+    # (a refused time is often the reason: a clock far off).
+    refusals = store.query(
+        "SELECT r.log_id, r.seq, r.reason FROM visit_refusals r JOIN (SELECT log_id, MIN(seq) AS lo, MAX(seq) AS hi "
+        f"FROM visits {where} GROUP BY log_id) v ON r.log_id = v.log_id AND r.seq > v.lo AND r.seq < v.hi "
+        "WHERE r.device_id = ? UNION SELECT log_id, seq, reason FROM visit_refusals "
+        f"{where} ORDER BY 1, 2 LIMIT {REFUSED_LIMIT}", (*args, device_id, *args))
+    held: dict[str, set[int]] = {}
+    for log, seq, _ in refusals:
+        held.setdefault(str(log), set()).add(int(seq))
+    return VisitSearch(total, rows, [g for log, a, b in gaps for g in _without(a, b, held.get(log, set()))],
+                       _runs(refusals))
+
+
+REFUSED_LIMIT = 5000
+
+
+def _without(first: int, last: int, held: set[int]) -> list[tuple[int, int]]:
+    """The range first..last less the sequence numbers in `held`, as ranges."""
+    inside = sorted(seq for seq in held if first <= seq <= last)
+    out, at = [], first
+    for seq in inside:
+        if seq > at:
+            out.append((at, seq - 1))
+        at = seq + 1
+    if at <= last:
+        out.append((at, last))
+    return out
+
+
+def _runs(refusals: list[Any]) -> list[tuple[int, int, str]]:
+    """Consecutive refused rows of one log with one reason, as (first, last, reason)."""
+    out: list[tuple[int, int, str]] = []
+    prev_log = None
+    for log, seq, reason in refusals:
+        if out and log == prev_log and int(seq) == out[-1][1] + 1 and reason == out[-1][2]:
+            out[-1] = (out[-1][0], int(seq), out[-1][2])
+        else:
+            out.append((int(seq), int(seq), str(reason)))
+        prev_log = log
+    return out
 
 
 # Device ids the search form offers as suggestions: a province's every id would make each visits page

@@ -108,6 +108,7 @@ def test_tokens_that_are_not_ascii_are_refused_not_a_server_error(hub):
     r = s.post(base + "/logout", data={"csrf": "\u00e9t\u00e9"}, allow_redirects=False, timeout=30)
     assert r.status_code == 403 and s.get(base + "/", timeout=30).url.endswith("/")
 
+
 def _visits(tmp_path, n):
     with VisitLog(tmp_path / "visits-gate-7.sqlite") as log:
         for i in range(n):
@@ -322,3 +323,25 @@ def test_a_post_is_judged_before_its_body_is_read(hub):
     r = s.post(proc.operator_url + "/publish/trust-list", data={"csrf": token}, files={"file": ("t.json", b"{}")},
                timeout=30)
     assert r.status_code == 422 and "not a signed JWS document" in r.text
+
+
+def test_the_visit_search_tells_refused_rows_from_missing_ones(hub):
+    """Rows the hub refused (kept with their reason) are not "missing from the hub", as `hub logs` says too;
+    only sequence numbers the hub holds nothing of are."""
+    from tests.helpers.hubrows import chain_rows, new_log_id
+
+    proc, pki, _ = hub
+    start = (int(time.time()) // 3600 - 50) * 3600 * 1000  # an hour two days back, all to this test
+    rows = chain_rows("gate-7", 5, ts_ms=start)
+    rows += chain_rows("gate-7", 3, start_seq=6, prev=rows[-1]["chain"], ts_ms=start + 5, verdict="bogus")
+    rows += chain_rows("gate-7", 6, start_seq=9, prev=rows[-1]["chain"], ts_ms=start + 8)
+    sent = [r for r in rows if r["seq"] not in (11, 12)]
+    r = device(pki).post(f"{proc.url}/v1/visits", json={"log_id": new_log_id(), "visits": sent}, timeout=30)
+    assert r.status_code == 200 and r.json()["stored"] == 9 and len(r.json()["refused"]) == 3
+    s = logged_in(proc.operator_url)
+    page = s.get(proc.operator_url + "/visits", timeout=30, params={
+        "device": "gate-7", "since": str(start // 1000), "until": str(start // 1000 + 3600)}).text
+    assert "9 visits" in page
+    assert "Missing from the hub: seq 11–12" in page and "missing seq 11–12 (2 visits)" in page
+    assert "6–8" not in page.split('id="gaps"')[1].split("</p>")[0]
+    assert "Refused by the hub" in page and "refused seq 6–8 (3 visits): verdict &#39;bogus&#39; does not exist" in page
