@@ -108,8 +108,13 @@ def open_cached(path: Path, *, what: str, load: Callable[[bytes, str], object],
 
 @contextmanager
 def _replacing(path: str | Path, *, mode: int | None, keep_owner: bool) -> Iterator[Path]:
-    """A temporary path to write and fsync; on success it replaces `path` durably, on failure it is removed."""
+    """A temporary path to write and fsync; on success it replaces `path` durably, on failure it is removed.
+
+    A `path` that is a symbolic link replaces the file it names (beside which the temporary file is made),
+    keeping the link: a settings file linked to a persistent partition stays there."""
     target = Path(path)
+    if target.is_symlink():
+        target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:

@@ -181,6 +181,16 @@ def test_pin_is_set_in_a_file_with_other_problems_which_it_names(tmp_path: Path)
     assert verify_pin("2468", data["admin"]["pin_hash"]) and data["camera"] == {"fps": "fast"}
 
 
+def test_pin_writes_through_a_link_to_a_persistent_partition(tmp_path: Path) -> None:
+    real = tmp_path / "data" / "config.toml"
+    real.parent.mkdir()
+    real.write_text('[device]\nid = "gate-7"\n')
+    link = tmp_path / "config.toml"
+    link.symlink_to(real)
+    assert checkpoint("config", "pin", str(link), "--stdin", stdin="2468\n").returncode == 0
+    assert link.is_symlink() and verify_pin("2468", load_settings(real).admin.pin_hash)
+
+
 def test_pin_refuses_bad_pins_and_files(tmp_path: Path) -> None:
     f = tmp_path / "config.toml"
     f.write_text("[admin]\n")
