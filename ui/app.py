@@ -154,6 +154,7 @@ class KioskApp(QObject):
         self.window.export_requested.connect(self._export)
         self.window.sync_requested.connect(self._sync)
         self.window.time_confirmed.connect(self._confirm_time)
+        self.window.admin.storage_acknowledged.connect(self._acknowledge_storage)
         self.window.admin.volume_changed.connect(self._save_volume)
         self.window.admin.mute_changed.connect(self._save_muted)
         if wedge is not None:
@@ -325,6 +326,17 @@ class KioskApp(QObject):
         state = clock.confirm_admin()
         self.window.admin_message(time.strftime("时间已确认 / Clock confirmed: %Y-%m-%d %H:%M",
                                                 time.localtime(state.now)))
+
+    def _acknowledge_storage(self) -> None:
+        from scanner.errors import CheckpointError
+
+        try:
+            self.core.acknowledge_storage_notice()
+        except CheckpointError as e:
+            self.window.admin_message(f"未能确认 / Not recorded: {e}")
+            return
+        self.window.admin_message("存储告警已确认 / Storage notice acknowledged")
+        self.refresh_status()
 
     def _sync(self) -> None:
         if self._sync_now is not None:

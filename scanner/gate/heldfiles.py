@@ -147,6 +147,15 @@ class HeldFiles:
                 self._storage_alarm_text = f"visit log storage unknown: {e}"
         return self._storage_alarm_text
 
+    def acknowledge_storage_notice(self) -> int:
+        """An administrator has read the damaged visit log's notice (`RecoveredVisits.acknowledge`): it is shown
+        no more, from the next snapshot on; how many salvages it told of."""
+        if self.visit_log is None:
+            return 0
+        done = self.visit_log.recovered.acknowledge()
+        self._storage_checked = -1e9
+        return done
+
     def _confirm_clock(self, sync: SyncState) -> None:
         """The sync agent measured the hub's time: let the trusted clock use it (applied once each)."""
         if (not isinstance(self.clock, TrustedClock) or sync.hub_time_offset is None

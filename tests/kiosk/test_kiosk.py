@@ -197,6 +197,33 @@ def test_demo_runs_headless_and_shows_every_kind(tmp_path: Path) -> None:
     assert [line for line in proc.stderr.splitlines() if line and not line.startswith(("INFO", "WARNING"))] == []
 
 
+def test_the_administrator_acknowledges_a_damaged_logs_notice(core: Any, make_kiosk: Any, qtbot: Any,
+                                                               tmp_path: Path) -> None:
+    from scanner.storage.salvage import salvage
+    from tests.helpers.damage import overwrite_pages, written_log
+
+    damaged = tmp_path / "visits.sqlite.bad-1"
+    written_log(damaged, 80)
+    overwrite_pages(damaged, (3,))
+    kept = core.visit_log.recovered.add(salvage(damaged))
+    gate = PinGate(hash_pin("1357", ln=10))
+    k = make_kiosk(core, [], pin_gate=gate)
+    w = k.window
+    k.refresh_status()
+    assert "visit log damaged (visits.sqlite.bad-1)" in w.idle.banner.text()
+    w.open_pin()
+    w.pin.entry.setText("1357")
+    qtbot.mouseClick(w.pin.keys["OK"], Qt.MouseButton.LeftButton)
+    assert w.page() == "admin" and w.admin.ack_storage.isVisibleTo(w.admin)
+    qtbot.mouseClick(w.admin.ack_storage, Qt.MouseButton.LeftButton)
+    assert "Storage notice acknowledged" in w.admin.message.text()
+    assert not w.admin.ack_storage.isVisibleTo(w.admin) and "damaged" not in w.idle.banner.text()
+    assert all(c.name != "storage" for c in w.status_bar.chips)
+    # Read, not forgotten: the recovered visits still wait for the sync agent.
+    assert core.visit_log.recovered.salvages()[0].acknowledged_ms is not None
+    assert core.visit_log.pending_count() == kept
+
+
 def test_admin_choices_survive_a_restart(core: Any, make_kiosk: Any, tmp_path: Path) -> None:
     from scanner.config import DeviceSettings, Settings
     from ui.app import _venue_profile

@@ -96,6 +96,7 @@ class AdminPage(QWidget):
     sync_requested = Signal()
     export_requested = Signal()
     time_confirmed = Signal()
+    storage_acknowledged = Signal()
     volume_changed = Signal(float)
     mute_changed = Signal(bool)
     quit_requested = Signal()
@@ -122,6 +123,11 @@ class AdminPage(QWidget):
         # shown (its text is set when the panel opens).
         self.confirm_time = QPushButton("")
         self.confirm_time.clicked.connect(self.time_confirmed)
+        # Shown while a damaged visit log's notice is on the status bar (`set_status`): the administrator has
+        # read it. The recovered visits go on uploading either way.
+        self.ack_storage = QPushButton("已知悉存储损坏 Storage notice read")
+        self.ack_storage.clicked.connect(self.storage_acknowledged)
+        self.ack_storage.hide()
         self.camera_test = QPushButton("摄像头测试 Camera test")
         self.camera_test.setCheckable(True)
         self.quit = QPushButton("退出 Quit kiosk")
@@ -165,8 +171,8 @@ class AdminPage(QWidget):
         row.addWidget(self.volume, 1)
         row.addWidget(self.mute)
         left.addLayout(row)
-        for b in (self.sync, self.export, self.confirm_time, self.camera_test, self.quit, self.quit_confirm,
-                  self.back):
+        for b in (self.sync, self.export, self.confirm_time, self.ack_storage, self.camera_test, self.quit,
+                  self.quit_confirm, self.back):
             left.addWidget(b)
         left.addWidget(self.message)
         left.addStretch(1)

@@ -29,6 +29,7 @@ from scanner.sound.player import Announcer
 from scanner.sound.prompts import decision_words, tone_for
 from scanner.status import StatusSnapshot
 from ui.model.pinauth import PinGate
+from ui.model.status import LOG_DAMAGE
 from ui.model.view import ACK_HINT, ACK_PIN_HINT, GroupView, registered_note, shown_view
 from ui.sound import RecordingSound
 from ui.widgets.access import AdminAccess
@@ -278,6 +279,7 @@ class KioskWindow(KioskInput, GuardControls, AdminAccess, QWidget):
     def set_status(self, s: StatusSnapshot) -> None:
         self.status_bar.set_status(s)
         self.idle.set_status(s)
+        self.admin.ack_storage.setVisible(bool(s.extra.get(LOG_DAMAGE)))
 
     def set_camera(self, present: bool) -> None:
         """Whether this kiosk has a camera: without one, no preview and no camera test."""
