@@ -152,10 +152,15 @@ def _text(f: IO[bytes]) -> Iterator[str]:
 
 def read_status_list(f: IO[bytes], trust: TrustStore, source: str = "<status list>", now: float | None = None, *,
                      subjects: Callable[[SubjectBatch], object],
-                     revoked: Callable[[list[bytes]], object]) -> StatusListHead:
+                     revoked: Callable[[list[bytes]], object],
+                     head: Callable[[JsonObject], object] | None = None) -> StatusListHead:
     """Read a status list (a flattened JWS) from `f` a batch at a time and check that a key allowed for its
     issuer signed it; batches of checked entries go to `subjects` and `revoked` as they are read. Raises
     `StatusListError` naming what is wrong: whatever was handed on is then to be thrown away.
+
+    `head`, if given, is called once with the payload's fields met before its first entries (issuer,
+    version, base, as signers write them), not yet verified: it may raise to stop before the entries are
+    read, where the list would be refused whatever its signature (a version already held).
 
     A key past its `not_after` (at `now`, default the system clock) signs no more status lists: a
     retired key's holder could otherwise turn every card of the region green again.
@@ -237,7 +242,11 @@ def read_status_list(f: IO[bytes], trust: TrustStore, source: str = "<status lis
                                                parsers={"subjects": packed_subjects}):
             if kind == "member":
                 payload[name] = value
-            elif name == "subjects":
+                continue
+            if head is not None:
+                head(payload)
+                head = None
+            if name == "subjects":
                 subjects(value if isinstance(value, PackedSubjects) else _subject_rows(value, counts[name]))
                 counts[name] += len(value)
             else:

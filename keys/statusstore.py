@@ -32,7 +32,7 @@ from keys import durable
 from keys.bucketstage import BucketStage
 from keys.dccrevocationstore import DccRevocations
 from keys.errors import StatusListError
-from keys.jsontypes import SignedJson
+from keys.jsontypes import JsonObject, SignedJson
 from keys.packedrows import SINCE_DIGITS, PackedSubjects, SubjectRow
 from keys.statuslist import DCC_REVOCATION_TYP, StatusListDoc, StatusListHead, read_status_list, typ_of
 from keys.statusrecords import ApplyResult, IssuerInfo, StatusFacts
@@ -191,13 +191,20 @@ class StatusStore(DccRevocations):
         return self.apply_stream(io.BytesIO(data), trust, source, now=now, progress=progress)
 
     def apply_file(self, path: str | Path, trust: TrustStore, source: str | None = None,
-                   now: float | None = None, progress: Callable[[], object] | None = None) -> ApplyResult:
-        """`apply` for a list in a file, read a batch at a time (OSError if it cannot be read)."""
+                   now: float | None = None, progress: Callable[[], object] | None = None, *,
+                   only_newer: bool = False) -> ApplyResult:
+        """`apply` for a list in a file, read a batch at a time (OSError if it cannot be read).
+
+        `only_newer`: a snapshot whose head names a version already held is refused before its entries are
+        read or its signature checked (it would be refused after them): the bootstrap lists given in the
+        settings, met again at every start."""
         with open(path, "rb") as f:
-            return self.apply_stream(f, trust, str(path) if source is None else source, now=now, progress=progress)
+            return self.apply_stream(f, trust, str(path) if source is None else source, now=now, progress=progress,
+                                     only_newer=only_newer)
 
     def apply_stream(self, f: IO[bytes], trust: TrustStore, source: str = "<status list>",
-                     now: float | None = None, progress: Callable[[], object] | None = None) -> ApplyResult:
+                     now: float | None = None, progress: Callable[[], object] | None = None, *,
+                     only_newer: bool = False) -> ApplyResult:
         """`apply` for a list read from a seekable binary stream."""
         if typ_of(f) == DCC_REVOCATION_TYP:  # one list for the EU, read whole
             from keys.dccrevocation import verify_dcc_revocation  # loaded only where DCCs are checked
@@ -211,7 +218,8 @@ class StatusStore(DccRevocations):
                     progress()
             try:
                 with durable.immediate_transaction(self._conn, write_lock=False):
-                    head = read_status_list(f, trust, source, now, subjects=add, revoked=self._stage_revoked)
+                    head = read_status_list(f, trust, source, now, subjects=add, revoked=self._stage_revoked,
+                                            head=self._refuse_held(source) if only_newer else None)
                 return self._merge(head, stage, now, progress)
             finally:
                 self._unstage()
@@ -229,6 +237,18 @@ class StatusStore(DccRevocations):
                 return self._merge(head, stage, now)
             finally:
                 self._unstage()
+
+    def _refuse_held(self, source: str) -> Callable[[JsonObject], None]:
+        """For `read_status_list`'s `head`: a snapshot's version already held is refused at once."""
+        def check(payload: JsonObject) -> None:
+            issuer, version = payload.get("issuer"), payload.get("version")
+            if payload.get("base") is not None or not isinstance(issuer, str) or type(version) is not int:
+                return
+            row = self._conn.execute("SELECT version FROM issuers WHERE issuer=?", (issuer,)).fetchone()
+            if row is not None and version <= row[0]:
+                raise StatusListError(source, f"snapshot version {version} is not newer than the held version "
+                                              f"{row[0]}")
+        return check
 
     def _stage(self) -> BucketStage:
         """Buckets beside the database file (a device's /tmp may be memory), else in the temporary folder."""

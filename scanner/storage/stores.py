@@ -76,7 +76,7 @@ def open_stores(settings: Settings, *, visit_log: bool = True, require_trust: bo
             status = StatusStore.open(data.status_db)
             for p in settings.trust.status_lists:
                 try:
-                    status.apply_file(p, trust, p)
+                    status.apply_file(p, trust, p, only_newer=True)
                 except (OSError, KeysError) as e:  # an older bootstrap list than the synced one is expected
                     log.info("bootstrap status list %s not applied: %s", p, e)
             rules = RulesStore.open(data.rules, anchors, bootstrap=settings.trust.rules_list or None)
