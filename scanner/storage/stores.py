@@ -130,10 +130,11 @@ def _open_visit_log(path: Path, settings: Settings) -> VisitLog:
     return new
 
 
-# A start-up salvage reads at most this long and a file at most this large: a huge damaged file must not
-# stall the device's start. What it leaves is read by `checkpoint log salvage FILE`, which has no bound.
+# A start-up salvage reads at most this long and a file at most this large (it copies the file first: 128 MB
+# is a few seconds on an SD card, and some 200,000 visits): a huge damaged file must not stall the device's
+# start. What it leaves is read by `checkpoint log salvage FILE`, which has no bound.
 START_SALVAGE_SECONDS = 10.0
-START_SALVAGE_BYTES = 512 * 1024 * 1024
+START_SALVAGE_BYTES = 128 * 1024 * 1024
 
 
 def salvage_at_start(new: VisitLog, damaged_file: Path | None) -> None:

@@ -182,3 +182,20 @@ def test_a_salvage_finished_by_command_replaces_the_start_ups_unfinished_notice(
         notice = log.recovered.notice()
         assert "stopped early" not in notice and "300 visits recovered, 0 could not be read" in notice
         assert log.pending_count() == 300
+
+
+def test_a_file_too_large_for_the_start_is_left_to_the_command(tmp_path: Path, monkeypatch) -> None:
+    from scanner.storage import stores as stores_module
+
+    written_log(tmp_path / "visits.sqlite", 200)
+    zero_header(tmp_path / "visits.sqlite")
+    monkeypatch.setattr(stores_module, "START_SALVAGE_BYTES", 4096)
+    stores = open_stores(Settings(), require_trust=False, data_dir=tmp_path)
+    try:
+        assert stores.visit_log is not None
+        (record,) = stores.visit_log.recovered.salvages()
+        assert not record.complete and record.recovered == 0 and "too large to read at start-up" in record.problem
+        assert "run `checkpoint log salvage visits.sqlite.bad-1`" in stores.visit_log.storage().damage
+        assert stores.visit_log.pending_count() == 0
+    finally:
+        stores.close()
