@@ -60,10 +60,13 @@ def search_visits(store: HubStore, device_id: str, since_ms: int, until_ms: int)
     args = (device_id, since_ms, until_ms)
     where = "WHERE device_id = ? AND ts_ms >= ? AND ts_ms < ?"
     total = int(store.query(f"SELECT COUNT(*) FROM visits {where}", args)[0][0])
+    # `recovered`: the row came from a log the device salvaged from its damaged file (`logs.recovered_ms`).
     rows = [{"seq": r[0], "visit_id": r[1], "ts_ms": r[2], "checkpoint_id": r[3], "verdict": r[4],
-             "admit": bool(r[5]), "tone": r[6], "chain_ok": bool(r[7]), "extra": json.loads(r[8])}
+             "admit": bool(r[5]), "tone": r[6], "chain_ok": bool(r[7]), "extra": json.loads(r[8]),
+             "recovered": r[9] is not None}
             for r in store.query(
-                "SELECT seq, visit_id, ts_ms, checkpoint_id, verdict, admit, tone, chain_ok, extra "
+                "SELECT seq, visit_id, ts_ms, checkpoint_id, verdict, admit, tone, chain_ok, extra, (SELECT "
+                "l.recovered_ms FROM logs l WHERE l.device_id = visits.device_id AND l.log_id = visits.log_id) "
                 f"FROM visits {where} ORDER BY log_id, seq LIMIT ?", (*args, SEARCH_LIMIT))]
     gaps = [(str(log), int(a), int(b)) for log, a, b in store.query(
         # Sequence numbers count per log: a device whose data was wiped starts a new log at 1.

@@ -345,3 +345,21 @@ def test_the_visit_search_tells_refused_rows_from_missing_ones(hub):
     assert "Missing from the hub: seq 11–12" in page and "missing seq 11–12 (2 visits)" in page
     assert "6–8" not in page.split('id="gaps"')[1].split("</p>")[0]
     assert "Refused by the hub" in page and "refused seq 6–8 (3 visits): verdict &#39;bogus&#39; does not exist" in page
+
+
+def test_visits_recovered_from_a_damaged_log_are_marked(hub):
+    """A batch the device salvaged from its damaged log is stored like any other, and its rows say where
+    they came from."""
+    from tests.helpers.hubrows import chain_rows, new_log_id
+
+    proc, pki, _ = hub
+    start = (int(time.time()) // 3600 - 52) * 3600 * 1000  # an hour of its own, as above
+    r = device(pki).post(f"{proc.url}/v1/visits", timeout=30, json={
+        "log_id": new_log_id(), "visits": chain_rows("gate-7", 4, ts_ms=start), "recovered": True})
+    assert r.status_code == 200 and r.json()["stored"] == 4
+    r = device(pki).post(f"{proc.url}/v1/visits", timeout=30, json={
+        "log_id": new_log_id(), "visits": chain_rows("gate-7", 2, ts_ms=start + 60_000)})
+    assert r.status_code == 200 and r.json()["stored"] == 2
+    page = logged_in(proc.operator_url).get(proc.operator_url + "/visits", timeout=30, params={
+        "device": "gate-7", "since": str(start // 1000), "until": str(start // 1000 + 3600)}).text
+    assert "6 visits" in page and page.count("(recovered from a damaged log)") == 4
