@@ -72,6 +72,17 @@ def test_untrusted_clock_means_check_manually() -> None:
     assert not d.admit and d.tone is Tone.CHECK and d.reason.en == "Device clock wrong"
 
 
+def test_untrusted_clock_leaves_an_admitted_yellow_to_the_guard() -> None:
+    """A venue that admits yellow codes: on an untrusted clock the code's age cannot be judged, so a yellow is a
+    manual check like a green; only a yellow the venue refuses stands as a refusal."""
+    data = {"profiles": {"clinic": {"base": "hospital", "outcomes": {"yellow": {"admit": True}}}}}
+    clinic = load_profile("clinic", settings_from_dict(data).profiles)
+    d = decide(ok(Status.YELLOW), clinic, clock_trusted=False)
+    assert (d.outcome, d.admit, d.tone) == ("clock_untrusted", False, Tone.CHECK)
+    refused = decide(ok(Status.YELLOW), load_profile("hospital"), clock_trusted=False)
+    assert refused.outcome == "yellow" and not refused.admit
+
+
 def test_issuer_patterns() -> None:
     data = {"profiles": {"mall": {"profile": {"accepted_issuers": ["CN-ZJ"]}}}}
     p = load_profile("mall", settings_from_dict(data).profiles)
