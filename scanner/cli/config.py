@@ -33,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = sub.add_parser("check", help="validate settings files; every problem with its key and file")
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument("--files-exist", action="store_true",
-                       help="also check that the files named in [trust] and [hub] can be read and used, and "
-                            "that device.data_dir can be written")
+                       help="also check what the services need to start: a trust anchor, the files named in "
+                            "[trust] and [hub] readable and usable, a writable device.data_dir")
     check.set_defaults(func=cmd_check)
     pin = sub.add_parser("pin", help="set the admin PIN hash in a settings file")
     pin.add_argument("file", metavar="FILE")
@@ -72,6 +72,8 @@ def file_problems(settings: Settings) -> list[str]:
     problems = []
     if problem := data_dir_problem(settings.device.data_dir):
         problems.append(f"device.data_dir: {problem}")
+    if not settings.trust.anchors:
+        problems.append("trust.anchors: none set: the kiosk and the gate need a trust anchor to start")
     unreadable = set()
     anchors: list[PublicKey] = []
     for key in FILE_SETTINGS:

@@ -17,6 +17,17 @@ EXAMPLE = REPO / "config.example.toml"
 EXE = shutil.which("checkpoint", path=str(Path(sys.executable).parent)) or "checkpoint"
 
 
+def anchor_file(directory: Path) -> Path:
+    """A trust anchor (an EC public key in PEM) for settings `--files-exist` holds to having one."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    path = directory / "anchor.pub.pem"
+    path.write_bytes(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return path
+
+
 def checkpoint(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([EXE, *args], input=stdin, capture_output=True, text=True, timeout=120)
 
@@ -78,18 +89,19 @@ def test_check_files_exist_names_files_the_services_cannot_use(tmp_path: Path) -
     assert lines[1].startswith(f"{f}: hub.client_cert: {pki.device_cert} with hub.client_key: {other.device_key}: "
                                "not a PEM certificate and its private key ("), lines
     assert lines[2:] == [f"{f}: 2 problems"]
-    f.write_text(f'[device]\nid = "gate-8"\n[hub]\nclient_cert = "{pki.device_cert}"\n'
-                 f'client_key = "{pki.device_key}"\nca_cert = "{pki.ca}"\n')
+    f.write_text(f'[device]\nid = "gate-8"\n[trust]\nanchors = ["{anchor_file(tmp_path)}"]\n'
+                 f'[hub]\nclient_cert = "{pki.device_cert}"\nclient_key = "{pki.device_key}"\nca_cert = "{pki.ca}"\n')
     r = checkpoint("config", "check", "--files-exist", str(f))
     assert r.stderr.splitlines()[0] == (f"{f}: device.id: 'gate-8' is not the common name of hub.client_cert "
                                         "('gate-7'): the hub would refuse every visit logged under it")
     anchor = tmp_path / "anchor.pem"
     anchor.write_bytes(pki.device_cert.read_bytes())  # a certificate, not a public key
-    f.write_text(f'[device]\nid = "gate-7"\n[hub]\nclient_cert = "{pki.device_cert}"\nclient_key = "{pki.device_key}"\n'
-                 f'ca_cert = "{anchor}"\n')
-    assert checkpoint("config", "check", "--files-exist", str(f)).returncode == 0
-    f.write_text(f'[hub]\nclient_cert = "{pki.device_cert}"\nclient_key = "{pki.device_key}"\n'
-                 f'ca_cert = "{f}"\n')
+    f.write_text(f'[device]\nid = "gate-7"\n[trust]\nanchors = ["{anchor_file(tmp_path)}"]\n'
+                 f'[hub]\nclient_cert = "{pki.device_cert}"\nclient_key = "{pki.device_key}"\nca_cert = "{anchor}"\n')
+    r = checkpoint("config", "check", "--files-exist", str(f))
+    assert r.returncode == 0, r.stderr
+    f.write_text(f'[device]\nid = "gate-7"\n[trust]\nanchors = ["{anchor_file(tmp_path)}"]\n'
+                 f'[hub]\nclient_cert = "{pki.device_cert}"\nclient_key = "{pki.device_key}"\nca_cert = "{f}"\n')
     r = checkpoint("config", "check", "--files-exist", str(f))
     assert r.stderr.startswith(f"{f}: hub.ca_cert: {f}: not a PEM CA certificate ("), r.stderr
 
@@ -129,11 +141,21 @@ def test_check_files_exist_names_a_data_dir_the_services_cannot_make_or_write(tm
         assert checkpoint("config", "check", str(f)).returncode == 0
         r = checkpoint("config", "check", "--files-exist", str(f))
         assert (r.returncode, r.stderr.splitlines()[0]) == (2, f"{f}: device.data_dir: {data_dir}: {problem}")
+    anchor = anchor_file(tmp_path)
     for data_dir in (tmp_path / "data", tmp_path / "new" / "data"):  # made by the services at start
-        f.write_text(f'[device]\ndata_dir = "{data_dir}"\n')
+        f.write_text(f'[device]\ndata_dir = "{data_dir}"\n[trust]\nanchors = ["{anchor}"]\n')
         r = checkpoint("config", "check", "--files-exist", str(f))
         assert r.returncode == 0, r.stderr
         assert not data_dir.exists()
+
+
+def test_check_files_exist_names_settings_without_a_trust_anchor(tmp_path: Path) -> None:
+    """The installed settings (the example: `anchors = []`) passed `--files-exist`, the check docs/deploy.md
+    gives before the first start; the kiosk and the gate then refused to start without an anchor."""
+    r = checkpoint("config", "check", "--files-exist", str(EXAMPLE))
+    assert r.returncode == 2
+    assert f"{EXAMPLE}: trust.anchors: none set: the kiosk and the gate need a trust anchor to start" in r.stderr
+    assert checkpoint("config", "check", str(EXAMPLE)).returncode == 0  # a valid file, only not ready to run
 
 
 def test_pin_sets_the_hash_and_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
