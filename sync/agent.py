@@ -150,7 +150,10 @@ class SyncAgent(ContactSteps, UploadSteps, ListSteps):
         self.client = HubClient(config.url, client_cert=config.client_cert, client_key=config.client_key,
                                 ca_cert=config.ca_cert, timeout=config.timeout, stop=self.stop,
                                 # Every request is bounded; one that ended (either way) proves the agent lives.
-                                on_request_end=lambda: self.notifier.watchdog())
+                                on_request_end=lambda: self.notifier.watchdog(),
+                                # A download that outlasts WatchdogSec (a list over a slow link) lives while
+                                # its bytes arrive; a stalled one pings no more and ends at its deadline.
+                                on_progress=lambda: self.notifier.watchdog())
         self.started_at = time.time()
         self._device_key: ec.EllipticCurvePrivateKey | None = None
         self._round_supported = True

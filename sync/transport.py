@@ -94,13 +94,17 @@ class HubClient:
     """One hub, one TLS identity; `request` never outlives `timeout`, nor `stop` by more than a moment."""
 
     def __init__(self, url: str, *, client_cert: str, client_key: str, ca_cert: str, timeout: float,
-                 stop: threading.Event | None = None, on_request_end: Callable[[], object] | None = None):
+                 stop: threading.Event | None = None, on_request_end: Callable[[], object] | None = None,
+                 on_progress: Callable[[], object] | None = None):
+        """`on_request_end` is called when a request ends, either way; `on_progress` for each chunk of an
+        answer that arrives (a long download over a slow link is alive while its bytes come)."""
         self.url = url.rstrip("/")
         self.cert = (client_cert, client_key)
         self.ca_cert = ca_cert
         self.timeout = timeout
         self.stop = stop or threading.Event()
         self.on_request_end = on_request_end or (lambda: None)
+        self.on_progress = on_progress or (lambda: None)
         self._sockets = _Sockets()
         self._session: requests.Session | None = None
         self._watched: threading.Event | None = None
@@ -207,6 +211,7 @@ class HubClient:
                 return Answer(r.status_code, headers, b"", to_file)
             body = bytearray()
             for chunk in r.iter_content(CHUNK):
+                self.on_progress()
                 body += chunk
                 if len(body) > max_bytes:
                     self.close()
@@ -221,6 +226,7 @@ class HubClient:
         try:
             with open(path, "wb") as f:
                 for chunk in r.iter_content(CHUNK):
+                    self.on_progress()
                     size += len(chunk)
                     if size > max_bytes:
                         self.close()

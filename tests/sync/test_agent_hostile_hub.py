@@ -18,6 +18,7 @@ from keys.keyfile import load_public_key
 from keys.statusstore import StatusStore
 from keys.trustlist import TrustStore
 from scanner.demo.world import build_demo_world
+from scanner.service.sdnotify import Notifier
 from scanner.storage.syncstate import read_status
 from scanner.storage.visitlog import VisitLog
 from sync.agent import AgentConfig, SyncAgent
@@ -240,3 +241,22 @@ def test_a_hub_asking_the_device_to_wait_is_given_that_time(tmp_path, pki, statu
         assert wait - 5 <= delay <= wait + 1, (delay, st.last_error)
         assert "asks to wait" in (st.last_error or ""), st.last_error
     assert st.online is False and st.pending == 3
+
+
+def test_a_long_download_keeps_pinging_the_watchdog_while_bytes_arrive(tmp_path, pki, world) -> None:
+    """A request may take `[sync] timeout` (up to 600 s, for lists over a slow link), the sync unit's
+    WatchdogSec is 120: the agent pinged only when a request ended, so systemd killed it in the middle of
+    every long download. It now pings as the answer's chunks arrive."""
+    from sync.transport import CHUNK
+
+    log = VisitLog(tmp_path / "visits.sqlite")
+    trust, status = stores(tmp_path, world)
+    big = b" " * (48 * CHUNK) + b"{}"  # not a trust list: refused once it is all read
+    with HostileHub(pki, {"/v1/time": TIME_OK, "/v1/trust-list": Reply(body=big)}) as hub:
+        agent = agent_for(hub.url, pki, tmp_path, log, trust=trust, status=status)
+        sent: list[str] = []
+        agent.notifier = Notifier(lambda m: sent.append(m) or True)
+        report = agent.run_once()
+    assert report.trust_list.startswith("refused")
+    requests = len(hub.seen)
+    assert sent.count("WATCHDOG=1") >= requests + 40, (sent.count("WATCHDOG=1"), requests)
