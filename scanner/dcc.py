@@ -5,11 +5,13 @@ unknown_key (no DSC with the kid), key_not_valid (DSC not valid at the code's ia
 allow the certificate's type, or the payload has not exactly one of v/t/r), bad_signature, revoked
 (one of its revocation hashes is in the DCC revocation list, keys/dccrevocation.py), not_yet_valid,
 expired, ok. A venue's maximum code age never applies to a DCC (its validity is its exp and the business
-rules), and the code's `iss` need not be the DSC's country.
+rules), and the code's `iss` need not be the DSC's country. A valid certificate's `code_id` is a hash of its
+UCI (`uci_code_id`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Protocol
 
 from keys.dccrevocation import revocation_hashes
@@ -87,5 +89,11 @@ def verify_dcc(text: str, trust: TrustStore, status: StatusStore | None, now: fl
     # a third more. (verdict, status, reasons, format, issuer, issuer_name, name, code_type, guardian,
     # code_id, subject, iat, exp, kid, trust_list_version, status_list_version, dcc)
     return VerifyResult(Verdict.OK, Status.GREEN, (f"signed by {signer.country} DSC {signer.kid.hex()}",), "HC1",
-                        issuer, None, name, None, None, None, None, code.iat, code.exp, code.kid, tl_version, None,
-                        signed)
+                        issuer, None, name, None, None, uci_code_id(info.uci), None, code.iat, code.exp, code.kid,
+                        tl_version, None, signed)
+
+
+def uci_code_id(uci: str) -> bytes | None:
+    """A valid certificate's code id: 16 bytes of a hash of its unique certificate identifier, so anti-passback
+    and the site's admissions know it again as they know an HCC1 code by its id (None without a UCI)."""
+    return hashlib.sha256(b"HC1-UCI:" + uci.encode("utf-8", "surrogatepass")).digest()[:16] if uci else None

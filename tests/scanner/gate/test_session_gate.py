@@ -269,3 +269,16 @@ def test_a_manual_check_tells_the_guard_the_code_was_admitted_already(make, worl
     assert not again.decision.admit and again.decision.alert_guard
     assert again.decision.headline.en.startswith("Already admitted at")
     assert core.counts().admitted == 1
+
+
+def test_an_eu_certificate_shown_again_is_a_repeat_too(make, world) -> None:
+    """An EU DCC has no HCC1 code id: anti-passback knows it by its unique certificate identifier (UCI), so one
+    certificate does not let a group through a transport gate one after another."""
+    core = make("transport")
+    first = decide_now(core, world.payloads["dcc_vaccination"])
+    again = decide_now(core, world.payloads["dcc_vaccination"])
+    other = decide_now(core, world.payloads["dcc_test"])
+    assert first.decision.admit and first.gate == "open"
+    assert again.repeat is not None and not again.decision.admit and again.decision.outcome == "already_admitted"
+    assert other.decision.admit
+    assert core.counts().admitted == 2 and core.counts().repeats == 1
