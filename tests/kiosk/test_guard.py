@@ -237,3 +237,22 @@ def test_an_unattended_mall_kiosk_is_not_held_by_a_red_code(make_core: Callable[
     k.decided.emit(decide_now(core, world.payloads["national"]))
     assert w.group().admit and not w.queue
     k.stop()
+
+
+def test_the_alerts_pin_pad_left_idle_returns_to_the_alert_not_to_an_idle_screen(core: Any, world: Any,
+                                                                                  qtbot: Any) -> None:
+    """Nobody enters the PIN: after admin.idle_timeout the pad closes onto the alert still pending, never onto the
+    idle screen inviting the next person while the alarm repeats and every scan waits unseen behind it."""
+    core.ack_pin_hash = hash_pin("2468", ln=10)
+    k = KioskApp(core, [], sound=RecordingSound(),
+                 options=KioskOptions(result_seconds=30, ack_requires_pin=True, admin_timeout_s=0.2))
+    qtbot.addWidget(k.window)
+    w = k.window
+    w.resize(800, 480)
+    w.show()
+    k.decided.emit(decide_now(core, world.payloads["red"]))
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    assert w.page() == "pin" and w.alert_pending
+    qtbot.waitUntil(lambda: w.page() != "pin", timeout=5000)
+    assert w.page() == "result" and w.alert_pending and w.result.alert_on
+    k.stop()

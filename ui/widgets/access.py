@@ -61,7 +61,8 @@ class AdminAccess:
         self.admin_idle = QTimer(owner)
         self.admin_idle.setSingleShot(True)
         self.admin_idle.setInterval(round(admin_timeout_s * 1000))
-        self.admin_idle.timeout.connect(self.go_idle)
+        # Back to scanning, or to the alert whose PIN nobody entered (still pending, never hidden).
+        self.admin_idle.timeout.connect(self._pin_cancelled)
         for page in (self.pin, self.admin):
             for child in [page, *page.findChildren(QWidget)]:
                 child.installEventFilter(owner)
