@@ -307,6 +307,15 @@ def test_a_post_is_judged_before_its_body_is_read(hub):
         except requests.ConnectionError:
             pass  # the hub answered and closed while the body was still coming: also a refusal
         assert sent[0] < 64 * MiB, f"the hub read {sent[0] // MiB} MiB"
+    # Within the limit too, a form from nobody logged in is sent to the login before its body is read.
+    sent = [0]
+    try:
+        r = anonymous().post(proc.operator_url + "/publish/trust-list", data=_Multipart(48, sent), headers=headers,
+                             allow_redirects=False, timeout=60)
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+    except requests.ConnectionError:
+        pass
+    assert sent[0] < 40 * MiB, f"the hub read {sent[0] // MiB} MiB of an anonymous form"
     # Without a declared length a POST is refused before its body too.
     sent = [0]
     body = (part for part in _Multipart(256, sent))  # a generator: sent chunked, no length
