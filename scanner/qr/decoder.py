@@ -57,6 +57,7 @@ from scanner.qr.passes import (
     scaled,
     shift,
 )
+from scanner.qr.stills import read_image
 
 log = logging.getLogger(__name__)
 
@@ -288,25 +289,3 @@ class FrameDecoder:
 def decode_image(image: np.ndarray, decoders: Sequence[str] = DECODER_NAMES) -> list[QrSymbol]:
     """One-off thorough decode of a still image (the `decode` command, tests)."""
     return FrameDecoder(decoders).decode(image, thorough=True)
-
-
-def read_image(path: str) -> np.ndarray:
-    """Load an image file as grayscale pixels, ignoring EXIF orientation (the file's own pixel grid)."""
-    import cv2
-
-    try:
-        raw = np.fromfile(path, dtype=np.uint8)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror}") from None
-    try:
-        img = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION) if raw.size else None
-    except cv2.error:
-        # OpenCV raises, rather than answering None, for a header claiming more pixels than it decodes.
-        raise InputError(f"{path}: not an image this build can read (damaged, or too many pixels)") from None
-    if img is None:
-        raise InputError(f"{path}: not an image this build can read")
-    return img

@@ -396,15 +396,21 @@ def test_read_image_errors_name_the_file(tmp_path):
 
 
 def test_an_image_larger_than_opencv_decodes_is_refused_by_name(tmp_path) -> None:
-    # A 36-byte PNG header may claim 100,000 x 100,000 pixels; OpenCV raises for it rather than answering None.
+    # A TIFF (whose size is not read ahead) may claim 100,000 x 100,000 pixels; OpenCV raises for it
+    # rather than answering None.
     import struct
-    import zlib
 
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0))
-    path = tmp_path / "huge.png"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
-    with pytest.raises(InputError, match=r"huge\.png: not an image this build can read"):
+    _, buf = cv2.imencode(".tiff", np.full((40, 40), 255, np.uint8))
+    data = bytearray(buf.tobytes())
+    order = "<" if data[:2] == b"II" else ">"
+    (ifd,) = struct.unpack(order + "I", data[4:8])
+    (count,) = struct.unpack(order + "H", data[ifd:ifd + 2])
+    for i in range(count):
+        at = ifd + 2 + 12 * i
+        (tag,) = struct.unpack(order + "H", data[at:at + 2])
+        if tag in (256, 257):  # ImageWidth, ImageLength
+            data[at + 2:at + 12] = struct.pack(order + "HII", 4, 1, 100_000)
+    path = tmp_path / "huge.tiff"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"huge\.tiff: not an image this build can read \(damaged, or too many"):
         read_image(str(path))

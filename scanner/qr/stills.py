@@ -1,0 +1,155 @@
+"""Image files as 8-bit grayscale pixels, for every reader of still images (`checkpoint decode`,
+`check --image`, the `file:` and `dir:` sources, `bench/decode.py`).
+
+- The size a file claims is read from its header (PNG, JPEG, GIF, BMP, WebP) before anything is decoded:
+  a 400 KB PNG may hold 20000x20000 pixels, which took a minute and 1.3 GB to read here, so a file over
+  `MAX_PIXELS` is refused by name (other formats are checked once decoded; OpenCV's own limit holds there).
+- Transparent pixels get a background: white, or black behind light content only (white modules drawn
+  on nothing, a dark-mode sticker). OpenCV's grayscale read drops the alpha channel and keeps whatever
+  colour the transparent pixels carry, often black, which hid black modules on a transparent background.
+- 16-bit images keep their top 8 bits. EXIF orientation is ignored: polygons are in the file's own grid.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from scanner.errors import InputError
+
+# 64 Mi pixels: a 50-megapixel phone photo (8160x6144) fits; 20000x20000 does not.
+MAX_PIXELS = 1 << 26
+# Smaller than this either side, an image cannot hold a QR code (21 modules).
+MIN_SIDE = 8
+# Of the header, this much is read to find the size (a JPEG's EXIF block comes before its frame header).
+_HEAD = 1 << 18
+
+
+def read_image(path: str) -> np.ndarray:
+    """Load an image file as grayscale pixels; raises `InputError` naming the file and what is wrong."""
+    import cv2
+
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    head = raw[:_HEAD].tobytes()
+    size = header_size(head)
+    if size is not None:
+        _check_size(path, *size)
+    jpeg = head.startswith(b"\xff\xd8")
+    # A JPEG has no alpha channel and reads fastest straight to grey; other files keep their alpha.
+    flags = cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION if jpeg else cv2.IMREAD_UNCHANGED
+    level = cv2.utils.logging.getLogLevel()
+    # A damaged file is named in one line of our own; OpenCV's warnings about it would add a second.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        img = cv2.imdecode(raw, flags) if raw.size else None
+        if img is None:
+            raise InputError(f"{path}: not an image this build can read")
+        _check_size(path, img.shape[1], img.shape[0])
+        return np.ascontiguousarray(img if jpeg else _gray(img, raw, path))
+    except cv2.error:
+        # OpenCV raises, rather than answering None, for a header claiming more pixels than it decodes.
+        raise InputError(f"{path}: not an image this build can read (damaged, or too many pixels)") from None
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
+def _check_size(path: str, width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise InputError(f"{path}: {width}x{height} pixels, more than the {MAX_PIXELS // 1_000_000} "
+                         "megapixels a still image may have")
+    if min(width, height) < MIN_SIDE:
+        raise InputError(f"{path}: {width}x{height} pixels, too small to hold a QR code")
+
+
+def _gray(img: np.ndarray, raw: np.ndarray, path: str) -> np.ndarray:
+    """8-bit grey from whatever `IMREAD_UNCHANGED` gave: depth, channels, transparency."""
+    import cv2
+
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    if img.dtype != np.uint8 or channels not in (1, 3, 4):
+        # Floating-point or unusual layouts: OpenCV's own grayscale conversion.
+        gray = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)
+        if gray is None:
+            raise InputError(f"{path}: not an image this build can read")
+        return np.asarray(gray, np.uint8)
+    if channels == 1:
+        return img
+    gray = cv2.cvtColor(img[:, :, :3], cv2.COLOR_BGR2GRAY)
+    if channels == 3:
+        return gray
+    alpha = img[:, :, 3]
+    if int(alpha.min()) == 255:
+        return gray
+    seen = alpha >= 128
+    # Light content on nothing (white modules): a white background would make it vanish.
+    back = 0 if seen.any() and float(gray[seen].mean()) > 192 else 255
+    a = alpha.astype(np.uint16)
+    mixed = (gray.astype(np.uint16) * a + back * (255 - a) + 127) // 255
+    return mixed.astype(np.uint8)
+
+
+def header_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) as the header of a PNG, JPEG, GIF, BMP or WebP file states it; None otherwise."""
+    try:
+        if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+            w, h = struct.unpack(">II", head[16:24])
+            return w, h
+        if head[:6] in (b"GIF87a", b"GIF89a"):
+            w, h = struct.unpack("<HH", head[6:10])
+            return w, h
+        if head.startswith(b"BM"):
+            w, h = struct.unpack("<ii", head[18:26])
+            return abs(w), abs(h)
+        if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+            return _webp_size(head)
+        if head.startswith(b"\xff\xd8"):
+            return _jpeg_size(head)
+    except struct.error:
+        return None  # a header cut short: the decoder says what it makes of the file
+    return None
+
+
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    kind = head[12:16]
+    if kind == b"VP8X":
+        w = int.from_bytes(head[24:27], "little") + 1
+        h = int.from_bytes(head[27:30], "little") + 1
+        return w, h
+    if kind == b"VP8L":
+        (bits,) = struct.unpack("<I", head[21:25])
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if kind == b"VP8 ":
+        w, h = struct.unpack("<HH", head[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    return None
+
+
+def _jpeg_size(head: bytes) -> tuple[int, int] | None:
+    """The size in a JPEG's frame header (SOFn), walking the segments before it."""
+    i = 2
+    while i + 4 <= len(head):
+        if head[i] != 0xFF:
+            return None
+        marker = head[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # no length
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", head[i + 2:i + 4])
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            h, w = struct.unpack(">HH", head[i + 5:i + 9])
+            return w, h
+        i += 2 + length
+    return None

@@ -1,0 +1,104 @@
+"""Image files as they come from phones and QR generators: transparency, depth, sizes their headers claim."""
+
+from __future__ import annotations
+
+import struct
+
+import cv2
+import numpy as np
+import pytest
+
+from scanner.errors import InputError
+from scanner.qr.decoder import decode_image, read_image
+from scanner.qr.stills import header_size
+from scanner.sources.synthetic import render_qr
+
+PAYLOAD = "HCC1:STILL-IMAGE-TEST-0001"
+
+
+def _texts(path) -> list[str | None]:
+    return [c.text for c in decode_image(read_image(str(path)))]
+
+
+def test_black_modules_on_a_transparent_background_decode(tmp_path):
+    # Generators often store transparent pixels as (0, 0, 0, 0): read as grey, the code was all black.
+    code = render_qr(PAYLOAD, module_px=6)
+    bgra = np.zeros((*code.shape, 4), np.uint8)
+    bgra[:, :, 3] = np.where(code == 0, 255, 0)
+    cv2.imwrite(str(tmp_path / "sticker.png"), bgra)
+    assert _texts(tmp_path / "sticker.png") == [PAYLOAD]
+
+
+def test_white_modules_on_a_transparent_background_decode(tmp_path):
+    # A dark-mode sticker: only the light modules are drawn. A white background would hide them.
+    code = render_qr(PAYLOAD, module_px=6)
+    bgra = np.zeros((*code.shape, 4), np.uint8)
+    bgra[:, :, :3] = 255
+    bgra[:, :, 3] = np.where(code == 0, 255, 0)
+    cv2.imwrite(str(tmp_path / "darkmode.png"), bgra)
+    assert _texts(tmp_path / "darkmode.png") == [PAYLOAD]
+
+
+def test_half_transparent_code_and_16_bit_png_decode(tmp_path):
+    code = render_qr(PAYLOAD, module_px=6)
+    bgra = cv2.cvtColor(code, cv2.COLOR_GRAY2BGRA)
+    bgra[:, :, 3] = 200
+    cv2.imwrite(str(tmp_path / "faded.png"), bgra)
+    cv2.imwrite(str(tmp_path / "deep.png"), code.astype(np.uint16) * 257)
+    assert _texts(tmp_path / "faded.png") == [PAYLOAD]
+    assert _texts(tmp_path / "deep.png") == [PAYLOAD]
+    assert read_image(str(tmp_path / "deep.png")).dtype == np.uint8
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".gif", ".bmp", ".webp"])
+def test_header_size_matches_what_opencv_writes(ext):
+    img = cv2.cvtColor(render_qr(PAYLOAD, module_px=3)[:, :-5], cv2.COLOR_GRAY2BGR)
+    ok, buf = cv2.imencode(ext, img)
+    assert ok
+    assert header_size(buf.tobytes()) == (img.shape[1], img.shape[0])
+
+
+def _claiming(ext: str, width: int, height: int) -> bytes:
+    """A real file written by OpenCV, its header then made to claim `width` x `height`."""
+    _, buf = cv2.imencode(ext, cv2.cvtColor(render_qr(PAYLOAD, module_px=2), cv2.COLOR_GRAY2BGR))
+    data = bytearray(buf.tobytes())
+    if ext == ".png":
+        data[16:24] = struct.pack(">II", width, height)
+    elif ext == ".gif":
+        data[6:10] = struct.pack("<HH", width, height)
+    elif ext == ".bmp":
+        data[18:26] = struct.pack("<ii", width, height)
+    elif ext == ".webp":
+        assert data[12:16] == b"VP8L"  # lossless: OpenCV's default quality
+        (bits,) = struct.unpack("<I", data[21:25])
+        data[21:25] = struct.pack("<I", (bits & ~0xFFFFFFF) | (width - 1) | (height - 1) << 14)
+    else:
+        i = 2
+        while data[i + 1] not in (0xC0, 0xC1, 0xC2):
+            i += 2 + struct.unpack(">H", data[i + 2:i + 4])[0]
+        data[i + 5:i + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".gif", ".bmp", ".webp"])
+def test_a_file_claiming_too_many_pixels_is_refused_before_decoding(tmp_path, ext):
+    # 20000 x 20000 fits in a 400 KB PNG and took a minute and 1.3 GB to read.
+    side = 16383 if ext == ".webp" else 20000
+    path = tmp_path / f"bomb{ext}"
+    path.write_bytes(_claiming(ext, side, side))
+    with pytest.raises(InputError, match=rf"bomb\{ext}: {side}x{side} pixels, more than the 67 megapixels"):
+        read_image(str(path))
+
+
+def test_an_image_too_small_for_a_code_is_named(tmp_path):
+    cv2.imwrite(str(tmp_path / "dot.png"), np.zeros((1, 1), np.uint8))
+    with pytest.raises(InputError, match=r"dot\.png: 1x1 pixels, too small to hold a QR code"):
+        read_image(str(tmp_path / "dot.png"))
+
+
+def test_a_cut_short_file_is_named_without_opencv_warnings(tmp_path, capfd):
+    _, buf = cv2.imencode(".png", render_qr(PAYLOAD, module_px=4))
+    (tmp_path / "cut.png").write_bytes(buf.tobytes()[:buf.size // 2])
+    with pytest.raises(InputError, match=r"cut\.png: not an image this build can read"):
+        read_image(str(tmp_path / "cut.png"))
+    assert capfd.readouterr().err == ""
