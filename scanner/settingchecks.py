@@ -9,6 +9,7 @@ settings loads only the parts a file uses.
 from __future__ import annotations
 
 import typing
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,15 @@ def _check_device_id(key: str, value: str) -> str | None:
         return None
     return (f"{key}: {value!r} is not a device id (up to 64 letters, digits, '.', '_' or '-', starting with a "
             "letter or digit, as the device certificate's common name)")
+
+
+def _check_venue_text(key: str, value: str) -> str | None:
+    # Every visit carries the venue id and every health record the name: a control character (a NUL above
+    # all) is text the hub refuses to store, so each visit would be refused.
+    bad = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if bad is None:
+        return None
+    return f"{key}: {value!r} holds a control character (U+{ord(bad):04X})"
 
 
 def device_id_problem(device_id: str, client_cert: str) -> str | None:
@@ -129,6 +139,8 @@ def _check_sources(key: str, value: list[str]) -> str | None:
 # Checks beyond type and range, by `section.key`.
 VALUE_CHECKS: dict[str, typing.Callable[[str, Json], str | None]] = {
     "device.id": _check_device_id,
+    "device.checkpoint_id": _check_venue_text,
+    "device.checkpoint_name": _check_venue_text,
     "device.data_dir": _check_not_empty,
     "hub.url": _check_hub_url,
     "admin.pin_hash": _check_pin_hash,

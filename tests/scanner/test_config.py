@@ -245,6 +245,18 @@ def test_a_device_id_no_certificate_can_carry_is_named(tmp_path: Path, device_id
     assert problem.startswith(f"device.id: {device_id!r} is not a device id")
 
 
+
+# As written in the TOML file (its escapes).
+@pytest.mark.parametrize(("key", "value"), [("checkpoint_id", r"east\u0000x"), ("checkpoint_id", r"east\n"),
+                                            ("checkpoint_name", r"North\u0000"), ("checkpoint_name", r"a\u0007b")])
+def test_a_venue_id_or_name_holding_a_control_character_is_named(tmp_path: Path, key: str, value: str) -> None:
+    """Every visit carries `device.checkpoint_id` and every health record `device.checkpoint_name`: the hub
+    refuses a visit whose text holds a NUL and drops such a health field, so each visit would be refused."""
+    p = tmp_path / "c.toml"
+    p.write_text(f'[device]\n{key} = "{value}"\n', encoding="utf-8")
+    (problem,) = problems_of(p)
+    assert problem.startswith(f"device.{key}: ") and "control character" in problem, problem
+
 def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     """Windows Notepad starts UTF-8 files with a byte-order mark, which tomllib calls an invalid statement."""
     p = tmp_path / "c.toml"
