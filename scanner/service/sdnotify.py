@@ -1,4 +1,4 @@
-"""The systemd notification protocol (sd_notify) in a few lines: READY, WATCHDOG, STATUS, STOPPING.
+"""The systemd notification protocol (sd_notify) in a few lines: READY, WATCHDOG, STATUS, STOPPING, EXTEND_TIMEOUT.
 
 systemd passes a datagram socket in `$NOTIFY_SOCKET` (a path, or `@name` for the abstract namespace)
 to services with `Type=notify` or `WatchdogSec=`. Each message is one datagram of `KEY=VALUE` lines.
@@ -72,6 +72,11 @@ def watchdog(*, env: Mapping[str, str] | None = None) -> bool:
 def status(text: str, *, env: Mapping[str, str] | None = None) -> bool:
     """A one-line status shown by `systemctl status`."""
     return notify(status_message(text), env=env)
+
+
+def extend_timeout(seconds: float, *, env: Mapping[str, str] | None = None) -> bool:
+    """Ask for `seconds` more before the start (or stop) in progress times out: long work before READY."""
+    return notify(f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}", env=env)
 
 
 def stopping(*, env: Mapping[str, str] | None = None) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,7 +77,7 @@ def open_stores(settings: Settings, *, visit_log: bool = True, require_trust: bo
             status = StatusStore.open(data.status_db)
             for p in settings.trust.status_lists:
                 try:
-                    status.apply_file(p, trust, p, only_newer=True)
+                    status.apply_file(p, trust, p, only_newer=True, progress=_starting())
                 except (OSError, KeysError) as e:  # an older bootstrap list than the synced one is expected
                     log.info("bootstrap status list %s not applied: %s", p, e)
             rules = RulesStore.open(data.rules, anchors, bootstrap=settings.trust.rules_list or None)
@@ -87,6 +88,27 @@ def open_stores(settings: Settings, *, visit_log: bool = True, require_trust: bo
                            f"{getattr(e, 'strerror', None) or e}") from e
     log_ = _open_visit_log(data.visits_db, settings) if visit_log else None
     return Stores(data, anchors, trust, status, log_, rules)
+
+
+# While a bootstrap status list is applied before the service is ready, systemd is asked for this much more
+# time at least every EXTEND_EVERY seconds: a province's list takes minutes on a Pi, past TimeoutStartSec=.
+EXTEND_S, EXTEND_EVERY = 30.0, 10.0
+
+
+def _starting() -> Callable[[], None]:
+    """A progress callback extending systemd's start timeout (a no-op outside systemd)."""
+    import time
+
+    from scanner.service.sdnotify import extend_timeout
+
+    last: list[float] = []
+
+    def progress() -> None:
+        now = time.monotonic()
+        if not last or now - last[0] >= EXTEND_EVERY:
+            last[:] = [now]
+            extend_timeout(EXTEND_S)
+    return progress
 
 
 def _open_visit_log(path: Path, settings: Settings) -> VisitLog:

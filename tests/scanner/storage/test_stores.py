@@ -101,3 +101,26 @@ def test_a_bootstrap_status_list_already_held_is_not_read_again_at_every_start(
     assert {i.issuer: i.version for i in again.status.issuers()} == held
     assert caplog.text.count("not newer than the held version") == len(held)
     again.close()
+
+
+def test_applying_a_bootstrap_status_list_at_start_extends_systemd_s_start_timeout(
+        tmp_path: Path, world, notify_socket, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first start applies `trust.status_lists` before the service is ready: a province's list takes
+    minutes on a Pi, past the gate's TimeoutStartSec=60, so systemd killed the start (the apply rolled back)
+    and the next start began again, for good. The apply now asks systemd for more time as it goes."""
+    from scanner.config import settings_from_dict
+    from tests.helpers.notifysock import drain
+
+    sock, env = notify_socket
+    monkeypatch.setenv("NOTIFY_SOCKET", env["NOTIFY_SOCKET"])
+    settings = settings_from_dict({"device": {"data_dir": str(tmp_path)},
+                                   "trust": {"anchors": [str(world.anchor_path)],
+                                             "trust_list": str(world.trust_list_path),
+                                             "status_lists": [str(p) for p in world.status_list_paths]}})
+    stores = open_stores(settings)
+    assert stores.status is not None and len(stores.status.issuers()) == len(world.status_list_paths)
+    stores.close()
+    sent = [m.decode() for m in drain(sock)]
+    assert sent and all(m == "EXTEND_TIMEOUT_USEC=30000000" for m in sent), sent
+    open_stores(settings).close()  # held already: nothing read, nothing to extend
+    assert drain(sock) == []
