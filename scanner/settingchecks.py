@@ -69,8 +69,8 @@ def device_id_problem(device_id: str, client_cert: str) -> str | None:
 
 
 def _check_hub_url(key: str, value: str) -> str | None:
-    # The hub speaks mutual TLS only; requests met a missing scheme or a bad port as "hub unreachable" in
-    # every sync round, without naming the setting.
+    # The hub speaks mutual TLS only; requests would meet a missing scheme or a bad port as "hub unreachable"
+    # in every sync round, without naming the setting.
     if not value:
         return None
     from urllib.parse import urlsplit

@@ -259,7 +259,7 @@ def retry_after(header: str | None) -> float | None:
 
 def _detail(body: bytes) -> str:
     """The words of a refusal, as text every file and systemd can take: JSON's `"\\udcff"` is a lone
-    surrogate, which no UTF-8 encoder writes (it ended the agent's rounds at the status file)."""
+    surrogate, which no UTF-8 encoder writes (the status file and systemd's status line carry these words)."""
     import json
     import re
 
