@@ -84,6 +84,8 @@ class SourceEvent:
     source: str
     message: str
     at: float
+    # "ended" on bad input (a missing file, a folder without a readable image): nothing was there to read.
+    bad_input: bool = False
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,7 @@ class Pipeline:
                     delay = min(delay * 2, self._retry[1])
                     continue
                 except CheckpointError as e:  # bad input (missing file): nothing to retry
-                    self._post(SourceEvent("ended", src.name, str(e), time.monotonic()))
+                    self._post(SourceEvent("ended", src.name, str(e), time.monotonic(), bad_input=True))
                     break
                 except Exception as e:
                     if self._stop.is_set():

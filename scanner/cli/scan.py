@@ -2,7 +2,8 @@
 
 Contract used by acceptance checks:
     checkpoint scan --source SPEC [trust options as in check] [--json] [--frames N | --duration S]
-        one decision per line with its latency figures; source health changes as lines too.
+        one decision per line with its latency figures; source health changes as lines too. Exit 2 when
+        a source ended on bad input (a missing file, a folder without a readable image), else 0.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def run_scan(args: argparse.Namespace) -> int:
 
     done = threading.Event()
     lock = threading.Lock()
-    counts = {"decisions": 0, "disconnected": 0}
+    counts = {"decisions": 0, "disconnected": 0, "bad_input": 0}
 
     def listener(event: PipelineEvent) -> None:
         with lock:
@@ -99,6 +100,8 @@ def run_scan(args: argparse.Namespace) -> int:
                 counts["decisions"] += 1
             if isinstance(event, SourceEvent) and event.kind == "disconnected":
                 counts["disconnected"] += 1
+            if isinstance(event, SourceEvent) and event.bad_input:
+                counts["bad_input"] += 1
             out = json.dumps(event_json(event), ensure_ascii=False) if args.json else event_line(event)
             stream = sys.stdout if args.json or isinstance(event, DecisionEvent) else sys.stderr
             print(out, file=stream, flush=True)
@@ -122,7 +125,8 @@ def run_scan(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"{pipeline.items_processed} item(s) processed, {pipeline.frames_dropped} stale frame(s) "
               f"skipped, {counts['decisions']} decision(s)", file=sys.stderr)
-    return 0
+    # A source with nothing it could read (a missing file, a folder of none) is bad input, as elsewhere.
+    return 2 if counts["bad_input"] else 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -74,8 +74,26 @@ def test_scan_errors_are_clear(world, tmp_path):
     assert r.returncode == 2 and "unknown source 'webcam'" in r.stderr
     r = checkpoint("scan", "--source", "synthetic", *trust(world))
     assert r.returncode == 2 and "needs payloads" in r.stderr
+    # A file source that cannot be read at all is bad input (exit 2), its "ended" line saying why.
     r = checkpoint("scan", "--source", f"dir:{tmp_path}", "--json", *trust(world))
-    assert r.returncode == 0
+    assert r.returncode == 2
     assert json.loads(r.stdout.splitlines()[-1])["event"] == "ended" and "no images" in r.stdout
     r = checkpoint("scan", "--source", "serial:/dev/does-not-exist", "--duration", "0.5", *trust(world))
     assert r.returncode == 0 and "disconnected: scanner on /dev/does-not-exist could not be opened" in r.stderr
+
+
+def test_scan_of_a_file_source_that_cannot_be_read_exits_2(world, tmp_path):
+    (tmp_path / "noise.avi").write_bytes(bytes(range(256)) * 200)
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "half.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    for spec, why in ((f"file:{tmp_path / 'missing.png'}", "no such file"),
+                      (f"video:{tmp_path / 'noise.avi'}", "not a video this build can read"),
+                      (f"dir:{cut}", "none of the images can be read")):
+        r = checkpoint("scan", "--source", spec, *trust(world))
+        assert r.returncode == 2, (spec, r.stderr)
+        assert why in r.stderr and "0 decision(s)" in r.stderr
+    # A source read to its end is a run that went well, whatever the codes said.
+    cv2.imwrite(str(tmp_path / "blank.png"), np.full((120, 120), 255, np.uint8))
+    r = checkpoint("scan", "--source", f"file:{tmp_path / 'blank.png'}", *trust(world))
+    assert r.returncode == 0, r.stderr
