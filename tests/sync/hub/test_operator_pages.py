@@ -372,3 +372,44 @@ def test_visits_recovered_from_a_damaged_log_are_marked(hub):
     page = logged_in(proc.operator_url).get(proc.operator_url + "/visits", timeout=30, params={
         "device": "gate-7", "since": str(start // 1000), "until": str(start // 1000 + 3600)}).text
     assert "6 visits" in page and page.count("(recovered from a damaged log)") == 4
+
+
+def test_a_flood_of_wrong_logins_keeps_the_hub_process_small(hub):
+    """Each password check is an scrypt of 16 MiB: 40 at once took the process serving devices from 70 to
+    670 MB. Checks run one at a time; the flood waits, the process's memory does not grow with it."""
+    import threading
+
+    from bench.hub_limits import rss_mb
+
+    proc, pki, _ = hub
+    base = proc.operator_url
+    before = rss_mb(proc.proc.pid)
+    peak = [before]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_mb(proc.proc.pid))
+            done.wait(0.02)
+
+    def guess() -> None:
+        s = anonymous()
+        for _ in range(2):
+            token = csrf_of(s.get(base + "/login", timeout=60).text)
+            r = s.post(base + "/login", data={"name": OPERATOR, "password": "not the password", "csrf": token},
+                       timeout=120)
+            assert r.status_code == 401
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    guessers = [threading.Thread(target=guess) for _ in range(30)]
+    for t in guessers:
+        t.start()
+    # Devices are served meanwhile.
+    assert device(pki).get(f"{proc.url}/v1/time", timeout=60).status_code == 200
+    for t in guessers:
+        t.join()
+    done.set()
+    watcher.join()
+    assert peak[0] - before < 120, f"RSS {before:.0f} -> {peak[0]:.0f} MB"
+    assert logged_in(base).get(base + "/", timeout=30).status_code == 200
