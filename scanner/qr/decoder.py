@@ -165,16 +165,22 @@ class FrameDecoder:
         """Every QR code in `image`.
 
         None (the camera case): the fast pass, and on evidence of a code the next fallbacks in turn
-        (see the class). True (still images): the fast pass, then, while a code may be missing
-        (nothing read, a symbol seen but not read, or code-like patches no code read covers), every
-        pass, results merged, so a second code that only a fallback can read is not missed next to an
-        easy one. False: the fast pass only.
+        (see the class). True (still images): the fast pass (upright and, when it read a code, on the
+        inverted image), then, while a code may be missing (nothing read, a symbol seen but not read, or
+        code-like patches no code read covers), every pass, results merged, so a second code that only
+        a fallback can read is not missed next to an easy one. False: the fast pass only.
         """
         gray = to_gray(image, serial=thorough is None)
         if thorough is None:
             return self._camera(gray)
         raw, unread = self._fast(gray)
         found = dedupe([QrSymbol(data, text_of(data), poly, self._first.name) for data, poly in raw])
+        if thorough and found and self._zx is not None:
+            # The fast pass reads dark modules on light only, and beside the codes it read a dark-mode
+            # screen's may give the glance no code-like patch (modules narrower than its sampling): one
+            # read of the inverted image, the fast pass's cost, finds it.
+            inverted = self._zx.decode(255 - gray, invert=False, downscale=max(gray.shape) > 1000)
+            found = dedupe(found + [QrSymbol(data, text_of(data), poly, "zxing+invert") for data, poly in inverted])
         # Codes the fast pass read, with no other symbol seen and nothing else code-like, are the image.
         if thorough and (not found or unread or glance(gray).regions(exclude=[c.polygon for c in found])):
             for p in self.passes:

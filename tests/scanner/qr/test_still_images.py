@@ -102,3 +102,15 @@ def test_a_cut_short_file_is_named_without_opencv_warnings(tmp_path, capfd):
     with pytest.raises(InputError, match=r"cut\.png: not an image this build can read"):
         read_image(str(tmp_path / "cut.png"))
     assert capfd.readouterr().err == ""
+
+
+def test_a_dark_mode_code_beside_printed_ones_is_read(tmp_path):
+    # A family's codes photographed together: printed cards and a phone in dark mode. The fast pass reads
+    # dark modules on light only, and the inverted code gives the glance no patch it calls code-like.
+    photo = np.full((700, 1200), 255, np.uint8)
+    texts = ["HCC1:CARD-A", "HCC1:PHONE-DARK", "HCC1:CARD-C", "HCC1:CARD-D"]
+    for (x, y), text in zip([(50, 50), (450, 50), (850, 50), (50, 400)], texts, strict=True):
+        code = render_qr(text, module_px=5)
+        photo[y:y + code.shape[0], x:x + code.shape[1]] = 255 - code if "DARK" in text else code
+    cv2.imwrite(str(tmp_path / "family.png"), photo)
+    assert sorted(_texts(tmp_path / "family.png")) == sorted(texts)
