@@ -3,6 +3,7 @@ and a device starting on a damaged log keeps the recovered visits and says so un
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -199,3 +200,37 @@ def test_a_file_too_large_for_the_start_is_left_to_the_command(tmp_path: Path, m
         assert stores.visit_log.pending_count() == 0
     finally:
         stores.close()
+
+
+def test_a_row_changed_by_the_damage_is_kept_as_read_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "visits.sqlite.bad-1"
+    _, rows = written_log(path, 120)
+    # A flipped bit inside one record: still a well-typed row, but no longer the one its chain hash covers.
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE visits SET admit = 1 - admit WHERE seq = 77")
+    conn.commit()
+    conn.close()
+
+    s = salvage(path)
+
+    assert (s.recovered, s.altered, s.unreadable) == (120, 1, 0)
+    changed = _by_seq(s.rows)[77]
+    assert changed["admit"] is not _by_seq(rows)[77]["admit"] and changed["chain"] == _by_seq(rows)[77]["chain"]
+    assert all(_by_seq(rows)[r["seq"]] == r for r in s.rows if r["seq"] != 77)
+
+
+def test_recovered_visits_the_hub_acknowledged_are_not_carried_into_the_next_log(tmp_path: Path) -> None:
+    first = tmp_path / "visits.sqlite.bad-1"
+    written_log(first, 150)
+    second = tmp_path / "visits.sqlite.bad-2"
+    written_log(second, 20)
+    with VisitLog(second) as log:
+        kept = log.recovered.add(salvage(first))
+        lid, sent = log.recovered.pending(40) or ("", [])
+        assert log.recovered.mark_synced(lid, [r["visit_id"] for r in sent]) == 40
+
+    s = salvage(second)
+
+    acknowledged = {r["visit_id"] for r in sent}
+    assert kept == 150 and len(s.carried) == 110
+    assert all(lid == carried_lid and r["visit_id"] not in acknowledged for carried_lid, r in s.carried)
