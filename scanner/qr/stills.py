@@ -7,11 +7,13 @@
 - Transparent pixels get a background: white, or black behind light content only (white modules drawn
   on nothing, a dark-mode sticker). OpenCV's grayscale read drops the alpha channel and keeps whatever
   colour the transparent pixels carry, often black, which hid black modules on a transparent background.
+- A file over `MAX_FILE_BYTES` is refused unread; pipes are read like files (`/dev/stdin`).
 - 16-bit images keep their top 8 bits. EXIF orientation is ignored: polygons are in the file's own grid.
 """
 
 from __future__ import annotations
 
+import os
 import struct
 
 import numpy as np
@@ -20,6 +22,8 @@ from scanner.errors import InputError
 
 # 64 Mi pixels: a 50-megapixel phone photo (8160x6144) fits; 20000x20000 does not.
 MAX_PIXELS = 1 << 26
+# A file larger than this is no photo (a 50-megapixel JPEG is about 20 MB): refused before it is read whole.
+MAX_FILE_BYTES = 256 << 20
 # Smaller than this either side, an image cannot hold a QR code (21 modules).
 MIN_SIDE = 8
 # Of the header, this much is read to find the size (a JPEG's EXIF block comes before its frame header).
@@ -31,17 +35,24 @@ def read_image(path: str) -> np.ndarray:
     import cv2
 
     try:
-        raw = np.fromfile(path, dtype=np.uint8)
+        # Read, not mapped or sought: a pipe (`/dev/stdin`) works too, and a huge file is not read whole.
+        with open(path, "rb") as f:
+            # A regular file says its size: one too large is not read at all.
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory") from None
     except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    if size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
+        raise InputError(f"{path}: larger than {MAX_FILE_BYTES >> 20} MiB, more than an image file may hold")
+    raw = np.frombuffer(data, dtype=np.uint8)
     head = raw[:_HEAD].tobytes()
-    size = header_size(head)
-    if size is not None:
-        _check_size(path, *size)
+    claimed = header_size(head)
+    if claimed is not None:
+        _check_size(path, *claimed)
     jpeg = head.startswith(b"\xff\xd8")
     # A JPEG has no alpha channel and reads fastest straight to grey; other files keep their alpha.
     flags = cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION if jpeg else cv2.IMREAD_UNCHANGED

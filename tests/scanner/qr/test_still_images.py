@@ -114,3 +114,35 @@ def test_a_dark_mode_code_beside_printed_ones_is_read(tmp_path):
         photo[y:y + code.shape[0], x:x + code.shape[1]] = 255 - code if "DARK" in text else code
     cv2.imwrite(str(tmp_path / "family.png"), photo)
     assert sorted(_texts(tmp_path / "family.png")) == sorted(texts)
+
+
+def test_an_image_read_from_a_pipe_decodes(tmp_path):
+    # `cat photo.png | checkpoint decode /dev/stdin`: a pipe cannot seek, which numpy's file reader needs.
+    import os
+    import threading
+
+    _, buf = cv2.imencode(".png", render_qr(PAYLOAD, module_px=4))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with open(fifo, "wb") as f:
+            f.write(buf.tobytes())
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert _texts(fifo) == [PAYLOAD]
+    finally:
+        writer.join(timeout=10)
+
+
+def test_a_file_larger_than_any_image_is_refused_unread(tmp_path, monkeypatch):
+    import scanner.qr.stills as stills
+
+    monkeypatch.setattr(stills, "MAX_FILE_BYTES", 1 << 20)
+    big = tmp_path / "film.jpg"
+    with open(big, "wb") as f:
+        f.truncate(2 << 20)
+    with pytest.raises(InputError, match=r"film\.jpg: larger than 1 MiB, more than an image file may hold"):
+        read_image(str(big))
