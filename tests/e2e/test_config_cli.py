@@ -130,8 +130,8 @@ def test_check_files_exist_names_a_bootstrap_trust_list_the_anchors_do_not_verif
 
 
 def test_check_files_exist_names_a_data_dir_the_services_cannot_make_or_write(tmp_path: Path) -> None:
-    """The data directory is where every visit is written: one that is a file, or under one, made every
-    service fail at start while `config check --files-exist` said ok."""
+    """The data directory is where every visit is written: one that is a file, or under one, fails every
+    service at start, so `config check --files-exist` names it."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     f = tmp_path / "c.toml"
@@ -228,8 +228,8 @@ def test_pin_refuses_bad_pins_and_files(tmp_path: Path) -> None:
 
 
 def test_pin_reads_the_file_as_config_check_does(tmp_path: Path) -> None:
-    """A file that is not UTF-8 was an internal error (exit 70); one Notepad saved with a byte-order mark
-    was "invalid TOML" to `config pin` alone."""
+    """`config pin` reads a file as `config check` does: one that is not UTF-8 is named (exit 2, not an
+    internal error), and one Notepad saved with a byte-order mark and CRLF line ends is read."""
     f = tmp_path / "config.toml"
     f.write_bytes(b'[device]\nname = "Caf\xe9"\n')
     r = checkpoint("config", "pin", str(f), "--stdin", stdin="1357\n")

@@ -140,8 +140,8 @@ def test_a_hub_refusal_that_is_not_text_systemd_can_take_does_not_end_the_daemon
 
 def test_the_daemon_on_a_device_without_a_hub_says_so_once_and_stays_down(tmp_path):
     """An offline-only device (`[hub] url = ""`, the example's default) has the sync unit enabled by the
-    installer: the agent failed with exit 2 and systemd started it again every 15 s for good, a Python start
-    and a journal line each time. It now tells systemd it is ready and done, and exits 0 (not restarted)."""
+    installer: an exit 2 would have systemd start it again every 15 s for good, a Python start and a journal
+    line each time. The agent tells systemd it is ready and done, and exits 0 (not restarted)."""
     config = tmp_path / "checkpoint.toml"
     config.write_text(f'[device]\ndata_dir = "{tmp_path / "device"}"\n')
     with notify_socket_at(tmp_path / "n.sock") as (sock, env):

@@ -11,7 +11,7 @@ from keys.durable import atomic_write
 
 def test_a_link_is_followed_and_kept(tmp_path: Path) -> None:
     """/etc/checkpoint/config.toml linked to a persistent partition (a read-only root): replacing the link
-    with a file put the change on the overlay, lost at the next boot, and left the real file as it was."""
+    with a file would put the change on the overlay, lost at the next boot, and leave the real file unchanged."""
     real = tmp_path / "persistent" / "config.toml"
     real.parent.mkdir()
     real.write_text("old\n")

@@ -111,7 +111,7 @@ def test_the_checker_sees_overlapping_and_cut_off_text(qtbot: Any) -> None:
 @pytest.mark.parametrize("size", [(800, 480), (480, 320)], ids=["800x480", "480x320"])
 def test_a_family_of_six_in_one_frame_fits(size: tuple[int, int], make_core: Any, world: Any, qtbot: Any) -> None:
     """A parent with five children at the school gate, one of them red: six tiles, none cut off or overlapping
-    (the screen was fitted before its tiles were shown, so a big family spilled over itself)."""
+    (the screen is fitted after its tiles are shown; fitted before, a big family spills over itself)."""
     import time
 
     from scanner.pipeline import DecisionEvent

@@ -264,8 +264,8 @@ def test_implausible_hub_time_is_refused(path: Path) -> None:
 
 
 def test_a_hub_time_past_any_date_is_refused_and_the_clock_kept(path: Path) -> None:
-    """A broken hub's time of 1e16 s was trusted: every visit's time then overflowed SQLite's integers (no
-    visit logged) and the status bar's date could not be formed; the last good time kept it after."""
+    """A broken hub's time of 1e16 s, trusted, would overflow every visit's time in SQLite's integers (no visit
+    logged) and leave no date for the status bar: it is refused and the last good time is kept."""
     clock = FakeTime(T0).clock(path)
     clock.confirm(T0)
     for i, hub_time in enumerate((LATEST_PLAUSIBLE_TIME + 1, 1e16, 1e300)):
@@ -302,9 +302,9 @@ def test_corrupt_state_file_is_untrusted_not_a_crash(path: Path) -> None:
 
 @pytest.mark.parametrize("field", ["last_good", "offset", "hub_confirmed_at"])
 def test_a_saved_time_past_any_date_is_no_reference(path: Path, field: str) -> None:
-    """A clock.json holding a time no date can name (written before hub times were bounded, or damaged)
-    made the trusted clock's time 1e16 s: the kiosk and gate then failed at every start reading the visit
-    log from "today"."""
+    """A clock.json holding a time no date can name (damaged, or written by a version that took any hub time)
+    is no reference: taken, the trusted clock's time of 1e16 s would fail the kiosk and gate at every start
+    reading the visit log from "today"."""
     t = FakeTime(T0)
     trusted_clock(path, t)
     saved = json.loads(path.read_text())

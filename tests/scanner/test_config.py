@@ -226,8 +226,8 @@ def test_an_https_hub_url_or_none_passes(tmp_path: Path, url: str) -> None:
 
 
 def test_an_empty_data_dir_or_device_id_is_named(tmp_path: Path) -> None:
-    """An empty data directory meant the working directory: the services wrote their visit log wherever
-    they were started (under systemd, the read-only /)."""
+    """An empty data directory would mean the working directory: the services would write their visit log
+    wherever they were started (under systemd, the read-only /)."""
     p = tmp_path / "c.toml"
     p.write_text('[device]\nid = ""\ndata_dir = ""\n', encoding="utf-8")
     assert problems_of(p) == [

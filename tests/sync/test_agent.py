@@ -433,9 +433,9 @@ def test_unusable_tls_files_are_named_at_start(tmp_path, pki, wrong):
 
 def test_a_long_status_list_apply_keeps_pinging_the_watchdog(tmp_path, pki, world_hub):
     """A province's list (10 million entries) takes 45 s to apply here and minutes on a Pi, longer than the
-    sync unit's WatchdogSec=120: the agent pinged only between requests, so systemd killed it mid-apply,
-    and the restarted agent fetched and was killed again, never holding the list. The apply now pings
-    as it goes: while it reads the list and for each of the stage's buckets it merges."""
+    sync unit's WatchdogSec=120: pinged only between requests, systemd would kill the agent mid-apply at
+    every restart, and it would never hold the list. The apply pings as it goes: while it reads the list
+    and for each of the stage's buckets it merges."""
     from keys.bucketstage import BUCKETS
 
     world, store, hub = world_hub

@@ -51,7 +51,8 @@ def test_the_hub_s_numbers_are_read_by_the_same_types(option: str, value: str, p
 
 @pytest.mark.parametrize("value", ["nan", "inf", "0", "-5", "1001", "fast"])
 def test_a_replay_rate_that_is_no_rate_is_refused(value: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """`scan --fps nan` or `-5` replayed every frame unpaced, as if --fps were not given."""
+    """`scan --fps nan` or `-5` is named: taken as it is, it would replay every frame unpaced, as if --fps
+    were not given."""
     with pytest.raises(SystemExit):
         build_parser("scan").parse_args(["scan", "--source", "dir:x", f"--fps={value}"])
     assert capsys.readouterr().err.endswith(

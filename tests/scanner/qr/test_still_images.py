@@ -21,7 +21,7 @@ def _texts(path) -> list[str | None]:
 
 
 def test_black_modules_on_a_transparent_background_decode(tmp_path):
-    # Generators often store transparent pixels as (0, 0, 0, 0): read as grey, the code was all black.
+    # Generators often store transparent pixels as (0, 0, 0, 0): read as grey, the code would be all black.
     code = render_qr(PAYLOAD, module_px=6)
     bgra = np.zeros((*code.shape, 4), np.uint8)
     bgra[:, :, 3] = np.where(code == 0, 255, 0)

@@ -114,8 +114,8 @@ def test_an_overlong_serial_line_is_one_scan_and_its_rest_is_dropped(pty_pair):
 
 def test_a_scan_without_a_line_end_is_ended_by_the_pause(pty_pair):
     """A scanner set up without a CR/LF suffix, or a partial line (a glitch): a pause ends the scan, as with a
-    keyboard wedge. It stayed in the buffer for good: such a scanner was never answered, and a glitch's bytes
-    were glued to the front of the next person's code, which then read as "not recognised"."""
+    keyboard wedge. Left in the buffer, such a scanner would never be answered, and a glitch's bytes would be
+    glued to the front of the next person's code, which would then read as "not recognised"."""
     master, port = pty_pair
     src = SerialScannerSource(port, baud=115200, poll=0.05, pause=0.2)
     src.open()

@@ -255,7 +255,7 @@ def test_operator_listener_beyond_loopback_needs_tls(tmp_path):
 
 
 def test_the_visit_search_offers_a_bounded_list_of_device_ids(tmp_path):
-    """A province's fleet must not make every visits page carry every device id (20,000 ids were 540 KB)."""
+    """A province's fleet must not make every visits page carry every device id (20,000 ids are 540 KB)."""
     from sync.hub.devicehealth import record_many
     from sync.hub.operator.queries import OFFERED_DEVICES
     from sync.hub.store import HubStore
