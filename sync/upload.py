@@ -93,8 +93,8 @@ class UploadSteps:
             last = self.log.last_checkpoint()
         return SignedCheckpoint(seq=last.seq, chain=last.chain, signature=last.signature) if last else None
 
-    def _prepare(self, after_seq: int) -> tuple[list[ChainedVisitRow], bytes] | None:
-        rows = self.log.pending(self.config.batch_size, after_seq=after_seq)
+    def _prepare(self, after_seq: int, size: int) -> tuple[list[ChainedVisitRow], bytes] | None:
+        rows = self.log.pending(size, after_seq=after_seq)
         if not rows:
             return None
         from scanner.storage.chain import checkpoint_message, sign_checkpoint
@@ -115,16 +115,30 @@ class UploadSteps:
         return parse_answer(UploadAck, a.body, "upload")
 
     def upload(self) -> UploadReport:
-        """Upload the whole outbox; each batch is marked synced only once the hub acknowledged it."""
+        """Upload the whole outbox; each batch is marked synced only once the hub acknowledged it.
+
+        A batch the hub finds too large (413: long rows inflate past its limit) is sent again in halves, down
+        to one row, and the smaller size holds for the rest of the round."""
         report = UploadReport()
-        batch = self._prepare(0)
+        size = self.config.batch_size
+        after = 0
+        batch = self._prepare(after, size)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload") as pool:
             while batch is not None:
                 rows, body = batch
                 sending = pool.submit(self._post_batch, body)
                 # Read and compress the next batch while the hub stores this one.
-                batch = self._prepare(rows[-1]["seq"])
-                ack = sending.result()
+                following = self._prepare(rows[-1]["seq"], size)
+                try:
+                    ack = sending.result()
+                except HubRefused as e:
+                    if e.status != 413 or len(rows) == 1:
+                        raise
+                    size = len(rows) // 2
+                    log.warning("hub found a batch of %d visits too large; sending %d at a time", len(rows), size)
+                    batch = self._prepare(after, size)
+                    continue
+                after, batch = rows[-1]["seq"], following
                 sent = {row["visit_id"] for row in rows}
                 acked = [i for i in ack.acked if i in sent]
                 self._record_ack(ack)

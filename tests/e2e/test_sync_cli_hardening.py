@@ -155,3 +155,34 @@ def test_the_daemon_on_a_device_without_a_hub_says_so_once_and_stays_down(tmp_pa
     assert sent[0] == "READY=1" and sent[1].startswith("STATUS=offline only: no [hub] url") and sent[-1] == "STOPPING=1"
     once = checkpoint("sync", "--once", "--config", str(config))
     assert once.returncode == 2 and "[hub] url" in once.stderr  # a round asked for by hand is still refused
+
+
+def test_a_batch_the_hub_finds_too_large_is_sent_in_smaller_ones(tmp_path):
+    """Rows of crafted codes with long claimed issuers (logged as the code says) can make a large batch
+    inflate past the hub's limit: the hub answers 413 for it on every retry. The agent halves the batch
+    until the hub takes it, and every visit arrives."""
+    from scanner.storage.chain import new_visit_id
+    from scanner.storage.visitlog import VisitRecord
+
+    world = build_demo_world(tmp_path / "world", int(time.time()))
+    pki = make_pki(tmp_path / "pki")
+    config, data = config_for(tmp_path, world, pki, "https://127.0.0.1:1")
+    config.write_text(config.read_text().replace("[sync]\n", "[sync]\nbatch_size = 2000\n"))
+    now = time.time()
+    with VisitLog(data / "visits.sqlite") as log:
+        for i in range(2000):
+            log.append(VisitRecord(visit_id=new_visit_id(now + i / 1000), ts_ms=int(now * 1000) + i,
+                                   device_id=pki.device_id, checkpoint_id="gate-1", profile="transport",
+                                   clock_trusted=True, verdict="unknown_key", admit=False, tone="stop",
+                                   issuer="CN-" + "Z" * 10_000, latency_ms=3))
+    db = tmp_path / "hub.sqlite"
+    with HubProcess(db, pki) as hub:
+        config.write_text(config.read_text().replace("https://127.0.0.1:1", hub.url))
+        out = checkpoint("sync", "--once", "--config", str(config), timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert "2000 uploaded" in out.stdout and "0 pending" in out.stdout, out.stdout
+    store = HubStore(db, create=False)
+    try:
+        assert store.count(pki.device_id) == 2000
+    finally:
+        store.close()
