@@ -21,13 +21,17 @@ def _number(text: str) -> float:
         return math.nan
 
 
+def _above_zero(text: str, top: float, what: str) -> float:
+    """A finite number above 0 and at most `top` (`what` says so in the refusal's words)."""
+    value = _number(text)
+    if not 0 < value <= top:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of {what}")
+    return value
+
+
 def duration(text: str) -> float:
     """A run's length: finite seconds above 0, at most `MAX_DURATION`."""
-    value = _number(text)
-    if not 0 < value <= MAX_DURATION:  # NaN fails this too
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0 and at most "
-                                         f"{MAX_DURATION} (a week)")
-    return value
+    return _above_zero(text, MAX_DURATION, f"seconds above 0 and at most {MAX_DURATION} (a week)")
 
 
 # The fastest replay `--fps` paces: more than any camera gives.
@@ -36,11 +40,7 @@ MAX_FPS = 1000
 
 def frame_rate(text: str) -> float:
     """Frames per second: finite, above 0, at most `MAX_FPS`."""
-    value = _number(text)
-    if not 0 < value <= MAX_FPS:  # NaN fails this too
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of frames per second above 0 and at most "
-                                         f"{MAX_FPS}")
-    return value
+    return _above_zero(text, MAX_FPS, f"frames per second above 0 and at most {MAX_FPS}")
 
 
 def seconds(text: str) -> float:
