@@ -54,6 +54,7 @@ from scanner.qr.passes import (
     dedupe,
     halved,
     read_box,
+    reading_order,
     scaled,
     shift,
 )
@@ -168,7 +169,8 @@ class FrameDecoder:
         (see the class). True (still images): the fast pass (upright and, when it read a code, on the
         inverted image), then, while a code may be missing (nothing read, a symbol seen but not read, or
         code-like patches no code read covers), every pass, results merged, so a second code that only
-        a fallback can read is not missed next to an easy one. False: the fast pass only.
+        a fallback can read is not missed next to an easy one; the codes in reading order (rows top to
+        bottom, left to right). False: the fast pass only.
         """
         gray = to_gray(image, serial=thorough is None)
         if thorough is None:
@@ -185,7 +187,7 @@ class FrameDecoder:
         if thorough and (not found or unread or glance(gray).regions(exclude=[c.polygon for c in found])):
             for p in self.passes:
                 found = dedupe(found + self._run(p, gray))
-        return found
+        return reading_order(found) if thorough else found
 
     def _camera(self, gray: np.ndarray) -> list[QrSymbol]:
         self._frames += 1

@@ -106,6 +106,22 @@ def dedupe(found: list[QrSymbol]) -> list[QrSymbol]:
     return out
 
 
+def reading_order(found: list[QrSymbol]) -> list[QrSymbol]:
+    """Codes in rows top to bottom, left to right in a row, whichever pass read them (still images).
+
+    A row is the highest code left and every code whose centre lies above that code's lowest corner:
+    codes side by side stay in one row when a photo tilts them a little.
+    """
+    rest = sorted(found, key=lambda c: (c.center[1], c.center[0]))
+    out: list[QrSymbol] = []
+    while rest:
+        bottom = max(y for _, y in rest[0].polygon)
+        row = [c for c in rest if c.center[1] <= bottom]
+        out += sorted(row, key=lambda c: c.center[0])
+        rest = [c for c in rest if c.center[1] > bottom]
+    return out
+
+
 # What each pass costs on a 640x480 frame, in ms, on the reference machine (`bench/decode.py` prints
 # this table, measured, and how far the figures in use are from it). A camera pass starts only when its
 # cost fits what is left of the frame's budget, so no wall clock decides which pass runs: the same frames

@@ -146,3 +146,18 @@ def test_a_file_larger_than_any_image_is_refused_unread(tmp_path, monkeypatch):
         f.truncate(2 << 20)
     with pytest.raises(InputError, match=r"film\.jpg: larger than 1 MiB, more than an image file may hold"):
         read_image(str(big))
+
+
+def test_several_codes_come_in_reading_order_whichever_pass_read_them(tmp_path):
+    # Rows top to bottom, left to right within a row (a code a little higher than its neighbour is still
+    # in its row), the same for the PNG and a JPEG of it, and whether the fast pass or a fallback read it.
+    photo = np.full((760, 1240), 255, np.uint8)
+    spots = {"HCC1:ROW1-LEFT": (40, 70), "HCC1:ROW1-MIDDLE": (440, 40), "HCC1:ROW1-RIGHT": (840, 60),
+             "HCC1:ROW2-LEFT": (60, 420), "HCC1:ROW2-RIGHT": (700, 400)}
+    for text, (x, y) in spots.items():
+        code = render_qr(text, module_px=5)
+        photo[y:y + code.shape[0], x:x + code.shape[1]] = 255 - code if "MIDDLE" in text else code
+    cv2.imwrite(str(tmp_path / "rows.png"), photo)
+    cv2.imwrite(str(tmp_path / "rows.jpg"), photo, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    assert _texts(tmp_path / "rows.png") == list(spots)
+    assert _texts(tmp_path / "rows.jpg") == list(spots)
