@@ -93,8 +93,8 @@ def test_set_back_at_start_beyond_tolerance_is_untrusted(path: Path) -> None:
 
 
 def test_far_ahead_at_start_after_a_reboot_is_untrusted(path: Path) -> None:
-    """A clock that boots years ahead (a bad RTC) passed as trusted: every code then read as expired, a
-    confident red for every holder instead of a manual check."""
+    """A clock that boots years ahead (a bad RTC) is untrusted: trusted, it would read every code as expired,
+    a confident red for every holder instead of a manual check."""
     t = FakeTime(T0)
     trusted_clock(path, t)
     t.reboot(T0 + 86400 * 365 * 20)
@@ -107,6 +107,10 @@ def test_far_ahead_at_start_after_a_reboot_is_untrusted(path: Path) -> None:
     trusted_clock(path, t)
     t.reboot(t.wall + 86400 * (SETTINGS.reboot_ahead_days - 1))
     assert t.clock(path).trusted()
+    path.unlink()
+    trusted_clock(path, t)
+    t.reboot(t.wall + 86400 * (SETTINGS.reboot_ahead_days + 1))  # just past the bound
+    assert not t.clock(path).trusted()
 
 
 def test_set_back_within_tolerance_stays_trusted(path: Path) -> None:
