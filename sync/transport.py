@@ -247,7 +247,8 @@ def retry_after(header: str | None) -> float | None:
     if not header:
         return None
     text = header.strip()
-    if text.isdigit():
+    # ASCII digits only: str.isdigit() takes "²" too, which int() refuses.
+    if text.isascii() and text.isdigit():
         seconds = float(int(text[:12]))
     else:
         try:

@@ -243,10 +243,19 @@ def test_a_hub_asking_the_device_to_wait_is_given_that_time(tmp_path, pki, statu
     assert st.online is False and st.pending == 3
 
 
+@pytest.mark.parametrize("header", ["\xb2", "\u0663", "1e3", " ", "Wed, 32 Foo 2026 99:00:00 GMT"])
+def test_a_retry_after_that_asks_no_usable_wait_is_none(header: str) -> None:
+    """A header a hub or proxy garbled (a superscript or another script's digit, a float, a broken date)
+    asks for no wait: the agent backs off as usual instead of ending its round in an internal error."""
+    from sync.transport import retry_after
+
+    assert retry_after(header) is None
+
+
 def test_a_long_download_keeps_pinging_the_watchdog_while_bytes_arrive(tmp_path, pki, world) -> None:
     """A request may take `[sync] timeout` (up to 600 s, for lists over a slow link), the sync unit's
-    WatchdogSec is 120: the agent pinged only when a request ended, so systemd killed it in the middle of
-    every long download. It now pings as the answer's chunks arrive."""
+    WatchdogSec is 120: pinging only when a request ends, the agent would be killed in the middle of every
+    long download. It pings as the answer's chunks arrive."""
     from sync.transport import CHUNK
 
     log = VisitLog(tmp_path / "visits.sqlite")
