@@ -17,7 +17,7 @@ from scanner.errors import InputError
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    from scanner.qr.decoder import FrameDecoder, read_image
+    from scanner.qr.decoder import FrameDecoder, decode_file
 
     decoders = args.decoder or ["zxing", "zbar"]
     decoder = FrameDecoder(decoders)
@@ -27,7 +27,7 @@ def run_decode(args: argparse.Namespace) -> int:
     for path in args.image:
         t0 = time.perf_counter()
         try:
-            codes = decoder.decode(read_image(path), thorough=True)
+            codes = decode_file(path, decoder)
         except InputError as e:
             failed += 1
             if args.json:

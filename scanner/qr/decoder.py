@@ -58,7 +58,7 @@ from scanner.qr.passes import (
     scaled,
     shift,
 )
-from scanner.qr.stills import read_image
+from scanner.qr.stills import read_frames, read_image
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ __all__ = [
     "Polygon",
     "QrSymbol",
     "code_evidence",
+    "decode_file",
     "decode_image",
     "read_image",
     "to_gray",
@@ -297,3 +298,13 @@ class FrameDecoder:
 def decode_image(image: np.ndarray, decoders: Sequence[str] = DECODER_NAMES) -> list[QrSymbol]:
     """One-off thorough decode of a still image (the `decode` command, tests)."""
     return FrameDecoder(decoders).decode(image, thorough=True)
+
+
+def decode_file(path: str, decoder: FrameDecoder | None = None) -> list[QrSymbol]:
+    """Every QR code in an image file, thoroughly: of an animation, every frame's (frame by frame, each
+    code once where it stays put). Raises `InputError` for a file that cannot be read."""
+    decoder = decoder or FrameDecoder()
+    found: list[QrSymbol] = []
+    for frame in read_frames(path):
+        found = dedupe(found + decoder.decode(frame, thorough=True))
+    return found

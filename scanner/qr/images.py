@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scanner.qr.decoder import decode_image, read_image
+from scanner.qr.decoder import decode_file
 
 
 def read_image_payloads(path: str | Path) -> list[str]:
     """Every QR payload in an image file, as text; raises `InputError` for an unreadable file."""
     out = []
-    for code in decode_image(read_image(str(path))):
+    for code in decode_file(str(path)):
         # The raw bytes are what the symbol holds; health codes are ASCII, anything else keeps its bytes.
         out.append(code.text if code.text is not None else code.data.decode("latin-1"))
     return out

@@ -7,6 +7,8 @@
 - Transparent pixels get a background: white, or black behind light content only (white modules drawn
   on nothing, a dark-mode sticker). OpenCV's grayscale read drops the alpha channel and keeps whatever
   colour the transparent pixels carry, often black, which hid black modules on a transparent background.
+- Every frame of an animated GIF, PNG or WebP is read (`read_frames`, for `checkpoint decode` and
+  `check --image`, as zbarimg does); the frame sources take the first, as of any image.
 - A file over `MAX_FILE_BYTES` is refused unread; pipes are read like files (`/dev/stdin`).
 - 16-bit images keep their top 8 bits. EXIF orientation is ignored: polygons are in the file's own grid.
 """
@@ -24,6 +26,11 @@ from scanner.errors import InputError
 MAX_PIXELS = 1 << 26
 # A file larger than this is no photo (a 50-megapixel JPEG is about 20 MB): refused before it is read whole.
 MAX_FILE_BYTES = 256 << 20
+# Of an animation, at most this many frames are read (a screen recording of a code app), and no more
+# pixels in all than a 12-megapixel photo holds: every frame gets a still image's every pass, and 64
+# frames of 1280x720 noise took 28 s and 420 MB.
+MAX_FRAMES = 64
+ANIMATION_PIXELS = 12_000_000
 # Smaller than this either side, an image cannot hold a QR code (21 modules).
 MIN_SIDE = 8
 # Of the header, this much is read to find the size (a JPEG's EXIF block comes before its frame header).
@@ -31,9 +38,51 @@ _HEAD = 1 << 18
 
 
 def read_image(path: str) -> np.ndarray:
-    """Load an image file as grayscale pixels; raises `InputError` naming the file and what is wrong."""
+    """Load an image file (an animation's first frame) as grayscale pixels; raises `InputError` naming
+    the file and what is wrong."""
+    return read_frames(path, limit=1)[0]
+
+
+def read_frames(path: str, limit: int = MAX_FRAMES) -> list[np.ndarray]:
+    """Every frame of an animated GIF, PNG or WebP (from the first, at most `limit` and `ANIMATION_PIXELS`
+    in all) as grayscale pixels; of any other image, the image."""
     import cv2
 
+    raw = _read_file(path)
+    head = raw[:_HEAD].tobytes()
+    claimed = header_size(head)
+    if claimed is not None:
+        _check_size(path, *claimed)
+    jpeg = head.startswith(b"\xff\xd8")
+    # A JPEG has no alpha channel and reads fastest straight to grey; other files keep their alpha.
+    flags = cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION if jpeg else cv2.IMREAD_UNCHANGED
+    level = cv2.utils.logging.getLogLevel()
+    # A damaged file is named in one line of our own; OpenCV's warnings about it would add a second.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        frames: list[np.ndarray] = []
+        if limit > 1 and claimed is not None and _animated(head):
+            count = max(1, min(limit, ANIMATION_PIXELS // max(1, claimed[0] * claimed[1])))
+            ok, mats = cv2.imdecodemulti(raw, cv2.IMREAD_UNCHANGED, None, (0, count))
+            frames = list(mats) if ok else []
+        if not frames and raw.size:
+            img = cv2.imdecode(raw, flags)
+            frames = [] if img is None else [img]
+        if not frames:
+            raise InputError(f"{path}: not an image this build can read")
+        out = []
+        for img in frames:
+            _check_size(path, img.shape[1], img.shape[0])
+            out.append(np.ascontiguousarray(img if jpeg else _gray(img, raw, path)))
+        return out
+    except cv2.error:
+        # OpenCV raises, rather than answering None, for a header claiming more pixels than it decodes.
+        raise InputError(f"{path}: not an image this build can read (damaged, or too many pixels)") from None
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
+def _read_file(path: str) -> np.ndarray:
     try:
         # Read, not mapped or sought: a pipe (`/dev/stdin`) works too, and a huge file is not read whole.
         with open(path, "rb") as f:
@@ -48,28 +97,17 @@ def read_image(path: str) -> np.ndarray:
         raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
     if size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
         raise InputError(f"{path}: larger than {MAX_FILE_BYTES >> 20} MiB, more than an image file may hold")
-    raw = np.frombuffer(data, dtype=np.uint8)
-    head = raw[:_HEAD].tobytes()
-    claimed = header_size(head)
-    if claimed is not None:
-        _check_size(path, *claimed)
-    jpeg = head.startswith(b"\xff\xd8")
-    # A JPEG has no alpha channel and reads fastest straight to grey; other files keep their alpha.
-    flags = cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION if jpeg else cv2.IMREAD_UNCHANGED
-    level = cv2.utils.logging.getLogLevel()
-    # A damaged file is named in one line of our own; OpenCV's warnings about it would add a second.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    try:
-        img = cv2.imdecode(raw, flags) if raw.size else None
-        if img is None:
-            raise InputError(f"{path}: not an image this build can read")
-        _check_size(path, img.shape[1], img.shape[0])
-        return np.ascontiguousarray(img if jpeg else _gray(img, raw, path))
-    except cv2.error:
-        # OpenCV raises, rather than answering None, for a header claiming more pixels than it decodes.
-        raise InputError(f"{path}: not an image this build can read (damaged, or too many pixels)") from None
-    finally:
-        cv2.utils.logging.setLogLevel(level)
+    return np.frombuffer(data, dtype=np.uint8)
+
+
+def _animated(head: bytes) -> bool:
+    """A GIF, an animated PNG (an acTL chunk before the image data) or an animated WebP."""
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return True
+    if head.startswith(b"\x89PNG"):
+        actl = head.find(b"acTL")
+        return actl >= 0 and (head.find(b"IDAT") < 0 or actl < head.find(b"IDAT"))
+    return head.startswith(b"RIFF") and head[12:16] == b"VP8X" and len(head) > 20 and bool(head[20] & 0x02)
 
 
 def _check_size(path: str, width: int, height: int) -> None:

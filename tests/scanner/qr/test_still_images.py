@@ -161,3 +161,26 @@ def test_several_codes_come_in_reading_order_whichever_pass_read_them(tmp_path):
     cv2.imwrite(str(tmp_path / "rows.jpg"), photo, [cv2.IMWRITE_JPEG_QUALITY, 80])
     assert _texts(tmp_path / "rows.png") == list(spots)
     assert _texts(tmp_path / "rows.jpg") == list(spots)
+
+
+@pytest.mark.skipif(not hasattr(cv2, "Animation"), reason="this OpenCV writes no animations")
+@pytest.mark.parametrize("ext", [".gif", ".png", ".webp"])
+def test_every_frame_of_an_animation_is_read(tmp_path, ext):
+    # A screen recording of a code app: the code shows from the second frame on, a new one in the third.
+    from scanner.qr.decoder import decode_file
+
+    def frame(text: str | None) -> np.ndarray:
+        canvas = np.full((240, 240, 3), 255, np.uint8)
+        if text:
+            code = render_qr(text, module_px=4)
+            canvas[10:10 + code.shape[0], 10:10 + code.shape[1]] = code[:, :, None]
+        return canvas
+
+    film = cv2.Animation()
+    film.frames = [frame(None), frame(PAYLOAD), frame("HCC1:REFRESHED-CODE"), frame(PAYLOAD)]
+    film.durations = [100, 100, 100, 100]
+    path = tmp_path / f"recording{ext}"
+    assert cv2.imwriteanimation(str(path), film)
+    assert [c.text for c in decode_file(str(path))] == [PAYLOAD, "HCC1:REFRESHED-CODE"]
+    # The file and dir sources take the first frame, as from any image.
+    assert decode_image(read_image(str(path))) == []
