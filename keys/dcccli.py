@@ -41,7 +41,8 @@ def cmd_dsc(args: argparse.Namespace) -> int:
 
 def _dose(text: str) -> tuple[int, int]:
     n, _, m = text.partition("/")
-    if not (n.isdigit() and m.isdigit()) or not 0 < int(n) <= int(m):
+    # ASCII digits only: str.isdigit() is also true of "²", which int() refuses.
+    if not (n.isascii() and m.isascii() and n.isdigit() and m.isdigit()) or not 0 < int(n) <= int(m):
         raise KeysError(f"--dose {text!r}: expected N/M, e.g. 2/2")
     return int(n), int(m)
 

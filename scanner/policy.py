@@ -221,7 +221,9 @@ MAX_ANTI_PASSBACK_S = 86400
 def _anti_passback_ok(value: Json) -> bool:
     if isinstance(value, int) and not isinstance(value, bool):
         return 0 <= value <= MAX_ANTI_PASSBACK_S
-    if isinstance(value, str) and len(value) == 5 and value[2] == ":" and value.replace(":", "").isdigit():
+    # ASCII digits only: str.isdigit() is also true of "²", which int() refuses.
+    digits = value.replace(":", "") if isinstance(value, str) else ""
+    if isinstance(value, str) and len(value) == 5 and value[2] == ":" and digits.isascii() and digits.isdigit():
         return int(value[:2]) < 24 and int(value[3:]) < 60
     return False
 

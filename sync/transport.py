@@ -201,7 +201,7 @@ class HubClient:
                 raise HubUnavailable(f"hub {self.url}: {kind} on {what}"
                                      + (f"; it asks to wait {wait:.0f} s" if wait else ""), retry_after=wait)
             declared = r.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
+            if declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
                 self.close()
                 raise HubRefused(r.status_code, f"{what}: answer of {declared} bytes is over the limit of "
                                                 f"{max_bytes} bytes")

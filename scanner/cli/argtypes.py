@@ -21,6 +21,11 @@ def _number(text: str) -> float:
         return math.nan
 
 
+def _decimal(text: str) -> bool:
+    # ASCII digits only: str.isdigit() is also true of "²", which int() refuses.
+    return text.isascii() and text.isdigit()
+
+
 def _above_zero(text: str, top: float, what: str) -> float:
     """A finite number above 0 and at most `top` (`what` says so in the refusal's words)."""
     value = _number(text)
@@ -53,13 +58,13 @@ def seconds(text: str) -> float:
 
 def port(text: str) -> int:
     """A TCP port, 0 (pick a free one) to 65535."""
-    if not text.isdigit() or int(text) > 65535:
+    if not _decimal(text) or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port, 0 to 65535")
     return int(text)
 
 
 def count(text: str) -> int:
     """A whole number, 1 or more."""
-    if not text.isdigit() or int(text) < 1:
+    if not _decimal(text) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, 1 or more")
     return int(text)

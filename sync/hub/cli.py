@@ -112,7 +112,7 @@ def _operator_listener(args: argparse.Namespace) -> OperatorListener | None:
         return None
     host, sep, port = args.operator_listen.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise InputError(f"--operator-listen {args.operator_listen}: expected HOST:PORT")
     if not args.operator_config:
         raise InputError("--operator-listen needs --operator-config FILE (operators and their password hashes)")

@@ -36,6 +36,10 @@ def test_dsc_trust_list_issue_and_check(tmp_path: Path) -> None:
         return r.stdout.strip()
 
     vacc = issue("de", "--family", "Muster", "--given", "Max", "--dob", "1980-05-05", "--dose", "3/3")
+    for dose in ("3/2", "\u00b2/2"):  # a superscript two is a digit to str.isdigit(), not to int()
+        r = cp("keys", "issue", "--format", "dcc", "--key", str(t / "de.key"), "--dsc", str(t / "de.der"),
+               "--country", "DE", "--dose", dose)
+        assert r.returncode == 2 and f"--dose {dose!r}: expected N/M" in r.stderr, r.stderr
     test = issue("at", "--type", "test")
     wrong = issue("at")  # AT's DSC may sign tests only
     assert vacc.startswith("HC1:")

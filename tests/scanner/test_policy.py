@@ -111,6 +111,7 @@ def test_overrides_and_new_profiles_from_config() -> None:
     ({"mall": {"outcomes": {"red": {"admit": "no"}}}}, "profiles.mall.outcomes.red.admit"),
     ({"mall": {"profile": {"max_code_age": -1}}}, "profiles.mall.profile.max_code_age"),
     ({"mall": {"profile": {"flow": "cinema"}}}, "profiles.mall.profile.flow"),
+    ({"mall": {"profile": {"anti_passback": "1\u00b2:00"}}}, "profiles.mall.profile.anti_passback"),
     ({"mall": {"colour": "red"}}, "profiles.mall.colour"),
     ({"mall": {"outcomes": {"green": {"headline": "hi"}}}}, "profiles.mall.outcomes.green.headline"),
     ({"stadium": {"profile": {}}}, "profiles.stadium"),

@@ -38,6 +38,7 @@ def test_a_duration_of_seconds_passes(words: list[str]) -> None:
 
 @pytest.mark.parametrize(("option", "value", "problem"), [
     ("--port", "70000", "is not a TCP port, 0 to 65535"),
+    ("--port", "8\u00b2", "is not a TCP port, 0 to 65535"),  # a digit to str.isdigit(), not to int()
     ("--workers", "0", "is not a whole number, 1 or more"),
     ("--list-cache", "nan", "is not a number of seconds, 0 or more"),
     ("--max-clock-ahead", "-5", "is not a number of seconds, 0 or more"),

@@ -237,6 +237,8 @@ def test_operator_listener_beyond_loopback_needs_tls(tmp_path):
                           "plain HTTP only on a loopback address"),
                          (["--operator-listen", "127.0.0.1:8080"], "needs --operator-config"),
                          (["--operator-listen", "nonsense", "--operator-config", str(config)], "expected HOST:PORT"),
+                         (["--operator-listen", "127.0.0.1:8\u00b2", "--operator-config", str(config)],
+                          "expected HOST:PORT"),
                          (["--operator-listen", "127.0.0.1:0", "--operator-config", str(tmp_path / "none.toml")],
                           "none.toml: cannot read")):
         out = subprocess.run([*base, *extra], cwd=ROOT, capture_output=True, text=True, timeout=60)
