@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 
 class FileSource:
-    """Frames from an image, a folder of images (sorted by name) or a video file.
+    """Frames from an image, a folder of images (sorted by name; looping, each pass reads the folder
+    anew) or a video file.
 
     `fps` paces the frames like a camera (the source is then `live`); without it frames come as fast
     as they are taken and none is skipped. `loop` starts over at the end.
@@ -45,15 +46,22 @@ class FileSource:
         if not self.path.exists():
             raise InputError(f"{self.path}: no such file or folder")
         if self.kind == "dir":
-            self._files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not self._files:
-                raise InputError(f"{self.path}: no images in this folder")
+            self._files = self._listing()
         elif self.kind == "image":
             self._files = [self.path]
         else:
             self._open_video()
         self._pos = 0
         self._pacer.reset()
+
+    def _listing(self) -> list[Path]:
+        try:
+            files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        except OSError as e:
+            raise InputError(f"{self.path}: cannot read the folder: {e.strerror or e}") from None
+        if not files:
+            raise InputError(f"{self.path}: no images in this folder")
+        return files
 
     def _open_video(self) -> None:
         import cv2
@@ -99,6 +107,9 @@ class FileSource:
                 if not self.loop:
                     return None, ""
                 self._pos = 0
+                if self.kind == "dir":
+                    # A folder as a drop box: each pass reads what is there now.
+                    self._files, skipped = self._listing(), 0
             path = self._files[self._pos]
             self._pos += 1
             try:

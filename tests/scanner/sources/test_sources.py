@@ -54,6 +54,27 @@ def test_folder_source_gives_every_image_in_name_order_and_skips_unreadable_file
     assert [decoder.decode(f.image)[0].text for f in frames] == payloads
 
 
+def test_a_looping_folder_takes_in_images_added_and_removed_while_it_runs(tmp_path, payloads):
+    # A folder as a drop box: each pass over it reads what is there now.
+    cv2.imwrite(str(tmp_path / "00.png"), _card(payloads[0]))
+    src = FileSource(tmp_path, loop=True)
+    src.open()
+    try:
+        first = src.read()
+        cv2.imwrite(str(tmp_path / "01.png"), _card(payloads[1]))
+        names = [f.origin.rsplit("/", 1)[-1] for f in (src.read(), src.read()) if f is not None]
+        (tmp_path / "00.png").unlink()
+        later = [f.origin.rsplit("/", 1)[-1] for f in (src.read(), src.read()) if f is not None]
+        (tmp_path / "01.png").unlink()
+        with pytest.raises(InputError, match="no images in this folder"):
+            src.read()
+    finally:
+        src.close()
+    assert first is not None and first.origin.endswith("00.png")
+    assert names == ["00.png", "01.png"]
+    assert later == ["01.png", "01.png"]
+
+
 def test_image_source_loops_and_paces_like_a_camera(tmp_path, payloads):
     path = tmp_path / "card.png"
     cv2.imwrite(str(path), _card(payloads[0]))
