@@ -26,9 +26,9 @@ from sync.errors import SyncConfigError
 # scrypt cost: ~50 ms and 16 MiB per attempt on a Pi-class core; the parameters travel in each hash.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
 MAX_PASSWORD = 1024
-# Password checks run one at a time per process, all on one thread: a flood of logins (40 at once took the
-# process serving devices from 70 to 670 MB and both cores) waits its turn. One thread also keeps scrypt's
-# 16 MiB in one malloc arena; serialised on many threads, each thread's arena kept its own copy.
+# Password checks run one at a time per process, all on one thread: a flood of logins waits its turn
+# instead of taking the memory and cores of the process that serves devices (16 MiB and a core each). One
+# thread also keeps scrypt's 16 MiB in one malloc arena: on many threads, each thread's arena keeps a copy.
 _CHECKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="password-check")
 
 
