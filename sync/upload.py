@@ -32,6 +32,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("sync.agent")
 
 
+def _smaller_batch(refused: HubRefused, rows: int) -> int:
+    """The batch size to send again with after the hub refused a batch of `rows` visits: half of it when the
+    hub found the batch too large (413: long rows inflate past its limit), down to one row; any other
+    refusal, or a single row still too large, is raised again."""
+    if refused.status != 413 or rows == 1:
+        raise refused
+    size = rows // 2
+    log.warning("hub found a batch of %d visits too large; sending %d at a time", rows, size)
+    return size
+
+
 class SignedCheckpoint(TypedDict):
     """The device key's signature over the log's head, as the hub receives it."""
 
@@ -132,10 +143,7 @@ class UploadSteps:
                 try:
                     ack = sending.result()
                 except HubRefused as e:
-                    if e.status != 413 or len(rows) == 1:
-                        raise
-                    size = len(rows) // 2
-                    log.warning("hub found a batch of %d visits too large; sending %d at a time", len(rows), size)
+                    size = _smaller_batch(e, len(rows))
                     batch = self._prepare(after, size)
                     continue
                 after, batch = rows[-1]["seq"], following
@@ -164,12 +172,18 @@ class UploadSteps:
     def _upload_recovered(self, report: UploadReport) -> None:
         """Visits salvaged from a damaged log (`scanner/storage/recovered.py`): sent verbatim under that log's
         id and marked recovered, without a checkpoint (the device key does not vouch for rows read back from
-        a damaged file); the hub files each once, whatever of that log it held before."""
-        while (pending := self.log.recovered.pending(self.config.batch_size)) is not None:
+        a damaged file); the hub files each once, whatever of that log it held before. A batch the hub finds
+        too large is sent again in halves, as the outbox's are."""
+        size = self.config.batch_size
+        while (pending := self.log.recovered.pending(size)) is not None:
             log_id, rows = pending
             body = json.dumps({"log_id": log_id, "visits": rows, "recovered": True},
                               separators=(",", ":"), ensure_ascii=False).encode()
-            ack = self._post_batch(gzip.compress(body, compresslevel=3))
+            try:
+                ack = self._post_batch(gzip.compress(body, compresslevel=3))
+            except HubRefused as e:
+                size = _smaller_batch(e, len(rows))
+                continue
             sent = {row["visit_id"] for row in rows}
             acked = [i for i in ack.acked if i in sent]
             if not acked:

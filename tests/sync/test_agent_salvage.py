@@ -135,3 +135,42 @@ def test_an_agent_whose_log_was_set_aside_ends_its_rounds_to_be_restarted(tmp_pa
         agent.close()
     finally:
         log.close()
+
+
+def test_a_salvaged_batch_the_hub_finds_too_large_is_sent_in_smaller_ones(tmp_path):
+    """Salvaged rows of crafted codes with long claimed issuers can make a batch inflate past the hub's
+    limit (413 at every retry); the salvaged batches are halved like the outbox's until the hub takes them,
+    and every salvaged visit arrives under the damaged log's id."""
+    import time
+
+    from scanner.storage.chain import new_visit_id
+    from scanner.storage.salvage import Salvage
+    from scanner.storage.visitlog import VisitRecord
+
+    pki = make_pki(tmp_path / "pki")
+    data = tmp_path / "device"
+    data.mkdir()
+    now = time.time()
+    # 8 rows of 2.5 MB inflate past the hub's 16 MiB limit; 4 of them do not.
+    with VisitLog(tmp_path / "damaged.sqlite") as old:
+        for i in range(16):
+            old.append(VisitRecord(visit_id=new_visit_id(now + i / 1000), ts_ms=int(now * 1000) + i,
+                                   device_id=pki.device_id, checkpoint_id="gate-1", profile="transport",
+                                   clock_trusted=True, verdict="unknown_key", admit=False, tone="stop",
+                                   issuer="CN-" + "Z" * 2_500_000, latency_ms=3))
+        damaged_id, rows = old.log_id, list(old.rows())
+    with VisitLog(data / "visits.sqlite") as new:
+        assert new.recovered.add(Salvage(source="visits.sqlite.bad-1", log_id=damaged_id, rows=rows,
+                                         recovered=len(rows))) == 16
+        fill(new, 3, pki.device_id)
+        with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+            cfg = AgentConfig(url=hub.url, client_cert=str(pki.device_cert), client_key=str(pki.device_key),
+                              ca_cert=str(pki.ca), data_dir=data, device_id=pki.device_id, batch_size=8)
+            agent = SyncAgent(cfg, new, None, None, rng=random.Random(1))
+            try:
+                report = agent.run_once()
+            finally:
+                agent.close()
+        assert report.uploaded == 19 and new.pending_count() == 0 and new.recovered.pending_count() == 0
+    stored = _hub_rows(tmp_path / "hub.sqlite", pki.device_id)
+    assert sorted(r["visit_id"] for r in stored if r["log_id"] == damaged_id) == sorted(r["visit_id"] for r in rows)
