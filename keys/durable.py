@@ -51,13 +51,65 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def set_aside(path: Path) -> Path:
-    """Rename a refused file to `<name>.bad-<n>` for inspection, never overwriting an earlier one."""
+@contextmanager
+def _directory_locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `directory` (flock on the folder itself, so no lock file is left beside the
+    data) while a process sets a file in it aside; where the folder cannot be opened, without the lock (the
+    set-aside still tolerates a file gone meanwhile)."""
+    import fcntl
+
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the folder releases the lock
+
+
+def _rename_aside(path: Path) -> Path | None:
+    """Rename `path` to the first free `<name>.bad-<n>`; None when it is gone (another process renamed it)."""
     n = 1
     while (aside := path.with_name(f"{path.name}.bad-{n}")).exists():
         n += 1
-    path.replace(aside)
-    fsync_dir(path.parent)
+    try:
+        path.replace(aside)
+    except FileNotFoundError:
+        return None
+    return aside
+
+
+def _still(path: Path, judged: os.stat_result | None) -> bool:
+    """Whether `path` still names the file found refused (`judged`: its stat then; None: any file)."""
+    try:
+        now = path.stat()
+    except FileNotFoundError:
+        return False
+    return judged is None or (now.st_dev, now.st_ino) == (judged.st_dev, judged.st_ino)
+
+
+def file_state(path: Path) -> os.stat_result | None:
+    """The stat of `path` to pass as `judged` to `set_aside`/`set_aside_database`, taken before the file is
+    read; None when there is no file yet."""
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+
+
+def set_aside(path: Path, *, judged: os.stat_result | None = None) -> Path | None:
+    """Rename a refused file to `<name>.bad-<n>` for inspection, never overwriting an earlier one.
+
+    Two processes starting together can refuse the same file: None when the other one set it aside first,
+    so the file is gone, or `path` is no longer the file `judged` describes (the other process's new file,
+    which stays)."""
+    with _directory_locked(path.parent):
+        aside = _rename_aside(path) if _still(path, judged) else None
+    if aside is not None:
+        fsync_dir(path.parent)
     return aside
 
 
@@ -68,11 +120,20 @@ def damaged(e: BaseException) -> bool:
                                                                            sqlite3.SQLITE_NOTADB)
 
 
-def set_aside_database(path: Path) -> list[str]:
+def set_aside_database(path: Path, *, judged: os.stat_result | None = None) -> list[str]:
     """Set a damaged SQLite file aside (`set_aside`) with its WAL and shared-memory files, so the next open
-    starts a new one; the names they were kept under."""
-    files = (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
-    return [set_aside(f).name for f in files if f.exists()]
+    starts a new one; the names they were kept under, none when another process set the file aside first
+    (the WAL and shared-memory files then beside it are its new database's)."""
+    companions = (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
+    # The three move under one lock: a process finding the file gone must not open a new database (and
+    # make its WAL) before the damaged one's WAL has moved too.
+    with _directory_locked(path.parent):
+        first = _rename_aside(path) if _still(path, judged) else None
+        if first is None:
+            return []
+        kept = [first, *filter(None, (_rename_aside(f) for f in companions if f.exists()))]
+    fsync_dir(path.parent)
+    return [k.name for k in kept]
 
 
 def open_cached(path: Path, *, what: str, load: Callable[[bytes, str], object],
@@ -88,13 +149,14 @@ def open_cached(path: Path, *, what: str, load: Callable[[bytes, str], object],
     problem: str | None = None
     loaded = False
     errors: tuple[type[Exception], ...] = (*refused, OSError)
-    if path.exists():
+    if (judged := file_state(path)) is not None:
         try:
             load(path.read_bytes(), str(path))
             loaded = True
         except errors as e:
-            aside = set_aside(path)
-            problem = f"cached {what} refused ({e}); kept as {aside.name}"
+            aside = set_aside(path, judged=judged)
+            kept = f"kept as {aside.name}" if aside else "set aside by another process"
+            problem = f"cached {what} refused ({e}); {kept}"
             log.error("%s", problem)
     if not loaded and bootstrap:
         try:

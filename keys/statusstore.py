@@ -146,14 +146,16 @@ class StatusStore(DccRevocations):
         aside for inspection and the store starts empty, with `problem` saying so: the lists can always
         be fetched again, and a device must not stop for good over its cache of them."""
         p = str(path)
+        judged = None if p == ":memory:" else durable.file_state(Path(p))
         try:
             return cls._open(p)
         except sqlite3.DatabaseError as e:
             if p == ":memory:" or not durable.damaged(e):
                 raise
-            kept = durable.set_aside_database(Path(p))
-            problem = (f"status store {p} was damaged ({e}); kept as {', '.join(kept)}, starting empty until "
-                       "the lists are fetched again")
+            kept = durable.set_aside_database(Path(p), judged=judged)
+            where = f"kept as {', '.join(kept)}" if kept else "set aside by another process"
+            problem = (f"status store {p} was damaged ({e}); {where}, starting empty until the lists are "
+                       "fetched again")
         log.error("%s", problem)
         store = cls._open(p)
         store.problem = problem

@@ -116,7 +116,7 @@ def _open_visit_log(path: Path, settings: Settings) -> VisitLog:
     and SQLite's quick check confirms) is kept aside, a new log with an id of its own is started (so the
     device goes on recording instead of failing at every start), and the visits still readable in the
     damaged file are salvaged into it for the sync agent to upload (`salvage_at_start`)."""
-    from keys.durable import damaged, set_aside_database
+    from keys.durable import damaged, file_state, set_aside_database
     from scanner.storage.damagenote import clear_note, damage_noted
     from scanner.storage.visitlog import VisitLog
 
@@ -124,6 +124,7 @@ def _open_visit_log(path: Path, settings: Settings) -> VisitLog:
         return VisitLog(path, storage_cap_mb=settings.log.storage_cap_mb,
                         alarm_percent=settings.log.storage_alarm_percent)
 
+    judged = file_state(path)
     try:
         opened = open_log()
     except StorageError as e:
@@ -143,10 +144,14 @@ def _open_visit_log(path: Path, settings: Settings) -> VisitLog:
             return opened
         opened.close()
         why = found
-    kept = set_aside_database(path)
+    kept = set_aside_database(path, judged=judged)
     clear_note(path)
-    log.error("visit log %s was damaged (%s); kept as %s with the visits it holds, a new log is started",
-              path, why, ", ".join(kept))
+    if kept:
+        log.error("visit log %s was damaged (%s); kept as %s with the visits it holds, a new log is started",
+                  path, why, ", ".join(kept))
+    else:
+        # The process that set it aside (the kiosk or the sync agent, starting together) salvages it.
+        log.error("visit log %s was damaged (%s); another process set it aside and started a new log", path, why)
     new = open_log()
     salvage_at_start(new, path.with_name(kept[0]) if kept else None)
     return new
