@@ -11,7 +11,8 @@ One round (`run_once`) is a series of independent steps; each one's failure is r
    synced only after the hub acknowledged them, and the hub's (last seq, last chain) is kept in the log;
 3. fetches the trust list (conditional GET, ETag; streamed to disk with a size cap) and hands it to
    `TrustStore.update`, which refuses a tampered or rolled-back list and keeps the cached one;
-4. fetches each issuer's status list with `since=` its held version, same caps, `StatusStore.apply`;
+4. fetches each issuer's status list with `since=` its held version, same caps, `StatusStore.apply`
+   (a refused delta is followed by the latest full snapshot, once a round);
    the EU DCC revocation list when the hub says it changed (conditional GET; verified against the
    pinned anchors, an older version refused, applied whole to the status store); then the rules list
    (business rules, `RulesStore.update`: verified, every rule compiled, rollback

@@ -132,54 +132,68 @@ class ListSteps:
         return f"updated to version {store.version}"
 
     def fetch_status_lists(self, only: list[str] | None = None) -> dict[str, str]:
-        from keys.errors import StatusListError
-
         out: dict[str, str] = {}
         if self.trust is None or self.status_store is None:
             return out
         for issuer in self.trust.issuers():
-            if only is not None and issuer not in only:
-                continue
-            entry = self.state.status_lists.setdefault(issuer, {})
-            result = "unchanged"
-            for _ in range(MAX_STATUS_STEPS):
-                since = self.status_store.version(issuer)
-                params = {"since": since} if since is not None else {}
-                # Applied straight from the spool file, a batch at a time: a province's list (millions
-                # of entries) never sits in memory.
-                a = self._fetch(f"/v1/status/{issuer}", f"status-{issuer}"[:80], self.config.max_status_list_bytes,
-                                params=params)
-                try:
-                    if a.status == 404:
-                        result = "none published"
-                        break
-                    if a.status == 304:
-                        entry["error"] = None
-                        break
-                    source = f"hub {issuer}"
-                    # The apply pings the watchdog as it goes: a long list outlasts WatchdogSec on a Pi.
-                    ping = self.notifier.watchdog
-                    applied = (self.status_store.apply_file(a.path, self.trust, source=source, progress=ping)
-                               if a.path is not None
-                               else self.status_store.apply(a.body, self.trust, source=source, progress=ping))
-                except StatusListError as e:
-                    entry["error"] = str(e)
-                    log.warning("%s", e)
-                    result = f"refused: {e.reason}"
-                    break
-                except (OSError, sqlite3.Error) as e:
-                    # The device's own storage failed (disk full, I/O error): the held list stays whole,
-                    # the step fails as an environment failure, and the next round tries again.
-                    raise StorageError(f"status list {issuer}: cannot apply it on this device "
-                                       f"({getattr(e, 'strerror', None) or e})") from e
-                finally:
-                    if a.path is not None:
-                        a.path.unlink(missing_ok=True)
-                entry["error"] = None
-                kind = "snapshot" if applied.snapshot else "delta"
-                result = f"{kind} {applied.version}"
-            out[issuer] = result
+            if only is None or issuer in only:
+                out[issuer] = self._fetch_status_list(issuer, self.state.status_lists.setdefault(issuer, {}),
+                                                      self.trust, self.status_store)
         return out
+
+    def _fetch_status_list(self, issuer: str, entry: JsonObject, trust: TrustStore, store: StatusStore) -> str:
+        """Step one issuer's list up from its held version, a list at a time. A delta the device refuses
+        (on another base than the held version, or not applicable at all) is followed by the latest full
+        snapshot in the same round (docs/format.md §4), asked for once: a snapshot refused in turn is
+        recorded, and the round protocol asks for the issuer again next round."""
+        from keys.errors import StatusListError
+
+        result = "unchanged"
+        refused_delta: str | None = None
+        want_snapshot = False
+        for _ in range(MAX_STATUS_STEPS):
+            since = store.version(issuer)
+            # Without since= the hub answers its latest snapshot.
+            params = {"since": since} if since is not None and not want_snapshot else {}
+            want_snapshot = False
+            # Applied straight from the spool file, a batch at a time: a province's list (millions
+            # of entries) never sits in memory.
+            a = self._fetch(f"/v1/status/{issuer}", f"status-{issuer}"[:80], self.config.max_status_list_bytes,
+                            params=params)
+            try:
+                if a.status == 404:
+                    return "none published"
+                if a.status == 304:
+                    entry["error"] = None
+                    return result
+                source = f"hub {issuer}"
+                # The apply pings the watchdog as it goes: a long list outlasts WatchdogSec on a Pi.
+                ping = self.notifier.watchdog
+                applied = (store.apply_file(a.path, trust, source=source, progress=ping)
+                           if a.path is not None
+                           else store.apply(a.body, trust, source=source, progress=ping))
+            except StatusListError as e:
+                log.warning("%s", e)
+                if params and refused_delta is None and a.headers.get("X-Base"):
+                    refused_delta = f"delta {a.headers.get('X-Version', '')} refused: {e.reason}"
+                    want_snapshot = True
+                    continue
+                entry["error"] = str(e) if refused_delta is None else f"{e} (after the {refused_delta})"
+                return f"refused: {e.reason}"
+            except (OSError, sqlite3.Error) as e:
+                # The device's own storage failed (disk full, I/O error): the held list stays whole,
+                # the step fails as an environment failure, and the next round tries again.
+                raise StorageError(f"status list {issuer}: cannot apply it on this device "
+                                   f"({getattr(e, 'strerror', None) or e})") from e
+            finally:
+                if a.path is not None:
+                    a.path.unlink(missing_ok=True)
+            entry["error"] = None
+            kind = "snapshot" if applied.snapshot else "delta"
+            result = f"{kind} {applied.version}"
+            if refused_delta is not None and applied.snapshot:
+                result += f" after the {refused_delta}"
+        return result
 
     def fetch_dcc_revocation(self) -> str:
         """The EU DCC revocation list: verified against the pinned anchors, applied whole to the status store
