@@ -82,25 +82,23 @@ def _rename_aside(path: Path) -> Path | None:
     return aside
 
 
-def _still(path: Path, judged: os.stat_result | None) -> bool:
-    """Whether `path` still names the file found refused (`judged`: its stat then; None: any file)."""
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None when there is none: which file a path names at a moment,
+    so a process can tell the file it found damaged from a new one another process put in its place."""
     try:
-        now = path.stat()
-    except FileNotFoundError:
-        return False
-    return judged is None or (now.st_dev, now.st_ino) == (judged.st_dev, judged.st_ino)
-
-
-def file_state(path: Path) -> os.stat_result | None:
-    """The stat of `path` to pass as `judged` to `set_aside`/`set_aside_database`, taken before the file is
-    read; None when there is no file yet."""
-    try:
-        return path.stat()
-    except FileNotFoundError:
+        st = os.stat(path)
+    except OSError:
         return None
+    return st.st_dev, st.st_ino
 
 
-def set_aside(path: Path, *, judged: os.stat_result | None = None) -> Path | None:
+def _still(path: Path, judged: tuple[int, int] | None) -> bool:
+    """Whether `path` still names the file found refused (`judged`: its `file_identity` then; None: any file)."""
+    now = file_identity(path)
+    return now is not None and (judged is None or now == judged)
+
+
+def set_aside(path: Path, *, judged: tuple[int, int] | None = None) -> Path | None:
     """Rename a refused file to `<name>.bad-<n>` for inspection, never overwriting an earlier one.
 
     Two processes starting together can refuse the same file: None when the other one set it aside first,
@@ -120,7 +118,7 @@ def damaged(e: BaseException) -> bool:
                                                                            sqlite3.SQLITE_NOTADB)
 
 
-def set_aside_database(path: Path, *, judged: os.stat_result | None = None) -> list[str]:
+def set_aside_database(path: Path, *, judged: tuple[int, int] | None = None) -> list[str]:
     """Set a damaged SQLite file aside (`set_aside`) with its WAL and shared-memory files, so the next open
     starts a new one; the names they were kept under, none when another process set the file aside first
     (the WAL and shared-memory files then beside it are its new database's)."""
@@ -149,7 +147,7 @@ def open_cached(path: Path, *, what: str, load: Callable[[bytes, str], object],
     problem: str | None = None
     loaded = False
     errors: tuple[type[Exception], ...] = (*refused, OSError)
-    if (judged := file_state(path)) is not None:
+    if (judged := file_identity(path)) is not None:
         try:
             load(path.read_bytes(), str(path))
             loaded = True

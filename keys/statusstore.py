@@ -146,7 +146,7 @@ class StatusStore(DccRevocations):
         aside for inspection and the store starts empty, with `problem` saying so: the lists can always
         be fetched again, and a device must not stop for good over its cache of them."""
         p = str(path)
-        judged = None if p == ":memory:" else durable.file_state(Path(p))
+        judged = None if p == ":memory:" else durable.file_identity(Path(p))
         try:
             return cls._open(p)
         except sqlite3.DatabaseError as e:

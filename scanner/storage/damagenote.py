@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -48,16 +47,6 @@ def damage_noted(log_path: Path) -> str | None:
     except (OSError, ValueError):
         return "damage noted"
     return str(doc.get("error") or "damage noted") if isinstance(doc, dict) else "damage noted"
-
-
-def file_identity(path: Path) -> tuple[int, int] | None:
-    """(device, inode) of the file at `path`, None when there is none: a process whose log was set aside by
-    another still has the old file open, and sees here that it must be restarted on the new one."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
 
 
 def clear_note(log_path: Path) -> None:

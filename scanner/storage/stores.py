@@ -116,7 +116,7 @@ def _open_visit_log(path: Path, settings: Settings) -> VisitLog:
     and SQLite's quick check confirms) is kept aside, a new log with an id of its own is started (so the
     device goes on recording instead of failing at every start), and the visits still readable in the
     damaged file are salvaged into it for the sync agent to upload (`salvage_at_start`)."""
-    from keys.durable import damaged, file_state, set_aside_database
+    from keys.durable import damaged, file_identity, set_aside_database
     from scanner.storage.damagenote import clear_note, damage_noted
     from scanner.storage.visitlog import VisitLog
 
@@ -124,7 +124,7 @@ def _open_visit_log(path: Path, settings: Settings) -> VisitLog:
         return VisitLog(path, storage_cap_mb=settings.log.storage_cap_mb,
                         alarm_percent=settings.log.storage_alarm_percent)
 
-    judged = file_state(path)
+    judged = file_identity(path)
     try:
         opened = open_log()
     except StorageError as e:

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from keys.durable import SchemaTooNew, connect, damaged, immediate_transaction, migrate
+from keys.durable import SchemaTooNew, connect, damaged, file_identity, immediate_transaction, migrate
 from scanner.errors import CheckpointError, InputError, StorageError
 from scanner.storage.chain import (
     DECIDED_BY,
@@ -42,7 +42,7 @@ from scanner.storage.chain import (
     chain_hash,
     validate_extra,
 )
-from scanner.storage.damagenote import damage_noted, file_identity, note_damage
+from scanner.storage.damagenote import damage_noted, note_damage
 from scanner.storage.handoff import Handed, HandOff
 from scanner.storage.logaudit import ChainReport, audit_chain
 from scanner.storage.logexport import write_export

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from keys.durable import connect, set_aside_database
+from keys.durable import connect, file_identity, set_aside_database
 
 NAMES = ("visits.sqlite", "visits.sqlite-wal", "visits.sqlite-shm")
 
@@ -63,7 +63,7 @@ def test_the_new_file_of_the_process_that_set_it_aside_first_is_left_alone(tmp_p
     """This process judged the file damaged; meanwhile the other one set it aside (and, `started`, began a
     new log in its place, with its own WAL and shared-memory files)."""
     path = _damaged(tmp_path)
-    judged = path.stat()
+    judged = file_identity(path)
     for name in NAMES:
         (tmp_path / name).rename(tmp_path / f"{name}.bad-1")
     if started:
@@ -84,7 +84,7 @@ def test_two_processes_setting_the_same_file_aside_at_once(tmp_path: Path) -> No
 
     def process() -> None:
         try:
-            judged = path.stat()
+            judged = file_identity(path)
             start.wait(timeout=30)
             names = set_aside_database(path, judged=judged)
             if names:
