@@ -26,6 +26,7 @@ awaited. A camera whose reader ended (a driver fault) is retried by nothing here
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -59,6 +60,10 @@ class DecisionEvent:
     decision_ms: float
     codes_in_frame: int
     polygon: Polygon | None = None
+    # The decisions from one frame are emitted one after another once all are made: this is decision
+    # `member` (from 0) of `members`, so a family's turnstile can wait for the group's verdict.
+    member: int = 0
+    members: int = 1
 
     @property
     def latency_ms(self) -> float:
@@ -354,7 +359,9 @@ class Pipeline:
         if isinstance(item, ScannedText):
             data = item.text.encode("utf-8", errors="surrogateescape")
             self._expire(item.timestamp)
-            self._decide(data, item.text, item.origin, item.timestamp, 0.0, 1, None, scanned=True)
+            event = self._decide(data, item.text, item.origin, item.timestamp, 0.0, 1, None, scanned=True)
+            if event is not None:
+                self._emit(event)
             return
         t0 = time.perf_counter()
         try:
@@ -366,9 +373,12 @@ class Pipeline:
         decode_ms = (time.perf_counter() - t0) * 1000
         self._expire(item.timestamp)
         # Left to right, as the guard reads a row of phones.
-        for code in sorted(codes, key=lambda c: c.center):
-            self._decide(code.data, payload_text(code.data), item.origin or "camera", item.timestamp,
-                         decode_ms, len(codes), code, in_view=not item.still)
+        decided = [self._decide(code.data, payload_text(code.data), item.origin or "camera", item.timestamp,
+                                decode_ms, len(codes), code, in_view=not item.still)
+                   for code in sorted(codes, key=lambda c: c.center)]
+        frame = [e for e in decided if e is not None]
+        for i, event in enumerate(frame):
+            self._emit(dataclasses.replace(event, member=i, members=len(frame)) if len(frame) > 1 else event)
 
     def _expire(self, now: float) -> None:
         keep = max(self.settings.debounce, REAPPEAR_S)
@@ -376,15 +386,15 @@ class Pipeline:
             del self._seen[key]
 
     def _decide(self, data: bytes, payload: str, source: str, ts: float, decode_ms: float, n: int,
-                code: QrSymbol | None, *, scanned: bool = False, in_view: bool = False) -> None:
+                code: QrSymbol | None, *, scanned: bool = False, in_view: bool = False) -> DecisionEvent | None:
         seen = self._seen.get(data)
         self._seen[data] = ts
         if seen is not None and in_view and ts - seen < REAPPEAR_S:
-            return  # still in a live camera's view: the same showing, whatever the debounce
+            return None  # still in a live camera's view: the same showing, whatever the debounce
         if seen is not None and ts - seen < self.settings.debounce:
             if scanned or ts - seen >= REAPPEAR_S:
                 self._emit(RepeatEvent(payload, source, ts, ts - seen))
-            return
+            return None
         t0 = time.perf_counter()
         try:
             decision = self._check(payload, self._now())
@@ -393,8 +403,8 @@ class Pipeline:
             self._seen.pop(data, None)
             log.exception("checking a code failed")
             self._emit(ErrorEvent("check", f"{type(e).__name__}: {e}", time.monotonic()))
-            return
+            return None
         done = time.monotonic()
         self.decisions += 1
-        self._emit(DecisionEvent(decision, payload, data, source, ts, done, decode_ms,
-                                 (time.perf_counter() - t0) * 1000, n, code.polygon if code else None))
+        return DecisionEvent(decision, payload, data, source, ts, done, decode_ms,
+                             (time.perf_counter() - t0) * 1000, n, code.polygon if code else None)

@@ -33,7 +33,7 @@ from scanner.errors import CheckpointError, InputError
 from scanner.gate.counts import Counts, Tally
 from scanner.gate.grouping import FamilyGrouper
 from scanner.gate.heldfiles import HeldFiles
-from scanner.gate.repeats import HORIZON_S, Admissions, RepeatNote, already_admitted, repeat_note
+from scanner.gate.repeats import HORIZON_S, Admissions, Repeat, RepeatNote, already_admitted, repeat_note
 from scanner.gate.shown import PIN_NEEDED, AckResult, Shown
 from scanner.gate.texts import GUARD_ADMITTED, GUARD_DENIED, GUARD_GUIDANCE
 from scanner.storage.datadir import EXPORTS_DIR
@@ -102,6 +102,7 @@ class Session(HeldFiles):
         self._lock = threading.Lock()
         self._held: dict[int, tuple[Decision, str | None, float]] = {}
         self._guard_decided: set[str] = set()
+        self._frame: list[DecisionEvent] = []  # a frame's family so far (`take`)
         self._tokens = itertools.count(1)
         self.tally = Tally(clock.now)
         self.admissions = Admissions(device_id=device_id, data_dir=self.data_dir)
@@ -148,22 +149,56 @@ class Session(HeldFiles):
         return self.counts().refused
 
     # --- decisions (pipeline worker thread) ----------------------------------------------------
+    def take(self, event: DecisionEvent) -> list[Shown]:
+        """What the screen gets for this decision: nothing yet for a member of a frame's family before its
+        last (`DecisionEvent.members`), then the whole family at once (`handle_frame`)."""
+        if event.members <= 1 and not self._frame:
+            return self.handle_frame([event])
+        with self._lock:
+            cut = self._frame and (self._frame[0].frame_timestamp, self._frame[0].source) != \
+                (event.frame_timestamp, event.source)
+            # A family cut short is decided on its own, never lost nor mixed with the next frame.
+            stale, self._frame = (self._frame, []) if cut else ([], self._frame)
+            self._frame.append(event)
+            if event.member < event.members - 1:
+                frame: list[DecisionEvent] = []
+            else:
+                frame, self._frame = self._frame, []
+        return (self.handle_frame(stale) if stale else []) + (self.handle_frame(frame) if frame else [])
+
     def handle(self, event: DecisionEvent) -> Shown:
-        d = event.decision
+        """One decision on its own (a scanner, or a camera frame with one code)."""
+        return self.handle_frame([event])[0]
+
+    def handle_frame(self, events: Sequence[DecisionEvent]) -> list[Shown]:
+        """The decisions from one frame: each logged and shown, but the turnstile follows the group: it
+        opens once for each member only when every member is admitted, and not at all otherwise."""
         now = self.clock.now()
+        decided = [self._decide(event, now) for event in events]
+        group_admit = all(d.admit for d, _ in decided)
+        return [self._admit(event, d, repeat, now, group_admit)
+                for event, (d, repeat) in zip(events, decided, strict=True)]
+
+    def _decide(self, event: DecisionEvent, now: float) -> tuple[Decision, Repeat | None]:
+        d = event.decision
         r = d.result
         code_id = r.code_id.hex() if r.code_id else None
         subject = r.subject.hex() if r.subject else None
         # A manual check too: the guard must know the person was admitted already before pressing Admit again.
         repeat = (self.admissions.check(code_id, self.profile.anti_passback, now, subject)
                   if d.admit or str(d.tone) == "check" else None)
-        if repeat is not None:
-            d = already_admitted(d, repeat)
-        gate = self.gate.on_decision(d.admit, "device") if self.gate is not None else None
+        return (already_admitted(d, repeat), repeat) if repeat is not None else (d, None)
+
+    def _admit(self, event: DecisionEvent, d: Decision, repeat: Repeat | None, now: float,
+               group_admit: bool) -> Shown:
+        r = d.result
+        code_id = r.code_id.hex() if r.code_id else None
+        passes = d.admit and group_admit  # a member of a refused family does not pass the turnstile either
+        gate = self.gate.on_decision(passes, "device") if self.gate is not None else None
         visit_id = self._log(d, (event.decided_at - event.frame_timestamp) * 1000, self._flow_extra(d), now,
                              gate=gate, ref_visit=repeat.visit_id if repeat else None)
-        if d.admit and code_id:
-            self.admissions.add(code_id, now, visit_id, subject)
+        if passes and code_id:
+            self.admissions.add(code_id, now, visit_id, r.subject.hex() if r.subject else None)
         token = None
         if self.profile.flow == "pharmacy" and d.admit:
             with self._lock:

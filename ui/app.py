@@ -194,7 +194,8 @@ class KioskApp(QObject):
 
         self.events.append(event)
         if isinstance(event, DecisionEvent):
-            self.decided.emit(self.core.handle(event))
+            for shown in self.core.take(event):
+                self.decided.emit(shown)
         elif isinstance(event, RepeatEvent):
             self.repeated.emit(self.core.handle_repeat(event))
         elif isinstance(event, SourceEvent):

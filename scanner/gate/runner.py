@@ -180,11 +180,11 @@ class GateRunner:
     # --- pipeline worker thread ----------------------------------------------------------------
     def _listener(self, event: PipelineEvent) -> None:
         if isinstance(event, DecisionEvent):
-            shown = self.session.handle(event)
-            with self._out_lock:
-                self._awaiting_guard = shown if shown.manual_check or shown.repeat is not None else None
-            self.emit(decision_json(shown, event.latency_ms))
-            self._play(shown)
+            for shown in self.session.take(event):
+                with self._out_lock:
+                    self._awaiting_guard = shown if shown.manual_check or shown.repeat is not None else None
+                self.emit(decision_json(shown, (shown.decided_at - shown.frame_timestamp) * 1000))
+                self._play(shown)
         elif isinstance(event, RepeatEvent):
             note = self.session.handle_repeat(event)
             self.emit({"event": "repeat", "source": event.source, "seconds_since": round(event.seconds_since, 3),

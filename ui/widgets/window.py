@@ -145,12 +145,14 @@ class KioskWindow(KioskInput, GuardControls, AdminAccess, QWidget):
 
     # --- decisions -------------------------------------------------------------------------------
     def show_decision(self, shown: Shown) -> None:
-        if self._holding() or self.page() in ("pin", "admin"):
-            self.queue.append(shown)
-            return
+        # A member of the family on screen joins it even while its red member's alert holds the screen:
+        # the family is one verdict, never a stopped member first and the others later as a group of their own.
         if (self.page() == "result" and self.members and shown.group == self.members[-1].group
                 and all(m.payload_key != shown.payload_key for m in self.members)):
             self._show([*self.members, shown])
+            return
+        if self._holding() or self.page() in ("pin", "admin"):
+            self.queue.append(shown)
             return
         wait = self.min_result_seconds - (time.monotonic() - self.shown_since)
         if self.page() == "result" and not self.fast_stream and wait > 0:

@@ -282,3 +282,40 @@ def test_an_eu_certificate_shown_again_is_a_repeat_too(make, world) -> None:
     assert again.repeat is not None and not again.decision.admit and again.decision.outcome == "already_admitted"
     assert other.decision.admit
     assert core.counts().admitted == 2 and core.counts().repeats == 1
+
+
+def frame_events(core, payloads: list[str]) -> list[DecisionEvent]:
+    """The decisions of one camera frame holding `payloads`, as the pipeline emits them."""
+    t = time.monotonic()
+    return [DecisionEvent(core.checker.check(p), p, p.encode(), "camera", t, t, 1, 1, len(payloads),
+                          member=i, members=len(payloads)) for i, p in enumerate(payloads)]
+
+
+def test_a_family_with_a_red_member_does_not_open_the_turnstile(make, world, factory) -> None:
+    """The screen says the group is stopped, so the turnstile stays shut for every member of it."""
+    core = make()
+    pin = factory.pin(17)
+    actions: list[Any] = []
+    core.gate.add_listener(actions.append)
+    green, other = passenger_codes(world, 2)
+    events = frame_events(core, [green, world.payloads["red"], other])
+    assert core.take(events[0]) == [] and core.take(events[1]) == []  # the group's verdict is not known yet
+    shown = core.take(events[2])
+    assert [s.decision.admit for s in shown] == [True, False, True] and len({s.group for s in shown}) == 1
+    assert [s.gate for s in shown] == [None, None, None] and actions == []
+    assert [c.state for c in pin.states[1:]] == []  # the relay never switched
+    assert [r["gate"] for r in core.visit_log.rows()] == [None, None, None]
+    # Held back with the family, the green members are not "already admitted" when they come back alone.
+    assert decide_now(core, green).gate == "open"
+
+
+def test_an_admitted_family_opens_the_turnstile_for_each_member(make, world, factory) -> None:
+    core = make()
+    actions: list[Any] = []
+    core.gate.add_listener(actions.append)
+    events = frame_events(core, passenger_codes(world, 3))
+    shown = [s for e in events for s in core.take(e)]
+    assert [s.gate for s in shown] == ["open"] * 3
+    assert [(a.action, a.ok) for a in actions] == [("open", True)] * 3
+    assert [r["gate"] for r in core.visit_log.rows()] == ["open"] * 3
+    assert factory.pin(17).states[1].state is True
