@@ -44,8 +44,8 @@ def _check_device_id(key: str, value: str) -> str | None:
 
 
 def _check_venue_text(key: str, value: str) -> str | None:
-    # Every visit carries the venue id and every health record the name: a control character (a NUL above
-    # all) is text the hub refuses to store, so each visit would be refused.
+    # Every visit carries the venue id and every health record the name: a NUL is text the hub refuses to
+    # store, so each visit would be refused; any other control character garbles the pages and logs showing it.
     bad = next((c for c in value if unicodedata.category(c) == "Cc"), None)
     if bad is None:
         return None
