@@ -105,7 +105,8 @@ class Session(HeldFiles):
         self._frame: list[DecisionEvent] = []  # a frame's family so far (`take`)
         self._tokens = itertools.count(1)
         self.tally = Tally(clock.now)
-        self.admissions = Admissions(device_id=device_id, data_dir=self.data_dir)
+        self.admissions = Admissions(device_id=device_id, data_dir=self.data_dir,
+                                     clock_skew=checker.settings.clock_skew)
         self._seed_from_log(clock.now())
         self.grouper = FamilyGrouper(family_window)
         self.last_decision_at: float | None = None

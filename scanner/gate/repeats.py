@@ -32,6 +32,7 @@ from keys.localtext import LocalText
 from scanner.errors import CheckpointError
 from scanner.policy import MAX_ANTI_PASSBACK_S
 from scanner.storage.datadir import DataDir
+from scanner.verify import VerifySettings
 
 if TYPE_CHECKING:
     from scanner.policy import Decision
@@ -119,8 +120,11 @@ class Admissions:
     """Recent admissions by code id (hex): own ones and the site feed's. Thread-safe."""
 
     def __init__(self, *, device_id: str, data_dir: Path | None = None, visit_log: VisitLog | None = None,
-                 now: float | None = None):
+                 now: float | None = None, clock_skew: float = VerifySettings().clock_skew):
         self.device_id = device_id
+        # Gates sharing admissions disagree a little about the time (and NTP may step this one back): an
+        # admission stamped ahead of this clock by up to the verifier's `verify.clock_skew` still counts.
+        self.clock_skew = clock_skew
         self._feed_path = DataDir(Path(data_dir)).site_admissions if data_dir is not None else None
         self._lock = threading.Lock()
         self._own: dict[str, Admission] = {}
@@ -169,7 +173,8 @@ class Admissions:
             site = self._site.get(code_id)
             if site is not None and site.device_id != self.device_id:
                 candidates.append((site, False))
-        live = [(a, here) for a, here in candidates if a.at <= now < window_end(anti_passback, a.at)]
+        live = [(a, here) for a, here in candidates
+                if a.at - self.clock_skew <= now and now < (end := window_end(anti_passback, a.at)) and end > a.at]
         if not live:
             return None
         a, here = max(live, key=lambda x: x[0].at)

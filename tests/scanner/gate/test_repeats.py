@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from scanner.gate.repeats import HORIZON_S, PRUNE_EVERY_S, Admissions
 
 
@@ -30,3 +32,29 @@ def test_prune_waits_between_runs() -> None:
     assert len(adm) == 1
     assert adm.prune(start + HORIZON_S + 1) == 1
     assert len(adm) == 0
+
+
+def test_an_admission_stamped_a_little_ahead_still_counts() -> None:
+    """Gates sharing admissions disagree by a few seconds (or NTP stepped this one back): an admission
+    stamped ahead of this gate's clock is still a repeat, as far as the verifier's clock skew reaches."""
+    from scanner.verify import VerifySettings
+
+    skew = VerifySettings().clock_skew
+    now = 1_800_000_000.0
+    adm = Admissions(device_id="gate-1", now=now)
+    adm.add("ahead", now + 5, visit_id="v1")
+    adm.add("at-the-edge", now + skew, visit_id="v2")
+    adm.add("far-ahead", now + skew + 1, visit_id="v3")  # a clock that wrong is no admission to trust
+    assert adm.check("ahead", 1200, now) is not None
+    assert adm.check("at-the-edge", 1200, now) is not None
+    assert adm.check("far-ahead", 1200, now) is None
+    tight = Admissions(device_id="gate-1", now=now, clock_skew=10)
+    tight.add("ahead", now + 11, visit_id="v1")
+    assert tight.check("ahead", 1200, now) is None
+    # Admitted ahead of this clock but after an "until noon" window's end: nothing to block.
+    t = time.localtime(now)
+    noon = time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 12, 0, 0, 0, 0, -1))
+    adm.add("after-noon", noon + 5, visit_id="v4")
+    assert adm.check("after-noon", "12:00", noon) is None
+    adm.add("before-noon", noon - 5, visit_id="v5")
+    assert adm.check("before-noon", "12:00", noon - 8) is not None
