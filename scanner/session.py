@@ -55,6 +55,9 @@ RECENT = 50
 # nobody registers (the headless gate, a result that waited too long to be shown) is then simply forgotten.
 HOLD_S = 600
 ACK_METHODS = ("hold", "key", "pin")
+# The guard decides on the result on screen (the kiosk) or the last one (the headless gate), so only recent
+# results can be offered again; remembering this many of them keeps a months-long run's memory flat.
+GUARD_DECIDED_KEPT = 256
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ class Session(HeldFiles):
         self._storage_damage_text = ""
         self._lock = threading.Lock()
         self._held: dict[int, tuple[Decision, str | None, float]] = {}
-        self._guard_decided: set[str] = set()
+        self._guard_decided: dict[str, None] = {}  # insertion-ordered, at most GUARD_DECIDED_KEPT
         self._frame: list[DecisionEvent] = []  # a frame's family so far (`take`)
         self._tokens = itertools.count(1)
         self.tally = Tally(clock.now)
@@ -228,7 +231,9 @@ class Session(HeldFiles):
         with self._lock:
             if key in self._guard_decided:
                 raise InputError("the guard has already decided on this result")
-            self._guard_decided.add(key)
+            self._guard_decided[key] = None
+            if len(self._guard_decided) > GUARD_DECIDED_KEPT:
+                del self._guard_decided[next(iter(self._guard_decided))]
         from scanner.policy import Tone
 
         d = dataclasses.replace(shown.decision, admit=admit, tone=Tone.PASS if admit else Tone.STOP,

@@ -319,3 +319,19 @@ def test_an_admitted_family_opens_the_turnstile_for_each_member(make, world, fac
     assert [(a.action, a.ok) for a in actions] == [("open", True)] * 3
     assert [r["gate"] for r in core.visit_log.rows()] == ["open"] * 3
     assert factory.pin(17).states[1].state is True
+
+
+def test_the_results_the_guard_decided_are_not_kept_for_ever(make, world, monkeypatch) -> None:
+    """A gate runs for months: what the guard decided is remembered only as far back as a result can be
+    offered again, and the latest results still refuse a second decision."""
+    import scanner.session
+
+    monkeypatch.setattr(scanner.session, "GUARD_DECIDED_KEPT", 3)
+    core = make("transport", anti_passback=False, clock=FixedClock(time.time(), trusted=False))
+    checks = [decide_now(core, p) for p in passenger_codes(world, 8)]
+    for check in checks:
+        core.guard_decide(check, False)
+    assert len(core._guard_decided) == 3
+    for check in checks[-3:]:
+        with pytest.raises(Exception, match="already decided"):
+            core.guard_decide(check, True)
