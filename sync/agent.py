@@ -45,7 +45,7 @@ from sync.contact import ContactSteps
 from sync.errors import HubUnavailable, SyncConfigError, SyncError
 from sync.lists import PROFILES_FILE, ListSteps
 from sync.transport import HubClient
-from sync.upload import UploadSteps
+from sync.upload import UploadSteps, damage_notice
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -198,7 +198,8 @@ class SyncAgent(ContactSteps, UploadSteps, ListSteps):
         st = self.log.storage()
         status_problem = self.status_store.problem if self.status_store is not None else None
         self.state.storage = {"percent": st.percent, "alarm": st.alarm, "full": st.full, "message": st.message,
-                              "damage": st.damage or None, "status_store": status_problem}
+                              "damage": damage_notice(self.log, self.config.device_id, st.damage),
+                              "status_store": status_problem}
         self.state.pending = self.log.pending_count()
         self.state.updated_at = now
 

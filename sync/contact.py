@@ -22,6 +22,7 @@ from sync.answers import RoundAnswer, TimeAnswer, parse_answer
 from sync.errors import HubRefused
 from sync.health import health_record
 from sync.transport import HubClient
+from sync.upload import damage_notice
 
 if TYPE_CHECKING:
     from keys.statusstore import StatusStore
@@ -81,7 +82,7 @@ class ContactSteps:
             st = self.log.storage()
             log_bytes: int | None = st.used_bytes
             # The log's damage notice as it is now (a salvage at this start, an acknowledgement since).
-            self.state.storage["damage"] = st.damage or None
+            self.state.storage["damage"] = damage_notice(self.log, self.config.device_id, st.damage)
         except CheckpointError:
             log_bytes = None
         health = health_record(self.config.data_dir, self.state, log_bytes=log_bytes, started_at=self.started_at,

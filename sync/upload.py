@@ -43,6 +43,18 @@ def _smaller_batch(refused: HubRefused, rows: int) -> int:
     return size
 
 
+def damage_notice(visit_log: VisitLog, device_id: str, notice: str) -> str | None:
+    """The visit log's damage notice (`notice`, "" for none) for the status and the health record, adding the
+    salvaged visits of other devices this device keeps and does not upload."""
+    others = visit_log.recovered.of_other_devices(device_id)
+    if others:
+        # First: the hub keeps only the start of a long notice.
+        kept = ", ".join(f"{n} salvaged visits are of device {d}" for d, n in others.items())
+        notice = "; ".join(filter(None, [f"{kept}: kept, not uploaded (the hub takes them only from that device)",
+                                         notice]))
+    return notice or None
+
+
 class SignedCheckpoint(TypedDict):
     """The device key's signature over the log's head, as the hub receives it."""
 
@@ -175,7 +187,9 @@ class UploadSteps:
         a damaged file); the hub files each once, whatever of that log it held before. A batch the hub finds
         too large is sent again in halves, as the outbox's are."""
         size = self.config.batch_size
-        while (pending := self.log.recovered.pending(size)) is not None:
+        # Visits of another device (a damaged log copied from it) are kept, not sent: the hub refuses any
+        # batch holding them from this device, and would at every round (`damage_notice` says so).
+        while (pending := self.log.recovered.pending(size, self.config.device_id)) is not None:
             log_id, rows = pending
             body = json.dumps({"log_id": log_id, "visits": rows, "recovered": True},
                               separators=(",", ":"), ensure_ascii=False).encode()

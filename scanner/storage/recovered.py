@@ -109,15 +109,18 @@ class RecoveredVisits:
                 return new
         return self._run("keep the recovered visits", write)
 
-    def pending(self, limit: int) -> tuple[str, list[ChainedVisitRow]] | None:
-        """Up to `limit` recovered rows the hub has not acknowledged, of one log, oldest first: (log id, rows)."""
+    def pending(self, limit: int, device_id: str | None = None) -> tuple[str, list[ChainedVisitRow]] | None:
+        """Up to `limit` recovered rows the hub has not acknowledged, of one log, oldest first: (log id, rows);
+        only the visits of `device_id`, if given."""
+        of, args = ("AND json_extract(row, '$.device_id') = ?", (device_id,)) if device_id is not None else ("", ())
+
         def read() -> tuple[str, list[ChainedVisitRow]] | None:
-            first = self._conn.execute("SELECT log_id FROM recovered WHERE synced_at_ms IS NULL "
-                                       "ORDER BY log_id, seq LIMIT 1").fetchone()
+            first = self._conn.execute(f"SELECT log_id FROM recovered WHERE synced_at_ms IS NULL {of} "
+                                       "ORDER BY log_id, seq LIMIT 1", args).fetchone()
             if first is None:
                 return None
-            rows = self._conn.execute("SELECT row FROM recovered WHERE synced_at_ms IS NULL AND log_id = ? "
-                                      "ORDER BY seq LIMIT ?", (first[0], limit)).fetchall()
+            rows = self._conn.execute(f"SELECT row FROM recovered WHERE synced_at_ms IS NULL AND log_id = ? {of} "
+                                      "ORDER BY seq LIMIT ?", (first[0], *args, limit)).fetchall()
             return str(first[0]), [cast("ChainedVisitRow", json.loads(r[0])) for r in rows]
         return self._run("read the recovered visits", read)
 
@@ -143,6 +146,13 @@ class RecoveredVisits:
     def pending_count(self) -> int:
         return int(self._run("read the recovered visits", lambda: self._conn.execute(
             "SELECT COUNT(*) FROM recovered WHERE synced_at_ms IS NULL").fetchone()[0]))
+
+    def of_other_devices(self, device_id: str) -> dict[str, int]:
+        """How many recovered rows the hub has not acknowledged are visits of a device other than `device_id`
+        (a damaged log copied from another device), by device."""
+        return dict(self._run("read the recovered visits", lambda: self._conn.execute(
+            "SELECT json_extract(row, '$.device_id') AS device, COUNT(*) FROM recovered WHERE synced_at_ms IS NULL "
+            "AND device IS NOT ? GROUP BY device ORDER BY device", (device_id,)).fetchall()))
 
     def mark_synced(self, log_id: str, visit_ids: Sequence[str], at: float | None = None) -> int:
         """Record the hub's acknowledgement of recovered rows of `log_id`."""

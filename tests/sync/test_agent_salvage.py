@@ -174,3 +174,43 @@ def test_a_salvaged_batch_the_hub_finds_too_large_is_sent_in_smaller_ones(tmp_pa
         assert report.uploaded == 19 and new.pending_count() == 0 and new.recovered.pending_count() == 0
     stored = _hub_rows(tmp_path / "hub.sqlite", pki.device_id)
     assert sorted(r["visit_id"] for r in stored if r["log_id"] == damaged_id) == sorted(r["visit_id"] for r in rows)
+
+
+def test_salvaged_visits_of_another_device_are_kept_and_said_without_holding_up_the_rest(tmp_path):
+    """A damaged log copied from another device (a card moved between devices) holds that device's visits:
+    the hub refuses any batch holding them from this one (403), at every round. They are kept in the log and
+    not sent, said in the status and the health record, and the device's own visits, the salvaged ones
+    included, go on reaching the hub at every round."""
+    from scanner.storage.salvage import Salvage
+    from sync.hub.devicehealth import latest
+
+    pki = make_pki(tmp_path / "pki")
+    data = tmp_path / "device"
+    data.mkdir()
+    salvaged = {}
+    for device in ("dev-2", pki.device_id):
+        with VisitLog(tmp_path / f"{device}.sqlite") as old:
+            fill(old, 4, device)
+            salvaged[device] = (old.log_id, list(old.rows()))
+    with VisitLog(data / "visits.sqlite") as new:
+        for n, (log_id, rows) in enumerate(salvaged.values(), 1):
+            new.recovered.add(Salvage(source=f"visits.sqlite.bad-{n}", log_id=log_id, rows=rows, recovered=4))
+        fill(new, 3, pki.device_id)
+        with HubProcess(tmp_path / "hub.sqlite", pki) as hub:
+            agent = _agent(hub.url, pki, data, new)
+            try:
+                report = agent.run_once()  # no step fails: the round's cadence is kept
+                fill(new, 2, pki.device_id)
+                again = agent.run_once()
+            finally:
+                agent.close()
+        assert (report.uploaded, again.uploaded) == (3 + 4, 2)
+        assert new.recovered.pending_count() == 4  # the other device's, kept
+        state = read_status(data)
+        assert state is not None and state.online
+        told = "4 salvaged visits are of device dev-2: kept, not uploaded"
+        assert told in state.storage["damage"]
+    stored = _hub_rows(tmp_path / "hub.sqlite", pki.device_id)
+    assert len(stored) == 3 + 4 + 2 and {r["device_id"] for r in stored} == {pki.device_id}
+    health = latest(HubStore(tmp_path / "hub.sqlite"), pki.device_id)
+    assert health is not None and told in health.record["visit_log_damage"]
