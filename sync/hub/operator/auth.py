@@ -4,7 +4,8 @@ The operator file (TOML) holds `session_secret`, optional `session_hours` and `m
 `[operators.NAME]` table per operator with `password = "scrypt$…"` (`checkpoint hub operator-password`
 prints one). Nothing is kept in process memory: a session is a cookie signed with the secret (keyed also
 by the operator's password hash, so changing a password ends that operator's sessions), and a form's CSRF
-token is derived from the session, so any hub process behind a load balancer accepts both.
+token is derived from the session, so any hub process behind a load balancer accepts both. The one thing
+held in memory is `LoginThrottle`, each process's count of recent failed logins per client address.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ import base64
 import functools
 import hashlib
 import hmac
+import ipaddress
 import json
+import math
 import secrets
 import time
 import tomllib
+from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,3 +164,61 @@ class Sessions:
 
     def csrf_ok(self, cookie: str | None, token: str | None) -> bool:
         return bool(cookie and token) and same_text(self.csrf(cookie or ""), token or "")
+
+
+class LoginThrottle:
+    """Failed logins per client address, with a growing wait once an address has used its free attempts.
+
+    After `free` failures in a row an address waits `first_wait` seconds, doubling with each further failure
+    up to `max_wait`; a success or `forget_after` seconds without a failure clears it. Other addresses are
+    never held up. An IPv6 address counts by its /64 (one host owns the whole prefix). Memory is bounded:
+    at most `max_addresses` are kept, the one that failed least recently making room for a new one.
+    """
+
+    def __init__(self, *, free: int = 5, first_wait: float = 30.0, max_wait: float = 900.0,
+                 forget_after: float = 3600.0, max_addresses: int = 4096,
+                 clock: Callable[[], float] = time.monotonic):
+        self.free, self.first_wait, self.max_wait = free, first_wait, max_wait
+        self.forget_after, self.max_addresses, self.clock = forget_after, max_addresses, clock
+        # address -> (failures in a row, time of the last one, blocked until)
+        self._failed: OrderedDict[str, tuple[int, float, float]] = OrderedDict()
+
+    @staticmethod
+    def key(address: str | None) -> str:
+        try:
+            ip = ipaddress.ip_address(address or "")
+        except ValueError:
+            return address or "unknown"
+        if isinstance(ip, ipaddress.IPv6Address):
+            if ip.ipv4_mapped is not None:
+                return str(ip.ipv4_mapped)
+            return str(ipaddress.IPv6Network((ip, 64), strict=False))
+        return str(ip)
+
+    def wait(self, address: str | None) -> int:
+        """Whole seconds this address must still wait before its next attempt (0: it may try now)."""
+        k, now = self.key(address), self.clock()
+        held = self._failed.get(k)
+        if held is None:
+            return 0
+        if now - held[1] > self.forget_after:
+            del self._failed[k]
+            return 0
+        return max(0, math.ceil(held[2] - now))
+
+    def failed(self, address: str | None) -> None:
+        k, now = self.key(address), self.clock()
+        count, last, _ = self._failed.pop(k, (0, now, now))
+        if now - last > self.forget_after:
+            count = 0
+        count += 1
+        until = now + min(self.max_wait, self.first_wait * 2 ** (count - self.free)) if count >= self.free else now
+        self._failed[k] = (count, now, until)
+        while len(self._failed) > self.max_addresses:
+            self._failed.popitem(last=False)
+
+    def succeeded(self, address: str | None) -> None:
+        self._failed.pop(self.key(address), None)
+
+    def __len__(self) -> int:
+        return len(self._failed)

@@ -30,7 +30,7 @@ from sync.hub import metrics
 from sync.hub.devicehealth import DEFAULT_THRESHOLDS, Thresholds, history, judge, latest
 from sync.hub.fleetstate import STATES, device_page, state_counts
 from sync.hub.healthbuffer import HealthBuffer
-from sync.hub.operator.auth import OperatorConfig, Sessions, same_text
+from sync.hub.operator.auth import LoginThrottle, OperatorConfig, Sessions, same_text
 from sync.hub.operator.chart import hour_chart
 from sync.hub.operator.queries import device_ids, search_visits, traffic
 from sync.hub.publish import (
@@ -116,6 +116,7 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.filters.update(utc=utc, ago=ago, show=show)
     sessions = Sessions(config)
+    throttle = LoginThrottle()
 
     @app.middleware("http")
     async def judged_before_read(request: Request,
@@ -194,7 +195,7 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
     @app.get("/login", response_class=HTMLResponse)
     def login_form(request: Request) -> Response:
         nonce = request.cookies.get(Sessions.LOGIN_COOKIE) or secrets.token_urlsafe(24)
-        response = page(request, "login.html", title="Log in", csrf=sessions.csrf(nonce), who=None, failed=False)
+        response = page(request, "login.html", title="Log in", csrf=sessions.csrf(nonce), who=None, failed=None)
         cookie(response, Sessions.LOGIN_COOKIE, nonce, max_age=3600)
         return response
 
@@ -202,11 +203,23 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
     async def login(request: Request, name: str = Form(max_length=200), password: str = Form(max_length=1024),
                     csrf: str = Form("", max_length=200)) -> Response:
         check_csrf(request, csrf, Sessions.LOGIN_COOKIE)
-        token = await run_in_threadpool(sessions.login, name, password)
+        address = request.client.host if request.client else None
+        nonce = request.cookies.get(Sessions.LOGIN_COOKIE, "")
+        # Asked before the password is checked (no scrypt work for a waiting address) and again after,
+        # so attempts sent side by side get no more answers than those sent one after another.
+        wait = throttle.wait(address)
+        token = await run_in_threadpool(sessions.login, name, password) if not wait else None
+        wait = wait or throttle.wait(address)
+        if wait:
+            slow = page(request, "login.html", 429, title="Log in", csrf=sessions.csrf(nonce), who=None,
+                        failed=f"Too many failed logins from this address: try again in {wait} s.")
+            slow.headers["Retry-After"] = str(wait)
+            return slow
         if token is None:
-            nonce = request.cookies.get(Sessions.LOGIN_COOKIE, "")
+            throttle.failed(address)
             return page(request, "login.html", 401, title="Log in", csrf=sessions.csrf(nonce), who=None,
-                        failed=True)
+                        failed="Wrong name or password.")
+        throttle.succeeded(address)
         response = RedirectResponse("/", status_code=303)
         cookie(response, Sessions.COOKIE, token, max_age=config.session_seconds)
         return response
