@@ -234,3 +234,19 @@ def test_recovered_visits_the_hub_acknowledged_are_not_carried_into_the_next_log
     acknowledged = {r["visit_id"] for r in sent}
     assert kept == 150 and len(s.carried) == 110
     assert all(lid == carried_lid and r["visit_id"] not in acknowledged for carried_lid, r in s.carried)
+
+
+def test_a_row_whose_chain_hash_is_garbled_is_counted_unreadable(tmp_path: Path) -> None:
+    """A chain hash that is no longer 64 hex digits cannot link or be checked: the row is not sent, it is counted."""
+    path = tmp_path / "visits.sqlite.bad-1"
+    _, rows = written_log(path, 60)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE visits SET chain = 'Z' || substr(chain, 2) WHERE seq = 20")
+    conn.execute("UPDATE visits SET prev_chain = substr(prev_chain, 2) WHERE seq = 30")
+    conn.commit()
+    conn.close()
+
+    s = salvage(path)
+
+    assert (s.recovered, s.unreadable) == (58, 2) and {20, 30}.isdisjoint(r["seq"] for r in s.rows)
+    assert all(_by_seq(rows)[r["seq"]] == r for r in s.rows)
