@@ -46,6 +46,9 @@ from sync.hub.traffic import HOUR_MS
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_PUBLISH = 64 * 1024 * 1024
 MAX_FORM = MAX_PUBLISH + 64 * 1024  # a publish form: the file and its multipart framing
+# The login form (a name, a password of at most 1,024 characters, the CSRF token), percent-encoded: the one form
+# anybody may send, so it is held to its own size.
+MAX_LOGIN_FORM = 32 * 1024
 SHOWN = 500  # devices listed on one page (the counts cover the whole fleet)
 PUBLISHERS = {"trust-list": publish_trust_list, "status-list": publish_status_list, "rules-list": publish_rules_list,
               "dcc-revocation": publish_dcc_revocation, "profiles": publish_profiles}
@@ -132,14 +135,16 @@ def create_operator_app(store: HubStore, config: OperatorConfig, *, thresholds: 
             # Answered without reading the body, the connection is closed: the sender stops sending.
             refused: Response | None = None
             length = request.headers.get("content-length", "")
-            if request.url.path != "/login" and sessions.operator(request.cookies.get(Sessions.COOKIE)) is None:
+            login = request.url.path == "/login"
+            if not login and sessions.operator(request.cookies.get(Sessions.COOKIE)) is None:
                 refused = RedirectResponse("/login", status_code=303)
-            elif not length.isdigit():
+            elif not (length.isascii() and length.isdigit()):
                 refused = page(request, "error.html", 411, title="Error", who=None,
                                message="a form must declare its length (Content-Length)")
-            elif int(length) > MAX_FORM:
+            elif int(length) > (MAX_LOGIN_FORM if login else MAX_FORM):
                 refused = page(request, "error.html", 413, title="Error", who=None,
-                               message=f"larger than {MAX_PUBLISH // (1024 * 1024)} MiB")
+                               message=f"a login form larger than {MAX_LOGIN_FORM // 1024} KiB" if login
+                               else f"larger than {MAX_PUBLISH // (1024 * 1024)} MiB")
             if refused is not None:
                 refused.headers["Connection"] = "close"
                 return refused

@@ -318,6 +318,14 @@ def test_a_post_is_judged_before_its_body_is_read(hub):
     except requests.ConnectionError:
         pass
     assert sent[0] < 40 * MiB, f"the hub read {sent[0] // MiB} MiB of an anonymous form"
+    # The login form, the one anybody may send, is held to a login form's size.
+    sent = [0]
+    try:
+        r = anonymous().post(proc.operator_url + "/login", data=_Multipart(8, sent), headers=headers, timeout=60)
+        assert r.status_code == 413 and "a login form larger than 32 KiB" in r.text
+    except requests.ConnectionError:
+        pass
+    assert sent[0] < 8 * MiB, f"the hub read {sent[0] // MiB} MiB of a login form"
     # Without a declared length a POST is refused before its body too.
     sent = [0]
     body = (part for part in _Multipart(256, sent))  # a generator: sent chunked, no length
