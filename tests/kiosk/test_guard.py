@@ -119,6 +119,27 @@ def test_repeat_scan_beeps_and_notes_on_the_current_screen(core: Any, world: Any
     k.stop()
 
 
+def test_a_repeat_note_stays_with_its_own_person(make_core: Callable[..., Any], world: Any, qtbot: Any) -> None:
+    """The "already checked" note is about one code: the next person's result never carries it, and a repeat
+    of an earlier code while someone else's result shows only beeps."""
+    core = make_core("transport")  # fast stream: the next person's result replaces the current one at once
+    k = kiosk_on(core, qtbot)
+    w = k.window
+    first, second, third = (world.payloads[n] for n in ("green", "guardian", "card"))
+    k.decided.emit(decide_now(core, first))
+    k.repeated.emit(core.handle_repeat(RepeatEvent(first, "test", time.monotonic(), 1.0)))
+    assert "Already checked" in w.result.note.text()
+    k.decided.emit(decide_now(core, second))
+    assert [m.payload_key for m in w.members] == [second] and w.page() == "result"
+    assert not w.result.note.isVisibleTo(w.result)  # the second person was not "already checked"
+    k.repeated.emit(core.handle_repeat(RepeatEvent(first, "test", time.monotonic(), 2.0)))
+    assert k.sound.played[-1] == "repeat" and not w.result.note.isVisibleTo(w.result)
+    k.decided.emit(decide_now(core, third))
+    k.repeated.emit(core.handle_repeat(RepeatEvent(third, "test", time.monotonic(), 1.0)))
+    assert "Already checked" in w.result.note.text() and w.result.note.isVisibleTo(w.result)
+    k.stop()
+
+
 def test_already_admitted_and_issued_ago(tmp_path: Any, world: Any, qtbot: Any) -> None:
     core, _ = demo_core(tmp_path / "ap", world=world, anti_passback=True)
     k = kiosk_on(core, qtbot)

@@ -107,6 +107,7 @@ class KioskWindow(KioskInput, GuardControls, AdminAccess, QWidget):
         self.note_timer = QTimer(self)
         self.note_timer.setSingleShot(True)
         self.note_timer.timeout.connect(self._clear_note)
+        self.note_about: str | None = None  # the code a repeat note on screen is about
         self.next_timer = QTimer(self)
         self.next_timer.setSingleShot(True)
         self.next_timer.timeout.connect(self._next)
@@ -167,6 +168,9 @@ class KioskWindow(KioskInput, GuardControls, AdminAccess, QWidget):
     def _show(self, members: list[Shown]) -> None:
         new = not self.members or members[0] is not self.members[0]
         self.members = members
+        if self.note_about is not None and all(m.payload_key != self.note_about for m in members):
+            self.note_timer.stop()
+            self._clear_note()
         self.last_decision_at = time.monotonic()
         if new:
             self.shown_since = self.last_decision_at
@@ -212,9 +216,15 @@ class KioskWindow(KioskInput, GuardControls, AdminAccess, QWidget):
         self.go_idle()
 
     def show_repeat(self, note: RepeatNote) -> None:
-        """The same code again within the debounce time: a short blip and a small note, never silence."""
+        """The same code again within the debounce time: a short blip and a small note, never silence.
+
+        The note is about that code: on another person's result it would read as theirs, so there the
+        blip alone says it, and the next person's result drops it (`_show`)."""
         self.sound.play(note.sound)
+        if self.page() == "result" and all(m.payload_key != note.payload_key for m in self.members):
+            return
         self.show_note(note.text, REPEAT_NOTE_MS)
+        self.note_about = note.payload_key
 
     def _result_timeout(self) -> None:
         if self.alert_pending:
@@ -259,6 +269,7 @@ class KioskWindow(KioskInput, GuardControls, AdminAccess, QWidget):
 
     # --- notes: a small line on whatever screen is showing ------------------------------------------
     def show_note(self, text: LocalText, ms: int = NOTE_MS) -> None:
+        self.note_about = None
         line = f"{text.zh} / {text.en}"
         self.idle.note.set(line)
         self.result.note.set(line)
@@ -266,6 +277,7 @@ class KioskWindow(KioskInput, GuardControls, AdminAccess, QWidget):
         self.note_timer.start(ms)
 
     def _clear_note(self) -> None:
+        self.note_about = None
         self.idle.note.set(None)
         self.result.note.set(None)
         self.result.refit()
