@@ -8,8 +8,8 @@
                 one on part of a frame
     decoder.py  FrameDecoder: the frame strategy (a glance for code-like evidence, the fast pass, fallback
                 passes in turn, each on the box around the evidence; every pass for still images);
-                decode_image
-    stills.py   read_image: image files as grayscale pixels (size checked from the header first,
-                transparency given a background)
+                decode_image, decode_file (every frame of an animation)
+    stills.py   read_image, read_frames: image files as grayscale pixels (size checked from the header
+                first, transparency given a background)
     images.py   read_image_payloads, for `checkpoint check --image`
 """

@@ -2,7 +2,7 @@
 
 A still image gets every pass (zxing-cpp, zbar with exact bytes, contrast, inversion, rescaling,
 sharpening) while a code may be missing: when the fast pass read codes, saw no symbol it could not read
-and nothing else in the image looks code-like, that is the image.
+and nothing else in the image looks code-like, that is the image. An animation's every frame is read.
 """
 
 from __future__ import annotations
