@@ -106,8 +106,8 @@ def test_a_bootstrap_status_list_already_held_is_not_read_again_at_every_start(
 def test_applying_a_bootstrap_status_list_at_start_extends_systemd_s_start_timeout(
         tmp_path: Path, world, notify_socket, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first start applies `trust.status_lists` before the service is ready: a province's list takes
-    minutes on a Pi, past the gate's TimeoutStartSec=60, so systemd killed the start (the apply rolled back)
-    and the next start began again, for good. The apply now asks systemd for more time as it goes."""
+    minutes on a Pi, past the gate's TimeoutStartSec=60: systemd would kill every start mid-apply (the apply
+    rolled back) for good. The apply asks systemd for more time as it goes."""
     from scanner.config import settings_from_dict
     from tests.helpers.notifysock import drain
 

@@ -385,8 +385,8 @@ def test_visits_recovered_from_a_damaged_log_are_marked(hub):
 
 
 def test_a_flood_of_wrong_logins_keeps_the_hub_process_small(hub):
-    """Each password check is an scrypt of 16 MiB: 40 at once took the process serving devices from 70 to
-    670 MB. Checks run one at a time; the flood waits, the process's memory does not grow with it. Each
+    """Each password check is an scrypt of 16 MiB: 40 at once would take the process serving devices from 70
+    to 670 MB. Checks run one at a time; the flood waits, the process's memory does not grow with it. Each
     guesser speaks from its own address (X-Forwarded-For from 127.0.0.1), under the per-address limit of
     failed logins, so every guess is checked."""
     import threading
