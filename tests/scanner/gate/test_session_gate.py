@@ -321,6 +321,19 @@ def test_an_admitted_family_opens_the_turnstile_for_each_member(make, world, fac
     assert factory.pin(17).states[1].state is True
 
 
+def test_a_family_cut_short_is_decided_with_the_next_frame_not_lost(make, world) -> None:
+    """A frame's family whose last member never comes (the next frame's decision arrives first) is decided on
+    its own when that decision comes: every member is shown and logged, none mixed into the next group."""
+    core = make()
+    first, second, later = passenger_codes(world, 3)
+    family = frame_events(core, [first, second])
+    assert core.take(family[0]) == []
+    (alone,) = frame_events(core, [later])
+    shown = core.take(alone)
+    assert [s.payload_key for s in shown] == [first, later] and len({s.group for s in shown}) == 2
+    assert [r["admit"] for r in core.visit_log.rows()] == [True, True]
+
+
 def test_the_results_the_guard_decided_are_not_kept_for_ever(make, world, monkeypatch) -> None:
     """A gate runs for months: what the guard decided is remembered only as far back as a result can be
     offered again, and the latest results still refuse a second decision."""
