@@ -31,7 +31,7 @@ from keys.jsontypes import JsonObject
 from scanner.clock import Clock
 from scanner.errors import CheckpointError, InputError
 from scanner.gate.counts import Counts, Tally
-from scanner.gate.grouping import FamilyGrouper
+from scanner.gate.grouping import FamilyGrouper, held_with_group
 from scanner.gate.heldfiles import HeldFiles
 from scanner.gate.repeats import HORIZON_S, Admissions, Repeat, RepeatNote, already_admitted, repeat_note
 from scanner.gate.shown import PIN_NEEDED, AckResult, Shown
@@ -198,20 +198,21 @@ class Session(HeldFiles):
         r = d.result
         code_id = r.code_id.hex() if r.code_id else None
         passes = d.admit and group_admit  # a member of a refused family does not pass the turnstile either
+        logged = held_with_group(d) if d.admit and not passes else d
         gate = self.gate.on_decision(passes, "device") if self.gate is not None else None
-        visit_id = self._log(d, (event.decided_at - event.frame_timestamp) * 1000, self._flow_extra(d), now,
+        visit_id = self._log(logged, (event.decided_at - event.frame_timestamp) * 1000, self._flow_extra(d), now,
                              gate=gate, ref_visit=repeat.visit_id if repeat else None)
         if passes and code_id:
             self.admissions.add(code_id, now, visit_id, r.subject.hex() if r.subject else None)
         token = None
-        if self.profile.flow == "pharmacy" and d.admit:
+        if self.profile.flow == "pharmacy" and passes:
             with self._lock:
                 for stale in [t for t, (_, _, at) in self._held.items() if now - at > HOLD_S]:
                     del self._held[stale]
                 token = next(self._tokens)
                 self._held[token] = (d, visit_id, now)
-        self.tally.decision(d, "device")
-        self._remember(d, now)
+        self.tally.decision(logged, "device")
+        self._remember(logged, now)
         group = self.grouper.place(source=event.source, frame_timestamp=event.frame_timestamp,
                                    codes_in_frame=event.codes_in_frame)
         return Shown(d, event.payload, event.frame_timestamp, event.decided_at, event.source, token, group,

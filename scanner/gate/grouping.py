@@ -11,11 +11,29 @@ A stream of different codes never groups, however close together they come.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scanner.policy import Decision
+
+# The outcome logged for a member whose own decision admits, held back because another member of the same
+# frame's family is refused: the turnstile stays shut for the whole group.
+GROUP_REFUSED = "group_refused"
+
+
+def held_with_group(decision: Decision) -> Decision:
+    """A member's decision as logged when its family is refused: not admitted, outcome `GROUP_REFUSED` (the
+    code's own verdict and status stay in the row), so neither this gate after a restart nor the site's
+    other gates take the person as admitted."""
+    from scanner.policy import Tone
+
+    return dataclasses.replace(decision, admit=False, tone=Tone.STOP, outcome=GROUP_REFUSED)
 
 
 @dataclass(frozen=True)

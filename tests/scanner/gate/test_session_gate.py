@@ -17,6 +17,7 @@ from scanner.config import GateSettings
 from scanner.demo.session import decide_now, demo_core
 from scanner.gate.control import Gate
 from scanner.pipeline import DecisionEvent, RepeatEvent
+from scanner.gate.grouping import GROUP_REFUSED
 from scanner.session import HOLD_S
 from tests.helpers.payloads import passenger_codes
 
@@ -305,7 +306,16 @@ def test_a_family_with_a_red_member_does_not_open_the_turnstile(make, world, fac
     assert [s.gate for s in shown] == [None, None, None] and actions == []
     assert [c.state for c in pin.states[1:]] == []  # the relay never switched
     assert [r["gate"] for r in core.visit_log.rows()] == [None, None, None]
-    # Held back with the family, the green members are not "already admitted" when they come back alone.
+    # Held back with the family, the green members are logged as not admitted, with the group's outcome, so
+    # neither this gate after a restart nor the site's other gates (the hub's feed) take them as admitted.
+    rows = list(core.visit_log.rows())
+    assert [(r["admit"], r["outcome"], r["status"]) for r in rows] == [
+        (False, GROUP_REFUSED, "green"), (False, "red", "red"), (False, GROUP_REFUSED, "green")]
+    assert core.counts().admitted == 0 and core.counts().refused == 3
+    from scanner.gate.repeats import Admissions
+
+    restarted = Admissions(device_id="demo-kiosk", visit_log=core.visit_log)
+    assert restarted.check(core.checker.check(green).result.code_id.hex(), 1200, time.time()) is None
     assert decide_now(core, green).gate == "open"
 
 
