@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from keys.jsontypes import Json, JsonObject
 from scanner.errors import ConfigError
 from scanner.profiles import DEFAULT_PROFILE
-from scanner.settingchecks import VALUE_CHECKS, same_pin
+from scanner.settingchecks import VALUE_CHECKS, same_key, same_pin
 
 T = TypeVar("T")
 
@@ -332,6 +332,10 @@ def settings_from_dict(data: JsonObject, source: str = "<dict>") -> Settings:
     if isinstance(gate, GateSettings) and gate.admit_key and gate.admit_key == gate.deny_key:
         # One key cannot be both: the guard's Admit would be read as Deny.
         problems.append(f"gate.deny_key: {gate.deny_key!r} is gate.admit_key too")
+    display = sections.get("display")
+    if isinstance(display, DisplaySettings) and (clash := same_key(
+            (f"display.{k}", getattr(display, k)) for k in ("admit_key", "deny_key", "guard_key", "family_key"))):
+        problems.append(clash)
     # Imported here: policy imports this module's types at import time.
     from scanner.policy import profile_problems, unknown_profile_problem
 

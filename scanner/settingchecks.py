@@ -1,7 +1,8 @@
 """Checks of single settings beyond their type and range: names, the hub's URL, a PIN hash, outputs, sources.
 
-`scanner.config` runs `VALUE_CHECKS[key]` on a value that has the right type and range, and `same_pin` across
-the two gate outputs. Each check returns the problem, worded `key: what is wrong`, or None. Imports of the
+`scanner.config` runs `VALUE_CHECKS[key]` on a value that has the right type and range, `same_pin` across
+the two gate outputs and `same_key` across the kiosk's keys. Each check returns the problem, worded `key: what
+is wrong`, or None. Imports of the
 modules that own a form (gate outputs, source specs, PIN hashes) happen inside the checks, so loading the
 settings loads only the parts a file uses.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import typing
 import unicodedata
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -153,6 +155,32 @@ VALUE_CHECKS: dict[str, typing.Callable[[str, Json], str | None]] = {
     "camera.source": _check_camera_source,
     "gate.sources": _check_sources,
 }
+
+
+# Names Qt reads as one key (compared without case); the kiosk takes the keypad's Enter for Return.
+_KEY_ALIASES = {"enter": "return", "escape": "esc", "delete": "del", "insert": "ins"}
+
+
+def key_identity(setting: str, name: str) -> Hashable:
+    """Which key a kiosk key name stands for, without Qt: its name, caseless, one name per key."""
+    folded = name.strip().casefold()
+    return _KEY_ALIASES.get(folded, folded)
+
+
+def same_key(keys: Iterable[tuple[str, str]],
+             identity: Callable[[str, str], Hashable] = key_identity) -> str | None:
+    """The problem when two of the kiosk's keys (`(setting, name)` pairs) are one key, or None.
+
+    One key for two acts: the first act checked would always win, silently. `identity` says which key a
+    name stands for; the kiosk passes Qt's key codes.
+    """
+    named: dict[Hashable, tuple[str, str]] = {}
+    for setting, name in keys:
+        key = identity(setting, name)
+        if key in named:
+            return f"{setting}: {name!r} is the key of {named[key][0]} ({named[key][1]!r}) too"
+        named[key] = (setting, name)
+    return None
 
 
 def same_pin(a: str, b: str) -> bool:

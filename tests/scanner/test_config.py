@@ -272,3 +272,19 @@ def test_a_venue_profile_that_is_neither_built_in_nor_defined_is_named(tmp_path:
                               "office, pharmacy, school, transport; or one defined in [profiles.NAME])"]
     p.write_text('[venue]\nprofile = "night-market"\n[profiles.night-market]\nbase = "mall"\n', encoding="utf-8")
     assert load_settings(p).venue.profile == "night-market"
+
+
+@pytest.mark.parametrize(("keys", "problem"), [
+    ('admit_key = "Return"\ndeny_key = "Enter"',
+     "display.deny_key: 'Enter' is the key of display.admit_key ('Return') too"),
+    ('guard_key = "Space"\nfamily_key = "space"',
+     "display.family_key: 'space' is the key of display.guard_key ('Space') too"),
+    ('deny_key = "Escape"\nfamily_key = "Esc"',
+     "display.family_key: 'Esc' is the key of display.deny_key ('Escape') too"),
+])
+def test_two_kiosk_keys_on_one_key_are_named_by_config_check(tmp_path: Path, keys: str, problem: str) -> None:
+    # Found when the file is checked, not only when the kiosk starts: the guard's Deny or the alert's
+    # acknowledgement would otherwise be a key that does something else.
+    path = tmp_path / "s.toml"
+    path.write_text(f"[display]\n{keys}\n", encoding="utf-8")
+    assert problems_of(path) == [problem]
