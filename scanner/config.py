@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime
 import functools
 import math
 import tomllib
@@ -252,6 +253,22 @@ class Settings:
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
+def _given(value: object) -> str:
+    """A TOML value as a message names it: a string, number or boolean as written, anything else in words."""
+    # datetime is a date too: asked first.
+    if isinstance(value, datetime.datetime):
+        return f"a date and time ({value.isoformat()})"
+    if isinstance(value, datetime.date):
+        return f"a date ({value.isoformat()})"
+    if isinstance(value, datetime.time):
+        return f"a time of day ({value.isoformat()})"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
 def _check_value(key: str, hint: type, value: Json, meta: typing.Mapping[str, Json]) -> tuple[Json, str | None]:
     origin = typing.get_origin(hint)
     if origin is list:
@@ -270,7 +287,7 @@ def _check_value(key: str, hint: type, value: Json, meta: typing.Mapping[str, Js
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if (hint is int and isinstance(value, bool)) or not isinstance(value, hint):
-        return None, f"{key}: expected {_TYPE_NAMES.get(hint, hint)}, got {value!r}"
+        return None, f"{key}: expected {_TYPE_NAMES.get(hint, hint)}, got {_given(value)}"
     if isinstance(value, float) and not math.isfinite(value):  # TOML's nan passes every range check
         return None, f"{key}: expected a finite number, got {value!r}"
     if "choices" in meta and value not in meta["choices"]:
@@ -285,7 +302,7 @@ def _check_value(key: str, hint: type, value: Json, meta: typing.Mapping[str, Js
 
 def _build_section(name: str, cls: type, table: Json, problems: list[str]) -> object:
     if not isinstance(table, dict):
-        problems.append(f"[{name}]: expected a table, got {table!r}")
+        problems.append(f"[{name}]: expected a table, got {_given(table)}")
         return cls()
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}

@@ -2,9 +2,8 @@
 
 `scanner.config` runs `VALUE_CHECKS[key]` on a value that has the right type and range, `same_pin` across
 the two gate outputs and `same_key` across the kiosk's keys. Each check returns the problem, worded `key: what
-is wrong`, or None. Imports of the
-modules that own a form (gate outputs, source specs, PIN hashes) happen inside the checks, so loading the
-settings loads only the parts a file uses.
+is wrong`, or None. Imports of the modules that own a form (gate outputs, source specs, PIN hashes) happen
+inside the checks, so loading the settings loads only the parts a file uses.
 """
 
 from __future__ import annotations

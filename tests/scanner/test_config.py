@@ -288,3 +288,15 @@ def test_two_kiosk_keys_on_one_key_are_named_by_config_check(tmp_path: Path, key
     path = tmp_path / "s.toml"
     path.write_text(f"[display]\n{keys}\n", encoding="utf-8")
     assert problems_of(path) == [problem]
+
+
+def test_a_date_or_time_given_for_a_setting_is_named_in_plain_words(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text("[camera]\nfps = 1979-05-27\nwidth = 1979-05-27T07:32:00Z\n"
+                    "[display]\nresult_seconds = 07:32:00\n[sync]\nbatch_size = [1]\n", encoding="utf-8")
+    assert problems_of(path) == [
+        "camera.fps: expected an integer, got a date (1979-05-27)",
+        "camera.width: expected an integer, got a date and time (1979-05-27T07:32:00+00:00)",
+        "display.result_seconds: expected a number, got a time of day (07:32:00)",
+        "sync.batch_size: expected an integer, got a list",
+    ]
