@@ -198,7 +198,8 @@ class Session(HeldFiles):
         r = d.result
         code_id = r.code_id.hex() if r.code_id else None
         passes = d.admit and group_admit  # a member of a refused family does not pass the turnstile either
-        logged = held_with_group(d) if d.admit and not passes else d
+        held = d.admit and not passes
+        logged = held_with_group(d) if held else d
         gate = self.gate.on_decision(passes, "device") if self.gate is not None else None
         visit_id = self._log(logged, (event.decided_at - event.frame_timestamp) * 1000, self._flow_extra(d), now,
                              gate=gate, ref_visit=repeat.visit_id if repeat else None)
@@ -216,7 +217,7 @@ class Session(HeldFiles):
         group = self.grouper.place(source=event.source, frame_timestamp=event.frame_timestamp,
                                    codes_in_frame=event.codes_in_frame)
         return Shown(d, event.payload, event.frame_timestamp, event.decided_at, event.source, token, group,
-                     visit_id, gate, repeat, now - r.iat if r.iat is not None else None)
+                     visit_id, gate, repeat, now - r.iat if r.iat is not None else None, held=held)
 
     def handle_repeat(self, event: RepeatEvent) -> RepeatNote:
         """The same code again within the debounce window (`scanner.pipeline.RepeatEvent`): not decided

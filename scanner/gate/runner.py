@@ -56,7 +56,7 @@ GUARD_WINDOW_S = 60.0
 
 
 def decision_json(shown: Shown, latency_ms: float | None = None) -> JsonObject:
-    d = shown.decision
+    d = shown.logged
     r = d.result
     return {"event": "decision", "admit": d.admit, "verdict": r.verdict.value, "tone": str(d.tone),
             "status": r.status.value if r.status else None, "code_id": r.code_id.hex() if r.code_id else None,
@@ -202,7 +202,7 @@ class GateRunner:
             return
         from scanner.sound.prompts import decision_words, tone_for
 
-        d = shown.decision
+        d = shown.logged
         self.sound.play(tone_for(admit=d.admit, alert=d.alert_guard, check=shown.manual_check),
                         decision_words(d.outcome, d.headline))
 

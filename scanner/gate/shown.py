@@ -30,6 +30,15 @@ class Shown:
     repeat: Repeat | None = None  # an anti-passback repeat: not admitted again
     issued_ago_s: float | None = None  # how old the code is (a screenshot of an old code shows)
     decided_by: str = "device"
+    held: bool = False  # admitted on its own, held back because another member of its family was refused
+
+    @property
+    def logged(self) -> Decision:
+        """The decision as logged and as the turnstile took it: for a member `held` with its refused family,
+        not admitted (`scanner.gate.grouping.held_with_group`); the screen shows the code's own decision."""
+        from scanner.gate.grouping import held_with_group
+
+        return held_with_group(self.decision) if self.held else self.decision
 
     @property
     def manual_check(self) -> bool:

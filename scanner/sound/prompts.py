@@ -3,7 +3,8 @@
 A cue is a tone (`TONES`) and, optionally, words. The words for a decision are the headline the
 screen shows, turned into speech ("绿码 请通行" is said "绿码，请通行"), so the voice can never
 contradict the screen and a profile the hub publishes or the config overrides speaks its own words.
-A few prompts are not decisions (`PROMPTS`: "show your code", "already checked", "already admitted").
+A few prompts are not decisions (`PROMPTS`: "show your code", "already checked", "already admitted",
+"your group is not admitted").
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from keys.localtext import LocalText
+from scanner.gate.grouping import GROUP_REFUSED
 from scanner.gate.repeats import ALREADY_ADMITTED
 from scanner.policy import VenueProfile
 
@@ -24,6 +26,7 @@ PROMPTS: dict[str, LocalText] = {
     "show_code": LocalText("请出示健康码", "Please show your health code"),
     "repeat": LocalText("已核验", "Already checked"),
     "already_admitted": LocalText("已通行，请勿重复刷码", "Already admitted"),
+    GROUP_REFUSED: LocalText("同行人员未全部通过，请等候", "Your group is not admitted"),
 }
 
 
@@ -57,8 +60,11 @@ def spoken(text: LocalText) -> LocalText:
 
 def decision_words(outcome: str, headline: LocalText) -> LocalText:
     """What a decision says: its headline, but for a code admitted already the fixed prompt. That headline holds
-    a time of day ("Already admitted at 08:12"): a voice file for every minute, made while the person waits."""
-    return PROMPTS["already_admitted"] if outcome == ALREADY_ADMITTED else headline
+    a time of day ("Already admitted at 08:12"): a voice file for every minute, made while the person waits.
+    A member held back with its refused family keeps its own (admitting) headline, so it says the group's."""
+    if outcome == ALREADY_ADMITTED:
+        return PROMPTS["already_admitted"]
+    return PROMPTS[GROUP_REFUSED] if outcome == GROUP_REFUSED else headline
 
 
 def decision_cue(*, admit: bool, alert: bool, headline: LocalText, check: bool = False) -> Cue:
@@ -73,7 +79,7 @@ def profile_cues(profile: VenueProfile) -> dict[str, Cue]:
 
 
 # A repeat is a short blip; a code admitted earlier and shown again calls the guard.
-PROMPT_TONES = {"show_code": "stop", "repeat": "repeat", "already_admitted": "alert"}
+PROMPT_TONES = {"show_code": "stop", "repeat": "repeat", "already_admitted": "alert", GROUP_REFUSED: "stop"}
 
 
 def prompt_cue(name: str) -> Cue:
