@@ -42,6 +42,19 @@ def _add_passphrase(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ask-passphrase", action="store_true", help="prompt for the key passphrase")
 
 
+# The longest a signed list or a code may be valid, as for a device certificate (`keys.deviceca`): longer is a
+# typo, and a time past 2^63-1 seconds is refused by every device reading the list.
+MAX_VALID_FOR = 36500 * 86400
+
+
+def valid_for(text: str) -> int:
+    """`--valid-for`: whole seconds, 1 to `MAX_VALID_FOR` (0 or fewer would sign a list already out of date)."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_VALID_FOR:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds from 1 to {MAX_VALID_FOR} "
+                                         "(100 years)")
+    return int(text)
+
+
 def _write_json(path: str, doc: Json) -> None:
     if path == "-":
         print(json.dumps(doc, ensure_ascii=False))
@@ -291,7 +304,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dcc", action="append", default=[], metavar="CERT.der:COUNTRY",
                    help="an EU DCC Document Signer Certificate to list; repeatable")
     p.add_argument("--version", type=int, required=True, help="must grow with every list")
-    p.add_argument("--valid-for", type=int, default=86400, help="seconds until next_update")
+    p.add_argument("--valid-for", type=valid_for, default=86400, help="seconds until next_update")
     p.add_argument("--not-before", type=int, metavar="UNIX",
                    help="each --key valid from (default: a day ago)")
     p.add_argument("--not-after", type=int, metavar="UNIX", help="each --key valid until (default: in two years)")
@@ -307,7 +320,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subjects", metavar="FILE", help="JSON lines {sub, s, sd}")
     p.add_argument("--revoke", action="append", default=[], metavar="CTI_HEX",
                    help="a revoked code id (16 bytes hex); repeatable")
-    p.add_argument("--valid-for", type=int, default=3600, help="seconds until next_update (default 3600)")
+    p.add_argument("--valid-for", type=valid_for, default=3600, help="seconds until next_update (default 3600)")
     p.add_argument("--out", default="-", metavar="FILE", help="where the signed list goes (default: stdout)")
     _add_passphrase(p)
     p.set_defaults(func=cmd_status_list)
@@ -320,7 +333,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="revoke by issuing country and certificate identifier")
     p.add_argument("--hash", action="append", default=[], metavar="TYPE:HEX",
                    help="a revocation hash as the EU gateway gives it: UCI, COUNTRYCODEUCI or SIGNATURE, 16 bytes")
-    p.add_argument("--valid-for", type=int, default=86400, help="seconds until next_update")
+    p.add_argument("--valid-for", type=valid_for, default=86400, help="seconds until next_update")
     p.add_argument("--out", default="-", metavar="FILE", help="where the signed list goes (default: stdout)")
     _add_passphrase(p)
     p.set_defaults(func=cmd_dcc_revocation)
@@ -335,7 +348,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--guardian", metavar="NAME:RELATION", help="e.g. 李*华:parent")
     p.add_argument("--sub", metavar="HEX", help="subject pseudonym (16 bytes hex); random by default")
     p.add_argument("--iat", type=int, metavar="UNIX", help="issue time (default: now)")
-    p.add_argument("--valid-for", type=int, default=86400, help="seconds from --iat to expiry (default 86400)")
+    p.add_argument("--valid-for", type=valid_for, default=86400, help="seconds from --iat to expiry (default 86400)")
     p.add_argument("--png", metavar="FILE", help="also write the code as a QR image")
     _add_passphrase(p)
     add_dcc_issue_options(p)

@@ -92,3 +92,20 @@ def test_bad_issuer_input_is_named_never_an_internal_error(tmp_path: Path) -> No
         r = cp(*args)
         assert r.returncode == 2 and named in r.stderr and "internal error" not in r.stderr, (args, r.stderr)
     assert not (t / "sl.json").exists()
+
+
+def test_a_validity_that_is_not_whole_seconds_up_to_100_years_is_refused(tmp_path: Path) -> None:
+    t = tmp_path
+    assert cp("keys", "generate", str(t / "zj")).returncode == 0
+    status_list = ("keys", "status-list", "--signer", str(t / "zj.key"), "--issuer", "CN-ZJ", "--version", "1",
+                   "--out", str(t / "sl.json"))
+    # 10^20 seconds puts next_update past what a device reads (2^63-1): a signed list every device refuses.
+    for bad in ("nan", "inf", "100000000000000000000", "3153600001", "0", "-5", "1.5"):
+        r = cp(*status_list, "--valid-for", bad)
+        assert r.returncode == 2, (bad, r.stderr)
+        assert f"argument --valid-for: {bad!r} is not a whole number of seconds from 1 to 3153600000" in r.stderr
+    assert not (t / "sl.json").exists()
+    r = cp("keys", "issue", "--key", str(t / "zj.key"), "--issuer", "CN-ZJ", "--valid-for", "1e99")
+    assert r.returncode == 2 and "argument --valid-for: '1e99'" in r.stderr, r.stderr
+    assert cp(*status_list, "--valid-for", "3153600000").returncode == 0
+    assert json.loads((t / "sl.json").read_text())["protected"]
