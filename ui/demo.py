@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ui.model.view import result_view
+from ui.model.view import shown_view
 
 if TYPE_CHECKING:
     import argparse
@@ -96,7 +96,7 @@ def run_demo(out_dir: Path, *, profile: str = "transport", duration: float | Non
     def on_decided(s: Shown) -> None:
         name = names.get(s.payload_key, "?")
         shown.append(name)
-        v = result_view(s.decision)
+        v = shown_view(s)
         who = " · ".join(t for t in (v.person, v.region_text) if t) or "-"
         if v.guardian:
             who += f" ({v.guardian.en})"

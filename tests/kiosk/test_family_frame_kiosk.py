@@ -30,6 +30,9 @@ def test_a_family_with_a_red_member_is_stopped_on_screen_and_at_the_turnstile(tm
         k.start()
         qtbot.waitUntil(lambda: k.window.group() is not None and len(k.window.group().members) == 3, timeout=20000)
         assert not k.window.group().admit and not k.window.queue  # the screen says the group is stopped...
+        # ...and counts nobody admitted, as the log does (the green members' own colour stays on their cards).
+        assert k.window.group().headline.en.endswith("(0 of 3 admitted)")
+        assert sorted(m.kind for m in k.window.group().members) == ["pass", "pass", "red"]
         assert actions == [] and [c.state for c in factory.pin(17).states[1:]] == []  # ...and so does the gate
         assert [r["gate"] for r in core.visit_log.rows()] == [None, None, None]
     finally:

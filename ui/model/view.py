@@ -14,6 +14,7 @@ Kinds:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -214,5 +215,7 @@ def group_view(decisions: Sequence[Decision]) -> GroupView:
 
 
 def shown_view(shown: Shown) -> ResultView:
-    """The view of a `scanner.gate.shown.Shown`: its decision and the code's age."""
-    return result_view(shown.decision, shown.issued_ago_s)
+    """The view of a `scanner.gate.shown.Shown`: its decision and the code's age. A member held back with its
+    refused family keeps its code's colour but counts as not admitted, as it is logged (`Shown.logged`)."""
+    view = result_view(shown.decision, shown.issued_ago_s)
+    return dataclasses.replace(view, admit=False, outcome=shown.logged.outcome) if shown.held else view
