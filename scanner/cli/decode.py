@@ -4,6 +4,8 @@ Contract used by acceptance checks:
     checkpoint decode [--json] IMAGE ...
         one JSON line per image: {"image", "codes": [{"text", "bytes_b64", "polygon"}], "ms"}, or
         {"image", "error"} for a file that cannot be read (the run goes on; exit 1 at the end).
+    Without --json: one "IMAGE: TEXT" line per code, "IMAGE: no QR code" for an image without one; an image
+        whose name holds a character that is not printable (a newline) is named as a JSON string.
 """
 
 from __future__ import annotations
@@ -14,6 +16,19 @@ import sys
 import time
 
 from scanner.errors import InputError
+
+
+def _escaped(text: str) -> str:
+    """`text` with each character that is not printable written as JSON writes it (a newline as "\\n")."""
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in text)
+
+
+def _image_name(path: str) -> str:
+    """An image's name for a plain line: as given, or as a JSON string when it holds a character that is not
+    printable, so that a newline in a name cannot start a line that reads as another image's result."""
+    if path.isprintable():
+        return path
+    return '"' + _escaped(path.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
 def run_decode(args: argparse.Namespace) -> int:
@@ -33,18 +48,18 @@ def run_decode(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps({"image": path, "error": str(e)}, ensure_ascii=False), flush=True)
             else:
-                print(f"checkpoint: error: {e}", file=sys.stderr, flush=True)
+                print(f"checkpoint: error: {_escaped(str(e))}", file=sys.stderr, flush=True)
             continue
         ms = (time.perf_counter() - t0) * 1000
         if args.json:
             print(json.dumps({"image": path, "codes": [c.to_json() for c in codes], "ms": round(ms, 2)},
                              ensure_ascii=False), flush=True)
         elif not codes:
-            print(f"{path}: no QR code", flush=True)
+            print(f"{_image_name(path)}: no QR code", flush=True)
         else:
             for c in codes:
                 shown = c.text if c.text is not None else "(binary) " + c.data.hex()
-                print(f"{path}: {shown}", flush=True)
+                print(f"{_image_name(path)}: {shown}", flush=True)
     return 1 if failed else 0
 
 

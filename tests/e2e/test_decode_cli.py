@@ -70,6 +70,22 @@ def test_decode_plain_output(tmp_path):
     assert "nope.png: no such file" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_decode_plain_output_keeps_one_line_per_code_whatever_the_file_is_called(tmp_path):
+    # A newline in a name would start a line that reads as another file's result; the name is shown as a
+    # JSON string instead, as `--json` gives it.
+    odd = tmp_path / "a\nb: \u202e.png"
+    shutil.copyfile(VECTORS / "qr" / "url.png", odd)
+    blank = tmp_path / "blank\r.png"
+    cv2.imwrite(str(blank), np.full((100, 100), 255, np.uint8))
+    r = checkpoint("decode", str(odd), str(blank), str(tmp_path / "no\nsuch.png"))
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    assert lines == [f"{json.dumps(str(odd))}: {CASES['url']}", f"{json.dumps(str(blank))}: no QR code"]
+    assert json.loads(lines[0].rpartition(": ")[0]) == str(odd)
+    (error,) = r.stderr.splitlines()
+    assert "no\\nsuch.png: no such file" in error
+
+
 def _with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
     """A JPEG with an EXIF APP1 segment holding only the Orientation tag."""
     import struct
