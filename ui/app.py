@@ -2,7 +2,7 @@
 
 The pipeline (`scanner.pipeline.Pipeline`) runs on its own threads; its listener turns each event into
 a Qt signal, so widgets are only ever touched on the GUI thread. The camera preview is tapped from the
-frame source on the reader thread and sent as a `QImage` at `PREVIEW_FPS`.
+frame source on the reader thread (`ui.preview.PreviewTap`).
 """
 
 from __future__ import annotations
@@ -26,58 +26,21 @@ from scanner.sources.base import gives_frames
 from scanner.status import StatusSnapshot
 from ui.model.exports import MOUNTS_FILE, USB_ROOTS
 from ui.model.pinauth import PinGate
+from ui.preview import PreviewTap
 from ui.widgets.guardkeys import GuardKeys
 from ui.widgets.window import KioskWindow
 
 if TYPE_CHECKING:
-    import numpy as np
 
     from keys.jsontypes import JsonObject
     from scanner.clock import Clock
     from scanner.config import CameraSettings, Settings
     from scanner.pipeline import ErrorEvent, Pipeline, PipelineEvent, SourceEvent
     from scanner.policy import VenueProfile
-    from scanner.sources.base import Frame, FrameSource, Source
+    from scanner.sources.base import Source
     from scanner.sources.scanners import WedgeSource
 
 log = logging.getLogger(__name__)
-
-PREVIEW_FPS = 10.0
-
-
-def to_qimage(image: np.ndarray) -> QImage:
-    """A grayscale or BGR numpy frame as a QImage that owns its pixels."""
-    h, w = image.shape[:2]
-    if image.ndim == 2:
-        return QImage(image.data, w, h, image.strides[0], QImage.Format.Format_Grayscale8).copy()
-    return QImage(image.data, w, h, image.strides[0], QImage.Format.Format_BGR888).copy()
-
-
-class PreviewTap:
-    """Wraps a frame source: frames pass through untouched, a few per second also go to `on_image`."""
-
-    def __init__(self, source: FrameSource, on_image: Callable[[QImage], None], fps: float = PREVIEW_FPS):
-        self.source = source
-        self.name = source.name
-        self.live = source.live
-        self._on_image = on_image
-        self._every = 1.0 / fps
-        self._last = 0.0
-
-    def open(self) -> None:
-        self.source.open()
-
-    def close(self) -> None:
-        self.source.close()
-
-    def read(self) -> Frame | None:
-        item = self.source.read()
-        image = item.image if item is not None else None
-        if image is not None and time.monotonic() - self._last >= self._every:
-            self._last = time.monotonic()
-            self._on_image(to_qimage(image))
-        return item
-
 
 @dataclass
 class KioskOptions:

@@ -44,8 +44,8 @@ def tour(width: int, height: int, workdir: Path, *, now: int | None = None) -> I
     from scanner.pipeline import RepeatEvent
     from scanner.policy import builtin_names
     from scanner.sources.synthetic import gate_frame
-    from ui.app import to_qimage
     from ui.model.pinauth import PinGate
+    from ui.preview import to_qimage
     from ui.sound import RecordingSound
 
     now = now or int(time.time())

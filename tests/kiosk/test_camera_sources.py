@@ -17,8 +17,9 @@ from scanner.pipeline import DecisionEvent
 from scanner.sources.scanners import SerialScannerSource
 from tests.helpers.notifysock import drain
 from tests.helpers.serialpty import serial_pty
-from ui.app import KioskApp, PreviewTap, build_kiosk
+from ui.app import KioskApp, build_kiosk
 from ui.cli import heartbeat
+from ui.preview import PreviewTap
 from ui.sound import RecordingSound
 
 
