@@ -3,6 +3,9 @@ that keeps failing, none for the others, and a table of addresses that never gro
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import requests
 
 from sync.hub.operator.auth import LoginThrottle
@@ -79,3 +82,29 @@ def test_a_real_hub_holds_up_only_the_address_that_keeps_failing(tmp_path):
         assert 0 < int(r.headers["Retry-After"]) <= 30 and "cp_session" not in r.cookies
         r = attempt("198.51.100.7", PASSWORD)
         assert r.status_code == 303 and "cp_session" in r.cookies
+
+
+def test_guesses_sent_side_by_side_get_no_more_answers_than_one_after_another(tmp_path):
+    """Twelve wrong passwords sent at once from one address all pass the first look at the wait (none has
+    failed yet); only the first five to be checked are answered, the rest get 429 like sequential guesses."""
+    pki = make_pki(tmp_path)
+    config = write_operator_config(tmp_path / "operators.toml")
+    with HubProcess(tmp_path / "hub.sqlite", pki, operator_config=config) as proc:
+        base = proc.operator_url
+        prepared = []
+        for _ in range(12):
+            s = requests.Session()
+            s.trust_env = False
+            s.headers["X-Forwarded-For"] = "203.0.113.9"
+            prepared.append((s, csrf_of(s.get(f"{base}/login", timeout=30).text)))
+        start = threading.Barrier(len(prepared))
+
+        def guess(session_token: tuple[requests.Session, str]) -> int:
+            s, token = session_token
+            start.wait(timeout=30)
+            return s.post(f"{base}/login", data={"name": OPERATOR, "password": "wrong", "csrf": token},
+                          allow_redirects=False, timeout=60).status_code
+
+        with ThreadPoolExecutor(len(prepared)) as pool:
+            codes = list(pool.map(guess, prepared))
+        assert sorted(codes) == [401] * 5 + [429] * 7
