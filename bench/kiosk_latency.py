@@ -173,8 +173,8 @@ def passenger_stream(pace: float, cores: str, passengers: int = 12) -> int:
     from scanner.config import CameraSettings, GateSettings
     from scanner.demo.session import demo_core
     from scanner.demo.world import build_demo_world
+    from scanner.events import DecisionEvent
     from scanner.gate.control import Gate, GateAction
-    from scanner.pipeline import DecisionEvent
     from scanner.sources.synthetic import SyntheticSource
     from ui.app import KioskApp, KioskOptions
     from ui.sound import RecordingSound

@@ -28,7 +28,8 @@ from scanner.checker import Checker
 from scanner.clock import SystemClock
 from scanner.config import CameraSettings
 from scanner.demo.world import build_demo_world
-from scanner.pipeline import DecisionEvent, Pipeline
+from scanner.events import DecisionEvent
+from scanner.pipeline import Pipeline
 from scanner.policy import load_profile
 from scanner.sources.base import Frame
 from scanner.sources.synthetic import gate_frame

@@ -19,6 +19,7 @@ Read first. What lives where (docs/architecture.md has the whole system):
     sources/     where payloads come from: cameras, files, synthetic scenes, hardware scanners
     qr/          pixels -> QR symbols (zxing-cpp, zbar, the frame strategy)
     pipeline.py  Pipeline: sources -> qr -> checker -> events, on threads of its own
+    events.py    what the pipeline reports: DecisionEvent, RepeatEvent, SourceEvent, ErrorEvent
     session.py   Session: decisions in, visits logged, counts and status out
     gate/        around a decision at a real gate: turnstile outputs, repeats and anti-passback, families
     status.py    StatusSnapshot: the device's state at a glance

@@ -16,7 +16,7 @@ delivers events to the listener. The kiosk wraps the listener in a Qt signal.
 - A camera that fails is reported (`SourceEvent` "disconnected"), closed and reopened with backoff
   until it is back ("reconnected"). A decoder or checker exception is logged and reported as an
   `ErrorEvent`; the worker carries on.
-- All events reach the listener from the worker thread, in order.
+- All events reach the listener from the worker thread, in order; `scanner.events` declares them.
 
 For the watchdog: `frame_watch()` (when a frame last arrived, as long as a camera is meant to deliver) and
 `alive()`. A disconnected camera is this pipeline's to report and retry, and a restart would not plug it
@@ -32,12 +32,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from scanner.config import CameraSettings
 from scanner.errors import CheckpointError, SourceError
-from scanner.qr.decoder import FrameDecoder, Polygon, QrSymbol
+from scanner.events import DecisionEvent, ErrorEvent, PipelineEvent, RepeatEvent, SourceEvent
+from scanner.qr.decoder import FrameDecoder, QrSymbol
 from scanner.sources.base import Frame, ScannedText, Source, gives_frames
 
 if TYPE_CHECKING:
@@ -46,63 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class DecisionEvent:
-    """A code was decided. Times: `frame_timestamp` and `decided_at` are monotonic seconds."""
-
-    decision: Decision
-    payload: str
-    data: bytes
-    source: str
-    frame_timestamp: float
-    decided_at: float
-    decode_ms: float  # 0 for scanned text
-    decision_ms: float
-    codes_in_frame: int
-    polygon: Polygon | None = None
-    # The decisions from one frame are emitted one after another once all are made: this is decision
-    # `member` (from 0) of `members`, so a family's turnstile can wait for the group's verdict.
-    member: int = 0
-    members: int = 1
-
-    @property
-    def latency_ms(self) -> float:
-        """Capture to decision: what the person at the gate waits for, past the camera itself."""
-        return (self.decided_at - self.frame_timestamp) * 1000
-
-
-@dataclass(frozen=True)
-class RepeatEvent:
-    """The same code again within the debounce window: not decided again (`Session.handle_repeat`)."""
-
-    payload: str
-    source: str
-    at: float  # monotonic
-    seconds_since: float  # since it was last seen
-
-
-@dataclass(frozen=True)
-class SourceEvent:
-    """A source's health changed: "disconnected" (the UI shows it), "reconnected", or "ended"."""
-
-    kind: str
-    source: str
-    message: str
-    at: float
-    # "ended" on bad input (a missing file, a folder without a readable image): nothing was there to read.
-    bad_input: bool = False
-
-
-@dataclass(frozen=True)
-class ErrorEvent:
-    """Decoding or checking failed with an exception (a bug or bad data); the pipeline goes on."""
-
-    stage: str
-    message: str
-    at: float
-
-
-PipelineEvent = DecisionEvent | RepeatEvent | SourceEvent | ErrorEvent
 # A code out of the camera's sight this long and back is shown again on purpose.
 REAPPEAR_S = 0.5
 

@@ -41,8 +41,8 @@ from scanner.storage.datadir import EXPORTS_DIR
 if TYPE_CHECKING:
     from keys.keyfile import PublicKey
     from scanner.checker import Checker
+    from scanner.events import DecisionEvent, RepeatEvent
     from scanner.gate.control import Gate
-    from scanner.pipeline import DecisionEvent, RepeatEvent
     from scanner.policy import Decision, VenueProfile
     from scanner.storage.visitlog import VisitLog, VisitRecord
     from scanner.timesync import NtpWatch
@@ -220,7 +220,7 @@ class Session(HeldFiles):
                      visit_id, gate, repeat, now - r.iat if r.iat is not None else None, held=held)
 
     def handle_repeat(self, event: RepeatEvent) -> RepeatNote:
-        """The same code again within the debounce window (`scanner.pipeline.RepeatEvent`): not decided
+        """The same code again within the debounce window (`scanner.events.RepeatEvent`): not decided
         again, but answered with a short beep and an "already checked" note, never silence."""
         return repeat_note(event.payload, event.source, event.seconds_since)
 

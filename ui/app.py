@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from keys.jsontypes import JsonObject
     from scanner.clock import Clock
     from scanner.config import CameraSettings, Settings
-    from scanner.pipeline import ErrorEvent, Pipeline, PipelineEvent, SourceEvent
+    from scanner.events import ErrorEvent, PipelineEvent, SourceEvent
+    from scanner.pipeline import Pipeline
     from scanner.policy import VenueProfile
     from scanner.sources.base import Source
     from scanner.sources.scanners import WedgeSource
@@ -153,7 +154,7 @@ class KioskApp(QObject):
 
     # --- pipeline thread → signals ---------------------------------------------------------------
     def _listener(self, event: PipelineEvent) -> None:
-        from scanner.pipeline import DecisionEvent, ErrorEvent, RepeatEvent, SourceEvent
+        from scanner.events import DecisionEvent, ErrorEvent, RepeatEvent, SourceEvent
 
         self.events.append(event)
         if isinstance(event, DecisionEvent):

@@ -40,8 +40,8 @@ def tour(width: int, height: int, workdir: Path, *, now: int | None = None) -> I
     from scanner.demo.camera import family_codes
     from scanner.demo.session import decide_now, demo_core
     from scanner.demo.world import build_demo_world
+    from scanner.events import RepeatEvent
     from scanner.pin import hash_pin
-    from scanner.pipeline import RepeatEvent
     from scanner.policy import builtin_names
     from scanner.sources.synthetic import gate_frame
     from ui.model.pinauth import PinGate

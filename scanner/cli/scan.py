@@ -22,11 +22,11 @@ from scanner.cli.check import add_trust_options
 from scanner.errors import InputError
 
 if TYPE_CHECKING:
-    from scanner.pipeline import PipelineEvent
+    from scanner.events import PipelineEvent
 
 
 def event_json(event: PipelineEvent) -> JsonObject:
-    from scanner.pipeline import DecisionEvent, ErrorEvent, RepeatEvent
+    from scanner.events import DecisionEvent, ErrorEvent, RepeatEvent
 
     if isinstance(event, DecisionEvent):
         return {"event": "decision", "source": event.source, "payload": event.payload,
@@ -43,7 +43,7 @@ def event_json(event: PipelineEvent) -> JsonObject:
 
 def event_line(event: PipelineEvent) -> str:
     from scanner.cli.check import format_line
-    from scanner.pipeline import DecisionEvent, ErrorEvent, RepeatEvent
+    from scanner.events import DecisionEvent, ErrorEvent, RepeatEvent
 
     if isinstance(event, DecisionEvent):
         text = format_line(event.decision)
@@ -71,7 +71,8 @@ def _show_payloads(args: argparse.Namespace) -> list[str]:
 def run_scan(args: argparse.Namespace) -> int:
     from scanner.cli.check import checker_from_args
     from scanner.config import Settings, load_settings
-    from scanner.pipeline import DecisionEvent, Pipeline, SourceEvent
+    from scanner.events import DecisionEvent, SourceEvent
+    from scanner.pipeline import Pipeline
     from scanner.sources.spec import no_camera, source_from_spec
 
     if args.frames is not None and args.frames < 1:

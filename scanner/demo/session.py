@@ -52,7 +52,7 @@ def demo_core(directory: Path, *, profile: str = "transport", now: float | None 
 
 def decide_now(core: Session, payload: str, source: str = "test") -> Shown:
     """Check a payload as the pipeline would and hand back what the screen gets (GUI-thread helper)."""
-    from scanner.pipeline import DecisionEvent
+    from scanner.events import DecisionEvent
 
     t0 = time.monotonic()
     d = core.checker.check(payload)

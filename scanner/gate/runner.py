@@ -34,8 +34,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from keys.jsontypes import JsonObject
+from scanner.events import DecisionEvent, ErrorEvent, PipelineEvent, RepeatEvent, SourceEvent
 from scanner.gate.control import GateAction
-from scanner.pipeline import DecisionEvent, ErrorEvent, Pipeline, PipelineEvent, RepeatEvent, SourceEvent
+from scanner.pipeline import Pipeline
 from scanner.service.appliancehealth import ApplianceHealthReporter
 from scanner.service.watchdog import Heartbeat
 from scanner.session import Session, Shown

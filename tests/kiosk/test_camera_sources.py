@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from scanner.config import CameraSettings, DeviceSettings, ScannerSettings, Settings
-from scanner.pipeline import DecisionEvent
+from scanner.events import DecisionEvent
 from scanner.sources.scanners import SerialScannerSource
 from tests.helpers.notifysock import drain
 from tests.helpers.serialpty import serial_pty

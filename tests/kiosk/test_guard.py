@@ -10,8 +10,8 @@ from PySide6.QtCore import QPoint, Qt
 
 from scanner.clock import FixedClock
 from scanner.demo.session import decide_now, demo_core
+from scanner.events import RepeatEvent
 from scanner.pin import hash_pin
-from scanner.pipeline import RepeatEvent
 from ui.app import KioskApp, KioskOptions
 from ui.sound import RecordingSound
 

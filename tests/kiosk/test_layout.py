@@ -114,7 +114,7 @@ def test_a_family_of_six_in_one_frame_fits(size: tuple[int, int], make_core: Any
     (the screen is fitted after its tiles are shown; fitted before, a big family spills over itself)."""
     import time
 
-    from scanner.pipeline import DecisionEvent
+    from scanner.events import DecisionEvent
     from tests.helpers.payloads import passenger_codes
     from ui.app import KioskApp, KioskOptions
     from ui.sound import RecordingSound

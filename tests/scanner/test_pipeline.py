@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from scanner.config import CameraSettings
-from scanner.pipeline import REAPPEAR_S, DecisionEvent, ErrorEvent, Pipeline, RepeatEvent, SourceEvent
+from scanner.events import DecisionEvent, ErrorEvent, RepeatEvent, SourceEvent
+from scanner.pipeline import REAPPEAR_S, Pipeline
 from scanner.qr.decoder import FrameDecoder
 from scanner.sources.base import Frame
 from scanner.sources.camera import OpenCVSource

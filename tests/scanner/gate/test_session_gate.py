@@ -15,9 +15,9 @@ from gpiozero.pins.mock import MockFactory
 from scanner.clock import FixedClock
 from scanner.config import GateSettings
 from scanner.demo.session import decide_now, demo_core
+from scanner.events import DecisionEvent, RepeatEvent
 from scanner.gate.control import Gate
 from scanner.gate.grouping import GROUP_REFUSED
-from scanner.pipeline import DecisionEvent, RepeatEvent
 from scanner.session import HOLD_S
 from tests.helpers.payloads import passenger_codes
 

@@ -12,7 +12,8 @@ import tty
 import pytest
 
 from scanner.errors import SourceError
-from scanner.pipeline import DecisionEvent, Pipeline, RepeatEvent, SourceEvent
+from scanner.events import DecisionEvent, RepeatEvent, SourceEvent
+from scanner.pipeline import Pipeline
 from scanner.sources.scanners import MAX_LINE, SerialScannerSource
 
 CODE = "HCC1:NCFS90X10FFWTWGSLKC 4G79F8483OPCE3%NU7BV%K3"
