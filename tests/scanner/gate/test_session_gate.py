@@ -234,6 +234,18 @@ def test_pharmacy_visit_is_logged_at_the_decision(make, world) -> None:
     assert core.counts().admitted == 4
 
 
+def test_a_pharmacy_holds_no_registration_for_a_family_member_held_back(make, world) -> None:
+    """A member admitted on its own but held back with its refused family was not let in: the clerk gets
+    nothing to register drug categories against (that would add a sale to a visit logged not admitted)."""
+    core = make("pharmacy", anti_passback=False)
+    green, other = passenger_codes(world, 2)
+    events = frame_events(core, [green, world.payloads["red"], other])
+    shown = [s for e in events for s in core.take(e)]
+    assert [s.held for s in shown] == [True, False, True]
+    assert [s.token for s in shown] == [None, None, None]
+    assert [r["admit"] for r in core.visit_log.rows()] == [False, False, False]
+
+
 def test_acknowledging_a_family_alert_names_every_visit_it_silenced(make, world, caplog) -> None:
     """A family screen with a red member: the acknowledgement in the journal says which visits it was for."""
     core = make()
