@@ -4,6 +4,8 @@ one starts in its place is left alone."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from pathlib import Path
 
@@ -101,3 +103,26 @@ def test_two_processes_setting_the_same_file_aside_at_once(tmp_path: Path) -> No
     assert not errors, errors
     assert sorted(kept, key=len) == [[], [f"{n}.bad-1" for n in NAMES]]
     assert not list(tmp_path.glob("*.bad-2")) and _holds_new_log(path)
+
+
+def test_a_set_aside_waits_for_the_other_process_to_finish_its_own(tmp_path: Path) -> None:
+    """The other process is in the middle of setting the file aside (it holds the folder's lock): this one
+    moves nothing until it is done, then finds the file set aside and the other's new log in place, which
+    stays. Without the wait it could move the damaged file while the other was still moving its WAL."""
+    path = _damaged(tmp_path)
+    judged = file_identity(path)
+    other = os.open(tmp_path, os.O_RDONLY)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    kept: list[list[str]] = []
+    waiting = threading.Thread(target=lambda: kept.append(set_aside_database(path, judged=judged)))
+    try:
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive() and sorted(p.name for p in tmp_path.iterdir()) == sorted(NAMES)
+        for name in NAMES:  # the other process's set-aside and new log, then its lock goes
+            (tmp_path / name).rename(tmp_path / f"{name}.bad-1")
+        _new_log(path)
+    finally:
+        os.close(other)
+    waiting.join(timeout=30)
+    assert kept == [[]] and not list(tmp_path.glob("*.bad-2")) and _holds_new_log(path)
