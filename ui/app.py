@@ -365,7 +365,7 @@ def build_kiosk(settings: Settings, *, core: Session | None = None, sources: Seq
         prefs = KioskPrefs.load(settings.data_dir)
         sound = system_sound(settings.sound, DataDir(core.data_dir).voice, volume=prefs.volume, muted=prefs.muted)
     gate = PinGate(settings.admin.pin_hash, max_attempts=settings.admin.max_attempts,
-                   lockout_seconds=settings.admin.lockout_seconds)
+                   lockout_seconds=settings.admin.lockout_seconds, data_dir=settings.data_dir)
     d = settings.display
     options = KioskOptions(result_seconds=d.result_seconds, min_result_seconds=d.min_result_seconds,
                            keys=(d.admit_key, d.deny_key, d.guard_key, d.family_key),

@@ -17,6 +17,7 @@ that writes it and any number of readers.
 | `sync-request` | kiosk (creates), agent (takes) | "sync now" from the admin panel |
 | `venue-profiles.json` | the sync agent | venue profiles published by the hub |
 | `kiosk-prefs.json` | the kiosk's admin panel | profile, volume, mute chosen on site |
+| `pin-lockout.json` | the kiosk's admin PIN pad | wrong admin PINs and the lock-out, kept across restarts |
 | `exports/` | `Session.export_logs` | visit-log exports made from the admin panel |
 | `appliance-health.json` | kiosk or gate | camera, gate output, audio, last decision (sent to the hub by the agent) |
 | `site-admissions.json` | the sync agent | code ids admitted at this site recently, from the hub (anti-passback) |
@@ -41,6 +42,7 @@ SYNC_STATUS_FILE = "sync-status.json"
 SYNC_REQUEST_FILE = "sync-request"
 VENUE_PROFILES_FILE = "venue-profiles.json"
 KIOSK_PREFS_FILE = "kiosk-prefs.json"
+PIN_LOCKOUT_FILE = "pin-lockout.json"
 EXPORTS_DIR = "exports"
 APPLIANCE_HEALTH_FILE = "appliance-health.json"
 SITE_ADMISSIONS_FILE = "site-admissions.json"
@@ -99,6 +101,10 @@ class DataDir:
     @property
     def kiosk_prefs(self) -> Path:
         return self.root / KIOSK_PREFS_FILE
+
+    @property
+    def pin_lockout(self) -> Path:
+        return self.root / PIN_LOCKOUT_FILE
 
     @property
     def exports(self) -> Path:
