@@ -163,7 +163,6 @@ def test_several_codes_come_in_reading_order_whichever_pass_read_them(tmp_path):
     assert _texts(tmp_path / "rows.jpg") == list(spots)
 
 
-@pytest.mark.skipif(not hasattr(cv2, "Animation"), reason="this OpenCV writes no animations")
 @pytest.mark.parametrize("ext", [".gif", ".png", ".webp"])
 def test_every_frame_of_an_animation_is_read(tmp_path, ext):
     # A screen recording of a code app: the code shows from the second frame on, a new one in the third.
