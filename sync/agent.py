@@ -45,7 +45,7 @@ from sync.contact import ContactSteps
 from sync.errors import HubUnavailable, SyncConfigError, SyncError
 from sync.lists import PROFILES_FILE, ListSteps
 from sync.transport import HubClient
-from sync.upload import UploadSteps, damage_notice
+from sync.upload import UploadSteps
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -161,6 +161,7 @@ class SyncAgent(ContactSteps, UploadSteps, ListSteps):
         self._errors: list[CheckpointError] = []  # the current (or last) round's failures
         self._admissions: list[dict[str, Any]] = []
         self._admissions_of: tuple[int, str | None] | None = None
+        self._other_devices: dict[str, int] | None = None
 
     def close(self) -> None:
         """Close pooled connections to the hub."""
@@ -198,7 +199,7 @@ class SyncAgent(ContactSteps, UploadSteps, ListSteps):
         st = self.log.storage()
         status_problem = self.status_store.problem if self.status_store is not None else None
         self.state.storage = {"percent": st.percent, "alarm": st.alarm, "full": st.full, "message": st.message,
-                              "damage": damage_notice(self.log, self.config.device_id, st.damage),
+                              "damage": self._damage_notice(st.damage),
                               "status_store": status_problem}
         self.state.pending = self.log.pending_count()
         self.state.updated_at = now
@@ -243,6 +244,7 @@ class SyncAgent(ContactSteps, UploadSteps, ListSteps):
         self.state.last_attempt = time.time()
         report = RoundReport()
         self._errors = []
+        self._other_devices = None
         self._step("checkpoint", report, self.checkpoint)
         reached, answer = self._step("contact", report, self.hub_round)
         if reached:

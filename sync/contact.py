@@ -50,6 +50,16 @@ class ContactSteps:
     # `admissions_site`) for them.
     _admissions: list[dict[str, Any]]
     _admissions_of: tuple[int, str | None] | None
+    # The salvaged visits of other devices, by device, as read this round (None: not read yet).
+    _other_devices: dict[str, int] | None
+
+    def _damage_notice(self, notice: str) -> str | None:
+        """`damage_notice`, the visits of other devices read once a round (here, then for the status file at its
+        end): reading them scans every kept row, and they change only when a salvage adds some, never by an
+        upload (this device does not send them)."""
+        if self._other_devices is None:
+            self._other_devices = self.log.recovered.of_other_devices(self.config.device_id)
+        return damage_notice(self._other_devices, notice)
 
     def measure_time(self) -> float:
         t0 = time.time()
@@ -82,7 +92,7 @@ class ContactSteps:
             st = self.log.storage()
             log_bytes: int | None = st.used_bytes
             # The log's damage notice as it is now (a salvage at this start, an acknowledgement since).
-            self.state.storage["damage"] = damage_notice(self.log, self.config.device_id, st.damage)
+            self.state.storage["damage"] = self._damage_notice(st.damage)
         except CheckpointError:
             log_bytes = None
         health = health_record(self.config.data_dir, self.state, log_bytes=log_bytes, started_at=self.started_at,

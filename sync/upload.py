@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
@@ -43,10 +44,10 @@ def _smaller_batch(refused: HubRefused, rows: int) -> int:
     return size
 
 
-def damage_notice(visit_log: VisitLog, device_id: str, notice: str) -> str | None:
+def damage_notice(others: Mapping[str, int], notice: str) -> str | None:
     """The visit log's damage notice (`notice`, "" for none) for the status and the health record, adding the
-    salvaged visits of other devices this device keeps and does not upload."""
-    others = visit_log.recovered.of_other_devices(device_id)
+    salvaged visits of other devices this device keeps and does not upload (`others`, by device:
+    `RecoveredVisits.of_other_devices`)."""
     if others:
         # First: the hub keeps only the start of a long notice.
         kept = ", ".join(f"{n} salvaged visits are of device {d}" for d, n in others.items())
