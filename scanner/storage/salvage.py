@@ -124,9 +124,16 @@ def _missing_pages(copy: Path) -> int:
         header = f.read(100)
     if len(header) < 100 or not header.startswith(_MAGIC) or header[24:28] != header[92:96]:
         return 0
-    page_size = 65536 if header[16:18] == b"\x00\x01" else struct.unpack(">H", header[16:18])[0]
+    page_size = _stated_page_size(header)
     pages = struct.unpack(">I", header[28:32])[0]
     return max(0, pages - copy.stat().st_size // page_size) if page_size >= 512 else 0
+
+
+def _stated_page_size(header: bytes) -> int:
+    """The page size a database header states (bytes 16-17, where 1 means 65536); 0 when it is too short."""
+    if len(header) < 18:
+        return 0
+    return 65536 if header[16:18] == b"\x00\x01" else int(struct.unpack(">H", header[16:18])[0])
 
 
 def _open_copy(copy: Path, name: str) -> sqlite3.Connection | None:
@@ -137,8 +144,7 @@ def _open_copy(copy: Path, name: str) -> sqlite3.Connection | None:
     with open(copy, "r+b") as f:
         original = f.read(100)
         wal = copy.with_name(copy.name + "-wal").exists()
-        stated = 0 if len(original) < 18 else (65536 if original[16:18] == b"\x00\x01"
-                                               else struct.unpack(">H", original[16:18])[0])
+        stated = _stated_page_size(original)
         for page_size in sorted(_PAGE_SIZES, key=lambda n: n != stated):
             f.seek(0)
             f.write(_header(page_size, wal, original))
