@@ -112,7 +112,11 @@ def _operator_listener(args: argparse.Namespace) -> OperatorListener | None:
         return None
     host, sep, port = args.operator_listen.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
+    try:
+        port_number = argtypes.port(port)
+    except argparse.ArgumentTypeError:
+        port_number = None
+    if not sep or not host or port_number is None:
         raise InputError(f"--operator-listen {args.operator_listen}: expected HOST:PORT")
     if not args.operator_config:
         raise InputError("--operator-listen needs --operator-config FILE (operators and their password hashes)")
@@ -132,7 +136,7 @@ def _operator_listener(args: argparse.Namespace) -> OperatorListener | None:
         raise InputError("--offline-after must be a positive number of seconds")
     # The configuration is read here too, so a bad file stops the start with its message.
     _operator_config(args)
-    return OperatorListener(host, int(port), args.operator_cert, args.operator_key)
+    return OperatorListener(host, port_number, args.operator_cert, args.operator_key)
 
 
 def _operator_config(args: argparse.Namespace) -> OperatorConfig:
