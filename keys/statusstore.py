@@ -247,9 +247,7 @@ class StatusStore(DccRevocations):
             if payload.get("base") is not None or not isinstance(issuer, str) or type(version) is not int:
                 return
             row = self._conn.execute("SELECT version FROM issuers WHERE issuer=?", (issuer,)).fetchone()
-            if row is not None and version <= row[0]:
-                raise StatusListError(source, f"snapshot version {version} is not newer than the held version "
-                                              f"{row[0]}")
+            _snapshot_newer(source, version, row[0] if row else None)
         return check
 
     def _stage(self) -> BucketStage:
@@ -275,9 +273,7 @@ class StatusStore(DccRevocations):
             row = c.execute("SELECT version FROM issuers WHERE issuer=?", (sl.issuer,)).fetchone()
             held = row[0] if row else None
             if sl.base is None:
-                if held is not None and sl.version <= held:
-                    raise StatusListError(sl.source, f"snapshot version {sl.version} is not newer "
-                                                     f"than the held version {held}")
+                _snapshot_newer(sl.source, sl.version, held)
                 c.execute("DELETE FROM subjects WHERE issuer=?", (sl.issuer,))
                 c.execute("DELETE FROM revoked WHERE issuer=?", (sl.issuer,))
             elif held != sl.base:
@@ -362,3 +358,9 @@ class StatusStore(DccRevocations):
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM subjects WHERE issuer=?",
                                           (issuer,)).fetchone()[0])
+
+
+def _snapshot_newer(source: str, version: int, held: int | None) -> None:
+    """Refuse a snapshot not newer than the version held of its issuer (`held`, None: none)."""
+    if held is not None and version <= held:
+        raise StatusListError(source, f"snapshot version {version} is not newer than the held version {held}")
