@@ -44,6 +44,16 @@ def _smaller_batch(refused: HubRefused, rows: int) -> int:
     return size
 
 
+def _acked(ack: UploadAck, rows: list[ChainedVisitRow], what: str) -> list[str]:
+    """The visit ids of `rows` the hub acknowledged; none at all is a refusal (`what`: the batch, in words)."""
+    sent = {row["visit_id"] for row in rows}
+    acked = [i for i in ack.acked if i in sent]
+    if not acked:
+        raise HubRefused(200, f"the hub acknowledged none of {what}"
+                         + (f" ({ack.refused[0].reason})" if ack.refused else ""))
+    return acked
+
+
 def damage_notice(others: Mapping[str, int], notice: str) -> str | None:
     """The visit log's damage notice (`notice`, "" for none) for the status and the health record, adding the
     salvaged visits of other devices this device keeps and does not upload (`others`, by device:
@@ -160,24 +170,15 @@ class UploadSteps:
                     batch = self._prepare(after, size)
                     continue
                 after, batch = rows[-1]["seq"], following
-                sent = {row["visit_id"] for row in rows}
-                acked = [i for i in ack.acked if i in sent]
                 self._record_ack(ack)
-                if not acked:
-                    raise HubRefused(200, "the hub acknowledged none of the batch"
-                                     + (f" ({ack.refused[0].reason})" if ack.refused else ""))
+                acked = _acked(ack, rows, "the batch")
                 # Rows the hub did not acknowledge stay in the outbox for the next round.
                 self.log.mark_synced(acked)
-                report.stored += ack.stored
-                report.duplicates += ack.duplicates
-                report.chain_breaks += len(ack.chain_breaks)
                 for b in ack.chain_breaks[:5]:
                     log.warning("hub flagged a chain break at visit %s (seq %s): %s", b.visit_id, b.seq, b.problem)
                 for c in [*ack.conflicts, *ack.refused][:5]:
                     log.warning("hub flagged visit seq %s: %s", c.seq, c.reason)
-                self.state.uploaded_total += len(acked)
-                self.state.duplicates_total += ack.duplicates
-                self.notifier.watchdog()
+                self._count(report, ack, acked)
         self._upload_recovered(report)
         self.state.pending = self.log.pending_count()
         return report
@@ -199,20 +200,20 @@ class UploadSteps:
             except HubRefused as e:
                 size = _smaller_batch(e, len(rows))
                 continue
-            sent = {row["visit_id"] for row in rows}
-            acked = [i for i in ack.acked if i in sent]
-            if not acked:
-                raise HubRefused(200, "the hub acknowledged none of the visits recovered from a damaged log"
-                                 + (f" ({ack.refused[0].reason})" if ack.refused else ""))
+            acked = _acked(ack, rows, "the visits recovered from a damaged log")
             self.log.recovered.mark_synced(log_id, acked)
-            report.stored += ack.stored
-            report.duplicates += ack.duplicates
-            report.chain_breaks += len(ack.chain_breaks)
             for b in ack.chain_breaks[:5]:
                 log.warning("hub flagged a chain break in recovered log %s at seq %s: %s", log_id, b.seq, b.problem)
-            self.state.uploaded_total += len(acked)
-            self.state.duplicates_total += ack.duplicates
-            self.notifier.watchdog()
+            self._count(report, ack, acked)
+
+    def _count(self, report: UploadReport, ack: UploadAck, acked: list[str]) -> None:
+        """Add a batch the hub acknowledged to the round's report and the running totals."""
+        report.stored += ack.stored
+        report.duplicates += ack.duplicates
+        report.chain_breaks += len(ack.chain_breaks)
+        self.state.uploaded_total += len(acked)
+        self.state.duplicates_total += ack.duplicates
+        self.notifier.watchdog()
 
     def _record_ack(self, ack: UploadAck) -> None:
         """Keep the hub's view of this log; a hub holding more than the device has means a lost tail."""
