@@ -31,14 +31,21 @@ def state_sql(now: float, t: Thresholds) -> tuple[str, list[object]]:
                  t.status_list_age * 1000, t.clock_offset * 1000]
 
 
-def _fleet(now: float, t: Thresholds) -> tuple[str, list[object]]:
-    """Every registered (not revoked) device with its latest record and state, and records of devices
-    the registry does not know."""
-    state, args = state_sql(now, t)
-    return (f"SELECT d.device_id, h.received_ms, h.record, d.site, {state} AS state FROM devices d "
+def _listed(enrolled: str, unknown: str) -> str:
+    """The devices the fleet lists: every registered (not revoked) device, `enrolled` selected over `d` and
+    its latest record `h` (NULL when none), then the records of devices the registry does not know,
+    `unknown` selected over `h` alone."""
+    return (f"SELECT {enrolled} FROM devices d "
             "LEFT JOIN device_health h ON h.device_id = d.device_id WHERE d.state = 'enrolled' "
-            f"UNION ALL SELECT h.device_id, h.received_ms, h.record, NULL, {state} FROM device_health h "
-            "WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.device_id = h.device_id)", [*args, *args])
+            f"UNION ALL SELECT {unknown} FROM device_health h "
+            "WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.device_id = h.device_id)")
+
+
+def _fleet(now: float, t: Thresholds) -> tuple[str, list[object]]:
+    """Every device the fleet lists with its latest record and state."""
+    state, args = state_sql(now, t)
+    return (_listed(f"d.device_id, h.received_ms, h.record, d.site, {state} AS state",
+                    f"h.device_id, h.received_ms, h.record, NULL, {state}"), [*args, *args])
 
 
 def record_field(dialect: str, name: str) -> str:
@@ -52,10 +59,7 @@ def sites_sql(dialect: str) -> str:
     def named(registry: str) -> str:
         return (f"COALESCE(NULLIF({registry}, ''), NULLIF({record_field(dialect, 'site')}, ''), "
                 f"NULLIF({record_field(dialect, 'checkpoint_id')}, ''))")
-    return (f"SELECT d.device_id, {named('d.site')} AS site FROM devices d LEFT JOIN device_health h "
-            "ON h.device_id = d.device_id WHERE d.state = 'enrolled' "
-            f"UNION ALL SELECT h.device_id, {named('NULL')} FROM device_health h "
-            "WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.device_id = h.device_id)")
+    return _listed(f"d.device_id, {named('d.site')} AS site", f"h.device_id, {named('NULL')}")
 
 
 def state_counts(store: HubStore, now: float, t: Thresholds) -> dict[str, int]:
