@@ -198,7 +198,8 @@ class SyncAgent(ContactSteps, UploadSteps, ListSteps):
                                              age=round(now - revocation.issued_at, 1) if revocation else None)
         st = self.log.storage()
         status_problem = self.status_store.problem if self.status_store is not None else None
-        self.state.storage = {"percent": st.percent, "alarm": st.alarm, "full": st.full, "message": st.message,
+        self.state.storage = {"percent": st.percent, "alarm": st.alarm, "space_alarm": st.space_alarm, "full": st.full,
+                              "message": st.message,
                               "damage": self._damage_notice(st.damage),
                               "status_store": status_problem}
         self.state.pending = self.log.pending_count()

@@ -75,8 +75,7 @@ def health_record(data_dir: Path, state: SyncStatus, *, log_bytes: int | None, s
         "pending_uploads": state.pending,
         "visit_log_bytes": log_bytes,
         # The cap's or the disk's alarm (the damage notice, which also raises the log's alarm, goes apart).
-        "storage_alarm": (bool(storage.get("alarm")) and not (damage and storage.get("message") == damage))
-        if storage else None,
+        "storage_alarm": bool(storage.get("space_alarm")) if storage else None,
         # A damaged visit log salvaged and not yet acknowledged; a damaged status store set aside (by the
         # kiosk/gate, or by the agent itself).
         "visit_log_damage": damage or None,

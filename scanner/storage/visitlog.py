@@ -89,6 +89,12 @@ class StorageState:
     message: str
     damage: str = ""  # a damaged log's salvage no operator has acknowledged yet (`RecoveredVisits.notice`)
 
+    @property
+    def space_alarm(self) -> bool:
+        """The cap's or the disk's alarm alone: `message` holds more than the damage notice (which raises
+        `alarm` too)."""
+        return self.message != self.damage
+
 
 def _is_full(exc: sqlite3.Error) -> bool:
     return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(exc)
